@@ -1,0 +1,181 @@
+//! Contact details. Invalid ones are kept as typed and flagged, never silently dropped
+//! (DOMAIN.md §1, data hygiene): a [`Contact`] holds the raw text and, when it parses,
+//! the normalised value used for matching and sending.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContactError {
+    #[error("expected an email address like name@example.com, found {0:?}")]
+    Email(String),
+    #[error(
+        "expected a mobile number (11 digits starting with 1, or +country digits), found {0:?}"
+    )]
+    Mobile(String),
+}
+
+/// A normalised email address: trimmed, domain lowercased.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(input: &str) -> Result<Email, ContactError> {
+        let s = input.trim();
+        let bad = || ContactError::Email(input.to_string());
+        let (local, domain) = s.split_once('@').ok_or_else(bad)?;
+        let ok = !local.is_empty()
+            && local.len() <= 64
+            && domain.len() <= 253
+            && !domain.contains('@')
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            return Err(bad());
+        }
+        Ok(Email(format!("{local}@{}", domain.to_ascii_lowercase())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A normalised mobile number: mainland China numbers as their 11 digits, others as
+/// `+` and digits (E.164). Separators (spaces, dashes, dots, brackets) are removed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Mobile(String);
+
+impl Mobile {
+    pub fn parse(input: &str) -> Result<Mobile, ContactError> {
+        let bad = || ContactError::Mobile(input.to_string());
+        let s = input.trim();
+        let plus = s.starts_with('+') || s.starts_with("00");
+        let mut digits = String::with_capacity(s.len());
+        for (i, c) in s.chars().enumerate() {
+            match c {
+                '0'..='9' => digits.push(c),
+                '+' if i == 0 => {}
+                ' ' | '-' | '.' | '(' | ')' => {}
+                _ => return Err(bad()),
+            }
+        }
+        let digits = if s.starts_with("00") {
+            digits[2..].to_string()
+        } else {
+            digits
+        };
+        let china =
+            |d: &str| d.len() == 11 && d.starts_with('1') && matches!(d.as_bytes()[1], b'3'..=b'9');
+        if plus {
+            if let Some(rest) = digits.strip_prefix("86") {
+                if china(rest) {
+                    return Ok(Mobile(rest.to_string()));
+                }
+                return Err(bad());
+            }
+            if (8..=15).contains(&digits.len()) {
+                return Ok(Mobile(format!("+{digits}")));
+            }
+            return Err(bad());
+        }
+        if china(&digits) {
+            Ok(Mobile(digits))
+        } else {
+            Err(bad())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A contact as given, with its normalised form when it is valid. `normalised: None`
+/// with a raw value is an invalid contact, flagged for the shop to fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact<T> {
+    pub raw: String,
+    pub normalised: Option<T>,
+}
+
+impl<T> Contact<T> {
+    pub fn is_valid(&self) -> bool {
+        self.normalised.is_some()
+    }
+}
+
+impl Contact<Email> {
+    pub fn email(raw: &str) -> Contact<Email> {
+        Contact {
+            raw: raw.trim().to_string(),
+            normalised: Email::parse(raw).ok(),
+        }
+    }
+}
+
+impl Contact<Mobile> {
+    pub fn mobile(raw: &str) -> Contact<Mobile> {
+        Contact {
+            raw: raw.trim().to_string(),
+            normalised: Mobile::parse(raw).ok(),
+        }
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Mobile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mobiles_normalise() {
+        assert_eq!(
+            Mobile::parse("138-0013-8000").unwrap().as_str(),
+            "13800138000"
+        );
+        assert_eq!(
+            Mobile::parse("+86 138 0013 8000").unwrap().as_str(),
+            "13800138000"
+        );
+        assert_eq!(
+            Mobile::parse("+1 (415) 555-0100").unwrap().as_str(),
+            "+14155550100"
+        );
+        assert!(Mobile::parse("12345").is_err());
+        assert!(Mobile::parse("1380013800a").is_err());
+        assert!(Mobile::parse("12800138000").is_err());
+    }
+
+    #[test]
+    fn emails_normalise() {
+        assert_eq!(
+            Email::parse(" Li.Na@Example.COM ").unwrap().as_str(),
+            "Li.Na@example.com"
+        );
+        assert!(Email::parse("no-at-sign").is_err());
+        assert!(Email::parse("a@b").is_err());
+        assert!(Email::parse("a b@c.com").is_err());
+    }
+
+    #[test]
+    fn invalid_contacts_are_kept_and_flagged() {
+        let c = Contact::mobile("call me");
+        assert_eq!(c.raw, "call me");
+        assert!(!c.is_valid());
+    }
+}

@@ -1,0 +1,14 @@
+//! Messages (触达): touches sent to customers by programs and campaigns.
+
+names! {
+    /// The life of a message, from the outbox to the customer's response.
+    pub enum MessageStatus {
+        Queued = "queued",
+        Sent = "sent",
+        Delivered = "delivered",
+        Failed = "failed",
+        Clicked = "clicked",
+        Replied = "replied",
+        Unsubscribed = "unsubscribed",
+    }
+}

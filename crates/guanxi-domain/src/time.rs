@@ -1,0 +1,149 @@
+//! Times are stored in UTC; the shop's time zone (default Asia/Shanghai) says what a
+//! local time in an export means and where a "day" begins.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// The shop's time zone, an IANA name such as `Asia/Shanghai`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShopTz(pub Tz);
+
+impl Default for ShopTz {
+    fn default() -> Self {
+        ShopTz(chrono_tz::Asia::Shanghai)
+    }
+}
+
+impl FromStr for ShopTz {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.parse::<Tz>()
+            .map(ShopTz)
+            .map_err(|_| format!("expected an IANA time zone such as Asia/Shanghai, found {s:?}"))
+    }
+}
+
+impl fmt::Display for ShopTz {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error(
+        "expected a date-time like 2024-01-15 10:23:45 (shop time), 2024-01-15T02:23:45Z or 2024-01-15, found {0:?}"
+    )]
+    Unrecognised(String),
+    #[error("{0:?} does not exist in the shop's time zone (a daylight-saving gap)")]
+    NotInZone(String),
+    #[error("expected a date like 2024-01-15, found {0:?}")]
+    NotADate(String),
+}
+
+/// Naive layouts seen in shop exports, read as the shop's local time.
+const NAIVE_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+];
+
+/// Layouts that carry their own offset (Shopify writes `2024-01-15 10:23:45 +0800`).
+const OFFSET_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S %z",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%d %H:%M %z",
+];
+
+/// Parses a timestamp from an export. Times with an offset or `Z` are exact; times
+/// without are the shop's local time; a bare date is local midnight.
+pub fn parse_timestamp(input: &str, tz: ShopTz) -> Result<DateTime<Utc>, TimeError> {
+    let s = input.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for f in OFFSET_FORMATS {
+        if let Ok(t) = DateTime::<FixedOffset>::parse_from_str(s, f) {
+            return Ok(t.with_timezone(&Utc));
+        }
+    }
+    let naive = NAIVE_FORMATS
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .or_else(|| parse_date(s).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+        .ok_or_else(|| TimeError::Unrecognised(input.to_string()))?;
+    tz.0.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| TimeError::NotInZone(input.to_string()))
+}
+
+/// Parses a calendar date: `2024-01-15`, `2024/1/15` or `20240115`.
+pub fn parse_date(input: &str) -> Result<NaiveDate, TimeError> {
+    let s = input.trim();
+    ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"]
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
+        // `%Y%m%d` alone would read `2024011` as a date; insist on the full width.
+        .filter(|_| s.len() >= 8)
+        .ok_or_else(|| TimeError::NotADate(input.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn local_times_are_shop_times() {
+        let tz = ShopTz::default();
+        assert_eq!(
+            parse_timestamp("2024-01-15 10:23:45", tz),
+            Ok(utc("2024-01-15T02:23:45Z"))
+        );
+        assert_eq!(
+            parse_timestamp("2024-01-15", tz),
+            Ok(utc("2024-01-14T16:00:00Z"))
+        );
+        assert_eq!(
+            parse_timestamp("19970101", tz),
+            Ok(utc("1996-12-31T16:00:00Z"))
+        );
+        assert_eq!(
+            parse_timestamp("2024/1/5 8:00", tz),
+            Ok(utc("2024-01-05T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn explicit_offsets_win() {
+        let tz = ShopTz::default();
+        assert_eq!(
+            parse_timestamp("2024-01-15T10:00:00Z", tz),
+            Ok(utc("2024-01-15T10:00:00Z"))
+        );
+        assert_eq!(
+            parse_timestamp("2024-01-15 10:00:00 -0500", tz),
+            Ok(utc("2024-01-15T15:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn rejects_non_dates() {
+        let tz = ShopTz::default();
+        assert!(parse_timestamp("yesterday", tz).is_err());
+        assert!(parse_timestamp("2024-13-01", tz).is_err());
+        assert!(parse_timestamp("2024-02-30 10:00:00", tz).is_err());
+        assert!(parse_date("2024011").is_err());
+    }
+}

@@ -1,0 +1,49 @@
+//! The shared store stories on a real PostgreSQL server, each in a fresh database.
+//!
+//! `GUANXI_TEST_POSTGRES_URL` names a server and a database to connect to for creating
+//! the test databases (e.g. `postgres://guanxi@127.0.0.1:5433/postgres`); `.ci/run` starts
+//! one. Without it the stories are skipped with a note, unless `GUANXI_REQUIRE_POSTGRES=1`
+//! (set by CI), which turns the absence into a failure so that CI cannot pass untested.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use guanxi_store_postgres::PgStore;
+use sqlx::Connection;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+async fn fresh() -> Option<(PgStore, ())> {
+    let Ok(admin) = std::env::var("GUANXI_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("GUANXI_REQUIRE_POSTGRES").is_err(),
+            "GUANXI_REQUIRE_POSTGRES is set but GUANXI_TEST_POSTGRES_URL is not"
+        );
+        eprintln!("skipped: set GUANXI_TEST_POSTGRES_URL to run the PostgreSQL stories");
+        return None;
+    };
+    let name = format!(
+        "guanxi_story_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to the test server");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let url = match admin.rfind('/') {
+        Some(slash) => format!("{}/{name}", &admin[..slash]),
+        None => panic!("GUANXI_TEST_POSTGRES_URL has no database part: {admin}"),
+    };
+    Some((PgStore::open(&url).await.expect("open"), ()))
+}
+
+guanxi_store::store_stories!(fresh());

@@ -1,0 +1,195 @@
+//! The store: guanxi's system of record, behind one trait with two implementations.
+//!
+//! Design (after atuin's `atuin-server-database`):
+//! - [`Store`] is what the engine, importers and CLI are written against. The binary picks
+//!   the backend from the URL at start-up (`guanxi-store-sqlite` for a file, the embedded
+//!   default; `guanxi-store-postgres` for `postgres://…`, many instances) and holds an
+//!   `Arc<dyn Store>`.
+//! - Writes go through a [`StoreTx`], one database transaction: an import either commits
+//!   whole or leaves the store as it was.
+//! - Upserts are keyed by external id (source + id) and compare a content fingerprint, so
+//!   that re-importing the same file reports every order "unchanged" and writes nothing.
+//! - Both backends run the same SQL logic, written once in [`sql_store!`] and instantiated
+//!   for each concrete sqlx database, so they cannot drift; each backend owns its DDL
+//!   (`migrations/`) and its connection set-up.
+//! - With the `testsuite` feature, [`testsuite`] holds the story tests every backend runs.
+//!
+//! Money is integer cents, times are UTC `timestamptz` (PostgreSQL) or RFC 3339 text
+//! (SQLite), integers are 64-bit everywhere so that both decode to the same Rust types.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use guanxi_domain::{Customer, CustomerKey, Order, OrderKey, Review, ServiceRecord};
+use serde::Serialize;
+
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
+
+#[doc(hidden)]
+pub mod sql;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A store failure. Every variant has a stable [`StoreError::code`]; the message names the
+/// location or record it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {location}: {message}")]
+    Open { location: String, message: String },
+    #[error("cannot bring the store's schema up to date: {0}")]
+    Migrate(String),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("the store holds a value it cannot read ({0}); was it written by a newer guanxi?")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Open { .. } => "store_open",
+            StoreError::Migrate(_) => "store_migrate",
+            StoreError::Database(_) => "store_database",
+            StoreError::Corrupt(_) => "store_corrupt",
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How many of each record the store holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub customers: u64,
+    pub orders: u64,
+    pub order_lines: u64,
+    pub service_records: u64,
+    pub reviews: u64,
+    pub messages: u64,
+}
+
+/// What an upsert did to one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Inserted,
+    Updated,
+    Unchanged,
+}
+
+/// An order as the store knows it: the record plus its internal ids and revision.
+/// `revision` starts at 1 and grows with every update, so that a copy of the order kept
+/// elsewhere (the Parquet lake) can tell its newest version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOrder {
+    pub id: i64,
+    pub customer_id: i64,
+    pub revision: i64,
+    pub order: Order,
+}
+
+/// The result of upserting a batch of orders, aligned with the input.
+#[derive(Debug, Default)]
+pub struct OrdersUpserted {
+    pub outcomes: Vec<Outcome>,
+    /// The stored form of each inserted or updated order (unchanged ones are left out).
+    pub written: Vec<StoredOrder>,
+    /// Customers first met in this batch (created bare, keyed by the order's buyer).
+    pub customers_inserted: u64,
+}
+
+/// The result of upserting a batch of records other than orders.
+#[derive(Debug, Default)]
+pub struct Upserted {
+    pub outcomes: Vec<Outcome>,
+    pub customers_inserted: u64,
+}
+
+/// One import, as kept in the store's history (and later its audit trail).
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportRecord {
+    pub kind: String,
+    pub format: String,
+    pub files: Vec<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// The import's summary as JSON, as printed by `guanxi import --json`.
+    pub summary: String,
+}
+
+/// The system of record. See the crate docs.
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> Backend;
+
+    /// Starts a transaction for writes.
+    async fn begin(&self) -> Result<Box<dyn StoreTx>>;
+
+    async fn counts(&self) -> Result<Counts>;
+
+    async fn order(&self, key: &OrderKey) -> Result<Option<StoredOrder>>;
+
+    async fn customer(&self, key: &CustomerKey) -> Result<Option<(i64, Customer)>>;
+
+    /// Orders with `id > after_id` in id order, at most `limit`: a constant-memory walk
+    /// over all orders (the lake rebuild, exports).
+    async fn orders_after(&self, after_id: i64, limit: u32) -> Result<Vec<StoredOrder>>;
+
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+
+    async fn imports(&self) -> Result<Vec<ImportRecord>>;
+}
+
+/// A write transaction. Dropping it without [`StoreTx::commit`] rolls it back.
+#[async_trait]
+pub trait StoreTx: Send {
+    /// Inserts new orders, replaces changed ones (lines included), skips unchanged ones.
+    /// Buyers not yet known are created as bare customers. External ids in one batch
+    /// must be distinct.
+    async fn upsert_orders(&mut self, orders: &[Order]) -> Result<OrdersUpserted>;
+
+    async fn upsert_customers(&mut self, customers: &[Customer]) -> Result<Upserted>;
+
+    async fn upsert_service_records(&mut self, records: &[ServiceRecord]) -> Result<Upserted>;
+
+    async fn upsert_reviews(&mut self, reviews: &[Review]) -> Result<Upserted>;
+
+    async fn record_import(&mut self, record: &ImportRecord) -> Result<()>;
+
+    async fn commit(self: Box<Self>) -> Result<()>;
+
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// Sorts a batch's records into new, changed and unchanged against what the store holds
+/// (`existing`: key → (internal id, fingerprint)). Shared by every upsert of every
+/// backend, so "unchanged" means one thing.
+pub fn classify<'a, T, K: std::hash::Hash + Eq>(
+    records: &'a [T],
+    key: impl Fn(&T) -> K,
+    fingerprint: impl Fn(&T) -> i64,
+    existing: &HashMap<K, (i64, i64)>,
+) -> Vec<(Outcome, i64, &'a T)> {
+    records
+        .iter()
+        .map(|r| {
+            let fp = fingerprint(r);
+            let outcome = match existing.get(&key(r)) {
+                None => Outcome::Inserted,
+                Some(&(_, old)) if old == fp => Outcome::Unchanged,
+                Some(_) => Outcome::Updated,
+            };
+            (outcome, fp, r)
+        })
+        .collect()
+}
