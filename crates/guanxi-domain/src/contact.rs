@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 pub enum ContactError {
     #[error("expected an email address like name@example.com, found {0:?}")]
     Email(String),
-    #[error(
-        "expected a mobile number (11 digits starting with 1, or +country digits), found {0:?}"
-    )]
+    #[error("expected a mobile number (11 digits starting with 1, or +country digits), found {0:?}")]
     Mobile(String),
 }
 
@@ -68,8 +66,7 @@ impl Mobile {
         } else {
             digits
         };
-        let china =
-            |d: &str| d.len() == 11 && d.starts_with('1') && matches!(d.as_bytes()[1], b'3'..=b'9');
+        let china = |d: &str| d.len() == 11 && d.starts_with('1') && matches!(d.as_bytes()[1], b'3'..=b'9');
         if plus {
             if let Some(rest) = digits.strip_prefix("86") {
                 if china(rest) {
@@ -82,11 +79,7 @@ impl Mobile {
             }
             return Err(bad());
         }
-        if china(&digits) {
-            Ok(Mobile(digits))
-        } else {
-            Err(bad())
-        }
+        if china(&digits) { Ok(Mobile(digits)) } else { Err(bad()) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -144,18 +137,9 @@ mod tests {
 
     #[test]
     fn mobiles_normalise() {
-        assert_eq!(
-            Mobile::parse("138-0013-8000").unwrap().as_str(),
-            "13800138000"
-        );
-        assert_eq!(
-            Mobile::parse("+86 138 0013 8000").unwrap().as_str(),
-            "13800138000"
-        );
-        assert_eq!(
-            Mobile::parse("+1 (415) 555-0100").unwrap().as_str(),
-            "+14155550100"
-        );
+        assert_eq!(Mobile::parse("138-0013-8000").unwrap().as_str(), "13800138000");
+        assert_eq!(Mobile::parse("+86 138 0013 8000").unwrap().as_str(), "13800138000");
+        assert_eq!(Mobile::parse("+1 (415) 555-0100").unwrap().as_str(), "+14155550100");
         assert!(Mobile::parse("12345").is_err());
         assert!(Mobile::parse("1380013800a").is_err());
         assert!(Mobile::parse("12800138000").is_err());

@@ -5,9 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// An amount of money in the smallest unit of the shop's currency (cents, 分).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Cents(pub i64);
 
@@ -136,28 +134,16 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_money() {
-        assert!(matches!(
-            Cents::parse("abc"),
-            Err(MoneyError::NotANumber(_))
-        ));
+        assert!(matches!(Cents::parse("abc"), Err(MoneyError::NotANumber(_))));
         assert!(matches!(Cents::parse(""), Err(MoneyError::NotANumber(_))));
-        assert!(matches!(
-            Cents::parse("1.234"),
-            Err(MoneyError::TooPrecise(_))
-        ));
-        assert!(matches!(
-            Cents::parse("1e5"),
-            Err(MoneyError::NotANumber(_))
-        ));
+        assert!(matches!(Cents::parse("1.234"), Err(MoneyError::TooPrecise(_))));
+        assert!(matches!(Cents::parse("1e5"), Err(MoneyError::NotANumber(_))));
         assert!(matches!(Cents::parse(",5"), Err(MoneyError::NotANumber(_))));
         assert!(matches!(
             Cents::parse("99999999999999999999"),
             Err(MoneyError::TooLarge(_))
         ));
-        assert!(matches!(
-            Cents::parse_non_negative("-1"),
-            Err(MoneyError::Negative(_))
-        ));
+        assert!(matches!(Cents::parse_non_negative("-1"), Err(MoneyError::Negative(_))));
     }
 
     #[test]

@@ -133,13 +133,7 @@ impl Order {
             f.opt_i64(t.map(|t| t.timestamp_micros()));
         }
         f.i64(self.shipping_fee.0);
-        for s in [
-            &self.currency,
-            &self.coupon,
-            &self.campaign,
-            &self.province,
-            &self.city,
-        ] {
+        for s in [&self.currency, &self.coupon, &self.campaign, &self.province, &self.city] {
             f.opt_str(s.as_deref());
         }
         for l in &self.lines {

@@ -68,8 +68,7 @@ impl Review {
         for r in [self.item_rating, self.service_rating, self.logistics_rating] {
             f.opt_i64(r.map(|r| i64::from(r.get())));
         }
-        f.opt_str(self.text.as_deref())
-            .i64(self.created_at.timestamp_micros());
+        f.opt_str(self.text.as_deref()).i64(self.created_at.timestamp_micros());
         f.finish()
     }
 }

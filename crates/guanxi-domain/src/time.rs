@@ -56,11 +56,7 @@ const NAIVE_FORMATS: &[&str] = &[
 ];
 
 /// Layouts that carry their own offset (Shopify writes `2024-01-15 10:23:45 +0800`).
-const OFFSET_FORMATS: &[&str] = &[
-    "%Y-%m-%d %H:%M:%S %z",
-    "%Y-%m-%d %H:%M:%S%z",
-    "%Y-%m-%d %H:%M %z",
-];
+const OFFSET_FORMATS: &[&str] = &["%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M %z"];
 
 /// Parses a timestamp from an export. Times with an offset or `Z` are exact; times
 /// without are the shop's local time; a bare date is local midnight.
@@ -111,18 +107,9 @@ mod tests {
             parse_timestamp("2024-01-15 10:23:45", tz),
             Ok(utc("2024-01-15T02:23:45Z"))
         );
-        assert_eq!(
-            parse_timestamp("2024-01-15", tz),
-            Ok(utc("2024-01-14T16:00:00Z"))
-        );
-        assert_eq!(
-            parse_timestamp("19970101", tz),
-            Ok(utc("1996-12-31T16:00:00Z"))
-        );
-        assert_eq!(
-            parse_timestamp("2024/1/5 8:00", tz),
-            Ok(utc("2024-01-05T00:00:00Z"))
-        );
+        assert_eq!(parse_timestamp("2024-01-15", tz), Ok(utc("2024-01-14T16:00:00Z")));
+        assert_eq!(parse_timestamp("19970101", tz), Ok(utc("1996-12-31T16:00:00Z")));
+        assert_eq!(parse_timestamp("2024/1/5 8:00", tz), Ok(utc("2024-01-05T00:00:00Z")));
     }
 
     #[test]

@@ -39,10 +39,7 @@ impl SqliteStore {
         SqliteStore::open_with(options, url).await
     }
 
-    async fn open_with(
-        options: SqliteConnectOptions,
-        location: &str,
-    ) -> Result<SqliteStore, StoreError> {
+    async fn open_with(options: SqliteConnectOptions, location: &str) -> Result<SqliteStore, StoreError> {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)

@@ -4,9 +4,7 @@ use guanxi_store_sqlite::SqliteStore;
 
 async fn fresh() -> Option<(SqliteStore, tempfile::TempDir)> {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = SqliteStore::open(&dir.path().join("guanxi.db"))
-        .await
-        .expect("open");
+    let store = SqliteStore::open(&dir.path().join("guanxi.db")).await.expect("open");
     Some((store, dir))
 }
 

@@ -88,7 +88,8 @@ pub const REVIEW_COLUMNS: &[&str] = &[
     "content_hash",
 ];
 
-pub const LINE_COLUMNS: &str = "order_id, line_no, sku, title, category, quantity, amount_cents, discount_cents, cost_cents, refund_cents";
+pub const LINE_COLUMNS: &str =
+    "order_id, line_no, sku, title, category, quantity, amount_cents, discount_cents, cost_cents, refund_cents";
 
 /// `INSERT INTO table (cols) ` — the head of an upsert; the values follow.
 pub fn insert_head(table: &str, columns: &[&str], extra: &str) -> String {

@@ -3,9 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use guanxi_domain::{
-    Cents, Channel, Consent, ConsentState, Contact, Customer, CustomerKey, Order, OrderKey,
-    OrderLine, OrderStatus, Rating, Review, ServiceKind, ServiceRecord, ServiceStatus, Source,
-    StatusTimes,
+    Cents, Channel, Consent, ConsentState, Contact, Customer, CustomerKey, Order, OrderKey, OrderLine, OrderStatus,
+    Rating, Review, ServiceKind, ServiceRecord, ServiceStatus, Source, StatusTimes,
 };
 
 use crate::{Counts, Outcome, Store};
@@ -72,11 +71,7 @@ async fn upsert(store: &dyn Store, orders: &[Order]) -> Vec<Outcome> {
 }
 
 pub async fn orders_round_trip(store: &dyn Store) {
-    let orders = vec![
-        order("o1", "c1", 2),
-        order("o2", "c1", 1),
-        order("o3", "c2", 3),
-    ];
+    let orders = vec![order("o1", "c1", 2), order("o2", "c1", 1), order("o3", "c2", 3)];
     let mut tx = store.begin().await.unwrap();
     let r = tx.upsert_orders(&orders).await.unwrap();
     tx.commit().await.unwrap();
@@ -107,10 +102,7 @@ pub async fn reimport_changes_nothing(store: &dyn Store) {
     assert_eq!(r.customers_inserted, 0);
     assert!(r.written.is_empty());
     assert_eq!(counts(store).await, before);
-    assert_eq!(
-        store.order(&orders[0].key).await.unwrap().unwrap().revision,
-        1
-    );
+    assert_eq!(store.order(&orders[0].key).await.unwrap().unwrap().revision, 1);
 }
 
 pub async fn update_replaces_lines_and_bumps_revision(store: &dyn Store) {
@@ -208,10 +200,7 @@ pub async fn customers_keep_contacts_consent_and_tags(store: &dyn Store) {
     let c = full_customer("c1");
     let mut tx = store.begin().await.unwrap();
     assert_eq!(
-        tx.upsert_customers(std::slice::from_ref(&c))
-            .await
-            .unwrap()
-            .outcomes,
+        tx.upsert_customers(std::slice::from_ref(&c)).await.unwrap().outcomes,
         vec![Outcome::Inserted]
     );
     tx.commit().await.unwrap();
@@ -227,10 +216,7 @@ pub async fn customers_keep_contacts_consent_and_tags(store: &dyn Store) {
     assert_eq!(store.customer(&c.key).await.unwrap().unwrap().1, c);
     let mut tx = store.begin().await.unwrap();
     assert_eq!(
-        tx.upsert_customers(std::slice::from_ref(&c))
-            .await
-            .unwrap()
-            .outcomes,
+        tx.upsert_customers(std::slice::from_ref(&c)).await.unwrap().outcomes,
         vec![Outcome::Unchanged]
     );
     let mut fewer = c.clone();
@@ -273,22 +259,10 @@ pub async fn service_records_and_reviews_upsert(store: &dyn Store) {
         created_at: at(20),
     };
     let mut tx = store.begin().await.unwrap();
-    let r = tx
-        .upsert_service_records(std::slice::from_ref(&record))
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.outcomes.clone(), r.customers_inserted),
-        (vec![Outcome::Inserted], 1)
-    );
-    let r = tx
-        .upsert_reviews(std::slice::from_ref(&review))
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.outcomes.clone(), r.customers_inserted),
-        (vec![Outcome::Inserted], 0)
-    );
+    let r = tx.upsert_service_records(std::slice::from_ref(&record)).await.unwrap();
+    assert_eq!((r.outcomes.clone(), r.customers_inserted), (vec![Outcome::Inserted], 1));
+    let r = tx.upsert_reviews(std::slice::from_ref(&review)).await.unwrap();
+    assert_eq!((r.outcomes.clone(), r.customers_inserted), (vec![Outcome::Inserted], 0));
     tx.commit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
     assert_eq!(
@@ -316,14 +290,8 @@ pub async fn service_records_and_reviews_upsert(store: &dyn Store) {
 
 pub async fn settings_and_import_history(store: &dyn Store) {
     assert_eq!(store.setting("shop.time_zone").await.unwrap(), None);
-    store
-        .set_setting("shop.time_zone", "Asia/Shanghai")
-        .await
-        .unwrap();
-    store
-        .set_setting("shop.time_zone", "Europe/Berlin")
-        .await
-        .unwrap();
+    store.set_setting("shop.time_zone", "Asia/Shanghai").await.unwrap();
+    store.set_setting("shop.time_zone", "Europe/Berlin").await.unwrap();
     assert_eq!(
         store.setting("shop.time_zone").await.unwrap().as_deref(),
         Some("Europe/Berlin")
