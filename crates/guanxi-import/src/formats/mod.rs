@@ -1,0 +1,136 @@
+//! The file formats: each turns rows into records. Order formats yield [`OrderRow`]s that
+//! the assembler (`crate::orders`) groups into orders; the others yield records directly.
+
+pub(crate) mod cdnow;
+pub(crate) mod customers;
+pub(crate) mod generic;
+pub(crate) mod reviews;
+pub(crate) mod service;
+pub(crate) mod shopify;
+pub(crate) mod taobao;
+
+use chrono::{DateTime, Utc};
+use guanxi_domain::{Cents, Order, OrderLine, OrderStatus, ShopTz, Source, StatusTimes};
+
+use crate::problem::Problem;
+use crate::table::Row;
+
+/// What a format needs to know besides the row.
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    pub source: Source,
+    pub tz: ShopTz,
+}
+
+/// The order-level fields of a row. Rows of one order must agree on them (or, where a
+/// format writes them on the first line only, leave them out: `head: None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Head {
+    pub customer_id: String,
+    pub status: OrderStatus,
+    pub created_at: DateTime<Utc>,
+    pub times: StatusTimes,
+    pub shipping_fee: Cents,
+    pub currency: Option<String>,
+    pub coupon: Option<String>,
+    pub campaign: Option<String>,
+    pub province: Option<String>,
+    pub city: Option<String>,
+    /// An order-level discount and refund to spread over the lines (Shopify).
+    pub order_discount: Cents,
+    pub order_refund: Cents,
+}
+
+impl Head {
+    /// The first field in which two heads differ, with both values, for the message.
+    pub fn differs(&self, other: &Head) -> Option<(&'static str, String, String)> {
+        macro_rules! cmp {
+            ($($f:ident),+) => {$(
+                if self.$f != other.$f {
+                    return Some((stringify!($f), format!("{:?}", self.$f), format!("{:?}", other.$f)));
+                }
+            )+};
+        }
+        cmp!(customer_id, status, created_at, times, shipping_fee, currency, coupon, campaign, province, city);
+        cmp!(order_discount, order_refund);
+        None
+    }
+}
+
+/// One row of an order file: which order, its order-level fields if the row carries
+/// them, and its line.
+#[derive(Debug, Clone)]
+pub(crate) struct OrderRow {
+    pub order_id: String,
+    pub head: Option<Head>,
+    pub line: OrderLine,
+}
+
+/// What the first row of a file was.
+pub(crate) enum First {
+    Header,
+    /// A headerless format whose first row is data (the CDNOW files).
+    Data,
+}
+
+pub(crate) trait OrderFormat {
+    fn first(&mut self, row: &Row<'_>) -> Result<First, Problem>;
+    fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<OrderRow, Problem>;
+
+    /// The row's order id, read on its own, when [`OrderFormat::row`] failed: the other
+    /// rows of that order are then rejected with it.
+    fn order_id(&self, _row: &Row<'_>) -> Option<String> {
+        None
+    }
+
+    /// Completes an assembled order (spreads order-level discounts and refunds).
+    fn finish(&self, order: &mut Order, head: &Head) {
+        spread(order, head.order_discount, |l, c| {
+            l.discount = l.discount + c;
+            l.amount = l.amount - c;
+        });
+        spread(order, head.order_refund, |l, c| l.refund = l.refund + c);
+    }
+}
+
+/// Spreads an order-level amount over the lines in proportion to their amounts, the
+/// rounding remainder on the last line, so the parts add up to the whole exactly.
+fn spread(order: &mut Order, total: Cents, mut apply: impl FnMut(&mut OrderLine, Cents)) {
+    if total == Cents::ZERO || order.lines.is_empty() {
+        return;
+    }
+    let base: i64 = order.lines.iter().map(|l| l.amount.0).sum();
+    let n = order.lines.len();
+    let mut given = 0;
+    for (i, line) in order.lines.iter_mut().enumerate() {
+        let part = if i + 1 == n {
+            total.0 - given
+        } else if base > 0 {
+            (i128::from(total.0) * i128::from(line.amount.0) / i128::from(base)) as i64
+        } else {
+            total.0 / n as i64
+        };
+        given += part;
+        apply(line, Cents(part));
+    }
+}
+
+/// The text of the column at `index` (the order id column of a format), if readable.
+pub(crate) fn column_text(row: &Row<'_>, index: Option<usize>) -> Option<String> {
+    let i = index?;
+    row.text(i, "").ok().map(|t| t.into_owned()).filter(|t| !t.is_empty())
+}
+
+/// Record formats other than orders.
+pub(crate) trait RecordFormat {
+    type Record;
+    fn header(&mut self, row: &Row<'_>) -> Result<(), Problem>;
+    fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<Self::Record, Problem>;
+    /// The record's external id, to reject the same id twice in one import.
+    fn id(record: &Self::Record) -> &str;
+}
+
+/// Parses a status name of ours, or the format's own through `alias`.
+pub(crate) fn status_or(s: &str, alias: impl Fn(&str) -> Option<OrderStatus>) -> Result<OrderStatus, String> {
+    OrderStatus::parse(&s.to_ascii_lowercase()).or_else(|e| alias(s).ok_or_else(|| e.to_string()))
+}

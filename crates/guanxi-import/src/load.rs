@@ -1,0 +1,104 @@
+//! Loading records into the store and the lake in one unit of work: one store
+//! transaction, one staged lake append, published together or not at all. Used by every
+//! import and by the demo shop.
+
+use guanxi_domain::{Customer, Order, Review, ServiceRecord};
+use guanxi_lake::{Appender, Lake, LakeOrder};
+use guanxi_store::{ImportRecord, Outcome, Store, StoreTx};
+
+use crate::{ImportError, Summary};
+
+pub struct Loader {
+    tx: Box<dyn StoreTx>,
+    appender: Appender,
+}
+
+fn tally(outcomes: &[Outcome], inserted: &mut u64, updated: &mut u64, unchanged: &mut u64) {
+    for o in outcomes {
+        *match o {
+            Outcome::Inserted => &mut *inserted,
+            Outcome::Updated => &mut *updated,
+            Outcome::Unchanged => &mut *unchanged,
+        } += 1;
+    }
+}
+
+impl Loader {
+    /// Starts a unit of work; `label` names its staging directory in the lake.
+    pub async fn begin(store: &dyn Store, lake: &Lake, label: &str) -> Result<Loader, ImportError> {
+        let appender = lake.appender(&format!("{label}-{}", std::process::id()))?;
+        let tx = store.begin().await?;
+        Ok(Loader { tx, appender })
+    }
+
+    /// Upserts orders; those inserted or updated also go to the lake.
+    pub async fn orders(&mut self, batch: &[Order], s: &mut Summary) -> Result<(), ImportError> {
+        let r = self.tx.upsert_orders(batch).await?;
+        tally(&r.outcomes, &mut s.orders_inserted, &mut s.orders_updated, &mut s.orders_unchanged);
+        s.customers_inserted += r.customers_inserted;
+        for w in &r.written {
+            self.appender.push(LakeOrder { id: w.id, customer_id: w.customer_id, revision: w.revision, order: &w.order })?;
+        }
+        Ok(())
+    }
+
+    pub async fn customers(&mut self, batch: &[Customer], s: &mut Summary) -> Result<(), ImportError> {
+        let r = self.tx.upsert_customers(batch).await?;
+        tally(&r.outcomes, &mut s.customers_inserted, &mut s.customers_updated, &mut s.customers_unchanged);
+        Ok(())
+    }
+
+    pub async fn service_records(&mut self, batch: &[ServiceRecord], s: &mut Summary) -> Result<(), ImportError> {
+        let r = self.tx.upsert_service_records(batch).await?;
+        tally(&r.outcomes, &mut s.records_inserted, &mut s.records_updated, &mut s.records_unchanged);
+        s.customers_inserted += r.customers_inserted;
+        Ok(())
+    }
+
+    pub async fn reviews(&mut self, batch: &[Review], s: &mut Summary) -> Result<(), ImportError> {
+        let r = self.tx.upsert_reviews(batch).await?;
+        tally(&r.outcomes, &mut s.records_inserted, &mut s.records_updated, &mut s.records_unchanged);
+        s.customers_inserted += r.customers_inserted;
+        Ok(())
+    }
+
+    /// Records the import, commits the store, then publishes the lake files (see the
+    /// lake's crate docs for why in this order), and fills the totals of `s`.
+    pub async fn commit(
+        mut self,
+        record: &ImportRecord,
+        store: &dyn Store,
+        lake: &Lake,
+        s: &mut Summary,
+    ) -> Result<(), ImportError> {
+        let staged = match self.appender.finish() {
+            Ok(staged) => staged,
+            Err(e) => {
+                let _ = self.tx.rollback().await;
+                return Err(e.into());
+            }
+        };
+        let committed = async {
+            self.tx.record_import(record).await?;
+            self.tx.commit().await
+        }
+        .await;
+        if let Err(e) = committed {
+            let _ = staged.discard();
+            return Err(e.into());
+        }
+        staged.publish(lake)?;
+        lake.compact_if_fragmented()?;
+        let counts = store.counts().await?;
+        s.customers_total = counts.customers;
+        s.orders_total = counts.orders;
+        s.order_lines_total = counts.order_lines;
+        Ok(())
+    }
+
+    /// Rolls back and deletes what was staged.
+    pub async fn abort(self) {
+        let _ = self.tx.rollback().await;
+        let _ = self.appender.finish().and_then(|s| s.discard());
+    }
+}
