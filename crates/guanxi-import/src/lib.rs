@@ -17,6 +17,7 @@
 //!   fingerprint; re-importing a file reports everything unchanged and writes nothing.
 //! - Formats live in `formats/`, one module each, and know nothing of the store.
 
+mod export;
 mod formats;
 mod load;
 mod orders;
@@ -31,6 +32,7 @@ use chrono::{DateTime, Utc};
 use guanxi_domain::{ShopTz, Source};
 use serde::Serialize;
 
+pub use export::CsvExport;
 pub use load::Loader;
 pub use problem::Problem;
 pub use run::import;
@@ -88,7 +90,9 @@ pub struct Options {
 
 impl Options {
     pub fn source(&self) -> Source {
-        self.source.clone().unwrap_or_else(|| Source::parse(self.format.name()).expect("format names are valid sources"))
+        self.source
+            .clone()
+            .unwrap_or_else(|| Source::parse(self.format.name()).expect("format names are valid sources"))
     }
 }
 
@@ -153,7 +157,10 @@ fn list(problems: &[Problem], total: u64) -> String {
     }
     let more = total.saturating_sub(problems.len() as u64);
     if more > 0 {
-        s.push_str(&format!("… and {more} more problem{}\n", if more == 1 { "" } else { "s" }));
+        s.push_str(&format!(
+            "… and {more} more problem{}\n",
+            if more == 1 { "" } else { "s" }
+        ));
     }
     s.push_str(&format!(
         "nothing was imported: {total} problem{} (fix them, or pass --skip-bad-rows REJECTS.csv to import the good rows)",

@@ -34,30 +34,55 @@ impl Loader {
     /// Upserts orders; those inserted or updated also go to the lake.
     pub async fn orders(&mut self, batch: &[Order], s: &mut Summary) -> Result<(), ImportError> {
         let r = self.tx.upsert_orders(batch).await?;
-        tally(&r.outcomes, &mut s.orders_inserted, &mut s.orders_updated, &mut s.orders_unchanged);
+        tally(
+            &r.outcomes,
+            &mut s.orders_inserted,
+            &mut s.orders_updated,
+            &mut s.orders_unchanged,
+        );
         s.customers_inserted += r.customers_inserted;
         for w in &r.written {
-            self.appender.push(LakeOrder { id: w.id, customer_id: w.customer_id, revision: w.revision, order: &w.order })?;
+            self.appender.push(LakeOrder {
+                id: w.id,
+                customer_id: w.customer_id,
+                revision: w.revision,
+                order: &w.order,
+            })?;
         }
         Ok(())
     }
 
     pub async fn customers(&mut self, batch: &[Customer], s: &mut Summary) -> Result<(), ImportError> {
         let r = self.tx.upsert_customers(batch).await?;
-        tally(&r.outcomes, &mut s.customers_inserted, &mut s.customers_updated, &mut s.customers_unchanged);
+        tally(
+            &r.outcomes,
+            &mut s.customers_inserted,
+            &mut s.customers_updated,
+            &mut s.customers_unchanged,
+        );
         Ok(())
     }
 
     pub async fn service_records(&mut self, batch: &[ServiceRecord], s: &mut Summary) -> Result<(), ImportError> {
         let r = self.tx.upsert_service_records(batch).await?;
-        tally(&r.outcomes, &mut s.records_inserted, &mut s.records_updated, &mut s.records_unchanged);
+        tally(
+            &r.outcomes,
+            &mut s.records_inserted,
+            &mut s.records_updated,
+            &mut s.records_unchanged,
+        );
         s.customers_inserted += r.customers_inserted;
         Ok(())
     }
 
     pub async fn reviews(&mut self, batch: &[Review], s: &mut Summary) -> Result<(), ImportError> {
         let r = self.tx.upsert_reviews(batch).await?;
-        tally(&r.outcomes, &mut s.records_inserted, &mut s.records_updated, &mut s.records_unchanged);
+        tally(
+            &r.outcomes,
+            &mut s.records_inserted,
+            &mut s.records_updated,
+            &mut s.records_unchanged,
+        );
         s.customers_inserted += r.customers_inserted;
         Ok(())
     }

@@ -45,7 +45,13 @@ fn id_hash(id: &str) -> u64 {
 
 impl Assembler {
     pub fn new(source: Source, keep_raw: bool) -> Assembler {
-        Assembler { source, keep_raw, current: None, seen: HashMap::new(), files: Vec::new() }
+        Assembler {
+            source,
+            keep_raw,
+            current: None,
+            seen: HashMap::new(),
+            files: Vec::new(),
+        }
     }
 
     /// Takes one row (parsed, or the problem parsing it and the order id if known) and
@@ -156,7 +162,10 @@ impl Assembler {
                     line: g.first_line,
                     column: 0,
                     field: None,
-                    message: format!("order {:?}: its first row lacks the order's fields (status, date)", g.order_id),
+                    message: format!(
+                        "order {:?}: its first row lacks the order's fields (status, date)",
+                        g.order_id
+                    ),
                 });
                 None
             }
@@ -178,8 +187,14 @@ impl Assembler {
             ));
         };
         let mut order = Order {
-            key: OrderKey { source: self.source.clone(), external_id: g.order_id },
-            customer: CustomerKey { source: self.source.clone(), external_id: head.customer_id.clone() },
+            key: OrderKey {
+                source: self.source.clone(),
+                external_id: g.order_id,
+            },
+            customer: CustomerKey {
+                source: self.source.clone(),
+                external_id: head.customer_id.clone(),
+            },
             status: head.status,
             created_at: head.created_at,
             times: head.times.clone(),

@@ -36,12 +36,21 @@ pub(crate) struct At {
 
 impl At {
     pub fn new(path: &Path, line: u64) -> At {
-        At { file: path.display().to_string(), line }
+        At {
+            file: path.display().to_string(),
+            line,
+        }
     }
 
     /// A problem with the whole line.
     pub fn line(&self, message: impl Into<String>) -> Problem {
-        Problem { file: self.file.clone(), line: self.line, column: 0, field: None, message: message.into() }
+        Problem {
+            file: self.file.clone(),
+            line: self.line,
+            column: 0,
+            field: None,
+            message: message.into(),
+        }
     }
 
     /// A problem in the field at 0-based `index` named `field`.

@@ -14,16 +14,26 @@ pub(crate) struct Rejects {
 
 impl Rejects {
     pub fn create(path: &Path) -> Result<Rejects, ImportError> {
-        let err = |e: &dyn std::fmt::Display| ImportError::Rejects { path: path.display().to_string(), message: e.to_string() };
+        let err = |e: &dyn std::fmt::Display| ImportError::Rejects {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
         let file = File::create(path).map_err(|e| err(&e))?;
         let mut writer = csv::Writer::from_writer(BufWriter::new(file));
-        writer.write_record(["file", "line", "column", "field", "reason", "record"]).map_err(|e| err(&e))?;
-        Ok(Rejects { path: path.display().to_string(), writer })
+        writer
+            .write_record(["file", "line", "column", "field", "reason", "record"])
+            .map_err(|e| err(&e))?;
+        Ok(Rejects {
+            path: path.display().to_string(),
+            writer,
+        })
     }
 
     pub fn write(&mut self, problem: &Problem, record: &csv::ByteRecord) -> Result<(), ImportError> {
         let mut line = csv::Writer::from_writer(Vec::new());
-        let raw = line.write_byte_record(record).and_then(|_| line.into_inner().map_err(|e| e.into_error().into()));
+        let raw = line
+            .write_byte_record(record)
+            .and_then(|_| line.into_inner().map_err(|e| e.into_error().into()));
         let raw = String::from_utf8_lossy(&raw.unwrap_or_default()).trim_end().to_string();
         self.writer
             .write_record([
@@ -34,13 +44,17 @@ impl Rejects {
                 &problem.message,
                 &raw,
             ])
-            .map_err(|e| ImportError::Rejects { path: self.path.clone(), message: e.to_string() })
+            .map_err(|e| ImportError::Rejects {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })
     }
 
     pub fn finish(mut self) -> Result<String, ImportError> {
-        self.writer
-            .flush()
-            .map_err(|e| ImportError::Rejects { path: self.path.clone(), message: e.to_string() })?;
+        self.writer.flush().map_err(|e| ImportError::Rejects {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
         Ok(self.path)
     }
 }

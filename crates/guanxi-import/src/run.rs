@@ -61,12 +61,27 @@ pub async fn import(
         pending_lines: 0,
         fatal: false,
     };
-    let cx = Context { source: opts.source(), tz: opts.tz };
+    let cx = Context {
+        source: opts.source(),
+        tz: opts.tz,
+    };
     let result = match opts.kind {
         Kind::Orders => session.orders(files, opts, &cx, progress).await,
-        Kind::Customers => session.records(files, opts, &cx, progress, formats::customers::Customers::default()).await,
-        Kind::Service => session.records(files, opts, &cx, progress, formats::service::Service::default()).await,
-        Kind::Reviews => session.records(files, opts, &cx, progress, formats::reviews::Reviews::default()).await,
+        Kind::Customers => {
+            session
+                .records(files, opts, &cx, progress, formats::customers::Customers::default())
+                .await
+        }
+        Kind::Service => {
+            session
+                .records(files, opts, &cx, progress, formats::service::Service::default())
+                .await
+        }
+        Kind::Reviews => {
+            session
+                .records(files, opts, &cx, progress, formats::reviews::Reviews::default())
+                .await
+        }
     };
     progress.done();
     session.conclude(result, store, lake, opts, started).await
@@ -148,7 +163,9 @@ impl Session {
                 Format::Taobao => (Box::<formats::taobao::Taobao>::default(), Layout::Csv),
                 Format::Cdnow => (Box::<formats::cdnow::Cdnow>::default(), Layout::Whitespace),
             };
-            let Some(mut table) = self.open(path, opts, layout) else { continue };
+            let Some(mut table) = self.open(path, opts, layout) else {
+                continue;
+            };
             progress.file(&table.path, table.total_bytes);
             let mut first = true;
             while let Some(row) = table.next() {
@@ -188,7 +205,13 @@ impl Session {
                 }
             }
             if first && !self.fatal {
-                let p = Problem { file: table.path.clone(), line: 1, column: 0, field: None, message: "the file is empty; expected a header line and rows".into() };
+                let p = Problem {
+                    file: table.path.clone(),
+                    line: 1,
+                    column: 0,
+                    field: None,
+                    message: "the file is empty; expected a header line and rows".into(),
+                };
                 self.fatal(p);
             }
             let mut problems = Vec::new();
@@ -243,7 +266,9 @@ impl Session {
         let mut seen = std::collections::HashMap::<String, u64>::new();
         let mut batch: Vec<F::Record> = Vec::new();
         for path in files {
-            let Some(mut table) = self.open(path, opts, Layout::Csv) else { continue };
+            let Some(mut table) = self.open(path, opts, Layout::Csv) else {
+                continue;
+            };
             progress.file(&table.path, table.total_bytes);
             let mut first = true;
             while let Some(row) = table.next() {
@@ -293,7 +318,13 @@ impl Session {
                 }
             }
             if first && !self.fatal {
-                let p = Problem { file: table.path.clone(), line: 1, column: 0, field: None, message: "the file is empty; expected a header line and rows".into() };
+                let p = Problem {
+                    file: table.path.clone(),
+                    line: 1,
+                    column: 0,
+                    field: None,
+                    message: "the file is empty; expected a header line and rows".into(),
+                };
                 self.fatal(p);
             }
             progress.advance(table.total_bytes);
@@ -325,7 +356,10 @@ impl Session {
                 let _ = std::fs::remove_file(path);
             }
             result?;
-            return Err(ImportError::Invalid { problems: self.problems, total: self.total_problems });
+            return Err(ImportError::Invalid {
+                problems: self.problems,
+                total: self.total_problems,
+            });
         }
         if let Some(r) = self.rejects.take() {
             self.summary.rejects_file = Some(r.finish()?);

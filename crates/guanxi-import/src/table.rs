@@ -101,7 +101,8 @@ impl Table {
             EncodingChoice::Auto => detect(&sample),
         };
         let bom = if sample.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
-        file.seek(SeekFrom::Start(bom)).map_err(|e| at.line(format!("cannot read: {e}")))?;
+        file.seek(SeekFrom::Start(bom))
+            .map_err(|e| at.line(format!("cannot read: {e}")))?;
         if sample.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(at.line("the file is empty; expected a header line and rows"));
         }
@@ -112,7 +113,13 @@ impl Table {
             builder.delimiter(b' ');
         }
         let reader = builder.from_reader(BufReader::with_capacity(256 * 1024, file));
-        Ok(Table { path: path.display().to_string(), encoding, reader, record: csv::ByteRecord::new(), total_bytes })
+        Ok(Table {
+            path: path.display().to_string(),
+            encoding,
+            reader,
+            record: csv::ByteRecord::new(),
+            total_bytes,
+        })
     }
 
     /// Reads the next record; `None` at the end. Blank lines are skipped.
@@ -125,11 +132,21 @@ impl Table {
                     if self.record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
                         continue;
                     }
-                    return Some(Ok(Row { at: At { file: self.path.clone(), line }, record: &self.record, table: self }));
+                    return Some(Ok(Row {
+                        at: At {
+                            file: self.path.clone(),
+                            line,
+                        },
+                        record: &self.record,
+                        table: self,
+                    }));
                 }
                 Err(e) => {
                     let line = e.position().map(|p| p.line()).unwrap_or(0);
-                    let at = At { file: self.path.clone(), line };
+                    let at = At {
+                        file: self.path.clone(),
+                        line,
+                    };
                     return Some(Err(at.line(format!("unreadable CSV: {e}"))));
                 }
             }
@@ -167,7 +184,11 @@ impl<'t> Row<'t> {
 
     /// The fields of a whitespace-separated line (empty fields from repeated blanks dropped).
     pub fn words(&self) -> Vec<&'t [u8]> {
-        self.record.iter().flat_map(|f| f.split(|b| *b == b'\t')).filter(|f| !f.is_empty()).collect()
+        self.record
+            .iter()
+            .flat_map(|f| f.split(|b| *b == b'\t'))
+            .filter(|f| !f.is_empty())
+            .collect()
     }
 
     /// Decodes the field at `index` (trimmed); an absent field reads as empty.
@@ -234,7 +255,10 @@ impl Header {
                 self.names.join(", ")
             )));
         }
-        Ok(Columns { index: optional.map(|name| (name, self.find(name))), width: self.names.len() })
+        Ok(Columns {
+            index: optional.map(|name| (name, self.find(name))),
+            width: self.names.len(),
+        })
     }
 }
 
@@ -259,7 +283,11 @@ impl<'r, 't, const N: usize> Fields<'r, 't, N> {
             return Err(self.row.at.line(format!(
                 "expected {} fields as in the header, found {n}{}",
                 self.cols.width,
-                if n < self.cols.width { " (is the line cut short?)" } else { "" }
+                if n < self.cols.width {
+                    " (is the line cut short?)"
+                } else {
+                    ""
+                }
             )));
         }
         Ok(())
@@ -283,7 +311,8 @@ impl<'r, 't, const N: usize> Fields<'r, 't, N> {
 
     pub fn req(&self, col: usize) -> Result<Cow<'t, str>, Problem> {
         let (name, index) = self.slot(col);
-        self.opt(col)?.ok_or_else(|| self.problem(col, format!("a value is required here{}", absent(index, name))))
+        self.opt(col)?
+            .ok_or_else(|| self.problem(col, format!("a value is required here{}", absent(index, name))))
     }
 
     pub fn problem(&self, col: usize, message: impl Into<String>) -> Problem {
@@ -319,7 +348,8 @@ impl<'r, 't, const N: usize> Fields<'r, 't, N> {
 
     pub fn quantity(&self, col: usize) -> Result<Option<u32>, Problem> {
         self.parse(col, |s| {
-            s.parse::<u32>().map_err(|_| format!("expected a whole number of 0 or more, found {s:?}"))
+            s.parse::<u32>()
+                .map_err(|_| format!("expected a whole number of 0 or more, found {s:?}"))
         })
     }
 }

@@ -262,17 +262,13 @@ impl Lake {
         Ok(rewritten)
     }
 
-    /// Replaces the whole lake with the rows of `fill`, which receives an appender to
-    /// push every order into. The old lake stays in place until the new one is complete.
-    pub fn rebuild<E: From<LakeError>>(
-        &self,
-        fill: impl FnOnce(&mut Appender) -> std::result::Result<(), E>,
-    ) -> std::result::Result<(), E> {
-        let mut appender = self.appender("rebuild")?;
-        fill(&mut appender)?;
-        let staged = appender.finish()?;
+    /// Replaces the whole lake with the staged rows (from an appender filled with every
+    /// order of the store). The old lake stays in place until the new one is complete.
+    pub fn replace_all(&self, staged: Staged) -> Result<()> {
         let fresh = self.root.join("_staging").join("rebuild-publish");
-        let _ = fs::remove_dir_all(&fresh);
+        if fresh.exists() {
+            fs::remove_dir_all(&fresh).map_err(io(&fresh))?;
+        }
         fs::create_dir_all(&fresh).map_err(io(&fresh))?;
         staged.publish_into(&fresh)?;
         let live = self.order_lines_dir();

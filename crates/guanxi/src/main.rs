@@ -1,1 +1,40 @@
-fn main() {}
+//! The `guanxi` binary: command-line parsing, opening the store, and the commands.
+//! Each command lives in `commands/`; this file only wires them and reports errors.
+
+mod cli;
+mod commands;
+mod open;
+mod output;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GUANXI_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let json = cli.global.json;
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Demo(args) => commands::demo::run(&cli.global, args).await,
+            Command::Import(args) => commands::import::run(&cli.global, args).await,
+            Command::Export(args) => commands::export::run(&cli.global, args).await,
+            Command::Lake(cmd) => commands::lake::run(&cli.global, cmd).await,
+            Command::Status => commands::status::run(&cli.global).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => output::error(&e, json),
+    }
+}

@@ -39,20 +39,28 @@ impl OrderFormat for Cdnow {
             )));
         }
         if words.len() != width {
-            return Err(row.at.line(format!("expected {width} fields as in the first row, found {}", words.len())));
+            return Err(row.at.line(format!(
+                "expected {width} fields as in the first row, found {}",
+                words.len()
+            )));
         }
         let o = width - 4;
         let customer = text(row, words[0], 0, "customer_id")?;
         if !customer.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(row.at.field(0, "customer_id", format!("expected digits, found {customer:?}")));
+            return Err(row
+                .at
+                .field(0, "customer_id", format!("expected digits, found {customer:?}")));
         }
         let date = text(row, words[1 + o], 1 + o, "date")?;
-        let created_at =
-            parse_timestamp(date, cx.tz).map_err(|e| row.at.field(1 + o, "date", e.to_string()))?;
+        let created_at = parse_timestamp(date, cx.tz).map_err(|e| row.at.field(1 + o, "date", e.to_string()))?;
         let cds = text(row, words[2 + o], 2 + o, "cds")?;
-        let quantity = cds
-            .parse::<u32>()
-            .map_err(|_| row.at.field(2 + o, "cds", format!("expected a whole number of 0 or more, found {cds:?}")))?;
+        let quantity = cds.parse::<u32>().map_err(|_| {
+            row.at.field(
+                2 + o,
+                "cds",
+                format!("expected a whole number of 0 or more, found {cds:?}"),
+            )
+        })?;
         let dollars = text(row, words[3 + o], 3 + o, "dollars")?;
         let amount = Cents::parse_non_negative(dollars).map_err(|e| row.at.field(3 + o, "dollars", e.to_string()))?;
         let key = (customer.to_string(), date.to_string());
@@ -68,7 +76,10 @@ impl OrderFormat for Cdnow {
                 customer_id: customer.to_string(),
                 status: OrderStatus::Completed,
                 created_at,
-                times: StatusTimes { paid_at: Some(created_at), ..Default::default() },
+                times: StatusTimes {
+                    paid_at: Some(created_at),
+                    ..Default::default()
+                },
                 shipping_fee: Cents::ZERO,
                 currency: Some("USD".into()),
                 coupon: None,

@@ -71,10 +71,16 @@ impl RecordFormat for Customers {
     }
 
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<Customer, Problem> {
-        let cols = self.cols.as_ref().ok_or_else(|| row.at.line("no header before this row"))?;
+        let cols = self
+            .cols
+            .as_ref()
+            .ok_or_else(|| row.at.line("no header before this row"))?;
         let f = Fields { row, cols };
         f.check_width()?;
-        let mut c = Customer::bare(CustomerKey { source: cx.source.clone(), external_id: f.req(0)?.into_owned() });
+        let mut c = Customer::bare(CustomerKey {
+            source: cx.source.clone(),
+            external_id: f.req(0)?.into_owned(),
+        });
         c.name = f.opt_string(1)?;
         c.gender = f.parse(2, gender)?;
         c.birthday = f.date(3)?;
@@ -90,15 +96,26 @@ impl RecordFormat for Customers {
         c.first_seen_at = f.time(13, cx.tz)?;
         c.preferred_style = f.opt_string(14)?;
         c.price_sensitivity = f.parse(15, |s| {
-            small::<u8>(s, "a price sensitivity from 1 to 5")
-                .and_then(|v| if (1..=5).contains(&v) { Ok(v) } else { Err(format!("expected 1 to 5, found {v}")) })
+            small::<u8>(s, "a price sensitivity from 1 to 5").and_then(|v| {
+                if (1..=5).contains(&v) {
+                    Ok(v)
+                } else {
+                    Err(format!("expected 1 to 5, found {v}"))
+                }
+            })
         })?;
         c.preferred_brand = f.opt_string(16)?;
         c.preferred_channel = f.parse(17, |s| Channel::parse(&s.to_lowercase()))?;
         c.max_messages_per_week = f.parse(18, |s| small::<u16>(s, "a whole number of messages per week"))?;
         let mut tags: Vec<String> = f
             .opt(19)?
-            .map(|t| t.split([';', '|']).map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect())
+            .map(|t| {
+                t.split([';', '|'])
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
         tags.sort();
         tags.dedup();
@@ -107,8 +124,14 @@ impl RecordFormat for Customers {
         for (col, channel) in [(20, Channel::Sms), (21, Channel::Email), (22, Channel::Wechat)] {
             if let Some(state) = f.parse(col, consent)? {
                 // Consent without a time is no evidence: say when it was given.
-                let recorded_at = consent_at.ok_or_else(|| f.problem(23, "a time is required when consent is given"))?;
-                c.consents.push(Consent { channel, state, recorded_at, evidence: "customers import".into() });
+                let recorded_at =
+                    consent_at.ok_or_else(|| f.problem(23, "a time is required when consent is given"))?;
+                c.consents.push(Consent {
+                    channel,
+                    state,
+                    recorded_at,
+                    evidence: "customers import".into(),
+                });
             }
         }
         Ok(c)

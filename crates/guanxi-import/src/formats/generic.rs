@@ -53,12 +53,17 @@ impl OrderFormat for Generic {
     }
 
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<OrderRow, Problem> {
-        let cols = self.cols.as_ref().ok_or_else(|| row.at.line("no header before this row"))?;
+        let cols = self
+            .cols
+            .as_ref()
+            .ok_or_else(|| row.at.line("no header before this row"))?;
         let f = Fields { row, cols };
         f.check_width()?;
         let order_id = f.req(0)?.into_owned();
         let customer_id = f.req(1)?.into_owned();
-        let created_at = f.time(2, cx.tz)?.ok_or_else(|| f.problem(2, "a value is required here"))?;
+        let created_at = f
+            .time(2, cx.tz)?
+            .ok_or_else(|| f.problem(2, "a value is required here"))?;
         let amount = f.money(3)?.ok_or_else(|| f.problem(3, "a value is required here"))?;
         let paid_at = f.time(4, cx.tz)?;
         let explicit = f.parse(5, |s| status_or(s, |_| None))?;
@@ -100,6 +105,10 @@ impl OrderFormat for Generic {
             order_discount: Cents::ZERO,
             order_refund: Cents::ZERO,
         };
-        Ok(OrderRow { order_id, head: Some(head), line })
+        Ok(OrderRow {
+            order_id,
+            head: Some(head),
+            line,
+        })
     }
 }

@@ -51,7 +51,18 @@ impl Head {
                 }
             )+};
         }
-        cmp!(customer_id, status, created_at, times, shipping_fee, currency, coupon, campaign, province, city);
+        cmp!(
+            customer_id,
+            status,
+            created_at,
+            times,
+            shipping_fee,
+            currency,
+            coupon,
+            campaign,
+            province,
+            city
+        );
         cmp!(order_discount, order_refund);
         None
     }

@@ -6,8 +6,16 @@ use super::{Context, RecordFormat};
 use crate::problem::Problem;
 use crate::table::{Columns, Fields, Header, Row};
 
-pub(crate) const COLUMNS: [&str; 8] =
-    ["review_id", "customer_id", "order_id", "item_rating", "service_rating", "logistics_rating", "text", "created_at"];
+pub(crate) const COLUMNS: [&str; 8] = [
+    "review_id",
+    "customer_id",
+    "order_id",
+    "item_rating",
+    "service_rating",
+    "logistics_rating",
+    "text",
+    "created_at",
+];
 
 #[derive(Default)]
 pub(crate) struct Reviews {
@@ -25,19 +33,27 @@ impl RecordFormat for Reviews {
     }
 
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<Review, Problem> {
-        let cols = self.cols.as_ref().ok_or_else(|| row.at.line("no header before this row"))?;
+        let cols = self
+            .cols
+            .as_ref()
+            .ok_or_else(|| row.at.line("no header before this row"))?;
         let f = Fields { row, cols };
         f.check_width()?;
         Ok(Review {
             source: cx.source.clone(),
             external_id: f.req(0)?.into_owned(),
-            customer: CustomerKey { source: cx.source.clone(), external_id: f.req(1)?.into_owned() },
+            customer: CustomerKey {
+                source: cx.source.clone(),
+                external_id: f.req(1)?.into_owned(),
+            },
             order_external_id: f.opt_string(2)?,
             item_rating: f.parse(3, Rating::parse)?,
             service_rating: f.parse(4, Rating::parse)?,
             logistics_rating: f.parse(5, Rating::parse)?,
             text: f.opt_string(6)?,
-            created_at: f.time(7, cx.tz)?.ok_or_else(|| f.problem(7, "a value is required here"))?,
+            created_at: f
+                .time(7, cx.tz)?
+                .ok_or_else(|| f.problem(7, "a value is required here"))?,
         })
     }
 

@@ -6,8 +6,18 @@ use super::{Context, RecordFormat};
 use crate::problem::Problem;
 use crate::table::{Columns, Fields, Header, Row};
 
-pub(crate) const COLUMNS: [&str; 10] =
-    ["record_id", "customer_id", "order_id", "kind", "status", "opened_at", "closed_at", "satisfaction", "cost", "note"];
+pub(crate) const COLUMNS: [&str; 10] = [
+    "record_id",
+    "customer_id",
+    "order_id",
+    "kind",
+    "status",
+    "opened_at",
+    "closed_at",
+    "satisfaction",
+    "cost",
+    "note",
+];
 
 #[derive(Default)]
 pub(crate) struct Service {
@@ -42,10 +52,15 @@ impl RecordFormat for Service {
     }
 
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<ServiceRecord, Problem> {
-        let cols = self.cols.as_ref().ok_or_else(|| row.at.line("no header before this row"))?;
+        let cols = self
+            .cols
+            .as_ref()
+            .ok_or_else(|| row.at.line("no header before this row"))?;
         let f = Fields { row, cols };
         f.check_width()?;
-        let opened_at = f.time(5, cx.tz)?.ok_or_else(|| f.problem(5, "a value is required here"))?;
+        let opened_at = f
+            .time(5, cx.tz)?
+            .ok_or_else(|| f.problem(5, "a value is required here"))?;
         let closed_at = f.time(6, cx.tz)?;
         if closed_at.is_some_and(|c| c < opened_at) {
             return Err(f.problem(6, "closed before it was opened"));
@@ -58,9 +73,14 @@ impl RecordFormat for Service {
         Ok(ServiceRecord {
             source: cx.source.clone(),
             external_id: f.req(0)?.into_owned(),
-            customer: CustomerKey { source: cx.source.clone(), external_id: f.req(1)?.into_owned() },
+            customer: CustomerKey {
+                source: cx.source.clone(),
+                external_id: f.req(1)?.into_owned(),
+            },
             order_external_id: f.opt_string(2)?,
-            kind: f.parse(3, kind)?.ok_or_else(|| f.problem(3, "a value is required here"))?,
+            kind: f
+                .parse(3, kind)?
+                .ok_or_else(|| f.problem(3, "a value is required here"))?,
             status,
             opened_at,
             closed_at,

@@ -71,11 +71,16 @@ impl OrderFormat for Shopify {
     }
 
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<OrderRow, Problem> {
-        let cols = self.cols.as_ref().ok_or_else(|| row.at.line("no header before this row"))?;
+        let cols = self
+            .cols
+            .as_ref()
+            .ok_or_else(|| row.at.line("no header before this row"))?;
         let f = Fields { row, cols };
         f.check_width()?;
         let order_id = f.req(0)?.into_owned();
-        let quantity = f.quantity(11)?.ok_or_else(|| f.problem(11, "a value is required here"))?;
+        let quantity = f
+            .quantity(11)?
+            .ok_or_else(|| f.problem(11, "a value is required here"))?;
         let price = f.money(13)?.ok_or_else(|| f.problem(13, "a value is required here"))?;
         let line_discount = f.money(15)?.unwrap_or(Cents::ZERO);
         let gross = Cents(price.0.saturating_mul(i64::from(quantity)));
@@ -93,9 +98,15 @@ impl OrderFormat for Shopify {
             refund: Cents::ZERO,
         };
         let Some(financial) = f.opt(2)? else {
-            return Ok(OrderRow { order_id, head: None, line });
+            return Ok(OrderRow {
+                order_id,
+                head: None,
+                line,
+            });
         };
-        let created_at = f.time(10, cx.tz)?.ok_or_else(|| f.problem(10, "a value is required on an order's first row"))?;
+        let created_at = f
+            .time(10, cx.tz)?
+            .ok_or_else(|| f.problem(10, "a value is required on an order's first row"))?;
         let customer_id = match (f.parse(1, Email::parse)?, f.parse(21, Mobile::parse)?) {
             (Some(email), _) => email.as_str().to_lowercase(),
             (None, Some(mobile)) => mobile.as_str().to_string(),
@@ -128,6 +139,10 @@ impl OrderFormat for Shopify {
             order_discount: f.money(9)?.unwrap_or(Cents::ZERO),
             order_refund: f.money(22)?.unwrap_or(Cents::ZERO),
         };
-        Ok(OrderRow { order_id, head: Some(head), line })
+        Ok(OrderRow {
+            order_id,
+            head: Some(head),
+            line,
+        })
     }
 }

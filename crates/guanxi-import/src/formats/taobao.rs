@@ -36,8 +36,16 @@ fn clean(s: &str) -> &str {
     let s = s.trim_matches(|c: char| c.is_whitespace());
     let s = s.strip_prefix('=').unwrap_or(s);
     let s = s.strip_prefix('\'').unwrap_or(s);
-    let s = s.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(s).trim();
-    if s.eq_ignore_ascii_case("null") || s == "-" { "" } else { s }
+    let s = s
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(s)
+        .trim();
+    if s.eq_ignore_ascii_case("null") || s == "-" {
+        ""
+    } else {
+        s
+    }
 }
 
 fn get(f: &Fields<'_, '_, 14>, col: usize) -> Result<Option<String>, Problem> {
@@ -45,11 +53,15 @@ fn get(f: &Fields<'_, '_, 14>, col: usize) -> Result<Option<String>, Problem> {
 }
 
 fn money(f: &Fields<'_, '_, 14>, col: usize) -> Result<Option<Cents>, Problem> {
-    get(f, col)?.map(|v| Cents::parse_non_negative(&v).map_err(|e| f.problem(col, e.to_string()))).transpose()
+    get(f, col)?
+        .map(|v| Cents::parse_non_negative(&v).map_err(|e| f.problem(col, e.to_string())))
+        .transpose()
 }
 
 fn time(f: &Fields<'_, '_, 14>, col: usize, cx: &Context) -> Result<Option<chrono::DateTime<chrono::Utc>>, Problem> {
-    get(f, col)?.map(|v| parse_timestamp(&v, cx.tz).map_err(|e| f.problem(col, e.to_string()))).transpose()
+    get(f, col)?
+        .map(|v| parse_timestamp(&v, cx.tz).map_err(|e| f.problem(col, e.to_string())))
+        .transpose()
 }
 
 /// Taobao's statuses, matched without punctuation (exports differ in commas).
@@ -57,7 +69,9 @@ fn status(s: &str, refunded: bool) -> Result<OrderStatus, String> {
     let s: String = s.chars().filter(|c| !matches!(c, ',' | '，' | ' ' | '、')).collect();
     Ok(match s.as_str() {
         "等待买家付款" => OrderStatus::Created,
-        "买家已付款等待卖家发货" | "买家已付款" | "等待卖家发货" | "卖家部分发货" => OrderStatus::Paid,
+        "买家已付款等待卖家发货" | "买家已付款" | "等待卖家发货" | "卖家部分发货" => {
+            OrderStatus::Paid
+        }
         "卖家已发货等待买家确认" | "卖家已发货" | "等待买家确认收货" => OrderStatus::Shipped,
         "买家已签收" => OrderStatus::Signed,
         "交易成功" => OrderStatus::Completed,
@@ -132,7 +146,10 @@ impl OrderFormat for Taobao {
     }
 
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<OrderRow, Problem> {
-        let cols = self.cols.as_ref().ok_or_else(|| row.at.line("no header before this row"))?;
+        let cols = self
+            .cols
+            .as_ref()
+            .ok_or_else(|| row.at.line("no header before this row"))?;
         let f = Fields { row, cols };
         f.check_width()?;
         let required = |col: usize| get(&f, col)?.ok_or_else(|| f.problem(col, "a value is required here"));
@@ -149,7 +166,9 @@ impl OrderFormat for Taobao {
         let refund = money(&f, 11)?.unwrap_or(Cents::ZERO);
         let status = status(&required(5)?, refund > Cents::ZERO && paid_at.is_some()).map_err(|e| f.problem(5, e))?;
         let quantity = match get(&f, 9)? {
-            Some(q) => q.parse::<u32>().map_err(|_| f.problem(9, format!("expected a whole number of 0 or more, found {q:?}")))?,
+            Some(q) => q
+                .parse::<u32>()
+                .map_err(|_| f.problem(9, format!("expected a whole number of 0 or more, found {q:?}")))?,
             None => 1,
         };
         let (province, city) = get(&f, 10)?.map(|a| province_city(&a)).unwrap_or((None, None));
@@ -195,11 +214,26 @@ mod tests {
     #[test]
     fn provinces_and_cities_from_addresses() {
         let pc = |a: &str| province_city(a);
-        assert_eq!(pc("浙江省 杭州市 西湖区 文三路100号"), (Some("浙江省".into()), Some("杭州市".into())));
-        assert_eq!(pc("浙江省杭州市西湖区文三路100号"), (Some("浙江省".into()), Some("杭州市".into())));
-        assert_eq!(pc("北京 北京市 朝阳区 建国路"), (Some("北京市".into()), Some("北京市".into())));
-        assert_eq!(pc("广西壮族自治区南宁市青秀区"), (Some("广西壮族自治区".into()), Some("南宁市".into())));
-        assert_eq!(pc("湖北省 恩施土家族苗族自治州 恩施市"), (Some("湖北省".into()), Some("恩施土家族苗族自治州".into())));
+        assert_eq!(
+            pc("浙江省 杭州市 西湖区 文三路100号"),
+            (Some("浙江省".into()), Some("杭州市".into()))
+        );
+        assert_eq!(
+            pc("浙江省杭州市西湖区文三路100号"),
+            (Some("浙江省".into()), Some("杭州市".into()))
+        );
+        assert_eq!(
+            pc("北京 北京市 朝阳区 建国路"),
+            (Some("北京市".into()), Some("北京市".into()))
+        );
+        assert_eq!(
+            pc("广西壮族自治区南宁市青秀区"),
+            (Some("广西壮族自治区".into()), Some("南宁市".into()))
+        );
+        assert_eq!(
+            pc("湖北省 恩施土家族苗族自治州 恩施市"),
+            (Some("湖北省".into()), Some("恩施土家族苗族自治州".into()))
+        );
         assert_eq!(pc("somewhere"), (None, None));
     }
 

@@ -1,0 +1,181 @@
+//! The command line: every command and flag, with the help text users read.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// guanxi (关系): the customer relationship manager for online shops.
+///
+/// Import your shop's orders and customers (Taobao/Tmall, Shopify, generic CSV), and
+/// know who your customers are and what each is worth.
+#[derive(Debug, Parser)]
+#[command(name = "guanxi", version, propagate_version = true)]
+#[command(after_help = "Examples:
+  guanxi demo                                  load a demo shop into ./guanxi-demo.db
+  guanxi import orders --format taobao 订单报表.csv
+  guanxi import orders --format cdnow ../shared/data/CDNOW_master.txt --json
+  guanxi --database-url postgres://guanxi@127.0.0.1/guanxi status")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The SQLite store file [default: ./guanxi.db; ./guanxi-demo.db for `demo`]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// A PostgreSQL store instead of a file: postgres://user:password@host/database
+    #[arg(
+        long,
+        global = true,
+        env = "GUANXI_DATABASE_URL",
+        value_name = "URL",
+        conflicts_with = "db"
+    )]
+    pub database_url: Option<String>,
+
+    /// Where the Parquet copy of order history lives [default: beside the store file,
+    /// `NAME.lake`; ./guanxi.lake with PostgreSQL]
+    #[arg(long, global = true, env = "GUANXI_LAKE", value_name = "DIR")]
+    pub lake: Option<PathBuf>,
+
+    /// The shop's time zone, for times without an offset [default: the store's setting,
+    /// else Asia/Shanghai]; saved in the store when given
+    #[arg(long, global = true, value_name = "IANA")]
+    pub time_zone: Option<String>,
+
+    /// Print exactly one JSON document on stdout (progress and logs go to stderr)
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a demo shop (a maternal-and-baby store over two years) and load it.
+    ///
+    /// Deterministic from --seed. Until the web server exists, prints a summary and exits.
+    #[command(after_help = "Examples:
+  guanxi demo
+  guanxi demo --customers 1000000 --no-serve
+  guanxi demo --customers 1000 --export-csv demo-csv/   (CSV files instead of a store)")]
+    Demo(DemoArgs),
+
+    /// Import orders, customers, service records or reviews from files.
+    ///
+    /// All or nothing: on bad input nothing is written and every problem is listed as
+    /// file:line:column. Re-importing a file changes nothing.
+    #[command(after_help = "Examples:
+  guanxi import orders --format generic orders.csv
+  guanxi import orders --format shopify orders_export_1.csv orders_export_2.csv
+  guanxi import orders --format taobao --encoding gbk ExportOrderList.csv
+  guanxi import customers customers.csv --skip-bad-rows rejects.csv")]
+    Import(ImportArgs),
+
+    /// Export the store's records in guanxi's own CSV formats.
+    Export(ExportArgs),
+
+    /// The Parquet copy of order history that analytics reads.
+    #[command(subcommand)]
+    Lake(LakeCommand),
+
+    /// How many customers, orders and lines the store holds, and the lake's files.
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many customers (orders follow from their behaviour)
+    #[arg(long, default_value_t = 20_000)]
+    pub customers: u64,
+
+    /// The seed: the same seed gives the same shop
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Where to serve the web UI once it exists
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Load and exit without serving
+    #[arg(long)]
+    pub no_serve: bool,
+
+    /// Write orders.csv, customers.csv, service.csv and reviews.csv here instead of loading
+    #[arg(long, value_name = "DIR")]
+    pub export_csv: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportKind {
+    Orders,
+    Customers,
+    Service,
+    Reviews,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// guanxi's CSV, one row per order line (see the README)
+    Generic,
+    /// Shopify admin "Export orders"
+    Shopify,
+    /// Taobao/Tmall seller-centre order export (UTF-8 or GBK)
+    Taobao,
+    /// The CDNOW data set (master or sample file)
+    Cdnow,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// What the files hold
+    pub kind: ImportKind,
+
+    /// The files, imported together as one unit
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// The files' layout (orders only; other kinds use guanxi's CSV)
+    #[arg(long, value_enum, default_value = "generic")]
+    pub format: FormatArg,
+
+    /// The namespace of the files' ids [default: the format's name]. Use the same source
+    /// for a shop's orders and its customers.
+    #[arg(long)]
+    pub source: Option<String>,
+
+    /// auto, utf-8 or gbk [default: auto for taobao, utf-8 otherwise]
+    #[arg(long)]
+    pub encoding: Option<String>,
+
+    /// Import the good rows and write the bad ones, with their reason, to this CSV
+    #[arg(long, value_name = "REJECTS.csv")]
+    pub skip_bad_rows: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportKind {
+    Orders,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// What to export
+    pub kind: ExportKind,
+    /// The CSV file to write
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LakeCommand {
+    /// Regenerate the whole lake from the store
+    Rebuild,
+    /// Drop superseded order versions and merge small files
+    Compact,
+    /// Files, rows and orders in the lake
+    Stats,
+}
