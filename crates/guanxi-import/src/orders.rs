@@ -13,6 +13,8 @@ use crate::table::Row;
 pub(crate) type RawRow = (Problem, csv::ByteRecord);
 
 /// What the assembler hands on when an order is complete.
+// Orders are the common case and move once; boxing them would allocate per order.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Done {
     Order(Order),
     /// The rows of an order that cannot be imported (kept only with a rejects file).

@@ -194,7 +194,7 @@ impl Session {
                 for p in problems {
                     self.report(p);
                 }
-                if self.summary.rows_read % PROGRESS_EVERY == 0 {
+                if self.summary.rows_read.is_multiple_of(PROGRESS_EVERY) {
                     progress.advance(table.bytes_read());
                 }
                 for d in done.into_iter().flatten() {
@@ -310,7 +310,7 @@ impl Session {
                         self.reject(vec![(p, raw)])?;
                     }
                 }
-                if self.summary.rows_read % PROGRESS_EVERY == 0 {
+                if self.summary.rows_read.is_multiple_of(PROGRESS_EVERY) {
                     progress.advance(table.bytes_read());
                 }
                 if batch.len() >= BATCH_RECORDS {

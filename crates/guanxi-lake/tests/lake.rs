@@ -101,15 +101,9 @@ fn rebuild_replaces_everything() {
     let lake = Lake::new(dir.path());
     let a = order("a", Y1997, 2);
     append(&lake, "one", &[(1, 1, &a), (1, 2, &a)]);
-    lake.rebuild(|ap| {
-        ap.push(LakeOrder {
-            id: 7,
-            customer_id: 1,
-            revision: 1,
-            order: &a,
-        })
-    })
-    .unwrap();
+    let mut ap = lake.appender("rebuild").unwrap();
+    ap.push(LakeOrder { id: 7, customer_id: 1, revision: 1, order: &a }).unwrap();
+    lake.replace_all(ap.finish().unwrap()).unwrap();
     let s = lake.stats().unwrap();
     assert_eq!((s.files, s.rows, s.orders), (1, 2, 1));
 }
