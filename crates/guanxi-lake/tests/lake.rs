@@ -102,7 +102,13 @@ fn rebuild_replaces_everything() {
     let a = order("a", Y1997, 2);
     append(&lake, "one", &[(1, 1, &a), (1, 2, &a)]);
     let mut ap = lake.appender("rebuild").unwrap();
-    ap.push(LakeOrder { id: 7, customer_id: 1, revision: 1, order: &a }).unwrap();
+    ap.push(LakeOrder {
+        id: 7,
+        customer_id: 1,
+        revision: 1,
+        order: &a,
+    })
+    .unwrap();
     lake.replace_all(ap.finish().unwrap()).unwrap();
     let s = lake.stats().unwrap();
     assert_eq!((s.files, s.rows, s.orders), (1, 2, 1));

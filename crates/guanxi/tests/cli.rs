@@ -17,8 +17,12 @@ fn guanxi(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is one JSON document ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 #[test]
@@ -32,20 +36,33 @@ fn import_reports_one_json_document_and_reimport_changes_nothing() {
     let out = guanxi(dir.path(), &["import", "orders", "orders.csv", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let s = json(&out);
-    assert_eq!((s["orders_inserted"].as_u64(), s["customers_total"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (s["orders_inserted"].as_u64(), s["customers_total"].as_u64()),
+        (Some(2), Some(2))
+    );
     let again = json(&guanxi(dir.path(), &["import", "orders", "orders.csv", "--json"]));
-    assert_eq!((again["orders_inserted"].as_u64(), again["orders_unchanged"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(
+        (again["orders_inserted"].as_u64(), again["orders_unchanged"].as_u64()),
+        (Some(0), Some(2))
+    );
     assert!(dir.path().join("guanxi.db").exists() && dir.path().join("guanxi.lake/order_lines").is_dir());
 }
 
 #[test]
 fn bad_input_exits_65_with_located_problems() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("bad.csv"), "order_id,customer_id,ordered_at,amount\no1,c1,yesterday,10.00\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.csv"),
+        "order_id,customer_id,ordered_at,amount\no1,c1,yesterday,10.00\n",
+    )
+    .unwrap();
     let out = guanxi(dir.path(), &["import", "orders", "bad.csv"]);
     assert_eq!(out.status.code(), Some(65));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("error[import_invalid]: bad.csv:2:3: ordered_at: expected a date-time"), "{err}");
+    assert!(
+        err.contains("error[import_invalid]: bad.csv:2:3: ordered_at: expected a date-time"),
+        "{err}"
+    );
     let out = guanxi(dir.path(), &["import", "orders", "bad.csv", "--json"]);
     assert_eq!(out.status.code(), Some(65));
     let e = json(&out);
@@ -72,17 +89,31 @@ fn demo_loads_a_shop_and_the_lake_rebuilds_to_the_same_rows() {
     assert_eq!(rebuilt["stats"]["live_rows"].as_u64(), Some(lines));
     assert_eq!(rebuilt["stats"]["rows"].as_u64(), Some(lines));
     // The same seed again: everything unchanged.
-    let again = json(&guanxi(dir.path(), &["demo", "--customers", "200", "--no-serve", "--json"]));
-    assert_eq!((again["orders_inserted"].as_u64(), again["customers_inserted"].as_u64()), (Some(0), Some(0)));
+    let again = json(&guanxi(
+        dir.path(),
+        &["demo", "--customers", "200", "--no-serve", "--json"],
+    ));
+    assert_eq!(
+        (again["orders_inserted"].as_u64(), again["customers_inserted"].as_u64()),
+        (Some(0), Some(0))
+    );
 }
 
 #[test]
 fn demo_csv_export_imports_into_a_store() {
     let dir = tempfile::tempdir().unwrap();
-    let out = guanxi(dir.path(), &["demo", "--customers", "100", "--export-csv", "csv", "--json"]);
+    let out = guanxi(
+        dir.path(),
+        &["demo", "--customers", "100", "--export-csv", "csv", "--json"],
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let exported = json(&out);
-    for (kind, file) in [("customers", "customers.csv"), ("orders", "orders.csv"), ("service", "service.csv"), ("reviews", "reviews.csv")] {
+    for (kind, file) in [
+        ("customers", "customers.csv"),
+        ("orders", "orders.csv"),
+        ("service", "service.csv"),
+        ("reviews", "reviews.csv"),
+    ] {
         let path = format!("csv/{file}");
         let out = guanxi(dir.path(), &["import", kind, "--source", "demo", &path, "--json"]);
         assert!(out.status.success(), "{kind}: {}", String::from_utf8_lossy(&out.stdout));
