@@ -1,6 +1,10 @@
 //! Running an import: files → rows → records → batches in one store transaction and one
 //! staged lake append, published together or not at all.
+//!
+//! [`Session::read`] walks the files and their rows once for every kind; a [`Handler`]
+//! says what a kind does with a header, a row, and a full batch.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -13,7 +17,7 @@ use crate::load::Loader;
 use crate::orders::{Assembler, Done};
 use crate::problem::Problem;
 use crate::rejects::Rejects;
-use crate::table::{Layout, Table};
+use crate::table::{Layout, Row, Table};
 use crate::{Format, ImportError, Kind, MAX_LISTED, Options, Progress, Summary};
 
 /// Orders per store batch, and the most lines a batch holds before it is written.
@@ -50,6 +54,7 @@ pub async fn import(
         problems: Vec::new(),
         total_problems: 0,
         writing: true,
+        fatal: false,
         summary: Summary {
             kind: Some(opts.kind),
             format: Some(opts.format),
@@ -57,30 +62,30 @@ pub async fn import(
             files: files.iter().map(|f| f.display().to_string()).collect(),
             ..Default::default()
         },
-        pending: Vec::new(),
-        pending_lines: 0,
-        fatal: false,
     };
     let cx = Context {
         source: opts.source(),
         tz: opts.tz,
     };
     let result = match opts.kind {
-        Kind::Orders => session.orders(files, opts, &cx, progress).await,
+        Kind::Orders => {
+            let mut h = Orders::new(
+                opts.format,
+                Assembler::new(cx.source.clone(), session.rejects.is_some()),
+            );
+            session.read(files, opts, &cx, progress, &mut h).await
+        }
         Kind::Customers => {
-            session
-                .records(files, opts, &cx, progress, formats::customers::Customers::default())
-                .await
+            let mut h = Records::new(formats::customers::Customers::default());
+            session.read(files, opts, &cx, progress, &mut h).await
         }
         Kind::Service => {
-            session
-                .records(files, opts, &cx, progress, formats::service::Service::default())
-                .await
+            let mut h = Records::new(formats::service::Service::default());
+            session.read(files, opts, &cx, progress, &mut h).await
         }
         Kind::Reviews => {
-            session
-                .records(files, opts, &cx, progress, formats::reviews::Reviews::default())
-                .await
+            let mut h = Records::new(formats::reviews::Reviews::default());
+            session.read(files, opts, &cx, progress, &mut h).await
         }
     };
     progress.done();
@@ -96,6 +101,23 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
+/// What one kind of import does with what [`Session::read`] finds.
+#[allow(async_fn_in_trait)]
+trait Handler {
+    /// A new file begins: how to split its lines.
+    fn start_file(&mut self) -> Layout;
+    /// The file's first row: a header, or (headerless formats) data.
+    fn first(&mut self, row: &Row<'_>) -> Result<First, Problem>;
+    /// A data row: parse it, keep what is good, report what is not.
+    fn row(&mut self, s: &mut Session, row: &Row<'_>, cx: &Context) -> Result<(), ImportError>;
+    /// The file ended.
+    fn end_file(&mut self, s: &mut Session) -> Result<(), ImportError>;
+    /// Whether enough is pending to write a batch.
+    fn full(&self) -> bool;
+    /// Writes what is pending (or drops it, once the import will not commit).
+    async fn flush(&mut self, s: &mut Session) -> Result<(), ImportError>;
+}
+
 struct Session {
     loader: Loader,
     rejects: Option<Rejects>,
@@ -107,8 +129,6 @@ struct Session {
     /// A problem that no rejects file can absorb (a bad header, an unreadable file).
     fatal: bool,
     summary: Summary,
-    pending: Vec<Order>,
-    pending_lines: usize,
 }
 
 impl Session {
@@ -138,33 +158,23 @@ impl Session {
         Ok(())
     }
 
-    fn open(&mut self, path: &std::path::Path, opts: &Options, layout: Layout) -> Option<Table> {
-        match Table::open(path, opts.encoding, layout) {
-            Ok(t) => Some(t),
-            Err(p) => {
-                self.fatal(p);
-                None
-            }
-        }
-    }
-
-    async fn orders(
+    /// Reads every file once, handing rows to `h` and writing batches as they fill.
+    async fn read<H: Handler>(
         &mut self,
         files: &[PathBuf],
         opts: &Options,
         cx: &Context,
         progress: &mut dyn Progress,
+        h: &mut H,
     ) -> Result<(), ImportError> {
-        let mut assembler = Assembler::new(cx.source.clone(), self.rejects.is_some());
         for path in files {
-            let (mut format, layout): (Box<dyn OrderFormat>, Layout) = match opts.format {
-                Format::Generic => (Box::<formats::generic::Generic>::default(), Layout::Csv),
-                Format::Shopify => (Box::<formats::shopify::Shopify>::default(), Layout::Csv),
-                Format::Taobao => (Box::<formats::taobao::Taobao>::default(), Layout::Csv),
-                Format::Cdnow => (Box::<formats::cdnow::Cdnow>::default(), Layout::Whitespace),
-            };
-            let Some(mut table) = self.open(path, opts, layout) else {
-                continue;
+            let layout = h.start_file();
+            let mut table = match Table::open(path, opts.encoding, layout) {
+                Ok(t) => t,
+                Err(p) => {
+                    self.fatal(p);
+                    continue;
+                }
             };
             progress.file(&table.path, table.total_bytes);
             let mut first = true;
@@ -176,9 +186,8 @@ impl Session {
                         break;
                     }
                 };
-                if first {
-                    first = false;
-                    match format.first(&row) {
+                if std::mem::take(&mut first) {
+                    match h.first(&row) {
                         Ok(First::Header) => continue,
                         Ok(First::Data) => {}
                         Err(p) => {
@@ -188,156 +197,22 @@ impl Session {
                     }
                 }
                 self.summary.rows_read += 1;
-                let parsed = format.row(&row, cx).map_err(|p| (format.order_id(&row), p));
-                let mut problems = Vec::new();
-                let done = assembler.feed(&row, parsed, format.as_ref(), &mut |p| problems.push(p));
-                for p in problems {
-                    self.report(p);
-                }
+                h.row(self, &row, cx)?;
                 if self.summary.rows_read.is_multiple_of(PROGRESS_EVERY) {
                     progress.advance(table.bytes_read());
                 }
-                for d in done.into_iter().flatten() {
-                    self.take(d)?;
-                }
-                if self.pending.len() >= BATCH_ORDERS || self.pending_lines >= BATCH_LINES {
-                    self.flush().await?;
+                if h.full() {
+                    h.flush(self).await?;
                 }
             }
             if first && !self.fatal {
-                let p = Problem {
-                    file: table.path.clone(),
-                    line: 1,
-                    column: 0,
-                    field: None,
-                    message: "the file is empty; expected a header line and rows".into(),
-                };
-                self.fatal(p);
+                let at = crate::problem::At::new(path, 1);
+                self.fatal(at.line("the file is empty; expected a header line and rows"));
             }
-            let mut problems = Vec::new();
-            let done = assembler.finish(format.as_ref(), &mut |p| problems.push(p));
-            for p in problems {
-                self.report(p);
-            }
-            if let Some(d) = done {
-                self.take(d)?;
-            }
+            h.end_file(self)?;
             progress.advance(table.total_bytes);
         }
-        self.flush().await
-    }
-
-    fn take(&mut self, done: Done) -> Result<(), ImportError> {
-        match done {
-            Done::Order(o) => {
-                if self.writing {
-                    self.pending_lines += o.lines.len();
-                    self.pending.push(o);
-                }
-                Ok(())
-            }
-            Done::Rejected(rows) => self.reject(rows),
-        }
-    }
-
-    async fn flush(&mut self) -> Result<(), ImportError> {
-        if !self.writing || self.pending.is_empty() {
-            self.pending.clear();
-            self.pending_lines = 0;
-            return Ok(());
-        }
-        self.loader.orders(&self.pending, &mut self.summary).await?;
-        self.pending.clear();
-        self.pending_lines = 0;
-        Ok(())
-    }
-
-    async fn records<F: RecordFormat>(
-        &mut self,
-        files: &[PathBuf],
-        opts: &Options,
-        cx: &Context,
-        progress: &mut dyn Progress,
-        mut format: F,
-    ) -> Result<(), ImportError>
-    where
-        F::Record: RecordKind,
-    {
-        let mut seen = std::collections::HashMap::<String, u64>::new();
-        let mut batch: Vec<F::Record> = Vec::new();
-        for path in files {
-            let Some(mut table) = self.open(path, opts, Layout::Csv) else {
-                continue;
-            };
-            progress.file(&table.path, table.total_bytes);
-            let mut first = true;
-            while let Some(row) = table.next() {
-                let row = match row {
-                    Ok(row) => row,
-                    Err(p) => {
-                        self.fatal(p);
-                        break;
-                    }
-                };
-                if first {
-                    first = false;
-                    if let Err(p) = format.header(&row) {
-                        self.fatal(p);
-                        break;
-                    }
-                    continue;
-                }
-                self.summary.rows_read += 1;
-                let parsed = format.row(&row, cx).and_then(|r| {
-                    let id = F::id(&r).to_string();
-                    match seen.get(&id) {
-                        Some(line) => Err(row.at.line(format!("id {id:?} was already given at line {line}"))),
-                        None => {
-                            seen.insert(id, row.at.line);
-                            Ok(r)
-                        }
-                    }
-                });
-                match parsed {
-                    Ok(r) => {
-                        if self.writing {
-                            batch.push(r);
-                        }
-                    }
-                    Err(p) => {
-                        let raw = row.raw().clone();
-                        self.report(p.clone());
-                        self.reject(vec![(p, raw)])?;
-                    }
-                }
-                if self.summary.rows_read.is_multiple_of(PROGRESS_EVERY) {
-                    progress.advance(table.bytes_read());
-                }
-                if batch.len() >= BATCH_RECORDS {
-                    self.write_records(&mut batch).await?;
-                }
-            }
-            if first && !self.fatal {
-                let p = Problem {
-                    file: table.path.clone(),
-                    line: 1,
-                    column: 0,
-                    field: None,
-                    message: "the file is empty; expected a header line and rows".into(),
-                };
-                self.fatal(p);
-            }
-            progress.advance(table.total_bytes);
-        }
-        self.write_records(&mut batch).await
-    }
-
-    async fn write_records<R: RecordKind>(&mut self, batch: &mut Vec<R>) -> Result<(), ImportError> {
-        if self.writing && !batch.is_empty() {
-            R::write(&mut self.loader, batch, &mut self.summary).await?;
-        }
-        batch.clear();
-        Ok(())
+        h.flush(self).await
     }
 
     async fn conclude(
@@ -375,6 +250,165 @@ impl Session {
         };
         self.loader.commit(&record, store, lake, &mut self.summary).await?;
         Ok(self.summary)
+    }
+}
+
+/// Orders: rows assembled into orders by the format and the [`Assembler`].
+struct Orders {
+    which: Format,
+    format: Box<dyn OrderFormat>,
+    assembler: Assembler,
+    pending: Vec<Order>,
+    pending_lines: usize,
+}
+
+impl Orders {
+    fn new(which: Format, assembler: Assembler) -> Orders {
+        Orders {
+            which,
+            format: Box::<formats::generic::Generic>::default(),
+            assembler,
+            pending: Vec::new(),
+            pending_lines: 0,
+        }
+    }
+
+    /// Hands on what the assembler completed, reporting its problems.
+    fn take(
+        &mut self,
+        s: &mut Session,
+        done: impl IntoIterator<Item = Done>,
+        problems: Vec<Problem>,
+    ) -> Result<(), ImportError> {
+        for p in problems {
+            s.report(p);
+        }
+        for d in done {
+            match d {
+                Done::Order(o) if s.writing => {
+                    self.pending_lines += o.lines.len();
+                    self.pending.push(o);
+                }
+                Done::Order(_) => {}
+                Done::Rejected(rows) => s.reject(rows)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Handler for Orders {
+    fn start_file(&mut self) -> Layout {
+        // A fresh format per file: each file has its own header.
+        let (format, layout): (Box<dyn OrderFormat>, Layout) = match self.which {
+            Format::Generic => (Box::<formats::generic::Generic>::default(), Layout::Csv),
+            Format::Shopify => (Box::<formats::shopify::Shopify>::default(), Layout::Csv),
+            Format::Taobao => (Box::<formats::taobao::Taobao>::default(), Layout::Csv),
+            Format::Cdnow => (Box::<formats::cdnow::Cdnow>::default(), Layout::Whitespace),
+        };
+        self.format = format;
+        layout
+    }
+
+    fn first(&mut self, row: &Row<'_>) -> Result<First, Problem> {
+        self.format.first(row)
+    }
+
+    fn row(&mut self, s: &mut Session, row: &Row<'_>, cx: &Context) -> Result<(), ImportError> {
+        let parsed = self.format.row(row, cx).map_err(|p| (self.format.order_id(row), p));
+        let mut problems = Vec::new();
+        let done = self
+            .assembler
+            .feed(row, parsed, self.format.as_ref(), &mut |p| problems.push(p));
+        self.take(s, done.into_iter().flatten(), problems)
+    }
+
+    fn end_file(&mut self, s: &mut Session) -> Result<(), ImportError> {
+        let mut problems = Vec::new();
+        let done = self.assembler.finish(self.format.as_ref(), &mut |p| problems.push(p));
+        self.take(s, done, problems)
+    }
+
+    fn full(&self) -> bool {
+        self.pending.len() >= BATCH_ORDERS || self.pending_lines >= BATCH_LINES
+    }
+
+    async fn flush(&mut self, s: &mut Session) -> Result<(), ImportError> {
+        if s.writing && !self.pending.is_empty() {
+            s.loader.orders(&self.pending, &mut s.summary).await?;
+        }
+        self.pending.clear();
+        self.pending_lines = 0;
+        Ok(())
+    }
+}
+
+/// Customers, service records, reviews: one record per row, ids unique in the import.
+struct Records<F: RecordFormat> {
+    format: F,
+    /// Ids seen in this import → the line that gave them.
+    seen: HashMap<String, u64>,
+    batch: Vec<F::Record>,
+}
+
+impl<F: RecordFormat> Records<F> {
+    fn new(format: F) -> Self {
+        Records {
+            format,
+            seen: HashMap::new(),
+            batch: Vec::new(),
+        }
+    }
+}
+
+impl<F: RecordFormat> Handler for Records<F>
+where
+    F::Record: RecordKind,
+{
+    fn start_file(&mut self) -> Layout {
+        Layout::Csv
+    }
+
+    fn first(&mut self, row: &Row<'_>) -> Result<First, Problem> {
+        self.format.header(row).map(|()| First::Header)
+    }
+
+    fn row(&mut self, s: &mut Session, row: &Row<'_>, cx: &Context) -> Result<(), ImportError> {
+        let parsed = self.format.row(row, cx).and_then(|r| {
+            let id = F::id(&r).to_string();
+            match self.seen.get(&id) {
+                Some(line) => Err(row.at.line(format!("id {id:?} was already given at line {line}"))),
+                None => {
+                    self.seen.insert(id, row.at.line);
+                    Ok(r)
+                }
+            }
+        });
+        match parsed {
+            Ok(r) if s.writing => self.batch.push(r),
+            Ok(_) => {}
+            Err(p) => {
+                s.report(p.clone());
+                s.reject(vec![(p, row.raw().clone())])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn end_file(&mut self, _: &mut Session) -> Result<(), ImportError> {
+        Ok(())
+    }
+
+    fn full(&self) -> bool {
+        self.batch.len() >= BATCH_RECORDS
+    }
+
+    async fn flush(&mut self, s: &mut Session) -> Result<(), ImportError> {
+        if s.writing && !self.batch.is_empty() {
+            F::Record::write(&mut s.loader, &self.batch, &mut s.summary).await?;
+        }
+        self.batch.clear();
+        Ok(())
     }
 }
 

@@ -268,6 +268,18 @@ pub(crate) struct Columns<const N: usize> {
     pub width: usize,
 }
 
+/// The fields of `row` under a format's columns (`None`: no header was read), checked
+/// to be as many as the header's.
+pub(crate) fn fields<'r, 't, const N: usize>(
+    cols: Option<&'r Columns<N>>,
+    row: &'r Row<'t>,
+) -> Result<Fields<'r, 't, N>, Problem> {
+    let cols = cols.ok_or_else(|| row.at.line("no header before this row"))?;
+    let f = Fields { row, cols };
+    f.check_width()?;
+    Ok(f)
+}
+
 /// Typed access to one row through a format's [`Columns`]. Every accessor names the
 /// field and what was expected when the value is wrong.
 pub(crate) struct Fields<'r, 't, const N: usize> {

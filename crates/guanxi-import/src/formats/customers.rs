@@ -4,7 +4,7 @@ use guanxi_domain::{Channel, Consent, ConsentState, Contact, Customer, CustomerK
 
 use super::{Context, RecordFormat};
 use crate::problem::Problem;
-use crate::table::{Columns, Fields, Header, Row};
+use crate::table::{Columns, Header, Row, fields};
 
 pub(crate) const COLUMNS: [&str; 24] = [
     "customer_id",
@@ -71,12 +71,7 @@ impl RecordFormat for Customers {
     }
 
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<Customer, Problem> {
-        let cols = self
-            .cols
-            .as_ref()
-            .ok_or_else(|| row.at.line("no header before this row"))?;
-        let f = Fields { row, cols };
-        f.check_width()?;
+        let f = fields(self.cols.as_ref(), row)?;
         let mut c = Customer::bare(CustomerKey {
             source: cx.source.clone(),
             external_id: f.req(0)?.into_owned(),

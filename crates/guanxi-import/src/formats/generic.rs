@@ -4,7 +4,7 @@ use guanxi_domain::{Cents, OrderLine, OrderStatus, StatusTimes};
 
 use super::{Context, First, Head, OrderFormat, OrderRow, column_text, status_or};
 use crate::problem::Problem;
-use crate::table::{Columns, Fields, Header, Row};
+use crate::table::{Columns, Header, Row, fields};
 
 pub(crate) const REQUIRED: &[&str] = &["order_id", "customer_id", "ordered_at", "amount"];
 pub(crate) const COLUMNS: [&str; 25] = [
@@ -53,12 +53,7 @@ impl OrderFormat for Generic {
     }
 
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<OrderRow, Problem> {
-        let cols = self
-            .cols
-            .as_ref()
-            .ok_or_else(|| row.at.line("no header before this row"))?;
-        let f = Fields { row, cols };
-        f.check_width()?;
+        let f = fields(self.cols.as_ref(), row)?;
         let order_id = f.req(0)?.into_owned();
         let customer_id = f.req(1)?.into_owned();
         let created_at = f

@@ -4,7 +4,7 @@ use guanxi_domain::{CustomerKey, Rating, Review};
 
 use super::{Context, RecordFormat};
 use crate::problem::Problem;
-use crate::table::{Columns, Fields, Header, Row};
+use crate::table::{Columns, Header, Row, fields};
 
 pub(crate) const COLUMNS: [&str; 8] = [
     "review_id",
@@ -33,12 +33,7 @@ impl RecordFormat for Reviews {
     }
 
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<Review, Problem> {
-        let cols = self
-            .cols
-            .as_ref()
-            .ok_or_else(|| row.at.line("no header before this row"))?;
-        let f = Fields { row, cols };
-        f.check_width()?;
+        let f = fields(self.cols.as_ref(), row)?;
         Ok(Review {
             source: cx.source.clone(),
             external_id: f.req(0)?.into_owned(),

@@ -4,7 +4,7 @@ use guanxi_domain::{Cents, CustomerKey, Rating, ServiceKind, ServiceRecord, Serv
 
 use super::{Context, RecordFormat};
 use crate::problem::Problem;
-use crate::table::{Columns, Fields, Header, Row};
+use crate::table::{Columns, Header, Row, fields};
 
 pub(crate) const COLUMNS: [&str; 10] = [
     "record_id",
@@ -52,12 +52,7 @@ impl RecordFormat for Service {
     }
 
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<ServiceRecord, Problem> {
-        let cols = self
-            .cols
-            .as_ref()
-            .ok_or_else(|| row.at.line("no header before this row"))?;
-        let f = Fields { row, cols };
-        f.check_width()?;
+        let f = fields(self.cols.as_ref(), row)?;
         let opened_at = f
             .time(5, cx.tz)?
             .ok_or_else(|| f.problem(5, "a value is required here"))?;

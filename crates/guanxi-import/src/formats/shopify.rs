@@ -7,7 +7,7 @@ use guanxi_domain::{Cents, Email, Mobile, OrderLine, OrderStatus, StatusTimes};
 
 use super::{Context, First, Head, OrderFormat, OrderRow, column_text};
 use crate::problem::Problem;
-use crate::table::{Columns, Fields, Header, Row};
+use crate::table::{Columns, Header, Row, fields};
 
 const REQUIRED: &[&str] = &["Name", "Created at", "Lineitem quantity", "Lineitem price"];
 const COLUMNS: [&str; 24] = [
@@ -71,12 +71,7 @@ impl OrderFormat for Shopify {
     }
 
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<OrderRow, Problem> {
-        let cols = self
-            .cols
-            .as_ref()
-            .ok_or_else(|| row.at.line("no header before this row"))?;
-        let f = Fields { row, cols };
-        f.check_width()?;
+        let f = fields(self.cols.as_ref(), row)?;
         let order_id = f.req(0)?.into_owned();
         let quantity = f
             .quantity(11)?

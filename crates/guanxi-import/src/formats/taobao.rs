@@ -6,7 +6,7 @@ use guanxi_domain::{Cents, OrderLine, OrderStatus, StatusTimes, parse_timestamp}
 
 use super::{Context, First, Head, OrderFormat, OrderRow, column_text};
 use crate::problem::Problem;
-use crate::table::{Columns, Fields, Header, Row};
+use crate::table::{Columns, Fields, Header, Row, fields};
 
 const REQUIRED: &[&str] = &["订单编号", "买家会员名", "订单状态", "订单创建时间"];
 const COLUMNS: [&str; 14] = [
@@ -146,12 +146,7 @@ impl OrderFormat for Taobao {
     }
 
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<OrderRow, Problem> {
-        let cols = self
-            .cols
-            .as_ref()
-            .ok_or_else(|| row.at.line("no header before this row"))?;
-        let f = Fields { row, cols };
-        f.check_width()?;
+        let f = fields(self.cols.as_ref(), row)?;
         let required = |col: usize| get(&f, col)?.ok_or_else(|| f.problem(col, "a value is required here"));
         let order_id = required(0)?;
         let customer_id = required(1)?;
