@@ -33,7 +33,7 @@ use guanxi_domain::{ShopTz, Source};
 use serde::Serialize;
 
 pub use export::CsvExport;
-pub use load::Loader;
+pub use load::{Batch, Loader, Pipe};
 pub use problem::Problem;
 pub use run::import;
 pub use table::{Encoding, EncodingChoice};
@@ -120,6 +120,21 @@ pub struct Summary {
     pub rejected: u64,
     pub rejects_file: Option<String>,
     pub elapsed_ms: u64,
+}
+
+impl Summary {
+    /// Adds the write counts of `other` (a writer's) to these.
+    pub fn add_writes(&mut self, other: &Summary) {
+        self.orders_inserted += other.orders_inserted;
+        self.orders_updated += other.orders_updated;
+        self.orders_unchanged += other.orders_unchanged;
+        self.customers_inserted += other.customers_inserted;
+        self.customers_updated += other.customers_updated;
+        self.customers_unchanged += other.customers_unchanged;
+        self.records_inserted += other.records_inserted;
+        self.records_updated += other.records_updated;
+        self.records_unchanged += other.records_unchanged;
+    }
 }
 
 /// Why an import wrote nothing.

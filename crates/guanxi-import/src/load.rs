@@ -127,3 +127,73 @@ impl Loader {
         let _ = self.appender.finish().and_then(|s| s.discard());
     }
 }
+
+/// A batch of records for the [`Pipe`].
+pub enum Batch {
+    Orders(Vec<Order>),
+    Customers(Vec<Customer>),
+    ServiceRecords(Vec<ServiceRecord>),
+    Reviews(Vec<Review>),
+}
+
+/// How many batches may wait for the writer: enough to keep it busy, few enough to keep
+/// memory flat.
+const PIPE_DEPTH: usize = 2;
+
+/// A [`Loader`] on a task of its own, so that reading and parsing the next batch overlaps
+/// with writing this one (on two cores, the import's two halves run side by side).
+pub struct Pipe {
+    sender: tokio::sync::mpsc::Sender<Batch>,
+    writer: tokio::task::JoinHandle<(Loader, Summary, Result<(), ImportError>)>,
+}
+
+impl Pipe {
+    /// Starts the writer task. Must be called within a Tokio runtime.
+    pub fn start(mut loader: Loader) -> Pipe {
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Batch>(PIPE_DEPTH);
+        let writer = tokio::spawn(async move {
+            let mut s = Summary::default();
+            while let Some(batch) = receiver.recv().await {
+                let written = match &batch {
+                    Batch::Orders(b) => loader.orders(b, &mut s).await,
+                    Batch::Customers(b) => loader.customers(b, &mut s).await,
+                    Batch::ServiceRecords(b) => loader.service_records(b, &mut s).await,
+                    Batch::Reviews(b) => loader.reviews(b, &mut s).await,
+                };
+                if let Err(e) = written {
+                    // Dropping the receiver makes the next send fail: the reader stops.
+                    return (loader, s, Err(e));
+                }
+            }
+            (loader, s, Ok(()))
+        });
+        Pipe { sender, writer }
+    }
+
+    /// Queues a batch; waits while the writer is behind. An error means the writer
+    /// stopped: [`Pipe::finish`] says why.
+    pub async fn send(&self, batch: Batch) -> Result<(), ImportError> {
+        self.sender
+            .send(batch)
+            .await
+            .map_err(|_| ImportError::Usage("the writer stopped".into()))
+    }
+
+    /// Waits for every queued batch to be written; adds the writer's counts to `summary`.
+    /// On a write error the loader is aborted (rolled back, staged files deleted).
+    pub async fn finish(self, summary: &mut Summary) -> Result<Loader, ImportError> {
+        drop(self.sender);
+        let (loader, s, result) = self
+            .writer
+            .await
+            .map_err(|e| ImportError::Usage(format!("the writer task failed: {e}")))?;
+        summary.add_writes(&s);
+        match result {
+            Ok(()) => Ok(loader),
+            Err(e) => {
+                loader.abort().await;
+                Err(e)
+            }
+        }
+    }
+}

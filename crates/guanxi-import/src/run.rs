@@ -13,7 +13,7 @@ use guanxi_lake::Lake;
 use guanxi_store::{ImportRecord, Store};
 
 use crate::formats::{self, Context, First, OrderFormat, RecordFormat};
-use crate::load::Loader;
+use crate::load::{Batch, Loader, Pipe};
 use crate::orders::{Assembler, Done};
 use crate::problem::Problem;
 use crate::rejects::Rejects;
@@ -49,7 +49,7 @@ pub async fn import(
     let started = Instant::now();
     let rejects = opts.rejects.as_deref().map(Rejects::create).transpose()?;
     let mut session = Session {
-        loader: Loader::begin(store, lake, "import").await?,
+        pipe: Pipe::start(Loader::begin(store, lake, "import").await?),
         rejects,
         problems: Vec::new(),
         total_problems: 0,
@@ -119,7 +119,7 @@ trait Handler {
 }
 
 struct Session {
-    loader: Loader,
+    pipe: Pipe,
     rejects: Option<Rejects>,
     problems: Vec<Problem>,
     total_problems: u64,
@@ -223,19 +223,31 @@ impl Session {
         opts: &Options,
         started: Instant,
     ) -> Result<Summary, ImportError> {
+        // Wait for the writer first: a write error is the cause of any reader error.
+        let written = self.pipe.finish(&mut self.summary).await;
         let failed = result.is_err() || self.fatal || (self.total_problems > 0 && self.rejects.is_none());
-        if failed {
-            // Roll back, delete what was staged; the error says why.
-            self.loader.abort().await;
+        let remove_rejects = || {
             if let Some(path) = &opts.rejects {
                 let _ = std::fs::remove_file(path);
             }
-            result?;
-            return Err(ImportError::Invalid {
-                problems: self.problems,
-                total: self.total_problems,
-            });
-        }
+        };
+        let loader = match written {
+            Err(e) => {
+                remove_rejects();
+                return Err(e);
+            }
+            Ok(loader) if failed => {
+                // Roll back, delete what was staged; the error says why.
+                loader.abort().await;
+                remove_rejects();
+                result?;
+                return Err(ImportError::Invalid {
+                    problems: self.problems,
+                    total: self.total_problems,
+                });
+            }
+            Ok(loader) => loader,
+        };
         if let Some(r) = self.rejects.take() {
             self.summary.rejects_file = Some(r.finish()?);
         }
@@ -248,7 +260,7 @@ impl Session {
             finished_at: opts.now + chrono::Duration::milliseconds(self.summary.elapsed_ms as i64),
             summary: serde_json::to_string(&self.summary).unwrap_or_default(),
         };
-        self.loader.commit(&record, store, lake, &mut self.summary).await?;
+        loader.commit(&record, store, lake, &mut self.summary).await?;
         Ok(self.summary)
     }
 }
@@ -335,7 +347,7 @@ impl Handler for Orders {
 
     async fn flush(&mut self, s: &mut Session) -> Result<(), ImportError> {
         if s.writing && !self.pending.is_empty() {
-            s.loader.orders(&self.pending, &mut s.summary).await?;
+            s.pipe.send(Batch::Orders(std::mem::take(&mut self.pending))).await?;
         }
         self.pending.clear();
         self.pending_lines = 0;
@@ -405,33 +417,32 @@ where
 
     async fn flush(&mut self, s: &mut Session) -> Result<(), ImportError> {
         if s.writing && !self.batch.is_empty() {
-            F::Record::write(&mut s.loader, &self.batch, &mut s.summary).await?;
+            s.pipe.send(F::Record::batch(std::mem::take(&mut self.batch))).await?;
         }
         self.batch.clear();
         Ok(())
     }
 }
 
-/// How each record kind is written.
-#[allow(async_fn_in_trait)]
+/// How each record kind travels to the writer.
 trait RecordKind: Sized {
-    async fn write(loader: &mut Loader, batch: &[Self], summary: &mut Summary) -> Result<(), ImportError>;
+    fn batch(records: Vec<Self>) -> Batch;
 }
 
 impl RecordKind for guanxi_domain::Customer {
-    async fn write(l: &mut Loader, batch: &[Self], s: &mut Summary) -> Result<(), ImportError> {
-        l.customers(batch, s).await
+    fn batch(records: Vec<Self>) -> Batch {
+        Batch::Customers(records)
     }
 }
 
 impl RecordKind for guanxi_domain::ServiceRecord {
-    async fn write(l: &mut Loader, batch: &[Self], s: &mut Summary) -> Result<(), ImportError> {
-        l.service_records(batch, s).await
+    fn batch(records: Vec<Self>) -> Batch {
+        Batch::ServiceRecords(records)
     }
 }
 
 impl RecordKind for guanxi_domain::Review {
-    async fn write(l: &mut Loader, batch: &[Self], s: &mut Summary) -> Result<(), ImportError> {
-        l.reviews(batch, s).await
+    fn batch(records: Vec<Self>) -> Batch {
+        Batch::Reviews(records)
     }
 }

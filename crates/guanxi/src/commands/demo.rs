@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use guanxi_demo::DemoConfig;
-use guanxi_import::{CsvExport, Loader, Summary};
+use guanxi_import::{Batch, CsvExport, Loader, Pipe, Summary};
 use guanxi_store::ImportRecord;
 use serde::Serialize;
 
@@ -35,39 +35,37 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let now = chrono::Utc::now();
     let bar = Bar::count(cfg.customers, "demo customers");
-    let mut loader = Loader::begin(opened.store.as_ref(), &opened.lake, "demo").await?;
+    // Generation overlaps with writing: the writer task works while the next batch is made.
+    let pipe = Pipe::start(Loader::begin(opened.store.as_ref(), &opened.lake, "demo").await?);
     let mut summary = Summary {
         source: guanxi_demo::SOURCE.into(),
         ..Default::default()
     };
-    let (mut customers, mut orders, mut service, mut reviews) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut generated = guanxi_demo::customers(&cfg).peekable();
     while generated.peek().is_some() {
+        let (mut customers, mut orders, mut service, mut reviews) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for c in generated.by_ref().take(BATCH) {
             customers.push(c.customer);
             orders.extend(c.orders);
             service.extend(c.service);
             reviews.extend(c.reviews);
         }
-        summary.rows_read += customers.len() as u64;
-        let written = async {
-            // Customers first, so that orders find them complete rather than creating bare ones.
-            loader.customers(&customers, &mut summary).await?;
-            loader.orders(&orders, &mut summary).await?;
-            loader.service_records(&service, &mut summary).await?;
-            loader.reviews(&reviews, &mut summary).await
+        let n = customers.len() as u64;
+        summary.rows_read += n;
+        // Customers first, so that orders find them complete rather than creating bare ones.
+        let sent = async {
+            pipe.send(Batch::Customers(customers)).await?;
+            pipe.send(Batch::Orders(orders)).await?;
+            pipe.send(Batch::ServiceRecords(service)).await?;
+            pipe.send(Batch::Reviews(reviews)).await
         }
         .await;
-        if let Err(e) = written {
-            loader.abort().await;
-            return Err(e.into());
+        if sent.is_err() {
+            break; // the writer stopped; finish() says why
         }
-        bar.inc(customers.len() as u64);
-        customers.clear();
-        orders.clear();
-        service.clear();
-        reviews.clear();
+        bar.inc(n);
     }
+    let loader = pipe.finish(&mut summary).await?;
     bar.finish();
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
     let record = ImportRecord {
