@@ -37,6 +37,7 @@ if python3 -c 'import duckdb' 2>/dev/null; then
   measure "duckdb read_csv" python3 -c "
 import duckdb, sys
 con = duckdb.connect('bench.duckdb')
+con.execute('SET enable_progress_bar = false')
 con.execute(\"CREATE TABLE order_lines AS SELECT * FROM read_csv('$file')\")
 print(con.execute('SELECT count(*) FROM order_lines').fetchone()[0], 'rows', 'duckdb', duckdb.__version__)"
   cat "duckdb read_csv.out"
