@@ -27,7 +27,7 @@ CREATE TABLE customers (
     preferred_channel TEXT,
     max_messages_per_week BIGINT,
     content_hash BIGINT NOT NULL,
-    UNIQUE (source, external_id)
+    UNIQUE (external_id, source)   -- external_id first: batches look records up by it
 );
 CREATE INDEX customers_mobile ON customers (mobile) WHERE mobile IS NOT NULL;
 CREATE INDEX customers_email ON customers (email) WHERE email IS NOT NULL;
@@ -81,7 +81,7 @@ CREATE TABLE orders (
     city TEXT,
     content_hash BIGINT NOT NULL,
     revision BIGINT NOT NULL,        -- 1 on insert, +1 per update; the lake keeps the newest
-    UNIQUE (source, external_id)
+    UNIQUE (external_id, source)   -- external_id first: batches look records up by it
 );
 CREATE INDEX orders_customer ON orders (customer_id, created_at);
 
@@ -113,7 +113,7 @@ CREATE TABLE service_records (
     cost_cents BIGINT NOT NULL,
     note TEXT,
     content_hash BIGINT NOT NULL,
-    UNIQUE (source, external_id)
+    UNIQUE (external_id, source)   -- external_id first: batches look records up by it
 );
 CREATE INDEX service_records_customer ON service_records (customer_id);
 
@@ -129,7 +129,7 @@ CREATE TABLE reviews (
     text TEXT,
     created_at TIMESTAMPTZ NOT NULL,
     content_hash BIGINT NOT NULL,
-    UNIQUE (source, external_id)
+    UNIQUE (external_id, source)   -- external_id first: batches look records up by it
 );
 CREATE INDEX reviews_customer ON reviews (customer_id);
 

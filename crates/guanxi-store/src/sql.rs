@@ -105,7 +105,7 @@ pub fn upsert_tail(columns: &[&str], extra_set: &str) -> String {
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     format!(
-        " ON CONFLICT (source, external_id) DO UPDATE SET {}{extra_set} RETURNING id, source, external_id",
+        " ON CONFLICT (external_id, source) DO UPDATE SET {}{extra_set} RETURNING id, source, external_id",
         set.join(", ")
     )
 }
@@ -147,16 +147,27 @@ macro_rules! sql_store {
             (source.as_str().to_string(), id.to_string())
         }
 
-        /// Pushes `(source, external_id) IN (VALUES (?, ?), …)`.
+        /// Pushes `((source = ? AND external_id IN (?, …)) OR …)`, one term per source.
+        /// A plain `IN` list on the leading column of the unique (external_id, source)
+        /// index, so that PostgreSQL looks each key up in the index: with row values, or
+        /// with `source` leading, it filtered every row of the source per batch (CDNOW's
+        /// 70,000 orders took 52 s instead of 2 s).
         fn push_keys_in<'k>(b: &mut Builder, keys: impl Iterator<Item = (&'k str, &'k str)>) {
-            b.push("(source, external_id) IN (");
-            let mut sep = b.separated(", ");
+            let mut by_source: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
             for (s, id) in keys {
-                sep.push("(");
-                sep.push_bind_unseparated(s.to_string());
-                sep.push_unseparated(", ");
-                sep.push_bind_unseparated(id.to_string());
-                sep.push_unseparated(")");
+                by_source.entry(s).or_default().push(id);
+            }
+            b.push("(");
+            for (n, (source, ids)) in by_source.into_iter().enumerate() {
+                if n > 0 {
+                    b.push(" OR ");
+                }
+                b.push("(source = ").push_bind(source.to_string()).push(" AND external_id IN (");
+                let mut sep = b.separated(", ");
+                for id in ids {
+                    sep.push_bind(id.to_string());
+                }
+                b.push("))");
             }
             b.push(")");
         }
@@ -197,7 +208,7 @@ macro_rules! sql_store {
                         .push_bind(k.external_id.clone())
                         .push_bind(dom::Customer::bare((*k).clone()).fingerprint());
                 });
-                b.push(" ON CONFLICT (source, external_id) DO NOTHING");
+                b.push(" ON CONFLICT (external_id, source) DO NOTHING");
                 inserted += b.build().execute(&mut *conn).await.map_err(db_err)?.rows_affected();
                 let mut b = Builder::new("SELECT id, source, external_id FROM customers WHERE ");
                 push_keys_in(&mut b, chunk.iter().map(|k| (k.source.as_str(), k.external_id.as_str())));
