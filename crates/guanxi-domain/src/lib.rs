@@ -67,6 +67,7 @@ mod fingerprint;
 mod message;
 mod money;
 mod order;
+pub mod profile;
 mod review;
 mod service;
 mod source;

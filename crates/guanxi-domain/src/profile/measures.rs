@@ -1,0 +1,230 @@
+//! The measures of DOMAIN.md §2 for one customer, as of a date: the reference
+//! implementation. The analytics layer computes the same figures at scale and is tested
+//! against this.
+
+use chrono::{DateTime, Datelike, Duration, Months, Utc};
+use serde::Serialize;
+
+use crate::{Cents, Order, Review, ServiceKind, ServiceRecord, ServiceStatus, ShopTz};
+
+use super::Settings;
+
+/// What a customer's history says as of a moment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Measures {
+    pub first_paid: Option<DateTime<Utc>>,
+    pub last_paid: Option<DateTime<Utc>>,
+    pub paid_orders: u32,
+    /// Paid in all (goods and shipping), refunds not subtracted.
+    pub paid_amount: Cents,
+    pub refunds: Cents,
+    /// Paid − cost of goods (where known) − refunds − service cost.
+    pub profit: Cents,
+    /// Days since the last paid order (R of RFM); `None` for non-buyers.
+    pub recency_days: Option<i64>,
+    /// Median days between consecutive paid orders (own purchase cycle).
+    pub cycle_days: Option<f64>,
+    /// Coefficient of variation of those intervals: low means regular.
+    pub interval_cv: Option<f64>,
+    /// The longest gap between consecutive paid orders, in days.
+    pub longest_gap_days: Option<i64>,
+    /// Bought again after a gap longer than the churn threshold as it stood then (with the
+    /// purchase cycle of the orders before the gap): won back 挽回.
+    pub won_back: bool,
+    /// Share of paid orders bought with a large discount or in a promotion.
+    pub discount_share: f64,
+    /// Paid orders and distinct quarters in the loyalty window.
+    pub loyal_window_orders: u32,
+    pub loyal_window_quarters: u32,
+    /// Distinct months with a paid order in the quadrant's window.
+    pub active_months: u32,
+    /// Paid orders and amount in the RFM window (F and M).
+    pub window_orders: u32,
+    pub window_amount: Cents,
+    pub window_profit: Cents,
+    /// Spend, orders and profit in the last and the previous lifecycle windows.
+    pub recent_amount: Cents,
+    pub previous_amount: Cents,
+    pub recent_orders: u32,
+    pub previous_orders: u32,
+    pub recent_profit: Cents,
+    pub previous_profit: Cents,
+    pub categories: Vec<String>,
+    pub complaints: u32,
+    pub open_complaints: u32,
+    pub praise: u32,
+    pub mean_item_rating: Option<f64>,
+    pub mean_service_rating: Option<f64>,
+    pub mean_logistics_rating: Option<f64>,
+}
+
+/// When an order counts as bought: its payment time, else its creation.
+pub fn paid_time(o: &Order) -> DateTime<Utc> {
+    o.times.paid_at.unwrap_or(o.created_at)
+}
+
+fn profit_of(o: &Order) -> Cents {
+    let cost: Cents = o.lines.iter().filter_map(|l| l.cost).sum();
+    o.paid() - cost - o.refund()
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// The median of `v` (sorted in place).
+pub fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+impl Measures {
+    /// Measures from a customer's orders, service records and reviews as of `as_of`;
+    /// anything after `as_of` is ignored.
+    pub fn of(
+        orders: &[Order],
+        service: &[ServiceRecord],
+        reviews: &[Review],
+        as_of: DateTime<Utc>,
+        tz: ShopTz,
+        s: &Settings,
+    ) -> Measures {
+        let mut paid: Vec<&Order> = orders
+            .iter()
+            .filter(|o| o.status.is_paid() && paid_time(o) <= as_of)
+            .collect();
+        paid.sort_by_key(|o| (paid_time(o), o.key.external_id.clone()));
+        let mut m = Measures {
+            paid_orders: paid.len() as u32,
+            ..Default::default()
+        };
+        let months_ago = |n: u32| {
+            as_of
+                .checked_sub_months(Months::new(n))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        };
+        let days_ago = |n: u32| as_of - Duration::days(i64::from(n));
+        let loyal_from = months_ago(s.loyal.window_months);
+        let active_from = months_ago(s.quadrant.window_months);
+        let rfm_from = months_ago(s.rfm.window_months);
+        let recent_from = days_ago(s.lifecycle.window_days);
+        let previous_from = days_ago(2 * s.lifecycle.window_days);
+        let (mut quarters, mut months) = (Vec::new(), Vec::new());
+        let mut discounted = 0;
+        for o in &paid {
+            let t = paid_time(o);
+            let local = t.with_timezone(&tz.0);
+            let profit = profit_of(o);
+            m.paid_amount = m.paid_amount + o.paid();
+            m.refunds = m.refunds + o.refund();
+            m.profit = m.profit + profit;
+            let gross = o.goods() + o.discount();
+            let deep = gross.0 > 0 && o.discount().0 as f64 >= s.pricing.min_discount * gross.0 as f64;
+            if deep || o.campaign.is_some() {
+                discounted += 1;
+            }
+            if t > loyal_from {
+                m.loyal_window_orders += 1;
+                quarters.push((local.year(), local.month0() / 3));
+            }
+            if t > active_from {
+                months.push((local.year(), local.month()));
+            }
+            if t > rfm_from {
+                m.window_orders += 1;
+                m.window_amount = m.window_amount + o.paid();
+                m.window_profit = m.window_profit + profit;
+            }
+            if t > recent_from {
+                m.recent_orders += 1;
+                m.recent_amount = m.recent_amount + o.paid();
+                m.recent_profit = m.recent_profit + profit;
+            } else if t > previous_from {
+                m.previous_orders += 1;
+                m.previous_amount = m.previous_amount + o.paid();
+                m.previous_profit = m.previous_profit + profit;
+            }
+            for l in &o.lines {
+                if let Some(c) = l.category.as_ref().filter(|c| !m.categories.contains(c)) {
+                    m.categories.push(c.clone());
+                }
+            }
+        }
+        m.categories.sort();
+        quarters.sort();
+        quarters.dedup();
+        months.sort();
+        months.dedup();
+        m.loyal_window_quarters = quarters.len() as u32;
+        m.active_months = months.len() as u32;
+        m.discount_share = if paid.is_empty() {
+            0.0
+        } else {
+            f64::from(discounted) / paid.len() as f64
+        };
+        m.first_paid = paid.first().map(|o| paid_time(o));
+        m.last_paid = paid.last().map(|o| paid_time(o));
+        m.recency_days = m.last_paid.map(|t| (as_of - t).num_days());
+        let mut intervals: Vec<f64> = paid
+            .windows(2)
+            .map(|w| (paid_time(w[1]) - paid_time(w[0])).num_seconds() as f64 / 86_400.0)
+            .collect();
+        m.longest_gap_days = intervals
+            .iter()
+            .copied()
+            .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))))
+            .map(|x| x as i64);
+        if intervals.len() >= 2 {
+            let mu = mean(&intervals).unwrap_or(0.0);
+            let var = intervals.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / intervals.len() as f64;
+            m.interval_cv = (mu > 0.0).then(|| var.sqrt() / mu);
+        }
+        for i in 0..intervals.len() {
+            let before = median(&mut intervals[..i].to_vec())
+                .map(|c| c * s.churn.cycle_multiple)
+                .unwrap_or(0.0);
+            if intervals[i] > f64::from(s.churn.min_days).max(before) {
+                m.won_back = true;
+            }
+        }
+        m.cycle_days = median(&mut intervals);
+        for r in service.iter().filter(|r| r.opened_at <= as_of) {
+            m.profit = m.profit - r.cost;
+            if r.opened_at > rfm_from {
+                m.window_profit = m.window_profit - r.cost;
+            }
+            match r.kind {
+                ServiceKind::Complaint | ServiceKind::Dispute => {
+                    m.complaints += 1;
+                    let still_open = r.status == ServiceStatus::Open || r.closed_at.is_some_and(|c| c > as_of);
+                    if still_open {
+                        m.open_complaints += 1;
+                    }
+                }
+                ServiceKind::Praise => m.praise += 1,
+                _ => {}
+            }
+        }
+        let ratings = |f: fn(&Review) -> Option<crate::Rating>| {
+            let v: Vec<f64> = reviews
+                .iter()
+                .filter(|r| r.created_at <= as_of)
+                .filter_map(f)
+                .map(|r| f64::from(r.get()))
+                .collect();
+            mean(&v)
+        };
+        m.mean_item_rating = ratings(|r| r.item_rating);
+        m.mean_service_rating = ratings(|r| r.service_rating);
+        m.mean_logistics_rating = ratings(|r| r.logistics_rating);
+        m
+    }
+}
