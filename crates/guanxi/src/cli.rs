@@ -49,6 +49,11 @@ pub struct Global {
     #[arg(long, global = true, value_name = "IANA")]
     pub time_zone: Option<String>,
 
+    /// The settings file (TOML) with the thresholds of every class [default: ./guanxi.toml
+    /// when it exists; the documented defaults otherwise]
+    #[arg(long, global = true, env = "GUANXI_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Print exactly one JSON document on stdout (progress and logs go to stderr)
     #[arg(long, global = true)]
     pub json: bool,
@@ -85,6 +90,10 @@ pub enum Command {
 
     /// How many customers, orders and lines the store holds, and the lake's files.
     Status,
+
+    /// The settings in force: every threshold of the customer classes.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
 #[derive(Debug, Args)]
@@ -178,4 +187,10 @@ pub enum LakeCommand {
     Compact,
     /// Files, rows and orders in the lake
     Stats,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the settings in force (the file's values over the defaults) as TOML
+    Show,
 }

@@ -39,6 +39,7 @@ fn main() -> std::process::ExitCode {
             Command::Export(args) => commands::export::run(&cli.global, args).await,
             Command::Lake(cmd) => commands::lake::run(&cli.global, cmd).await,
             Command::Status => commands::status::run(&cli.global).await,
+            Command::Config(cmd) => commands::config::run(&cli.global, cmd),
         }
     });
     match result {
