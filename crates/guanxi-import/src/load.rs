@@ -23,6 +23,17 @@ fn tally(outcomes: &[Outcome], inserted: &mut u64, updated: &mut u64, unchanged:
     }
 }
 
+/// Counts service records or reviews written, and the customers they brought.
+fn records_written(r: &guanxi_store::Upserted, s: &mut Summary) {
+    tally(
+        &r.outcomes,
+        &mut s.records_inserted,
+        &mut s.records_updated,
+        &mut s.records_unchanged,
+    );
+    s.customers_inserted += r.customers_inserted;
+}
+
 impl Loader {
     /// Starts a unit of work; `label` names its staging directory in the lake.
     pub async fn begin(store: &dyn Store, lake: &Lake, label: &str) -> Result<Loader, ImportError> {
@@ -65,25 +76,13 @@ impl Loader {
 
     pub async fn service_records(&mut self, batch: &[ServiceRecord], s: &mut Summary) -> Result<(), ImportError> {
         let r = self.tx.upsert_service_records(batch).await?;
-        tally(
-            &r.outcomes,
-            &mut s.records_inserted,
-            &mut s.records_updated,
-            &mut s.records_unchanged,
-        );
-        s.customers_inserted += r.customers_inserted;
+        records_written(&r, s);
         Ok(())
     }
 
     pub async fn reviews(&mut self, batch: &[Review], s: &mut Summary) -> Result<(), ImportError> {
         let r = self.tx.upsert_reviews(batch).await?;
-        tally(
-            &r.outcomes,
-            &mut s.records_inserted,
-            &mut s.records_updated,
-            &mut s.records_unchanged,
-        );
-        s.customers_inserted += r.customers_inserted;
+        records_written(&r, s);
         Ok(())
     }
 
