@@ -63,9 +63,46 @@ pub fn paid_time(o: &Order) -> DateTime<Utc> {
     o.times.paid_at.unwrap_or(o.created_at)
 }
 
-fn profit_of(o: &Order) -> Cents {
-    let cost: Cents = o.lines.iter().filter_map(|l| l.cost).sum();
-    o.paid() - cost - o.refund()
+/// What the measures need to know of one paid order. Made from an [`Order`] here, or
+/// from the lake's rows by the analytics layer, so both compute the same measures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderFact {
+    pub paid_at: DateTime<Utc>,
+    /// Goods and shipping.
+    pub paid: Cents,
+    pub goods: Cents,
+    pub discount: Cents,
+    /// The cost of the goods, where known (unknown costs count as zero).
+    pub cost: Cents,
+    pub refund: Cents,
+    /// Bought in a promotion or campaign.
+    pub campaign: bool,
+    pub categories: Vec<String>,
+}
+
+impl OrderFact {
+    /// The facts of a paid order; `None` for orders never paid.
+    pub fn of(o: &Order) -> Option<OrderFact> {
+        o.status.is_paid().then(|| {
+            let mut categories: Vec<String> = o.lines.iter().filter_map(|l| l.category.clone()).collect();
+            categories.sort();
+            categories.dedup();
+            OrderFact {
+                paid_at: paid_time(o),
+                paid: o.paid(),
+                goods: o.goods(),
+                discount: o.discount(),
+                cost: o.lines.iter().filter_map(|l| l.cost).sum(),
+                refund: o.refund(),
+                campaign: o.campaign.is_some(),
+                categories,
+            }
+        })
+    }
+
+    fn profit(&self) -> Cents {
+        self.paid - self.cost - self.refund
+    }
 }
 
 fn mean(v: &[f64]) -> Option<f64> {
@@ -97,11 +134,22 @@ impl Measures {
         tz: ShopTz,
         s: &Settings,
     ) -> Measures {
-        let mut paid: Vec<&Order> = orders
-            .iter()
-            .filter(|o| o.status.is_paid() && paid_time(o) <= as_of)
-            .collect();
-        paid.sort_by_key(|o| (paid_time(o), o.key.external_id.clone()));
+        let facts: Vec<OrderFact> = orders.iter().filter_map(OrderFact::of).collect();
+        Measures::from_facts(&facts, service, reviews, as_of, tz, s)
+    }
+
+    /// Measures from the facts of a customer's paid orders (in any order).
+    pub fn from_facts(
+        facts: &[OrderFact],
+        service: &[ServiceRecord],
+        reviews: &[Review],
+        as_of: DateTime<Utc>,
+        tz: ShopTz,
+        s: &Settings,
+    ) -> Measures {
+        let mut paid: Vec<&OrderFact> = facts.iter().filter(|o| o.paid_at <= as_of).collect();
+        // Orders paid at the same moment are 0 days apart whichever comes first.
+        paid.sort_by_key(|o| o.paid_at);
         let mut m = Measures {
             paid_orders: paid.len() as u32,
             ..Default::default()
@@ -120,15 +168,15 @@ impl Measures {
         let (mut quarters, mut months) = (Vec::new(), Vec::new());
         let mut discounted = 0;
         for o in &paid {
-            let t = paid_time(o);
+            let t = o.paid_at;
             let local = t.with_timezone(&tz.0);
-            let profit = profit_of(o);
-            m.paid_amount = m.paid_amount + o.paid();
-            m.refunds = m.refunds + o.refund();
+            let profit = o.profit();
+            m.paid_amount = m.paid_amount + o.paid;
+            m.refunds = m.refunds + o.refund;
             m.profit = m.profit + profit;
-            let gross = o.goods() + o.discount();
-            let deep = gross.0 > 0 && o.discount().0 as f64 >= s.pricing.min_discount * gross.0 as f64;
-            if deep || o.campaign.is_some() {
+            let gross = o.goods + o.discount;
+            let deep = gross.0 > 0 && o.discount.0 as f64 >= s.pricing.min_discount * gross.0 as f64;
+            if deep || o.campaign {
                 discounted += 1;
             }
             if t > loyal_from {
@@ -140,20 +188,20 @@ impl Measures {
             }
             if t > rfm_from {
                 m.window_orders += 1;
-                m.window_amount = m.window_amount + o.paid();
+                m.window_amount = m.window_amount + o.paid;
                 m.window_profit = m.window_profit + profit;
             }
             if t > recent_from {
                 m.recent_orders += 1;
-                m.recent_amount = m.recent_amount + o.paid();
+                m.recent_amount = m.recent_amount + o.paid;
                 m.recent_profit = m.recent_profit + profit;
             } else if t > previous_from {
                 m.previous_orders += 1;
-                m.previous_amount = m.previous_amount + o.paid();
+                m.previous_amount = m.previous_amount + o.paid;
                 m.previous_profit = m.previous_profit + profit;
             }
-            for l in &o.lines {
-                if let Some(c) = l.category.as_ref().filter(|c| !m.categories.contains(c)) {
+            for c in &o.categories {
+                if !m.categories.contains(c) {
                     m.categories.push(c.clone());
                 }
             }
@@ -170,12 +218,12 @@ impl Measures {
         } else {
             f64::from(discounted) / paid.len() as f64
         };
-        m.first_paid = paid.first().map(|o| paid_time(o));
-        m.last_paid = paid.last().map(|o| paid_time(o));
+        m.first_paid = paid.first().map(|o| o.paid_at);
+        m.last_paid = paid.last().map(|o| o.paid_at);
         m.recency_days = m.last_paid.map(|t| (as_of - t).num_days());
         let mut intervals: Vec<f64> = paid
             .windows(2)
-            .map(|w| (paid_time(w[1]) - paid_time(w[0])).num_seconds() as f64 / 86_400.0)
+            .map(|w| (w[1].paid_at - w[0].paid_at).num_seconds() as f64 / 86_400.0)
             .collect();
         m.longest_gap_days = intervals
             .iter()

@@ -1,0 +1,269 @@
+//! Analytics over the lake with Apache DataFusion: the customer profile build.
+//!
+//! Design:
+//! - **DataFusion scans, the domain decides.** SQL over the lake's Parquet files keeps the
+//!   newest revision of each order, drops unpaid ones, sums each order's lines, and streams
+//!   the per-order facts sorted by customer. Rust then groups each customer's orders and
+//!   computes the measures and classes with `guanxi_domain::profile`, the same code the
+//!   domain's golden tests check: one definition of every measure, computed at scale.
+//! - Only this crate depends on DataFusion (its build is slow); it reads files, never the
+//!   store's tables, so that Ballista executors can later run the same plans.
+//! - Memory: one customer's orders at a time, plus one profile per customer.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::Int64Type;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use futures::StreamExt;
+use guanxi_domain::profile::{
+    self, Classes, Explained, Measures, OrderFact, Population, RfmScores, Settings, Standing, Tier,
+};
+use guanxi_domain::{Cents, ShopTz};
+use guanxi_lake::Lake;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyticsError {
+    #[error("query over the lake failed: {0}")]
+    Query(#[from] datafusion::error::DataFusionError),
+    #[error("the lake holds an unexpected column type: {0}")]
+    Schema(String),
+}
+
+impl AnalyticsError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AnalyticsError::Query(_) => "analytics_query",
+            AnalyticsError::Schema(_) => "analytics_schema",
+        }
+    }
+}
+
+pub type Result<T, E = AnalyticsError> = std::result::Result<T, E>;
+
+/// A DataFusion session over one lake.
+pub struct Engine {
+    ctx: SessionContext,
+    /// False when the lake has no files yet: every query is then empty.
+    has_data: bool,
+}
+
+impl Engine {
+    pub async fn open(lake: &Lake) -> Result<Engine> {
+        let ctx = SessionContext::new();
+        let files = lake.files().map_err(|e| AnalyticsError::Schema(e.to_string()))?;
+        let has_data = !files.is_empty();
+        if has_data {
+            let dir = lake.order_lines_dir();
+            ctx.register_parquet(
+                "order_lines",
+                dir.to_string_lossy().as_ref(),
+                ParquetReadOptions::default(),
+            )
+            .await?;
+        }
+        Ok(Engine { ctx, has_data })
+    }
+
+    async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        Ok(self.ctx.sql(sql).await?.collect().await?)
+    }
+
+    /// When the newest order was paid (or created): the default as-of moment.
+    pub async fn last_order_at(&self) -> Result<Option<DateTime<Utc>>> {
+        if !self.has_data {
+            return Ok(None);
+        }
+        let batches = self
+            .query("SELECT CAST(max(coalesce(paid_at, created_at)) AS BIGINT) AS t FROM order_lines")
+            .await?;
+        let t = batches
+            .first()
+            .filter(|b| b.num_rows() > 0)
+            .map(|b| b.column(0).as_primitive::<Int64Type>())
+            .filter(|a| !a.is_null(0))
+            .map(|a| a.value(0));
+        Ok(t.and_then(DateTime::from_timestamp_micros))
+    }
+}
+
+/// One customer's profile.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerProfile {
+    /// The store's customer id.
+    pub customer_id: i64,
+    pub measures: Measures,
+    pub classes: Classes,
+    pub tier: Option<Explained<Tier>>,
+    pub upgrade_potential: bool,
+    pub rfm: Option<RfmScores>,
+}
+
+/// A profile build: every buyer's profile as of a moment.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileBuild {
+    pub as_of: DateTime<Utc>,
+    pub population: Population,
+    /// Share of all profit (in the pyramid window) that VIP and major customers bring.
+    pub key_customers_profit_share: f64,
+    pub profiles: Vec<CustomerProfile>,
+}
+
+/// The SQL for per-order facts, newest revision only, paid orders only, sorted by customer.
+fn facts_sql(as_of: DateTime<Utc>) -> String {
+    format!(
+        "WITH newest AS (SELECT order_id, max(revision) AS revision FROM order_lines GROUP BY order_id) \
+         SELECT l.customer_id AS customer_id, \
+                CAST(coalesce(l.paid_at, l.created_at) AS BIGINT) AS paid_us, \
+                sum(l.amount_cents) AS goods, sum(l.discount_cents) AS discount, \
+                sum(coalesce(l.cost_cents, 0)) AS cost, sum(l.refund_cents) AS refund, \
+                max(l.shipping_cents) AS shipping, \
+                max(CASE WHEN l.campaign IS NULL THEN 0 ELSE 1 END) AS campaign, \
+                string_agg(CAST(l.category AS VARCHAR), '|') AS categories \
+         FROM order_lines l JOIN newest n ON l.order_id = n.order_id AND l.revision = n.revision \
+         WHERE CAST(l.status AS VARCHAR) NOT IN ('created', 'closed') \
+           AND CAST(coalesce(l.paid_at, l.created_at) AS BIGINT) <= {} \
+         GROUP BY l.customer_id, l.order_id, coalesce(l.paid_at, l.created_at) \
+         ORDER BY customer_id, paid_us",
+        as_of.timestamp_micros()
+    )
+}
+
+fn i64_col<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a datafusion::arrow::array::PrimitiveArray<Int64Type>> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .ok_or_else(|| AnalyticsError::Schema(format!("{name} is not a 64-bit integer")))
+}
+
+/// Per-customer measures for every buyer, from the lake.
+pub async fn measures(engine: &Engine, as_of: DateTime<Utc>, tz: ShopTz, s: &Settings) -> Result<Vec<(i64, Measures)>> {
+    let mut out = Vec::new();
+    if !engine.has_data {
+        return Ok(out);
+    }
+    let mut stream = engine.ctx.sql(&facts_sql(as_of)).await?.execute_stream().await?;
+    let mut current: Option<i64> = None;
+    let mut facts: Vec<OrderFact> = Vec::new();
+    let mut finish = |id: Option<i64>, facts: &mut Vec<OrderFact>| {
+        if let Some(id) = id {
+            out.push((id, Measures::from_facts(facts, &[], &[], as_of, tz, s)));
+        }
+        facts.clear();
+    };
+    while let Some(batch) = stream.next().await {
+        let b = batch?;
+        let customer = i64_col(&b, "customer_id")?;
+        let paid_us = i64_col(&b, "paid_us")?;
+        let (goods, discount, cost, refund, shipping, campaign) = (
+            i64_col(&b, "goods")?,
+            i64_col(&b, "discount")?,
+            i64_col(&b, "cost")?,
+            i64_col(&b, "refund")?,
+            i64_col(&b, "shipping")?,
+            i64_col(&b, "campaign")?,
+        );
+        let categories = b
+            .column_by_name("categories")
+            .ok_or_else(|| AnalyticsError::Schema("categories".into()))?;
+        let categories = datafusion::arrow::compute::cast(categories, &datafusion::arrow::datatypes::DataType::Utf8)
+            .map_err(|e| AnalyticsError::Schema(e.to_string()))?;
+        let categories = categories.as_string::<i32>();
+        for i in 0..b.num_rows() {
+            let id = customer.value(i);
+            if current != Some(id) {
+                finish(current, &mut facts);
+                current = Some(id);
+            }
+            let mut cats: Vec<String> = if categories.is_null(i) {
+                Vec::new()
+            } else {
+                categories.value(i).split('|').map(str::to_string).collect()
+            };
+            cats.sort();
+            cats.dedup();
+            facts.push(OrderFact {
+                paid_at: DateTime::from_timestamp_micros(paid_us.value(i))
+                    .ok_or_else(|| AnalyticsError::Schema("a paid time out of range".into()))?,
+                paid: Cents(goods.value(i) + shipping.value(i)),
+                goods: Cents(goods.value(i)),
+                discount: Cents(discount.value(i)),
+                cost: Cents(cost.value(i)),
+                refund: Cents(refund.value(i)),
+                campaign: campaign.value(i) > 0,
+                categories: cats,
+            });
+        }
+    }
+    finish(current, &mut facts);
+    Ok(out)
+}
+
+/// Builds every buyer's profile as of `as_of`.
+pub async fn build(engine: &Engine, as_of: DateTime<Utc>, tz: ShopTz, s: &Settings) -> Result<ProfileBuild> {
+    let measures = measures(engine, as_of, tz, s).await?;
+    Ok(assemble(measures, as_of, s))
+}
+
+/// Profiles from measures: the population figures, RFM, pyramid, then each customer's
+/// classes. Pure; shared by every engine.
+pub fn assemble(measures: Vec<(i64, Measures)>, as_of: DateTime<Utc>, s: &Settings) -> ProfileBuild {
+    let buyers: Vec<&Measures> = measures.iter().map(|(_, m)| m).collect();
+    let population = profile::population(&buyers, s);
+    let pairs: Vec<(i64, &Measures)> = measures.iter().map(|(id, m)| (*id, m)).collect();
+    let rfm = profile::rfm(&pairs, s);
+    let values: Vec<(i64, Cents)> = measures.iter().map(|(id, m)| (*id, m.window_profit)).collect();
+    let tiers = profile::pyramid(&values, s);
+    let total: i64 = values.iter().map(|(_, v)| v.0.max(0)).sum();
+    let key: i64 = values
+        .iter()
+        .zip(&tiers)
+        .filter(|(_, t)| matches!(t, Tier::Vip | Tier::Major))
+        .map(|((_, v), _)| v.0.max(0))
+        .sum();
+    let ranks: HashMap<i64, usize> = {
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        order.sort_by(|&a, &b| values[b].1.cmp(&values[a].1).then(values[a].0.cmp(&values[b].0)));
+        order
+            .iter()
+            .enumerate()
+            .map(|(rank, &i)| (values[i].0, rank + 1))
+            .collect()
+    };
+    let n = measures.len();
+    let profiles = measures
+        .into_iter()
+        .zip(rfm)
+        .zip(tiers)
+        .map(|(((id, m), rfm), tier)| {
+            let classes = profile::classify(&m, &population, Standing { has_contact: true, ..Default::default() }, s);
+            let growth = m.previous_amount.0 > 0
+                && m.recent_amount.0 as f64 > s.pyramid.upgrade_growth * m.previous_amount.0 as f64;
+            let upgrade_potential = matches!(tier, Tier::Ordinary | Tier::Small) && growth;
+            let why = format!(
+                "{tier}: rank {} of {n} buyers by profit in the last {} months ({}); top {}% VIP, next {}% major, next {}% ordinary",
+                ranks.get(&id).copied().unwrap_or(0),
+                s.pyramid.window_months,
+                m.window_profit,
+                s.pyramid.vip_percent,
+                s.pyramid.major_percent,
+                s.pyramid.ordinary_percent
+            );
+            CustomerProfile {
+                customer_id: id,
+                measures: m,
+                classes,
+                tier: Some(Explained { class: tier, why }),
+                upgrade_potential,
+                rfm: Some(rfm),
+            }
+        })
+        .collect();
+    ProfileBuild {
+        as_of,
+        population,
+        key_customers_profit_share: if total > 0 { key as f64 / total as f64 } else { 0.0 },
+        profiles,
+    }
+}

@@ -1,0 +1,92 @@
+//! The profile build over the lake (DataFusion) computes exactly the measures the domain's
+//! reference implementation computes from the same orders; and the classes follow.
+
+use chrono::{DateTime, TimeZone, Utc};
+use guanxi_analytics::Engine;
+use guanxi_domain::ShopTz;
+use guanxi_domain::profile::{Measures, Settings, Tier};
+use guanxi_import::{Batch, Loader, Pipe, Summary};
+use guanxi_lake::Lake;
+use guanxi_store::{ImportRecord, Store};
+use guanxi_store_sqlite::SqliteStore;
+
+fn as_of() -> DateTime<Utc> {
+    chrono_tz_free_shanghai(2026, 6, 30)
+}
+
+/// 2026-06-30 23:59:59 in Shanghai (UTC+8, no daylight saving).
+fn chrono_tz_free_shanghai(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 15, 59, 59).unwrap()
+}
+
+#[tokio::test]
+async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("g.db")).await.unwrap();
+    let lake = Lake::new(dir.path().join("g.lake"));
+    let cfg = guanxi_demo::DemoConfig {
+        customers: 400,
+        ..Default::default()
+    };
+    let demo: Vec<_> = guanxi_demo::customers(&cfg).collect();
+    let pipe = Pipe::start(Loader::begin(&store, &lake, "t").await.unwrap());
+    pipe.send(Batch::Customers(demo.iter().map(|c| c.customer.clone()).collect()))
+        .await
+        .unwrap();
+    pipe.send(Batch::Orders(demo.iter().flat_map(|c| c.orders.clone()).collect()))
+        .await
+        .unwrap();
+    let mut summary = Summary::default();
+    let loader = pipe.finish(&mut summary).await.unwrap();
+    let record = ImportRecord {
+        kind: "t".into(),
+        format: "t".into(),
+        files: vec![],
+        started_at: as_of(),
+        finished_at: as_of(),
+        summary: String::new(),
+    };
+    loader.commit(&record, &store, &lake, &mut summary).await.unwrap();
+
+    let s = Settings::default();
+    let tz = ShopTz::default();
+    let engine = Engine::open(&lake).await.unwrap();
+    let lake_measures = guanxi_analytics::measures(&engine, as_of(), tz, &s).await.unwrap();
+    let mut expected = Vec::new();
+    for c in &demo {
+        let m = Measures::of(&c.orders, &[], &[], as_of(), tz, &s);
+        if m.paid_orders > 0 {
+            let (id, _) = store.customer(&c.customer.key).await.unwrap().unwrap();
+            expected.push((id, m));
+        }
+    }
+    expected.sort_by_key(|(id, _)| *id);
+    assert!(expected.len() > 300, "most demo customers bought");
+    assert_eq!(lake_measures.len(), expected.len());
+    for ((id, got), (want_id, want)) in lake_measures.iter().zip(&expected) {
+        assert_eq!(id, want_id);
+        assert_eq!(got, want, "customer {id}");
+    }
+
+    let build = guanxi_analytics::assemble(lake_measures, as_of(), &s);
+    let n = build.profiles.len();
+    let vip = build
+        .profiles
+        .iter()
+        .filter(|p| p.tier.as_ref().map(|t| t.class) == Some(Tier::Vip))
+        .count();
+    assert_eq!(vip, (n as f64 * 0.01).round() as usize);
+    assert!(build.key_customers_profit_share > 0.05 && build.key_customers_profit_share < 1.0);
+    assert_eq!(engine.last_order_at().await.unwrap().map(|t| t <= as_of()), Some(true));
+}
+
+#[tokio::test]
+async fn an_empty_lake_builds_no_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(&Lake::new(dir.path())).await.unwrap();
+    assert_eq!(engine.last_order_at().await.unwrap(), None);
+    let b = guanxi_analytics::build(&engine, as_of(), ShopTz::default(), &Settings::default())
+        .await
+        .unwrap();
+    assert!(b.profiles.is_empty());
+}
