@@ -91,6 +91,10 @@ pub enum Command {
     /// How many customers, orders and lines the store holds, and the lake's files.
     Status,
 
+    /// Customer profiles: every measure and class of every buyer, as of a date.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+
     /// The settings in force: every threshold of the customer classes.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -193,4 +197,18 @@ pub enum LakeCommand {
 pub enum ConfigCommand {
     /// Print the settings in force (the file's values over the defaults) as TOML
     Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Compute every buyer's measures and classes from the lake and print the distribution
+    #[command(after_help = "Examples:
+  guanxi profile build
+  guanxi profile build --as-of 1998-06-30 --json")]
+    Build {
+        /// The date to compute as of (the end of that day, shop time) [default: the last
+        /// order's time]. Nothing reads the clock: the same data and date give the same result.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        as_of: Option<String>,
+    },
 }

@@ -40,6 +40,7 @@ fn main() -> std::process::ExitCode {
             Command::Lake(cmd) => commands::lake::run(&cli.global, cmd).await,
             Command::Status => commands::status::run(&cli.global).await,
             Command::Config(cmd) => commands::config::run(&cli.global, cmd),
+            Command::Profile(cmd) => commands::profile::run(&cli.global, cmd).await,
         }
     });
     match result {

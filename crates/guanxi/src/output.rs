@@ -29,6 +29,9 @@ fn code(e: &anyhow::Error) -> &'static str {
         if let Some(l) = cause.downcast_ref::<guanxi_lake::LakeError>() {
             return l.code();
         }
+        if let Some(a) = cause.downcast_ref::<guanxi_analytics::AnalyticsError>() {
+            return a.code();
+        }
     }
     "error"
 }

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod lake;
+pub mod profile;
 pub mod status;
 
 use std::path::Path;
