@@ -82,6 +82,18 @@ fn demo_loads_a_shop_and_the_lake_rebuilds_to_the_same_rows() {
     assert_eq!(d["customers_total"], 200);
     let lines = d["order_lines_total"].as_u64().unwrap();
     assert!(lines > 200);
+    // The demo builds the profiles too; `profile build` gives the same distribution.
+    let buyers = d["profiles"]["buyers"].as_u64().unwrap();
+    assert!(buyers > 150 && buyers <= 200, "{buyers}");
+    let built = json(&guanxi(
+        dir.path(),
+        &["--db", "guanxi-demo.db", "profile", "build", "--json"],
+    ));
+    assert_eq!(built["buyers"].as_u64(), Some(buyers));
+    assert_eq!(
+        built["classes"]["relationship"],
+        d["profiles"]["classes"]["relationship"]
+    );
     let db = ["--db", "guanxi-demo.db"];
     let stats = json(&guanxi(dir.path(), &[&db[..], &["lake", "stats", "--json"]].concat()));
     assert_eq!(stats["stats"]["live_rows"].as_u64(), Some(lines));

@@ -85,12 +85,20 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         seed: u64,
         #[serde(flatten)]
         summary: &'a Summary,
+        profiles: Option<super::profile::Distribution>,
         served: bool,
     }
+    // Build everything that exists so far: the customer profiles.
+    let (settings, _) = super::config::load(global)?;
+    let profiles = match summary.orders_total {
+        0 => None,
+        _ => Some(super::profile::build(&opened, &settings, None).await?),
+    };
     let loaded = Loaded {
         store: &opened.location,
         seed: cfg.seed,
         summary: &summary,
+        profiles,
         served: false,
     };
     report(global.json, &loaded, |l| {
@@ -105,6 +113,9 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
             s.records_inserted + s.records_updated + s.records_unchanged,
             s.elapsed_ms
         );
+        if let Some(d) = &l.profiles {
+            out += &super::profile::text(d);
+        }
         if !args.no_serve {
             out += &format!(
                 "the web UI is not built yet, so nothing is served at http://{}; try `guanxi status` or `guanxi import`\n",

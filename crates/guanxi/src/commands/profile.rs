@@ -5,17 +5,18 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use guanxi_analytics::{Engine, ProfileBuild};
+use guanxi_domain::profile::Settings;
 use guanxi_domain::{ShopTz, parse_date};
 use serde::Serialize;
 
 use crate::cli::{Global, ProfileCommand};
 use crate::commands::{config, default_db};
-use crate::open::open;
+use crate::open::{Opened, open};
 use crate::output::report;
 
 /// How many customers are in each class of each kind.
 #[derive(Serialize)]
-struct Distribution {
+pub struct Distribution {
     as_of: DateTime<Utc>,
     buyers: usize,
     shop_cycle_days: Option<f64>,
@@ -71,43 +72,51 @@ fn distribution(b: &ProfileBuild, elapsed_ms: u64) -> Distribution {
     }
 }
 
-pub async fn run(global: &Global, cmd: ProfileCommand) -> anyhow::Result<()> {
-    let ProfileCommand::Build { as_of } = cmd;
-    let (settings, _) = config::load(global)?;
-    let o = open(global, default_db()).await?;
+/// Builds the profiles as of `as_of` (a date, or the last order's time) and counts them.
+pub async fn build(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyhow::Result<Distribution> {
     let started = std::time::Instant::now();
     let engine = Engine::open(&o.lake).await?;
     let as_of = match as_of {
-        Some(d) => end_of_day(&d, o.tz)?,
+        Some(d) => end_of_day(d, o.tz)?,
         None => match engine.last_order_at().await? {
             Some(t) => t,
             None => anyhow::bail!("the lake holds no orders: import some first (guanxi import orders …)"),
         },
     };
-    let build = guanxi_analytics::build(&engine, as_of, o.tz, &settings).await?;
-    let d = distribution(&build, started.elapsed().as_millis() as u64);
-    report(global.json, &d, |d| {
-        let mut out = format!(
-            "profiles of {} buyers as of {} ({} ms)\nshop purchase cycle {}, median profit {}, key customers bring {:.1}% of profit\n",
-            d.buyers,
-            d.as_of,
-            d.elapsed_ms,
-            d.shop_cycle_days
-                .map(|c| format!("{c:.0} days"))
-                .unwrap_or_else(|| "unknown".into()),
-            d.median_profit,
-            d.key_customers_profit_share * 100.0
-        );
-        for (kind, counts) in &d.classes {
-            let parts: Vec<String> = counts.iter().map(|(c, n)| format!("{c} {n}")).collect();
-            out += &format!("  {kind:<12} {}\n", parts.join(", "));
-        }
-        out += &format!(
-            "  won back {}, with upgrade potential {}\n",
-            d.won_back, d.upgrade_potential
-        );
-        out
-    })
+    let build = guanxi_analytics::build(&engine, as_of, o.tz, settings).await?;
+    Ok(distribution(&build, started.elapsed().as_millis() as u64))
+}
+
+/// The distribution as text.
+pub fn text(d: &Distribution) -> String {
+    let mut out = format!(
+        "profiles of {} buyers as of {} ({} ms)\nshop purchase cycle {}, median profit {}, key customers bring {:.1}% of profit\n",
+        d.buyers,
+        d.as_of,
+        d.elapsed_ms,
+        d.shop_cycle_days
+            .map(|c| format!("{c:.0} days"))
+            .unwrap_or_else(|| "unknown".into()),
+        d.median_profit,
+        d.key_customers_profit_share * 100.0
+    );
+    for (kind, counts) in &d.classes {
+        let parts: Vec<String> = counts.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        out += &format!("  {kind:<12} {}\n", parts.join(", "));
+    }
+    out += &format!(
+        "  won back {}, with upgrade potential {}\n",
+        d.won_back, d.upgrade_potential
+    );
+    out
+}
+
+pub async fn run(global: &Global, cmd: ProfileCommand) -> anyhow::Result<()> {
+    let ProfileCommand::Build { as_of } = cmd;
+    let (settings, _) = config::load(global)?;
+    let o = open(global, default_db()).await?;
+    let d = build(&o, &settings, as_of.as_deref()).await?;
+    report(global.json, &d, text)
 }
 
 #[cfg(test)]
