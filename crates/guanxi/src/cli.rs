@@ -91,6 +91,10 @@ pub enum Command {
     /// How many customers, orders and lines the store holds, and the lake's files.
     Status,
 
+    /// One customer: contacts, consent, and every class with the rule and figures behind it.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+
     /// Customer profiles: every measure and class of every buyer, as of a date.
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -208,6 +212,24 @@ pub enum ProfileCommand {
     Build {
         /// The date to compute as of (the end of that day, shop time) [default: the last
         /// order's time]. Nothing reads the clock: the same data and date give the same result.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        as_of: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// Show a customer's profile and why they are in each class
+    #[command(after_help = "Examples:
+  guanxi --db guanxi-demo.db customer show C0000042 --source demo
+  guanxi customer show 00002 --source cdnow --as-of 1998-06-30 --json")]
+    Show {
+        /// The customer's id in its source
+        id: String,
+        /// The source of the id (as given to the import)
+        #[arg(long, default_value = "generic")]
+        source: String,
+        /// The date to compute as of [default: the last order's time]
         #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: Option<String>,
     },

@@ -41,6 +41,7 @@ fn main() -> std::process::ExitCode {
             Command::Status => commands::status::run(&cli.global).await,
             Command::Config(cmd) => commands::config::run(&cli.global, cmd),
             Command::Profile(cmd) => commands::profile::run(&cli.global, cmd).await,
+            Command::Customer(cmd) => commands::customer::run(&cli.global, cmd).await,
         }
     });
     match result {

@@ -256,13 +256,14 @@ pub fn quadrant(m: &Measures, p: &Population, s: &Settings) -> Option<Explained<
         (false, false) => Quadrant::Stranger,
     };
     let why = format!(
-        "{class}: profit {} {} the buyers' median {}; {} ({} active months of the last {} ≥ {}{})",
+        "{class}: profit {} {} the buyers' median {}; {} ({} active months of the last {} {} {}{})",
         m.profit,
         if rich { ">" } else { "≤" },
         p.median_profit,
         if loyal { "loyal" } else { "not loyal" },
         m.active_months,
         q.window_months,
+        if active { "≥" } else { "<" },
         q.active_months,
         if regular {
             format!(", or {} orders at regular intervals", m.paid_orders)

@@ -194,8 +194,13 @@ pub fn rfm(buyers: &[(i64, &Measures)], s: &Settings) -> Vec<RfmScores> {
             let rfm8 = Rfm8::from_highs(rh, fh, mh);
             let rfm11 = Rfm11::from_scores(r[i], fm_score(f[i], m[i]));
             let hl = |h: bool| if h { "high" } else { "low" };
+            // Raw M is money: show its threshold as money too.
+            let tm_text = match s.rfm.basis {
+                Basis::Raw => Cents(tm.round() as i64).to_string(),
+                Basis::Scores => format!("{tm:.2}"),
+            };
             let why = format!(
-                "{rfm8} ({}): R {} days is {} against {tr:.2}, F {} is {} against {tf:.2}, M {} is {} against {tm:.2} ({:?} of {:?}); {rfm11}: R score {} × FM score {}",
+                "{rfm8} ({}): R {} days is {} against {tr:.2}, F {} is {} against {tf:.2}, M {} is {} against {tm_text} ({:?} of {:?}); {rfm11}: R score {} × FM score {}",
                 rfm8.english(),
                 raw[i].1,
                 hl(rh),

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod config;
+pub mod customer;
 pub mod demo;
 pub mod export;
 pub mod import;

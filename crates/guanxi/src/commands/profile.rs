@@ -75,6 +75,12 @@ fn distribution(b: &ProfileBuild, elapsed_ms: u64) -> Distribution {
 /// Builds the profiles as of `as_of` (a date, or the last order's time) and counts them.
 pub async fn build(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyhow::Result<Distribution> {
     let started = std::time::Instant::now();
+    let build = profiles(o, settings, as_of).await?;
+    Ok(distribution(&build, started.elapsed().as_millis() as u64))
+}
+
+/// Every buyer's profile as of `as_of` (a date, or the last order's time).
+pub async fn profiles(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyhow::Result<ProfileBuild> {
     let engine = Engine::open(&o.lake).await?;
     let as_of = match as_of {
         Some(d) => end_of_day(d, o.tz)?,
@@ -83,8 +89,7 @@ pub async fn build(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyh
             None => anyhow::bail!("the lake holds no orders: import some first (guanxi import orders …)"),
         },
     };
-    let build = guanxi_analytics::build(&engine, as_of, o.tz, settings).await?;
-    Ok(distribution(&build, started.elapsed().as_millis() as u64))
+    Ok(guanxi_analytics::build(&engine, as_of, o.tz, settings).await?)
 }
 
 /// The distribution as text.
