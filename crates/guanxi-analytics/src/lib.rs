@@ -10,8 +10,6 @@
 //!   store's tables, so that Ballista executors can later run the same plans.
 //! - Memory: one customer's orders at a time, plus one profile per customer.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
@@ -222,28 +220,21 @@ pub fn assemble(measures: Vec<(i64, Measures)>, as_of: DateTime<Utc>, s: &Settin
         .filter(|(_, t)| matches!(t, Tier::Vip | Tier::Major))
         .map(|((_, v), _)| v.0.max(0))
         .sum();
-    let ranks: HashMap<i64, usize> = {
-        let mut order: Vec<usize> = (0..values.len()).collect();
-        order.sort_by(|&a, &b| values[b].1.cmp(&values[a].1).then(values[a].0.cmp(&values[b].0)));
-        order
-            .iter()
-            .enumerate()
-            .map(|(rank, &i)| (values[i].0, rank + 1))
-            .collect()
-    };
+    let ranks = profile::ranks(&values);
     let n = measures.len();
     let profiles = measures
         .into_iter()
         .zip(rfm)
         .zip(tiers)
-        .map(|(((id, m), rfm), tier)| {
+        .zip(ranks)
+        .map(|((((id, m), rfm), tier), rank)| {
             let classes = profile::classify(&m, &population, Standing { has_contact: true, ..Default::default() }, s);
             let growth = m.previous_amount.0 > 0
                 && m.recent_amount.0 as f64 > s.pyramid.upgrade_growth * m.previous_amount.0 as f64;
             let upgrade_potential = matches!(tier, Tier::Ordinary | Tier::Small) && growth;
             let why = format!(
                 "{tier}: rank {} of {n} buyers by profit in the last {} months ({}); top {}% VIP, next {}% major, next {}% ordinary",
-                ranks.get(&id).copied().unwrap_or(0),
+                rank,
                 s.pyramid.window_months,
                 m.window_profit,
                 s.pyramid.vip_percent,

@@ -148,6 +148,9 @@ pub enum ImportError {
     Store(#[from] guanxi_store::StoreError),
     #[error(transparent)]
     Lake(#[from] guanxi_lake::LakeError),
+    /// The writer task stopped or failed; the cause is reported by `Pipe::finish`.
+    #[error("the import's writer stopped: {0}")]
+    Writer(String),
     #[error("cannot write the rejects file {path}: {message}")]
     Rejects { path: String, message: String },
 }
@@ -160,6 +163,7 @@ impl ImportError {
             ImportError::Store(e) => e.code(),
             ImportError::Lake(e) => e.code(),
             ImportError::Rejects { .. } => "import_rejects",
+            ImportError::Writer(_) => "import_writer",
         }
     }
 }

@@ -175,17 +175,14 @@ impl Pipe {
         self.sender
             .send(batch)
             .await
-            .map_err(|_| ImportError::Usage("the writer stopped".into()))
+            .map_err(|_| ImportError::Writer("it no longer takes batches".into()))
     }
 
     /// Waits for every queued batch to be written; adds the writer's counts to `summary`.
     /// On a write error the loader is aborted (rolled back, staged files deleted).
     pub async fn finish(self, summary: &mut Summary) -> Result<Loader, ImportError> {
         drop(self.sender);
-        let (loader, s, result) = self
-            .writer
-            .await
-            .map_err(|e| ImportError::Usage(format!("the writer task failed: {e}")))?;
+        let (loader, s, result) = self.writer.await.map_err(|e| ImportError::Writer(e.to_string()))?;
         summary.add_writes(&s);
         match result {
             Ok(()) => Ok(loader),

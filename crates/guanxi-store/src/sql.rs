@@ -262,25 +262,51 @@ macro_rules! sql_store {
             c.0
         }
 
+        /// Sorts a batch against what the store holds: each record's outcome, and the new or
+        /// changed records with their fingerprints (the ones to write).
+        async fn plan<'a, T>(
+            conn: &mut Conn,
+            table: &str,
+            records: &'a [T],
+            key: impl Fn(&T) -> (String, String),
+            fingerprint: impl Fn(&T) -> i64,
+        ) -> $crate::Result<(Vec<Outcome>, Vec<(i64, &'a T)>)> {
+            let keys: Vec<(String, String)> = records.iter().map(&key).collect();
+            let existing = existing(conn, table, &keys).await?;
+            let classified = $crate::classify(records, key, fingerprint, &existing);
+            let outcomes = classified.iter().map(|(o, _, _)| *o).collect();
+            let to_write =
+                classified.into_iter().filter(|(o, _, _)| *o != Outcome::Unchanged).map(|(_, fp, r)| (fp, r)).collect();
+            Ok((outcomes, to_write))
+        }
+
+        /// Attaches the internal id of each record's customer, creating bare customers not
+        /// yet known; returns the rows and how many customers were created.
+        async fn with_customer_ids<'a, T>(
+            conn: &mut Conn,
+            records: Vec<(i64, &'a T)>,
+            customer: impl Fn(&T) -> &dom::CustomerKey,
+        ) -> $crate::Result<(Vec<(i64, i64, &'a T)>, u64)> {
+            let (ids, inserted) = ensure_customers(conn, records.iter().map(|(_, r)| customer(r))).await?;
+            let mut rows = Vec::with_capacity(records.len());
+            for (fp, r) in records {
+                rows.push((fp, customer_id(&ids, customer(r))?, r));
+            }
+            Ok((rows, inserted))
+        }
+
         async fn upsert_orders(conn: &mut Conn, orders: &[dom::Order]) -> $crate::Result<$crate::OrdersUpserted> {
-            let keys: Vec<(String, String)> = orders.iter().map(|o| key_pair(&o.key.source, &o.key.external_id)).collect();
-            let existing = existing(conn, "orders", &keys).await?;
-            let classified = $crate::classify(orders, |o| key_pair(&o.key.source, &o.key.external_id), dom::Order::fingerprint, &existing);
-            let to_write: Vec<(i64, &dom::Order)> =
-                classified.iter().filter(|(o, _, _)| *o != Outcome::Unchanged).map(|(_, fp, r)| (*fp, *r)).collect();
+            let (outcomes, to_write) =
+                plan(conn, "orders", orders, |o| key_pair(&o.key.source, &o.key.external_id), dom::Order::fingerprint).await?;
             let mut result = $crate::OrdersUpserted {
-                outcomes: classified.iter().map(|(o, _, _)| *o).collect(),
+                outcomes,
                 ..Default::default()
             };
             if to_write.is_empty() {
                 return Ok(result);
             }
-            let (customers, inserted) = ensure_customers(conn, to_write.iter().map(|(_, o)| &o.customer)).await?;
+            let (with_customer, inserted) = with_customer_ids(conn, to_write, |o| &o.customer).await?;
             result.customers_inserted = inserted;
-            let mut with_customer = Vec::with_capacity(to_write.len());
-            for (fp, o) in &to_write {
-                with_customer.push((*fp, customer_id(&customers, &o.customer)?, *o));
-            }
             let head = q::insert_head("orders", q::ORDER_COLUMNS, ", revision");
             let tail = q::upsert_tail(q::ORDER_COLUMNS, ", revision = orders.revision + 1")
                 .replace("RETURNING id,", "RETURNING id, revision,");
@@ -322,22 +348,17 @@ macro_rules! sql_store {
                 }
             }
             let mut updated_ids = Vec::new();
-            for ((outcome, _, o), _) in classified.iter().zip(orders) {
-                if *outcome == Outcome::Unchanged {
-                    continue;
-                }
+            // `with_customer` holds the written orders in input order, as do the outcomes
+            // that are not `Unchanged`.
+            let written_outcomes = result.outcomes.iter().filter(|o| **o != Outcome::Unchanged);
+            for (outcome, (_, cid, o)) in written_outcomes.zip(&with_customer) {
                 let &(id, revision) = revisions
                     .get(&key_pair(&o.key.source, &o.key.external_id))
                     .ok_or_else(|| $crate::StoreError::Database(format!("order {} was not written", o.key.external_id)))?;
                 if *outcome == Outcome::Updated {
                     updated_ids.push(id);
                 }
-                result.written.push($crate::StoredOrder {
-                    id,
-                    customer_id: customer_id(&customers, &o.customer)?,
-                    revision,
-                    order: (*o).clone(),
-                });
+                result.written.push($crate::StoredOrder { id, customer_id: *cid, revision, order: (*o).clone() });
             }
             delete_children(conn, "order_lines", "order_id", &updated_ids).await?;
             let lines: Vec<(i64, i64, &dom::OrderLine)> = result
@@ -365,11 +386,8 @@ macro_rules! sql_store {
         }
 
         async fn upsert_customers(conn: &mut Conn, customers: &[dom::Customer]) -> $crate::Result<$crate::Upserted> {
-            let keys: Vec<(String, String)> = customers.iter().map(|c| key_pair(&c.key.source, &c.key.external_id)).collect();
-            let existing = existing(conn, "customers", &keys).await?;
-            let classified = $crate::classify(customers, |c| key_pair(&c.key.source, &c.key.external_id), dom::Customer::fingerprint, &existing);
-            let to_write: Vec<(i64, &dom::Customer)> =
-                classified.iter().filter(|(o, _, _)| *o != Outcome::Unchanged).map(|(_, fp, r)| (*fp, *r)).collect();
+            let (outcomes, to_write) =
+                plan(conn, "customers", customers, |c| key_pair(&c.key.source, &c.key.external_id), dom::Customer::fingerprint).await?;
             let head = q::insert_head("customers", q::CUSTOMER_COLUMNS, "");
             let tail = q::upsert_tail(q::CUSTOMER_COLUMNS, "");
             let ids = upsert_rows(conn, &head, &tail, &to_write, |mut s, (fp, c)| {
@@ -431,20 +449,13 @@ macro_rules! sql_store {
                 b.push(" ON CONFLICT DO NOTHING");
                 b.build().execute(&mut *conn).await.map_err(db_err)?;
             }
-            Ok($crate::Upserted { outcomes: classified.iter().map(|(o, _, _)| *o).collect(), customers_inserted: 0 })
+            Ok($crate::Upserted { outcomes, customers_inserted: 0 })
         }
 
         async fn upsert_service_records(conn: &mut Conn, records: &[dom::ServiceRecord]) -> $crate::Result<$crate::Upserted> {
-            let keys: Vec<(String, String)> = records.iter().map(|r| key_pair(&r.source, &r.external_id)).collect();
-            let existing = existing(conn, "service_records", &keys).await?;
-            let classified = $crate::classify(records, |r| key_pair(&r.source, &r.external_id), dom::ServiceRecord::fingerprint, &existing);
-            let to_write: Vec<(i64, &dom::ServiceRecord)> =
-                classified.iter().filter(|(o, _, _)| *o != Outcome::Unchanged).map(|(_, fp, r)| (*fp, *r)).collect();
-            let (customers, customers_inserted) = ensure_customers(conn, to_write.iter().map(|(_, r)| &r.customer)).await?;
-            let mut rows = Vec::with_capacity(to_write.len());
-            for (fp, r) in to_write {
-                rows.push((fp, customer_id(&customers, &r.customer)?, r));
-            }
+            let (outcomes, to_write) =
+                plan(conn, "service_records", records, |r| key_pair(&r.source, &r.external_id), dom::ServiceRecord::fingerprint).await?;
+            let (rows, customers_inserted) = with_customer_ids(conn, to_write, |r| &r.customer).await?;
             let head = q::insert_head("service_records", q::SERVICE_COLUMNS, "");
             let tail = q::upsert_tail(q::SERVICE_COLUMNS, "");
             upsert_rows(conn, &head, &tail, &rows, |mut s, (fp, cid, r)| {
@@ -462,20 +473,13 @@ macro_rules! sql_store {
                     .push_bind(*fp);
             })
             .await?;
-            Ok($crate::Upserted { outcomes: classified.iter().map(|(o, _, _)| *o).collect(), customers_inserted })
+            Ok($crate::Upserted { outcomes, customers_inserted })
         }
 
         async fn upsert_reviews(conn: &mut Conn, reviews: &[dom::Review]) -> $crate::Result<$crate::Upserted> {
-            let keys: Vec<(String, String)> = reviews.iter().map(|r| key_pair(&r.source, &r.external_id)).collect();
-            let existing = existing(conn, "reviews", &keys).await?;
-            let classified = $crate::classify(reviews, |r| key_pair(&r.source, &r.external_id), dom::Review::fingerprint, &existing);
-            let to_write: Vec<(i64, &dom::Review)> =
-                classified.iter().filter(|(o, _, _)| *o != Outcome::Unchanged).map(|(_, fp, r)| (*fp, *r)).collect();
-            let (customers, customers_inserted) = ensure_customers(conn, to_write.iter().map(|(_, r)| &r.customer)).await?;
-            let mut rows = Vec::with_capacity(to_write.len());
-            for (fp, r) in to_write {
-                rows.push((fp, customer_id(&customers, &r.customer)?, r));
-            }
+            let (outcomes, to_write) =
+                plan(conn, "reviews", reviews, |r| key_pair(&r.source, &r.external_id), dom::Review::fingerprint).await?;
+            let (rows, customers_inserted) = with_customer_ids(conn, to_write, |r| &r.customer).await?;
             let head = q::insert_head("reviews", q::REVIEW_COLUMNS, "");
             let tail = q::upsert_tail(q::REVIEW_COLUMNS, "");
             let rating = |r: Option<dom::Rating>| r.map(|x| i64::from(x.get()));
@@ -492,7 +496,7 @@ macro_rules! sql_store {
                     .push_bind(*fp);
             })
             .await?;
-            Ok($crate::Upserted { outcomes: classified.iter().map(|(o, _, _)| *o).collect(), customers_inserted })
+            Ok($crate::Upserted { outcomes, customers_inserted })
         }
 
         const ORDER_SELECT: &str = "SELECT o.id, o.customer_id, o.revision, o.source, o.external_id, c.source AS c_source, \

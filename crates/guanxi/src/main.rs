@@ -8,8 +8,9 @@ mod output;
 
 use clap::Parser;
 
-/// Imports allocate and free millions of small values (fields, bind arguments); mimalloc
-/// halves the time glibc's allocator spends on them (see the foundation issue's note).
+/// Imports allocate and free millions of small values (fields, bind arguments): perf put
+/// ~25% of an import in glibc's malloc/free; with mimalloc a 1M-line import went from
+/// 13.6 s to 10.1 s (see the foundation issue's note).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -15,5 +15,5 @@ pub use classes::{
     classify,
 };
 pub use measures::{Measures, OrderFact, median, paid_time};
-pub use population::{Rfm8, Rfm11, RfmScores, Tier, fm_score, ntile, population, pyramid, rfm};
+pub use population::{Rfm8, Rfm11, RfmScores, Tier, fm_score, ntile, population, pyramid, ranks, rfm};
 pub use settings::Settings;

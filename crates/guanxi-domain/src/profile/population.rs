@@ -218,31 +218,41 @@ pub fn rfm(buyers: &[(i64, &Measures)], s: &Settings) -> Vec<RfmScores> {
         .collect()
 }
 
+/// Each buyer's rank by `value`, 1 for the highest, ties by id (lower id first).
+pub fn ranks(values: &[(i64, Cents)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[b].1.cmp(&values[a].1).then(values[a].0.cmp(&values[b].0)));
+    let mut rank = vec![0; values.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r + 1;
+    }
+    rank
+}
+
 /// Pyramid tiers for buyers by `value` (ranked highest first, ties by id): the top
 /// `vip_percent` of buyers VIP, the next `major_percent` major, the next
 /// `ordinary_percent` ordinary, the rest small. Counts round to the nearest customer.
 pub fn pyramid(values: &[(i64, Cents)], s: &Settings) -> Vec<Tier> {
     let n = values.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| values[b].1.cmp(&values[a].1).then(values[a].0.cmp(&values[b].0)));
     let p = &s.pyramid;
     let upto = |percent: f64| ((n as f64) * percent / 100.0).round() as usize;
     let vip = upto(p.vip_percent);
     let major = upto(p.vip_percent + p.major_percent);
     let ordinary = upto(p.vip_percent + p.major_percent + p.ordinary_percent);
-    let mut tiers = vec![Tier::Small; n];
-    for (rank, &i) in order.iter().enumerate() {
-        tiers[i] = if rank < vip {
-            Tier::Vip
-        } else if rank < major {
-            Tier::Major
-        } else if rank < ordinary {
-            Tier::Ordinary
-        } else {
-            Tier::Small
-        };
-    }
-    tiers
+    ranks(values)
+        .into_iter()
+        .map(|rank| {
+            if rank <= vip {
+                Tier::Vip
+            } else if rank <= major {
+                Tier::Major
+            } else if rank <= ordinary {
+                Tier::Ordinary
+            } else {
+                Tier::Small
+            }
+        })
+        .collect()
 }
 
 /// The population figures the per-customer classes compare against.

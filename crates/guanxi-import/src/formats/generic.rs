@@ -2,7 +2,7 @@
 
 use guanxi_domain::{Cents, OrderLine, OrderStatus, StatusTimes};
 
-use super::{Context, First, Head, OrderFormat, OrderRow, column_text, status_or};
+use super::{Context, First, Head, OrderFormat, OrderRow, column_text};
 use crate::problem::Problem;
 use crate::table::{Columns, Header, Row, fields};
 
@@ -61,7 +61,7 @@ impl OrderFormat for Generic {
             .ok_or_else(|| f.problem(2, "a value is required here"))?;
         let amount = f.money(3)?.ok_or_else(|| f.problem(3, "a value is required here"))?;
         let paid_at = f.time(4, cx.tz)?;
-        let explicit = f.parse(5, |s| status_or(s, |_| None))?;
+        let explicit = f.parse(5, |s| OrderStatus::parse(&s.to_ascii_lowercase()))?;
         // Without a status column a row records a sale: paid, at paid_at or else ordered_at.
         let (status, paid_at) = match explicit {
             Some(s) => (s, paid_at),

@@ -140,8 +140,3 @@ pub(crate) trait RecordFormat {
     /// The record's external id, to reject the same id twice in one import.
     fn id(record: &Self::Record) -> &str;
 }
-
-/// Parses a status name of ours, or the format's own through `alias`.
-pub(crate) fn status_or(s: &str, alias: impl Fn(&str) -> Option<OrderStatus>) -> Result<OrderStatus, String> {
-    OrderStatus::parse(&s.to_ascii_lowercase()).or_else(|e| alias(s).ok_or_else(|| e.to_string()))
-}
