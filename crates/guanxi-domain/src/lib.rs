@@ -69,6 +69,7 @@ mod money;
 mod order;
 pub mod profile;
 mod review;
+pub mod segment;
 mod service;
 mod source;
 mod time;
