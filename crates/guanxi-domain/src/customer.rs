@@ -37,6 +37,23 @@ pub struct Consent {
     pub evidence: String,
 }
 
+impl ConsentState {
+    /// How much the state allows: denied < unknown < granted.
+    fn openness(self) -> u8 {
+        match self {
+            ConsentState::Denied => 0,
+            ConsentState::Unknown => 1,
+            ConsentState::Granted => 2,
+        }
+    }
+}
+
+/// When two records of one person disagree on a channel (identity merge), the more
+/// restrictive consent wins: a refusal on either record is a refusal.
+pub fn most_restrictive<'a>(a: &'a Consent, b: &'a Consent) -> &'a Consent {
+    if b.state.openness() < a.state.openness() { b } else { a }
+}
+
 /// Everything the CRM keeps on a customer (DOMAIN.md §1). Only `key` is required: an
 /// order import knows no more than the buyer's id, a customers import fills the rest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

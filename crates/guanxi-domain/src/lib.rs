@@ -75,7 +75,7 @@ mod source;
 mod time;
 
 pub use contact::{Contact, ContactError, Email, Mobile};
-pub use customer::{Channel, Consent, ConsentState, Customer, CustomerKey, Gender};
+pub use customer::{Channel, Consent, ConsentState, Customer, CustomerKey, Gender, most_restrictive};
 pub use fingerprint::Fingerprint;
 pub use message::MessageStatus;
 pub use money::{Cents, MoneyError};

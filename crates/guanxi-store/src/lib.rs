@@ -21,14 +21,22 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use guanxi_domain::segment::Expr;
 use guanxi_domain::{Customer, CustomerKey, Order, OrderKey, Review, ServiceRecord};
 use serde::Serialize;
 
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
+mod profiles;
+pub mod segment;
 #[doc(hidden)]
 pub mod sql;
+
+pub use profiles::{
+    BuildRecord, CLASS_KINDS, MergeChange, MergeProposal, Movement, ProfileRow, SavedSegment, SegmentMember,
+    SegmentPlan, Transition, transitions,
+};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -50,6 +58,9 @@ pub enum StoreError {
     Database(String),
     #[error("the store holds a value it cannot read ({0}); was it written by a newer guanxi?")]
     Corrupt(String),
+    /// A request the store's records refuse (unknown customer, merge of a merged one…).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl StoreError {
@@ -59,6 +70,7 @@ impl StoreError {
             StoreError::Migrate(_) => "store_migrate",
             StoreError::Database(_) => "store_database",
             StoreError::Corrupt(_) => "store_corrupt",
+            StoreError::Refused(_) => "store_refused",
         }
     }
 }
@@ -125,6 +137,15 @@ pub struct ImportRecord {
     pub summary: String,
 }
 
+/// One line of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
 /// The system of record. See the crate docs.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -148,6 +169,69 @@ pub trait Store: Send + Sync {
     async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
 
     async fn imports(&self) -> Result<Vec<ImportRecord>>;
+
+    /// Each person's standing for the profile build (customers merged into another are
+    /// left out): id, has contact details, tags.
+    async fn standings(&self) -> Result<Vec<(i64, bool, Vec<String>)>>;
+
+    /// Merged customer → the person it was merged into, for the profile build.
+    async fn merged_into(&self) -> Result<Vec<(i64, i64)>>;
+
+    /// Replaces the current profiles with `rows` as one build, records every class change
+    /// against the previous build (none for the first) and returns the build with its id.
+    async fn save_build(&self, build: &BuildRecord, rows: &[ProfileRow]) -> Result<BuildRecord>;
+
+    /// The newest build, if any.
+    async fn latest_build(&self) -> Result<Option<BuildRecord>>;
+
+    /// One customer's stored profile (`detail` JSON) and the build it belongs to.
+    async fn profile(&self, customer_id: i64) -> Result<Option<String>>;
+
+    /// Class changes recorded by builds as of after `since` (all when `None`), counted per
+    /// kind, from and to.
+    async fn movements(&self, since: Option<DateTime<Utc>>) -> Result<Vec<Movement>>;
+
+    /// One customer's class changes, oldest first.
+    async fn customer_transitions(&self, customer_id: i64) -> Result<Vec<Transition>>;
+
+    /// How many profiled customers match an expression (nested segments already inlined),
+    /// with behaviour windows ending at `as_of`.
+    async fn segment_count(&self, expr: &Expr, as_of: DateTime<Utc>) -> Result<u64>;
+
+    /// Matching customers with `id > after_id`, in id order, at most `limit`.
+    async fn segment_members(
+        &self,
+        expr: &Expr,
+        as_of: DateTime<Utc>,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<SegmentMember>>;
+
+    /// How many match each node of the expression (in [`segment::nodes`] order) and, for
+    /// `customer`, whether each node held.
+    async fn segment_plan(&self, expr: &Expr, as_of: DateTime<Utc>, customer: Option<i64>) -> Result<SegmentPlan>;
+
+    async fn save_segment(&self, segment: &SavedSegment) -> Result<()>;
+
+    async fn segments(&self) -> Result<Vec<SavedSegment>>;
+
+    async fn delete_segment(&self, name: &str) -> Result<bool>;
+
+    /// Pairs of unmerged customers sharing a normalised mobile number or email.
+    async fn merge_proposals(&self, limit: u32) -> Result<Vec<MergeProposal>>;
+
+    /// Merges `merged` into `kept` (consent per channel becomes the more restrictive of the
+    /// two), audited under `actor`.
+    async fn merge(&self, kept: i64, merged: i64, actor: &str, at: DateTime<Utc>) -> Result<()>;
+
+    /// Reverses the merge of `merged`, restoring the kept customer's consent, audited.
+    async fn unmerge(&self, merged: i64, actor: &str, at: DateTime<Utc>) -> Result<i64>;
+
+    /// The audit trail of one subject (`customer:42`), oldest first.
+    async fn audit_trail(&self, subject: &str) -> Result<Vec<AuditEntry>>;
+
+    /// The id of a customer by its key, also through merged identities.
+    async fn customer_id(&self, key: &CustomerKey) -> Result<Option<i64>>;
 }
 
 /// A write transaction. Dropping it without [`StoreTx::commit`] rolls it back.

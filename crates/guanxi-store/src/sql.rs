@@ -571,6 +571,127 @@ macro_rules! sql_store {
             b.build().fetch_all(&mut *conn).await.map_err(db_err)?.iter().map(line_from_row).collect()
         }
 
+        /// Pushes compiled segment SQL, binding its values.
+        fn push_pieces(b: &mut Builder, pieces: Vec<$crate::segment::Piece>) {
+            use $crate::segment::{Bind, Piece};
+            for p in pieces {
+                match p {
+                    Piece::Sql(s) => {
+                        b.push(s);
+                    }
+                    Piece::Bind(Bind::Text(t)) => {
+                        b.push_bind(t);
+                    }
+                    Piece::Bind(Bind::Int(i)) => {
+                        b.push_bind(i);
+                    }
+                    Piece::Bind(Bind::Real(f)) => {
+                        b.push_bind(f);
+                    }
+                    Piece::Bind(Bind::Time(t)) => {
+                        b.push_bind(t);
+                    }
+                }
+            }
+        }
+
+        const PROFILE_COLUMNS: &str = "customer_id, build_id, relationship, activity, lifecycle, quadrant, pricing, tier, rfm8, rfm11, \
+            r, f, m, recency_days, paid_orders, frequency, cycle_days, discount_share, complaint_count, praise_count, \
+            paid_amount_cents, profit_cents, refunds_cents, monetary_cents, won_back, upgrade_potential, first_paid_at, last_paid_at, detail";
+
+        /// The current classes of every profiled person, interned: 1M people fit in tens of MB.
+        async fn current_classes(conn: &mut Conn) -> $crate::Result<(HashMap<i64, [u16; 8]>, Vec<String>)> {
+            use futures::TryStreamExt as _;
+            let mut names: Vec<String> = vec![String::new()];
+            let mut index: HashMap<String, u16> = HashMap::new();
+            let mut out = HashMap::new();
+            let mut b = Builder::new(format!("SELECT customer_id, {} FROM profiles", $crate::CLASS_KINDS.join(", ")));
+            let mut rows = b.build().fetch(&mut *conn);
+            while let Some(row) = rows.try_next().await.map_err(db_err)? {
+                let mut classes = [0u16; 8];
+                for (k, kind) in $crate::CLASS_KINDS.iter().enumerate() {
+                    if let Some(v) = get::<Option<String>>(&row, kind)? {
+                        classes[k] = match index.get(&v) {
+                            Some(i) => *i,
+                            None => {
+                                let i = names.len() as u16;
+                                names.push(v.clone());
+                                index.insert(v, i);
+                                i
+                            }
+                        };
+                    }
+                }
+                out.insert(get::<i64>(&row, "customer_id")?, classes);
+            }
+            Ok((out, names))
+        }
+
+        fn build_from_row(row: &DbRow) -> $crate::Result<$crate::BuildRecord> {
+            Ok($crate::BuildRecord {
+                id: get(row, "id")?,
+                as_of: get(row, "as_of")?,
+                built_at: get(row, "built_at")?,
+                customers: get(row, "customers")?,
+                transitions: get(row, "transitions")?,
+                summary: get(row, "summary")?,
+            })
+        }
+
+        async fn consents_of(conn: &mut Conn, id: i64) -> $crate::Result<Vec<dom::Consent>> {
+            let mut b = Builder::new("SELECT channel, state, recorded_at, evidence FROM customer_consents WHERE customer_id = ");
+            b.push_bind(id).push(" ORDER BY channel");
+            let mut out = Vec::new();
+            for row in b.build().fetch_all(&mut *conn).await.map_err(db_err)? {
+                let ch: String = get(&row, "channel")?;
+                let st: String = get(&row, "state")?;
+                out.push(dom::Consent {
+                    channel: dom::Channel::parse(&ch).map_err(corrupt)?,
+                    state: dom::ConsentState::parse(&st).map_err(corrupt)?,
+                    recorded_at: get(&row, "recorded_at")?,
+                    evidence: get(&row, "evidence")?,
+                });
+            }
+            Ok(out)
+        }
+
+        async fn set_consents(conn: &mut Conn, id: i64, consents: &[dom::Consent]) -> $crate::Result<()> {
+            let mut b = Builder::new("DELETE FROM customer_consents WHERE customer_id = ");
+            b.push_bind(id);
+            b.build().execute(&mut *conn).await.map_err(db_err)?;
+            if consents.is_empty() {
+                return Ok(());
+            }
+            let mut b = Builder::new("INSERT INTO customer_consents (customer_id, channel, state, recorded_at, evidence) ");
+            b.push_values(consents, |mut s, c| {
+                s.push_bind(id)
+                    .push_bind(c.channel.as_str())
+                    .push_bind(c.state.as_str())
+                    .push_bind(c.recorded_at)
+                    .push_bind(c.evidence.clone());
+            });
+            b.build().execute(&mut *conn).await.map_err(db_err)?;
+            Ok(())
+        }
+
+        /// (source, external_id, merged_into) of a customer, or a refusal naming it.
+        async fn customer_row(conn: &mut Conn, id: i64) -> $crate::Result<(String, String, Option<i64>)> {
+            let mut b = Builder::new("SELECT source, external_id, merged_into FROM customers WHERE id = ");
+            b.push_bind(id);
+            let row = b.build().fetch_optional(&mut *conn).await.map_err(db_err)?;
+            let row = row.ok_or_else(|| $crate::StoreError::Refused(format!("no customer #{id}")))?;
+            Ok((get(&row, "source")?, get(&row, "external_id")?, get(&row, "merged_into")?))
+        }
+
+        async fn audit(conn: &mut Conn, at: chrono::DateTime<chrono::Utc>, actor: &str, action: &str, subject: String, detail: String) -> $crate::Result<()> {
+            let mut b = Builder::new("INSERT INTO audit_log (at, actor, action, subject, detail) ");
+            b.push_values([()], |mut s, _| {
+                s.push_bind(at).push_bind(actor.to_string()).push_bind(action.to_string()).push_bind(subject.clone()).push_bind(detail.clone());
+            });
+            b.build().execute(&mut *conn).await.map_err(db_err)?;
+            Ok(())
+        }
+
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             fn backend(&self) -> $crate::Backend {
@@ -717,6 +838,411 @@ macro_rules! sql_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn standings(&self) -> $crate::Result<Vec<(i64, bool, Vec<String>)>> {
+                let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
+                for row in sqlx::query("SELECT customer_id, tag FROM customer_tags ORDER BY customer_id, tag")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                {
+                    tags.entry(get(&row, "customer_id")?).or_default().push(get(&row, "tag")?);
+                }
+                let rows = sqlx::query(
+                    "SELECT id, CAST(CASE WHEN mobile IS NOT NULL OR email IS NOT NULL OR wechat IS NOT NULL OR qq IS NOT NULL \
+                     THEN 1 ELSE 0 END AS BIGINT) AS contact FROM customers WHERE merged_into IS NULL ORDER BY id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                rows.iter()
+                    .map(|row| {
+                        let id: i64 = get(row, "id")?;
+                        Ok((id, get::<i64>(row, "contact")? != 0, tags.remove(&id).unwrap_or_default()))
+                    })
+                    .collect()
+            }
+
+            async fn merged_into(&self) -> $crate::Result<Vec<(i64, i64)>> {
+                let rows = sqlx::query("SELECT id, merged_into FROM customers WHERE merged_into IS NOT NULL ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                rows.iter().map(|r| Ok((get(r, "id")?, get(r, "merged_into")?))).collect()
+            }
+
+            async fn save_build(&self, build: &$crate::BuildRecord, rows: &[$crate::ProfileRow]) -> $crate::Result<$crate::BuildRecord> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let previous: i64 = get(&sqlx::query("SELECT count(*) AS n FROM profile_builds").fetch_one(&mut *tx).await.map_err(db_err)?, "n")?;
+                let (mut old, names) = if previous > 0 { current_classes(&mut tx).await? } else { Default::default() };
+                let mut b = Builder::new("INSERT INTO profile_builds (as_of, built_at, customers, transitions, summary) ");
+                b.push_values([build], |mut s, r| {
+                    s.push_bind(r.as_of).push_bind(r.built_at).push_bind(rows.len() as i64).push_bind(0i64).push_bind(r.summary.clone());
+                });
+                b.push(" RETURNING id");
+                let id: i64 = get(&b.build().fetch_one(&mut *tx).await.map_err(db_err)?, "id")?;
+                sqlx::query("DELETE FROM profiles").execute(&mut *tx).await.map_err(db_err)?;
+                let head = format!("INSERT INTO profiles ({PROFILE_COLUMNS}) ");
+                for chunk in rows.chunks(q::ROWS_PER_STATEMENT / 2) {
+                    let mut b = Builder::new(&head);
+                    b.push_values(chunk, |mut s, p| {
+                        s.push_bind(p.customer_id).push_bind(id);
+                        for c in &p.classes {
+                            s.push_bind(c.clone());
+                        }
+                        s.push_bind(p.r)
+                            .push_bind(p.f)
+                            .push_bind(p.m)
+                            .push_bind(p.recency_days)
+                            .push_bind(p.paid_orders)
+                            .push_bind(p.frequency)
+                            .push_bind(p.cycle_days)
+                            .push_bind(p.discount_share)
+                            .push_bind(p.complaint_count)
+                            .push_bind(p.praise_count)
+                            .push_bind(p.paid_amount_cents)
+                            .push_bind(p.profit_cents)
+                            .push_bind(p.refunds_cents)
+                            .push_bind(p.monetary_cents)
+                            .push_bind(i64::from(p.won_back))
+                            .push_bind(i64::from(p.upgrade_potential))
+                            .push_bind(p.first_paid_at)
+                            .push_bind(p.last_paid_at)
+                            .push_bind(p.detail.clone());
+                    });
+                    b.build().execute(&mut *tx).await.map_err(db_err)?;
+                }
+                // Class changes against the previous build; the first build has nothing to
+                // compare with and records none.
+                let mut changes: Vec<(i64, &'static str, Option<String>, Option<String>)> = Vec::new();
+                if previous > 0 {
+                    let expand = |c: &[u16; 8]| c.map(|i| (i > 0).then(|| names[i as usize].clone()));
+                    for p in rows {
+                        let before = old.remove(&p.customer_id).map(|c| expand(&c));
+                        for (kind, from, to) in $crate::transitions(before.as_ref(), Some(&p.classes)) {
+                            changes.push((p.customer_id, kind, from.map(str::to_string), to.map(str::to_string)));
+                        }
+                    }
+                    let mut gone: Vec<(i64, [u16; 8])> = old.into_iter().collect();
+                    gone.sort_unstable_by_key(|(id, _)| *id);
+                    for (cid, c) in gone {
+                        let before = expand(&c);
+                        for (kind, from, to) in $crate::transitions(Some(&before), None) {
+                            changes.push((cid, kind, from.map(str::to_string), to.map(str::to_string)));
+                        }
+                    }
+                }
+                for chunk in changes.chunks(q::ROWS_PER_STATEMENT) {
+                    let mut b = Builder::new("INSERT INTO class_transitions (build_id, customer_id, kind, from_class, to_class, as_of) ");
+                    b.push_values(chunk, |mut s, (cid, kind, from, to)| {
+                        s.push_bind(id).push_bind(*cid).push_bind(*kind).push_bind(from.clone()).push_bind(to.clone()).push_bind(build.as_of);
+                    });
+                    b.build().execute(&mut *tx).await.map_err(db_err)?;
+                }
+                let mut b = Builder::new("UPDATE profile_builds SET transitions = ");
+                b.push_bind(changes.len() as i64).push(" WHERE id = ").push_bind(id);
+                b.build().execute(&mut *tx).await.map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                Ok($crate::BuildRecord {
+                    id,
+                    customers: rows.len() as i64,
+                    transitions: changes.len() as i64,
+                    ..build.clone()
+                })
+            }
+
+            async fn latest_build(&self) -> $crate::Result<Option<$crate::BuildRecord>> {
+                let row = sqlx::query("SELECT * FROM profile_builds ORDER BY id DESC LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                row.as_ref().map(build_from_row).transpose()
+            }
+
+            async fn profile(&self, customer_id: i64) -> $crate::Result<Option<String>> {
+                let mut b = Builder::new("SELECT detail FROM profiles WHERE customer_id = ");
+                b.push_bind(customer_id);
+                let row = b.build().fetch_optional(&self.pool).await.map_err(db_err)?;
+                row.map(|r| get(&r, "detail")).transpose()
+            }
+
+            async fn movements(&self, since: Option<chrono::DateTime<chrono::Utc>>) -> $crate::Result<Vec<$crate::Movement>> {
+                let mut b = Builder::new("SELECT kind, from_class, to_class, count(*) AS n FROM class_transitions");
+                if let Some(t) = since {
+                    b.push(" WHERE as_of > ").push_bind(t);
+                }
+                b.push(" GROUP BY kind, from_class, to_class ORDER BY kind, n DESC, coalesce(from_class, ''), coalesce(to_class, '')");
+                b.build()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(|r| {
+                        Ok($crate::Movement {
+                            kind: get(r, "kind")?,
+                            from: get(r, "from_class")?,
+                            to: get(r, "to_class")?,
+                            customers: get::<i64>(r, "n")? as u64,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn customer_transitions(&self, customer_id: i64) -> $crate::Result<Vec<$crate::Transition>> {
+                let mut b = Builder::new("SELECT kind, from_class, to_class, as_of FROM class_transitions WHERE customer_id = ");
+                b.push_bind(customer_id).push(" ORDER BY id");
+                b.build()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(|r| {
+                        Ok($crate::Transition {
+                            kind: get(r, "kind")?,
+                            from: get(r, "from_class")?,
+                            to: get(r, "to_class")?,
+                            as_of: get(r, "as_of")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn segment_count(&self, expr: &dom::segment::Expr, as_of: chrono::DateTime<chrono::Utc>) -> $crate::Result<u64> {
+                let mut b = Builder::new("SELECT count(*) AS n");
+                b.push($crate::segment::FROM).push("WHERE ");
+                push_pieces(&mut b, $crate::segment::compile(expr, as_of)?);
+                let row = b.build().fetch_one(&self.pool).await.map_err(db_err)?;
+                Ok(get::<i64>(&row, "n")? as u64)
+            }
+
+            async fn segment_members(
+                &self,
+                expr: &dom::segment::Expr,
+                as_of: chrono::DateTime<chrono::Utc>,
+                after_id: i64,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::SegmentMember>> {
+                let mut b = Builder::new("SELECT c.id, c.source, c.external_id, c.name");
+                b.push($crate::segment::FROM).push("WHERE c.id > ").push_bind(after_id).push(" AND ");
+                push_pieces(&mut b, $crate::segment::compile(expr, as_of)?);
+                b.push(" ORDER BY c.id LIMIT ").push_bind(i64::from(limit));
+                b.build()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(|r| {
+                        Ok($crate::SegmentMember {
+                            id: get(r, "id")?,
+                            source: get(r, "source")?,
+                            external_id: get(r, "external_id")?,
+                            name: get(r, "name")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn segment_plan(
+                &self,
+                expr: &dom::segment::Expr,
+                as_of: chrono::DateTime<chrono::Utc>,
+                customer: Option<i64>,
+            ) -> $crate::Result<$crate::SegmentPlan> {
+                let nodes = $crate::segment::nodes(expr);
+                let mut b = Builder::new("SELECT ");
+                for (i, n) in nodes.iter().enumerate() {
+                    if i > 0 {
+                        b.push(", ");
+                    }
+                    b.push("CAST(coalesce(sum(CASE WHEN ");
+                    push_pieces(&mut b, $crate::segment::compile(n, as_of)?);
+                    b.push(format!(" THEN 1 ELSE 0 END), 0) AS BIGINT) AS n{i}"));
+                }
+                b.push($crate::segment::FROM);
+                let row = b.build().fetch_one(&self.pool).await.map_err(db_err)?;
+                let counts = (0..nodes.len()).map(|i| get::<i64>(&row, &format!("n{i}")).map(|v| v as u64)).collect::<Result<Vec<_>, _>>()?;
+                let held = match customer {
+                    None => None,
+                    Some(id) => {
+                        let mut b = Builder::new("SELECT ");
+                        for (i, n) in nodes.iter().enumerate() {
+                            if i > 0 {
+                                b.push(", ");
+                            }
+                            b.push("CAST(CASE WHEN ");
+                            push_pieces(&mut b, $crate::segment::compile(n, as_of)?);
+                            b.push(format!(" THEN 1 ELSE 0 END AS BIGINT) AS n{i}"));
+                        }
+                        b.push($crate::segment::FROM).push("WHERE p.customer_id = ").push_bind(id);
+                        let row = b.build().fetch_optional(&self.pool).await.map_err(db_err)?;
+                        let row = row.ok_or_else(|| $crate::StoreError::Refused(format!("customer #{id} has no profile: build the profiles first (guanxi profile build)")))?;
+                        Some((0..nodes.len()).map(|i| get::<i64>(&row, &format!("n{i}")).map(|v| v != 0)).collect::<Result<Vec<_>, _>>()?)
+                    }
+                };
+                Ok($crate::SegmentPlan { counts, held })
+            }
+
+            async fn save_segment(&self, s: &$crate::SavedSegment) -> $crate::Result<()> {
+                let mut b = Builder::new("INSERT INTO segments (name, description, expression, created_at, updated_at) ");
+                b.push_values([s], |mut v, s| {
+                    v.push_bind(s.name.clone()).push_bind(s.description.clone()).push_bind(s.expression.clone()).push_bind(s.created_at).push_bind(s.updated_at);
+                });
+                b.push(" ON CONFLICT (name) DO UPDATE SET description = excluded.description, expression = excluded.expression, updated_at = excluded.updated_at");
+                b.build().execute(&self.pool).await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn segments(&self) -> $crate::Result<Vec<$crate::SavedSegment>> {
+                sqlx::query("SELECT name, description, expression, created_at, updated_at FROM segments ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(|r| {
+                        Ok($crate::SavedSegment {
+                            name: get(r, "name")?,
+                            description: get(r, "description")?,
+                            expression: get(r, "expression")?,
+                            created_at: get(r, "created_at")?,
+                            updated_at: get(r, "updated_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn delete_segment(&self, name: &str) -> $crate::Result<bool> {
+                let mut b = Builder::new("DELETE FROM segments WHERE name = ");
+                b.push_bind(name.to_string());
+                Ok(b.build().execute(&self.pool).await.map_err(db_err)?.rows_affected() > 0)
+            }
+
+            async fn merge_proposals(&self, limit: u32) -> $crate::Result<Vec<$crate::MergeProposal>> {
+                let mut b = Builder::new(
+                    "SELECT a.id AS a, b.id AS b, 'mobile' AS via, a.mobile AS value FROM customers a JOIN customers b ON b.mobile = a.mobile AND b.id > a.id \
+                     WHERE a.merged_into IS NULL AND b.merged_into IS NULL \
+                     UNION ALL SELECT a.id AS a, b.id AS b, 'email' AS via, a.email AS value FROM customers a JOIN customers b ON b.email = a.email AND b.id > a.id \
+                     WHERE a.merged_into IS NULL AND b.merged_into IS NULL ORDER BY a, b, via LIMIT ",
+                );
+                b.push_bind(i64::from(limit));
+                b.build()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(|r| {
+                        Ok($crate::MergeProposal { a: get(r, "a")?, b: get(r, "b")?, via: get(r, "via")?, value: get(r, "value")? })
+                    })
+                    .collect()
+            }
+
+            async fn merge(&self, kept: i64, merged: i64, actor: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::Result<()> {
+                if kept == merged {
+                    return Err($crate::StoreError::Refused(format!("cannot merge customer #{kept} into itself")));
+                }
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let (_, _, kept_into) = customer_row(&mut tx, kept).await?;
+                let (m_source, m_external, merged_into) = customer_row(&mut tx, merged).await?;
+                if let Some(p) = kept_into {
+                    return Err($crate::StoreError::Refused(format!("customer #{kept} is merged into #{p}: merge into #{p} instead")));
+                }
+                if let Some(p) = merged_into {
+                    return Err($crate::StoreError::Refused(format!("customer #{merged} is already merged into #{p}")));
+                }
+                let mut b = Builder::new("SELECT count(*) AS n FROM customers WHERE merged_into = ");
+                b.push_bind(merged);
+                if get::<i64>(&b.build().fetch_one(&mut *tx).await.map_err(db_err)?, "n")? > 0 {
+                    return Err($crate::StoreError::Refused(format!(
+                        "customers are merged into #{merged}: merge #{merged} the other way (keep it) or unmerge those first"
+                    )));
+                }
+                let before = consents_of(&mut tx, kept).await?;
+                let theirs = consents_of(&mut tx, merged).await?;
+                let mut after: Vec<dom::Consent> = Vec::new();
+                for ch in dom::Channel::ALL {
+                    let mine = before.iter().find(|c| c.channel == *ch);
+                    let other = theirs.iter().find(|c| c.channel == *ch);
+                    match (mine, other) {
+                        (Some(a), Some(b)) => after.push(dom::most_restrictive(a, b).clone()),
+                        (Some(a), None) | (None, Some(a)) => after.push(a.clone()),
+                        (None, None) => {}
+                    }
+                }
+                set_consents(&mut tx, kept, &after).await?;
+                let mut b = Builder::new("UPDATE customers SET merged_into = ");
+                b.push_bind(kept).push(" WHERE id = ").push_bind(merged);
+                b.build().execute(&mut *tx).await.map_err(db_err)?;
+                let mut b = Builder::new("INSERT INTO customer_identities (customer_id, source, external_id) ");
+                b.push_values([()], |mut s, _| {
+                    s.push_bind(kept).push_bind(m_source.clone()).push_bind(m_external.clone());
+                });
+                b.push(" ON CONFLICT (source, external_id) DO UPDATE SET customer_id = excluded.customer_id");
+                b.build().execute(&mut *tx).await.map_err(db_err)?;
+                let change = $crate::MergeChange { before, after }.encode();
+                let mut b = Builder::new("INSERT INTO customer_merges (kept_id, merged_id, merged_at, actor, before) ");
+                b.push_values([()], |mut s, _| {
+                    s.push_bind(kept).push_bind(merged).push_bind(at).push_bind(actor.to_string()).push_bind(change.clone());
+                });
+                b.build().execute(&mut *tx).await.map_err(db_err)?;
+                audit(&mut tx, at, actor, "customer.merge", format!("customer:{kept}"), format!("merged customer #{merged} ({m_source}:{m_external}) into #{kept}")).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn unmerge(&self, merged: i64, actor: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::Result<i64> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let (m_source, m_external, merged_into) = customer_row(&mut tx, merged).await?;
+                let Some(kept) = merged_into else {
+                    return Err($crate::StoreError::Refused(format!("customer #{merged} is not merged into anyone")));
+                };
+                let mut b = Builder::new("SELECT id, before FROM customer_merges WHERE undone_at IS NULL AND merged_id = ");
+                b.push_bind(merged).push(" ORDER BY id DESC LIMIT 1");
+                let row = b.build().fetch_optional(&mut *tx).await.map_err(db_err)?;
+                let row = row.ok_or_else(|| corrupt(format!("customer #{merged} is merged but its merge is not recorded")))?;
+                let merge_id: i64 = get(&row, "id")?;
+                let change = $crate::MergeChange::decode(&get::<String>(&row, "before")?).map_err(corrupt)?;
+                // Restore each channel the merge changed, unless it changed again since
+                // (a later refusal must never be lost).
+                let now = consents_of(&mut tx, kept).await?;
+                let mut restored: Vec<dom::Consent> = Vec::new();
+                for ch in dom::Channel::ALL {
+                    let current = now.iter().find(|c| c.channel == *ch);
+                    let set_by_merge = change.after.iter().find(|c| c.channel == *ch);
+                    let before = change.before.iter().find(|c| c.channel == *ch);
+                    let keep = if current == set_by_merge { before } else { current };
+                    restored.extend(keep.cloned());
+                }
+                set_consents(&mut tx, kept, &restored).await?;
+                let mut b = Builder::new("UPDATE customers SET merged_into = NULL WHERE id = ");
+                b.push_bind(merged);
+                b.build().execute(&mut *tx).await.map_err(db_err)?;
+                let mut b = Builder::new("DELETE FROM customer_identities WHERE source = ");
+                b.push_bind(m_source.clone()).push(" AND external_id = ").push_bind(m_external.clone());
+                b.build().execute(&mut *tx).await.map_err(db_err)?;
+                let mut b = Builder::new("UPDATE customer_merges SET undone_at = ");
+                b.push_bind(at).push(" WHERE id = ").push_bind(merge_id);
+                b.build().execute(&mut *tx).await.map_err(db_err)?;
+                audit(&mut tx, at, actor, "customer.unmerge", format!("customer:{kept}"), format!("unmerged customer #{merged} ({m_source}:{m_external}) from #{kept}")).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(kept)
+            }
+
+            async fn audit_trail(&self, subject: &str) -> $crate::Result<Vec<$crate::AuditEntry>> {
+                let mut b = Builder::new("SELECT at, actor, action, detail FROM audit_log WHERE subject = ");
+                b.push_bind(subject.to_string()).push(" ORDER BY id");
+                b.build()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(|r| Ok($crate::AuditEntry { at: get(r, "at")?, actor: get(r, "actor")?, action: get(r, "action")?, detail: get(r, "detail")? }))
+                    .collect()
+            }
+
+            async fn customer_id(&self, key: &dom::CustomerKey) -> $crate::Result<Option<i64>> {
+                let mut b = Builder::new("SELECT coalesce(merged_into, id) AS id FROM customers WHERE external_id = ");
+                b.push_bind(key.external_id.clone()).push(" AND source = ").push_bind(key.source.as_str().to_string());
+                let row = b.build().fetch_optional(&self.pool).await.map_err(db_err)?;
+                row.map(|r| get(&r, "id")).transpose()
             }
         }
 

@@ -313,6 +313,361 @@ pub async fn settings_and_import_history(store: &dyn Store) {
     assert_eq!(history[0].finished_at, record.finished_at);
 }
 
+/// A stored profile with the given classes (`""` for none) and measures.
+fn profile_row(id: i64, classes: [&str; 8], paid_orders: i64, profit: i64) -> crate::ProfileRow {
+    crate::ProfileRow {
+        customer_id: id,
+        classes: classes.map(|c| (!c.is_empty()).then(|| c.to_string())),
+        r: Some(3),
+        recency_days: (paid_orders > 0).then_some(10),
+        paid_orders,
+        frequency: paid_orders,
+        paid_amount_cents: profit * 2,
+        profit_cents: profit,
+        detail: format!("{{\"customer_id\":{id}}}"),
+        ..Default::default()
+    }
+}
+
+fn build(as_of: DateTime<Utc>) -> crate::BuildRecord {
+    crate::BuildRecord {
+        id: 0,
+        as_of,
+        built_at: as_of,
+        customers: 0,
+        transitions: 0,
+        summary: "{}".into(),
+    }
+}
+
+async fn id_of(store: &dyn Store, customer: &str) -> i64 {
+    store
+        .customer_id(&customer_key(customer))
+        .await
+        .unwrap()
+        .expect("known customer")
+}
+
+const LOYAL: [&str; 8] = [
+    "loyal",
+    "active",
+    "stability",
+    "true-friend",
+    "most-profitable",
+    "vip",
+    "重要价值",
+    "Champions",
+];
+const SLIPPING: [&str; 8] = [
+    "repeat",
+    "sleeping",
+    "decline",
+    "butterfly",
+    "losing-value",
+    "major",
+    "重要挽留",
+    "At Risk",
+];
+
+pub async fn builds_record_class_transitions(store: &dyn Store) {
+    upsert(store, &[order("o1", "a", 1), order("o2", "b", 1), order("o3", "c", 1)]).await;
+    let (a, b, c) = (
+        id_of(store, "a").await,
+        id_of(store, "b").await,
+        id_of(store, "c").await,
+    );
+    assert!(store.latest_build().await.unwrap().is_none());
+    let first = store
+        .save_build(
+            &build(at(100)),
+            &[profile_row(a, LOYAL, 5, 900), profile_row(b, LOYAL, 4, 800)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.customers, first.transitions),
+        (2, 0),
+        "the first build has nothing to compare with"
+    );
+    // a slips, b is gone (merged away), c is new.
+    let second = store
+        .save_build(
+            &build(at(200)),
+            &[profile_row(a, SLIPPING, 5, 900), profile_row(c, SLIPPING, 1, 50)],
+        )
+        .await
+        .unwrap();
+    assert!(second.id > first.id);
+    assert_eq!(second.transitions, 8 + 8 + 8);
+    assert_eq!(store.latest_build().await.unwrap().unwrap(), second);
+    let moves = store.movements(None).await.unwrap();
+    let lifecycle: Vec<(Option<&str>, Option<&str>, u64)> = moves
+        .iter()
+        .filter(|m| m.kind == "lifecycle")
+        .map(|m| (m.from.as_deref(), m.to.as_deref(), m.customers))
+        .collect();
+    assert_eq!(
+        lifecycle,
+        vec![
+            (None, Some("decline"), 1),
+            (Some("stability"), None, 1),
+            (Some("stability"), Some("decline"), 1)
+        ]
+    );
+    assert!(
+        store.movements(Some(at(200))).await.unwrap().is_empty(),
+        "since is exclusive"
+    );
+    let history = store.customer_transitions(a).await.unwrap();
+    assert_eq!(history.len(), 8);
+    assert_eq!(
+        (
+            history[0].kind.as_str(),
+            history[0].from.as_deref(),
+            history[0].to.as_deref(),
+            history[0].as_of
+        ),
+        ("relationship", Some("loyal"), Some("repeat"), at(200))
+    );
+    assert_eq!(
+        store.profile(a).await.unwrap().unwrap(),
+        format!("{{\"customer_id\":{a}}}")
+    );
+    assert_eq!(
+        store.profile(b).await.unwrap(),
+        None,
+        "only the current build's profiles are kept"
+    );
+}
+
+pub async fn segments_count_list_and_explain(store: &dyn Store) {
+    let mut recent = order("o1", "a", 2);
+    recent.created_at = at(1000);
+    recent.times.paid_at = Some(at(1000));
+    upsert(
+        store,
+        &[recent, order("o2", "a", 1), order("o3", "b", 1), order("o4", "c", 1)],
+    )
+    .await;
+    let mut tagged = full_customer("b");
+    tagged.tags = vec!["vip".into()];
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_customers(&[tagged]).await.unwrap();
+    tx.commit().await.unwrap();
+    let (a, b, c) = (
+        id_of(store, "a").await,
+        id_of(store, "b").await,
+        id_of(store, "c").await,
+    );
+    let as_of = at(86_400 + 500);
+    store
+        .save_build(
+            &build(as_of),
+            &[
+                profile_row(a, LOYAL, 2, 900),
+                profile_row(b, SLIPPING, 1, 500),
+                profile_row(c, SLIPPING, 1, 100),
+            ],
+        )
+        .await
+        .unwrap();
+    let count = |text: &str| {
+        let e = guanxi_domain::segment::parse(text).unwrap();
+        async move { store.segment_count(&e, as_of).await.unwrap() }
+    };
+    assert_eq!(count("lifecycle = 'decline'").await, 2);
+    assert_eq!(count("not lifecycle = 'decline'").await, 1);
+    assert_eq!(count("lifecycle = 'decline' and profit >= 1.00").await, 2);
+    assert_eq!(count("lifecycle = 'decline' and profit > 1.00").await, 1);
+    assert_eq!(
+        count("lifecycle = 'decline' and profit >= 1.00 and profit <= 4.99").await,
+        1
+    );
+    assert_eq!(
+        count("tier in ('vip', 'major') and paid_orders between 2 and 3").await,
+        1
+    );
+    assert_eq!(count("tag = 'vip'").await, 1);
+    assert_eq!(count("tag != 'vip'").await, 2);
+    assert_eq!(count("province = '广东省'").await, 1);
+    assert_eq!(count("bought(category = 'diapers') >= 2").await, 1);
+    assert_eq!(
+        count("bought(within = 1d)").await,
+        1,
+        "only a's order at 1000 s is within a day of as-of"
+    );
+    assert_eq!(count("bought(within = 2d)").await, 3);
+    assert_eq!(count("bought(sku = 'SKU-1')").await, 1);
+    assert_eq!(count("not received(within = 30d) and complaints(open) = 0").await, 3);
+    // Members page by id.
+    let e = guanxi_domain::segment::parse("relationship in ('loyal', 'repeat')").unwrap();
+    let page = store.segment_members(&e, as_of, 0, 2).await.unwrap();
+    assert_eq!(page.iter().map(|m| m.id).collect::<Vec<_>>(), vec![a, b]);
+    let rest = store.segment_members(&e, as_of, page[1].id, 2).await.unwrap();
+    assert_eq!(rest.iter().map(|m| m.id).collect::<Vec<_>>(), vec![c]);
+    assert_eq!(rest[0].external_id, "c");
+    // The plan: per node, how many match; for a customer, which held.
+    let e = guanxi_domain::segment::parse("lifecycle = 'decline' and not tag = 'vip'").unwrap();
+    let plan = store.segment_plan(&e, as_of, Some(b)).await.unwrap();
+    assert_eq!(plan.counts, vec![1, 2, 2, 1]);
+    assert_eq!(plan.held, Some(vec![false, true, false, true]));
+    // Saved segments.
+    let saved = crate::SavedSegment {
+        name: "slipping".into(),
+        description: "在衰退期".into(),
+        expression: "lifecycle = 'decline'".into(),
+        created_at: at(1),
+        updated_at: at(1),
+    };
+    store.save_segment(&saved).await.unwrap();
+    let changed = crate::SavedSegment {
+        expression: "lifecycle = 'decline' and r >= 3".into(),
+        created_at: at(9),
+        updated_at: at(9),
+        ..saved.clone()
+    };
+    store.save_segment(&changed).await.unwrap();
+    let all = store.segments().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].expression, changed.expression);
+    assert_eq!(
+        (all[0].created_at, all[0].updated_at),
+        (at(1), at(9)),
+        "created_at survives an update"
+    );
+    assert!(store.delete_segment("slipping").await.unwrap());
+    assert!(!store.delete_segment("slipping").await.unwrap());
+}
+
+pub async fn merge_keeps_the_most_restrictive_consent_and_unmerges(store: &dyn Store) {
+    let mut kept = full_customer("k");
+    kept.email = Some(Contact::email("li.na@example.com"));
+    let mut other = full_customer("m");
+    other.email = Some(Contact::email("li.na@Example.COM"));
+    other.consents = vec![
+        Consent {
+            channel: Channel::Sms,
+            state: ConsentState::Denied,
+            recorded_at: at(7),
+            evidence: "replied TD".into(),
+        },
+        Consent {
+            channel: Channel::Wechat,
+            state: ConsentState::Granted,
+            recorded_at: at(7),
+            evidence: "mini program".into(),
+        },
+    ];
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_customers(&[kept.clone(), other.clone(), full_customer("x")])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    upsert(store, &[order("o1", "m", 1)]).await;
+    let (k, m, x) = (
+        id_of(store, "k").await,
+        id_of(store, "m").await,
+        id_of(store, "x").await,
+    );
+    let proposals = store.merge_proposals(10).await.unwrap();
+    assert!(
+        proposals.iter().any(|p| (p.a, p.b, p.via.as_str()) == (k, m, "email")),
+        "{proposals:?}"
+    );
+    assert!(proposals.iter().any(|p| (p.a, p.b, p.via.as_str()) == (k, m, "mobile")));
+
+    store.merge(k, m, "tester", at(50)).await.unwrap();
+    let after = store.customer(&kept.key).await.unwrap().unwrap().1;
+    let state = |ch: Channel| after.consents.iter().find(|c| c.channel == ch).map(|c| c.state);
+    assert_eq!(
+        state(Channel::Sms),
+        Some(ConsentState::Denied),
+        "a refusal on either record wins"
+    );
+    assert_eq!(state(Channel::Email), Some(ConsentState::Denied));
+    assert_eq!(state(Channel::Wechat), Some(ConsentState::Granted));
+    assert_eq!(store.merged_into().await.unwrap(), vec![(m, k)]);
+    assert_eq!(id_of(store, "m").await, k, "the merged key finds the person");
+    assert!(!store.standings().await.unwrap().iter().any(|(id, ..)| *id == m));
+    assert!(
+        store
+            .merge_proposals(10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p.b != m && p.a != m)
+    );
+    // Refusals leave everything as it was.
+    assert!(matches!(
+        store.merge(k, m, "tester", at(51)).await,
+        Err(crate::StoreError::Refused(_))
+    ));
+    assert!(matches!(
+        store.merge(m, x, "tester", at(51)).await,
+        Err(crate::StoreError::Refused(_))
+    ));
+    assert!(matches!(
+        store.merge(k, k, "tester", at(51)).await,
+        Err(crate::StoreError::Refused(_))
+    ));
+    assert!(matches!(
+        store.merge(k, 999_999, "tester", at(51)).await,
+        Err(crate::StoreError::Refused(_))
+    ));
+    // Bought counts the merged customer's orders for the person.
+    store
+        .save_build(&build(at(86_400)), &[profile_row(k, LOYAL, 1, 10)])
+        .await
+        .unwrap();
+    let e = guanxi_domain::segment::parse("bought()").unwrap();
+    assert_eq!(store.segment_count(&e, at(86_400)).await.unwrap(), 1);
+
+    // A later refusal on a channel the merge set survives the unmerge.
+    let mut tx = store.begin().await.unwrap();
+    let mut later = after.clone();
+    later.consents.retain(|c| c.channel != Channel::Wechat);
+    later.consents.push(Consent {
+        channel: Channel::Wechat,
+        state: ConsentState::Denied,
+        recorded_at: at(60),
+        evidence: "unsubscribed".into(),
+    });
+    later.consents.sort_by_key(|c| c.channel.as_str());
+    tx.upsert_customers(&[later]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.unmerge(m, "tester", at(70)).await.unwrap(), k);
+    let restored = store.customer(&kept.key).await.unwrap().unwrap().1;
+    let state = |ch: Channel| restored.consents.iter().find(|c| c.channel == ch).map(|c| c.state);
+    assert_eq!(
+        state(Channel::Sms),
+        Some(ConsentState::Granted),
+        "restored as before the merge"
+    );
+    assert_eq!(state(Channel::Email), Some(ConsentState::Denied));
+    assert_eq!(
+        state(Channel::Wechat),
+        Some(ConsentState::Denied),
+        "the later refusal is kept"
+    );
+    assert_eq!(id_of(store, "m").await, m);
+    assert!(store.merged_into().await.unwrap().is_empty());
+    assert!(matches!(
+        store.unmerge(m, "tester", at(71)).await,
+        Err(crate::StoreError::Refused(_))
+    ));
+    let trail = store.audit_trail(&format!("customer:{k}")).await.unwrap();
+    assert_eq!(
+        trail
+            .iter()
+            .map(|t| (t.action.as_str(), t.actor.as_str(), t.at))
+            .collect::<Vec<_>>(),
+        vec![
+            ("customer.merge", "tester", at(50)),
+            ("customer.unmerge", "tester", at(70))
+        ]
+    );
+}
+
 /// Expands to one `#[tokio::test]` per story; `$make` is an async expression giving a
 /// fresh, empty store and a guard to hold while it is used (or `None` to skip, when the backend's server is not configured).
 #[macro_export]
@@ -327,6 +682,9 @@ macro_rules! store_stories {
             customers_keep_contacts_consent_and_tags,
             service_records_and_reviews_upsert,
             settings_and_import_history,
+            builds_record_class_transitions,
+            segments_count_list_and_explain,
+            merge_keeps_the_most_restrictive_consent_and_unmerges,
         );
     };
     (@each $make:expr; $($story:ident),+ $(,)?) => {

@@ -1,0 +1,169 @@
+//! What the store keeps of profile builds: the current profile per person, the builds, the
+//! class changes between builds, saved segments and merges.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The class kinds a profile has, in the order of [`ProfileRow::classes`]; also the
+/// `kind` of a [`Transition`] and the profile table's column names.
+pub const CLASS_KINDS: [&str; 8] = [
+    "relationship",
+    "activity",
+    "lifecycle",
+    "quadrant",
+    "pricing",
+    "tier",
+    "rfm8",
+    "rfm11",
+];
+
+/// One person's profile as stored: the columns segments filter on, plus the whole profile
+/// (with explanations) as JSON in `detail`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProfileRow {
+    pub customer_id: i64,
+    /// One class per kind of [`CLASS_KINDS`]; `None` where the kind does not apply
+    /// (a non-buyer has no lifecycle stage).
+    pub classes: [Option<String>; 8],
+    pub r: Option<i64>,
+    pub f: Option<i64>,
+    pub m: Option<i64>,
+    pub recency_days: Option<i64>,
+    pub paid_orders: i64,
+    pub frequency: i64,
+    pub cycle_days: Option<f64>,
+    pub discount_share: f64,
+    pub complaint_count: i64,
+    pub praise_count: i64,
+    pub paid_amount_cents: i64,
+    pub profit_cents: i64,
+    pub refunds_cents: i64,
+    pub monetary_cents: i64,
+    pub won_back: bool,
+    pub upgrade_potential: bool,
+    pub first_paid_at: Option<DateTime<Utc>>,
+    pub last_paid_at: Option<DateTime<Utc>>,
+    pub detail: String,
+}
+
+/// A profile build as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuildRecord {
+    /// 0 until saved.
+    pub id: i64,
+    pub as_of: DateTime<Utc>,
+    pub built_at: DateTime<Utc>,
+    pub customers: i64,
+    /// Class changes against the previous build; 0 for the first.
+    pub transitions: i64,
+    pub summary: String,
+}
+
+/// One class change of one customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    pub kind: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub as_of: DateTime<Utc>,
+}
+
+/// How many customers moved from one class to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Movement {
+    pub kind: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub customers: u64,
+}
+
+/// The class changes from `old` to `new` for one customer, per kind.
+pub fn transitions<'a>(
+    old: Option<&'a [Option<String>; 8]>,
+    new: Option<&'a [Option<String>; 8]>,
+) -> impl Iterator<Item = (&'static str, Option<&'a str>, Option<&'a str>)> {
+    (0..CLASS_KINDS.len()).filter_map(move |k| {
+        let from = old.and_then(|c| c[k].as_deref());
+        let to = new.and_then(|c| c[k].as_deref());
+        (from != to).then_some((CLASS_KINDS[k], from, to))
+    })
+}
+
+/// A saved segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedSegment {
+    pub name: String,
+    pub description: String,
+    /// The canonical text of the expression.
+    pub expression: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A customer in a segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SegmentMember {
+    pub id: i64,
+    pub source: String,
+    pub external_id: String,
+    pub name: Option<String>,
+}
+
+/// Per node of an expression ([`crate::segment::nodes`] order): how many match it alone,
+/// and whether it held for the customer asked about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SegmentPlan {
+    pub counts: Vec<u64>,
+    pub held: Option<Vec<bool>>,
+}
+
+/// Two customers who look like one person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergeProposal {
+    pub a: i64,
+    pub b: i64,
+    /// "mobile" or "email".
+    pub via: String,
+    pub value: String,
+}
+
+/// What a merge changed on the kept customer: its consent before and after, so that
+/// unmerge can restore exactly what the merge set (and nothing changed since).
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergeChange {
+    pub before: Vec<guanxi_domain::Consent>,
+    pub after: Vec<guanxi_domain::Consent>,
+}
+
+impl MergeChange {
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn decode(s: &str) -> Result<MergeChange, String> {
+        serde_json::from_str(s).map_err(|e| format!("a merge record: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_list_changed_kinds_only() {
+        let c = |v: [&str; 8]| v.map(|s| (!s.is_empty()).then(|| s.to_string()));
+        let old = c(["repeat", "active", "formation", "", "", "small", "一般发展", "New"]);
+        let new = c(["loyal", "active", "stability", "", "", "small", "一般发展", "New"]);
+        let t: Vec<_> = transitions(Some(&old), Some(&new)).collect();
+        assert_eq!(
+            t,
+            vec![
+                ("relationship", Some("repeat"), Some("loyal")),
+                ("lifecycle", Some("formation"), Some("stability"))
+            ]
+        );
+        assert_eq!(transitions(None, Some(&new)).count(), 6);
+        assert_eq!(transitions(Some(&old), Some(&old)).count(), 0);
+    }
+}

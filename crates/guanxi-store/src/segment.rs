@@ -1,0 +1,316 @@
+//! Segment expressions compiled to SQL over the store's tables.
+//!
+//! A segment is evaluated where its data lives: profile columns for classes and measures,
+//! `customers` for customer fields, `customer_tags`, and counting subqueries over
+//! `orders`/`order_lines`, `messages` and `service_records` for behaviour. The SQL is the
+//! common dialect of both backends; values are bound, never spliced.
+//!
+//! Semantics: a comparison with a missing value (a non-buyer's lifecycle) is false, not
+//! SQL's unknown, so `not lifecycle = 'decline'` includes non-buyers. Behaviour counts a
+//! person's own orders and those of customers merged into them; windows end at the
+//! build's as-of moment, never at the wall clock.
+
+use chrono::{DateTime, Duration, Utc};
+use guanxi_domain::segment::{Attr, Behaviour, Cond, Expr, Kind, Op, Value};
+
+use crate::StoreError;
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bind {
+    Text(String),
+    Int(i64),
+    Real(f64),
+    Time(DateTime<Utc>),
+}
+
+/// SQL text or a bound value, pushed in order into a query builder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    Sql(String),
+    Bind(Bind),
+}
+
+/// The rows a segment ranges over: every profiled person with their customer record.
+pub const FROM: &str = " FROM profiles p JOIN customers c ON c.id = p.customer_id ";
+
+/// A person's customer ids: their own and those merged into them.
+const PERSON_IDS: &str =
+    "(SELECT p.customer_id UNION ALL SELECT mc.id FROM customers mc WHERE mc.merged_into = p.customer_id)";
+
+/// Every node of the expression, parents before children, left to right: the order of
+/// [`crate::SegmentPlan`]'s figures.
+pub fn nodes(expr: &Expr) -> Vec<&Expr> {
+    let mut out = vec![expr];
+    match expr {
+        Expr::Or(l, r) | Expr::And(l, r) => {
+            out.extend(nodes(l));
+            out.extend(nodes(r));
+        }
+        Expr::Not(e) => out.extend(nodes(e)),
+        Expr::Cond(_) => {}
+    }
+    out
+}
+
+struct Out(Vec<Piece>);
+
+impl Out {
+    fn sql(&mut self, s: &str) -> &mut Self {
+        match self.0.last_mut() {
+            Some(Piece::Sql(last)) => last.push_str(s),
+            _ => self.0.push(Piece::Sql(s.to_string())),
+        }
+        self
+    }
+
+    fn bind(&mut self, b: Bind) -> &mut Self {
+        self.0.push(Piece::Bind(b));
+        self
+    }
+}
+
+/// The boolean SQL of `expr`, with behaviour windows ending at `as_of`. Nested segments
+/// must have been inlined ([`guanxi_domain::segment::expand`]).
+pub fn compile(expr: &Expr, as_of: DateTime<Utc>) -> Result<Vec<Piece>, StoreError> {
+    let mut out = Out(Vec::new());
+    expression(&mut out, expr, as_of)?;
+    Ok(out.0)
+}
+
+fn expression(out: &mut Out, e: &Expr, as_of: DateTime<Utc>) -> Result<(), StoreError> {
+    match e {
+        Expr::Or(l, r) | Expr::And(l, r) => {
+            out.sql("(");
+            expression(out, l, as_of)?;
+            out.sql(if matches!(e, Expr::Or(..)) { " OR " } else { " AND " });
+            expression(out, r, as_of)?;
+            out.sql(")");
+        }
+        Expr::Not(x) => {
+            out.sql("(NOT ");
+            expression(out, x, as_of)?;
+            out.sql(")");
+        }
+        Expr::Cond(c) => condition(out, c, as_of)?,
+    }
+    Ok(())
+}
+
+/// The column of an attribute and whether it can be NULL.
+fn column(attr: Attr) -> (&'static str, bool) {
+    match attr {
+        Attr::Relationship => ("p.relationship", false),
+        Attr::Activity => ("p.activity", true),
+        Attr::Lifecycle => ("p.lifecycle", true),
+        Attr::Quadrant => ("p.quadrant", true),
+        Attr::Pricing => ("p.pricing", true),
+        Attr::Tier => ("p.tier", true),
+        Attr::Rfm8 => ("p.rfm8", true),
+        Attr::Rfm11 => ("p.rfm11", true),
+        Attr::R => ("p.r", true),
+        Attr::F => ("p.f", true),
+        Attr::M => ("p.m", true),
+        Attr::RecencyDays => ("p.recency_days", true),
+        Attr::PaidOrders => ("p.paid_orders", false),
+        Attr::Frequency => ("p.frequency", false),
+        Attr::CycleDays => ("p.cycle_days", true),
+        Attr::DiscountShare => ("p.discount_share", false),
+        Attr::Complaints => ("p.complaint_count", false),
+        Attr::Praise => ("p.praise_count", false),
+        Attr::PaidAmount => ("p.paid_amount_cents", false),
+        Attr::Profit => ("p.profit_cents", false),
+        Attr::Refunds => ("p.refunds_cents", false),
+        Attr::Monetary => ("p.monetary_cents", false),
+        Attr::WonBack => ("p.won_back", false),
+        Attr::UpgradePotential => ("p.upgrade_potential", false),
+        Attr::Province => ("c.province", true),
+        Attr::City => ("c.city", true),
+        Attr::Source => ("c.source", false),
+        Attr::Tag => ("t.tag", false),
+    }
+}
+
+/// The bound form of a value for an attribute (the parser guarantees the kinds match).
+fn bind(attr: Attr, v: &Value) -> Bind {
+    match (attr.kind(), v) {
+        (Kind::Money, Value::Number(n)) => Bind::Int(n.as_cents().unwrap_or(n.0 / 100)),
+        (Kind::Integer, Value::Number(n)) => Bind::Int(n.as_int().unwrap_or(n.0 / 10_000)),
+        (_, Value::Number(n)) => Bind::Real(n.as_f64()),
+        (_, Value::Bool(b)) => Bind::Int(i64::from(*b)),
+        (_, Value::Text(t)) => Bind::Text(t.clone()),
+    }
+}
+
+fn op_sql(op: Op) -> &'static str {
+    match op {
+        Op::Ne => "<>",
+        other => other.as_str(),
+    }
+}
+
+fn tags(out: &mut Out, negate: bool, values: &[&Value]) {
+    out.sql(if negate { "(NOT EXISTS" } else { "(EXISTS" });
+    out.sql(" (SELECT 1 FROM customer_tags t WHERE t.customer_id = p.customer_id AND t.tag IN (");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.sql(", ");
+        }
+        out.bind(bind(Attr::Tag, v));
+    }
+    out.sql(")))");
+}
+
+fn condition(out: &mut Out, c: &Cond, as_of: DateTime<Utc>) -> Result<(), StoreError> {
+    match c {
+        Cond::Compare {
+            attr: Attr::Tag,
+            op,
+            value,
+        } => tags(out, *op == Op::Ne, &[value]),
+        Cond::In {
+            attr: Attr::Tag,
+            values,
+        } => tags(out, false, &values.iter().collect::<Vec<_>>()),
+        Cond::Compare { attr, op, value } => {
+            let (col, nullable) = column(*attr);
+            out.sql("(").sql(col).sql(" ").sql(op_sql(*op)).sql(" ");
+            out.bind(bind(*attr, value));
+            present(out, col, nullable);
+        }
+        Cond::In { attr, values } => {
+            let (col, nullable) = column(*attr);
+            out.sql("(").sql(col).sql(" IN (");
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    out.sql(", ");
+                }
+                out.bind(bind(*attr, v));
+            }
+            out.sql(")");
+            present(out, col, nullable);
+        }
+        Cond::Between { attr, low, high } => {
+            let (col, nullable) = column(*attr);
+            out.sql("(").sql(col).sql(" BETWEEN ");
+            out.bind(bind(*attr, low)).sql(" AND ").bind(bind(*attr, high));
+            present(out, col, nullable);
+        }
+        Cond::Count { behaviour, op, count } => {
+            out.sql("(");
+            behaviour_count(out, behaviour, as_of);
+            out.sql(" ")
+                .sql(op_sql(*op))
+                .sql(" ")
+                .bind(Bind::Int(i64::from(*count)))
+                .sql(")");
+        }
+        Cond::InSegment(name) => {
+            return Err(StoreError::Refused(format!(
+                "segment '{name}' was not expanded before evaluation"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Closes a comparison, making it false (not unknown) where the value is missing.
+fn present(out: &mut Out, col: &str, nullable: bool) {
+    if nullable {
+        out.sql(" AND ").sql(col).sql(" IS NOT NULL");
+    }
+    out.sql(")");
+}
+
+/// `(SELECT count(*) …)` for a behaviour within its window ending at `as_of`.
+fn behaviour_count(out: &mut Out, b: &Behaviour, as_of: DateTime<Utc>) {
+    let window = |out: &mut Out, time: &str| {
+        out.sql(" AND ").sql(time).sql(" <= ").bind(Bind::Time(as_of));
+        if let Some(days) = b.within_days() {
+            out.sql(" AND ").sql(time).sql(" > ");
+            out.bind(Bind::Time(as_of - Duration::days(i64::from(days))));
+        }
+    };
+    match b {
+        Behaviour::Bought { category, sku, .. } => {
+            out.sql("(SELECT count(*) FROM orders o WHERE o.customer_id IN ")
+                .sql(PERSON_IDS);
+            out.sql(" AND o.status NOT IN ('created', 'closed')");
+            window(out, "coalesce(o.paid_at, o.created_at)");
+            if category.is_some() || sku.is_some() {
+                out.sql(" AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id");
+                if let Some(cat) = category {
+                    out.sql(" AND l.category = ").bind(Bind::Text(cat.clone()));
+                }
+                if let Some(sku) = sku {
+                    out.sql(" AND l.sku = ").bind(Bind::Text(sku.clone()));
+                }
+                out.sql(")");
+            }
+            out.sql(")");
+        }
+        Behaviour::Received { program, channel, .. } => {
+            out.sql("(SELECT count(*) FROM messages g WHERE g.customer_id IN ")
+                .sql(PERSON_IDS);
+            out.sql(" AND g.sent_at IS NOT NULL");
+            window(out, "g.sent_at");
+            if let Some(p) = program {
+                out.sql(" AND g.program = ").bind(Bind::Text(p.clone()));
+            }
+            if let Some(ch) = channel {
+                out.sql(" AND g.channel = ").bind(Bind::Text(ch.as_str().to_string()));
+            }
+            out.sql(")");
+        }
+        Behaviour::Complaints { open, .. } => {
+            out.sql("(SELECT count(*) FROM service_records sr WHERE sr.customer_id IN ")
+                .sql(PERSON_IDS);
+            out.sql(" AND sr.kind = 'complaint'");
+            if *open {
+                out.sql(" AND sr.status = 'open'");
+            }
+            window(out, "sr.opened_at");
+            out.sql(")");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use guanxi_domain::segment::parse;
+
+    fn text(pieces: &[Piece]) -> String {
+        pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Sql(s) => s.clone(),
+                Piece::Bind(b) => format!("[{b:?}]"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn conditions_become_bound_sql() {
+        let as_of = DateTime::from_timestamp(1_000_000_000, 0).unwrap();
+        let e = parse("lifecycle = 'decline' and paid_amount >= 199.9 or not tag = 'vip'").unwrap();
+        assert_eq!(
+            text(&compile(&e, as_of).unwrap()),
+            "(((p.lifecycle = [Text(\"decline\")] AND p.lifecycle IS NOT NULL) AND (p.paid_amount_cents >= [Int(19990)])) \
+             OR (NOT (EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = p.customer_id AND t.tag IN ([Text(\"vip\")])))))"
+        );
+        let e = parse("bought(category = 'diapers', within = 2d) >= 2").unwrap();
+        let sql = text(&compile(&e, as_of).unwrap());
+        assert!(sql.contains("l.category = [Text(\"diapers\")]"), "{sql}");
+        assert!(sql.contains("> [Time(2001-09-07T01:46:40Z)]"), "{sql}");
+        assert!(sql.ends_with(">= [Int(2)])"), "{sql}");
+        assert!(compile(&parse("in segment 'x'").unwrap(), as_of).is_err());
+    }
+
+    #[test]
+    fn nodes_are_parents_first() {
+        let e = parse("r = 1 and not f = 2").unwrap();
+        let n: Vec<String> = nodes(&e).iter().map(|n| n.to_string()).collect();
+        assert_eq!(n, ["r = 1 and not f = 2", "r = 1", "not f = 2", "f = 2"]);
+    }
+}
