@@ -179,7 +179,13 @@ pub trait Store: Send + Sync {
 
     /// Replaces the current profiles with `rows` as one build, records every class change
     /// against the previous build (none for the first) and returns the build with its id.
-    async fn save_build(&self, build: &BuildRecord, rows: &[ProfileRow]) -> Result<BuildRecord>;
+    /// `rows` is consumed in chunks, so that a million profiles need not be in memory at
+    /// once as rows.
+    async fn save_build(
+        &self,
+        build: &BuildRecord,
+        rows: &mut (dyn Iterator<Item = ProfileRow> + Send),
+    ) -> Result<BuildRecord>;
 
     /// The newest build, if any.
     async fn latest_build(&self) -> Result<Option<BuildRecord>>;

@@ -872,82 +872,101 @@ macro_rules! sql_store {
                 rows.iter().map(|r| Ok((get(r, "id")?, get(r, "merged_into")?))).collect()
             }
 
-            async fn save_build(&self, build: &$crate::BuildRecord, rows: &[$crate::ProfileRow]) -> $crate::Result<$crate::BuildRecord> {
+            async fn save_build(
+                &self,
+                build: &$crate::BuildRecord,
+                rows: &mut (dyn Iterator<Item = $crate::ProfileRow> + Send),
+            ) -> $crate::Result<$crate::BuildRecord> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let previous: i64 = get(&sqlx::query("SELECT count(*) AS n FROM profile_builds").fetch_one(&mut *tx).await.map_err(db_err)?, "n")?;
                 let (mut old, names) = if previous > 0 { current_classes(&mut tx).await? } else { Default::default() };
                 let mut b = Builder::new("INSERT INTO profile_builds (as_of, built_at, customers, transitions, summary) ");
                 b.push_values([build], |mut s, r| {
-                    s.push_bind(r.as_of).push_bind(r.built_at).push_bind(rows.len() as i64).push_bind(0i64).push_bind(r.summary.clone());
+                    s.push_bind(r.as_of).push_bind(r.built_at).push_bind(0i64).push_bind(0i64).push_bind(r.summary.clone());
                 });
                 b.push(" RETURNING id");
                 let id: i64 = get(&b.build().fetch_one(&mut *tx).await.map_err(db_err)?, "id")?;
                 sqlx::query("DELETE FROM profiles").execute(&mut *tx).await.map_err(db_err)?;
                 let head = format!("INSERT INTO profiles ({PROFILE_COLUMNS}) ");
-                for chunk in rows.chunks(q::ROWS_PER_STATEMENT / 2) {
-                    let mut b = Builder::new(&head);
-                    b.push_values(chunk, |mut s, p| {
-                        s.push_bind(p.customer_id).push_bind(id);
-                        for c in &p.classes {
-                            s.push_bind(c.clone());
-                        }
-                        s.push_bind(p.r)
-                            .push_bind(p.f)
-                            .push_bind(p.m)
-                            .push_bind(p.recency_days)
-                            .push_bind(p.paid_orders)
-                            .push_bind(p.frequency)
-                            .push_bind(p.cycle_days)
-                            .push_bind(p.discount_share)
-                            .push_bind(p.complaint_count)
-                            .push_bind(p.praise_count)
-                            .push_bind(p.paid_amount_cents)
-                            .push_bind(p.profit_cents)
-                            .push_bind(p.refunds_cents)
-                            .push_bind(p.monetary_cents)
-                            .push_bind(i64::from(p.won_back))
-                            .push_bind(i64::from(p.upgrade_potential))
-                            .push_bind(p.first_paid_at)
-                            .push_bind(p.last_paid_at)
-                            .push_bind(p.detail.clone());
-                    });
-                    b.build().execute(&mut *tx).await.map_err(db_err)?;
-                }
-                // Class changes against the previous build; the first build has nothing to
-                // compare with and records none.
+                let expand = |c: &[u16; 8]| c.map(|i| (i > 0).then(|| names[i as usize].clone()));
+                let (mut customers, mut transitions) = (0i64, 0i64);
                 let mut changes: Vec<(i64, &'static str, Option<String>, Option<String>)> = Vec::new();
-                if previous > 0 {
-                    let expand = |c: &[u16; 8]| c.map(|i| (i > 0).then(|| names[i as usize].clone()));
-                    for p in rows {
-                        let before = old.remove(&p.customer_id).map(|c| expand(&c));
-                        for (kind, from, to) in $crate::transitions(before.as_ref(), Some(&p.classes)) {
-                            changes.push((p.customer_id, kind, from.map(str::to_string), to.map(str::to_string)));
+                let mut chunk: Vec<$crate::ProfileRow> = Vec::with_capacity(q::ROWS_PER_STATEMENT / 2);
+                loop {
+                    chunk.clear();
+                    chunk.extend((&mut *rows).take(q::ROWS_PER_STATEMENT / 2));
+                    let last = chunk.len() < q::ROWS_PER_STATEMENT / 2;
+                    // Class changes against the previous build; the first build has nothing
+                    // to compare with and records none.
+                    if previous > 0 {
+                        for p in &chunk {
+                            let before = old.remove(&p.customer_id).map(|c| expand(&c));
+                            for (kind, from, to) in $crate::transitions(before.as_ref(), Some(&p.classes)) {
+                                changes.push((p.customer_id, kind, from.map(str::to_string), to.map(str::to_string)));
+                            }
                         }
                     }
-                    let mut gone: Vec<(i64, [u16; 8])> = old.into_iter().collect();
-                    gone.sort_unstable_by_key(|(id, _)| *id);
-                    for (cid, c) in gone {
-                        let before = expand(&c);
-                        for (kind, from, to) in $crate::transitions(Some(&before), None) {
-                            changes.push((cid, kind, from.map(str::to_string), to.map(str::to_string)));
+                    if last {
+                        let mut gone: Vec<(i64, [u16; 8])> = std::mem::take(&mut old).into_iter().collect();
+                        gone.sort_unstable_by_key(|(id, _)| *id);
+                        for (cid, c) in gone {
+                            let before = expand(&c);
+                            for (kind, from, to) in $crate::transitions(Some(&before), None) {
+                                changes.push((cid, kind, from.map(str::to_string), to.map(str::to_string)));
+                            }
                         }
                     }
+                    if !chunk.is_empty() {
+                        customers += chunk.len() as i64;
+                        let mut b = Builder::new(&head);
+                        b.push_values(&chunk, |mut s, p| {
+                            s.push_bind(p.customer_id).push_bind(id);
+                            for c in &p.classes {
+                                s.push_bind(c.clone());
+                            }
+                            s.push_bind(p.r)
+                                .push_bind(p.f)
+                                .push_bind(p.m)
+                                .push_bind(p.recency_days)
+                                .push_bind(p.paid_orders)
+                                .push_bind(p.frequency)
+                                .push_bind(p.cycle_days)
+                                .push_bind(p.discount_share)
+                                .push_bind(p.complaint_count)
+                                .push_bind(p.praise_count)
+                                .push_bind(p.paid_amount_cents)
+                                .push_bind(p.profit_cents)
+                                .push_bind(p.refunds_cents)
+                                .push_bind(p.monetary_cents)
+                                .push_bind(i64::from(p.won_back))
+                                .push_bind(i64::from(p.upgrade_potential))
+                                .push_bind(p.first_paid_at)
+                                .push_bind(p.last_paid_at)
+                                .push_bind(p.detail.clone());
+                        });
+                        b.build().execute(&mut *tx).await.map_err(db_err)?;
+                    }
+                    while changes.len() >= q::ROWS_PER_STATEMENT || (last && !changes.is_empty()) {
+                        let n = changes.len().min(q::ROWS_PER_STATEMENT);
+                        let mut b = Builder::new("INSERT INTO class_transitions (build_id, customer_id, kind, from_class, to_class, as_of) ");
+                        b.push_values(changes.drain(..n), |mut s, (cid, kind, from, to)| {
+                            s.push_bind(id).push_bind(cid).push_bind(kind).push_bind(from).push_bind(to).push_bind(build.as_of);
+                        });
+                        b.build().execute(&mut *tx).await.map_err(db_err)?;
+                        transitions += n as i64;
+                    }
+                    if last {
+                        break;
+                    }
                 }
-                for chunk in changes.chunks(q::ROWS_PER_STATEMENT) {
-                    let mut b = Builder::new("INSERT INTO class_transitions (build_id, customer_id, kind, from_class, to_class, as_of) ");
-                    b.push_values(chunk, |mut s, (cid, kind, from, to)| {
-                        s.push_bind(id).push_bind(*cid).push_bind(*kind).push_bind(from.clone()).push_bind(to.clone()).push_bind(build.as_of);
-                    });
-                    b.build().execute(&mut *tx).await.map_err(db_err)?;
-                }
-                let mut b = Builder::new("UPDATE profile_builds SET transitions = ");
-                b.push_bind(changes.len() as i64).push(" WHERE id = ").push_bind(id);
+                let mut b = Builder::new("UPDATE profile_builds SET customers = ");
+                b.push_bind(customers).push(", transitions = ").push_bind(transitions).push(" WHERE id = ").push_bind(id);
                 b.build().execute(&mut *tx).await.map_err(db_err)?;
                 tx.commit().await.map_err(db_err)?;
                 Ok($crate::BuildRecord {
                     id,
-                    customers: rows.len() as i64,
-                    transitions: changes.len() as i64,
+                    customers,
+                    transitions,
                     ..build.clone()
                 })
             }

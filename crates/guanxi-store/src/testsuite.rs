@@ -380,7 +380,7 @@ pub async fn builds_record_class_transitions(store: &dyn Store) {
     let first = store
         .save_build(
             &build(at(100)),
-            &[profile_row(a, LOYAL, 5, 900), profile_row(b, LOYAL, 4, 800)],
+            &mut vec![profile_row(a, LOYAL, 5, 900), profile_row(b, LOYAL, 4, 800)].into_iter(),
         )
         .await
         .unwrap();
@@ -393,7 +393,7 @@ pub async fn builds_record_class_transitions(store: &dyn Store) {
     let second = store
         .save_build(
             &build(at(200)),
-            &[profile_row(a, SLIPPING, 5, 900), profile_row(c, SLIPPING, 1, 50)],
+            &mut vec![profile_row(a, SLIPPING, 5, 900), profile_row(c, SLIPPING, 1, 50)].into_iter(),
         )
         .await
         .unwrap();
@@ -463,11 +463,12 @@ pub async fn segments_count_list_and_explain(store: &dyn Store) {
     store
         .save_build(
             &build(as_of),
-            &[
+            &mut vec![
                 profile_row(a, LOYAL, 2, 900),
                 profile_row(b, SLIPPING, 1, 500),
                 profile_row(c, SLIPPING, 1, 100),
-            ],
+            ]
+            .into_iter(),
         )
         .await
         .unwrap();
@@ -616,7 +617,7 @@ pub async fn merge_keeps_the_most_restrictive_consent_and_unmerges(store: &dyn S
     ));
     // Bought counts the merged customer's orders for the person.
     store
-        .save_build(&build(at(86_400)), &[profile_row(k, LOYAL, 1, 10)])
+        .save_build(&build(at(86_400)), &mut vec![profile_row(k, LOYAL, 1, 10)].into_iter())
         .await
         .unwrap();
     let e = guanxi_domain::segment::parse("bought()").unwrap();
