@@ -10,6 +10,9 @@
 //!   store's tables, so that Ballista executors can later run the same plans.
 //! - Memory: one customer's orders at a time, plus one profile per customer.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
@@ -87,6 +90,17 @@ impl Engine {
     }
 }
 
+/// What the store knows of people beyond their orders: each person's standing (contact,
+/// blocked, target), and which customers are merged into which person. Empty: every
+/// buyer is their own person with a default standing, and no non-buyers are profiled.
+#[derive(Debug, Clone, Default)]
+pub struct People {
+    /// Every person (not merged away), buyers or not.
+    pub standings: HashMap<i64, Standing>,
+    /// Merged customer → the person it was merged into.
+    pub merged_into: Vec<(i64, i64)>,
+}
+
 /// One customer's profile.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CustomerProfile {
@@ -109,9 +123,11 @@ pub struct ProfileBuild {
     pub profiles: Vec<CustomerProfile>,
 }
 
-/// The SQL for per-order facts, newest revision only, paid orders only, sorted by customer.
-fn facts_sql(as_of: DateTime<Utc>) -> String {
-    format!(
+/// The SQL for per-order facts, newest revision only, paid orders only, sorted by person
+/// (`merged` joins the `merges` table, so that a merged customer's orders count for the
+/// person they were merged into).
+fn facts_sql(as_of: DateTime<Utc>, merged: bool) -> String {
+    let sql = format!(
         "WITH newest AS (SELECT order_id, max(revision) AS revision FROM order_lines GROUP BY order_id) \
          SELECT l.customer_id AS customer_id, \
                 CAST(coalesce(l.paid_at, l.created_at) AS BIGINT) AS paid_us, \
@@ -126,7 +142,45 @@ fn facts_sql(as_of: DateTime<Utc>) -> String {
          GROUP BY l.customer_id, l.order_id, coalesce(l.paid_at, l.created_at) \
          ORDER BY customer_id, paid_us",
         as_of.timestamp_micros()
+    );
+    if merged {
+        sql.replace(
+            "SELECT l.customer_id AS customer_id",
+            "SELECT coalesce(m.person_id, l.customer_id) AS customer_id",
+        )
+        .replace(
+            "AND l.revision = n.revision ",
+            "AND l.revision = n.revision LEFT JOIN merges m ON l.customer_id = m.customer_id ",
+        )
+        .replace(
+            "GROUP BY l.customer_id,",
+            "GROUP BY coalesce(m.person_id, l.customer_id),",
+        )
+    } else {
+        sql
+    }
+}
+
+/// Registers merged customer → person as the `merges` table.
+fn register_merges(ctx: &SessionContext, merged_into: &[(i64, i64)]) -> Result<()> {
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("customer_id", DataType::Int64, false),
+        Field::new("person_id", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(merged_into.iter().map(|m| m.0))),
+            Arc::new(Int64Array::from_iter_values(merged_into.iter().map(|m| m.1))),
+        ],
     )
+    .map_err(|e| AnalyticsError::Schema(e.to_string()))?;
+    let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])?;
+    ctx.deregister_table("merges")?;
+    ctx.register_table("merges", Arc::new(table))?;
+    Ok(())
 }
 
 fn i64_col<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a datafusion::arrow::array::PrimitiveArray<Int64Type>> {
@@ -135,13 +189,29 @@ fn i64_col<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a datafusion::arrow::
         .ok_or_else(|| AnalyticsError::Schema(format!("{name} is not a 64-bit integer")))
 }
 
-/// Per-customer measures for every buyer, from the lake.
-pub async fn measures(engine: &Engine, as_of: DateTime<Utc>, tz: ShopTz, s: &Settings) -> Result<Vec<(i64, Measures)>> {
+/// Per-person measures for every buyer, from the lake; customers in `merged_into` count
+/// for the person they were merged into.
+pub async fn measures(
+    engine: &Engine,
+    as_of: DateTime<Utc>,
+    tz: ShopTz,
+    s: &Settings,
+    merged_into: &[(i64, i64)],
+) -> Result<Vec<(i64, Measures)>> {
     let mut out = Vec::new();
     if !engine.has_data {
         return Ok(out);
     }
-    let mut stream = engine.ctx.sql(&facts_sql(as_of)).await?.execute_stream().await?;
+    let merged = !merged_into.is_empty();
+    if merged {
+        register_merges(&engine.ctx, merged_into)?;
+    }
+    let mut stream = engine
+        .ctx
+        .sql(&facts_sql(as_of, merged))
+        .await?
+        .execute_stream()
+        .await?;
     let mut current: Option<i64> = None;
     let mut facts: Vec<OrderFact> = Vec::new();
     let mut finish = |id: Option<i64>, facts: &mut Vec<OrderFact>| {
@@ -198,15 +268,23 @@ pub async fn measures(engine: &Engine, as_of: DateTime<Utc>, tz: ShopTz, s: &Set
     Ok(out)
 }
 
-/// Builds every buyer's profile as of `as_of`.
-pub async fn build(engine: &Engine, as_of: DateTime<Utc>, tz: ShopTz, s: &Settings) -> Result<ProfileBuild> {
-    let measures = measures(engine, as_of, tz, s).await?;
-    Ok(assemble(measures, as_of, s))
+/// Builds every person's profile as of `as_of`: buyers from the lake, non-buyers from
+/// `people`.
+pub async fn build(
+    engine: &Engine,
+    as_of: DateTime<Utc>,
+    tz: ShopTz,
+    s: &Settings,
+    people: &People,
+) -> Result<ProfileBuild> {
+    let measures = measures(engine, as_of, tz, s, &people.merged_into).await?;
+    Ok(assemble(measures, people, as_of, s))
 }
 
 /// Profiles from measures: the population figures, RFM, pyramid, then each customer's
-/// classes. Pure; shared by every engine.
-pub fn assemble(measures: Vec<(i64, Measures)>, as_of: DateTime<Utc>, s: &Settings) -> ProfileBuild {
+/// classes; then the people who bought nothing (relationship type only). Pure; shared by
+/// every engine.
+pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime<Utc>, s: &Settings) -> ProfileBuild {
     let buyers: Vec<&Measures> = measures.iter().map(|(_, m)| m).collect();
     let population = profile::population(&buyers, s);
     let pairs: Vec<(i64, &Measures)> = measures.iter().map(|(id, m)| (*id, m)).collect();
@@ -222,13 +300,24 @@ pub fn assemble(measures: Vec<(i64, Measures)>, as_of: DateTime<Utc>, s: &Settin
         .sum();
     let ranks = profile::ranks(&values);
     let n = measures.len();
-    let profiles = measures
+    let mut non_buyers: Vec<i64> = {
+        let buyers: std::collections::HashSet<i64> = measures.iter().map(|(id, _)| *id).collect();
+        people
+            .standings
+            .keys()
+            .copied()
+            .filter(|id| !buyers.contains(id))
+            .collect()
+    };
+    non_buyers.sort_unstable();
+    let standing = |id: i64| people.standings.get(&id).copied().unwrap_or_default();
+    let mut profiles: Vec<CustomerProfile> = measures
         .into_iter()
         .zip(rfm)
         .zip(tiers)
         .zip(ranks)
         .map(|((((id, m), rfm), tier), rank)| {
-            let classes = profile::classify(&m, &population, Standing { has_contact: true, ..Default::default() }, s);
+            let classes = profile::classify(&m, &population, standing(id), s);
             let growth = m.previous_amount.0 > 0
                 && m.recent_amount.0 as f64 > s.pyramid.upgrade_growth * m.previous_amount.0 as f64;
             let upgrade_potential = matches!(tier, Tier::Ordinary | Tier::Small) && growth;
@@ -251,6 +340,18 @@ pub fn assemble(measures: Vec<(i64, Measures)>, as_of: DateTime<Utc>, s: &Settin
             }
         })
         .collect();
+    profiles.extend(non_buyers.into_iter().map(|id| {
+        let m = Measures::default();
+        let classes = profile::classify(&m, &population, standing(id), s);
+        CustomerProfile {
+            customer_id: id,
+            measures: m,
+            classes,
+            tier: None,
+            upgrade_potential: false,
+            rfm: None,
+        }
+    }));
     ProfileBuild {
         as_of,
         population,

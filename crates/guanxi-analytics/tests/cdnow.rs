@@ -39,7 +39,9 @@ async fn cdnow_rfm_matches_sql_and_the_pyramid_holds_its_shares() {
     let as_of = chrono_tz_shanghai_end_of_1998_06_30();
     let s = Settings::default();
     let engine = Engine::open(&lake).await.unwrap();
-    let build = guanxi_analytics::build(&engine, as_of, tz, &s).await.unwrap();
+    let build = guanxi_analytics::build(&engine, as_of, tz, &s, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(build.profiles.len(), 23_570, "every CDNOW customer bought");
 
     // Independent: R, F, M straight from the orders table with SQLite's own date arithmetic.

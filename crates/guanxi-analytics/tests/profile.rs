@@ -51,7 +51,7 @@ async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {
     let s = Settings::default();
     let tz = ShopTz::default();
     let engine = Engine::open(&lake).await.unwrap();
-    let lake_measures = guanxi_analytics::measures(&engine, as_of(), tz, &s).await.unwrap();
+    let lake_measures = guanxi_analytics::measures(&engine, as_of(), tz, &s, &[]).await.unwrap();
     let mut expected = Vec::new();
     for c in &demo {
         let m = Measures::of(&c.orders, &[], &[], as_of(), tz, &s);
@@ -68,7 +68,38 @@ async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {
         assert_eq!(got, want, "customer {id}");
     }
 
-    let build = guanxi_analytics::assemble(lake_measures, as_of(), &s);
+    // A merged customer's orders count for the person they were merged into.
+    let (a, b) = (expected[0].0, expected[1].0);
+    let orders_of = |id: i64| {
+        let c = demo.iter().find(|c| c.customer.key.external_id == format!("C{id:07}"));
+        c.expect("demo ids follow store ids").orders.clone()
+    };
+    let both: Vec<_> = orders_of(a).into_iter().chain(orders_of(b)).collect();
+    let merged = guanxi_analytics::measures(&engine, as_of(), tz, &s, &[(b, a)])
+        .await
+        .unwrap();
+    assert_eq!(merged.len(), expected.len() - 1);
+    assert_eq!(merged[0], (a, Measures::of(&both, &[], &[], as_of(), tz, &s)));
+    assert!(merged.iter().all(|(id, _)| *id != b));
+
+    // People who bought nothing are profiled from their standing alone.
+    let mut people = guanxi_analytics::People::default();
+    people.standings.insert(a, Default::default());
+    people
+        .standings
+        .insert(999_999, guanxi_domain::profile::Standing::from_tags(true, &[]));
+    people.standings.insert(
+        999_998,
+        guanxi_domain::profile::Standing::from_tags(true, &["target".into()]),
+    );
+    let with_people = guanxi_analytics::assemble(lake_measures.clone(), &people, as_of(), &s);
+    let tail: Vec<(i64, String)> = with_people.profiles[lake_measures.len()..]
+        .iter()
+        .map(|p| (p.customer_id, p.classes.relationship.class.to_string()))
+        .collect();
+    assert_eq!(tail, vec![(999_998, "target".into()), (999_999, "potential".into())]);
+
+    let build = guanxi_analytics::assemble(lake_measures, &Default::default(), as_of(), &s);
     let n = build.profiles.len();
     let vip = build
         .profiles
@@ -85,8 +116,14 @@ async fn an_empty_lake_builds_no_profiles() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(&Lake::new(dir.path())).await.unwrap();
     assert_eq!(engine.last_order_at().await.unwrap(), None);
-    let b = guanxi_analytics::build(&engine, as_of(), ShopTz::default(), &Settings::default())
-        .await
-        .unwrap();
+    let b = guanxi_analytics::build(
+        &engine,
+        as_of(),
+        ShopTz::default(),
+        &Settings::default(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     assert!(b.profiles.is_empty());
 }

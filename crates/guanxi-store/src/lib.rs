@@ -160,6 +160,8 @@ pub trait Store: Send + Sync {
 
     async fn customer(&self, key: &CustomerKey) -> Result<Option<(i64, Customer)>>;
 
+    async fn customer_by_id(&self, id: i64) -> Result<Option<Customer>>;
+
     /// Orders with `id > after_id` in id order, at most `limit`: a constant-memory walk
     /// over all orders (the lake rebuild, exports).
     async fn orders_after(&self, after_id: i64, limit: u32) -> Result<Vec<StoredOrder>>;

@@ -803,6 +803,18 @@ macro_rules! sql_store {
                 Ok(Some((id, c)))
             }
 
+            async fn customer_by_id(&self, id: i64) -> $crate::Result<Option<dom::Customer>> {
+                let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                let mut b = Builder::new("SELECT source, external_id FROM customers WHERE id = ");
+                b.push_bind(id);
+                let Some(row) = b.build().fetch_optional(&mut *conn).await.map_err(db_err)? else {
+                    return Ok(None);
+                };
+                let key = dom::CustomerKey { source: source(get(&row, "source")?)?, external_id: get(&row, "external_id")? };
+                drop(conn);
+                Ok(self.customer(&key).await?.map(|(_, c)| c))
+            }
+
             async fn setting(&self, key: &str) -> $crate::Result<Option<String>> {
                 let mut b = Builder::new("SELECT value FROM settings WHERE name = ");
                 b.push_bind(key.to_string());

@@ -23,7 +23,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Global {
     /// The SQLite store file [default: ./guanxi.db; ./guanxi-demo.db for `demo`]
     #[arg(long, global = true, value_name = "PATH")]
@@ -91,9 +91,22 @@ pub enum Command {
     /// How many customers, orders and lines the store holds, and the lake's files.
     Status,
 
-    /// One customer: contacts, consent, and every class with the rule and figures behind it.
-    #[command(subcommand)]
+    /// One customer: contacts, consent, every class with the rule and figures behind it;
+    /// merging records of one person.
+    #[command(subcommand, visible_alias = "customers")]
     Customer(CustomerCommand),
+
+    /// Segments: who matches an expression over profiles and behaviour; saved segments.
+    #[command(subcommand)]
+    Segment(SegmentCommand),
+
+    /// Reports over the profile builds.
+    #[command(subcommand)]
+    Report(ReportCommand),
+
+    /// Benchmarks that print figures (not tests).
+    #[command(subcommand)]
+    Bench(BenchCommand),
 
     /// Customer profiles: every measure and class of every buyer, as of a date.
     #[command(subcommand)]
@@ -205,7 +218,8 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
-    /// Compute every buyer's measures and classes from the lake and print the distribution
+    /// Compute every customer's measures and classes, store them as the current build
+    /// (recording every class change since the previous build) and print the distribution
     #[command(after_help = "Examples:
   guanxi profile build
   guanxi profile build --as-of 1998-06-30 --json")]
@@ -229,8 +243,111 @@ pub enum CustomerCommand {
         /// The source of the id (as given to the import)
         #[arg(long, default_value = "generic")]
         source: String,
-        /// The date to compute as of [default: the last order's time]
+        /// Compute as of this date instead of showing the stored build
         #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: Option<String>,
+    },
+    /// Customers sharing a normalised mobile number or email: proposed as one person
+    Duplicates {
+        /// At most this many pairs
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Merge MERGED into KEPT: one person, the most restrictive consent per channel (audited)
+    #[command(after_help = "Examples:
+  guanxi customers merge C0000042 C0000977 --source demo")]
+    Merge {
+        /// The customer that stays (its id in its source)
+        kept: String,
+        /// The customer merged into it
+        merged: String,
+        #[arg(long, default_value = "generic")]
+        source: String,
+        /// Who does it, for the audit trail [default: $USER]
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Undo the merge of MERGED, restoring the kept customer's consent as it was (audited)
+    Unmerge {
+        merged: String,
+        #[arg(long, default_value = "generic")]
+        source: String,
+        #[arg(long)]
+        actor: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SegmentCommand {
+    /// How many customers match
+    #[command(after_help = "Examples:
+  guanxi segment count \"lifecycle = 'decline' and tier in ('vip', 'major')\"
+  guanxi segment count \"bought(category = 'diapers', within = 90d) >= 2 and not received(within = 14d)\"
+  guanxi segment count vip-at-risk")]
+    Count {
+        /// An expression, or the name of a saved segment
+        expr: String,
+    },
+    /// The matching customers, in id order
+    List {
+        expr: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Start after this internal customer id (paging)
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+    },
+    /// The expression as a tree with each condition's count; with --customer, which held
+    Explain {
+        expr: String,
+        /// A customer's id in its source
+        #[arg(long)]
+        customer: Option<String>,
+        #[arg(long, default_value = "generic")]
+        source: String,
+    },
+    /// Save (or replace) a named segment
+    Save {
+        name: String,
+        expr: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Delete a saved segment
+    Delete { name: String },
+    /// The saved segments with their counts
+    Saved,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Class changes between builds: the movement matrix per class kind
+    #[command(after_help = "Examples:
+  guanxi report movements
+  guanxi report movements --since 2026-06-01 --json")]
+    Movements {
+        /// Only builds as of after this date
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        since: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Time the profile build over N order lines, and DuckDB's RFM + pyramid subset on the
+    /// same Parquet files when the duckdb Python package is importable
+    #[command(after_help = "Examples:
+  guanxi bench profile --orders 1000000
+  guanxi bench profile --orders 10000000 --dir /var/tmp/guanxi-bench")]
+    Profile {
+        /// Order lines to generate (the demo shop, about 12.5 lines per customer)
+        #[arg(long, default_value_t = 1_000_000)]
+        orders: u64,
+        /// Where the generated store and lake live (reused when present)
+        #[arg(long, default_value = "guanxi-bench")]
+        dir: PathBuf,
+        /// The DuckDB script [default: bench/profile_duckdb.py beside the current directory]
+        #[arg(long, default_value = "bench/profile_duckdb.py")]
+        duckdb_script: PathBuf,
     },
 }

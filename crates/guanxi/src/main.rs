@@ -43,6 +43,9 @@ fn main() -> std::process::ExitCode {
             Command::Config(cmd) => commands::config::run(&cli.global, cmd),
             Command::Profile(cmd) => commands::profile::run(&cli.global, cmd).await,
             Command::Customer(cmd) => commands::customer::run(&cli.global, cmd).await,
+            Command::Segment(cmd) => commands::segment::run(&cli.global, cmd).await,
+            Command::Report(cmd) => commands::report::run(&cli.global, cmd).await,
+            Command::Bench(cmd) => commands::bench::run(&cli.global, cmd).await,
         }
     });
     match result {

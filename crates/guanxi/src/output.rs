@@ -7,6 +7,15 @@ use guanxi_import::ImportError;
 use guanxi_store::StoreError;
 use serde::Serialize;
 
+/// Input the user typed that guanxi cannot take (a segment expression, a date), with a
+/// stable code and the place: exits 65 like bad input files.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct BadInput {
+    pub code: &'static str,
+    pub message: String,
+}
+
 /// Prints a report: `json` as one document, or the text from `text`.
 pub fn report<T: Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
     if json {
@@ -15,6 +24,15 @@ pub fn report<T: Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> Stri
         print!("{}", text(value));
     }
     Ok(())
+}
+
+/// Reports an action done: `{"done": message, …fields}` with --json, the message otherwise.
+pub fn done(json: bool, message: String, fields: serde_json::Value) -> anyhow::Result<()> {
+    let mut doc = fields;
+    if let Some(map) = doc.as_object_mut() {
+        map.insert("done".into(), serde_json::Value::String(message.clone()));
+    }
+    report(json, &doc, |_| format!("{message}\n"))
 }
 
 /// The stable code of an error, looked up along its chain.
@@ -31,6 +49,9 @@ fn code(e: &anyhow::Error) -> &'static str {
         }
         if let Some(a) = cause.downcast_ref::<guanxi_analytics::AnalyticsError>() {
             return a.code();
+        }
+        if let Some(b) = cause.downcast_ref::<BadInput>() {
+            return b.code;
         }
     }
     "error"
@@ -71,8 +92,10 @@ pub fn error(e: &anyhow::Error, json: bool) -> ExitCode {
     } else {
         eprintln!("error[{code}]: {e:#}");
     }
+    let bad_input = e.chain().any(|c| c.downcast_ref::<BadInput>().is_some());
     match invalid {
         Some(_) => ExitCode::from(65),
+        None if bad_input => ExitCode::from(65),
         None => ExitCode::FAILURE,
     }
 }

@@ -135,3 +135,106 @@ fn demo_csv_export_imports_into_a_store() {
     assert_eq!(status["counts"]["order_lines"], exported["order_lines"]);
     assert_eq!(status["counts"]["reviews"], exported["reviews"]);
 }
+
+#[test]
+fn segments_builds_movements_and_merges_on_the_demo_shop() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = guanxi(dir.path(), &["demo", "--customers", "300", "--no-serve", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let demo = json(&out);
+    let run = |args: &[&str]| guanxi(dir.path(), &[&["--db", "guanxi-demo.db", "--json"][..], args].concat());
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        json(&out)
+    };
+
+    // A segment counts what the build's distribution counts.
+    let decline = demo["profiles"]["classes"]["lifecycle"]["decline"].as_u64().unwrap();
+    assert!(decline > 0);
+    let c = ok(&["segment", "count", "lifecycle = 'decline'"]);
+    assert_eq!(c["customers"].as_u64(), Some(decline));
+    let not = ok(&["segment", "count", "not lifecycle = 'decline'"]);
+    let everyone = ok(&["segment", "count", "paid_orders >= 0"]);
+    assert_eq!(
+        decline + not["customers"].as_u64().unwrap(),
+        everyone["customers"].as_u64().unwrap()
+    );
+    // Saved and nested segments; explain shows each condition's count.
+    ok(&[
+        "segment",
+        "save",
+        "slipping",
+        "lifecycle = 'decline'",
+        "--description",
+        "衰退期",
+    ]);
+    let nested = ok(&["segment", "count", "in segment 'slipping' or tier = 'vip'"]);
+    let vip = demo["profiles"]["classes"]["pyramid"]["vip"].as_u64().unwrap();
+    let n = nested["customers"].as_u64().unwrap();
+    assert!(n >= decline && n <= decline + vip, "{n}");
+    let plan = ok(&["segment", "explain", "slipping"]);
+    assert_eq!(plan["plan"][0]["customers"].as_u64(), Some(decline));
+    let members = ok(&["segment", "list", "slipping", "--limit", "5"]);
+    assert_eq!(members["members"].as_array().unwrap().len(), 5.min(decline as usize));
+
+    // Bad expressions: exit 65, the place and what was expected.
+    let bad = guanxi(
+        dir.path(),
+        &["--db", "guanxi-demo.db", "segment", "count", "lifecycle = 'dying'"],
+    );
+    assert_eq!(bad.status.code(), Some(65));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("error[segment_syntax]"), "{err}");
+    assert!(
+        err.contains("expression:1:13: expected a lifecycle class: one of"),
+        "{err}"
+    );
+    assert!(err.contains("\n  lifecycle = 'dying'\n              ^"), "{err}");
+    let unknown = guanxi(
+        dir.path(),
+        &["--db", "guanxi-demo.db", "segment", "count", "in segment 'nope'"],
+    );
+    assert_eq!(unknown.status.code(), Some(65));
+
+    // A build as of an earlier date, then the latest again: every change is recorded.
+    let first = ok(&["profile", "build", "--as-of", "2026-03-31"]);
+    assert!(first["transitions"].as_i64().unwrap() > 0);
+    let moves = ok(&["report", "movements"]);
+    let lifecycle = moves["kinds"]["lifecycle"].as_array().unwrap();
+    assert!(
+        lifecycle
+            .iter()
+            .all(|m| m["customers"].as_u64().unwrap() > 0 && m["from"] != m["to"])
+    );
+
+    // Merge two customers: one person in the next build; unmerge restores both.
+    let before = ok(&["segment", "count", "paid_orders >= 0"])["customers"]
+        .as_u64()
+        .unwrap();
+    let merge = run(&["customers", "merge", "C0000001", "C0000002", "--source", "demo"]);
+    assert!(merge.status.success(), "{}", String::from_utf8_lossy(&merge.stderr));
+    ok(&["profile", "build"]);
+    let after = ok(&["segment", "count", "paid_orders >= 0"])["customers"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(after, before - 1);
+    let shown = ok(&["customer", "show", "C0000002", "--source", "demo"]);
+    assert_eq!(
+        shown["customer"]["key"]["external_id"], "C0000001",
+        "the merged id finds the person"
+    );
+    let twice = run(&["customers", "merge", "C0000001", "C0000002", "--source", "demo"]);
+    assert!(String::from_utf8_lossy(&twice.stdout).contains("already merged"));
+    let unmerge = run(&["customers", "unmerge", "C0000002", "--source", "demo"]);
+    assert!(unmerge.status.success(), "{}", String::from_utf8_lossy(&unmerge.stderr));
+    ok(&["profile", "build"]);
+    assert_eq!(
+        ok(&["segment", "count", "paid_orders >= 0"])["customers"].as_u64(),
+        Some(before)
+    );
+}

@@ -79,6 +79,22 @@ pub struct Standing {
     pub target: bool,
 }
 
+impl Standing {
+    /// Tags that mark a customer the shop will not serve (非客户).
+    pub const BLOCKED_TAGS: [&'static str; 3] = ["blocked", "hostile", "黑名单"];
+    /// The tag that marks a customer matching the shop's target profile (目标客户).
+    pub const TARGET_TAG: &'static str = "target";
+
+    /// A customer's standing from their contact details and tags.
+    pub fn from_tags(has_contact: bool, tags: &[String]) -> Standing {
+        Standing {
+            blocked: tags.iter().any(|t| Standing::BLOCKED_TAGS.contains(&t.as_str())),
+            has_contact,
+            target: tags.iter().any(|t| t == Standing::TARGET_TAG),
+        }
+    }
+}
+
 /// Every per-customer class.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Classes {

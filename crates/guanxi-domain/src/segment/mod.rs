@@ -400,7 +400,7 @@ impl fmt::Display for Expr {
 /// Why nested segments could not be inlined.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExpandError {
-    #[error("no saved segment is named '{0}' (see guanxi segment list)")]
+    #[error("no saved segment is named '{0}' (see guanxi segment saved)")]
     Unknown(String),
     #[error("segment '{0}' refers to itself through {1}")]
     Cycle(String, String),

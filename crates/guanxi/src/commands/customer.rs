@@ -1,50 +1,142 @@
-//! `guanxi customer show`: one customer's record and profile, with the rule and figures
-//! behind each class.
+//! `guanxi customer show|duplicates|merge|unmerge`: one customer's record and profile with
+//! the rule and figures behind each class; records of one person merged and unmerged.
 
-use guanxi_analytics::CustomerProfile;
+use anyhow::Context as _;
 use guanxi_domain::{Customer, CustomerKey, Source};
+use guanxi_store::{MergeProposal, Transition};
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::cli::{CustomerCommand, Global};
 use crate::commands::{config, default_db, profile};
-use crate::open::open;
-use crate::output::report;
+use crate::open::{Opened, open};
+use crate::output::{done, report};
 
 #[derive(Serialize)]
 struct Shown {
     id: i64,
     customer: Customer,
-    /// `None` for customers without a paid order by the as-of date.
-    profile: Option<CustomerProfile>,
+    /// The stored profile (or the one computed for --as-of); `None` before any build.
+    profile: Option<Value>,
+    /// Class changes recorded by builds, oldest first.
+    transitions: Vec<Transition>,
 }
 
-pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
-    let CustomerCommand::Show { id, source, as_of } = cmd;
-    let source = Source::parse(&source).map_err(|e| anyhow::anyhow!("--source: {e}"))?;
-    let (settings, _) = config::load(global)?;
-    let o = open(global, default_db()).await?;
+fn source(s: &str) -> anyhow::Result<Source> {
+    Source::parse(s).map_err(|e| anyhow::anyhow!("--source: {e}"))
+}
+
+/// The internal id of the person a customer id belongs to (through merges).
+async fn person(o: &Opened, id: &str, source: &Source) -> anyhow::Result<i64> {
     let key = CustomerKey {
-        source,
-        external_id: id,
+        source: source.clone(),
+        external_id: id.to_string(),
     };
-    let Some((cid, customer)) = o.store.customer(&key).await? else {
-        anyhow::bail!(
+    o.store.customer_id(&key).await?.with_context(|| {
+        format!(
             "no customer {:?} in source {:?} (is --source right?)",
             key.external_id,
             key.source.as_str()
-        );
+        )
+    })
+}
+
+/// The internal id of a customer record (not following merges).
+async fn record(o: &Opened, id: &str, source: &Source) -> anyhow::Result<i64> {
+    let key = CustomerKey {
+        source: source.clone(),
+        external_id: id.to_string(),
     };
-    let build = profile::profiles(&o, &settings, as_of.as_deref()).await?;
-    let profile = build.profiles.into_iter().find(|p| p.customer_id == cid);
-    report(
-        global.json,
-        &Shown {
-            id: cid,
-            customer,
-            profile,
-        },
-        text,
-    )
+    let found = o.store.customer(&key).await?;
+    found.map(|(id, _)| id).with_context(|| {
+        format!(
+            "no customer {:?} in source {:?} (is --source right?)",
+            key.external_id,
+            key.source.as_str()
+        )
+    })
+}
+
+fn actor(given: Option<String>) -> String {
+    given
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "cli".into())
+}
+
+pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
+    let o = open(global, default_db()).await?;
+    match cmd {
+        CustomerCommand::Show { id, source: src, as_of } => {
+            let src = source(&src)?;
+            let pid = person(&o, &id, &src).await?;
+            let customer = o.store.customer_by_id(pid).await?.context("the customer vanished")?;
+            let profile = match as_of {
+                Some(date) => {
+                    let (settings, _) = config::load(global)?;
+                    let build = profile::profiles(&o, &settings, Some(&date)).await?;
+                    let p = build.profiles.into_iter().find(|p| p.customer_id == pid);
+                    p.map(|p| serde_json::to_value(&p)).transpose()?
+                }
+                None => match o.store.profile(pid).await? {
+                    Some(detail) => Some(serde_json::from_str(&detail).context("the stored profile")?),
+                    None => None,
+                },
+            };
+            let transitions = o.store.customer_transitions(pid).await?;
+            report(
+                global.json,
+                &Shown {
+                    id: pid,
+                    customer,
+                    profile,
+                    transitions,
+                },
+                text,
+            )
+        }
+        CustomerCommand::Duplicates { limit } => {
+            let pairs = o.store.merge_proposals(limit).await?;
+            report(global.json, &pairs, |p: &Vec<MergeProposal>| {
+                let mut out = format!("{} pairs share a mobile number or email\n", p.len());
+                for m in p {
+                    out += &format!("  #{} #{}  same {} {}\n", m.a, m.b, m.via, m.value);
+                }
+                out
+            })
+        }
+        CustomerCommand::Merge {
+            kept,
+            merged,
+            source: src,
+            actor: who,
+        } => {
+            let src = source(&src)?;
+            // The records themselves, not the persons they belong to: the store says
+            // plainly when one is already merged.
+            let (k, m) = (record(&o, &kept, &src).await?, record(&o, &merged, &src).await?);
+            o.store.merge(k, m, &actor(who), chrono::Utc::now()).await?;
+            done(
+                global.json,
+                format!(
+                    "merged {merged} (#{m}) into {kept} (#{k}); rebuild the profiles to see them as one (guanxi profile build)"
+                ),
+                serde_json::json!({ "kept": k, "merged": m }),
+            )
+        }
+        CustomerCommand::Unmerge {
+            merged,
+            source: src,
+            actor: who,
+        } => {
+            let m = record(&o, &merged, &source(&src)?).await?;
+            let k = o.store.unmerge(m, &actor(who), chrono::Utc::now()).await?;
+            done(
+                global.json,
+                format!("unmerged {merged} (#{m}) from #{k}"),
+                serde_json::json!({ "kept": k, "merged": m }),
+            )
+        }
+    }
 }
 
 fn text(s: &Shown) -> String {
@@ -76,30 +168,46 @@ fn text(s: &Shown) -> String {
         out += &format!("  tags {}\n", c.tags.join(", "));
     }
     let Some(p) = &s.profile else {
-        out += "  no paid order: no profile\n";
+        out += "  no profile yet: build the profiles (guanxi profile build)\n";
         return out;
     };
-    let m = &p.measures;
-    out += &format!(
-        "  {} paid orders, paid {}, profit {}, last {} days ago\n",
-        m.paid_orders,
-        m.paid_amount,
-        m.profit,
-        m.recency_days.unwrap_or_default()
-    );
-    let cl = &p.classes;
-    let mut why = vec![cl.relationship.why.clone()];
-    why.extend(cl.activity.as_ref().map(|e| e.why.clone()));
-    why.extend(cl.lifecycle.as_ref().map(|e| e.why.clone()));
-    why.extend(cl.quadrant.as_ref().map(|e| e.why.clone()));
-    why.extend(cl.pricing.as_ref().map(|e| e.why.clone()));
-    why.extend(p.tier.as_ref().map(|e| e.why.clone()));
-    why.extend(p.rfm.as_ref().map(|r| format!("RFM {}{}{}: {}", r.r, r.f, r.m, r.why)));
-    for w in why {
+    let m = &p["measures"];
+    let money = |v: &Value| format!("{:.2}", v.as_i64().unwrap_or_default() as f64 / 100.0);
+    if m["paid_orders"].as_u64().unwrap_or_default() > 0 {
+        out += &format!(
+            "  {} paid orders, paid {}, profit {}, last {} days ago\n",
+            m["paid_orders"],
+            money(&m["paid_amount"]),
+            money(&m["profit"]),
+            m["recency_days"]
+        );
+    } else {
+        out += "  no paid order\n";
+    }
+    let classes = &p["classes"];
+    let mut why: Vec<&Value> = ["relationship", "activity", "lifecycle", "quadrant", "pricing"]
+        .iter()
+        .map(|k| &classes[k]["why"])
+        .collect();
+    why.push(&p["tier"]["why"]);
+    for w in why.into_iter().filter_map(Value::as_str) {
         out += &format!("  - {w}\n");
     }
-    if p.upgrade_potential {
+    let rfm = &p["rfm"];
+    if let Some(w) = rfm["why"].as_str() {
+        out += &format!("  - RFM {}{}{}: {w}\n", rfm["r"], rfm["f"], rfm["m"]);
+    }
+    if p["upgrade_potential"].as_bool() == Some(true) {
         out += "  - upgrade potential: spend in the last 180 days well above the previous 180 days'\n";
+    }
+    for t in &s.transitions {
+        out += &format!(
+            "  {} {}: {} → {}\n",
+            t.as_of.date_naive(),
+            t.kind,
+            t.from.as_deref().unwrap_or("(none)"),
+            t.to.as_deref().unwrap_or("(none)")
+        );
     }
     out
 }

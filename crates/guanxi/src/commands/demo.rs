@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::cli::{DemoArgs, Global};
 use crate::commands::Bar;
-use crate::open::open;
+use crate::open::{Opened, open};
 use crate::output::report;
 
 /// Demo customers per store batch.
@@ -32,53 +32,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     }
     let opened = open(global, Path::new("guanxi-demo.db")).await?;
     cfg.tz = opened.tz;
-    let started = std::time::Instant::now();
-    let now = chrono::Utc::now();
-    let bar = Bar::count(cfg.customers, "demo customers");
-    // Generation overlaps with writing: the writer task works while the next batch is made.
-    let pipe = Pipe::start(Loader::begin(opened.store.as_ref(), &opened.lake, "demo").await?);
-    let mut summary = Summary {
-        source: guanxi_demo::SOURCE.into(),
-        ..Default::default()
-    };
-    let mut generated = guanxi_demo::customers(&cfg).peekable();
-    while generated.peek().is_some() {
-        let (mut customers, mut orders, mut service, mut reviews) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for c in generated.by_ref().take(BATCH) {
-            customers.push(c.customer);
-            orders.extend(c.orders);
-            service.extend(c.service);
-            reviews.extend(c.reviews);
-        }
-        let n = customers.len() as u64;
-        summary.rows_read += n;
-        // Customers first, so that orders find them complete rather than creating bare ones.
-        let sent = async {
-            pipe.send(Batch::Customers(customers)).await?;
-            pipe.send(Batch::Orders(orders)).await?;
-            pipe.send(Batch::ServiceRecords(service)).await?;
-            pipe.send(Batch::Reviews(reviews)).await
-        }
-        .await;
-        if sent.is_err() {
-            break; // the writer stopped; finish() says why
-        }
-        bar.inc(n);
-    }
-    let loader = pipe.finish(&mut summary).await?;
-    bar.finish();
-    summary.elapsed_ms = started.elapsed().as_millis() as u64;
-    let record = ImportRecord {
-        kind: "demo".into(),
-        format: "demo".into(),
-        files: Vec::new(),
-        started_at: now,
-        finished_at: chrono::Utc::now(),
-        summary: serde_json::to_string(&summary)?,
-    };
-    loader
-        .commit(&record, opened.store.as_ref(), &opened.lake, &mut summary)
-        .await?;
+    let summary = load(&opened, &cfg).await?;
     #[derive(Serialize)]
     struct Loaded<'a> {
         store: &'a str,
@@ -124,6 +78,59 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         }
         out
     })
+}
+
+/// Generates the demo shop described by `cfg` and loads it into the store and lake, as one
+/// import (all or nothing).
+pub async fn load(opened: &Opened, cfg: &DemoConfig) -> anyhow::Result<Summary> {
+    let started = std::time::Instant::now();
+    let now = chrono::Utc::now();
+    let bar = Bar::count(cfg.customers, "demo customers");
+    // Generation overlaps with writing: the writer task works while the next batch is made.
+    let pipe = Pipe::start(Loader::begin(opened.store.as_ref(), &opened.lake, "demo").await?);
+    let mut summary = Summary {
+        source: guanxi_demo::SOURCE.into(),
+        ..Default::default()
+    };
+    let mut generated = guanxi_demo::customers(cfg).peekable();
+    while generated.peek().is_some() {
+        let (mut customers, mut orders, mut service, mut reviews) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for c in generated.by_ref().take(BATCH) {
+            customers.push(c.customer);
+            orders.extend(c.orders);
+            service.extend(c.service);
+            reviews.extend(c.reviews);
+        }
+        let n = customers.len() as u64;
+        summary.rows_read += n;
+        // Customers first, so that orders find them complete rather than creating bare ones.
+        let sent = async {
+            pipe.send(Batch::Customers(customers)).await?;
+            pipe.send(Batch::Orders(orders)).await?;
+            pipe.send(Batch::ServiceRecords(service)).await?;
+            pipe.send(Batch::Reviews(reviews)).await
+        }
+        .await;
+        if sent.is_err() {
+            break; // the writer stopped; finish() says why
+        }
+        bar.inc(n);
+    }
+    let loader = pipe.finish(&mut summary).await?;
+    bar.finish();
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    let record = ImportRecord {
+        kind: "demo".into(),
+        format: "demo".into(),
+        files: Vec::new(),
+        started_at: now,
+        finished_at: chrono::Utc::now(),
+        summary: serde_json::to_string(&summary)?,
+    };
+    loader
+        .commit(&record, opened.store.as_ref(), &opened.lake, &mut summary)
+        .await?;
+    Ok(summary)
 }
 
 #[derive(Serialize)]

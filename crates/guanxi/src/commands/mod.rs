@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod bench;
 pub mod config;
 pub mod customer;
 pub mod demo;
@@ -7,6 +8,8 @@ pub mod export;
 pub mod import;
 pub mod lake;
 pub mod profile;
+pub mod report;
+pub mod segment;
 pub mod status;
 
 use std::path::Path;

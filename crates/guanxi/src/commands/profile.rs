@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use guanxi_analytics::{Engine, ProfileBuild};
-use guanxi_domain::profile::Settings;
+use guanxi_analytics::{CustomerProfile, Engine, People, ProfileBuild};
+use guanxi_domain::profile::{Settings, Standing};
 use guanxi_domain::{ShopTz, parse_date};
+use guanxi_store::{BuildRecord, ProfileRow};
 use serde::Serialize;
 
 use crate::cli::{Global, ProfileCommand};
@@ -17,19 +18,26 @@ use crate::output::report;
 /// How many customers are in each class of each kind.
 #[derive(Serialize)]
 pub struct Distribution {
-    as_of: DateTime<Utc>,
-    buyers: usize,
-    shop_cycle_days: Option<f64>,
-    median_profit: String,
-    key_customers_profit_share: f64,
-    won_back: usize,
-    upgrade_potential: usize,
-    classes: BTreeMap<&'static str, BTreeMap<String, usize>>,
-    elapsed_ms: u64,
+    pub as_of: DateTime<Utc>,
+    pub buyers: usize,
+    pub shop_cycle_days: Option<f64>,
+    pub median_profit: String,
+    pub key_customers_profit_share: f64,
+    pub won_back: usize,
+    pub upgrade_potential: usize,
+    pub classes: BTreeMap<&'static str, BTreeMap<String, usize>>,
+    pub elapsed_ms: u64,
+    /// The stored build's id and its class changes against the previous build.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transitions: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_ms: Option<u64>,
 }
 
 /// The end of `date` in the shop's time zone.
-fn end_of_day(date: &str, tz: ShopTz) -> anyhow::Result<DateTime<Utc>> {
+pub fn end_of_day(date: &str, tz: ShopTz) -> anyhow::Result<DateTime<Utc>> {
     let d = parse_date(date).map_err(anyhow::Error::msg).context("--as-of")?;
     let next = (d + Duration::days(1))
         .and_hms_opt(0, 0, 0)
@@ -50,6 +58,10 @@ fn distribution(b: &ProfileBuild, elapsed_ms: u64) -> Distribution {
     };
     for p in &b.profiles {
         let c = &p.classes;
+        if p.measures.paid_orders == 0 {
+            count("relationship", Some(c.relationship.class.to_string()));
+            continue;
+        }
         count("relationship", Some(c.relationship.class.to_string()));
         count("activity", c.activity.as_ref().map(|e| e.class.to_string()));
         count("lifecycle", c.lifecycle.as_ref().map(|e| e.class.to_string()));
@@ -61,7 +73,7 @@ fn distribution(b: &ProfileBuild, elapsed_ms: u64) -> Distribution {
     }
     Distribution {
         as_of: b.as_of,
-        buyers: b.profiles.len(),
+        buyers: b.profiles.iter().filter(|p| p.measures.paid_orders > 0).count(),
         shop_cycle_days: b.population.shop_cycle_days,
         median_profit: b.population.median_profit.to_string(),
         key_customers_profit_share: b.key_customers_profit_share,
@@ -69,17 +81,76 @@ fn distribution(b: &ProfileBuild, elapsed_ms: u64) -> Distribution {
         upgrade_potential: b.profiles.iter().filter(|p| p.upgrade_potential).count(),
         classes,
         elapsed_ms,
+        build_id: None,
+        transitions: None,
+        store_ms: None,
     }
 }
 
-/// Builds the profiles as of `as_of` (a date, or the last order's time) and counts them.
+/// Builds the profiles as of `as_of` (a date, or the last order's time), stores them as
+/// the current build with its class changes, and counts them.
 pub async fn build(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyhow::Result<Distribution> {
     let started = std::time::Instant::now();
     let build = profiles(o, settings, as_of).await?;
-    Ok(distribution(&build, started.elapsed().as_millis() as u64))
+    let mut d = distribution(&build, started.elapsed().as_millis() as u64);
+    let stored = std::time::Instant::now();
+    let record = BuildRecord {
+        id: 0,
+        as_of: build.as_of,
+        built_at: Utc::now(),
+        customers: 0,
+        transitions: 0,
+        summary: serde_json::to_string(&d)?,
+    };
+    let mut rows = build.profiles.iter().map(row);
+    let saved = o.store.save_build(&record, &mut rows).await?;
+    d.build_id = Some(saved.id);
+    d.transitions = Some(saved.transitions);
+    d.store_ms = Some(stored.elapsed().as_millis() as u64);
+    Ok(d)
 }
 
-/// Every buyer's profile as of `as_of` (a date, or the last order's time).
+/// The stored form of a profile: the columns segments filter on, and the whole as JSON.
+pub fn row(p: &CustomerProfile) -> ProfileRow {
+    let m = &p.measures;
+    let c = &p.classes;
+    let cents = |c: guanxi_domain::Cents| c.0;
+    ProfileRow {
+        customer_id: p.customer_id,
+        classes: [
+            Some(c.relationship.class.to_string()),
+            c.activity.as_ref().map(|e| e.class.to_string()),
+            c.lifecycle.as_ref().map(|e| e.class.to_string()),
+            c.quadrant.as_ref().map(|e| e.class.to_string()),
+            c.pricing.as_ref().map(|e| e.class.to_string()),
+            p.tier.as_ref().map(|e| e.class.to_string()),
+            p.rfm.as_ref().map(|r| r.rfm8.to_string()),
+            p.rfm.as_ref().map(|r| r.rfm11.to_string()),
+        ],
+        r: p.rfm.as_ref().map(|r| i64::from(r.r)),
+        f: p.rfm.as_ref().map(|r| i64::from(r.f)),
+        m: p.rfm.as_ref().map(|r| i64::from(r.m)),
+        recency_days: m.recency_days,
+        paid_orders: i64::from(m.paid_orders),
+        frequency: i64::from(m.window_orders),
+        cycle_days: m.cycle_days,
+        discount_share: m.discount_share,
+        complaint_count: i64::from(m.complaints),
+        praise_count: i64::from(m.praise),
+        paid_amount_cents: cents(m.paid_amount),
+        profit_cents: cents(m.profit),
+        refunds_cents: cents(m.refunds),
+        monetary_cents: cents(m.window_amount),
+        won_back: c.won_back,
+        upgrade_potential: p.upgrade_potential,
+        first_paid_at: m.first_paid,
+        last_paid_at: m.last_paid,
+        detail: serde_json::to_string(p).unwrap_or_default(),
+    }
+}
+
+/// Every person's profile as of `as_of` (a date, or the last order's time): buyers from
+/// the lake, everyone else from the store, merged customers counted for their person.
 pub async fn profiles(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyhow::Result<ProfileBuild> {
     let engine = Engine::open(&o.lake).await?;
     let as_of = match as_of {
@@ -89,13 +160,23 @@ pub async fn profiles(o: &Opened, settings: &Settings, as_of: Option<&str>) -> a
             None => anyhow::bail!("the lake holds no orders: import some first (guanxi import orders …)"),
         },
     };
-    Ok(guanxi_analytics::build(&engine, as_of, o.tz, settings).await?)
+    let people = People {
+        standings: o
+            .store
+            .standings()
+            .await?
+            .into_iter()
+            .map(|(id, contact, tags)| (id, Standing::from_tags(contact, &tags)))
+            .collect(),
+        merged_into: o.store.merged_into().await?,
+    };
+    Ok(guanxi_analytics::build(&engine, as_of, o.tz, settings, &people).await?)
 }
 
 /// The distribution as text.
 pub fn text(d: &Distribution) -> String {
     let mut out = format!(
-        "profiles of {} buyers as of {} ({} ms)\nshop purchase cycle {}, median profit {}, key customers bring {:.1}% of profit\n",
+        "profiles of {} buyers as of {} (built in {} ms)\nshop purchase cycle {}, median profit {}, key customers bring {:.1}% of profit\n",
         d.buyers,
         d.as_of,
         d.elapsed_ms,
@@ -113,6 +194,12 @@ pub fn text(d: &Distribution) -> String {
         "  won back {}, with upgrade potential {}\n",
         d.won_back, d.upgrade_potential
     );
+    if let (Some(id), Some(t)) = (d.build_id, d.transitions) {
+        out += &format!(
+            "stored as build {id} ({} ms): {t} class changes since the previous build (guanxi report movements)\n",
+            d.store_ms.unwrap_or_default()
+        );
+    }
     out
 }
 

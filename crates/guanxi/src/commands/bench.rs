@@ -1,0 +1,206 @@
+//! `guanxi bench profile`: the profile build over generated data, timed, and DuckDB's
+//! RFM + scores + 8-class + pyramid subset on the same Parquet files in the same run.
+//! Figures are printed, never asserted (benchmarks are not tests).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use guanxi_demo::DemoConfig;
+use guanxi_domain::segment::parse;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{BenchCommand, Global};
+use crate::commands::{config, demo, profile};
+use crate::open::open;
+use crate::output::report;
+
+/// Order lines per demo customer, measured on the demo shop (10,080,115 / 805,000).
+const LINES_PER_CUSTOMER: f64 = 12.52;
+
+/// Segment counts timed over the stored profiles.
+const SEGMENTS: [&str; 4] = [
+    "lifecycle = 'decline'",
+    "rfm8 = '重要挽留' and recency_days > 90",
+    "tier in ('vip', 'major') and not activity = 'churned'",
+    "relationship = 'loyal' and profit > 500 or rfm11 = 'At Risk'",
+];
+
+#[derive(Deserialize, Serialize)]
+struct Duck {
+    seconds: f64,
+    buyers: u64,
+    rfm8: std::collections::BTreeMap<String, u64>,
+    pyramid: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Serialize)]
+struct Figures {
+    order_lines: u64,
+    customers: u64,
+    generated_s: Option<f64>,
+    buyers: usize,
+    build_s: f64,
+    store_s: f64,
+    segment_counts_ms: Vec<(String, u64, f64)>,
+    duckdb: Option<Duck>,
+    duckdb_skipped: Option<String>,
+    /// guanxi's build (without storing) over DuckDB's subset.
+    ratio: Option<f64>,
+    /// Whether DuckDB's 8-class and pyramid counts equal guanxi's.
+    same_rfm8: Option<bool>,
+    same_pyramid: Option<bool>,
+    peak_rss_mib: Option<f64>,
+}
+
+/// The process's peak resident set (VmHWM), on Linux.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn duckdb(script: &Path, lake: &Path, as_of_us: i64) -> Result<Duck, String> {
+    let probe = Command::new("python3").args(["-c", "import duckdb"]).output();
+    match probe {
+        Ok(o) if o.status.success() => {}
+        _ => return Err("the duckdb Python package is not importable (pip install duckdb)".into()),
+    }
+    if !script.exists() {
+        return Err(format!(
+            "{} not found (run from the repository, or pass --duckdb-script)",
+            script.display()
+        ));
+    }
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(lake)
+        .arg(as_of_us.to_string())
+        .arg(std::thread::available_parallelism().map_or(2, |n| n.get()).to_string())
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("duckdb failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("duckdb's output: {e}"))
+}
+
+pub async fn run(global: &Global, cmd: BenchCommand) -> anyhow::Result<()> {
+    let BenchCommand::Profile {
+        orders,
+        dir,
+        duckdb_script,
+    } = cmd;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut g = global.clone();
+    g.db = Some(dir.join("bench.db"));
+    g.lake = Some(dir.join("bench.lake"));
+    g.database_url = None;
+    let o = open(&g, &dir.join("bench.db")).await?;
+    let (settings, _) = config::load(global)?;
+    let mut counts = o.store.counts().await?;
+    let mut generated_s = None;
+    // Reuse data of about the asked size; generate otherwise.
+    if (counts.order_lines as f64) < orders as f64 * 0.9 {
+        anyhow::ensure!(
+            counts.orders == 0,
+            "{} holds {} order lines, fewer than asked: remove it or choose another --dir",
+            dir.display(),
+            counts.order_lines
+        );
+        let cfg = DemoConfig {
+            customers: ((orders as f64 / LINES_PER_CUSTOMER).ceil() as u64).max(1),
+            tz: o.tz,
+            ..Default::default()
+        };
+        let t = Instant::now();
+        demo::load(&o, &cfg).await?;
+        generated_s = Some(t.elapsed().as_secs_f64());
+        counts = o.store.counts().await?;
+    }
+    let d = profile::build(&o, &settings, None).await?;
+    let build_s = d.elapsed_ms as f64 / 1000.0;
+    let store_s = d.store_ms.unwrap_or_default() as f64 / 1000.0;
+    let mut segment_counts_ms = Vec::new();
+    for text in SEGMENTS {
+        let e = parse(text).map_err(|e| anyhow::anyhow!(e.render(text, "bench segment")))?;
+        let t = Instant::now();
+        let n = o.store.segment_count(&e, d.as_of).await?;
+        segment_counts_ms.push((text.to_string(), n, t.elapsed().as_secs_f64() * 1000.0));
+    }
+    let lake_dir = g.lake.clone().unwrap_or_default();
+    let (duck, skipped) = match duckdb(&duckdb_script, &lake_dir, d.as_of.timestamp_micros()) {
+        Ok(d) => (Some(d), None),
+        Err(e) => (None, Some(e)),
+    };
+    let same = |kind: &str, theirs: &std::collections::BTreeMap<String, u64>| {
+        let ours: std::collections::BTreeMap<String, u64> = d
+            .classes
+            .get(kind)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), *v as u64)).collect())
+            .unwrap_or_default();
+        ours == *theirs
+    };
+    let f = Figures {
+        order_lines: counts.order_lines,
+        customers: counts.customers,
+        generated_s,
+        buyers: d.buyers,
+        build_s,
+        store_s,
+        segment_counts_ms,
+        ratio: duck.as_ref().map(|x| build_s / x.seconds),
+        same_rfm8: duck.as_ref().map(|x| same("rfm8", &x.rfm8)),
+        same_pyramid: duck.as_ref().map(|x| same("pyramid", &x.pyramid)),
+        duckdb: duck,
+        duckdb_skipped: skipped,
+        peak_rss_mib: peak_rss_mib(),
+    };
+    report(global.json, &f, text)
+}
+
+fn text(f: &Figures) -> String {
+    let mut out = format!(
+        "guanxi bench profile: {} order lines, {} customers{}\n",
+        f.order_lines,
+        f.customers,
+        f.generated_s
+            .map_or(" (reused)".to_string(), |s| format!(" (generated in {s:.1} s)"))
+    );
+    out += &format!(
+        "  guanxi profile build   {:>8.2} s   ({} buyers, every class)\n",
+        f.build_s, f.buyers
+    );
+    out += &format!(
+        "  storing the build      {:>8.2} s   (profiles + class changes, one transaction)\n",
+        f.store_s
+    );
+    for (text, n, ms) in &f.segment_counts_ms {
+        out += &format!("  segment count {ms:>8.1} ms  {n:>9}  {text}\n");
+    }
+    match (&f.duckdb, &f.duckdb_skipped) {
+        (Some(d), _) => {
+            out += &format!(
+                "  duckdb subset          {:>8.2} s   ({} buyers: RFM + scores + 8-class + pyramid)\n",
+                d.seconds, d.buyers
+            );
+            out += &format!(
+                "  ratio guanxi / duckdb  {:>8.2}     (target ≤ 0.5)\n",
+                f.ratio.unwrap_or_default()
+            );
+            out += &format!(
+                "  same 8-class counts: {}, same pyramid counts: {}\n",
+                f.same_rfm8.unwrap_or_default(),
+                f.same_pyramid.unwrap_or_default()
+            );
+        }
+        (None, Some(why)) => out += &format!("  duckdb skipped: {why}\n"),
+        (None, None) => {}
+    }
+    if let Some(rss) = f.peak_rss_mib {
+        out += &format!("  peak RSS {rss:.0} MiB\n");
+    }
+    out
+}
