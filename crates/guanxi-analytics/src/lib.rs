@@ -19,7 +19,8 @@ use datafusion::arrow::datatypes::Int64Type;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::StreamExt;
 use guanxi_domain::profile::{
-    self, Classes, Explained, Measures, OrderFact, Population, RfmScores, Settings, Standing, Tier,
+    self, Classes, Explained, Measures, OrderFact, Population, ReviewFact, RfmScores, ServiceFact, Settings, Standing,
+    Tier,
 };
 use guanxi_domain::{Cents, ShopTz};
 use guanxi_lake::Lake;
@@ -99,6 +100,10 @@ pub struct People {
     pub standings: HashMap<i64, Standing>,
     /// Merged customer → the person it was merged into.
     pub merged_into: Vec<(i64, i64)>,
+    /// Service records and reviews per person (merged customers' under their person),
+    /// from the store: complaints, praise, DSR ratings and service costs in the profit.
+    pub service: HashMap<i64, Vec<ServiceFact>>,
+    pub reviews: HashMap<i64, Vec<ReviewFact>>,
 }
 
 /// One customer's profile.
@@ -189,22 +194,52 @@ fn i64_col<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a datafusion::arrow::
         .ok_or_else(|| AnalyticsError::Schema(format!("{name} is not a 64-bit integer")))
 }
 
-/// Per-person measures for every buyer, from the lake; customers in `merged_into` count
-/// for the person they were merged into.
+/// Per-person measures: every buyer from the lake (customers merged into a person count
+/// for that person) in id order, then every other person of `people` in id order.
 pub async fn measures(
     engine: &Engine,
     as_of: DateTime<Utc>,
     tz: ShopTz,
     s: &Settings,
-    merged_into: &[(i64, i64)],
+    people: &People,
+) -> Result<Vec<(i64, Measures)>> {
+    let mut out = buyers(engine, as_of, tz, s, people).await?;
+    let seen: std::collections::HashSet<i64> = out.iter().map(|(id, _)| *id).collect();
+    let mut others: Vec<i64> = people
+        .standings
+        .keys()
+        .copied()
+        .filter(|id| !seen.contains(id))
+        .collect();
+    others.sort_unstable();
+    for id in others {
+        let (service, reviews) = extras(people, id);
+        out.push((id, Measures::from_facts(&[], service, reviews, as_of, tz, s)));
+    }
+    Ok(out)
+}
+
+fn extras(people: &People, id: i64) -> (&[ServiceFact], &[ReviewFact]) {
+    (
+        people.service.get(&id).map_or(&[][..], Vec::as_slice),
+        people.reviews.get(&id).map_or(&[][..], Vec::as_slice),
+    )
+}
+
+async fn buyers(
+    engine: &Engine,
+    as_of: DateTime<Utc>,
+    tz: ShopTz,
+    s: &Settings,
+    people: &People,
 ) -> Result<Vec<(i64, Measures)>> {
     let mut out = Vec::new();
     if !engine.has_data {
         return Ok(out);
     }
-    let merged = !merged_into.is_empty();
+    let merged = !people.merged_into.is_empty();
     if merged {
-        register_merges(&engine.ctx, merged_into)?;
+        register_merges(&engine.ctx, &people.merged_into)?;
     }
     let mut stream = engine
         .ctx
@@ -216,7 +251,8 @@ pub async fn measures(
     let mut facts: Vec<OrderFact> = Vec::new();
     let mut finish = |id: Option<i64>, facts: &mut Vec<OrderFact>| {
         if let Some(id) = id {
-            out.push((id, Measures::from_facts(facts, &[], &[], as_of, tz, s)));
+            let (service, reviews) = extras(people, id);
+            out.push((id, Measures::from_facts(facts, service, reviews, as_of, tz, s)));
         }
         facts.clear();
     };
@@ -277,7 +313,7 @@ pub async fn build(
     s: &Settings,
     people: &People,
 ) -> Result<ProfileBuild> {
-    let measures = measures(engine, as_of, tz, s, &people.merged_into).await?;
+    let measures = measures(engine, as_of, tz, s, people).await?;
     Ok(assemble(measures, people, as_of, s))
 }
 
@@ -285,6 +321,9 @@ pub async fn build(
 /// classes; then the people who bought nothing (relationship type only). Pure; shared by
 /// every engine.
 pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime<Utc>, s: &Settings) -> ProfileBuild {
+    // Only buyers enter the population figures, RFM and the pyramid.
+    let (measures, mut idle): (Vec<(i64, Measures)>, Vec<(i64, Measures)>) =
+        measures.into_iter().partition(|(_, m)| m.paid_orders > 0);
     let buyers: Vec<&Measures> = measures.iter().map(|(_, m)| m).collect();
     let population = profile::population(&buyers, s);
     let pairs: Vec<(i64, &Measures)> = measures.iter().map(|(id, m)| (*id, m)).collect();
@@ -300,16 +339,17 @@ pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime
         .sum();
     let ranks = profile::ranks(&values);
     let n = measures.len();
-    let mut non_buyers: Vec<i64> = {
-        let buyers: std::collections::HashSet<i64> = measures.iter().map(|(id, _)| *id).collect();
-        people
+    {
+        let known: std::collections::HashSet<i64> = measures.iter().chain(&idle).map(|(id, _)| *id).collect();
+        let mut missing: Vec<i64> = people
             .standings
             .keys()
             .copied()
-            .filter(|id| !buyers.contains(id))
-            .collect()
-    };
-    non_buyers.sort_unstable();
+            .filter(|id| !known.contains(id))
+            .collect();
+        missing.sort_unstable();
+        idle.extend(missing.into_iter().map(|id| (id, Measures::default())));
+    }
     let standing = |id: i64| people.standings.get(&id).copied().unwrap_or_default();
     let mut profiles: Vec<CustomerProfile> = measures
         .into_iter()
@@ -340,8 +380,7 @@ pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime
             }
         })
         .collect();
-    profiles.extend(non_buyers.into_iter().map(|id| {
-        let m = Measures::default();
+    profiles.extend(idle.into_iter().map(|(id, m)| {
         let classes = profile::classify(&m, &population, standing(id), s);
         CustomerProfile {
             customer_id: id,

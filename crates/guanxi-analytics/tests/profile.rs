@@ -36,6 +36,14 @@ async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {
     pipe.send(Batch::Orders(demo.iter().flat_map(|c| c.orders.clone()).collect()))
         .await
         .unwrap();
+    pipe.send(Batch::ServiceRecords(
+        demo.iter().flat_map(|c| c.service.clone()).collect(),
+    ))
+    .await
+    .unwrap();
+    pipe.send(Batch::Reviews(demo.iter().flat_map(|c| c.reviews.clone()).collect()))
+        .await
+        .unwrap();
     let mut summary = Summary::default();
     let loader = pipe.finish(&mut summary).await.unwrap();
     let record = ImportRecord {
@@ -51,10 +59,21 @@ async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {
     let s = Settings::default();
     let tz = ShopTz::default();
     let engine = Engine::open(&lake).await.unwrap();
-    let lake_measures = guanxi_analytics::measures(&engine, as_of(), tz, &s, &[]).await.unwrap();
+    // Service records and reviews come from the store, grouped per customer.
+    let mut with_extras = guanxi_analytics::People::default();
+    for (id, f) in store.service_facts().await.unwrap() {
+        with_extras.service.entry(id).or_default().push(f);
+    }
+    for (id, f) in store.review_facts().await.unwrap() {
+        with_extras.reviews.entry(id).or_default().push(f);
+    }
+    assert!(!with_extras.service.is_empty() && !with_extras.reviews.is_empty());
+    let lake_measures = guanxi_analytics::measures(&engine, as_of(), tz, &s, &with_extras)
+        .await
+        .unwrap();
     let mut expected = Vec::new();
     for c in &demo {
-        let m = Measures::of(&c.orders, &[], &[], as_of(), tz, &s);
+        let m = Measures::of(&c.orders, &c.service, &c.reviews, as_of(), tz, &s);
         if m.paid_orders > 0 {
             let (id, _) = store.customer(&c.customer.key).await.unwrap().unwrap();
             expected.push((id, m));
@@ -75,9 +94,18 @@ async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {
         c.expect("demo ids follow store ids").orders.clone()
     };
     let both: Vec<_> = orders_of(a).into_iter().chain(orders_of(b)).collect();
-    let merged = guanxi_analytics::measures(&engine, as_of(), tz, &s, &[(b, a)])
-        .await
-        .unwrap();
+    let merged = guanxi_analytics::measures(
+        &engine,
+        as_of(),
+        tz,
+        &s,
+        &guanxi_analytics::People {
+            merged_into: vec![(b, a)],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(merged.len(), expected.len() - 1);
     assert_eq!(merged[0], (a, Measures::of(&both, &[], &[], as_of(), tz, &s)));
     assert!(merged.iter().all(|(id, _)| *id != b));

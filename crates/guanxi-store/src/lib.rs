@@ -21,6 +21,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use guanxi_domain::profile::{ReviewFact, ServiceFact};
 use guanxi_domain::segment::Expr;
 use guanxi_domain::{Customer, CustomerKey, Order, OrderKey, Review, ServiceRecord};
 use serde::Serialize;
@@ -175,6 +176,12 @@ pub trait Store: Send + Sync {
     /// Each person's standing for the profile build (customers merged into another are
     /// left out): id, has contact details, tags.
     async fn standings(&self) -> Result<Vec<(i64, bool, Vec<String>)>>;
+
+    /// Every service record's facts for the profile build, with its customer's id.
+    async fn service_facts(&self) -> Result<Vec<(i64, ServiceFact)>>;
+
+    /// Every review's facts for the profile build, with its customer's id.
+    async fn review_facts(&self) -> Result<Vec<(i64, ReviewFact)>>;
 
     /// Merged customer → the person it was merged into, for the profile build.
     async fn merged_into(&self) -> Result<Vec<(i64, i64)>>;

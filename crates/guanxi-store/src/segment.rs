@@ -265,9 +265,13 @@ fn behaviour_count(out: &mut Out, b: &Behaviour, as_of: DateTime<Utc>) {
         Behaviour::Complaints { open, .. } => {
             out.sql("(SELECT count(*) FROM service_records sr WHERE sr.customer_id IN ")
                 .sql(PERSON_IDS);
-            out.sql(" AND sr.kind = 'complaint'");
+            // As the complaint count of the measures: complaints and disputes; open ones
+            // are open now or were closed only after as-of.
+            out.sql(" AND sr.kind IN ('complaint', 'dispute')");
             if *open {
-                out.sql(" AND sr.status = 'open'");
+                out.sql(" AND (sr.status = 'open' OR sr.closed_at > ")
+                    .bind(Bind::Time(as_of))
+                    .sql(")");
             }
             window(out, "sr.opened_at");
             out.sql(")");

@@ -876,6 +876,52 @@ macro_rules! sql_store {
                     .collect()
             }
 
+            async fn service_facts(&self) -> $crate::Result<Vec<(i64, dom::profile::ServiceFact)>> {
+                let rows = sqlx::query("SELECT customer_id, kind, status, opened_at, closed_at, cost_cents FROM service_records ORDER BY customer_id, opened_at")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                rows.iter()
+                    .map(|r| {
+                        Ok((
+                            get(r, "customer_id")?,
+                            dom::profile::ServiceFact {
+                                kind: dom::ServiceKind::parse(&get::<String>(r, "kind")?).map_err(corrupt)?,
+                                status: dom::ServiceStatus::parse(&get::<String>(r, "status")?).map_err(corrupt)?,
+                                opened_at: get(r, "opened_at")?,
+                                closed_at: get(r, "closed_at")?,
+                                cost: dom::Cents(get(r, "cost_cents")?),
+                            },
+                        ))
+                    })
+                    .collect()
+            }
+
+            async fn review_facts(&self) -> $crate::Result<Vec<(i64, dom::profile::ReviewFact)>> {
+                let rows = sqlx::query("SELECT customer_id, created_at, item_rating, service_rating, logistics_rating FROM reviews ORDER BY customer_id, created_at")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                let rating = |r: &DbRow, col: &str| -> $crate::Result<Option<dom::Rating>> {
+                    get::<Option<i64>>(r, col)?
+                        .map(|v| u8::try_from(v).ok().and_then(|v| dom::Rating::try_from(v).ok()).ok_or_else(|| corrupt(format!("{col} {v}"))))
+                        .transpose()
+                };
+                rows.iter()
+                    .map(|r| {
+                        Ok((
+                            get(r, "customer_id")?,
+                            dom::profile::ReviewFact {
+                                created_at: get(r, "created_at")?,
+                                item: rating(r, "item_rating")?,
+                                service: rating(r, "service_rating")?,
+                                logistics: rating(r, "logistics_rating")?,
+                            },
+                        ))
+                    })
+                    .collect()
+            }
+
             async fn merged_into(&self) -> $crate::Result<Vec<(i64, i64)>> {
                 let rows = sqlx::query("SELECT id, merged_into FROM customers WHERE merged_into IS NOT NULL ORDER BY id")
                     .fetch_all(&self.pool)

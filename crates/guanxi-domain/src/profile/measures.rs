@@ -105,6 +105,48 @@ impl OrderFact {
     }
 }
 
+/// What the measures need of a service record (complaints, praise, its cost).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ServiceFact {
+    pub kind: ServiceKind,
+    pub status: ServiceStatus,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub cost: Cents,
+}
+
+impl ServiceFact {
+    pub fn of(r: &ServiceRecord) -> ServiceFact {
+        ServiceFact {
+            kind: r.kind,
+            status: r.status,
+            opened_at: r.opened_at,
+            closed_at: r.closed_at,
+            cost: r.cost,
+        }
+    }
+}
+
+/// What the measures need of a review: its DSR ratings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReviewFact {
+    pub created_at: DateTime<Utc>,
+    pub item: Option<crate::Rating>,
+    pub service: Option<crate::Rating>,
+    pub logistics: Option<crate::Rating>,
+}
+
+impl ReviewFact {
+    pub fn of(r: &Review) -> ReviewFact {
+        ReviewFact {
+            created_at: r.created_at,
+            item: r.item_rating,
+            service: r.service_rating,
+            logistics: r.logistics_rating,
+        }
+    }
+}
+
 fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
@@ -135,14 +177,16 @@ impl Measures {
         s: &Settings,
     ) -> Measures {
         let facts: Vec<OrderFact> = orders.iter().filter_map(OrderFact::of).collect();
-        Measures::from_facts(&facts, service, reviews, as_of, tz, s)
+        let service: Vec<ServiceFact> = service.iter().map(ServiceFact::of).collect();
+        let reviews: Vec<ReviewFact> = reviews.iter().map(ReviewFact::of).collect();
+        Measures::from_facts(&facts, &service, &reviews, as_of, tz, s)
     }
 
     /// Measures from the facts of a customer's paid orders (in any order).
     pub fn from_facts(
         facts: &[OrderFact],
-        service: &[ServiceRecord],
-        reviews: &[Review],
+        service: &[ServiceFact],
+        reviews: &[ReviewFact],
         as_of: DateTime<Utc>,
         tz: ShopTz,
         s: &Settings,
@@ -261,7 +305,7 @@ impl Measures {
                 _ => {}
             }
         }
-        let ratings = |f: fn(&Review) -> Option<crate::Rating>| {
+        let ratings = |f: fn(&ReviewFact) -> Option<crate::Rating>| {
             let v: Vec<f64> = reviews
                 .iter()
                 .filter(|r| r.created_at <= as_of)
@@ -270,9 +314,9 @@ impl Measures {
                 .collect();
             mean(&v)
         };
-        m.mean_item_rating = ratings(|r| r.item_rating);
-        m.mean_service_rating = ratings(|r| r.service_rating);
-        m.mean_logistics_rating = ratings(|r| r.logistics_rating);
+        m.mean_item_rating = ratings(|r| r.item);
+        m.mean_service_rating = ratings(|r| r.service);
+        m.mean_logistics_rating = ratings(|r| r.logistics);
         m
     }
 }

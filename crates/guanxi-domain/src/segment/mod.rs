@@ -234,7 +234,8 @@ pub enum Behaviour {
         channel: Option<Channel>,
         within_days: Option<u32>,
     },
-    /// Complaints (service records of kind complaint), optionally only open ones.
+    /// Complaints and disputes (as the complaint count of the measures), optionally only
+    /// those open at the as-of moment.
     Complaints { open: bool, within_days: Option<u32> },
 }
 

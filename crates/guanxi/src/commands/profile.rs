@@ -1,6 +1,6 @@
 //! `guanxi profile build`: every buyer's measures and classes, from the lake.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -160,7 +160,9 @@ pub async fn profiles(o: &Opened, settings: &Settings, as_of: Option<&str>) -> a
             None => anyhow::bail!("the lake holds no orders: import some first (guanxi import orders …)"),
         },
     };
-    let people = People {
+    let merged_into = o.store.merged_into().await?;
+    let person: HashMap<i64, i64> = merged_into.iter().copied().collect();
+    let mut people = People {
         standings: o
             .store
             .standings()
@@ -168,8 +170,23 @@ pub async fn profiles(o: &Opened, settings: &Settings, as_of: Option<&str>) -> a
             .into_iter()
             .map(|(id, contact, tags)| (id, Standing::from_tags(contact, &tags)))
             .collect(),
-        merged_into: o.store.merged_into().await?,
+        merged_into,
+        ..Default::default()
     };
+    for (id, f) in o.store.service_facts().await? {
+        people
+            .service
+            .entry(*person.get(&id).unwrap_or(&id))
+            .or_default()
+            .push(f);
+    }
+    for (id, f) in o.store.review_facts().await? {
+        people
+            .reviews
+            .entry(*person.get(&id).unwrap_or(&id))
+            .or_default()
+            .push(f);
+    }
     Ok(guanxi_analytics::build(&engine, as_of, o.tz, settings, &people).await?)
 }
 
