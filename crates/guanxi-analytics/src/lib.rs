@@ -322,8 +322,7 @@ pub async fn build(
 /// every engine.
 pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime<Utc>, s: &Settings) -> ProfileBuild {
     // Only buyers enter the population figures, RFM and the pyramid.
-    let (measures, mut idle): (Vec<(i64, Measures)>, Vec<(i64, Measures)>) =
-        measures.into_iter().partition(|(_, m)| m.paid_orders > 0);
+    let (measures, mut idle): (Vec<_>, Vec<_>) = measures.into_iter().partition(|(_, m)| m.paid_orders > 0);
     let buyers: Vec<&Measures> = measures.iter().map(|(_, m)| m).collect();
     let population = profile::population(&buyers, s);
     let pairs: Vec<(i64, &Measures)> = measures.iter().map(|(id, m)| (*id, m)).collect();
