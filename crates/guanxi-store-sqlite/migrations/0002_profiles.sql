@@ -12,8 +12,8 @@ CREATE TABLE profile_builds (
 );
 
 -- The current profile of every customer (one per person: merged customers have none).
--- Class and measure columns are what segments filter on; `detail` is the whole profile
--- with each class's explanation, as JSON.
+-- Class and measure columns are what segments filter on; kept narrow (no text beyond
+-- class names) so that a segment scanning every profile reads little.
 CREATE TABLE profiles (
     customer_id INTEGER PRIMARY KEY REFERENCES customers (id),
     build_id BIGINT NOT NULL REFERENCES profile_builds (id),
@@ -42,9 +42,14 @@ CREATE TABLE profiles (
     won_back BIGINT NOT NULL,         -- 0 or 1: one integer type decodes alike on both
     upgrade_potential BIGINT NOT NULL,
     first_paid_at TEXT,
-    last_paid_at TEXT,
+    last_paid_at TEXT
+);
+-- The whole profile with each class's explanation, as JSON (customer show, the UI).
+CREATE TABLE profile_details (
+    customer_id INTEGER PRIMARY KEY REFERENCES customers (id),
     detail TEXT NOT NULL
 );
+
 CREATE INDEX profiles_relationship ON profiles (relationship);
 CREATE INDEX profiles_lifecycle ON profiles (lifecycle);
 CREATE INDEX profiles_activity ON profiles (activity);

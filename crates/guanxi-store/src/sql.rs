@@ -597,7 +597,7 @@ macro_rules! sql_store {
 
         const PROFILE_COLUMNS: &str = "customer_id, build_id, relationship, activity, lifecycle, quadrant, pricing, tier, rfm8, rfm11, \
             r, f, m, recency_days, paid_orders, frequency, cycle_days, discount_share, complaint_count, praise_count, \
-            paid_amount_cents, profit_cents, refunds_cents, monetary_cents, won_back, upgrade_potential, first_paid_at, last_paid_at, detail";
+            paid_amount_cents, profit_cents, refunds_cents, monetary_cents, won_back, upgrade_potential, first_paid_at, last_paid_at";
 
         /// The current classes of every profiled person, interned: 1M people fit in tens of MB.
         async fn current_classes(conn: &mut Conn) -> $crate::Result<(HashMap<i64, [u16; 8]>, Vec<String>)> {
@@ -944,6 +944,7 @@ macro_rules! sql_store {
                 });
                 b.push(" RETURNING id");
                 let id: i64 = get(&b.build().fetch_one(&mut *tx).await.map_err(db_err)?, "id")?;
+                sqlx::query("DELETE FROM profile_details").execute(&mut *tx).await.map_err(db_err)?;
                 sqlx::query("DELETE FROM profiles").execute(&mut *tx).await.map_err(db_err)?;
                 let head = format!("INSERT INTO profiles ({PROFILE_COLUMNS}) ");
                 let expand = |c: &[u16; 8]| c.map(|i| (i > 0).then(|| names[i as usize].clone()));
@@ -999,8 +1000,12 @@ macro_rules! sql_store {
                                 .push_bind(i64::from(p.won_back))
                                 .push_bind(i64::from(p.upgrade_potential))
                                 .push_bind(p.first_paid_at)
-                                .push_bind(p.last_paid_at)
-                                .push_bind(p.detail.clone());
+                                .push_bind(p.last_paid_at);
+                        });
+                        b.build().execute(&mut *tx).await.map_err(db_err)?;
+                        let mut b = Builder::new("INSERT INTO profile_details (customer_id, detail) ");
+                        b.push_values(&chunk, |mut s, p| {
+                            s.push_bind(p.customer_id).push_bind(p.detail.clone());
                         });
                         b.build().execute(&mut *tx).await.map_err(db_err)?;
                     }
@@ -1038,7 +1043,7 @@ macro_rules! sql_store {
             }
 
             async fn profile(&self, customer_id: i64) -> $crate::Result<Option<String>> {
-                let mut b = Builder::new("SELECT detail FROM profiles WHERE customer_id = ");
+                let mut b = Builder::new("SELECT detail FROM profile_details WHERE customer_id = ");
                 b.push_bind(customer_id);
                 let row = b.build().fetch_optional(&self.pool).await.map_err(db_err)?;
                 row.map(|r| get(&r, "detail")).transpose()
