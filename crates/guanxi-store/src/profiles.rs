@@ -127,13 +127,17 @@ pub struct MergeProposal {
     pub value: String,
 }
 
-/// What a merge changed on the kept customer: its consent before and after, so that
-/// unmerge can restore exactly what the merge set (and nothing changed since).
+/// What a merge changed on the kept customer: its consent before and after and the
+/// contacts it copied, so that unmerge can restore exactly what the merge set (and
+/// nothing changed since).
 #[doc(hidden)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MergeChange {
     pub before: Vec<guanxi_domain::Consent>,
     pub after: Vec<guanxi_domain::Consent>,
+    /// Contact groups copied from the merged customer (`mobile_raw`, `email_raw`, …).
+    #[serde(default)]
+    pub filled: Vec<String>,
 }
 
 impl MergeChange {

@@ -692,6 +692,55 @@ macro_rules! sql_store {
             Ok(())
         }
 
+        /// Contact columns a merge may copy, each group filled together.
+        const CONTACT_GROUPS: [&[&str]; 4] = [&["mobile_raw", "mobile"], &["email_raw", "email"], &["wechat"], &["qq"]];
+
+        async fn contact_values(conn: &mut Conn, id: i64) -> $crate::Result<HashMap<&'static str, Option<String>>> {
+            let mut b = Builder::new("SELECT mobile_raw, mobile, email_raw, email, wechat, qq FROM customers WHERE id = ");
+            b.push_bind(id);
+            let row = b.build().fetch_one(&mut *conn).await.map_err(db_err)?;
+            let mut out = HashMap::new();
+            for col in CONTACT_GROUPS.iter().flat_map(|g| g.iter()) {
+                out.insert(*col, get::<Option<String>>(&row, col)?);
+            }
+            Ok(out)
+        }
+
+        /// Copies to `kept` each contact group it lacks and `merged` has; returns the groups
+        /// filled (by their first column).
+        async fn fill_contacts(conn: &mut Conn, kept: i64, merged: i64) -> $crate::Result<Vec<String>> {
+            let (mine, theirs) = (contact_values(conn, kept).await?, contact_values(conn, merged).await?);
+            let mut filled = Vec::new();
+            for group in CONTACT_GROUPS {
+                if mine[group[0]].is_none() && theirs[group[0]].is_some() {
+                    let mut b = Builder::new("UPDATE customers SET ");
+                    let mut sep = b.separated(", ");
+                    for col in group {
+                        sep.push(format!("{col} = ")).push_bind_unseparated(theirs[col].clone());
+                    }
+                    b.push(" WHERE id = ").push_bind(kept);
+                    b.build().execute(&mut *conn).await.map_err(db_err)?;
+                    filled.push(group[0].to_string());
+                }
+            }
+            Ok(filled)
+        }
+
+        /// Clears the contact groups a merge filled, where they still hold the merged
+        /// customer's values.
+        async fn unfill_contacts(conn: &mut Conn, kept: i64, merged: i64, filled: &[String]) -> $crate::Result<()> {
+            let (mine, theirs) = (contact_values(conn, kept).await?, contact_values(conn, merged).await?);
+            for group in CONTACT_GROUPS.iter().filter(|g| filled.iter().any(|f| f == g[0])) {
+                if group.iter().all(|c| mine[c] == theirs[c]) {
+                    let sets: Vec<String> = group.iter().map(|c| format!("{c} = NULL")).collect();
+                    let mut b = Builder::new(format!("UPDATE customers SET {} WHERE id = ", sets.join(", ")));
+                    b.push_bind(kept);
+                    b.build().execute(&mut *conn).await.map_err(db_err)?;
+                }
+            }
+            Ok(())
+        }
+
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             fn backend(&self) -> $crate::Backend {
@@ -1251,6 +1300,8 @@ macro_rules! sql_store {
                     }
                 }
                 set_consents(&mut tx, kept, &after).await?;
+                // Contacts the kept customer lacks come from the merged one.
+                let filled = fill_contacts(&mut tx, kept, merged).await?;
                 let mut b = Builder::new("UPDATE customers SET merged_into = ");
                 b.push_bind(kept).push(" WHERE id = ").push_bind(merged);
                 b.build().execute(&mut *tx).await.map_err(db_err)?;
@@ -1260,7 +1311,7 @@ macro_rules! sql_store {
                 });
                 b.push(" ON CONFLICT (source, external_id) DO UPDATE SET customer_id = excluded.customer_id");
                 b.build().execute(&mut *tx).await.map_err(db_err)?;
-                let change = $crate::MergeChange { before, after }.encode();
+                let change = $crate::MergeChange { before, after, filled }.encode();
                 let mut b = Builder::new("INSERT INTO customer_merges (kept_id, merged_id, merged_at, actor, before) ");
                 b.push_values([()], |mut s, _| {
                     s.push_bind(kept).push_bind(merged).push_bind(at).push_bind(actor.to_string()).push_bind(change.clone());
@@ -1294,6 +1345,7 @@ macro_rules! sql_store {
                     restored.extend(keep.cloned());
                 }
                 set_consents(&mut tx, kept, &restored).await?;
+                unfill_contacts(&mut tx, kept, merged, &change.filled).await?;
                 let mut b = Builder::new("UPDATE customers SET merged_into = NULL WHERE id = ");
                 b.push_bind(merged);
                 b.build().execute(&mut *tx).await.map_err(db_err)?;

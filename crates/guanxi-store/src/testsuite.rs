@@ -543,8 +543,10 @@ pub async fn segments_count_list_and_explain(store: &dyn Store) {
 pub async fn merge_keeps_the_most_restrictive_consent_and_unmerges(store: &dyn Store) {
     let mut kept = full_customer("k");
     kept.email = Some(Contact::email("li.na@example.com"));
+    kept.wechat = None;
     let mut other = full_customer("m");
     other.email = Some(Contact::email("li.na@Example.COM"));
+    other.wechat = Some("lina_wx".into());
     other.consents = vec![
         Consent {
             channel: Channel::Sms,
@@ -587,6 +589,16 @@ pub async fn merge_keeps_the_most_restrictive_consent_and_unmerges(store: &dyn S
     );
     assert_eq!(state(Channel::Email), Some(ConsentState::Denied));
     assert_eq!(state(Channel::Wechat), Some(ConsentState::Granted));
+    assert_eq!(
+        after.wechat.as_deref(),
+        Some("lina_wx"),
+        "a contact the kept customer lacked is copied"
+    );
+    assert_eq!(
+        after.email.as_ref().unwrap().raw,
+        "li.na@example.com",
+        "its own contacts stay"
+    );
     assert_eq!(store.merged_into().await.unwrap(), vec![(m, k)]);
     assert_eq!(id_of(store, "m").await, k, "the merged key finds the person");
     assert!(!store.standings().await.unwrap().iter().any(|(id, ..)| *id == m));
@@ -650,6 +662,7 @@ pub async fn merge_keeps_the_most_restrictive_consent_and_unmerges(store: &dyn S
         Some(ConsentState::Denied),
         "the later refusal is kept"
     );
+    assert_eq!(restored.wechat, None, "the copied contact is removed again");
     assert_eq!(id_of(store, "m").await, m);
     assert!(store.merged_into().await.unwrap().is_empty());
     assert!(matches!(
