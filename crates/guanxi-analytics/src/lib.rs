@@ -126,6 +126,9 @@ pub struct ProfileBuild {
     /// Share of all profit (in the pyramid window) that VIP and major customers bring.
     pub key_customers_profit_share: f64,
     pub profiles: Vec<CustomerProfile>,
+    /// Where the time went, in seconds: the lake query until its first row (scan,
+    /// aggregation, sort), the rest of the measures, the classes.
+    pub phases: Vec<(&'static str, f64)>,
 }
 
 /// The SQL for per-order facts, newest revision only, paid orders only, sorted by person
@@ -202,7 +205,18 @@ pub async fn measures(
     s: &Settings,
     people: &People,
 ) -> Result<Vec<(i64, Measures)>> {
-    let mut out = buyers(engine, as_of, tz, s, people).await?;
+    Ok(measures_timed(engine, as_of, tz, s, people).await?.0)
+}
+
+/// [`measures`] and how long the lake query took to its first row.
+async fn measures_timed(
+    engine: &Engine,
+    as_of: DateTime<Utc>,
+    tz: ShopTz,
+    s: &Settings,
+    people: &People,
+) -> Result<(Vec<(i64, Measures)>, f64)> {
+    let (mut out, first_row) = buyers(engine, as_of, tz, s, people).await?;
     let seen: std::collections::HashSet<i64> = out.iter().map(|(id, _)| *id).collect();
     let mut others: Vec<i64> = people
         .standings
@@ -215,7 +229,7 @@ pub async fn measures(
         let (service, reviews) = extras(people, id);
         out.push((id, Measures::from_facts(&[], service, reviews, as_of, tz, s)));
     }
-    Ok(out)
+    Ok((out, first_row))
 }
 
 fn extras(people: &People, id: i64) -> (&[ServiceFact], &[ReviewFact]) {
@@ -231,10 +245,12 @@ async fn buyers(
     tz: ShopTz,
     s: &Settings,
     people: &People,
-) -> Result<Vec<(i64, Measures)>> {
+) -> Result<(Vec<(i64, Measures)>, f64)> {
+    let started = std::time::Instant::now();
+    let mut first_row = None;
     let mut out = Vec::new();
     if !engine.has_data {
-        return Ok(out);
+        return Ok((out, 0.0));
     }
     let merged = !people.merged_into.is_empty();
     if merged {
@@ -257,6 +273,7 @@ async fn buyers(
     };
     while let Some(batch) = stream.next().await {
         let b = batch?;
+        first_row.get_or_insert_with(|| started.elapsed().as_secs_f64());
         let customer = i64_col(&b, "customer_id")?;
         let paid_us = i64_col(&b, "paid_us")?;
         let (goods, discount, cost, refund, shipping, campaign) = (
@@ -300,7 +317,7 @@ async fn buyers(
         }
     }
     finish(current, &mut facts);
-    Ok(out)
+    Ok((out, first_row.unwrap_or_default()))
 }
 
 /// Builds every person's profile as of `as_of`: buyers from the lake, non-buyers from
@@ -312,8 +329,16 @@ pub async fn build(
     s: &Settings,
     people: &People,
 ) -> Result<ProfileBuild> {
-    let measures = measures(engine, as_of, tz, s, people).await?;
-    Ok(assemble(measures, people, as_of, s))
+    let started = std::time::Instant::now();
+    let (measures, first_row) = measures_timed(engine, as_of, tz, s, people).await?;
+    let measured = started.elapsed().as_secs_f64();
+    let mut build = assemble(measures, people, as_of, s);
+    build.phases = vec![
+        ("lake query to its first row", first_row),
+        ("measures", measured - first_row),
+        ("classes", started.elapsed().as_secs_f64() - measured),
+    ];
+    Ok(build)
 }
 
 /// Profiles from measures: the population figures, RFM, pyramid, then each customer's
@@ -394,5 +419,6 @@ pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime
         population,
         key_customers_profit_share: if total > 0 { key as f64 / total as f64 } else { 0.0 },
         profiles,
+        phases: Vec::new(),
     }
 }

@@ -42,6 +42,7 @@ struct Figures {
     generated_s: Option<f64>,
     buyers: usize,
     build_s: f64,
+    phases: Vec<(&'static str, f64)>,
     store_s: f64,
     segment_counts_ms: Vec<(String, u64, f64)>,
     duckdb: Option<Duck>,
@@ -149,6 +150,7 @@ pub async fn run(global: &Global, cmd: BenchCommand) -> anyhow::Result<()> {
         generated_s,
         buyers: d.buyers,
         build_s,
+        phases: d.phases.clone(),
         store_s,
         segment_counts_ms,
         ratio: duck.as_ref().map(|x| build_s / x.seconds),
@@ -173,6 +175,9 @@ fn text(f: &Figures) -> String {
         "  guanxi profile build   {:>8.2} s   ({} buyers, every class)\n",
         f.build_s, f.buyers
     );
+    for (phase, secs) in &f.phases {
+        out += &format!("    {secs:>8.2} s  {phase}\n");
+    }
     out += &format!(
         "  storing the build      {:>8.2} s   (profiles + class changes, one transaction)\n",
         f.store_s

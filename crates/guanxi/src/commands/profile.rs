@@ -34,6 +34,8 @@ pub struct Distribution {
     pub transitions: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store_ms: Option<u64>,
+    /// Where the build's time went, in seconds.
+    pub phases: Vec<(&'static str, f64)>,
 }
 
 /// The end of `date` in the shop's time zone.
@@ -84,6 +86,7 @@ fn distribution(b: &ProfileBuild, elapsed_ms: u64) -> Distribution {
         build_id: None,
         transitions: None,
         store_ms: None,
+        phases: b.phases.clone(),
     }
 }
 
@@ -160,6 +163,7 @@ pub async fn profiles(o: &Opened, settings: &Settings, as_of: Option<&str>) -> a
             None => anyhow::bail!("the lake holds no orders: import some first (guanxi import orders …)"),
         },
     };
+    let read = std::time::Instant::now();
     let merged_into = o.store.merged_into().await?;
     let person: HashMap<i64, i64> = merged_into.iter().copied().collect();
     let mut people = People {
@@ -187,7 +191,12 @@ pub async fn profiles(o: &Opened, settings: &Settings, as_of: Option<&str>) -> a
             .or_default()
             .push(f);
     }
-    Ok(guanxi_analytics::build(&engine, as_of, o.tz, settings, &people).await?)
+    let read = read.elapsed().as_secs_f64();
+    let mut build = guanxi_analytics::build(&engine, as_of, o.tz, settings, &people).await?;
+    build
+        .phases
+        .insert(0, ("customers, service records and reviews from the store", read));
+    Ok(build)
 }
 
 /// The distribution as text.
