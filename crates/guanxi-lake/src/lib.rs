@@ -20,6 +20,7 @@
 //!   them once per order with `line_no = 1`.
 
 mod columns;
+mod details;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -39,6 +40,7 @@ use parquet::file::properties::WriterProperties;
 
 use columns::Columns;
 pub use columns::schema;
+pub use details::{DetailsWriter, StagedDetails};
 
 /// Rows per record batch and Parquet row group.
 pub const ROWS_PER_BATCH: usize = 64 * 1024;

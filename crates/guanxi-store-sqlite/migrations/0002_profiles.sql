@@ -13,7 +13,8 @@ CREATE TABLE profile_builds (
 
 -- The current profile of every customer (one per person: merged customers have none).
 -- Class and measure columns are what segments filter on; kept narrow (no text beyond
--- class names) so that a segment scanning every profile reads little.
+-- class names) so that a segment scanning every profile reads little. The whole profile
+-- with its explanations lives in the lake (profiles/build-<id>.parquet).
 CREATE TABLE profiles (
     customer_id INTEGER PRIMARY KEY REFERENCES customers (id),
     build_id BIGINT NOT NULL REFERENCES profile_builds (id),
@@ -44,12 +45,6 @@ CREATE TABLE profiles (
     first_paid_at TEXT,
     last_paid_at TEXT
 );
--- The whole profile with each class's explanation, as JSON (customer show, the UI).
-CREATE TABLE profile_details (
-    customer_id INTEGER PRIMARY KEY REFERENCES customers (id),
-    detail TEXT NOT NULL
-);
-
 CREATE INDEX profiles_relationship ON profiles (relationship);
 CREATE INDEX profiles_lifecycle ON profiles (lifecycle);
 CREATE INDEX profiles_activity ON profiles (activity);

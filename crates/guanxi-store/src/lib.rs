@@ -199,9 +199,6 @@ pub trait Store: Send + Sync {
     /// The newest build, if any.
     async fn latest_build(&self) -> Result<Option<BuildRecord>>;
 
-    /// One customer's stored profile (`detail` JSON) and the build it belongs to.
-    async fn profile(&self, customer_id: i64) -> Result<Option<String>>;
-
     /// Class changes recorded by builds as of after `since` (all when `None`), counted per
     /// kind, from and to.
     async fn movements(&self, since: Option<DateTime<Utc>>) -> Result<Vec<Movement>>;

@@ -17,8 +17,8 @@ pub const CLASS_KINDS: [&str; 8] = [
     "rfm11",
 ];
 
-/// One person's profile as stored: the columns segments filter on, plus the whole profile
-/// (with explanations) as JSON in `detail`.
+/// One person's profile as stored: the columns segments filter on. (The whole profile
+/// with its explanations is kept in the lake, one file per build.)
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProfileRow {
     pub customer_id: i64,
@@ -43,7 +43,6 @@ pub struct ProfileRow {
     pub upgrade_potential: bool,
     pub first_paid_at: Option<DateTime<Utc>>,
     pub last_paid_at: Option<DateTime<Utc>>,
-    pub detail: String,
 }
 
 /// A profile build as recorded.

@@ -34,6 +34,18 @@ pub enum Piece {
 /// The rows a segment ranges over: every profiled person with their customer record.
 pub const FROM: &str = " FROM profiles p JOIN customers c ON c.id = p.customer_id ";
 
+/// The rows a segment ranges over, joining the customer records only when the expression
+/// reads them: a count over the profiles alone can be answered from an index.
+pub fn from(expr: &Expr) -> &'static str {
+    let reads_customer = expr.conditions().iter().any(|c| match c {
+        Cond::Compare { attr, .. } | Cond::In { attr, .. } | Cond::Between { attr, .. } => {
+            column(*attr).0.starts_with("c.")
+        }
+        _ => false,
+    });
+    if reads_customer { FROM } else { " FROM profiles p " }
+}
+
 /// A person's customer ids: their own and those merged into them.
 const PERSON_IDS: &str =
     "(SELECT p.customer_id UNION ALL SELECT mc.id FROM customers mc WHERE mc.merged_into = p.customer_id)";
@@ -309,6 +321,15 @@ mod tests {
         assert!(sql.contains("> [Time(2001-09-07T01:46:40Z)]"), "{sql}");
         assert!(sql.ends_with(">= [Int(2)])"), "{sql}");
         assert!(compile(&parse("in segment 'x'").unwrap(), as_of).is_err());
+    }
+
+    #[test]
+    fn customers_are_joined_only_when_read() {
+        assert_eq!(
+            from(&parse("lifecycle = 'decline' and tag = 'x'").unwrap()),
+            " FROM profiles p "
+        );
+        assert_eq!(from(&parse("r = 5 or not city = '杭州市'").unwrap()), FROM);
     }
 
     #[test]

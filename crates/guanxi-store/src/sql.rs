@@ -993,7 +993,6 @@ macro_rules! sql_store {
                 });
                 b.push(" RETURNING id");
                 let id: i64 = get(&b.build().fetch_one(&mut *tx).await.map_err(db_err)?, "id")?;
-                sqlx::query("DELETE FROM profile_details").execute(&mut *tx).await.map_err(db_err)?;
                 sqlx::query("DELETE FROM profiles").execute(&mut *tx).await.map_err(db_err)?;
                 let head = format!("INSERT INTO profiles ({PROFILE_COLUMNS}) ");
                 let expand = |c: &[u16; 8]| c.map(|i| (i > 0).then(|| names[i as usize].clone()));
@@ -1052,11 +1051,6 @@ macro_rules! sql_store {
                                 .push_bind(p.last_paid_at);
                         });
                         b.build().execute(&mut *tx).await.map_err(db_err)?;
-                        let mut b = Builder::new("INSERT INTO profile_details (customer_id, detail) ");
-                        b.push_values(&chunk, |mut s, p| {
-                            s.push_bind(p.customer_id).push_bind(p.detail.clone());
-                        });
-                        b.build().execute(&mut *tx).await.map_err(db_err)?;
                     }
                     while changes.len() >= q::ROWS_PER_STATEMENT || (last && !changes.is_empty()) {
                         let n = changes.len().min(q::ROWS_PER_STATEMENT);
@@ -1089,13 +1083,6 @@ macro_rules! sql_store {
                     .await
                     .map_err(db_err)?;
                 row.as_ref().map(build_from_row).transpose()
-            }
-
-            async fn profile(&self, customer_id: i64) -> $crate::Result<Option<String>> {
-                let mut b = Builder::new("SELECT detail FROM profile_details WHERE customer_id = ");
-                b.push_bind(customer_id);
-                let row = b.build().fetch_optional(&self.pool).await.map_err(db_err)?;
-                row.map(|r| get(&r, "detail")).transpose()
             }
 
             async fn movements(&self, since: Option<chrono::DateTime<chrono::Utc>>) -> $crate::Result<Vec<$crate::Movement>> {
@@ -1141,7 +1128,7 @@ macro_rules! sql_store {
 
             async fn segment_count(&self, expr: &dom::segment::Expr, as_of: chrono::DateTime<chrono::Utc>) -> $crate::Result<u64> {
                 let mut b = Builder::new("SELECT count(*) AS n");
-                b.push($crate::segment::FROM).push("WHERE ");
+                b.push($crate::segment::from(expr)).push("WHERE ");
                 push_pieces(&mut b, $crate::segment::compile(expr, as_of)?);
                 let row = b.build().fetch_one(&self.pool).await.map_err(db_err)?;
                 Ok(get::<i64>(&row, "n")? as u64)
@@ -1190,7 +1177,7 @@ macro_rules! sql_store {
                     push_pieces(&mut b, $crate::segment::compile(n, as_of)?);
                     b.push(format!(" THEN 1 ELSE 0 END), 0) AS BIGINT) AS n{i}"));
                 }
-                b.push($crate::segment::FROM);
+                b.push($crate::segment::from(expr));
                 let row = b.build().fetch_one(&self.pool).await.map_err(db_err)?;
                 let counts = (0..nodes.len()).map(|i| get::<i64>(&row, &format!("n{i}")).map(|v| v as u64)).collect::<Result<Vec<_>, _>>()?;
                 let held = match customer {
@@ -1205,7 +1192,7 @@ macro_rules! sql_store {
                             push_pieces(&mut b, $crate::segment::compile(n, as_of)?);
                             b.push(format!(" THEN 1 ELSE 0 END AS BIGINT) AS n{i}"));
                         }
-                        b.push($crate::segment::FROM).push("WHERE p.customer_id = ").push_bind(id);
+                        b.push($crate::segment::from(expr)).push("WHERE p.customer_id = ").push_bind(id);
                         let row = b.build().fetch_optional(&self.pool).await.map_err(db_err)?;
                         let row = row.ok_or_else(|| $crate::StoreError::Refused(format!("customer #{id} has no profile: build the profiles first (guanxi profile build)")))?;
                         Some((0..nodes.len()).map(|i| get::<i64>(&row, &format!("n{i}")).map(|v| v != 0)).collect::<Result<Vec<_>, _>>()?)

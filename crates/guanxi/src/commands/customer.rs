@@ -77,8 +77,11 @@ pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
                     let p = build.profiles.into_iter().find(|p| p.customer_id == pid);
                     p.map(|p| serde_json::to_value(&p)).transpose()?
                 }
-                None => match o.store.profile(pid).await? {
-                    Some(detail) => Some(serde_json::from_str(&detail).context("the stored profile")?),
+                None => match o.store.latest_build().await? {
+                    Some(build) => match o.lake.profile_detail(build.id, pid)? {
+                        Some(detail) => Some(serde_json::from_str(&detail).context("the stored profile")?),
+                        None => None,
+                    },
                     None => None,
                 },
             };

@@ -105,15 +105,31 @@ pub async fn build(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyh
         transitions: 0,
         summary: serde_json::to_string(&d)?,
     };
+    // The details (each profile with its explanations) go to the lake, staged until the
+    // store has committed the build.
+    let mut details = o.lake.details_writer()?;
+    let mut by_id: Vec<&CustomerProfile> = build.profiles.iter().collect();
+    by_id.sort_unstable_by_key(|p| p.customer_id);
+    for p in by_id {
+        details.push(p.customer_id, &serde_json::to_string(p)?)?;
+    }
+    let staged = details.finish()?;
     let mut rows = build.profiles.iter().map(row);
-    let saved = o.store.save_build(&record, &mut rows).await?;
+    let saved = match o.store.save_build(&record, &mut rows).await {
+        Ok(saved) => saved,
+        Err(e) => {
+            staged.discard()?;
+            return Err(e.into());
+        }
+    };
+    staged.publish(&o.lake, saved.id)?;
     d.build_id = Some(saved.id);
     d.transitions = Some(saved.transitions);
     d.store_ms = Some(stored.elapsed().as_millis() as u64);
     Ok(d)
 }
 
-/// The stored form of a profile: the columns segments filter on, and the whole as JSON.
+/// The stored form of a profile: the columns segments filter on.
 pub fn row(p: &CustomerProfile) -> ProfileRow {
     let m = &p.measures;
     let c = &p.classes;
@@ -148,7 +164,6 @@ pub fn row(p: &CustomerProfile) -> ProfileRow {
         upgrade_potential: p.upgrade_potential,
         first_paid_at: m.first_paid,
         last_paid_at: m.last_paid,
-        detail: serde_json::to_string(p).unwrap_or_default(),
     }
 }
 
