@@ -179,27 +179,30 @@ pub async fn profiles(o: &Opened, settings: &Settings, as_of: Option<&str>) -> a
         },
     };
     let read = std::time::Instant::now();
-    let merged_into = o.store.merged_into().await?;
+    // Four independent reads, each decoded on its own connection's thread.
+    let (merged_into, standings, service, reviews) = tokio::try_join!(
+        o.store.merged_into(),
+        o.store.standings(),
+        o.store.service_facts(),
+        o.store.review_facts()
+    )?;
     let person: HashMap<i64, i64> = merged_into.iter().copied().collect();
     let mut people = People {
-        standings: o
-            .store
-            .standings()
-            .await?
+        standings: standings
             .into_iter()
             .map(|(id, contact, tags)| (id, Standing::from_tags(contact, &tags)))
             .collect(),
         merged_into,
         ..Default::default()
     };
-    for (id, f) in o.store.service_facts().await? {
+    for (id, f) in service {
         people
             .service
             .entry(*person.get(&id).unwrap_or(&id))
             .or_default()
             .push(f);
     }
-    for (id, f) in o.store.review_facts().await? {
+    for (id, f) in reviews {
         people
             .reviews
             .entry(*person.get(&id).unwrap_or(&id))
