@@ -571,6 +571,15 @@ macro_rules! sql_store {
             b.build().fetch_all(&mut *conn).await.map_err(db_err)?.iter().map(line_from_row).collect()
         }
 
+        /// Runs a query and maps every row.
+        async fn rows_of<T>(
+            pool: &sqlx::Pool<$db>,
+            mut b: Builder,
+            f: impl Fn(&DbRow) -> $crate::Result<T>,
+        ) -> $crate::Result<Vec<T>> {
+            b.build().fetch_all(pool).await.map_err(db_err)?.iter().map(f).collect()
+        }
+
         /// Pushes compiled segment SQL, binding its values.
         fn push_pieces(b: &mut Builder, pieces: Vec<$crate::segment::Piece>) {
             use $crate::segment::{Bind, Piece};
@@ -1091,39 +1100,27 @@ macro_rules! sql_store {
                     b.push(" WHERE as_of > ").push_bind(t);
                 }
                 b.push(" GROUP BY kind, from_class, to_class ORDER BY kind, n DESC, coalesce(from_class, ''), coalesce(to_class, '')");
-                b.build()
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .iter()
-                    .map(|r| {
+                rows_of(&self.pool, b, |r| {
                         Ok($crate::Movement {
                             kind: get(r, "kind")?,
                             from: get(r, "from_class")?,
                             to: get(r, "to_class")?,
                             customers: get::<i64>(r, "n")? as u64,
                         })
-                    })
-                    .collect()
+                    }).await
             }
 
             async fn customer_transitions(&self, customer_id: i64) -> $crate::Result<Vec<$crate::Transition>> {
                 let mut b = Builder::new("SELECT kind, from_class, to_class, as_of FROM class_transitions WHERE customer_id = ");
                 b.push_bind(customer_id).push(" ORDER BY id");
-                b.build()
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .iter()
-                    .map(|r| {
+                rows_of(&self.pool, b, |r| {
                         Ok($crate::Transition {
                             kind: get(r, "kind")?,
                             from: get(r, "from_class")?,
                             to: get(r, "to_class")?,
                             as_of: get(r, "as_of")?,
                         })
-                    })
-                    .collect()
+                    }).await
             }
 
             async fn segment_count(&self, expr: &dom::segment::Expr, as_of: chrono::DateTime<chrono::Utc>) -> $crate::Result<u64> {
@@ -1145,20 +1142,14 @@ macro_rules! sql_store {
                 b.push($crate::segment::FROM).push("WHERE c.id > ").push_bind(after_id).push(" AND ");
                 push_pieces(&mut b, $crate::segment::compile(expr, as_of)?);
                 b.push(" ORDER BY c.id LIMIT ").push_bind(i64::from(limit));
-                b.build()
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .iter()
-                    .map(|r| {
+                rows_of(&self.pool, b, |r| {
                         Ok($crate::SegmentMember {
                             id: get(r, "id")?,
                             source: get(r, "source")?,
                             external_id: get(r, "external_id")?,
                             name: get(r, "name")?,
                         })
-                    })
-                    .collect()
+                    }).await
             }
 
             async fn segment_plan(
@@ -1243,15 +1234,9 @@ macro_rules! sql_store {
                      WHERE a.merged_into IS NULL AND b.merged_into IS NULL ORDER BY a, b, via LIMIT ",
                 );
                 b.push_bind(i64::from(limit));
-                b.build()
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .iter()
-                    .map(|r| {
+                rows_of(&self.pool, b, |r| {
                         Ok($crate::MergeProposal { a: get(r, "a")?, b: get(r, "b")?, via: get(r, "via")?, value: get(r, "value")? })
-                    })
-                    .collect()
+                    }).await
             }
 
             async fn merge(&self, kept: i64, merged: i64, actor: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::Result<()> {
@@ -1350,13 +1335,7 @@ macro_rules! sql_store {
             async fn audit_trail(&self, subject: &str) -> $crate::Result<Vec<$crate::AuditEntry>> {
                 let mut b = Builder::new("SELECT at, actor, action, detail FROM audit_log WHERE subject = ");
                 b.push_bind(subject.to_string()).push(" ORDER BY id");
-                b.build()
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .iter()
-                    .map(|r| Ok($crate::AuditEntry { at: get(r, "at")?, actor: get(r, "actor")?, action: get(r, "action")?, detail: get(r, "detail")? }))
-                    .collect()
+                rows_of(&self.pool, b, |r| Ok($crate::AuditEntry { at: get(r, "at")?, actor: get(r, "actor")?, action: get(r, "action")?, detail: get(r, "detail")? })).await
             }
 
             async fn customer_id(&self, key: &dom::CustomerKey) -> $crate::Result<Option<i64>> {

@@ -30,14 +30,14 @@ fn syntax(text: &str, origin: &str, e: guanxi_domain::segment::SegmentError) -> 
     .into()
 }
 
+/// The saved segments: name → expression.
+async fn saved(o: &Opened) -> anyhow::Result<HashMap<String, String>> {
+    let all = o.store.segments().await?;
+    Ok(all.into_iter().map(|s| (s.name, s.expression)).collect())
+}
+
 async fn resolve(o: &Opened, asked: &str) -> anyhow::Result<Resolved> {
-    let saved: HashMap<String, String> = o
-        .store
-        .segments()
-        .await?
-        .into_iter()
-        .map(|s| (s.name, s.expression))
-        .collect();
+    let saved = saved(o).await?;
     let (text, origin) = match saved.get(asked) {
         Some(t) => (t.clone(), format!("segment '{asked}'")),
         None => (asked.to_string(), "expression".to_string()),
@@ -225,13 +225,7 @@ pub async fn run(global: &Global, cmd: SegmentCommand) -> anyhow::Result<()> {
                 .into());
             }
             let parsed = parse(&expr).map_err(|e| syntax(&expr, "expression", e))?;
-            let mut saved: HashMap<String, String> = o
-                .store
-                .segments()
-                .await?
-                .into_iter()
-                .map(|s| (s.name, s.expression))
-                .collect();
+            let mut saved = saved(&o).await?;
             saved.insert(name.clone(), parsed.to_string());
             // Every reference must exist and none may lead back to this segment.
             expand(&parsed, &|n: &str| saved.get(n).and_then(|t| parse(t).ok()))
