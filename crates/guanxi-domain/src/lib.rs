@@ -61,6 +61,7 @@ macro_rules! names {
     };
 }
 
+pub mod clv;
 mod contact;
 mod customer;
 mod fingerprint;

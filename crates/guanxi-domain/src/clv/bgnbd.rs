@@ -1,0 +1,323 @@
+//! The BG/NBD model (Fader, Hardie & Lee 2005): purchases while alive follow a Poisson
+//! process with Gamma(r, α) rates; after each purchase a customer drops out with a
+//! probability drawn from Beta(a, b).
+
+use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+use serde::Serialize;
+
+use super::special::{digamma, ln_gamma, log_add_exp};
+use super::{FitError, Rft, Row};
+
+/// BG/NBD parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BgNbd {
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+}
+
+/// A fit: the parameters, the log-likelihood (in the data's units, summed over
+/// customers), standard errors from the observed information, and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BgNbdFit {
+    pub params: BgNbd,
+    pub log_likelihood: f64,
+    /// Standard errors of r, α, a, b; `None` when the Hessian is not invertible.
+    pub std_errors: Option<[f64; 4]>,
+    pub customers: f64,
+    pub iterations: u64,
+}
+
+impl BgNbd {
+    fn from_logs(theta: &[f64]) -> BgNbd {
+        BgNbd {
+            r: theta[0].exp(),
+            alpha: theta[1].exp(),
+            a: theta[2].exp(),
+            b: theta[3].exp(),
+        }
+    }
+
+    /// One customer's log-likelihood and its gradient with respect to (r, α, a, b).
+    pub fn ll_grad(&self, rft: Rft) -> (f64, [f64; 4]) {
+        let BgNbd { r, alpha, a, b } = *self;
+        let Rft { x, t_x, t } = rft;
+        let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
+        let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
+        let a3 = -(r + x) * (alpha + t).ln();
+        let a4 = if x > 0.0 {
+            a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln()
+        } else {
+            f64::NEG_INFINITY
+        };
+        let s = log_add_exp(a3, a4);
+        let (w3, w4) = ((a3 - s).exp(), if x > 0.0 { (a4 - s).exp() } else { 0.0 });
+        let d_r = digamma(r + x) - digamma(r) + alpha.ln() - w3 * (alpha + t).ln() - w4 * (alpha + t_x).ln();
+        let d_alpha = r / alpha - w3 * (r + x) / (alpha + t) - w4 * (r + x) / (alpha + t_x);
+        let d_a = digamma(a + b) - digamma(a + b + x) + if x > 0.0 { w4 / a } else { 0.0 };
+        let d_b = digamma(a + b) + digamma(b + x)
+            - digamma(b)
+            - digamma(a + b + x)
+            - if x > 0.0 { w4 / (b + x - 1.0) } else { 0.0 };
+        (a1 + a2 + s, [d_r, d_alpha, d_a, d_b])
+    }
+
+    /// The log-likelihood of grouped rows.
+    pub fn log_likelihood(&self, rows: &[Row]) -> f64 {
+        rows.iter().map(|row| row.weight * self.ll_grad(row.rft).0).sum()
+    }
+
+    /// P(alive | x, t_x, T).
+    pub fn p_alive(&self, rft: Rft) -> f64 {
+        if rft.x == 0.0 {
+            return 1.0;
+        }
+        let BgNbd { r, alpha, a, b } = *self;
+        let ln_odds = a.ln() - (b + rft.x - 1.0).ln() + (r + rft.x) * ((alpha + rft.t) / (alpha + rft.t_x)).ln();
+        1.0 / (1.0 + ln_odds.exp())
+    }
+
+    /// Expected purchases in the next `horizon` (same units), given the history.
+    pub fn expected_purchases(&self, horizon: f64, rft: Rft) -> f64 {
+        let BgNbd { r, alpha, a, b } = *self;
+        let Rft { x, t_x, t } = rft;
+        let z = horizon / (alpha + t + horizon);
+        let f = hyp2f1(r + x, b + x, a + b + x - 1.0, z);
+        let first = (a + b + x - 1.0) / (a - 1.0) * (1.0 - ((alpha + t) / (alpha + t + horizon)).powf(r + x) * f);
+        let odds = if x > 0.0 {
+            a / (b + x - 1.0) * ((alpha + t) / (alpha + t_x)).powf(r + x)
+        } else {
+            0.0
+        };
+        first / (1.0 + odds)
+    }
+
+    /// The maximum-likelihood fit to grouped rows.
+    pub fn fit(rows: &[Row]) -> Result<BgNbdFit, FitError> {
+        let customers: f64 = rows.iter().map(|r| r.weight).sum();
+        if customers == 0.0 {
+            return Err(FitError::Empty);
+        }
+        let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
+            .with_tolerance_grad(1e-9)
+            .and_then(|s| s.with_tolerance_cost(1e-14))
+            .map_err(|e| FitError::Optimiser(e.to_string()))?;
+        let result = Executor::new(Problem { rows, customers }, solver)
+            .configure(|state| state.param(vec![0.0; 4]).max_iters(500))
+            .run()
+            .map_err(|e| FitError::Optimiser(e.to_string()))?;
+        let state = result.state();
+        let theta = state
+            .get_best_param()
+            .cloned()
+            .ok_or_else(|| FitError::NotConverged("no parameters".into()))?;
+        if let TerminationStatus::Terminated(TerminationReason::MaxItersReached) = state.get_termination_status() {
+            return Err(FitError::NotConverged(format!("{} iterations", state.get_iter())));
+        }
+        let params = BgNbd::from_logs(&theta);
+        let log_likelihood = params.log_likelihood(rows);
+        if !log_likelihood.is_finite() || theta.iter().any(|t| !t.is_finite()) {
+            return Err(FitError::NotConverged(format!("non-finite result {params:?}")));
+        }
+        Ok(BgNbdFit {
+            params,
+            log_likelihood,
+            std_errors: std_errors(&params, rows),
+            customers,
+            iterations: state.get_iter(),
+        })
+    }
+}
+
+/// The negative mean log-likelihood over log-parameters: scaled by the customer count
+/// so that tolerances mean the same at any size.
+struct Problem<'a> {
+    rows: &'a [Row],
+    customers: f64,
+}
+
+impl Problem<'_> {
+    fn value_grad(&self, theta: &[f64]) -> (f64, [f64; 4]) {
+        let p = BgNbd::from_logs(theta);
+        let scale = [p.r, p.alpha, p.a, p.b];
+        let (mut ll, mut g) = (0.0, [0.0; 4]);
+        for row in self.rows {
+            let (l, d) = p.ll_grad(row.rft);
+            ll += row.weight * l;
+            for k in 0..4 {
+                // Chain rule through the logs: ∂/∂ln θ = θ ∂/∂θ.
+                g[k] += row.weight * d[k] * scale[k];
+            }
+        }
+        (-ll / self.customers, g.map(|v| -v / self.customers))
+    }
+}
+
+impl CostFunction for Problem<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, theta: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        let v = self.value_grad(theta).0;
+        // A non-finite value makes the line search step back rather than fail.
+        Ok(if v.is_finite() { v } else { f64::MAX })
+    }
+}
+
+impl Gradient for Problem<'_> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+
+    fn gradient(&self, theta: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
+        Ok(self.value_grad(theta).1.to_vec())
+    }
+}
+
+/// Standard errors from the inverse of the observed information (the Hessian of the
+/// negative log-likelihood in r, α, a, b), by central differences of the gradient.
+fn std_errors(p: &BgNbd, rows: &[Row]) -> Option<[f64; 4]> {
+    let at = [p.r, p.alpha, p.a, p.b];
+    let grad = |q: [f64; 4]| {
+        let m = BgNbd {
+            r: q[0],
+            alpha: q[1],
+            a: q[2],
+            b: q[3],
+        };
+        let mut g = [0.0; 4];
+        for row in rows {
+            let d = m.ll_grad(row.rft).1;
+            for k in 0..4 {
+                g[k] += row.weight * d[k];
+            }
+        }
+        g
+    };
+    let mut h = [[0.0; 4]; 4];
+    for j in 0..4 {
+        let step = 1e-5 * at[j].abs().max(1e-3);
+        let (mut up, mut down) = (at, at);
+        up[j] += step;
+        down[j] -= step;
+        let (gu, gd) = (grad(up), grad(down));
+        for i in 0..4 {
+            h[i][j] = -(gu[i] - gd[i]) / (2.0 * step);
+        }
+    }
+    let inv = invert(h)?;
+    let se = [0, 1, 2, 3].map(|k| inv[k][k].sqrt());
+    se.iter().all(|v| v.is_finite()).then_some(se)
+}
+
+/// Gauss–Jordan inverse of a 4×4 matrix with partial pivoting.
+fn invert(mut m: [[f64; 4]; 4]) -> Option<[[f64; 4]; 4]> {
+    let mut inv = [[0.0; 4]; 4];
+    for (i, row) in inv.iter_mut().enumerate() {
+        row[i] = 1.0;
+    }
+    for col in 0..4 {
+        let pivot = (col..4).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+        if m[pivot][col].abs() < 1e-300 {
+            return None;
+        }
+        m.swap(col, pivot);
+        inv.swap(col, pivot);
+        let d = m[col][col];
+        for k in 0..4 {
+            m[col][k] /= d;
+            inv[col][k] /= d;
+        }
+        for row in 0..4 {
+            if row != col {
+                let f = m[row][col];
+                for k in 0..4 {
+                    m[row][k] -= f * m[col][k];
+                    inv[row][k] -= f * inv[col][k];
+                }
+            }
+        }
+    }
+    Some(inv)
+}
+
+/// Gauss's hypergeometric ₂F₁(a, b; c; z) for 0 ≤ z < 1 by its series (terms computed by
+/// their ratio, summed until they stop mattering).
+fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
+    let (mut term, mut sum) = (1.0, 1.0);
+    for n in 0..10_000 {
+        let n = n as f64;
+        term *= (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z;
+        sum += term;
+        if term.abs() < 1e-15 * sum.abs() {
+            break;
+        }
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gradient_is_the_likelihoods_slope() {
+        let p = BgNbd {
+            r: 0.24,
+            alpha: 4.4,
+            a: 0.79,
+            b: 2.4,
+        };
+        for rft in [
+            Rft {
+                x: 0.0,
+                t_x: 0.0,
+                t: 38.0,
+            },
+            Rft {
+                x: 2.0,
+                t_x: 30.43,
+                t: 38.86,
+            },
+            Rft {
+                x: 1500.0,
+                t_x: 70.0,
+                t: 71.0,
+            },
+        ] {
+            let (_, g) = p.ll_grad(rft);
+            let q = [p.r, p.alpha, p.a, p.b];
+            for k in 0..4 {
+                let h = 1e-6 * q[k];
+                let (mut up, mut down) = (q, q);
+                up[k] += h;
+                down[k] -= h;
+                let f = |v: [f64; 4]| {
+                    BgNbd {
+                        r: v[0],
+                        alpha: v[1],
+                        a: v[2],
+                        b: v[3],
+                    }
+                    .ll_grad(rft)
+                    .0
+                };
+                let numeric = (f(up) - f(down)) / (2.0 * h);
+                assert!(
+                    (numeric - g[k]).abs() < 1e-5 * (1.0 + g[k].abs()),
+                    "{rft:?} {k}: {numeric} vs {}",
+                    g[k]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn hyp2f1_known_value() {
+        // ₂F₁(1, 1; 2; z) = −ln(1 − z)/z.
+        let z: f64 = 0.5;
+        assert!((hyp2f1(1.0, 1.0, 2.0, z) + (1.0 - z).ln() / z).abs() < 1e-12);
+    }
+}

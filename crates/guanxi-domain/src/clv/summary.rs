@@ -1,0 +1,140 @@
+//! Summary statistics of repeat purchases, with the conventions of `lifetimes` (and of
+//! Fader, Hardie & Lee): purchases in the same period are one; x is the number of
+//! periods with a purchase after the first; t_x the time from the first to the last
+//! such period; T the time from the first purchase to the end of calibration. Times are
+//! in `unit`s, fractional when the unit is longer than the merging period.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+/// A length of time: purchases within one are merged; times are counted in them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Day,
+    Week,
+}
+
+impl Period {
+    pub fn days(self) -> f64 {
+        match self {
+            Period::Day => 1.0,
+            Period::Week => 7.0,
+        }
+    }
+}
+
+/// One customer's repeat-purchase summary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rft {
+    /// Repeat purchase periods.
+    pub x: f64,
+    /// Time of the last purchase, since the first.
+    pub t_x: f64,
+    /// Time from the first purchase to the end of calibration.
+    pub t: f64,
+}
+
+/// Customers with the same summary, and how many.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Row {
+    pub rft: Rft,
+    pub weight: f64,
+}
+
+/// Per customer (in the order of first appearance), the summary of their purchase dates
+/// up to `end` (inclusive); purchases are merged per `merge` period and times counted in
+/// `unit`s. Customers whose first purchase is after `end` are left out.
+pub fn summary<K: std::hash::Hash + Eq + Clone>(
+    purchases: impl IntoIterator<Item = (K, NaiveDate)>,
+    end: NaiveDate,
+    merge: Period,
+    unit: Period,
+) -> Vec<(K, Rft)> {
+    let mut order: Vec<K> = Vec::new();
+    let mut dates: HashMap<K, Vec<NaiveDate>> = HashMap::new();
+    for (k, d) in purchases.into_iter().filter(|(_, d)| *d <= end) {
+        let entry = dates.entry(k.clone()).or_insert_with(|| {
+            order.push(k);
+            Vec::new()
+        });
+        entry.push(d);
+    }
+    let step = merge.days() as i64;
+    order
+        .into_iter()
+        .filter_map(|k| {
+            let mut ds = dates.remove(&k)?;
+            ds.sort_unstable();
+            let first = *ds.first()?;
+            // The period of each purchase, counted from the first purchase.
+            let mut periods: Vec<i64> = ds.iter().map(|d| (*d - first).num_days() / step).collect();
+            periods.dedup();
+            let last = *periods.last()?;
+            let scale = merge.days() / unit.days();
+            Some((
+                k,
+                Rft {
+                    x: (periods.len() - 1) as f64,
+                    t_x: last as f64 * scale,
+                    t: (end - first).num_days() as f64 / unit.days(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Distinct summaries with their counts, in a stable order.
+pub fn group(rfts: impl IntoIterator<Item = Rft>) -> Vec<Row> {
+    let mut counts: HashMap<(u64, u64, u64), Row> = HashMap::new();
+    for r in rfts {
+        let key = (r.x.to_bits(), r.t_x.to_bits(), r.t.to_bits());
+        counts.entry(key).or_insert(Row { rft: r, weight: 0.0 }).weight += 1.0;
+    }
+    let mut rows: Vec<Row> = counts.into_values().collect();
+    rows.sort_by(|a, b| {
+        (a.rft.x, a.rft.t_x, a.rft.t)
+            .partial_cmp(&(b.rft.x, b.rft.t_x, b.rft.t))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn same_day_purchases_are_one_and_times_are_in_weeks() {
+        let p = vec![
+            ("a", d("1997-01-01")),
+            ("a", d("1997-01-01")),
+            ("a", d("1997-01-15")),
+            ("a", d("1997-08-01")),
+            ("a", d("1997-12-01")), // after calibration
+            ("b", d("1997-03-01")),
+            ("c", d("1997-10-01")), // first purchase after calibration
+        ];
+        let s = summary(p, d("1997-09-30"), Period::Day, Period::Week);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].0, "a");
+        assert_eq!(s[0].1.x, 2.0);
+        assert!((s[0].1.t_x - 212.0 / 7.0).abs() < 1e-12);
+        assert!((s[0].1.t - 272.0 / 7.0).abs() < 1e-12);
+        assert_eq!((s[1].1.x, s[1].1.t_x), (0.0, 0.0));
+        let weekly = summary(
+            vec![("a", d("1997-01-01")), ("a", d("1997-01-03")), ("a", d("1997-01-09"))],
+            d("1997-01-31"),
+            Period::Week,
+            Period::Week,
+        );
+        assert_eq!((weekly[0].1.x, weekly[0].1.t_x), (1.0, 1.0));
+        let rows = group(s.iter().map(|(_, r)| *r).chain([s[1].1]));
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].weight, 2.0);
+    }
+}

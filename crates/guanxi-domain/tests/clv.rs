@@ -1,0 +1,60 @@
+//! The BG/NBD fit on the CDNOW sample reproduces the published estimates (Fader, Hardie
+//! & Lee 2005; lifetimes' documentation): 2,357 customers, weeks, calibration to
+//! 1997-09-30, repeat purchases only, same-day purchases merged.
+
+use chrono::NaiveDate;
+use guanxi_domain::clv::{BgNbd, Period, Rft, group, summary};
+
+fn cdnow_sample() -> Vec<(String, NaiveDate)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/CDNOW_sample.txt");
+    let text = std::fs::read_to_string(path).expect("the CDNOW sample in shared/data");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (
+                f[0].to_string(),
+                NaiveDate::parse_from_str(f[2], "%Y%m%d").expect("a date"),
+            )
+        })
+        .collect()
+}
+
+fn close(got: f64, want: f64, digits: i32) -> bool {
+    // Equal to `digits` significant digits.
+    let scale = 10f64.powi(want.abs().log10().floor() as i32 - digits + 1);
+    (got / scale).round() == (want / scale).round()
+}
+
+#[test]
+fn bgnbd_reproduces_the_published_cdnow_estimates() {
+    let end = NaiveDate::from_ymd_opt(1997, 9, 30).unwrap();
+    let s = summary(cdnow_sample(), end, Period::Day, Period::Week);
+    assert_eq!(s.len(), 2357);
+    let rows = group(s.iter().map(|(_, r)| *r));
+    let fit = BgNbd::fit(&rows).expect("a fit");
+    let p = fit.params;
+    assert!(close(p.r, 0.2426, 4), "r {}", p.r);
+    assert!(close(p.alpha, 4.4136, 4), "alpha {}", p.alpha);
+    assert!(close(p.a, 0.7929, 4), "a {}", p.a);
+    assert!(close(p.b, 2.4259, 4), "b {}", p.b);
+    assert!(
+        (fit.log_likelihood - -9582.43).abs() < 0.01,
+        "LL {}",
+        fit.log_likelihood
+    );
+    let se = fit.std_errors.expect("standard errors");
+    assert!(se.iter().all(|v| *v > 0.0 && v.is_finite()), "{se:?}");
+
+    let who = Rft {
+        x: 2.0,
+        t_x: 30.43,
+        t: 38.86,
+    };
+    assert!(
+        close(p.expected_purchases(39.0, who), 1.2259, 4),
+        "{}",
+        p.expected_purchases(39.0, who)
+    );
+    assert!(close(p.p_alive(who), 0.7266, 4), "{}", p.p_alive(who));
+}
