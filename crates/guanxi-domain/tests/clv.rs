@@ -3,7 +3,7 @@
 //! 1997-09-30, repeat purchases only, same-day purchases merged.
 
 use chrono::NaiveDate;
-use guanxi_domain::clv::{BgNbd, Period, Rft, group, summary};
+use guanxi_domain::clv::{BgNbd, Period, Rft, Row, Variant, group, summary};
 
 fn cdnow_sample() -> Vec<(String, NaiveDate)> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/CDNOW_sample.txt");
@@ -26,13 +26,17 @@ fn close(got: f64, want: f64, digits: i32) -> bool {
     (got / scale).round() == (want / scale).round()
 }
 
-#[test]
-fn bgnbd_reproduces_the_published_cdnow_estimates() {
+fn calibration_rows() -> Vec<Row> {
     let end = NaiveDate::from_ymd_opt(1997, 9, 30).unwrap();
     let s = summary(cdnow_sample(), end, Period::Day, Period::Week);
     assert_eq!(s.len(), 2357);
-    let rows = group(s.iter().map(|(_, r)| *r));
-    let fit = BgNbd::fit(&rows).expect("a fit");
+    group(s.iter().map(|(_, r)| *r))
+}
+
+#[test]
+fn bgnbd_reproduces_the_published_cdnow_estimates() {
+    let rows = calibration_rows();
+    let fit = BgNbd::fit(Variant::Bg, &rows).expect("a fit");
     let p = fit.params;
     assert!(close(p.r, 0.2426, 4), "r {}", p.r);
     assert!(close(p.alpha, 4.4136, 4), "alpha {}", p.alpha);
@@ -57,4 +61,14 @@ fn bgnbd_reproduces_the_published_cdnow_estimates() {
         p.expected_purchases(39.0, who)
     );
     assert!(close(p.p_alive(who), 0.7266, 4), "{}", p.p_alive(who));
+}
+
+#[test]
+fn mbgnbd_reproduces_the_published_cdnow_estimates() {
+    let fit = BgNbd::fit(Variant::Mbg, &calibration_rows()).expect("a fit");
+    let p = fit.params;
+    assert!(close(p.r, 0.5248, 4), "r {}", p.r);
+    assert!(close(p.alpha, 6.1831, 4), "alpha {}", p.alpha);
+    assert!(close(p.a, 0.8914, 4), "a {}", p.a);
+    assert!(close(p.b, 1.6140, 4), "b {}", p.b);
 }

@@ -1,6 +1,7 @@
 //! The BG/NBD model (Fader, Hardie & Lee 2005): purchases while alive follow a Poisson
 //! process with Gamma(r, α) rates; after each purchase a customer drops out with a
-//! probability drawn from Beta(a, b).
+//! probability drawn from Beta(a, b). The MBG/NBD variant (Batislam et al. 2007) also
+//! lets a customer drop out at time zero, before any repeat purchase.
 
 use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
@@ -10,9 +11,20 @@ use serde::Serialize;
 use super::special::{digamma, ln_gamma, log_add_exp};
 use super::{FitError, Rft, Row};
 
-/// BG/NBD parameters.
+/// Which of the two models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    /// BG/NBD: dropout only after a repeat purchase.
+    Bg,
+    /// MBG/NBD: dropout also possible before the first repeat purchase.
+    Mbg,
+}
+
+/// BG/NBD (or MBG/NBD) parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BgNbd {
+    pub variant: Variant,
     pub r: f64,
     pub alpha: f64,
     pub a: f64,
@@ -32,8 +44,9 @@ pub struct BgNbdFit {
 }
 
 impl BgNbd {
-    fn from_logs(theta: &[f64]) -> BgNbd {
+    fn from_logs(variant: Variant, theta: &[f64]) -> BgNbd {
         BgNbd {
+            variant,
             r: theta[0].exp(),
             alpha: theta[1].exp(),
             a: theta[2].exp(),
@@ -42,26 +55,38 @@ impl BgNbd {
     }
 
     /// One customer's log-likelihood and its gradient with respect to (r, α, a, b).
+    ///
+    /// ln L = ln Γ(r+x) − ln Γ(r) + r ln α + ln B(a, b+x+k)/B(a, b)
+    ///        + ln[(α+T)^−(r+x) + [x > 0 or MBG] a/(b+x+k−1) (α+t_x)^−(r+x)]
+    /// with k = 0 for BG/NBD and 1 for MBG/NBD.
     pub fn ll_grad(&self, rft: Rft) -> (f64, [f64; 4]) {
-        let BgNbd { r, alpha, a, b } = *self;
+        let BgNbd {
+            variant,
+            r,
+            alpha,
+            a,
+            b,
+        } = *self;
         let Rft { x, t_x, t } = rft;
+        let k = if variant == Variant::Mbg { 1.0 } else { 0.0 };
+        let second = x > 0.0 || variant == Variant::Mbg;
         let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
-        let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
+        let a2 = ln_gamma(a + b) + ln_gamma(b + x + k) - ln_gamma(b) - ln_gamma(a + b + x + k);
         let a3 = -(r + x) * (alpha + t).ln();
-        let a4 = if x > 0.0 {
-            a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln()
+        let a4 = if second {
+            a.ln() - (b + x + k - 1.0).ln() - (r + x) * (alpha + t_x).ln()
         } else {
             f64::NEG_INFINITY
         };
         let s = log_add_exp(a3, a4);
-        let (w3, w4) = ((a3 - s).exp(), if x > 0.0 { (a4 - s).exp() } else { 0.0 });
+        let (w3, w4) = ((a3 - s).exp(), if second { (a4 - s).exp() } else { 0.0 });
         let d_r = digamma(r + x) - digamma(r) + alpha.ln() - w3 * (alpha + t).ln() - w4 * (alpha + t_x).ln();
         let d_alpha = r / alpha - w3 * (r + x) / (alpha + t) - w4 * (r + x) / (alpha + t_x);
-        let d_a = digamma(a + b) - digamma(a + b + x) + if x > 0.0 { w4 / a } else { 0.0 };
-        let d_b = digamma(a + b) + digamma(b + x)
+        let d_a = digamma(a + b) - digamma(a + b + x + k) + if second { w4 / a } else { 0.0 };
+        let d_b = digamma(a + b) + digamma(b + x + k)
             - digamma(b)
-            - digamma(a + b + x)
-            - if x > 0.0 { w4 / (b + x - 1.0) } else { 0.0 };
+            - digamma(a + b + x + k)
+            - if second { w4 / (b + x + k - 1.0) } else { 0.0 };
         (a1 + a2 + s, [d_r, d_alpha, d_a, d_b])
     }
 
@@ -72,31 +97,43 @@ impl BgNbd {
 
     /// P(alive | x, t_x, T).
     pub fn p_alive(&self, rft: Rft) -> f64 {
-        if rft.x == 0.0 {
-            return 1.0;
-        }
-        let BgNbd { r, alpha, a, b } = *self;
-        let ln_odds = a.ln() - (b + rft.x - 1.0).ln() + (r + rft.x) * ((alpha + rft.t) / (alpha + rft.t_x)).ln();
+        let BgNbd {
+            variant,
+            r,
+            alpha,
+            a,
+            b,
+        } = *self;
+        let k = match variant {
+            Variant::Bg if rft.x == 0.0 => return 1.0,
+            Variant::Bg => 0.0,
+            Variant::Mbg => 1.0,
+        };
+        let ln_odds = a.ln() - (b + rft.x + k - 1.0).ln() + (r + rft.x) * ((alpha + rft.t) / (alpha + rft.t_x)).ln();
         1.0 / (1.0 + ln_odds.exp())
     }
 
-    /// Expected purchases in the next `horizon` (same units), given the history.
+    /// Expected purchases in the next `horizon` (same units), given the history: the
+    /// expectation if alive, times P(alive).
     pub fn expected_purchases(&self, horizon: f64, rft: Rft) -> f64 {
-        let BgNbd { r, alpha, a, b } = *self;
-        let Rft { x, t_x, t } = rft;
+        let BgNbd {
+            variant,
+            r,
+            alpha,
+            a,
+            b,
+        } = *self;
+        let Rft { x, t, .. } = rft;
+        let k = if variant == Variant::Mbg { 1.0 } else { 0.0 };
         let z = horizon / (alpha + t + horizon);
-        let f = hyp2f1(r + x, b + x, a + b + x - 1.0, z);
-        let first = (a + b + x - 1.0) / (a - 1.0) * (1.0 - ((alpha + t) / (alpha + t + horizon)).powf(r + x) * f);
-        let odds = if x > 0.0 {
-            a / (b + x - 1.0) * ((alpha + t) / (alpha + t_x)).powf(r + x)
-        } else {
-            0.0
-        };
-        first / (1.0 + odds)
+        let f = hyp2f1(r + x, b + x + k, a + b + x + k - 1.0, z);
+        let if_alive =
+            (a + b + x + k - 1.0) / (a - 1.0) * (1.0 - ((alpha + t) / (alpha + t + horizon)).powf(r + x) * f);
+        if_alive * self.p_alive(rft)
     }
 
     /// The maximum-likelihood fit to grouped rows.
-    pub fn fit(rows: &[Row]) -> Result<BgNbdFit, FitError> {
+    pub fn fit(variant: Variant, rows: &[Row]) -> Result<BgNbdFit, FitError> {
         let customers: f64 = rows.iter().map(|r| r.weight).sum();
         if customers == 0.0 {
             return Err(FitError::Empty);
@@ -105,10 +142,17 @@ impl BgNbd {
             .with_tolerance_grad(1e-9)
             .and_then(|s| s.with_tolerance_cost(1e-14))
             .map_err(|e| FitError::Optimiser(e.to_string()))?;
-        let result = Executor::new(Problem { rows, customers }, solver)
-            .configure(|state| state.param(vec![0.0; 4]).max_iters(500))
-            .run()
-            .map_err(|e| FitError::Optimiser(e.to_string()))?;
+        let result = Executor::new(
+            Problem {
+                variant,
+                rows,
+                customers,
+            },
+            solver,
+        )
+        .configure(|state| state.param(vec![0.0; 4]).max_iters(500))
+        .run()
+        .map_err(|e| FitError::Optimiser(e.to_string()))?;
         let state = result.state();
         let theta = state
             .get_best_param()
@@ -117,7 +161,7 @@ impl BgNbd {
         if let TerminationStatus::Terminated(TerminationReason::MaxItersReached) = state.get_termination_status() {
             return Err(FitError::NotConverged(format!("{} iterations", state.get_iter())));
         }
-        let params = BgNbd::from_logs(&theta);
+        let params = BgNbd::from_logs(variant, &theta);
         let log_likelihood = params.log_likelihood(rows);
         if !log_likelihood.is_finite() || theta.iter().any(|t| !t.is_finite()) {
             return Err(FitError::NotConverged(format!("non-finite result {params:?}")));
@@ -135,13 +179,14 @@ impl BgNbd {
 /// The negative mean log-likelihood over log-parameters: scaled by the customer count
 /// so that tolerances mean the same at any size.
 struct Problem<'a> {
+    variant: Variant,
     rows: &'a [Row],
     customers: f64,
 }
 
 impl Problem<'_> {
     fn value_grad(&self, theta: &[f64]) -> (f64, [f64; 4]) {
-        let p = BgNbd::from_logs(theta);
+        let p = BgNbd::from_logs(self.variant, theta);
         let scale = [p.r, p.alpha, p.a, p.b];
         let (mut ll, mut g) = (0.0, [0.0; 4]);
         for row in self.rows {
@@ -182,6 +227,7 @@ fn std_errors(p: &BgNbd, rows: &[Row]) -> Option<[f64; 4]> {
     let at = [p.r, p.alpha, p.a, p.b];
     let grad = |q: [f64; 4]| {
         let m = BgNbd {
+            variant: p.variant,
             r: q[0],
             alpha: q[1],
             a: q[2],
@@ -264,52 +310,56 @@ mod tests {
 
     #[test]
     fn the_gradient_is_the_likelihoods_slope() {
-        let p = BgNbd {
-            r: 0.24,
-            alpha: 4.4,
-            a: 0.79,
-            b: 2.4,
-        };
-        for rft in [
-            Rft {
-                x: 0.0,
-                t_x: 0.0,
-                t: 38.0,
-            },
-            Rft {
-                x: 2.0,
-                t_x: 30.43,
-                t: 38.86,
-            },
-            Rft {
-                x: 1500.0,
-                t_x: 70.0,
-                t: 71.0,
-            },
-        ] {
-            let (_, g) = p.ll_grad(rft);
-            let q = [p.r, p.alpha, p.a, p.b];
-            for k in 0..4 {
-                let h = 1e-6 * q[k];
-                let (mut up, mut down) = (q, q);
-                up[k] += h;
-                down[k] -= h;
-                let f = |v: [f64; 4]| {
-                    BgNbd {
-                        r: v[0],
-                        alpha: v[1],
-                        a: v[2],
-                        b: v[3],
-                    }
-                    .ll_grad(rft)
-                    .0
-                };
-                let numeric = (f(up) - f(down)) / (2.0 * h);
-                assert!(
-                    (numeric - g[k]).abs() < 1e-5 * (1.0 + g[k].abs()),
-                    "{rft:?} {k}: {numeric} vs {}",
-                    g[k]
-                );
+        for variant in [Variant::Bg, Variant::Mbg] {
+            let p = BgNbd {
+                variant,
+                r: 0.24,
+                alpha: 4.4,
+                a: 0.79,
+                b: 2.4,
+            };
+            for rft in [
+                Rft {
+                    x: 0.0,
+                    t_x: 0.0,
+                    t: 38.0,
+                },
+                Rft {
+                    x: 2.0,
+                    t_x: 30.43,
+                    t: 38.86,
+                },
+                Rft {
+                    x: 1500.0,
+                    t_x: 70.0,
+                    t: 71.0,
+                },
+            ] {
+                let (_, g) = p.ll_grad(rft);
+                let q = [p.r, p.alpha, p.a, p.b];
+                for k in 0..4 {
+                    let h = 1e-6 * q[k];
+                    let (mut up, mut down) = (q, q);
+                    up[k] += h;
+                    down[k] -= h;
+                    let f = |v: [f64; 4]| {
+                        BgNbd {
+                            variant,
+                            r: v[0],
+                            alpha: v[1],
+                            a: v[2],
+                            b: v[3],
+                        }
+                        .ll_grad(rft)
+                        .0
+                    };
+                    let numeric = (f(up) - f(down)) / (2.0 * h);
+                    assert!(
+                        (numeric - g[k]).abs() < 1e-5 * (1.0 + g[k].abs()),
+                        "{rft:?} {k}: {numeric} vs {}",
+                        g[k]
+                    );
+                }
             }
         }
     }

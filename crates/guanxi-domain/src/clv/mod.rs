@@ -15,7 +15,7 @@ mod bgnbd;
 mod special;
 mod summary;
 
-pub use bgnbd::{BgNbd, BgNbdFit};
+pub use bgnbd::{BgNbd, BgNbdFit, Variant};
 pub use summary::{Period, Rft, Row, group, summary};
 
 /// Why a fit produced no parameters.
