@@ -3,9 +3,9 @@
 //! 1997-09-30, repeat purchases only, same-day purchases merged.
 
 use chrono::NaiveDate;
-use guanxi_domain::clv::{BgNbd, Period, Rft, Row, Variant, group, summary};
+use guanxi_domain::clv::{BgNbd, GammaGamma, Period, Rft, Row, Summary, Variant, group, summary};
 
-fn cdnow_sample() -> Vec<(String, NaiveDate)> {
+fn cdnow_sample() -> Vec<(String, NaiveDate, f64)> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/CDNOW_sample.txt");
     let text = std::fs::read_to_string(path).expect("the CDNOW sample in shared/data");
     text.lines()
@@ -15,6 +15,7 @@ fn cdnow_sample() -> Vec<(String, NaiveDate)> {
             (
                 f[0].to_string(),
                 NaiveDate::parse_from_str(f[2], "%Y%m%d").expect("a date"),
+                f[4].parse::<f64>().expect("an amount"),
             )
         })
         .collect()
@@ -26,11 +27,15 @@ fn close(got: f64, want: f64, digits: i32) -> bool {
     (got / scale).round() == (want / scale).round()
 }
 
-fn calibration_rows() -> Vec<Row> {
+fn calibration() -> Vec<Summary<String>> {
     let end = NaiveDate::from_ymd_opt(1997, 9, 30).unwrap();
     let s = summary(cdnow_sample(), end, Period::Day, Period::Week);
     assert_eq!(s.len(), 2357);
-    group(s.iter().map(|(_, r)| *r))
+    s
+}
+
+fn calibration_rows() -> Vec<Row> {
+    group(calibration().iter().map(|c| c.rft))
 }
 
 #[test]
@@ -71,4 +76,15 @@ fn mbgnbd_reproduces_the_published_cdnow_estimates() {
     assert!(close(p.alpha, 6.1831, 4), "alpha {}", p.alpha);
     assert!(close(p.a, 0.8914, 4), "a {}", p.a);
     assert!(close(p.b, 1.6140, 4), "b {}", p.b);
+}
+
+#[test]
+fn gamma_gamma_reproduces_the_published_cdnow_estimates() {
+    let data: Vec<(f64, f64, f64)> = calibration().iter().map(|c| (c.rft.x, c.monetary, 1.0)).collect();
+    let fit = GammaGamma::fit(&data).expect("a fit");
+    assert_eq!(fit.customers, 946.0, "customers with repeat purchases");
+    let p = fit.params;
+    assert!(close(p.p, 6.2496, 4), "p {}", p.p);
+    assert!(close(p.q, 3.7442, 4), "q {}", p.q);
+    assert!(close(p.gamma, 15.4435, 4), "gamma {}", p.gamma);
 }

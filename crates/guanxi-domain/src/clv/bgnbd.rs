@@ -3,13 +3,10 @@
 //! probability drawn from Beta(a, b). The MBG/NBD variant (Batislam et al. 2007) also
 //! lets a customer drop out at time zero, before any repeat purchase.
 
-use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
-use argmin::solver::linesearch::MoreThuenteLineSearch;
-use argmin::solver::quasinewton::LBFGS;
 use serde::Serialize;
 
-use super::special::{digamma, ln_gamma, log_add_exp};
-use super::{FitError, Rft, Row};
+use super::special::{digamma, hyp2f1, ln_gamma, log_add_exp};
+use super::{FitError, Rft, Row, minimise};
 
 /// Which of the two models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -138,29 +135,12 @@ impl BgNbd {
         if customers == 0.0 {
             return Err(FitError::Empty);
         }
-        let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
-            .with_tolerance_grad(1e-9)
-            .and_then(|s| s.with_tolerance_cost(1e-14))
-            .map_err(|e| FitError::Optimiser(e.to_string()))?;
-        let result = Executor::new(
-            Problem {
-                variant,
-                rows,
-                customers,
-            },
-            solver,
-        )
-        .configure(|state| state.param(vec![0.0; 4]).max_iters(500))
-        .run()
-        .map_err(|e| FitError::Optimiser(e.to_string()))?;
-        let state = result.state();
-        let theta = state
-            .get_best_param()
-            .cloned()
-            .ok_or_else(|| FitError::NotConverged("no parameters".into()))?;
-        if let TerminationStatus::Terminated(TerminationReason::MaxItersReached) = state.get_termination_status() {
-            return Err(FitError::NotConverged(format!("{} iterations", state.get_iter())));
-        }
+        let problem = Problem {
+            variant,
+            rows,
+            customers,
+        };
+        let (theta, iterations) = minimise(4, |theta| problem.value_grad(theta))?;
         let params = BgNbd::from_logs(variant, &theta);
         let log_likelihood = params.log_likelihood(rows);
         if !log_likelihood.is_finite() || theta.iter().any(|t| !t.is_finite()) {
@@ -171,7 +151,7 @@ impl BgNbd {
             log_likelihood,
             std_errors: std_errors(&params, rows),
             customers,
-            iterations: state.get_iter(),
+            iterations,
         })
     }
 }
@@ -185,7 +165,7 @@ struct Problem<'a> {
 }
 
 impl Problem<'_> {
-    fn value_grad(&self, theta: &[f64]) -> (f64, [f64; 4]) {
+    fn value_grad(&self, theta: &[f64]) -> (f64, Vec<f64>) {
         let p = BgNbd::from_logs(self.variant, theta);
         let scale = [p.r, p.alpha, p.a, p.b];
         let (mut ll, mut g) = (0.0, [0.0; 4]);
@@ -197,35 +177,13 @@ impl Problem<'_> {
                 g[k] += row.weight * d[k] * scale[k];
             }
         }
-        (-ll / self.customers, g.map(|v| -v / self.customers))
+        (-ll / self.customers, g.iter().map(|v| -v / self.customers).collect())
     }
 }
 
-impl CostFunction for Problem<'_> {
-    type Param = Vec<f64>;
-    type Output = f64;
-
-    fn cost(&self, theta: &Vec<f64>) -> Result<f64, argmin::core::Error> {
-        let v = self.value_grad(theta).0;
-        // A non-finite value makes the line search step back rather than fail.
-        Ok(if v.is_finite() { v } else { f64::MAX })
-    }
-}
-
-impl Gradient for Problem<'_> {
-    type Param = Vec<f64>;
-    type Gradient = Vec<f64>;
-
-    fn gradient(&self, theta: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
-        Ok(self.value_grad(theta).1.to_vec())
-    }
-}
-
-/// Standard errors from the inverse of the observed information (the Hessian of the
-/// negative log-likelihood in r, α, a, b), by central differences of the gradient.
+/// Standard errors of r, α, a, b.
 fn std_errors(p: &BgNbd, rows: &[Row]) -> Option<[f64; 4]> {
-    let at = [p.r, p.alpha, p.a, p.b];
-    let grad = |q: [f64; 4]| {
+    let se = super::std_errors(&[p.r, p.alpha, p.a, p.b], |q| {
         let m = BgNbd {
             variant: p.variant,
             r: q[0],
@@ -233,7 +191,7 @@ fn std_errors(p: &BgNbd, rows: &[Row]) -> Option<[f64; 4]> {
             a: q[2],
             b: q[3],
         };
-        let mut g = [0.0; 4];
+        let mut g = vec![0.0; 4];
         for row in rows {
             let d = m.ll_grad(row.rft).1;
             for k in 0..4 {
@@ -241,67 +199,8 @@ fn std_errors(p: &BgNbd, rows: &[Row]) -> Option<[f64; 4]> {
             }
         }
         g
-    };
-    let mut h = [[0.0; 4]; 4];
-    for j in 0..4 {
-        let step = 1e-5 * at[j].abs().max(1e-3);
-        let (mut up, mut down) = (at, at);
-        up[j] += step;
-        down[j] -= step;
-        let (gu, gd) = (grad(up), grad(down));
-        for i in 0..4 {
-            h[i][j] = -(gu[i] - gd[i]) / (2.0 * step);
-        }
-    }
-    let inv = invert(h)?;
-    let se = [0, 1, 2, 3].map(|k| inv[k][k].sqrt());
-    se.iter().all(|v| v.is_finite()).then_some(se)
-}
-
-/// Gauss–Jordan inverse of a 4×4 matrix with partial pivoting.
-fn invert(mut m: [[f64; 4]; 4]) -> Option<[[f64; 4]; 4]> {
-    let mut inv = [[0.0; 4]; 4];
-    for (i, row) in inv.iter_mut().enumerate() {
-        row[i] = 1.0;
-    }
-    for col in 0..4 {
-        let pivot = (col..4).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
-        if m[pivot][col].abs() < 1e-300 {
-            return None;
-        }
-        m.swap(col, pivot);
-        inv.swap(col, pivot);
-        let d = m[col][col];
-        for k in 0..4 {
-            m[col][k] /= d;
-            inv[col][k] /= d;
-        }
-        for row in 0..4 {
-            if row != col {
-                let f = m[row][col];
-                for k in 0..4 {
-                    m[row][k] -= f * m[col][k];
-                    inv[row][k] -= f * inv[col][k];
-                }
-            }
-        }
-    }
-    Some(inv)
-}
-
-/// Gauss's hypergeometric ₂F₁(a, b; c; z) for 0 ≤ z < 1 by its series (terms computed by
-/// their ratio, summed until they stop mattering).
-fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
-    let (mut term, mut sum) = (1.0, 1.0);
-    for n in 0..10_000 {
-        let n = n as f64;
-        term *= (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z;
-        sum += term;
-        if term.abs() < 1e-15 * sum.abs() {
-            break;
-        }
-    }
-    sum
+    })?;
+    Some([se[0], se[1], se[2], se[3]])
 }
 
 #[cfg(test)]
@@ -362,12 +261,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn hyp2f1_known_value() {
-        // ₂F₁(1, 1; 2; z) = −ln(1 − z)/z.
-        let z: f64 = 0.5;
-        assert!((hyp2f1(1.0, 1.0, 2.0, z) + (1.0 - z).ln() / z).abs() < 1e-12);
     }
 }

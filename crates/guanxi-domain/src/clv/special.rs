@@ -31,9 +31,69 @@ pub fn log_add_exp(a: f64, b: f64) -> f64 {
     m + ((a - m).exp() + (b - m).exp()).ln()
 }
 
+/// Gauss's hypergeometric ₂F₁(a, b; c; z) for 0 ≤ z < 1 by its series (terms computed by
+/// their ratio, summed until they stop mattering).
+pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
+    let (mut term, mut sum) = (1.0, 1.0);
+    for n in 0..10_000 {
+        let n = n as f64;
+        term *= (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z;
+        sum += term;
+        if term.abs() < 1e-15 * sum.abs() {
+            break;
+        }
+    }
+    sum
+}
+
+/// Gauss–Jordan inverse of a square matrix with partial pivoting; `None` if singular.
+pub fn invert(mut m: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
+    let n = m.len();
+    let mut inv: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..n).map(|j| f64::from(u8::from(i == j))).collect())
+        .collect();
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+        if m[pivot][col].abs() < 1e-300 {
+            return None;
+        }
+        m.swap(col, pivot);
+        inv.swap(col, pivot);
+        let d = m[col][col];
+        for k in 0..n {
+            m[col][k] /= d;
+            inv[col][k] /= d;
+        }
+        for row in 0..n {
+            if row != col {
+                let f = m[row][col];
+                for k in 0..n {
+                    m[row][k] -= f * m[col][k];
+                    inv[row][k] -= f * inv[col][k];
+                }
+            }
+        }
+    }
+    Some(inv)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hyp2f1_known_value() {
+        // ₂F₁(1, 1; 2; z) = −ln(1 − z)/z.
+        let z: f64 = 0.5;
+        assert!((hyp2f1(1.0, 1.0, 2.0, z) + (1.0 - z).ln() / z).abs() < 1e-12);
+    }
+
+    #[test]
+    fn inverse_of_a_small_matrix() {
+        let inv = invert(vec![vec![4.0, 7.0], vec![2.0, 6.0]]).unwrap();
+        assert!((inv[0][0] - 0.6).abs() < 1e-12 && (inv[1][0] + 0.2).abs() < 1e-12);
+        assert!(invert(vec![vec![1.0, 2.0], vec![2.0, 4.0]]).is_none());
+    }
 
     #[test]
     fn digamma_matches_known_values() {

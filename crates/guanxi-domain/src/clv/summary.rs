@@ -35,6 +35,15 @@ pub struct Rft {
     pub t: f64,
 }
 
+/// One customer's summary with the mean spend of their repeat purchase periods (the
+/// first purchase excluded, as Gamma-Gamma expects; 0 without repeats).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary<K> {
+    pub key: K,
+    pub rft: Rft,
+    pub monetary: f64,
+}
+
 /// Customers with the same summary, and how many.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Row {
@@ -42,44 +51,58 @@ pub struct Row {
     pub weight: f64,
 }
 
-/// Per customer (in the order of first appearance), the summary of their purchase dates
-/// up to `end` (inclusive); purchases are merged per `merge` period and times counted in
-/// `unit`s. Customers whose first purchase is after `end` are left out.
+/// Per customer (in the order of first appearance), the summary of their purchases
+/// (date, amount) up to `end` (inclusive); purchases are merged per `merge` period (their
+/// amounts summed) and times counted in `unit`s. Customers whose first purchase is after
+/// `end` are left out.
 pub fn summary<K: std::hash::Hash + Eq + Clone>(
-    purchases: impl IntoIterator<Item = (K, NaiveDate)>,
+    purchases: impl IntoIterator<Item = (K, NaiveDate, f64)>,
     end: NaiveDate,
     merge: Period,
     unit: Period,
-) -> Vec<(K, Rft)> {
+) -> Vec<Summary<K>> {
     let mut order: Vec<K> = Vec::new();
-    let mut dates: HashMap<K, Vec<NaiveDate>> = HashMap::new();
-    for (k, d) in purchases.into_iter().filter(|(_, d)| *d <= end) {
-        let entry = dates.entry(k.clone()).or_insert_with(|| {
+    let mut by_customer: HashMap<K, Vec<(NaiveDate, f64)>> = HashMap::new();
+    for (k, d, amount) in purchases.into_iter().filter(|(_, d, _)| *d <= end) {
+        let entry = by_customer.entry(k.clone()).or_insert_with(|| {
             order.push(k);
             Vec::new()
         });
-        entry.push(d);
+        entry.push((d, amount));
     }
     let step = merge.days() as i64;
+    let scale = merge.days() / unit.days();
     order
         .into_iter()
-        .filter_map(|k| {
-            let mut ds = dates.remove(&k)?;
-            ds.sort_unstable();
-            let first = *ds.first()?;
-            // The period of each purchase, counted from the first purchase.
-            let mut periods: Vec<i64> = ds.iter().map(|d| (*d - first).num_days() / step).collect();
-            periods.dedup();
-            let last = *periods.last()?;
-            let scale = merge.days() / unit.days();
-            Some((
-                k,
-                Rft {
-                    x: (periods.len() - 1) as f64,
+        .filter_map(|key| {
+            let mut ps = by_customer.remove(&key)?;
+            ps.sort_unstable_by_key(|(d, _)| *d);
+            let first = ps.first()?.0;
+            // Each purchase's period, counted from the first purchase, with its amount.
+            let mut periods: Vec<(i64, f64)> = Vec::new();
+            for (d, amount) in ps {
+                let p = (d - first).num_days() / step;
+                match periods.last_mut() {
+                    Some((last, sum)) if *last == p => *sum += amount,
+                    _ => periods.push((p, amount)),
+                }
+            }
+            let last = periods.last()?.0;
+            let repeats = &periods[1..];
+            let monetary = if repeats.is_empty() {
+                0.0
+            } else {
+                repeats.iter().map(|(_, a)| a).sum::<f64>() / repeats.len() as f64
+            };
+            Some(Summary {
+                key,
+                rft: Rft {
+                    x: repeats.len() as f64,
                     t_x: last as f64 * scale,
                     t: (end - first).num_days() as f64 / unit.days(),
                 },
-            ))
+                monetary,
+            })
         })
         .collect()
 }
@@ -111,29 +134,38 @@ mod tests {
     #[test]
     fn same_day_purchases_are_one_and_times_are_in_weeks() {
         let p = vec![
-            ("a", d("1997-01-01")),
-            ("a", d("1997-01-01")),
-            ("a", d("1997-01-15")),
-            ("a", d("1997-08-01")),
-            ("a", d("1997-12-01")), // after calibration
-            ("b", d("1997-03-01")),
-            ("c", d("1997-10-01")), // first purchase after calibration
+            ("a", d("1997-01-01"), 10.0),
+            ("a", d("1997-01-01"), 5.0),
+            ("a", d("1997-01-15"), 20.0),
+            ("a", d("1997-01-15"), 2.0),
+            ("a", d("1997-08-01"), 30.0),
+            ("a", d("1997-12-01"), 99.0), // after calibration
+            ("b", d("1997-03-01"), 7.0),
+            ("c", d("1997-10-01"), 7.0), // first purchase after calibration
         ];
         let s = summary(p, d("1997-09-30"), Period::Day, Period::Week);
         assert_eq!(s.len(), 2);
-        assert_eq!(s[0].0, "a");
-        assert_eq!(s[0].1.x, 2.0);
-        assert!((s[0].1.t_x - 212.0 / 7.0).abs() < 1e-12);
-        assert!((s[0].1.t - 272.0 / 7.0).abs() < 1e-12);
-        assert_eq!((s[1].1.x, s[1].1.t_x), (0.0, 0.0));
+        assert_eq!(s[0].key, "a");
+        assert_eq!(s[0].rft.x, 2.0);
+        assert!((s[0].rft.t_x - 212.0 / 7.0).abs() < 1e-12);
+        assert!((s[0].rft.t - 272.0 / 7.0).abs() < 1e-12);
+        assert_eq!(
+            s[0].monetary, 26.0,
+            "repeat periods' spend (22 and 30), the first excluded"
+        );
+        assert_eq!((s[1].rft.x, s[1].rft.t_x, s[1].monetary), (0.0, 0.0, 0.0));
         let weekly = summary(
-            vec![("a", d("1997-01-01")), ("a", d("1997-01-03")), ("a", d("1997-01-09"))],
+            vec![
+                ("a", d("1997-01-01"), 1.0),
+                ("a", d("1997-01-03"), 1.0),
+                ("a", d("1997-01-09"), 1.0),
+            ],
             d("1997-01-31"),
             Period::Week,
             Period::Week,
         );
-        assert_eq!((weekly[0].1.x, weekly[0].1.t_x), (1.0, 1.0));
-        let rows = group(s.iter().map(|(_, r)| *r).chain([s[1].1]));
+        assert_eq!((weekly[0].rft.x, weekly[0].rft.t_x), (1.0, 1.0));
+        let rows = group(s.iter().map(|c| c.rft).chain([s[1].rft]));
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].weight, 2.0);
     }
