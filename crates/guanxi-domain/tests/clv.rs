@@ -3,7 +3,7 @@
 //! 1997-09-30, repeat purchases only, same-day purchases merged.
 
 use chrono::NaiveDate;
-use guanxi_domain::clv::{BgNbd, GammaGamma, Period, Rft, Row, Summary, Variant, group, summary};
+use guanxi_domain::clv::{BgNbd, GammaGamma, ParetoNbd, Period, Rft, Row, Summary, Variant, group, summary};
 
 fn cdnow_sample() -> Vec<(String, NaiveDate, f64)> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/CDNOW_sample.txt");
@@ -87,4 +87,19 @@ fn gamma_gamma_reproduces_the_published_cdnow_estimates() {
     assert!(close(p.p, 6.2496, 4), "p {}", p.p);
     assert!(close(p.q, 3.7442, 4), "q {}", p.q);
     assert!(close(p.gamma, 15.4435, 4), "gamma {}", p.gamma);
+}
+
+#[test]
+fn pareto_nbd_reproduces_the_published_cdnow_estimates() {
+    let fit = ParetoNbd::fit(&calibration_rows()).expect("a fit");
+    let p = fit.params;
+    assert!(close(p.r, 0.5533, 4), "r {}", p.r);
+    assert!(close(p.alpha, 10.5777, 4), "alpha {}", p.alpha);
+    assert!(close(p.s, 0.6062, 4), "s {}", p.s);
+    assert!(close(p.beta, 11.6677, 4), "beta {}", p.beta);
+    assert!(
+        (fit.log_likelihood - -9594.98).abs() < 0.01,
+        "LL {}",
+        fit.log_likelihood
+    );
 }

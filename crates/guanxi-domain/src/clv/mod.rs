@@ -13,6 +13,7 @@
 
 mod bgnbd;
 mod gammagamma;
+mod paretonbd;
 mod special;
 mod summary;
 
@@ -22,6 +23,7 @@ use argmin::solver::quasinewton::LBFGS;
 
 pub use bgnbd::{BgNbd, BgNbdFit, Variant};
 pub use gammagamma::{GammaGamma, GammaGammaFit};
+pub use paretonbd::{ParetoNbd, ParetoNbdFit};
 use special::invert;
 pub use summary::{Period, Rft, Row, Summary, group, summary};
 
