@@ -3,7 +3,7 @@
 //! 1997-09-30, repeat purchases only, same-day purchases merged.
 
 use chrono::NaiveDate;
-use guanxi_domain::clv::{BgNbd, GammaGamma, ParetoNbd, Period, Rft, Row, Summary, Variant, group, summary};
+use guanxi_domain::clv::{BgNbd, GammaGamma, ParetoNbd, Period, Rft, Row, Summary, Variant, group, holdout, summary};
 
 fn cdnow_sample() -> Vec<(String, NaiveDate, f64)> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/CDNOW_sample.txt");
@@ -102,4 +102,19 @@ fn pareto_nbd_reproduces_the_published_cdnow_estimates() {
         "LL {}",
         fit.log_likelihood
     );
+}
+
+#[test]
+fn the_holdout_period_holds_1882_repeat_purchases() {
+    let cal = calibration();
+    let end = NaiveDate::from_ymd_opt(1997, 9, 30).unwrap();
+    let holdout_end = NaiveDate::from_ymd_opt(1998, 6, 30).unwrap();
+    let actual = holdout(
+        &cal,
+        cdnow_sample().into_iter().map(|(k, d, _)| (k, d)),
+        end,
+        holdout_end,
+        Period::Day,
+    );
+    assert_eq!(actual.iter().sum::<f64>(), 1882.0);
 }

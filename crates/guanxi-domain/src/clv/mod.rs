@@ -25,7 +25,7 @@ pub use bgnbd::{BgNbd, BgNbdFit, Variant};
 pub use gammagamma::{GammaGamma, GammaGammaFit};
 pub use paretonbd::{ParetoNbd, ParetoNbdFit};
 use special::invert;
-pub use summary::{Period, Rft, Row, Summary, group, summary};
+pub use summary::{Period, Rft, Row, Summary, group, holdout, summary};
 
 /// Why a fit produced no parameters.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

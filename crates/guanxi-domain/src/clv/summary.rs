@@ -107,6 +107,37 @@ pub fn summary<K: std::hash::Hash + Eq + Clone>(
         .collect()
 }
 
+/// Repeat purchases in a holdout period: per customer of the calibration summaries, the
+/// purchase periods after `calibration_end` up to `holdout_end` (merged per `merge`
+/// period as in calibration), in the summaries' order.
+pub fn holdout<K: std::hash::Hash + Eq + Clone>(
+    calibration: &[Summary<K>],
+    purchases: impl IntoIterator<Item = (K, NaiveDate)>,
+    calibration_end: NaiveDate,
+    holdout_end: NaiveDate,
+    merge: Period,
+) -> Vec<f64> {
+    let step = merge.days() as i64;
+    let mut periods: HashMap<K, Vec<i64>> = calibration.iter().map(|c| (c.key.clone(), Vec::new())).collect();
+    for (k, d) in purchases {
+        if d > calibration_end && d <= holdout_end {
+            if let Some(p) = periods.get_mut(&k) {
+                p.push((d - calibration_end).num_days().saturating_sub(1) / step);
+            }
+        }
+    }
+    calibration
+        .iter()
+        .map(|c| {
+            let p = periods.get_mut(&c.key).map(std::mem::take).unwrap_or_default();
+            let mut p = p;
+            p.sort_unstable();
+            p.dedup();
+            p.len() as f64
+        })
+        .collect()
+}
+
 /// Distinct summaries with their counts, in a stable order.
 pub fn group(rfts: impl IntoIterator<Item = Rft>) -> Vec<Row> {
     let mut counts: HashMap<(u64, u64, u64), Row> = HashMap::new();
