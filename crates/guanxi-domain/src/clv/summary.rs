@@ -120,17 +120,14 @@ pub fn holdout<K: std::hash::Hash + Eq + Clone>(
     let step = merge.days() as i64;
     let mut periods: HashMap<K, Vec<i64>> = calibration.iter().map(|c| (c.key.clone(), Vec::new())).collect();
     for (k, d) in purchases {
-        if d > calibration_end && d <= holdout_end {
-            if let Some(p) = periods.get_mut(&k) {
-                p.push((d - calibration_end).num_days().saturating_sub(1) / step);
-            }
+        if let Some(p) = periods.get_mut(&k).filter(|_| d > calibration_end && d <= holdout_end) {
+            p.push((d - calibration_end).num_days().saturating_sub(1) / step);
         }
     }
     calibration
         .iter()
         .map(|c| {
-            let p = periods.get_mut(&c.key).map(std::mem::take).unwrap_or_default();
-            let mut p = p;
+            let mut p = periods.get_mut(&c.key).map(std::mem::take).unwrap_or_default();
             p.sort_unstable();
             p.dedup();
             p.len() as f64
