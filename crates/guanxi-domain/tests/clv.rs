@@ -118,3 +118,43 @@ fn the_holdout_period_holds_1882_repeat_purchases() {
     );
     assert_eq!(actual.iter().sum::<f64>(), 1882.0);
 }
+
+/// Customers simulated from BG/NBD with known parameters: the fit recovers them.
+#[test]
+fn bgnbd_recovers_the_parameters_it_was_simulated_with() {
+    use rand::{Rng, SeedableRng};
+    use rand_distr::{Beta, Distribution, Exp, Gamma};
+    let truth = (0.25, 4.0, 0.8, 2.5);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let rates = Gamma::new(truth.0, 1.0 / truth.1).unwrap();
+    let dropout = Beta::new(truth.2, truth.3).unwrap();
+    let rfts: Vec<Rft> = (0..30_000)
+        .map(|_| {
+            let (lambda, p): (f64, f64) = (rates.sample(&mut rng), dropout.sample(&mut rng));
+            let t = rng.random_range(30.0..80.0);
+            let (mut now, mut x, mut t_x) = (0.0, 0.0, 0.0);
+            loop {
+                now += Exp::new(lambda.max(1e-12)).unwrap().sample(&mut rng);
+                if now > t {
+                    break;
+                }
+                x += 1.0;
+                t_x = now;
+                if rng.random::<f64>() < p {
+                    break;
+                }
+            }
+            Rft { x, t_x, t }
+        })
+        .collect();
+    let fit = BgNbd::fit(Variant::Bg, &group(rfts)).expect("a fit");
+    let p = fit.params;
+    for (got, want, name) in [
+        (p.r, truth.0, "r"),
+        (p.alpha, truth.1, "alpha"),
+        (p.a, truth.2, "a"),
+        (p.b, truth.3, "b"),
+    ] {
+        assert!((got - want).abs() / want < 0.15, "{name}: {got} vs {want}");
+    }
+}
