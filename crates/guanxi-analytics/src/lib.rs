@@ -338,6 +338,47 @@ async fn buyers(
     Ok((out, first_row.unwrap_or_default()))
 }
 
+/// Every paid order up to `until`: (person, the day it was paid in the shop's time zone,
+/// amount paid in currency units), sorted by person — the transactions the prediction
+/// models summarise.
+pub async fn purchases(
+    engine: &Engine,
+    until: DateTime<Utc>,
+    tz: ShopTz,
+    merged_into: &[(i64, i64)],
+) -> Result<Vec<(i64, chrono::NaiveDate, f64)>> {
+    let mut out = Vec::new();
+    if !engine.has_data {
+        return Ok(out);
+    }
+    let merged = !merged_into.is_empty();
+    if merged {
+        register_merges(&engine.ctx, merged_into)?;
+    }
+    let mut stream = engine
+        .ctx
+        .sql(&facts_sql(until, merged))
+        .await?
+        .execute_stream()
+        .await?;
+    while let Some(batch) = stream.next().await {
+        let b = batch?;
+        let (customer, paid_us) = (i64_col(&b, "customer_id")?, i64_col(&b, "paid_us")?);
+        let (goods, shipping) = (i64_col(&b, "goods")?, i64_col(&b, "shipping")?);
+        for i in 0..b.num_rows() {
+            let at = DateTime::from_timestamp_micros(paid_us.value(i))
+                .ok_or_else(|| AnalyticsError::Schema("a paid time out of range".into()))?;
+            let day = at.with_timezone(&tz.0).date_naive();
+            out.push((
+                customer.value(i),
+                day,
+                (goods.value(i) + shipping.value(i)) as f64 / 100.0,
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// Builds every person's profile as of `as_of`: buyers from the lake, non-buyers from
 /// `people`.
 pub async fn build(

@@ -104,6 +104,10 @@ pub enum Command {
     #[command(subcommand)]
     Report(ReportCommand),
 
+    /// Predicting customers' futures: fit BG/NBD, MBG/NBD, Pareto/NBD or Gamma-Gamma.
+    #[command(subcommand)]
+    Clv(ClvCommand),
+
     /// Benchmarks that print figures (not tests).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -329,6 +333,38 @@ pub enum ReportCommand {
         /// Only builds as of after this date
         #[arg(long, value_name = "YYYY-MM-DD")]
         since: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelArg {
+    Bgnbd,
+    Mbgnbd,
+    Pnbd,
+    Gg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnitArg {
+    Day,
+    Week,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClvCommand {
+    /// Fit a model to the paid orders up to the calibration end (same-day orders merged)
+    #[command(after_help = "Examples:
+  guanxi clv fit --model bgnbd
+  guanxi clv fit --model pnbd --unit week --calibration-end 1997-09-30 --json")]
+    Fit {
+        #[arg(long, value_enum, default_value = "bgnbd")]
+        model: ModelArg,
+        /// The time unit of the parameters
+        #[arg(long, value_enum, default_value = "week")]
+        unit: UnitArg,
+        /// The end of the calibration period [default: the last order's day]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        calibration_end: Option<String>,
     },
 }
 

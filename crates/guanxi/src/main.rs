@@ -46,6 +46,7 @@ fn main() -> std::process::ExitCode {
             Command::Segment(cmd) => commands::segment::run(&cli.global, cmd).await,
             Command::Report(cmd) => commands::report::run(&cli.global, cmd).await,
             Command::Bench(cmd) => commands::bench::run(&cli.global, cmd).await,
+            Command::Clv(cmd) => commands::clv::run(&cli.global, cmd).await,
         }
     });
     match result {

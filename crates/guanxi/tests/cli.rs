@@ -238,3 +238,35 @@ fn segments_builds_movements_and_merges_on_the_demo_shop() {
         Some(before)
     );
 }
+
+#[test]
+fn clv_fit_on_the_cdnow_sample_gives_the_published_estimates() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/CDNOW_sample.txt");
+    let out = guanxi(dir.path(), &["import", "orders", "--format", "cdnow", sample, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fit = |model: &str| {
+        let out = guanxi(
+            dir.path(),
+            &[
+                "clv",
+                "fit",
+                "--model",
+                model,
+                "--calibration-end",
+                "1997-09-30",
+                "--json",
+            ],
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        json(&out)
+    };
+    let bg = fit("bgnbd");
+    assert_eq!(bg["customers"], 2357.0);
+    let r = bg["params"][0][1].as_f64().unwrap();
+    assert!((r - 0.2426).abs() < 5e-5, "{r}");
+    assert!((bg["log_likelihood"].as_f64().unwrap() + 9582.43).abs() < 0.01);
+    let gg = fit("gg");
+    assert_eq!(gg["customers"], 946.0);
+    assert!((gg["params"][0][1].as_f64().unwrap() - 6.2496).abs() < 5e-4);
+}

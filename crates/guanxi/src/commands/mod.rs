@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod bench;
+pub mod clv;
 pub mod config;
 pub mod customer;
 pub mod demo;
