@@ -3,7 +3,9 @@
 //! 1997-09-30, repeat purchases only, same-day purchases merged.
 
 use chrono::NaiveDate;
-use guanxi_domain::clv::{BgNbd, GammaGamma, ParetoNbd, Period, Rft, Row, Summary, Variant, group, holdout, summary};
+use guanxi_domain::clv::{
+    BgNbd, GammaGamma, ParetoNbd, Period, Rft, Row, Summary, Variant, group, holdout, simulate_bgnbd, summary,
+};
 
 fn cdnow_sample() -> Vec<(String, NaiveDate, f64)> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/CDNOW_sample.txt");
@@ -119,42 +121,29 @@ fn the_holdout_period_holds_1882_repeat_purchases() {
     assert_eq!(actual.iter().sum::<f64>(), 1882.0);
 }
 
-/// Customers simulated from BG/NBD with known parameters: the fit recovers them.
+/// Customers simulated from BG/NBD and MBG/NBD with known parameters: the fits recover
+/// them.
 #[test]
-fn bgnbd_recovers_the_parameters_it_was_simulated_with() {
-    use rand::{Rng, SeedableRng};
-    use rand_distr::{Beta, Distribution, Exp, Gamma};
-    let truth = (0.25, 4.0, 0.8, 2.5);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let rates = Gamma::new(truth.0, 1.0 / truth.1).unwrap();
-    let dropout = Beta::new(truth.2, truth.3).unwrap();
-    let rfts: Vec<Rft> = (0..30_000)
-        .map(|_| {
-            let (lambda, p): (f64, f64) = (rates.sample(&mut rng), dropout.sample(&mut rng));
-            let t = rng.random_range(30.0..80.0);
-            let (mut now, mut x, mut t_x) = (0.0, 0.0, 0.0);
-            loop {
-                now += Exp::new(lambda.max(1e-12)).unwrap().sample(&mut rng);
-                if now > t {
-                    break;
-                }
-                x += 1.0;
-                t_x = now;
-                if rng.random::<f64>() < p {
-                    break;
-                }
-            }
-            Rft { x, t_x, t }
-        })
-        .collect();
-    let fit = BgNbd::fit(Variant::Bg, &group(rfts)).expect("a fit");
-    let p = fit.params;
-    for (got, want, name) in [
-        (p.r, truth.0, "r"),
-        (p.alpha, truth.1, "alpha"),
-        (p.a, truth.2, "a"),
-        (p.b, truth.3, "b"),
-    ] {
-        assert!((got - want).abs() / want < 0.15, "{name}: {got} vs {want}");
+fn fits_recover_the_parameters_they_were_simulated_with() {
+    use rand::SeedableRng;
+    for variant in [Variant::Bg, Variant::Mbg] {
+        let truth = BgNbd {
+            variant,
+            r: 0.25,
+            alpha: 4.0,
+            a: 0.8,
+            b: 2.5,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let rfts = simulate_bgnbd(&truth, 30_000, 30.0..80.0, &mut rng).expect("valid parameters");
+        let p = BgNbd::fit(variant, &group(rfts)).expect("a fit").params;
+        for (got, want, name) in [
+            (p.r, truth.r, "r"),
+            (p.alpha, truth.alpha, "alpha"),
+            (p.a, truth.a, "a"),
+            (p.b, truth.b, "b"),
+        ] {
+            assert!((got - want).abs() / want < 0.15, "{variant:?} {name}: {got} vs {want}");
+        }
     }
 }

@@ -386,4 +386,19 @@ pub enum BenchCommand {
         #[arg(long, default_value = "bench/profile_duckdb.py")]
         duckdb_script: PathBuf,
     },
+    /// Fit times of each prediction model on customers simulated from BG/NBD, and of
+    /// lifetimes on the same rows when the lifetimes Python package is importable
+    #[command(after_help = "Examples:
+  guanxi bench clv --customers 1000000
+  guanxi bench clv --customers 1000000 --lifetimes-models bgnbd")]
+    Clv {
+        #[arg(long, default_value_t = 100_000)]
+        customers: usize,
+        /// The lifetimes script
+        #[arg(long, default_value = "bench/clv_lifetimes.py")]
+        lifetimes_script: PathBuf,
+        /// Which models lifetimes fits (its Pareto/NBD takes minutes at a million)
+        #[arg(long, value_delimiter = ',', default_value = "bgnbd,pnbd")]
+        lifetimes_models: Vec<String>,
+    },
 }

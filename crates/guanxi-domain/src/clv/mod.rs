@@ -14,6 +14,7 @@
 mod bgnbd;
 mod gammagamma;
 mod paretonbd;
+mod simulate;
 mod special;
 mod summary;
 
@@ -24,6 +25,7 @@ use argmin::solver::quasinewton::LBFGS;
 pub use bgnbd::{BgNbd, BgNbdFit, Variant};
 pub use gammagamma::{GammaGamma, GammaGammaFit};
 pub use paretonbd::{ParetoNbd, ParetoNbdFit};
+pub use simulate::simulate_bgnbd;
 use special::invert;
 pub use summary::{Period, Rft, Row, Summary, group, holdout, summary};
 

@@ -90,11 +90,18 @@ fn duckdb(script: &Path, lake: &Path, as_of_us: i64) -> Result<Duck, String> {
 }
 
 pub async fn run(global: &Global, cmd: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Profile {
-        orders,
-        dir,
-        duckdb_script,
-    } = cmd;
+    let (orders, dir, duckdb_script) = match cmd {
+        BenchCommand::Profile {
+            orders,
+            dir,
+            duckdb_script,
+        } => (orders, dir, duckdb_script),
+        BenchCommand::Clv {
+            customers,
+            lifetimes_script,
+            lifetimes_models,
+        } => return clv(global, customers, &lifetimes_script, &lifetimes_models),
+    };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut g = global.clone();
     g.db = Some(dir.join("bench.db"));
@@ -216,4 +223,145 @@ fn text(f: &Figures) -> String {
         out += &format!("  peak RSS {rss:.0} MiB\n");
     }
     out
+}
+
+#[derive(Serialize)]
+struct ClvFigures {
+    customers: usize,
+    distinct_rows: usize,
+    /// Model, seconds, parameters.
+    guanxi: Vec<(&'static str, f64, Vec<f64>)>,
+    lifetimes: Option<serde_json::Value>,
+    lifetimes_skipped: Option<String>,
+}
+
+/// `guanxi bench clv`: customers simulated from BG/NBD with CDNOW-like parameters (days
+/// as the unit, so that rows rarely repeat), every model fitted and timed.
+fn clv(global: &Global, customers: usize, script: &Path, models: &[String]) -> anyhow::Result<()> {
+    use guanxi_domain::clv::{BgNbd, GammaGamma, ParetoNbd, Rft, Variant, group, simulate_bgnbd};
+    use rand::SeedableRng;
+    let truth = BgNbd {
+        variant: Variant::Bg,
+        r: 0.243,
+        alpha: 4.414 * 7.0,
+        a: 0.793,
+        b: 2.426,
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let rfts: Vec<Rft> = simulate_bgnbd(&truth, customers, 200.0..550.0, &mut rng)
+        .context("simulation parameters")?
+        .into_iter()
+        // Whole days, as a shop's data would be.
+        .map(|r| Rft {
+            x: r.x,
+            t_x: r.t_x.floor(),
+            t: r.t.floor(),
+        })
+        .collect();
+    let rows = group(rfts.iter().copied());
+    let mut guanxi = Vec::new();
+    let t = Instant::now();
+    let bg = BgNbd::fit(Variant::Bg, &rows)?;
+    guanxi.push((
+        "bgnbd",
+        t.elapsed().as_secs_f64(),
+        vec![bg.params.r, bg.params.alpha, bg.params.a, bg.params.b],
+    ));
+    let t = Instant::now();
+    let mbg = BgNbd::fit(Variant::Mbg, &rows)?;
+    guanxi.push((
+        "mbgnbd",
+        t.elapsed().as_secs_f64(),
+        vec![mbg.params.r, mbg.params.alpha, mbg.params.a, mbg.params.b],
+    ));
+    let t = Instant::now();
+    let pnbd = ParetoNbd::fit(&rows)?;
+    guanxi.push((
+        "pnbd",
+        t.elapsed().as_secs_f64(),
+        vec![pnbd.params.r, pnbd.params.alpha, pnbd.params.s, pnbd.params.beta],
+    ));
+    // Spend: Gamma distributed around a customer mean, for the repeat customers.
+    let spend: Vec<(f64, f64, f64)> = rfts
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.x > 0.0)
+        .map(|(i, r)| (r.x, 20.0 + (i % 50) as f64, 1.0))
+        .collect();
+    let t = Instant::now();
+    let gg = GammaGamma::fit(&spend)?;
+    guanxi.push((
+        "gg",
+        t.elapsed().as_secs_f64(),
+        vec![gg.params.p, gg.params.q, gg.params.gamma],
+    ));
+    let (lifetimes, lifetimes_skipped) = match lifetimes(script, &rfts, models) {
+        Ok(v) => (Some(v), None),
+        Err(e) => (None, Some(e)),
+    };
+    let f = ClvFigures {
+        customers,
+        distinct_rows: rows.len(),
+        guanxi,
+        lifetimes,
+        lifetimes_skipped,
+    };
+    report(global.json, &f, |f| {
+        let mut out = format!(
+            "guanxi bench clv: {} simulated customers ({} distinct (x, t_x, T) rows), days\n",
+            f.customers, f.distinct_rows
+        );
+        for (model, secs, params) in &f.guanxi {
+            let theirs = f.lifetimes.as_ref().and_then(|l| l[*model]["seconds"].as_f64());
+            out += &format!(
+                "  {model:<7} guanxi {secs:>8.3} s{}   {params:.4?}\n",
+                theirs.map_or(String::new(), |l| format!(
+                    "   lifetimes {l:>8.2} s   ratio {:>6.0}×",
+                    l / secs
+                ))
+            );
+        }
+        if let Some(l) = &f.lifetimes {
+            out += &format!("  lifetimes: {l}\n");
+        }
+        if let Some(why) = &f.lifetimes_skipped {
+            out += &format!("  lifetimes skipped: {why}\n");
+        }
+        out
+    })
+}
+
+fn lifetimes(script: &Path, rfts: &[guanxi_domain::clv::Rft], models: &[String]) -> Result<serde_json::Value, String> {
+    match Command::new("python3").args(["-c", "import lifetimes"]).output() {
+        Ok(o) if o.status.success() => {}
+        _ => return Err("the lifetimes Python package is not importable (pip install lifetimes)".into()),
+    }
+    if !script.exists() {
+        return Err(format!("{} not found (run from the repository)", script.display()));
+    }
+    let dir = tempfile_dir().map_err(|e| e.to_string())?;
+    let csv = dir.join("rows.csv");
+    let mut text = String::from("frequency,recency,T\n");
+    for r in rfts {
+        text += &format!("{},{},{}\n", r.x, r.t_x, r.t);
+    }
+    std::fs::write(&csv, text).map_err(|e| e.to_string())?;
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(&csv)
+        .args(models)
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !out.status.success() {
+        return Err(format!("lifetimes failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("lifetimes' output: {e}"))
+}
+
+/// A fresh directory under the system's temporary directory.
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("guanxi-bench-clv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
