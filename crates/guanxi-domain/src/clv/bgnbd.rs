@@ -57,6 +57,12 @@ impl BgNbd {
     ///        + ln[(α+T)^−(r+x) + [x > 0 or MBG] a/(b+x+k−1) (α+t_x)^−(r+x)]
     /// with k = 0 for BG/NBD and 1 for MBG/NBD.
     pub fn ll_grad(&self, rft: Rft) -> (f64, [f64; 4]) {
+        self.ll_grad_with(&self.x_terms(rft.x), rft)
+    }
+
+    /// The terms of the likelihood and its gradient that depend on x but not on the
+    /// times: the special functions, computed once per distinct x in a fit.
+    fn x_terms(&self, x: f64) -> XTerms {
         let BgNbd {
             variant,
             r,
@@ -64,27 +70,45 @@ impl BgNbd {
             a,
             b,
         } = *self;
-        let Rft { x, t_x, t } = rft;
         let k = if variant == Variant::Mbg { 1.0 } else { 0.0 };
         let second = x > 0.0 || variant == Variant::Mbg;
-        let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
-        let a2 = ln_gamma(a + b) + ln_gamma(b + x + k) - ln_gamma(b) - ln_gamma(a + b + x + k);
-        let a3 = -(r + x) * (alpha + t).ln();
-        let a4 = if second {
-            a.ln() - (b + x + k - 1.0).ln() - (r + x) * (alpha + t_x).ln()
+        let psi_ab = digamma(a + b);
+        let psi_abx = digamma(a + b + x + k);
+        XTerms {
+            x,
+            second,
+            head: ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + ln_gamma(a + b) + ln_gamma(b + x + k)
+                - ln_gamma(b)
+                - ln_gamma(a + b + x + k),
+            ln_odds: if second {
+                a.ln() - (b + x + k - 1.0).ln()
+            } else {
+                f64::NEG_INFINITY
+            },
+            d_r: digamma(r + x) - digamma(r) + alpha.ln(),
+            d_a: psi_ab - psi_abx,
+            d_b: psi_ab + digamma(b + x + k) - digamma(b) - psi_abx,
+            inv_bx: if second { 1.0 / (b + x + k - 1.0) } else { 0.0 },
+        }
+    }
+
+    fn ll_grad_with(&self, xt: &XTerms, rft: Rft) -> (f64, [f64; 4]) {
+        let BgNbd { r, alpha, a, .. } = *self;
+        let Rft { x, t_x, t } = rft;
+        let (ln_t, ln_tx) = ((alpha + t).ln(), (alpha + t_x).ln());
+        let a3 = -(r + x) * ln_t;
+        let a4 = if xt.second {
+            xt.ln_odds - (r + x) * ln_tx
         } else {
             f64::NEG_INFINITY
         };
         let s = log_add_exp(a3, a4);
-        let (w3, w4) = ((a3 - s).exp(), if second { (a4 - s).exp() } else { 0.0 });
-        let d_r = digamma(r + x) - digamma(r) + alpha.ln() - w3 * (alpha + t).ln() - w4 * (alpha + t_x).ln();
+        let (w3, w4) = ((a3 - s).exp(), if xt.second { (a4 - s).exp() } else { 0.0 });
+        let d_r = xt.d_r - w3 * ln_t - w4 * ln_tx;
         let d_alpha = r / alpha - w3 * (r + x) / (alpha + t) - w4 * (r + x) / (alpha + t_x);
-        let d_a = digamma(a + b) - digamma(a + b + x + k) + if second { w4 / a } else { 0.0 };
-        let d_b = digamma(a + b) + digamma(b + x + k)
-            - digamma(b)
-            - digamma(a + b + x + k)
-            - if second { w4 / (b + x + k - 1.0) } else { 0.0 };
-        (a1 + a2 + s, [d_r, d_alpha, d_a, d_b])
+        let d_a = xt.d_a + w4 / a;
+        let d_b = xt.d_b - w4 * xt.inv_bx;
+        (xt.head + s, [d_r, d_alpha, d_a, d_b])
     }
 
     /// The log-likelihood of grouped rows.
@@ -156,6 +180,19 @@ impl BgNbd {
     }
 }
 
+/// See [`BgNbd::x_terms`].
+struct XTerms {
+    x: f64,
+    /// Whether the second (dropped-out-after-t_x) term exists.
+    second: bool,
+    head: f64,
+    ln_odds: f64,
+    d_r: f64,
+    d_a: f64,
+    d_b: f64,
+    inv_bx: f64,
+}
+
 /// The negative mean log-likelihood over log-parameters: scaled by the customer count
 /// so that tolerances mean the same at any size.
 struct Problem<'a> {
@@ -169,8 +206,13 @@ impl Problem<'_> {
         let p = BgNbd::from_logs(self.variant, theta);
         let scale = [p.r, p.alpha, p.a, p.b];
         let (mut ll, mut g) = (0.0, [0.0; 4]);
+        // Rows come grouped and sorted by x: the special functions once per distinct x.
+        let mut xt = p.x_terms(self.rows.first().map_or(0.0, |r| r.rft.x));
         for row in self.rows {
-            let (l, d) = p.ll_grad(row.rft);
+            if row.rft.x != xt.x {
+                xt = p.x_terms(row.rft.x);
+            }
+            let (l, d) = p.ll_grad_with(&xt, row.rft);
             ll += row.weight * l;
             for k in 0..4 {
                 // Chain rule through the logs: ∂/∂ln θ = θ ∂/∂θ.
