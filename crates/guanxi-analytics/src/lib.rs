@@ -400,12 +400,12 @@ pub async fn build(
     Ok(build)
 }
 
-/// Profiles from measures: the population figures, RFM, pyramid, then each customer's
-/// classes; then the people who bought nothing (relationship type only). Pure; shared by
-/// every engine.
+/// Profiles from measures (from [`measures`], which includes the people who bought
+/// nothing): the population figures, RFM and pyramid over the buyers, then each buyer's
+/// classes, then the others' (relationship type only). Pure; shared by every engine.
 pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime<Utc>, s: &Settings) -> ProfileBuild {
     // Only buyers enter the population figures, RFM and the pyramid.
-    let (measures, mut idle): (Vec<_>, Vec<_>) = measures.into_iter().partition(|(_, m)| m.paid_orders > 0);
+    let (measures, idle): (Vec<_>, Vec<_>) = measures.into_iter().partition(|(_, m)| m.paid_orders > 0);
     let buyers: Vec<&Measures> = measures.iter().map(|(_, m)| m).collect();
     let population = profile::population(&buyers, s);
     let pairs: Vec<(i64, &Measures)> = measures.iter().map(|(id, m)| (*id, m)).collect();
@@ -421,17 +421,6 @@ pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime
         .sum();
     let ranks = profile::ranks(&values);
     let n = measures.len();
-    {
-        let known: std::collections::HashSet<i64> = measures.iter().chain(&idle).map(|(id, _)| *id).collect();
-        let mut missing: Vec<i64> = people
-            .standings
-            .keys()
-            .copied()
-            .filter(|id| !known.contains(id))
-            .collect();
-        missing.sort_unstable();
-        idle.extend(missing.into_iter().map(|id| (id, Measures::default())));
-    }
     let standing = |id: i64| people.standings.get(&id).copied().unwrap_or_default();
     let mut profiles: Vec<CustomerProfile> = Vec::with_capacity(measures.len() + idle.len());
     profiles.par_extend(

@@ -137,7 +137,10 @@ async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {
         999_998,
         guanxi_domain::profile::Standing::from_tags(true, &["target".into()]),
     );
-    let with_people = guanxi_analytics::assemble(lake_measures.clone(), &people, as_of(), &s);
+    let all = guanxi_analytics::measures(&engine, as_of(), tz, &s, &people)
+        .await
+        .unwrap();
+    let with_people = guanxi_analytics::assemble(all, &people, as_of(), &s);
     let tail: Vec<(i64, String)> = with_people.profiles[lake_measures.len()..]
         .iter()
         .map(|p| (p.customer_id, p.classes.relationship.class.to_string()))

@@ -177,7 +177,8 @@ pub trait Store: Send + Sync {
     /// left out): id, has contact details, tags.
     async fn standings(&self) -> Result<Vec<(i64, bool, Vec<String>)>>;
 
-    /// Every service record's facts for the profile build, with its customer's id.
+    /// Every service record's facts for the profile build, with its customer's id (in no
+    /// particular order: the build groups them).
     async fn service_facts(&self) -> Result<Vec<(i64, ServiceFact)>>;
 
     /// Every review's facts for the profile build, with its customer's id.

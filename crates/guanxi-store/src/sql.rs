@@ -935,7 +935,7 @@ macro_rules! sql_store {
             }
 
             async fn service_facts(&self) -> $crate::Result<Vec<(i64, dom::profile::ServiceFact)>> {
-                let rows = sqlx::query("SELECT customer_id, kind, status, opened_at, closed_at, cost_cents FROM service_records ORDER BY customer_id, opened_at")
+                let rows = sqlx::query("SELECT customer_id, kind, status, opened_at, closed_at, cost_cents FROM service_records")
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db_err)?;
@@ -956,7 +956,7 @@ macro_rules! sql_store {
             }
 
             async fn review_facts(&self) -> $crate::Result<Vec<(i64, dom::profile::ReviewFact)>> {
-                let rows = sqlx::query("SELECT customer_id, created_at, item_rating, service_rating, logistics_rating FROM reviews ORDER BY customer_id, created_at")
+                let rows = sqlx::query("SELECT customer_id, created_at, item_rating, service_rating, logistics_rating FROM reviews")
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db_err)?;

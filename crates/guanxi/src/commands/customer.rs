@@ -26,29 +26,19 @@ fn source(s: &str) -> anyhow::Result<Source> {
     Source::parse(s).map_err(|e| anyhow::anyhow!("--source: {e}"))
 }
 
-/// The internal id of the person a customer id belongs to (through merges).
-async fn person(o: &Opened, id: &str, source: &Source) -> anyhow::Result<i64> {
+/// The internal id of a customer: of the person it belongs to when `person` (through
+/// merges), else of the record itself.
+async fn lookup(o: &Opened, id: &str, source: &Source, person: bool) -> anyhow::Result<i64> {
     let key = CustomerKey {
         source: source.clone(),
         external_id: id.to_string(),
     };
-    o.store.customer_id(&key).await?.with_context(|| {
-        format!(
-            "no customer {:?} in source {:?} (is --source right?)",
-            key.external_id,
-            key.source.as_str()
-        )
-    })
-}
-
-/// The internal id of a customer record (not following merges).
-async fn record(o: &Opened, id: &str, source: &Source) -> anyhow::Result<i64> {
-    let key = CustomerKey {
-        source: source.clone(),
-        external_id: id.to_string(),
+    let found = if person {
+        o.store.customer_id(&key).await?
+    } else {
+        o.store.customer(&key).await?.map(|(id, _)| id)
     };
-    let found = o.store.customer(&key).await?;
-    found.map(|(id, _)| id).with_context(|| {
+    found.with_context(|| {
         format!(
             "no customer {:?} in source {:?} (is --source right?)",
             key.external_id,
@@ -68,7 +58,7 @@ pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
     match cmd {
         CustomerCommand::Show { id, source: src, as_of } => {
             let src = source(&src)?;
-            let pid = person(&o, &id, &src).await?;
+            let pid = lookup(&o, &id, &src, true).await?;
             let customer = o.store.customer_by_id(pid).await?.context("the customer vanished")?;
             let profile = match as_of {
                 Some(date) => {
@@ -116,7 +106,10 @@ pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
             let src = source(&src)?;
             // The records themselves, not the persons they belong to: the store says
             // plainly when one is already merged.
-            let (k, m) = (record(&o, &kept, &src).await?, record(&o, &merged, &src).await?);
+            let (k, m) = (
+                lookup(&o, &kept, &src, false).await?,
+                lookup(&o, &merged, &src, false).await?,
+            );
             o.store.merge(k, m, &actor(who), chrono::Utc::now()).await?;
             done(
                 global.json,
@@ -131,7 +124,7 @@ pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
             source: src,
             actor: who,
         } => {
-            let m = record(&o, &merged, &source(&src)?).await?;
+            let m = lookup(&o, &merged, &source(&src)?, false).await?;
             let k = o.store.unmerge(m, &actor(who), chrono::Utc::now()).await?;
             done(
                 global.json,
