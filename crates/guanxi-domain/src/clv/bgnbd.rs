@@ -3,10 +3,14 @@
 //! probability drawn from Beta(a, b). The MBG/NBD variant (Batislam et al. 2007) also
 //! lets a customer drop out at time zero, before any repeat purchase.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
-use super::special::{digamma, hyp2f1, ln_gamma, log_add_exp};
-use super::{FitError, Rft, Row, minimise};
+use super::special::{digamma, hyp2f1, ln_gamma};
+use rayon::prelude::*;
+
+use super::{FitError, Rft, Row, minimise, std_errors};
 
 /// Which of the two models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -89,24 +93,41 @@ impl BgNbd {
             d_a: psi_ab - psi_abx,
             d_b: psi_ab + digamma(b + x + k) - digamma(b) - psi_abx,
             inv_bx: if second { 1.0 / (b + x + k - 1.0) } else { 0.0 },
+            r_alpha: r / alpha,
+            inv_a: 1.0 / a,
         }
     }
 
     fn ll_grad_with(&self, xt: &XTerms, rft: Rft) -> (f64, [f64; 4]) {
-        let BgNbd { r, alpha, a, .. } = *self;
-        let Rft { x, t_x, t } = rft;
-        let (ln_t, ln_tx) = ((alpha + t).ln(), (alpha + t_x).ln());
-        let a3 = -(r + x) * ln_t;
-        let a4 = if xt.second {
-            xt.ln_odds - (r + x) * ln_tx
-        } else {
-            f64::NEG_INFINITY
+        let Rft { t_x, t, .. } = rft;
+        let at = |v: f64| Time {
+            ln: (self.alpha + v).ln(),
+            inv: 1.0 / (self.alpha + v),
         };
-        let s = log_add_exp(a3, a4);
-        let (w3, w4) = ((a3 - s).exp(), if xt.second { (a4 - s).exp() } else { 0.0 });
-        let d_r = xt.d_r - w3 * ln_t - w4 * ln_tx;
-        let d_alpha = r / alpha - w3 * (r + x) / (alpha + t) - w4 * (r + x) / (alpha + t_x);
-        let d_a = xt.d_a + w4 / a;
+        self.ll_grad_at(xt, at(t), at(t_x))
+    }
+
+    /// The likelihood and gradient of a row given the x terms and ln(α + T), ln(α + t_x)
+    /// with their reciprocals: one exp and one ln per row.
+    #[inline]
+    fn ll_grad_at(&self, xt: &XTerms, t: Time, t_x: Time) -> (f64, [f64; 4]) {
+        let rx = self.r + xt.x;
+        let a3 = -rx * t.ln;
+        if !xt.second {
+            return (xt.head + a3, [xt.d_r - t.ln, xt.r_alpha - rx * t.inv, xt.d_a, xt.d_b]);
+        }
+        let a4 = xt.ln_odds - rx * t_x.ln;
+        // ln(e^a3 + e^a4) and the two terms' shares of the sum, from one exp and one ln
+        // (ln(1 + e) rather than ln_1p: the sum needs absolute, not relative, accuracy).
+        let e = (-(a3 - a4).abs()).exp();
+        let one_e = 1.0 + e;
+        let s = a3.max(a4) + one_e.ln();
+        let big = 1.0 / one_e;
+        let small = e * big;
+        let (w3, w4) = if a3 >= a4 { (big, small) } else { (small, big) };
+        let d_r = xt.d_r - w3 * t.ln - w4 * t_x.ln;
+        let d_alpha = xt.r_alpha - rx * (w3 * t.inv + w4 * t_x.inv);
+        let d_a = xt.d_a + w4 * xt.inv_a;
         let d_b = xt.d_b - w4 * xt.inv_bx;
         (xt.head + s, [d_r, d_alpha, d_a, d_b])
     }
@@ -159,25 +180,24 @@ impl BgNbd {
         if customers == 0.0 {
             return Err(FitError::Empty);
         }
-        let problem = Problem {
-            variant,
-            rows,
-            customers,
-        };
-        let (theta, iterations) = minimise(4, |theta| problem.value_grad(theta))?;
-        let params = BgNbd::from_logs(variant, &theta);
-        let log_likelihood = params.log_likelihood(rows);
-        if !log_likelihood.is_finite() || theta.iter().any(|t| !t.is_finite()) {
-            return Err(FitError::NotConverged(format!("non-finite result {params:?}")));
-        }
+        let problem = Problem::new(variant, rows);
+        let optimum = minimise(start(rows), |theta| problem.value_grad(theta))?;
         Ok(BgNbdFit {
-            params,
-            log_likelihood,
-            std_errors: std_errors(&params, rows),
+            params: BgNbd::from_logs(variant, &optimum.theta),
+            log_likelihood: -optimum.value * customers,
+            std_errors: std_errors(&optimum, customers, |t| problem.value_grad(t)).map(|s| [s[0], s[1], s[2], s[3]]),
             customers,
-            iterations,
+            iterations: optimum.iterations,
         })
     }
+}
+
+/// Where the optimiser starts, in log-parameters: r = 1 and α the mean T, so that the
+/// start does not depend on the unit of time; a = b = 1.
+fn start(rows: &[Row]) -> Vec<f64> {
+    let customers: f64 = rows.iter().map(|r| r.weight).sum();
+    let mean_t = rows.iter().map(|r| r.weight * r.rft.t).sum::<f64>() / customers;
+    vec![0.0, mean_t.max(1e-3).ln(), 0.0, 0.0]
 }
 
 /// See [`BgNbd::x_terms`].
@@ -191,59 +211,118 @@ struct XTerms {
     d_a: f64,
     d_b: f64,
     inv_bx: f64,
+    r_alpha: f64,
+    inv_a: f64,
+}
+
+/// ln(α + v) and 1/(α + v) for a time v.
+#[derive(Clone, Copy)]
+struct Time {
+    ln: f64,
+    inv: f64,
+}
+
+/// A row as the fit sees it: its times as indices into the distinct times.
+struct Prepared {
+    x: f64,
+    t: u32,
+    t_x: u32,
+    weight: f64,
 }
 
 /// The negative mean log-likelihood over log-parameters: scaled by the customer count
 /// so that tolerances mean the same at any size.
-struct Problem<'a> {
+///
+/// Rows are sorted by x, so the special functions are computed once per distinct x in a
+/// chunk; shops' times are whole days or weeks, so a million customers have a few hundred
+/// distinct times and their logs are taken once per evaluation, not once per row.
+/// Chunks of rows run in parallel; their sums are added in order, so that a fit is the
+/// same on any number of threads.
+struct Problem {
     variant: Variant,
-    rows: &'a [Row],
     customers: f64,
+    times: Vec<f64>,
+    rows: Vec<Prepared>,
 }
 
-impl Problem<'_> {
+impl Problem {
+    fn new(variant: Variant, rows: &[Row]) -> Problem {
+        // Distinct times by their bits: few, so a map beats sorting all of them.
+        let mut index: HashMap<u64, u32> = HashMap::new();
+        let mut times = Vec::new();
+        let mut at = |v: f64| {
+            *index.entry(v.to_bits()).or_insert_with(|| {
+                times.push(v);
+                (times.len() - 1) as u32
+            })
+        };
+        let mut prepared: Vec<Prepared> = rows
+            .iter()
+            .map(|r| Prepared {
+                x: r.rft.x,
+                t: at(r.rft.t),
+                t_x: at(r.rft.t_x),
+                weight: r.weight,
+            })
+            .collect();
+        // Rows usually come from `group`, sorted by x already.
+        if !prepared.is_sorted_by(|a, b| a.x <= b.x) {
+            prepared.sort_by(|a, b| a.x.total_cmp(&b.x));
+        }
+        Problem {
+            variant,
+            customers: rows.iter().map(|r| r.weight).sum(),
+            times,
+            rows: prepared,
+        }
+    }
+
     fn value_grad(&self, theta: &[f64]) -> (f64, Vec<f64>) {
         let p = BgNbd::from_logs(self.variant, theta);
-        let scale = [p.r, p.alpha, p.a, p.b];
-        let (mut ll, mut g) = (0.0, [0.0; 4]);
-        // Rows come grouped and sorted by x: the special functions once per distinct x.
-        let mut xt = p.x_terms(self.rows.first().map_or(0.0, |r| r.rft.x));
-        for row in self.rows {
-            if row.rft.x != xt.x {
-                xt = p.x_terms(row.rft.x);
-            }
-            let (l, d) = p.ll_grad_with(&xt, row.rft);
-            ll += row.weight * l;
-            for k in 0..4 {
-                // Chain rule through the logs: ∂/∂ln θ = θ ∂/∂θ.
-                g[k] += row.weight * d[k] * scale[k];
+        let times: Vec<Time> = self
+            .times
+            .iter()
+            .map(|v| Time {
+                ln: (p.alpha + v).ln(),
+                inv: 1.0 / (p.alpha + v),
+            })
+            .collect();
+        let partials: Vec<[f64; 5]> = self
+            .rows
+            .par_chunks(CHUNK)
+            .map(|chunk| {
+                let mut sum = [0.0; 5];
+                let mut xt = p.x_terms(chunk[0].x);
+                for row in chunk {
+                    if row.x != xt.x {
+                        xt = p.x_terms(row.x);
+                    }
+                    let (l, d) = p.ll_grad_at(&xt, times[row.t as usize], times[row.t_x as usize]);
+                    sum[0] += row.weight * l;
+                    for k in 0..4 {
+                        sum[k + 1] += row.weight * d[k];
+                    }
+                }
+                sum
+            })
+            .collect();
+        let mut total = [0.0; 5];
+        for part in partials {
+            for k in 0..5 {
+                total[k] += part[k];
             }
         }
-        (-ll / self.customers, g.iter().map(|v| -v / self.customers).collect())
+        // Chain rule through the logs: ∂/∂ln θ = θ ∂/∂θ.
+        let scale = [p.r, p.alpha, p.a, p.b];
+        (
+            -total[0] / self.customers,
+            (0..4).map(|k| -total[k + 1] * scale[k] / self.customers).collect(),
+        )
     }
 }
 
-/// Standard errors of r, α, a, b.
-fn std_errors(p: &BgNbd, rows: &[Row]) -> Option<[f64; 4]> {
-    let se = super::std_errors(&[p.r, p.alpha, p.a, p.b], |q| {
-        let m = BgNbd {
-            variant: p.variant,
-            r: q[0],
-            alpha: q[1],
-            a: q[2],
-            b: q[3],
-        };
-        let mut g = vec![0.0; 4];
-        for row in rows {
-            let d = m.ll_grad(row.rft).1;
-            for k in 0..4 {
-                g[k] += row.weight * d[k];
-            }
-        }
-        g
-    })?;
-    Some([se[0], se[1], se[2], se[3]])
-}
+/// Rows per parallel task: large enough that a task outweighs its scheduling.
+const CHUNK: usize = 4096;
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::special::{digamma, ln_gamma};
-use super::{FitError, minimise};
+use super::{FitError, minimise, std_errors};
 
 /// Gamma-Gamma parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -70,28 +70,17 @@ impl GammaGamma {
             q: t[1].exp(),
             gamma: t[2].exp(),
         };
-        let (theta, iterations) = minimise(3, |t| {
+        let objective = |t: &[f64]| {
             let p = from_logs(t);
             let (ll, g) = total(&p);
             let scale = [p.p, p.q, p.gamma];
             (-ll / customers, (0..3).map(|k| -g[k] * scale[k] / customers).collect())
-        })?;
-        let params = from_logs(&theta);
-        let log_likelihood = total(&params).0;
-        if !log_likelihood.is_finite() {
-            return Err(FitError::NotConverged(format!(
-                "non-finite log-likelihood at {params:?}"
-            )));
-        }
-        let se = super::std_errors(&[params.p, params.q, params.gamma], |v| {
-            total(&GammaGamma {
-                p: v[0],
-                q: v[1],
-                gamma: v[2],
-            })
-            .1
-            .to_vec()
-        });
+        };
+        let optimum = minimise(vec![0.0; 3], objective)?;
+        let params = from_logs(&optimum.theta);
+        let log_likelihood = -optimum.value * customers;
+        let se = std_errors(&optimum, customers, objective);
+        let iterations = optimum.iterations;
         Ok(GammaGammaFit {
             params,
             log_likelihood,

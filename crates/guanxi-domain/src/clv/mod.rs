@@ -40,15 +40,35 @@ pub enum FitError {
     NotConverged(String),
 }
 
-/// A smooth objective over unconstrained parameters: its value and gradient.
-struct Objective<F>(F);
+/// A point with the objective's value and gradient there.
+type Evaluated = (Vec<f64>, f64, Vec<f64>);
+
+/// A smooth objective over unconstrained parameters: its value and gradient. argmin asks
+/// for the cost and the gradient at the same point separately; both come from one pass
+/// over the rows, so the last point's answer is kept.
+struct Objective<F> {
+    f: F,
+    last: std::sync::Mutex<Option<Evaluated>>,
+}
+
+impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Objective<F> {
+    fn eval(&self, theta: &[f64]) -> (f64, Vec<f64>) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, v, g)) = last.as_ref().filter(|(at, ..)| at.as_slice() == theta) {
+            return (*v, g.clone());
+        }
+        let (v, g) = (self.f)(theta);
+        *last = Some((theta.to_vec(), v, g.clone()));
+        (v, g)
+    }
+}
 
 impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> CostFunction for Objective<F> {
     type Param = Vec<f64>;
     type Output = f64;
 
     fn cost(&self, theta: &Vec<f64>) -> Result<f64, argmin::core::Error> {
-        let v = (self.0)(theta).0;
+        let v = self.eval(theta).0;
         // A non-finite value makes the line search step back rather than fail.
         Ok(if v.is_finite() { v } else { f64::MAX })
     }
@@ -59,19 +79,32 @@ impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Gradient for Objective<F> {
     type Gradient = Vec<f64>;
 
     fn gradient(&self, theta: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
-        Ok((self.0)(theta).1)
+        Ok(self.eval(theta).1)
     }
 }
 
-/// Minimises `f` (value and gradient) from the origin with L-BFGS; returns the
-/// parameters and the iterations taken. Every fit goes through here.
-fn minimise(dim: usize, f: impl Fn(&[f64]) -> (f64, Vec<f64>)) -> Result<(Vec<f64>, u64), FitError> {
+/// Where a minimisation ended: the log-parameters, the objective (negative mean
+/// log-likelihood) and its gradient there, and the work it took.
+struct Optimum {
+    theta: Vec<f64>,
+    value: f64,
+    grad: Vec<f64>,
+    iterations: u64,
+}
+
+/// Minimises `f` (value and gradient) from `start` with L-BFGS. Every fit goes through
+/// here.
+fn minimise(start: Vec<f64>, f: impl Fn(&[f64]) -> (f64, Vec<f64>)) -> Result<Optimum, FitError> {
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
         .with_tolerance_grad(1e-9)
         .and_then(|s| s.with_tolerance_cost(1e-14))
         .map_err(|e| FitError::Optimiser(e.to_string()))?;
-    let result = Executor::new(Objective(f), solver)
-        .configure(|state| state.param(vec![0.0; dim]).max_iters(500))
+    let objective = Objective {
+        f,
+        last: std::sync::Mutex::new(None),
+    };
+    let mut result = Executor::new(objective, solver)
+        .configure(|state| state.param(start).max_iters(500))
         .run()
         .map_err(|e| FitError::Optimiser(e.to_string()))?;
     let state = result.state();
@@ -85,25 +118,49 @@ fn minimise(dim: usize, f: impl Fn(&[f64]) -> (f64, Vec<f64>)) -> Result<(Vec<f6
     if theta.iter().any(|t| !t.is_finite()) {
         return Err(FitError::NotConverged(format!("non-finite parameters {theta:?}")));
     }
-    Ok((theta, state.get_iter()))
+    let iterations = state.get_iter();
+    let objective = result
+        .problem
+        .take_problem()
+        .ok_or_else(|| FitError::Optimiser("the objective was not returned".into()))?;
+    // Usually the last point evaluated, so no new pass over the rows.
+    let (value, grad) = objective.eval(&theta);
+    if !value.is_finite() || grad.iter().any(|g| !g.is_finite()) {
+        return Err(FitError::NotConverged(format!(
+            "non-finite likelihood at the optimum {theta:?}"
+        )));
+    }
+    Ok(Optimum {
+        theta,
+        value,
+        grad,
+        iterations,
+    })
 }
 
-/// Standard errors from the inverse of the observed information: the Hessian of the
-/// negative log-likelihood `grad` gives the gradient of, by central differences.
-fn std_errors(at: &[f64], grad: impl Fn(&[f64]) -> Vec<f64>) -> Option<Vec<f64>> {
-    let n = at.len();
+/// Standard errors of the parameters from the inverse of the observed information at
+/// the optimum of `f` — the objective the fit minimised: the negative mean log-likelihood
+/// of `customers` customers over log-parameters. The Hessian is taken by forward
+/// differences of the analytic gradient, in log space, and carried to the parameters by
+/// the delta method: se(θ) = θ · se(ln θ).
+fn std_errors(at: &Optimum, customers: f64, f: impl Fn(&[f64]) -> (f64, Vec<f64>)) -> Option<Vec<f64>> {
+    let n = at.theta.len();
+    let step = 1e-6;
     let mut h = vec![vec![0.0; n]; n];
     for j in 0..n {
-        let step = 1e-5 * at[j].abs().max(1e-3);
-        let (mut up, mut down) = (at.to_vec(), at.to_vec());
+        let mut up = at.theta.clone();
         up[j] += step;
-        down[j] -= step;
-        let (gu, gd) = (grad(&up), grad(&down));
+        let g = f(&up).1;
         for i in 0..n {
-            h[i][j] = -(gu[i] - gd[i]) / (2.0 * step);
+            h[i][j] = customers * (g[i] - at.grad[i]) / step;
         }
     }
+    // Symmetrise: the two differences of one mixed derivative differ by the step's error.
+    for (i, j) in (0..n).flat_map(|i| (0..i).map(move |j| (i, j))) {
+        let m = 0.5 * (h[i][j] + h[j][i]);
+        (h[i][j], h[j][i]) = (m, m);
+    }
     let inv = invert(h)?;
-    let se: Vec<f64> = (0..n).map(|k| inv[k][k].sqrt()).collect();
+    let se: Vec<f64> = (0..n).map(|k| at.theta[k].exp() * inv[k][k].sqrt()).collect();
     se.iter().all(|v| v.is_finite()).then_some(se)
 }

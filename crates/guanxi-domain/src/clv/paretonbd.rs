@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::special::{hyp2f1, ln_gamma, log_add_exp};
-use super::{FitError, Rft, Row, minimise};
+use super::{FitError, Rft, Row, minimise, std_errors};
 
 /// Pareto/NBD parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -89,7 +89,7 @@ impl ParetoNbd {
             let p = ParetoNbd::from_array(&theta.iter().map(|t| t.exp()).collect::<Vec<_>>());
             -p.log_likelihood(rows) / customers
         };
-        let (theta, iterations) = minimise(4, |theta| {
+        let objective = |theta: &[f64]| {
             let v = value(theta);
             let g = (0..4)
                 .map(|k| {
@@ -101,28 +101,12 @@ impl ParetoNbd {
                 })
                 .collect();
             (v, g)
-        })?;
-        let params = ParetoNbd::from_array(&theta.iter().map(|t| t.exp()).collect::<Vec<_>>());
-        let log_likelihood = params.log_likelihood(rows);
-        if !log_likelihood.is_finite() {
-            return Err(FitError::NotConverged(format!(
-                "non-finite log-likelihood at {params:?}"
-            )));
-        }
-        let at = [params.r, params.alpha, params.s, params.beta];
-        let se = super::std_errors(&at, |v| {
-            (0..4)
-                .map(|k| {
-                    let h = 1e-6 * v[k];
-                    let (mut up, mut down) = (v.to_vec(), v.to_vec());
-                    up[k] += h;
-                    down[k] -= h;
-                    (ParetoNbd::from_array(&up).log_likelihood(rows)
-                        - ParetoNbd::from_array(&down).log_likelihood(rows))
-                        / (2.0 * h)
-                })
-                .collect()
-        });
+        };
+        let optimum = minimise(vec![0.0; 4], objective)?;
+        let params = ParetoNbd::from_array(&optimum.theta.iter().map(|t| t.exp()).collect::<Vec<_>>());
+        let log_likelihood = -optimum.value * customers;
+        let se = std_errors(&optimum, customers, objective);
+        let iterations = optimum.iterations;
         Ok(ParetoNbdFit {
             params,
             log_likelihood,

@@ -135,7 +135,7 @@ pub fn holdout<K: std::hash::Hash + Eq + Clone>(
         .collect()
 }
 
-/// Distinct summaries with their counts, in a stable order.
+/// Distinct summaries with their counts, in a stable order (by x, t_x, T).
 pub fn group(rfts: impl IntoIterator<Item = Rft>) -> Vec<Row> {
     let mut counts: HashMap<(u64, u64, u64), Row> = HashMap::new();
     for r in rfts {
@@ -143,7 +143,7 @@ pub fn group(rfts: impl IntoIterator<Item = Rft>) -> Vec<Row> {
         counts.entry(key).or_insert(Row { rft: r, weight: 0.0 }).weight += 1.0;
     }
     let mut rows: Vec<Row> = counts.into_values().collect();
-    rows.sort_by(|a, b| {
+    rows.sort_unstable_by(|a, b| {
         (a.rft.x, a.rft.t_x, a.rft.t)
             .partial_cmp(&(b.rft.x, b.rft.t_x, b.rft.t))
             .unwrap_or(std::cmp::Ordering::Equal)
