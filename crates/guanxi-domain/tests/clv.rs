@@ -4,7 +4,8 @@
 
 use chrono::NaiveDate;
 use guanxi_domain::clv::{
-    BgNbd, GammaGamma, ParetoNbd, Period, Rft, Row, Summary, Variant, group, holdout, simulate_bgnbd, summary,
+    BgNbd, Discounting, Fitted, GammaGamma, Model, ModelKind, ParetoNbd, Period, Predict, Rft, Row, Summary, Variant,
+    group, holdout, simulate_bgnbd, summary, validate,
 };
 
 fn cdnow_sample() -> Vec<(String, NaiveDate, f64)> {
@@ -146,4 +147,103 @@ fn fits_recover_the_parameters_they_were_simulated_with() {
             assert!((got - want).abs() / want < 0.15, "{variant:?} {name}: {got} vs {want}");
         }
     }
+}
+
+fn holdout_actual(cal: &[Summary<String>]) -> Vec<f64> {
+    holdout(
+        cal,
+        cdnow_sample().into_iter().map(|(k, d, _)| (k, d)),
+        NaiveDate::from_ymd_opt(1997, 9, 30).unwrap(),
+        NaiveDate::from_ymd_opt(1998, 6, 30).unwrap(),
+        Period::Day,
+    )
+}
+
+/// The holdout comparison on CDNOW: every model predicts the 39-week holdout's 1,882
+/// repeat purchases within 20 % in total — BG/NBD predicts 1,653.41, as lifetimes 0.11.3
+/// computes on the same summaries (its `conditional_expected_number_of_purchases_up_to_time`
+/// summed); MBG/NBD 1,577, Pareto/NBD 1,666: all under-predict customers with one or two
+/// calibration repeats, and the buckets by calibration frequency
+/// partition the customers (Fader, Hardie & Lee's figure 4 has BG/NBD's conditional
+/// expectations close to the actual means up to frequency 7+).
+#[test]
+fn models_predict_the_cdnow_holdout() {
+    let cal = calibration();
+    let actual = holdout_actual(&cal);
+    let rows = group(cal.iter().map(|c| c.rft));
+    // The holdout runs 1997-10-01 .. 1998-06-30: 273 days.
+    let weeks = 273.0 / 7.0;
+    for kind in [ModelKind::Bgnbd, ModelKind::Mbgnbd, ModelKind::Pnbd] {
+        let (model, _) = Model::fit(kind, &rows).expect("a fit");
+        let v = validate(&model, &cal, &actual, weeks);
+        assert_eq!(v.actual_total, 1882.0);
+        if kind == ModelKind::Bgnbd {
+            assert!((v.predicted_total - 1653.4087).abs() < 1e-3, "{v:?}");
+        }
+        assert!(v.total_error.abs() < 0.2, "{kind:?}: {v:?}");
+        assert_eq!(v.by_frequency.iter().map(|b| b.customers).sum::<usize>(), 2357);
+        assert_eq!(v.by_frequency.len(), 8);
+        assert_eq!(v.by_frequency[7].frequency, "7+");
+        // Those who bought more in calibration buy more in the holdout, predicted and
+        // actually.
+        assert!(v.by_frequency[0].predicted_mean < v.by_frequency[7].predicted_mean);
+        assert!(v.by_frequency[0].actual_mean < v.by_frequency[7].actual_mean);
+        for b in &v.by_frequency {
+            assert!(
+                (b.predicted_mean - b.actual_mean).abs() < 0.5 + 0.3 * b.actual_mean,
+                "{kind:?} {b:?}"
+            );
+        }
+        assert!(v.mae > 0.0 && v.rmse >= v.mae);
+    }
+}
+
+/// Forecasts: CLV with no discount is the expected spend times the expected purchases
+/// over the horizon in both conventions; discounting lowers it; the continuous
+/// convention (mid-month) discounts less than the month-end one at the same rate; the
+/// median wait to the next purchase grows with the time since the last one.
+#[test]
+fn forecasts_follow_from_the_models() {
+    let cal = calibration();
+    let mut settings = Predict {
+        discount_rate: 0.0,
+        ..Predict::default()
+    };
+    let fitted = Fitted::fit(&settings, &cal).expect("a fit");
+    let spend = fitted.spend.expect("a spend model");
+    assert!(close(spend.p, 6.2496, 4), "{spend:?}");
+    let who = cal.iter().find(|c| c.key == "00004").expect("customer 00004");
+    assert_eq!(who.rft.x, 2.0);
+    let f = fitted.forecast(who);
+    let months = 12.0 * 4.345;
+    let undiscounted = f.expected_spend.unwrap() * fitted.purchases.expected_purchases(months, who.rft);
+    assert!((f.clv.unwrap() - undiscounted).abs() < 1e-9 * undiscounted, "{f:?}");
+    assert!((f.expected_purchases - fitted.purchases.expected_purchases(90.0 / 7.0, who.rft)).abs() < 1e-12);
+    assert_eq!(f.p_alive, fitted.purchases.p_alive(who.rft));
+
+    settings.discount_rate = 0.01;
+    let monthly = Fitted {
+        settings: settings.clone(),
+        ..fitted.clone()
+    }
+    .forecast(who);
+    settings.discounting = Discounting::Continuous;
+    let continuous = Fitted {
+        settings,
+        ..fitted.clone()
+    }
+    .forecast(who);
+    assert!(monthly.clv.unwrap() < undiscounted);
+    assert!(monthly.clv.unwrap() < continuous.clv.unwrap());
+    assert!(continuous.clv.unwrap() < undiscounted);
+
+    let later = Summary {
+        rft: Rft {
+            t: who.rft.t + 20.0,
+            ..who.rft
+        },
+        ..who.clone()
+    };
+    assert!(fitted.forecast(&later).next_purchase_days > f.next_purchase_days);
+    assert!(fitted.forecast(&later).p_alive < f.p_alive);
 }

@@ -12,22 +12,26 @@
 //! - A fit that fails says why ([`FitError`]); it never returns NaN parameters.
 
 mod bgnbd;
+mod forecast;
 mod gammagamma;
 mod paretonbd;
 mod simulate;
 mod special;
 mod summary;
+mod validate;
 
 use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 
 pub use bgnbd::{BgNbd, BgNbdFit, Variant};
+pub use forecast::{Discounting, Fitted, Forecast, Model, ModelKind, Predict, Unit};
 pub use gammagamma::{GammaGamma, GammaGammaFit};
 pub use paretonbd::{ParetoNbd, ParetoNbdFit};
 pub use simulate::simulate_bgnbd;
 use special::invert;
 pub use summary::{Period, Rft, Row, Summary, group, holdout, summary};
+pub use validate::{Bucket, Validation, validate};
 
 /// Why a fit produced no parameters.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -78,6 +78,22 @@ impl ParetoNbd {
         (ln_alive - ln_total).exp()
     }
 
+    /// Expected purchases in the next `horizon` (same units), given the history:
+    /// (r+x)(β+T) / ((α+T)(s−1)) · [1 − ((β+T)/(β+T+t))^(s−1)] · P(alive), with the
+    /// limit ln((β+T+t)/(β+T)) in place of the bracket over (s−1) as s → 1.
+    pub fn expected_purchases(&self, horizon: f64, rft: Rft) -> f64 {
+        let ParetoNbd { r, alpha, s, beta } = *self;
+        let Rft { x, t, .. } = rft;
+        let ln_q = ((beta + t) / (beta + t + horizon)).ln();
+        let k = s - 1.0;
+        let bracket = if k.abs() < 1e-9 {
+            -ln_q
+        } else {
+            -(k * ln_q).exp_m1() / k
+        };
+        (r + x) * (beta + t) / (alpha + t) * bracket * self.p_alive(rft)
+    }
+
     /// The maximum-likelihood fit. The gradient is by central differences in the
     /// log-parameters (an analytic one needs derivatives of ₂F₁ in its parameters).
     pub fn fit(rows: &[Row]) -> Result<ParetoNbdFit, FitError> {

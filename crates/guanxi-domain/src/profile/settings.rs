@@ -15,6 +15,9 @@ pub struct Settings {
     pub quadrant: Quadrant,
     pub pricing: Pricing,
     pub rfm: Rfm,
+    /// Prediction (DOMAIN.md §4): the model, horizon and discounting of each build's
+    /// forecasts.
+    pub predict: crate::clv::Predict,
 }
 
 /// Churned 流失: no paid order for longer than max(`min_days`, `cycle_multiple` × own cycle).
