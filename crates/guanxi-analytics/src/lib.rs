@@ -18,6 +18,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::StreamExt;
+use guanxi_domain::clv::{Fitted, Forecast, Period, summary};
 use guanxi_domain::profile::{
     self, Classes, Explained, Measures, OrderFact, Population, ReviewFact, RfmScores, ServiceFact, Settings, Standing,
     Tier,
@@ -120,6 +121,8 @@ pub struct CustomerProfile {
     pub tier: Option<Explained<Tier>>,
     pub upgrade_potential: bool,
     pub rfm: Option<RfmScores>,
+    /// The build's forecast for a buyer (issue 4); `None` when no model could be fitted.
+    pub forecast: Option<Forecast>,
 }
 
 /// A profile build: every buyer's profile as of a moment.
@@ -130,6 +133,8 @@ pub struct ProfileBuild {
     /// Share of all profit (in the pyramid window) that VIP and major customers bring.
     pub key_customers_profit_share: f64,
     pub profiles: Vec<CustomerProfile>,
+    /// The models behind the forecasts, or why there are none.
+    pub prediction: std::result::Result<Fitted, String>,
     /// Where the time went, in seconds: the lake query until its first row (scan,
     /// aggregation, sort), the rest of the measures, the classes.
     pub phases: Vec<(&'static str, f64)>,
@@ -175,8 +180,10 @@ fn facts_sql(as_of: DateTime<Utc>, merged: bool) -> String {
     )
 }
 
-/// Registers merged customer → person as the `merges` table.
+/// Registers merged customer → person as the `merges` table (replacing an earlier one:
+/// a build's measures and forecasts each register it).
 fn register_merges(ctx: &SessionContext, merged_into: &[(i64, i64)]) -> Result<()> {
+    ctx.deregister_table("merges")?;
     use datafusion::arrow::array::Int64Array;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     let schema = Arc::new(Schema::new(vec![
@@ -392,12 +399,44 @@ pub async fn build(
     let (measures, first_row) = measures_timed(engine, as_of, tz, s, people).await?;
     let measured = started.elapsed().as_secs_f64();
     let mut build = assemble(measures, people, as_of, s);
+    let classified = started.elapsed().as_secs_f64();
+    forecast(engine, tz, s, people, &mut build).await?;
     build.phases = vec![
         ("lake query to its first row", first_row),
         ("measures", measured - first_row),
-        ("classes", started.elapsed().as_secs_f64() - measured),
+        ("classes", classified - measured),
+        ("forecasts", started.elapsed().as_secs_f64() - classified),
     ];
     Ok(build)
+}
+
+/// Fits the prediction models to the buyers' paid orders up to the build's as-of and
+/// puts each buyer's forecast on their profile. A fit that fails (too few customers,
+/// no convergence) leaves the forecasts empty and says why in `build.prediction`: the
+/// classes do not depend on it.
+pub async fn forecast(
+    engine: &Engine,
+    tz: ShopTz,
+    s: &Settings,
+    people: &People,
+    build: &mut ProfileBuild,
+) -> Result<()> {
+    let bought = purchases(engine, build.as_of, tz, &people.merged_into).await?;
+    let end = build.as_of.with_timezone(&tz.0).date_naive();
+    let customers = summary(bought, end, Period::Day, s.predict.unit.period());
+    let fitted = match Fitted::fit(&s.predict, &customers) {
+        Ok(f) => f,
+        Err(e) => {
+            build.prediction = Err(e.to_string());
+            return Ok(());
+        }
+    };
+    let by_customer: HashMap<i64, Forecast> = customers.par_iter().map(|c| (c.key, fitted.forecast(c))).collect();
+    build.profiles.par_iter_mut().for_each(|p| {
+        p.forecast = by_customer.get(&p.customer_id).copied();
+    });
+    build.prediction = Ok(fitted);
+    Ok(())
 }
 
 /// Profiles from measures (from [`measures`], which includes the people who bought
@@ -450,6 +489,7 @@ pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime
                 tier: Some(Explained { class: tier, why }),
                 upgrade_potential,
                 rfm: Some(rfm),
+                forecast: None,
             }
         }),
     );
@@ -462,6 +502,7 @@ pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime
             tier: None,
             upgrade_potential: false,
             rfm: None,
+            forecast: None,
         }
     }));
     ProfileBuild {
@@ -469,6 +510,7 @@ pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime
         population,
         key_customers_profit_share: if total > 0 { key as f64 / total as f64 } else { 0.0 },
         profiles,
+        prediction: Err("not forecast".into()),
         phases: Vec::new(),
     }
 }

@@ -43,6 +43,13 @@ pub struct ProfileRow {
     pub upgrade_potential: bool,
     pub first_paid_at: Option<DateTime<Utc>>,
     pub last_paid_at: Option<DateTime<Utc>>,
+    /// The build's forecast (issue 4); `None` without a fitted model or for non-buyers.
+    pub p_alive: Option<f64>,
+    /// Expected purchases in the settings' horizon.
+    pub expected_purchases: Option<f64>,
+    pub clv_cents: Option<i64>,
+    /// When the next purchase is expected if the customer is still active (the median).
+    pub next_purchase_at: Option<DateTime<Utc>>,
 }
 
 /// A profile build as recorded.

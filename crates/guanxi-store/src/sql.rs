@@ -606,7 +606,8 @@ macro_rules! sql_store {
 
         const PROFILE_COLUMNS: &str = "customer_id, build_id, relationship, activity, lifecycle, quadrant, pricing, tier, rfm8, rfm11, \
             r, f, m, recency_days, paid_orders, frequency, cycle_days, discount_share, complaint_count, praise_count, \
-            paid_amount_cents, profit_cents, refunds_cents, monetary_cents, won_back, upgrade_potential, first_paid_at, last_paid_at";
+            paid_amount_cents, profit_cents, refunds_cents, monetary_cents, won_back, upgrade_potential, first_paid_at, last_paid_at, \
+            p_alive, expected_purchases, clv_cents, next_purchase_at";
 
         /// The current classes of every profiled person, interned: 1M people fit in tens of MB.
         async fn current_classes(conn: &mut Conn) -> $crate::Result<(HashMap<i64, [u16; 8]>, Vec<String>)> {
@@ -1057,7 +1058,11 @@ macro_rules! sql_store {
                                 .push_bind(i64::from(p.won_back))
                                 .push_bind(i64::from(p.upgrade_potential))
                                 .push_bind(p.first_paid_at)
-                                .push_bind(p.last_paid_at);
+                                .push_bind(p.last_paid_at)
+                                .push_bind(p.p_alive)
+                                .push_bind(p.expected_purchases)
+                                .push_bind(p.clv_cents)
+                                .push_bind(p.next_purchase_at);
                         });
                         b.build().execute(&mut *tx).await.map_err(db_err)?;
                     }

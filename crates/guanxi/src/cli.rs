@@ -366,6 +366,65 @@ pub enum ClvCommand {
         #[arg(long, value_name = "YYYY-MM-DD")]
         calibration_end: Option<String>,
     },
+
+    /// Fit on a calibration period, predict the holdout period, compare with what
+    /// customers did: in total and by calibration frequency 0..7+
+    #[command(after_help = "Examples:
+  guanxi clv validate --calibration-end 1997-09-30 --holdout-end 1998-06-30
+  guanxi clv validate --calibration-end 2026-06-30 --holdout-end 2026-09-30 --model pnbd --json")]
+    Validate {
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        calibration_end: String,
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        holdout_end: String,
+        /// The purchase model [default: the settings' predict.model]
+        #[arg(long, value_enum)]
+        model: Option<PurchaseModelArg>,
+        /// The time unit [default: the settings' predict.unit]
+        #[arg(long, value_enum)]
+        unit: Option<UnitArg>,
+    },
+
+    /// Each customer's forecast as of a day: P(alive), expected purchases, expected
+    /// spend, CLV, next purchase; the customers worth most first
+    #[command(after_help = "Examples:
+  guanxi clv predict --top 10
+  guanxi clv predict --customer 00004 --as-of 1997-09-30 --months 12 --discount-rate 0.01")]
+    Predict {
+        /// Forecast as of the end of this day [default: the last order's day]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        as_of: Option<String>,
+        /// Only this customer (their id in its source)
+        #[arg(long)]
+        customer: Option<String>,
+        /// The source of --customer's id (as given to the import)
+        #[arg(long, default_value = "generic")]
+        source: String,
+        /// How many customers, by CLV
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        #[arg(long, value_enum)]
+        model: Option<PurchaseModelArg>,
+        #[arg(long, value_enum)]
+        unit: Option<UnitArg>,
+        /// Expected purchases over this many days [default: predict.horizon_days]
+        #[arg(long)]
+        horizon_days: Option<u32>,
+        /// CLV over this many months [default: predict.clv_months]
+        #[arg(long)]
+        months: Option<u32>,
+        /// Discount rate per month [default: predict.discount_rate]
+        #[arg(long)]
+        discount_rate: Option<f64>,
+    },
+}
+
+/// The models that predict purchases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PurchaseModelArg {
+    Bgnbd,
+    Mbgnbd,
+    Pnbd,
 }
 
 #[derive(Debug, Subcommand)]

@@ -269,4 +269,110 @@ fn clv_fit_on_the_cdnow_sample_gives_the_published_estimates() {
     let gg = fit("gg");
     assert_eq!(gg["customers"], 946.0);
     assert!((gg["params"][0][1].as_f64().unwrap() - 6.2496).abs() < 5e-4);
+
+    let run = |args: &[&str]| {
+        let out = guanxi(dir.path(), args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&out)
+    };
+    // The holdout comparison: 1,882 actual repeat purchases; BG/NBD's 1,653.41 as
+    // lifetimes computes it; eight buckets of calibration frequency.
+    let v = run(&[
+        "clv",
+        "validate",
+        "--calibration-end",
+        "1997-09-30",
+        "--holdout-end",
+        "1998-06-30",
+        "--model",
+        "bgnbd",
+        "--json",
+    ]);
+    assert_eq!(v["actual_total"], 1882.0);
+    assert!((v["predicted_total"].as_f64().unwrap() - 1653.41).abs() < 0.01, "{v}");
+    assert_eq!(v["by_frequency"].as_array().unwrap().len(), 8);
+    assert_eq!(v["by_frequency"][0]["customers"], 1411);
+    let text = String::from_utf8_lossy(
+        &guanxi(
+            dir.path(),
+            &[
+                "clv",
+                "validate",
+                "--calibration-end",
+                "1997-09-30",
+                "--holdout-end",
+                "1998-06-30",
+            ],
+        )
+        .stdout,
+    )
+    .to_string();
+    assert!(text.contains("7+") && text.contains("actual 1882"), "{text}");
+    // A holdout that ends before calibration: bad input, exit 65, naming the flag.
+    let out = guanxi(
+        dir.path(),
+        &[
+            "clv",
+            "validate",
+            "--calibration-end",
+            "1997-09-30",
+            "--holdout-end",
+            "1997-01-01",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--holdout-end"));
+
+    // One customer's forecast equals lifetimes' (CLV 36.274 over 12 months at 1 %).
+    let p = run(&[
+        "clv",
+        "predict",
+        "--customer",
+        "00004",
+        "--source",
+        "cdnow",
+        "--as-of",
+        "1997-09-30",
+        "--json",
+    ]);
+    let f = &p["forecasts"][0];
+    assert_eq!(f["customer"], "00004");
+    assert!((f["p_alive"].as_f64().unwrap() - 0.72662).abs() < 1e-4, "{f}");
+    assert!((f["clv"].as_f64().unwrap() - 36.274).abs() < 1e-2, "{f}");
+    // The top customers come by CLV, highest first.
+    let top = run(&["clv", "predict", "--top", "5", "--json"]);
+    let clvs: Vec<f64> = top["forecasts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["clv"].as_f64().unwrap())
+        .collect();
+    assert_eq!(clvs.len(), 5);
+    assert!(clvs.windows(2).all(|w| w[0] >= w[1]), "{clvs:?}");
+
+    // Each build stores the forecasts on the profiles: segments select on them.
+    let b = run(&["profile", "build", "--as-of", "1997-09-30", "--json"]);
+    assert_eq!(b["prediction"]["customers"], 2357, "{b}");
+    let all = run(&["segment", "count", "p_alive >= 0", "--json"])["customers"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(all, 2357);
+    let valuable = run(&["segment", "count", "clv > 36.27", "--json"])["customers"]
+        .as_u64()
+        .unwrap();
+    let rest = run(&["segment", "count", "clv <= 36.27", "--json"])["customers"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        valuable > 0 && rest > 0 && valuable + rest == 2357,
+        "{valuable} + {rest}"
+    );
+    // 00004's CLV is stored in cents: 36.27.
+    let members = run(&["segment", "list", "clv = 36.27", "--json"]);
+    assert!(members.to_string().contains("00004"), "{members}");
 }

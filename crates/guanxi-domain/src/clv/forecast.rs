@@ -91,6 +91,27 @@ pub enum Model {
     Pnbd(ParetoNbd),
 }
 
+impl std::fmt::Display for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Model::Bgnbd(m) => write!(
+                f,
+                "{} r {:.4}, α {:.4}, a {:.4}, b {:.4}",
+                if m.variant == Variant::Bg { "BG/NBD" } else { "MBG/NBD" },
+                m.r,
+                m.alpha,
+                m.a,
+                m.b
+            ),
+            Model::Pnbd(m) => write!(
+                f,
+                "Pareto/NBD r {:.4}, α {:.4}, s {:.4}, β {:.4}",
+                m.r, m.alpha, m.s, m.beta
+            ),
+        }
+    }
+}
+
 impl Model {
     /// Fits the chosen model to grouped rows.
     pub fn fit(kind: ModelKind, rows: &[Row]) -> Result<(Model, f64), FitError> {
@@ -145,6 +166,7 @@ pub struct Forecast {
     pub p_alive: f64,
     /// Expected purchases in the next `horizon_days`.
     pub expected_purchases: f64,
+    pub horizon_days: u32,
     /// Expected value of a purchase (Gamma-Gamma), in yuan; `None` without a spend model.
     pub expected_spend: Option<f64>,
     /// Discounted expected spend over the next `clv_months`, in yuan.
@@ -216,6 +238,7 @@ impl Fitted {
         Forecast {
             p_alive: m.p_alive(c.rft),
             expected_purchases: m.expected_purchases(f64::from(s.horizon_days) / unit_days, c.rft),
+            horizon_days: s.horizon_days,
             expected_spend,
             clv,
             next_purchase_days: m.median_wait(c.rft) * unit_days,

@@ -55,6 +55,9 @@ names! {
         Monetary = "monetary",
         WonBack = "won_back",
         UpgradePotential = "upgrade_potential",
+        PAlive = "p_alive",
+        ExpectedPurchases = "expected_purchases",
+        Clv = "clv",
         Province = "province",
         City = "city",
         Source = "source",
@@ -115,8 +118,8 @@ impl Attr {
             | Attr::Frequency
             | Attr::Complaints
             | Attr::Praise => Kind::Integer,
-            Attr::CycleDays | Attr::DiscountShare => Kind::Decimal,
-            Attr::PaidAmount | Attr::Profit | Attr::Refunds | Attr::Monetary => Kind::Money,
+            Attr::CycleDays | Attr::DiscountShare | Attr::PAlive | Attr::ExpectedPurchases => Kind::Decimal,
+            Attr::PaidAmount | Attr::Profit | Attr::Refunds | Attr::Monetary | Attr::Clv => Kind::Money,
             Attr::WonBack | Attr::UpgradePotential => Kind::Bool,
             Attr::Province | Attr::City | Attr::Source => Kind::Text,
             Attr::Tag => Kind::Tag,

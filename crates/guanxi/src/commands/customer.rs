@@ -22,13 +22,13 @@ struct Shown {
     transitions: Vec<Transition>,
 }
 
-fn source(s: &str) -> anyhow::Result<Source> {
+pub(crate) fn source(s: &str) -> anyhow::Result<Source> {
     Source::parse(s).map_err(|e| anyhow::anyhow!("--source: {e}"))
 }
 
 /// The internal id of a customer: of the person it belongs to when `person` (through
 /// merges), else of the record itself.
-async fn lookup(o: &Opened, id: &str, source: &Source, person: bool) -> anyhow::Result<i64> {
+pub(crate) async fn lookup(o: &Opened, id: &str, source: &Source, person: bool) -> anyhow::Result<i64> {
     let key = CustomerKey {
         source: source.clone(),
         external_id: id.to_string(),
@@ -195,6 +195,19 @@ fn text(s: &Shown) -> String {
     }
     if p["upgrade_potential"].as_bool() == Some(true) {
         out += "  - upgrade potential: spend in the last 180 days well above the previous 180 days'\n";
+    }
+    let f = &p["forecast"];
+    if let Some(alive) = f["p_alive"].as_f64() {
+        let days = f["next_purchase_days"].as_f64().unwrap_or_default();
+        out += &format!(
+            "  - forecast: P(alive) {alive:.3}; {:.2} purchases expected in the next {} days; {}; if still active, the next purchase in about {days:.0} days\n",
+            f["expected_purchases"].as_f64().unwrap_or_default(),
+            f["horizon_days"],
+            match (f["expected_spend"].as_f64(), f["clv"].as_f64()) {
+                (Some(spend), Some(clv)) => format!("{spend:.2} a purchase, CLV {clv:.2}"),
+                _ => "no spend model".to_string(),
+            }
+        );
     }
     for t in &s.transitions {
         out += &format!(

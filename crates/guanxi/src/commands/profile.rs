@@ -36,6 +36,11 @@ pub struct Distribution {
     pub store_ms: Option<u64>,
     /// Where the build's time went, in seconds.
     pub phases: Vec<(&'static str, f64)>,
+    /// The prediction models of the build's forecasts, or why there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<guanxi_domain::clv::Fitted>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prediction_error: Option<String>,
 }
 
 /// The end of `date` in the shop's time zone.
@@ -87,6 +92,8 @@ fn distribution(b: &ProfileBuild, elapsed_ms: u64) -> Distribution {
         transitions: None,
         store_ms: None,
         phases: b.phases.clone(),
+        prediction: b.prediction.as_ref().ok().cloned(),
+        prediction_error: b.prediction.as_ref().err().cloned(),
     }
 }
 
@@ -114,7 +121,7 @@ pub async fn build(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyh
         details.push(p.customer_id, &serde_json::to_string(p)?)?;
     }
     let staged = details.finish()?;
-    let mut rows = build.profiles.iter().map(row);
+    let mut rows = build.profiles.iter().map(|p| row(p, build.as_of));
     let saved = match o.store.save_build(&record, &mut rows).await {
         Ok(saved) => saved,
         Err(e) => {
@@ -130,7 +137,7 @@ pub async fn build(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyh
 }
 
 /// The stored form of a profile: the columns segments filter on.
-pub fn row(p: &CustomerProfile) -> ProfileRow {
+pub fn row(p: &CustomerProfile, as_of: DateTime<Utc>) -> ProfileRow {
     let m = &p.measures;
     let c = &p.classes;
     let cents = |c: guanxi_domain::Cents| c.0;
@@ -164,6 +171,13 @@ pub fn row(p: &CustomerProfile) -> ProfileRow {
         upgrade_potential: p.upgrade_potential,
         first_paid_at: m.first_paid,
         last_paid_at: m.last_paid,
+        p_alive: p.forecast.map(|f| f.p_alive),
+        expected_purchases: p.forecast.map(|f| f.expected_purchases),
+        clv_cents: p.forecast.and_then(|f| f.clv).map(|v| (v * 100.0).round() as i64),
+        next_purchase_at: p
+            .forecast
+            .and_then(|f| Duration::try_seconds((f.next_purchase_days * 86_400.0).round() as i64))
+            .and_then(|d| as_of.checked_add_signed(d)),
     }
 }
 
@@ -238,6 +252,21 @@ pub fn text(d: &Distribution) -> String {
         "  won back {}, with upgrade potential {}\n",
         d.won_back, d.upgrade_potential
     );
+    match (&d.prediction, &d.prediction_error) {
+        (Some(f), _) => {
+            out += &format!(
+                "  forecasts: {} over {} customers, CLV over {} months{}\n",
+                f.purchases,
+                f.customers,
+                f.settings.clv_months,
+                f.spend_error
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(" (no spend model: {e})"))
+            );
+        }
+        (None, Some(e)) => out += &format!("  no forecasts: {e}\n"),
+        (None, None) => {}
+    }
     if let (Some(id), Some(t)) = (d.build_id, d.transitions) {
         out += &format!(
             "stored as build {id} ({} ms): {t} class changes since the previous build (guanxi report movements)\n",
