@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::special::{hyp2f1, ln_gamma, log_add_exp};
+use super::special::{digamma, hyp2f1_a1, ln_gamma, log_add_exp};
 use super::{FitError, Rft, Row, minimise, std_errors};
 
 /// Pareto/NBD parameters.
@@ -40,53 +40,114 @@ impl ParetoNbd {
         }
     }
 
-    /// The hypergeometric part of A0 for x purchases and a time τ (t_x or T):
-    /// ln ₂F₁(r+s+x, b; r+s+x+1; (high − low)/(high + τ)) with (low, high, b) =
-    /// (α, β, r+x) when α < β, else (β, α, s+1); and ln(high + τ).
-    fn ln_hyp(&self, x: f64, tau: f64) -> (f64, f64) {
+    /// The hypergeometric part of A0 for x purchases and a time τ (t_x or T), with its
+    /// gradient in (r, α, s, β): ln ₂F₁(m, b; m+1; z) with m = r+s+x,
+    /// z = (high − low)/(high + τ) and (low, high, b) = (α, β, r+x) when α < β, else
+    /// (β, α, s+1); and ln(high + τ).
+    fn pair(&self, x: f64, tau: f64) -> Pair {
         let ParetoNbd { r, alpha, s, beta } = *self;
-        let (low, high, b) = if alpha < beta {
+        let beta_high = alpha < beta;
+        let (low, high, b) = if beta_high {
             (alpha, beta, r + x)
         } else {
             (beta, alpha, s + 1.0)
         };
-        let rsx = r + s + x;
+        let m = r + s + x;
         let q = high + tau;
-        (hyp2f1(rsx, b, rsx + 1.0, (high - low) / q).ln(), q.ln())
+        let (f, fa, fb, fz) = hyp2f1_a1(m, b, (high - low) / q);
+        let (pa, pb, pz) = (fa / f, fb / f, fz / f);
+        // ∂z/∂high = (low + τ)/q², ∂z/∂low = −1/q.
+        let (d_high, d_low) = (pz * (low + tau) / (q * q), -pz / q);
+        // Index of the high and low parameter in (r, α, s, β).
+        let (hi, lo) = if beta_high { (3, 1) } else { (1, 3) };
+        let mut dp = [pa, 0.0, pa, 0.0];
+        dp[if beta_high { 0 } else { 2 }] += pb;
+        dp[hi] += d_high;
+        dp[lo] += d_low;
+        let mut dlnq = [0.0; 4];
+        dlnq[hi] = 1.0 / q;
+        Pair {
+            p: f.ln(),
+            dp,
+            lnq: q.ln(),
+            dlnq,
+        }
     }
 
-    /// One customer's log-likelihood from the hypergeometric parts at t_x and T
-    /// ([`Self::ln_hyp`]) and ln(α + T), ln(β + T). ln A0 (Fader & Hardie's note: the
-    /// integral over dropout times between t_x and T) is
-    /// ln(p1/q1^m − p2/q2^m) with m = r+s+x, taken as l1 + ln(1 − e^(l2 − l1)) − m(ln q1 + ln q2).
-    fn ll_from(&self, x: f64, head: f64, at_tx: (f64, f64), at_t: (f64, f64), ln_at: f64, ln_bt: f64) -> f64 {
-        let ParetoNbd { r, s, .. } = *self;
-        let rsx = r + s + x;
-        let ((ln_p1, ln_q1), (ln_p2, ln_q2)) = (at_tx, at_t);
-        let l1 = ln_p1 + rsx * ln_q2;
-        let l2 = ln_p2 + rsx * ln_q1;
-        let ln_a0 = l1 + (-(l2 - l1).exp()).ln_1p() - rsx * (ln_q1 + ln_q2);
-        let alive = -(r + x) * ln_at - s * ln_bt;
-        let died = s.ln() - rsx.ln() + ln_a0;
-        head + log_add_exp(alive, died)
-    }
-
-    /// The terms that depend on x alone: ln Γ(r+x) − ln Γ(r) + r ln α + s ln β.
-    fn head(&self, x: f64) -> f64 {
+    /// The terms that depend on x alone.
+    fn x_terms(&self, x: f64) -> XTerms {
         let ParetoNbd { r, alpha, s, beta } = *self;
-        ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln()
+        XTerms {
+            x,
+            // ln Γ(r+x) − ln Γ(r) + r ln α + s ln β and its gradient.
+            head: ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln(),
+            d_head: [digamma(r + x) - digamma(r) + alpha.ln(), r / alpha, beta.ln(), s / beta],
+            // ln s − ln m.
+            ln_sm: s.ln() - (r + s + x).ln(),
+        }
+    }
+
+    /// One customer's log-likelihood and its gradient in (r, α, s, β), from the x terms,
+    /// the pairs at t_x and T, and ln(α + T), ln(β + T).
+    ///
+    /// ln L = head + ln(e^alive + e^died), alive = −(r+x) ln(α+T) − s ln(β+T),
+    /// died = ln s − ln m + ln A0; ln A0 (Fader & Hardie's note: the integral over dropout
+    /// times between t_x and T) = ln(e^l1 − e^l2) − m(ln q1 + ln q2) with
+    /// l1 = ln p1 + m ln q2, l2 = ln p2 + m ln q1, taken as l1 + ln(1 − e^(l2 − l1)) so
+    /// that large frequencies do not overflow.
+    fn ll_grad_from(&self, xt: &XTerms, at_tx: &Pair, at_t: &Pair, time: &Time) -> (f64, [f64; 4]) {
+        let ParetoNbd { r, s, .. } = *self;
+        let x = xt.x;
+        let m = r + s + x;
+        let l1 = at_tx.p + m * at_t.lnq;
+        let l2 = at_t.p + m * at_tx.lnq;
+        let u = (l2 - l1).exp();
+        let alive = -(r + x) * time.ln_a - s * time.ln_b;
+        let d_alive = [-time.ln_a, -(r + x) * time.inv_a, -time.ln_b, -s * time.inv_b];
+        if u >= 1.0 {
+            // t_x = T: no time to drop out unseen; only the alive term.
+            return (xt.head + alive, std::array::from_fn(|k| xt.d_head[k] + d_alive[k]));
+        }
+        let ln_a0 = l1 + (-u).ln_1p() - m * (at_tx.lnq + at_t.lnq);
+        let died = xt.ln_sm + ln_a0;
+        let total = log_add_exp(alive, died);
+        let w_alive = (alive - total).exp();
+        let w_died = 1.0 - w_alive;
+        // d ln(e^l1 − e^l2) = (dl1 − u dl2)/(1 − u).
+        let (w1, w2) = (1.0 / (1.0 - u), u / (1.0 - u));
+        let dm = [1.0, 0.0, 1.0, 0.0];
+        let grad = std::array::from_fn(|k| {
+            let dl1 = at_tx.dp[k] + dm[k] * at_t.lnq + m * at_t.dlnq[k];
+            let dl2 = at_t.dp[k] + dm[k] * at_tx.lnq + m * at_tx.dlnq[k];
+            let d_a0 = w1 * dl1 - w2 * dl2 - dm[k] * (at_tx.lnq + at_t.lnq) - m * (at_tx.dlnq[k] + at_t.dlnq[k]);
+            let d_died = if k == 2 { 1.0 / s } else { 0.0 } - dm[k] / m + d_a0;
+            xt.d_head[k] + w_alive * d_alive[k] + w_died * d_died
+        });
+        (xt.head + total, grad)
+    }
+
+    fn time(&self, t: f64) -> Time {
+        Time {
+            ln_a: (self.alpha + t).ln(),
+            ln_b: (self.beta + t).ln(),
+            inv_a: 1.0 / (self.alpha + t),
+            inv_b: 1.0 / (self.beta + t),
+        }
+    }
+
+    /// One customer's log-likelihood and its gradient in (r, α, s, β).
+    pub fn ll_grad(&self, rft: Rft) -> (f64, [f64; 4]) {
+        self.ll_grad_from(
+            &self.x_terms(rft.x),
+            &self.pair(rft.x, rft.t_x),
+            &self.pair(rft.x, rft.t),
+            &self.time(rft.t),
+        )
     }
 
     /// One customer's log-likelihood.
     pub fn ll(&self, rft: Rft) -> f64 {
-        self.ll_from(
-            rft.x,
-            self.head(rft.x),
-            self.ln_hyp(rft.x, rft.t_x),
-            self.ln_hyp(rft.x, rft.t),
-            (self.alpha + rft.t).ln(),
-            (self.beta + rft.t).ln(),
-        )
+        self.ll_grad(rft).0
     }
 
     pub fn log_likelihood(&self, rows: &[Row]) -> f64 {
@@ -97,7 +158,7 @@ impl ParetoNbd {
     pub fn p_alive(&self, rft: Rft) -> f64 {
         let ParetoNbd { r, alpha, s, beta } = *self;
         let alive = -(r + rft.x) * (alpha + rft.t).ln() - s * (beta + rft.t).ln();
-        (self.head(rft.x) + alive - self.ll(rft)).exp()
+        (self.x_terms(rft.x).head + alive - self.ll(rft)).exp()
     }
 
     /// Expected purchases in the next `horizon` (same units), given the history:
@@ -116,40 +177,52 @@ impl ParetoNbd {
         (r + x) * (beta + t) / (alpha + t) * bracket * self.p_alive(rft)
     }
 
-    /// The maximum-likelihood fit. The gradient is by central differences in the
-    /// log-parameters (an analytic one needs derivatives of ₂F₁ in its parameters); each
-    /// pass is cheap because ₂F₁ depends on the row only through (x, t_x) and (x, T),
-    /// which repeat far more than whole rows do.
+    /// The maximum-likelihood fit, with the analytic gradient (the series of ₂F₁ gives
+    /// its derivatives too); each pass is cheap because ₂F₁ depends on a row only
+    /// through (x, t_x) and (x, T), which repeat far more than whole rows do.
     pub fn fit(rows: &[Row]) -> Result<ParetoNbdFit, FitError> {
         let problem = Problem::new(rows);
         let customers = problem.customers;
         if customers == 0.0 {
             return Err(FitError::Empty);
         }
-        let objective = |theta: &[f64]| {
-            let g = (0..4)
-                .map(|k| {
-                    let h = 1e-6;
-                    let (mut up, mut down) = (theta.to_vec(), theta.to_vec());
-                    up[k] += h;
-                    down[k] -= h;
-                    (problem.value(&up) - problem.value(&down)) / (2.0 * h)
-                })
-                .collect();
-            (problem.value(theta), g)
-        };
         let mean_t = rows.iter().map(|r| r.weight * r.rft.t).sum::<f64>() / customers;
         let start = vec![0.0, mean_t.max(1e-3).ln(), 0.0, mean_t.max(1e-3).ln()];
-        let optimum = minimise(start, objective)?;
+        let optimum = minimise(start, |theta| problem.value_grad(theta))?;
         let params = ParetoNbd::from_logs(&optimum.theta);
         Ok(ParetoNbdFit {
             params,
             log_likelihood: -optimum.value * customers,
-            std_errors: std_errors(&optimum, customers, objective).map(|s| [s[0], s[1], s[2], s[3]]),
+            std_errors: std_errors(&optimum, customers, |theta| problem.value_grad(theta))
+                .map(|s| [s[0], s[1], s[2], s[3]]),
             customers,
             iterations: optimum.iterations,
         })
     }
+}
+
+/// See [`ParetoNbd::pair`].
+struct Pair {
+    p: f64,
+    dp: [f64; 4],
+    lnq: f64,
+    dlnq: [f64; 4],
+}
+
+/// See [`ParetoNbd::x_terms`].
+struct XTerms {
+    x: f64,
+    head: f64,
+    d_head: [f64; 4],
+    ln_sm: f64,
+}
+
+/// ln(α + T), ln(β + T) and their slopes.
+struct Time {
+    ln_a: f64,
+    ln_b: f64,
+    inv_a: f64,
+    inv_b: f64,
 }
 
 /// A row as the fit sees it: indices into the distinct x values, times and (x, time)
@@ -207,41 +280,117 @@ impl Problem {
         }
     }
 
-    fn value(&self, theta: &[f64]) -> f64 {
+    fn value_grad(&self, theta: &[f64]) -> (f64, Vec<f64>) {
         let p = ParetoNbd::from_logs(theta);
-        let heads: Vec<f64> = self.xs.iter().map(|&x| p.head(x)).collect();
-        let hyp: Vec<(f64, f64)> = self
+        let xs: Vec<XTerms> = self.xs.iter().map(|&x| p.x_terms(x)).collect();
+        let pairs: Vec<Pair> = self
             .pairs
             .par_iter()
-            .map(|&(x, t)| p.ln_hyp(self.xs[x as usize], self.times[t as usize]))
+            .map(|&(x, t)| p.pair(self.xs[x as usize], self.times[t as usize]))
             .collect();
-        let logs: Vec<(f64, f64)> = self
-            .times
-            .iter()
-            .map(|v| ((p.alpha + v).ln(), (p.beta + v).ln()))
-            .collect();
-        let partials: Vec<f64> = self
+        let times: Vec<Time> = self.times.iter().map(|&t| p.time(t)).collect();
+        let partials: Vec<[f64; 5]> = self
             .rows
             .par_chunks(4096)
             .map(|chunk| {
-                chunk
-                    .iter()
-                    .map(|row| {
-                        let x = row.x as usize;
-                        let (ln_at, ln_bt) = logs[row.t as usize];
-                        row.weight
-                            * p.ll_from(
-                                self.xs[x],
-                                heads[x],
-                                hyp[row.at_tx as usize],
-                                hyp[row.at_t as usize],
-                                ln_at,
-                                ln_bt,
-                            )
-                    })
-                    .sum()
+                let mut sum = [0.0; 5];
+                for row in chunk {
+                    let (l, d) = p.ll_grad_from(
+                        &xs[row.x as usize],
+                        &pairs[row.at_tx as usize],
+                        &pairs[row.at_t as usize],
+                        &times[row.t as usize],
+                    );
+                    sum[0] += row.weight * l;
+                    for k in 0..4 {
+                        sum[k + 1] += row.weight * d[k];
+                    }
+                }
+                sum
             })
             .collect();
-        -partials.iter().sum::<f64>() / self.customers
+        let mut total = [0.0; 5];
+        for part in partials {
+            for k in 0..5 {
+                total[k] += part[k];
+            }
+        }
+        // Chain rule through the logs: ∂/∂ln θ = θ ∂/∂θ.
+        let scale = [p.r, p.alpha, p.s, p.beta];
+        (
+            -total[0] / self.customers,
+            (0..4).map(|k| -total[k + 1] * scale[k] / self.customers).collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gradient_is_the_likelihoods_slope() {
+        // α < β and α > β take different branches of the likelihood.
+        for p in [
+            ParetoNbd {
+                r: 0.55,
+                alpha: 10.6,
+                s: 0.61,
+                beta: 11.7,
+            },
+            ParetoNbd {
+                r: 0.55,
+                alpha: 30.0,
+                s: 1.4,
+                beta: 8.0,
+            },
+        ] {
+            for rft in [
+                Rft {
+                    x: 0.0,
+                    t_x: 0.0,
+                    t: 38.0,
+                },
+                Rft {
+                    x: 2.0,
+                    t_x: 30.43,
+                    t: 38.86,
+                },
+                Rft {
+                    x: 7.0,
+                    t_x: 38.86,
+                    t: 38.86,
+                },
+                Rft {
+                    x: 400.0,
+                    t_x: 70.0,
+                    t: 71.0,
+                },
+            ] {
+                let (_, g) = p.ll_grad(rft);
+                let q = [p.r, p.alpha, p.s, p.beta];
+                for k in 0..4 {
+                    let h = 1e-6 * q[k];
+                    let (mut up, mut down) = (q, q);
+                    up[k] += h;
+                    down[k] -= h;
+                    let f = |v: [f64; 4]| {
+                        ParetoNbd {
+                            r: v[0],
+                            alpha: v[1],
+                            s: v[2],
+                            beta: v[3],
+                        }
+                        .ll(rft)
+                    };
+                    let numeric = (f(up) - f(down)) / (2.0 * h);
+                    assert!(
+                        (numeric - g[k]).abs() < 1e-5 * (1.0 + g[k].abs()),
+                        "{p:?} {rft:?} {k}: {numeric} vs {}",
+                        g[k]
+                    );
+                }
+            }
+        }
     }
 }

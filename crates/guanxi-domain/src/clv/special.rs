@@ -46,6 +46,38 @@ pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
     sum
 }
 
+/// ₂F₁(a, b; a + 1; z) for 0 ≤ z < 1 (the Pareto/NBD likelihood's case, c = a + 1) with
+/// its derivatives in a (c moving with it), b and z, from one series: the n-th term is
+/// a/(a+n) · (b)ₙ/n! · zⁿ, so ∂/∂a multiplies it by n/(a(a+n)), ∂/∂b by Σₖ₍ₙ 1/(b+k)
+/// and ∂/∂z by n/z. Returns (F, ∂F/∂a, ∂F/∂b, ∂F/∂z).
+pub fn hyp2f1_a1(a: f64, b: f64, z: f64) -> (f64, f64, f64, f64) {
+    let (mut f, mut fa, mut fb, mut fz) = (1.0, 0.0, 0.0, 0.0);
+    // u = (b)ₙ/n! · zⁿ⁻¹ (z's power one short, so that ∂/∂z needs no division by z).
+    let (mut u, mut harmonic) = (1.0, 0.0);
+    for n in 1..100_000 {
+        let n = n as f64;
+        u *= (b + n - 1.0) / n;
+        harmonic += 1.0 / (b + n - 1.0);
+        let ratio = a / (a + n);
+        let dz = ratio * n * u;
+        let term = ratio * u * z;
+        f += term;
+        fa += term * n / (a * (a + n));
+        fb += term * harmonic;
+        fz += dz;
+        u *= z;
+        // The derivative terms carry a factor n (or a harmonic sum) more than the
+        // terms: stop when those, too, no longer matter.
+        if dz.abs() * (1.0 + harmonic) < 1e-15 * (f.abs() + fz.abs()) && n > 1.0 {
+            break;
+        }
+        if z == 0.0 {
+            break;
+        }
+    }
+    (f, fa, fb, fz)
+}
+
 /// Gauss–Jordan inverse of a square matrix with partial pivoting; `None` if singular.
 pub fn invert(mut m: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
     let n = m.len();
@@ -86,6 +118,29 @@ mod tests {
         // ₂F₁(1, 1; 2; z) = −ln(1 − z)/z.
         let z: f64 = 0.5;
         assert!((hyp2f1(1.0, 1.0, 2.0, z) + (1.0 - z).ln() / z).abs() < 1e-12);
+    }
+
+    #[test]
+    fn hyp2f1_a1_agrees_with_the_series_and_its_slopes() {
+        for &(a, b, z) in &[(1.5, 1.8, 0.3), (40.0, 0.7, 0.85), (3.0, 60.0, 0.5), (2.0, 1.2, 0.0)] {
+            let (f, fa, fb, fz) = hyp2f1_a1(a, b, z);
+            assert!((f - hyp2f1(a, b, a + 1.0, z)).abs() < 1e-12 * f, "{a} {b} {z}");
+            let h = 1e-6;
+            let slope = |g: &dyn Fn(f64) -> f64, at: f64| (g(at + h) - g(at - h)) / (2.0 * h);
+            let da = slope(&|v| hyp2f1(v, b, v + 1.0, z), a);
+            let db = slope(&|v| hyp2f1(a, v, a + 1.0, z), b);
+            let dz = if z > 0.0 {
+                slope(&|v| hyp2f1(a, b, a + 1.0, v), z)
+            } else {
+                a * b / (a + 1.0)
+            };
+            for (got, want) in [(fa, da), (fb, db), (fz, dz)] {
+                assert!(
+                    (got - want).abs() < 1e-6 * (1.0 + want.abs()),
+                    "{a} {b} {z}: {got} vs {want}"
+                );
+            }
+        }
     }
 
     #[test]
