@@ -247,3 +247,37 @@ fn forecasts_follow_from_the_models() {
     assert!(fitted.forecast(&later).next_purchase_days > f.next_purchase_days);
     assert!(fitted.forecast(&later).p_alive < f.p_alive);
 }
+
+/// Frequencies in the thousands and α in the hundreds (where lifetimes overflows or
+/// returns NaN: its issues #25, #258, #262, #332): every model converges, and P(alive)
+/// and expected purchases stay finite and in range.
+#[test]
+fn fits_converge_for_frequencies_in_the_thousands() {
+    use rand::SeedableRng;
+    let truth = BgNbd {
+        variant: Variant::Bg,
+        r: 1000.0,
+        alpha: 200.0,
+        a: 1.0,
+        b: 5000.0,
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let rfts = simulate_bgnbd(&truth, 2000, 200.0..550.0, &mut rng).unwrap();
+    let mean_x = rfts.iter().map(|r| r.x).sum::<f64>() / rfts.len() as f64;
+    assert!(mean_x > 1000.0, "{mean_x}");
+    let rows = group(rfts.iter().copied());
+    for kind in [ModelKind::Bgnbd, ModelKind::Mbgnbd, ModelKind::Pnbd] {
+        let (model, ll) = Model::fit(kind, &rows).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        assert!(ll.is_finite(), "{kind:?}");
+        let rate = match model {
+            Model::Bgnbd(m) => m.r / m.alpha,
+            Model::Pnbd(m) => m.r / m.alpha,
+        };
+        assert!((rate - 5.0).abs() < 0.25, "{kind:?} {model:?}: purchase rate {rate}");
+        for r in rfts.iter().step_by(50) {
+            let (p, e) = (model.p_alive(*r), model.expected_purchases(30.0, *r));
+            assert!((0.0..=1.0).contains(&p), "{kind:?} {r:?}: P(alive) {p}");
+            assert!((0.0..300.0).contains(&e), "{kind:?} {r:?}: E {e}");
+        }
+    }
+}

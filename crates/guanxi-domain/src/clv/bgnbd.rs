@@ -168,9 +168,13 @@ impl BgNbd {
         let Rft { x, t, .. } = rft;
         let k = if variant == Variant::Mbg { 1.0 } else { 0.0 };
         let z = horizon / (alpha + t + horizon);
-        let f = hyp2f1(r + x, b + x + k, a + b + x + k - 1.0, z);
-        let if_alive =
-            (a + b + x + k - 1.0) / (a - 1.0) * (1.0 - ((alpha + t) / (alpha + t + horizon)).powf(r + x) * f);
+        let c = a + b + x + k - 1.0;
+        // ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x+k; c; z) by Euler's transformation,
+        // (1−z)^(a−1) ₂F₁(c−r−x, a−1; c; z): the original series grows like (1−z)^−(r+x)
+        // and overflows for frequencies in the thousands (lifetimes' NaNs); this one
+        // does not.
+        let f = hyp2f1(a + b + k - 1.0 - r, a - 1.0, c, z);
+        let if_alive = c / (a - 1.0) * (1.0 - (1.0 - z).powf(a - 1.0) * f);
         if_alive * self.p_alive(rft)
     }
 

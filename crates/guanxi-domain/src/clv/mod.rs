@@ -98,13 +98,30 @@ struct Optimum {
 
 /// Minimises `f` (value and gradient) from `start` with L-BFGS. Every fit goes through
 /// here.
+///
+/// The objective is divided by its largest slope at the start, so that the first step
+/// (along the gradient, of length one) moves the log-parameters by about one whatever the
+/// data: with frequencies in the thousands the unscaled first step overflows every trial
+/// point and the line search gives up where it started. An end with a slope still
+/// clearly non-zero is reported as not converged, never as a fit.
 fn minimise(start: Vec<f64>, f: impl Fn(&[f64]) -> (f64, Vec<f64>)) -> Result<Optimum, FitError> {
+    let (v0, g0) = f(&start);
+    if !v0.is_finite() || g0.iter().any(|g| !g.is_finite()) {
+        return Err(FitError::NotConverged(format!(
+            "non-finite likelihood at the start {start:?}"
+        )));
+    }
+    let scale = g0.iter().fold(1.0f64, |m, g| m.max(g.abs()));
+    let f = move |theta: &[f64]| {
+        let (v, g) = f(theta);
+        (v / scale, g.into_iter().map(|g| g / scale).collect::<Vec<f64>>())
+    };
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
         .with_tolerance_grad(1e-9)
         .and_then(|s| s.with_tolerance_cost(1e-14))
         .map_err(|e| FitError::Optimiser(e.to_string()))?;
     let objective = Objective {
-        f,
+        f: &f,
         last: std::sync::Mutex::new(None),
     };
     let mut result = Executor::new(objective, solver)
@@ -123,21 +140,26 @@ fn minimise(start: Vec<f64>, f: impl Fn(&[f64]) -> (f64, Vec<f64>)) -> Result<Op
         return Err(FitError::NotConverged(format!("non-finite parameters {theta:?}")));
     }
     let iterations = state.get_iter();
-    let objective = result
-        .problem
-        .take_problem()
-        .ok_or_else(|| FitError::Optimiser("the objective was not returned".into()))?;
     // Usually the last point evaluated, so no new pass over the rows.
-    let (value, grad) = objective.eval(&theta);
+    let (value, grad) = match result.problem.take_problem() {
+        Some(objective) => objective.eval(&theta),
+        None => f(&theta),
+    };
     if !value.is_finite() || grad.iter().any(|g| !g.is_finite()) {
         return Err(FitError::NotConverged(format!(
             "non-finite likelihood at the optimum {theta:?}"
         )));
     }
+    let slope = grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+    if slope > 1e-5 {
+        return Err(FitError::NotConverged(format!(
+            "stopped after {iterations} iterations at {theta:?} with the slope still {slope:.3e}"
+        )));
+    }
     Ok(Optimum {
         theta,
-        value,
-        grad,
+        value: value * scale,
+        grad: grad.into_iter().map(|g| g * scale).collect(),
         iterations,
     })
 }

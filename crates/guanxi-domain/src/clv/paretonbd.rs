@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::special::{digamma, hyp2f1_a1, ln_gamma, log_add_exp};
+use super::special::{digamma, hyp2f1_1, hyp2f1_a1, ln_gamma, log_add_exp};
 use super::{FitError, Rft, Row, minimise, std_errors};
 
 /// Pareto/NBD parameters.
@@ -54,20 +54,34 @@ impl ParetoNbd {
         };
         let m = r + s + x;
         let q = high + tau;
-        let (f, fa, fb, fz) = hyp2f1_a1(m, b, (high - low) / q);
-        let (pa, pb, pz) = (fa / f, fb / f, fz / f);
+        let z = (high - low) / q;
+        // ln ₂F₁ and its slopes in r and s (through m and b) and in z.
+        let (p, d_r, d_s, pz) = if beta_high {
+            // Euler: ₂F₁(m, r+x; m+1; z) = (1−z)^(1−r−x) ₂F₁(1, s+1; m+1; z), whose series
+            // neither grows nor overflows when x is in the thousands.
+            let (g, gb, gc, gz) = hyp2f1_1(s + 1.0, m + 1.0, z);
+            let ln_1z = (-z).ln_1p();
+            (
+                (1.0 - r - x) * ln_1z + g.ln(),
+                -ln_1z + gc / g,
+                (gb + gc) / g,
+                -(1.0 - r - x) / (1.0 - z) + gz / g,
+            )
+        } else {
+            let (f, fa, fb, fz) = hyp2f1_a1(m, b, z);
+            (f.ln(), fa / f, (fa + fb) / f, fz / f)
+        };
         // ∂z/∂high = (low + τ)/q², ∂z/∂low = −1/q.
         let (d_high, d_low) = (pz * (low + tau) / (q * q), -pz / q);
         // Index of the high and low parameter in (r, α, s, β).
         let (hi, lo) = if beta_high { (3, 1) } else { (1, 3) };
-        let mut dp = [pa, 0.0, pa, 0.0];
-        dp[if beta_high { 0 } else { 2 }] += pb;
+        let mut dp = [d_r, 0.0, d_s, 0.0];
         dp[hi] += d_high;
         dp[lo] += d_low;
         let mut dlnq = [0.0; 4];
         dlnq[hi] = 1.0 / q;
         Pair {
-            p: f.ln(),
+            p,
             dp,
             lnq: q.ln(),
             dlnq,
