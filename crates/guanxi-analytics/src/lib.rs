@@ -18,7 +18,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::StreamExt;
-use guanxi_domain::clv::{Fitted, Forecast, Period, summary};
+use guanxi_domain::clv::{Fitted, Forecast, Period, Summary, summary_of};
 use guanxi_domain::profile::{
     self, Classes, Explained, Measures, OrderFact, Population, ReviewFact, RfmScores, ServiceFact, Settings, Standing,
     Tier,
@@ -219,18 +219,32 @@ pub async fn measures(
     s: &Settings,
     people: &People,
 ) -> Result<Vec<(i64, Measures)>> {
-    Ok(measures_timed(engine, as_of, tz, s, people).await?.0)
+    Ok(measures_timed(engine, as_of, tz, s, people).await?.measures)
 }
 
-/// [`measures`] and how long the lake query took to its first row.
+/// What one pass over the buyers' orders gives.
+struct Measured {
+    measures: Vec<(i64, Measures)>,
+    /// Each buyer's repeat-purchase summary in the `[predict]` unit, for the forecasts.
+    summaries: Vec<Summary<i64>>,
+    /// How long the lake query took to its first row.
+    first_row: f64,
+}
+
+/// [`measures`], with the buyers' repeat-purchase summaries and how long the lake query
+/// took to its first row.
 async fn measures_timed(
     engine: &Engine,
     as_of: DateTime<Utc>,
     tz: ShopTz,
     s: &Settings,
     people: &People,
-) -> Result<(Vec<(i64, Measures)>, f64)> {
-    let (mut out, first_row) = buyers(engine, as_of, tz, s, people).await?;
+) -> Result<Measured> {
+    let Measured {
+        measures: mut out,
+        summaries,
+        first_row,
+    } = buyers(engine, as_of, tz, s, people).await?;
     let seen: std::collections::HashSet<i64> = out.iter().map(|(id, _)| *id).collect();
     let mut others: Vec<i64> = people
         .standings
@@ -243,7 +257,11 @@ async fn measures_timed(
         let (service, reviews) = extras(people, id);
         out.push((id, Measures::from_facts(&[], service, reviews, as_of, tz, s)));
     }
-    Ok((out, first_row))
+    Ok(Measured {
+        measures: out,
+        summaries,
+        first_row,
+    })
 }
 
 fn extras(people: &People, id: i64) -> (&[ServiceFact], &[ReviewFact]) {
@@ -253,18 +271,17 @@ fn extras(people: &People, id: i64) -> (&[ServiceFact], &[ReviewFact]) {
     )
 }
 
-async fn buyers(
-    engine: &Engine,
-    as_of: DateTime<Utc>,
-    tz: ShopTz,
-    s: &Settings,
-    people: &People,
-) -> Result<(Vec<(i64, Measures)>, f64)> {
+async fn buyers(engine: &Engine, as_of: DateTime<Utc>, tz: ShopTz, s: &Settings, people: &People) -> Result<Measured> {
     let started = std::time::Instant::now();
     let mut first_row = None;
     let mut out = Vec::with_capacity(people.standings.len());
+    let mut summaries = Vec::with_capacity(people.standings.len());
     if !engine.has_data {
-        return Ok((out, 0.0));
+        return Ok(Measured {
+            measures: out,
+            summaries,
+            first_row: 0.0,
+        });
     }
     let merged = !people.merged_into.is_empty();
     if merged {
@@ -281,11 +298,31 @@ async fn buyers(
     let mut current: Option<i64> = None;
     let mut facts: Vec<OrderFact> = Vec::new();
     let mut pending: Vec<(i64, Vec<OrderFact>)> = Vec::with_capacity(CHUNK);
-    let measure = |pending: &mut Vec<(i64, Vec<OrderFact>)>, out: &mut Vec<(i64, Measures)>| {
-        out.par_extend(std::mem::take(pending).into_par_iter().map(|(id, facts)| {
-            let (service, reviews) = extras(people, id);
-            (id, Measures::from_facts(&facts, service, reviews, as_of, tz, s))
-        }));
+    let end = as_of.with_timezone(&tz.0).date_naive();
+    let unit = s.predict.unit.period();
+    let measure = |pending: &mut Vec<(i64, Vec<OrderFact>)>,
+                   out: &mut Vec<(i64, Measures)>,
+                   summaries: &mut Vec<Summary<i64>>| {
+        let done: Vec<(i64, Measures, Option<Summary<i64>>)> = std::mem::take(pending)
+            .into_par_iter()
+            .map(|(id, facts)| {
+                let (service, reviews) = extras(people, id);
+                let bought = facts
+                    .iter()
+                    .map(|f| (f.paid_at.with_timezone(&tz.0).date_naive(), f.paid.0 as f64 / 100.0))
+                    .collect();
+                let summary = summary_of(id, bought, end, Period::Day, unit);
+                (
+                    id,
+                    Measures::from_facts(&facts, service, reviews, as_of, tz, s),
+                    summary,
+                )
+            })
+            .collect();
+        for (id, m, summary) in done {
+            out.push((id, m));
+            summaries.extend(summary);
+        }
     };
     let finish = |id: Option<i64>, facts: &mut Vec<OrderFact>, pending: &mut Vec<(i64, Vec<OrderFact>)>| {
         if let Some(id) = id {
@@ -316,7 +353,7 @@ async fn buyers(
             if current != Some(id) {
                 finish(current, &mut facts, &mut pending);
                 if pending.len() >= CHUNK {
-                    measure(&mut pending, &mut out);
+                    measure(&mut pending, &mut out, &mut summaries);
                 }
                 current = Some(id);
             }
@@ -341,8 +378,12 @@ async fn buyers(
         }
     }
     finish(current, &mut facts, &mut pending);
-    measure(&mut pending, &mut out);
-    Ok((out, first_row.unwrap_or_default()))
+    measure(&mut pending, &mut out, &mut summaries);
+    Ok(Measured {
+        measures: out,
+        summaries,
+        first_row: first_row.unwrap_or_default(),
+    })
 }
 
 /// Every paid order up to `until`: (person, the day it was paid in the shop's time zone,
@@ -396,11 +437,15 @@ pub async fn build(
     people: &People,
 ) -> Result<ProfileBuild> {
     let started = std::time::Instant::now();
-    let (measures, first_row) = measures_timed(engine, as_of, tz, s, people).await?;
+    let Measured {
+        measures,
+        summaries,
+        first_row,
+    } = measures_timed(engine, as_of, tz, s, people).await?;
     let measured = started.elapsed().as_secs_f64();
     let mut build = assemble(measures, people, as_of, s);
     let classified = started.elapsed().as_secs_f64();
-    forecast(engine, tz, s, people, &mut build).await?;
+    forecast(&summaries, s, &mut build);
     build.phases = vec![
         ("lake query to its first row", first_row),
         ("measures", measured - first_row),
@@ -410,25 +455,16 @@ pub async fn build(
     Ok(build)
 }
 
-/// Fits the prediction models to the buyers' paid orders up to the build's as-of and
-/// puts each buyer's forecast on their profile. A fit that fails (too few customers,
-/// no convergence) leaves the forecasts empty and says why in `build.prediction`: the
+/// Fits the prediction models to the buyers' repeat-purchase summaries and puts each
+/// buyer's forecast on their profile. A fit that fails (too few customers, no
+/// convergence) leaves the forecasts empty and says why in `build.prediction`: the
 /// classes do not depend on it.
-pub async fn forecast(
-    engine: &Engine,
-    tz: ShopTz,
-    s: &Settings,
-    people: &People,
-    build: &mut ProfileBuild,
-) -> Result<()> {
-    let bought = purchases(engine, build.as_of, tz, &people.merged_into).await?;
-    let end = build.as_of.with_timezone(&tz.0).date_naive();
-    let customers = summary(bought, end, Period::Day, s.predict.unit.period());
-    let fitted = match Fitted::fit(&s.predict, &customers) {
+pub fn forecast(customers: &[Summary<i64>], s: &Settings, build: &mut ProfileBuild) {
+    let fitted = match Fitted::fit(&s.predict, customers) {
         Ok(f) => f,
         Err(e) => {
             build.prediction = Err(e.to_string());
-            return Ok(());
+            return;
         }
     };
     let by_customer: HashMap<i64, Forecast> = customers.par_iter().map(|c| (c.key, fitted.forecast(c))).collect();
@@ -436,7 +472,6 @@ pub async fn forecast(
         p.forecast = by_customer.get(&p.customer_id).copied();
     });
     build.prediction = Ok(fitted);
-    Ok(())
 }
 
 /// Profiles from measures (from [`measures`], which includes the people who bought

@@ -30,7 +30,7 @@ pub use gammagamma::{GammaGamma, GammaGammaFit};
 pub use paretonbd::{ParetoNbd, ParetoNbdFit};
 pub use simulate::simulate_bgnbd;
 use special::invert;
-pub use summary::{Period, Rft, Row, Summary, group, holdout, summary};
+pub use summary::{Period, Rft, Row, Summary, group, holdout, summary, summary_of};
 pub use validate::{Bucket, Validation, validate};
 
 /// Why a fit produced no parameters.
@@ -120,9 +120,11 @@ fn minimise(start: Vec<f64>, f: impl Fn(&[f64]) -> (f64, Vec<f64>)) -> Result<Op
         .with_tolerance_grad(1e-9)
         .and_then(|s| s.with_tolerance_cost(1e-14))
         .map_err(|e| FitError::Optimiser(e.to_string()))?;
+    // The start's pass is the optimiser's first point too.
+    let seeded = (start.clone(), v0 / scale, g0.iter().map(|g| g / scale).collect());
     let objective = Objective {
         f: &f,
-        last: std::sync::Mutex::new(None),
+        last: std::sync::Mutex::new(Some(seeded)),
     };
     let mut result = Executor::new(objective, solver)
         .configure(|state| state.param(start).max_iters(500))

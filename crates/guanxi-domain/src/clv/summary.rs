@@ -70,41 +70,53 @@ pub fn summary<K: std::hash::Hash + Eq + Clone>(
         });
         entry.push((d, amount));
     }
-    let step = merge.days() as i64;
-    let scale = merge.days() / unit.days();
     order
         .into_iter()
         .filter_map(|key| {
-            let mut ps = by_customer.remove(&key)?;
-            ps.sort_unstable_by_key(|(d, _)| *d);
-            let first = ps.first()?.0;
-            // Each purchase's period, counted from the first purchase, with its amount.
-            let mut periods: Vec<(i64, f64)> = Vec::new();
-            for (d, amount) in ps {
-                let p = (d - first).num_days() / step;
-                match periods.last_mut() {
-                    Some((last, sum)) if *last == p => *sum += amount,
-                    _ => periods.push((p, amount)),
-                }
-            }
-            let last = periods.last()?.0;
-            let repeats = &periods[1..];
-            let monetary = if repeats.is_empty() {
-                0.0
-            } else {
-                repeats.iter().map(|(_, a)| a).sum::<f64>() / repeats.len() as f64
-            };
-            Some(Summary {
-                key,
-                rft: Rft {
-                    x: repeats.len() as f64,
-                    t_x: last as f64 * scale,
-                    t: (end - first).num_days() as f64 / unit.days(),
-                },
-                monetary,
-            })
+            let ps = by_customer.remove(&key)?;
+            summary_of(key, ps, end, merge, unit)
         })
         .collect()
+}
+
+/// One customer's summary from their purchases (date, amount), all up to `end`; `None`
+/// without purchases. See [`summary`].
+pub fn summary_of<K>(
+    key: K,
+    mut ps: Vec<(NaiveDate, f64)>,
+    end: NaiveDate,
+    merge: Period,
+    unit: Period,
+) -> Option<Summary<K>> {
+    let step = merge.days() as i64;
+    let scale = merge.days() / unit.days();
+    ps.sort_unstable_by_key(|(d, _)| *d);
+    let first = ps.first()?.0;
+    // Each purchase's period, counted from the first purchase, with its amount.
+    let mut periods: Vec<(i64, f64)> = Vec::new();
+    for (d, amount) in ps {
+        let p = (d - first).num_days() / step;
+        match periods.last_mut() {
+            Some((last, sum)) if *last == p => *sum += amount,
+            _ => periods.push((p, amount)),
+        }
+    }
+    let last = periods.last()?.0;
+    let repeats = &periods[1..];
+    let monetary = if repeats.is_empty() {
+        0.0
+    } else {
+        repeats.iter().map(|(_, a)| a).sum::<f64>() / repeats.len() as f64
+    };
+    Some(Summary {
+        key,
+        rft: Rft {
+            x: repeats.len() as f64,
+            t_x: last as f64 * scale,
+            t: (end - first).num_days() as f64 / unit.days(),
+        },
+        monetary,
+    })
 }
 
 /// Repeat purchases in a holdout period: per customer of the calibration summaries, the
