@@ -23,6 +23,7 @@ use guanxi_domain::profile::{
     self, Classes, Explained, Measures, OrderFact, Population, ReviewFact, RfmScores, ServiceFact, Settings, Standing,
     Tier,
 };
+use guanxi_domain::report::{Granularity, OrderReports, Reports};
 use guanxi_domain::{Cents, ShopTz};
 use guanxi_lake::Lake;
 use rayon::prelude::*;
@@ -272,38 +273,12 @@ fn extras(people: &People, id: i64) -> (&[ServiceFact], &[ReviewFact]) {
 }
 
 async fn buyers(engine: &Engine, as_of: DateTime<Utc>, tz: ShopTz, s: &Settings, people: &People) -> Result<Measured> {
-    let started = std::time::Instant::now();
-    let mut first_row = None;
     let mut out = Vec::with_capacity(people.standings.len());
     let mut summaries = Vec::with_capacity(people.standings.len());
-    if !engine.has_data {
-        return Ok(Measured {
-            measures: out,
-            summaries,
-            first_row: 0.0,
-        });
-    }
-    let merged = !people.merged_into.is_empty();
-    if merged {
-        register_merges(&engine.ctx, &people.merged_into)?;
-    }
-    let mut stream = engine
-        .ctx
-        .sql(&facts_sql(as_of, merged))
-        .await?
-        .execute_stream()
-        .await?;
-    // Customers' facts are gathered from the sorted stream, then measured in parallel a
-    // chunk at a time (memory stays at one chunk of facts).
-    let mut current: Option<i64> = None;
-    let mut facts: Vec<OrderFact> = Vec::new();
-    let mut pending: Vec<(i64, Vec<OrderFact>)> = Vec::with_capacity(CHUNK);
     let end = as_of.with_timezone(&tz.0).date_naive();
     let unit = s.predict.unit.period();
-    let measure = |pending: &mut Vec<(i64, Vec<OrderFact>)>,
-                   out: &mut Vec<(i64, Measures)>,
-                   summaries: &mut Vec<Summary<i64>>| {
-        let done: Vec<(i64, Measures, Option<Summary<i64>>)> = std::mem::take(pending)
+    let first_row = each_customer(engine, as_of, &people.merged_into, |chunk| {
+        let done: Vec<(i64, Measures, Option<Summary<i64>>)> = chunk
             .into_par_iter()
             .map(|(id, facts)| {
                 let (service, reviews) = extras(people, id);
@@ -323,7 +298,62 @@ async fn buyers(engine: &Engine, as_of: DateTime<Utc>, tz: ShopTz, s: &Settings,
             out.push((id, m));
             summaries.extend(summary);
         }
-    };
+    })
+    .await?;
+    Ok(Measured {
+        measures: out,
+        summaries,
+        first_row,
+    })
+}
+
+/// Reports over the paid orders up to `as_of` (repurchase, retention, cohorts, purchase
+/// cycles; customers merged into a person count as that person), in one pass.
+pub async fn order_reports(
+    engine: &Engine,
+    as_of: DateTime<Utc>,
+    tz: ShopTz,
+    merged_into: &[(i64, i64)],
+    granularity: Granularity,
+) -> Result<Reports> {
+    let mut reports = OrderReports::new(as_of, tz, granularity);
+    each_customer(engine, as_of, merged_into, |chunk| {
+        for (_, facts) in chunk {
+            reports.add(&facts);
+        }
+    })
+    .await?;
+    Ok(reports.finish())
+}
+
+/// Streams every person's paid-order facts up to `as_of` (newest revision, merged
+/// customers counted for their person) to `each`, a chunk of [`CHUNK`] persons at a time
+/// in id order: memory stays at one chunk of facts. Returns how long the lake query took
+/// to its first row.
+async fn each_customer(
+    engine: &Engine,
+    as_of: DateTime<Utc>,
+    merged_into: &[(i64, i64)],
+    mut each: impl FnMut(Vec<(i64, Vec<OrderFact>)>),
+) -> Result<f64> {
+    let started = std::time::Instant::now();
+    let mut first_row = None;
+    if !engine.has_data {
+        return Ok(0.0);
+    }
+    let merged = !merged_into.is_empty();
+    if merged {
+        register_merges(&engine.ctx, merged_into)?;
+    }
+    let mut stream = engine
+        .ctx
+        .sql(&facts_sql(as_of, merged))
+        .await?
+        .execute_stream()
+        .await?;
+    let mut current: Option<i64> = None;
+    let mut facts: Vec<OrderFact> = Vec::new();
+    let mut pending: Vec<(i64, Vec<OrderFact>)> = Vec::with_capacity(CHUNK);
     let finish = |id: Option<i64>, facts: &mut Vec<OrderFact>, pending: &mut Vec<(i64, Vec<OrderFact>)>| {
         if let Some(id) = id {
             pending.push((id, std::mem::take(facts)));
@@ -353,7 +383,7 @@ async fn buyers(engine: &Engine, as_of: DateTime<Utc>, tz: ShopTz, s: &Settings,
             if current != Some(id) {
                 finish(current, &mut facts, &mut pending);
                 if pending.len() >= CHUNK {
-                    measure(&mut pending, &mut out, &mut summaries);
+                    each(std::mem::take(&mut pending));
                 }
                 current = Some(id);
             }
@@ -378,12 +408,8 @@ async fn buyers(engine: &Engine, as_of: DateTime<Utc>, tz: ShopTz, s: &Settings,
         }
     }
     finish(current, &mut facts, &mut pending);
-    measure(&mut pending, &mut out, &mut summaries);
-    Ok(Measured {
-        measures: out,
-        summaries,
-        first_row: first_row.unwrap_or_default(),
-    })
+    each(pending);
+    Ok(first_row.unwrap_or_default())
 }
 
 /// Every paid order up to `until`: (person, the day it was paid in the shop's time zone,
@@ -396,34 +422,16 @@ pub async fn purchases(
     merged_into: &[(i64, i64)],
 ) -> Result<Vec<(i64, chrono::NaiveDate, f64)>> {
     let mut out = Vec::new();
-    if !engine.has_data {
-        return Ok(out);
-    }
-    let merged = !merged_into.is_empty();
-    if merged {
-        register_merges(&engine.ctx, merged_into)?;
-    }
-    let mut stream = engine
-        .ctx
-        .sql(&facts_sql(until, merged))
-        .await?
-        .execute_stream()
-        .await?;
-    while let Some(batch) = stream.next().await {
-        let b = batch?;
-        let (customer, paid_us) = (i64_col(&b, "customer_id")?, i64_col(&b, "paid_us")?);
-        let (goods, shipping) = (i64_col(&b, "goods")?, i64_col(&b, "shipping")?);
-        for i in 0..b.num_rows() {
-            let at = DateTime::from_timestamp_micros(paid_us.value(i))
-                .ok_or_else(|| AnalyticsError::Schema("a paid time out of range".into()))?;
-            let day = at.with_timezone(&tz.0).date_naive();
-            out.push((
-                customer.value(i),
-                day,
-                (goods.value(i) + shipping.value(i)) as f64 / 100.0,
-            ));
+    each_customer(engine, until, merged_into, |chunk| {
+        for (id, facts) in chunk {
+            out.extend(
+                facts
+                    .iter()
+                    .map(|f| (id, f.paid_at.with_timezone(&tz.0).date_naive(), f.paid.0 as f64 / 100.0)),
+            );
         }
-    }
+    })
+    .await?;
     Ok(out)
 }
 

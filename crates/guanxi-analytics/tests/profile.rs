@@ -1,60 +1,24 @@
 //! The profile build over the lake (DataFusion) computes exactly the measures the domain's
 //! reference implementation computes from the same orders; and the classes follow.
 
-use chrono::{DateTime, TimeZone, Utc};
+mod common;
+
+use common::{as_of, demo_shop, record};
 use guanxi_analytics::Engine;
 use guanxi_domain::ShopTz;
 use guanxi_domain::profile::{Measures, Settings, Tier};
 use guanxi_import::{Batch, Loader, Pipe, Summary};
-use guanxi_lake::Lake;
-use guanxi_store::{ImportRecord, Store};
-use guanxi_store_sqlite::SqliteStore;
-
-fn as_of() -> DateTime<Utc> {
-    chrono_tz_free_shanghai(2026, 6, 30)
-}
-
-/// 2026-06-30 23:59:59 in Shanghai (UTC+8, no daylight saving).
-fn chrono_tz_free_shanghai(y: i32, m: u32, d: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, m, d, 15, 59, 59).unwrap()
-}
+use guanxi_store::Store;
 
 #[tokio::test]
 async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("g.db")).await.unwrap();
-    let lake = Lake::new(dir.path().join("g.lake"));
-    let cfg = guanxi_demo::DemoConfig {
-        customers: 400,
-        ..Default::default()
-    };
-    let mut demo: Vec<_> = guanxi_demo::customers(&cfg).collect();
-    let pipe = Pipe::start(Loader::begin(&store, &lake, "t").await.unwrap());
-    pipe.send(Batch::Customers(demo.iter().map(|c| c.customer.clone()).collect()))
-        .await
-        .unwrap();
-    pipe.send(Batch::Orders(demo.iter().flat_map(|c| c.orders.clone()).collect()))
-        .await
-        .unwrap();
-    pipe.send(Batch::ServiceRecords(
-        demo.iter().flat_map(|c| c.service.clone()).collect(),
-    ))
-    .await
-    .unwrap();
-    pipe.send(Batch::Reviews(demo.iter().flat_map(|c| c.reviews.clone()).collect()))
-        .await
-        .unwrap();
-    let mut summary = Summary::default();
-    let loader = pipe.finish(&mut summary).await.unwrap();
-    let record = ImportRecord {
-        kind: "t".into(),
-        format: "t".into(),
-        files: vec![],
-        started_at: as_of(),
-        finished_at: as_of(),
-        summary: String::new(),
-    };
-    loader.commit(&record, &store, &lake, &mut summary).await.unwrap();
+    let common::Shop {
+        dir: _dir,
+        store,
+        lake,
+        mut demo,
+    } = demo_shop(400).await;
+    let record = record();
 
     // Orders updated by a later import: the lake then holds two revisions of each, and
     // only the newest counts.
@@ -162,7 +126,7 @@ async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {
 #[tokio::test]
 async fn an_empty_lake_builds_no_profiles() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(&Lake::new(dir.path())).await.unwrap();
+    let engine = Engine::open(&guanxi_lake::Lake::new(dir.path())).await.unwrap();
     assert_eq!(engine.last_order_at().await.unwrap(), None);
     let b = guanxi_analytics::build(
         &engine,

@@ -69,6 +69,7 @@ mod message;
 mod money;
 mod order;
 pub mod profile;
+pub mod report;
 mod review;
 pub mod segment;
 mod service;

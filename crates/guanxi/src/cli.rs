@@ -334,6 +334,45 @@ pub enum ReportCommand {
         #[arg(long, value_name = "YYYY-MM-DD")]
         since: Option<String>,
     },
+
+    /// Repurchase rate per period: customers with ≥ 2 paid orders among those with ≥ 1
+    #[command(after_help = "Examples:
+  guanxi report repurchase --period quarter
+  guanxi report repurchase --as-of 2026-06-30 --period month --csv > repurchase.csv")]
+    Repurchase(OrderReportArgs),
+
+    /// Per category and period: its buyers and the share who bought it only once
+    Categories(OrderReportArgs),
+
+    /// Per period: of the previous period's buyers, the share who bought again
+    Retention(OrderReportArgs),
+
+    /// The cohort matrix: customers by first-purchase month, active in each month since
+    Cohorts(OrderReportArgs),
+
+    /// Purchase cycles: the shop's and each category's median days between orders
+    Cycles(OrderReportArgs),
+}
+
+/// What every report over paid orders takes.
+#[derive(Debug, Args)]
+pub struct OrderReportArgs {
+    /// Orders paid up to the end of this day [default: the last order's day]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<String>,
+    /// How time is split
+    #[arg(long, value_enum, default_value = "quarter")]
+    pub period: PeriodArg,
+    /// Print the table as CSV (with a header row) instead of text or JSON
+    #[arg(long)]
+    pub csv: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PeriodArg {
+    Month,
+    Quarter,
+    Year,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

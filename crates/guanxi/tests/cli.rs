@@ -237,6 +237,41 @@ fn segments_builds_movements_and_merges_on_the_demo_shop() {
         ok(&["segment", "count", "paid_orders >= 0"])["customers"].as_u64(),
         Some(before)
     );
+
+    // Reports over paid orders: one JSON document each, every buyer in one cohort, the
+    // repurchase rate is repeat buyers over buyers, CSV rows as wide as the header.
+    let cohorts = ok(&["report", "cohorts"]);
+    let buyers = cohorts["customers"].as_u64().unwrap();
+    assert!(buyers > 200, "{cohorts}");
+    let in_cohorts: u64 = cohorts["cohorts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["customers"].as_u64().unwrap())
+        .sum();
+    assert_eq!(in_cohorts, buyers);
+    let rep = ok(&["report", "repurchase", "--period", "year"]);
+    for p in rep["repurchase"].as_array().unwrap() {
+        let (b, r) = (p["buyers"].as_f64().unwrap(), p["repeat_buyers"].as_f64().unwrap());
+        assert!(r <= b && (p["rate"].as_f64().unwrap() - r / b).abs() < 1e-12, "{p}");
+    }
+    for name in ["repurchase", "categories", "retention", "cohorts", "cycles"] {
+        let out = guanxi(
+            dir.path(),
+            &["--db", "guanxi-demo.db", "report", name, "--period", "month", "--csv"],
+        );
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let widths: Vec<usize> = text.lines().map(|l| l.split(',').count()).collect();
+        assert!(
+            widths.len() > 1 && widths.iter().all(|w| *w == widths[0]),
+            "{name}: {text}"
+        );
+    }
+    let out = run(&["report", "retention", "--as-of", "2026-13-01"]);
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(json(&out)["error"]["code"], "bad_date");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--as-of"));
 }
 
 #[test]

@@ -151,6 +151,15 @@ fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
+/// Days between consecutive times (sorted), fractional: the intervals a purchase cycle
+/// is the median of.
+pub fn intervals(times: &[DateTime<Utc>]) -> Vec<f64> {
+    times
+        .windows(2)
+        .map(|w| (w[1] - w[0]).num_seconds() as f64 / 86_400.0)
+        .collect()
+}
+
 /// The median of `v` (sorted in place).
 pub fn median(v: &mut [f64]) -> Option<f64> {
     if v.is_empty() {
@@ -265,10 +274,7 @@ impl Measures {
         m.first_paid = paid.first().map(|o| o.paid_at);
         m.last_paid = paid.last().map(|o| o.paid_at);
         m.recency_days = m.last_paid.map(|t| (as_of - t).num_days());
-        let mut intervals: Vec<f64> = paid
-            .windows(2)
-            .map(|w| (w[1].paid_at - w[0].paid_at).num_seconds() as f64 / 86_400.0)
-            .collect();
+        let mut intervals: Vec<f64> = intervals(&paid.iter().map(|o| o.paid_at).collect::<Vec<_>>());
         m.longest_gap_days = intervals
             .iter()
             .copied()

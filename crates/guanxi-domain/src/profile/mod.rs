@@ -14,6 +14,6 @@ pub use classes::{
     Activity, Classes, Explained, Lifecycle, Population, Pricing, Quadrant, Relationship, Standing, churn_threshold,
     classify,
 };
-pub use measures::{Measures, OrderFact, ReviewFact, ServiceFact, median, paid_time};
+pub use measures::{Measures, OrderFact, ReviewFact, ServiceFact, intervals, median, paid_time};
 pub use population::{Rfm8, Rfm11, RfmScores, Tier, fm_score, ntile, population, pyramid, ranks, rfm};
 pub use settings::Settings;

@@ -84,10 +84,7 @@ async fn until(
     flag: &str,
 ) -> anyhow::Result<(DateTime<Utc>, NaiveDate)> {
     let at = match date {
-        Some(d) => profile::end_of_day(d, o.tz).map_err(|e| BadInput {
-            code: "bad_date",
-            message: format!("{flag}: {e:#}"),
-        })?,
+        Some(d) => profile::end_of_day(d, o.tz, flag)?,
         None => engine
             .last_order_at()
             .await?

@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use anyhow::Context as _;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use guanxi_analytics::{CustomerProfile, Engine, People, ProfileBuild};
 use guanxi_domain::profile::{Settings, Standing};
@@ -44,15 +43,21 @@ pub struct Distribution {
 }
 
 /// The end of `date` in the shop's time zone.
-pub fn end_of_day(date: &str, tz: ShopTz) -> anyhow::Result<DateTime<Utc>> {
-    let d = parse_date(date).map_err(anyhow::Error::msg).context("--as-of")?;
+/// The last microsecond of `date`'s day in shop time; a bad date is bad input naming
+/// `flag`.
+pub fn end_of_day(date: &str, tz: ShopTz, flag: &str) -> Result<DateTime<Utc>, crate::output::BadInput> {
+    let bad = |message: String| crate::output::BadInput {
+        code: "bad_date",
+        message: format!("{flag}: {message}"),
+    };
+    let d = parse_date(date).map_err(|e| bad(e.to_string()))?;
     let next = (d + Duration::days(1))
         .and_hms_opt(0, 0, 0)
-        .context("--as-of: date out of range")?;
+        .ok_or_else(|| bad(format!("{date} is out of range")))?;
     let start =
         tz.0.from_local_datetime(&next)
             .earliest()
-            .context("--as-of: not in the shop's time zone")?;
+            .ok_or_else(|| bad(format!("{date} does not exist in the shop's time zone")))?;
     Ok(start.with_timezone(&Utc) - Duration::microseconds(1))
 }
 
@@ -186,7 +191,7 @@ pub fn row(p: &CustomerProfile, as_of: DateTime<Utc>) -> ProfileRow {
 pub async fn profiles(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyhow::Result<ProfileBuild> {
     let engine = Engine::open(&o.lake).await?;
     let as_of = match as_of {
-        Some(d) => end_of_day(d, o.tz)?,
+        Some(d) => end_of_day(d, o.tz, "--as-of")?,
         None => match engine.last_order_at().await? {
             Some(t) => t,
             None => anyhow::bail!("the lake holds no orders: import some first (guanxi import orders …)"),
@@ -290,8 +295,8 @@ mod tests {
 
     #[test]
     fn as_of_is_the_end_of_the_day_in_shop_time() {
-        let t = end_of_day("1998-06-30", ShopTz::default()).unwrap();
+        let t = end_of_day("1998-06-30", ShopTz::default(), "--as-of").unwrap();
         assert_eq!(t.to_rfc3339(), "1998-06-30T15:59:59.999999+00:00");
-        assert!(end_of_day("30/06/1998", ShopTz::default()).is_err());
+        assert!(end_of_day("30/06/1998", ShopTz::default(), "--as-of").is_err());
     }
 }

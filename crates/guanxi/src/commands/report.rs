@@ -1,11 +1,16 @@
-//! `guanxi report movements`: the class changes recorded between profile builds.
+//! `guanxi report …`: the class changes recorded between profile builds, and the reports
+//! over paid orders (repurchase, categories, retention, cohorts, purchase cycles).
 
 use std::collections::BTreeMap;
 
+use anyhow::Context as _;
+use guanxi_analytics::Engine;
+use guanxi_domain::report::{Granularity, Reports};
 use guanxi_store::Movement;
 use serde::Serialize;
+use serde_json::{Value, json};
 
-use crate::cli::{Global, ReportCommand};
+use crate::cli::{Global, OrderReportArgs, PeriodArg, ReportCommand};
 use crate::commands::{default_db, profile};
 use crate::open::open;
 use crate::output::report;
@@ -17,18 +22,206 @@ struct Movements {
     kinds: BTreeMap<String, Vec<Movement>>,
 }
 
+/// The reports over paid orders, each one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OrderReport {
+    Repurchase,
+    Categories,
+    Retention,
+    Cohorts,
+    Cycles,
+}
+
 pub async fn run(global: &Global, cmd: ReportCommand) -> anyhow::Result<()> {
-    let ReportCommand::Movements { since } = cmd;
+    let (which, args) = match cmd {
+        ReportCommand::Movements { since } => return movements(global, since).await,
+        ReportCommand::Repurchase(a) => (OrderReport::Repurchase, a),
+        ReportCommand::Categories(a) => (OrderReport::Categories, a),
+        ReportCommand::Retention(a) => (OrderReport::Retention, a),
+        ReportCommand::Cohorts(a) => (OrderReport::Cohorts, a),
+        ReportCommand::Cycles(a) => (OrderReport::Cycles, a),
+    };
+    orders(global, which, args).await
+}
+
+async fn movements(global: &Global, since: Option<String>) -> anyhow::Result<()> {
     let o = open(global, default_db()).await?;
-    let since = since.map(|d| profile::end_of_day(&d, o.tz)).transpose()?;
+    let since = since.map(|d| profile::end_of_day(&d, o.tz, "--since")).transpose()?;
     let mut kinds: BTreeMap<String, Vec<Movement>> = BTreeMap::new();
     for m in o.store.movements(since).await? {
         kinds.entry(m.kind.clone()).or_default().push(m);
     }
-    report(global.json, &Movements { since, kinds }, text)
+    report(global.json, &Movements { since, kinds }, movements_text)
 }
 
-fn text(m: &Movements) -> String {
+async fn orders(global: &Global, which: OrderReport, args: OrderReportArgs) -> anyhow::Result<()> {
+    let o = open(global, default_db()).await?;
+    let engine = Engine::open(&o.lake).await?;
+    let as_of = match &args.as_of {
+        Some(d) => profile::end_of_day(d, o.tz, "--as-of")?,
+        None => engine
+            .last_order_at()
+            .await?
+            .context("the lake holds no orders: import some first")?,
+    };
+    let granularity = match args.period {
+        PeriodArg::Month => Granularity::Month,
+        PeriodArg::Quarter => Granularity::Quarter,
+        PeriodArg::Year => Granularity::Year,
+    };
+    let merged = o.store.merged_into().await?;
+    let r = guanxi_analytics::order_reports(&engine, as_of, o.tz, &merged, granularity).await?;
+    let (header, rows) = table(which, &r);
+    if args.csv {
+        let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+        w.write_record(&header)?;
+        for row in &rows {
+            w.write_record(row)?;
+        }
+        w.flush()?;
+        return Ok(());
+    }
+    let doc = document(which, &r);
+    report(global.json, &doc, |_| text(which, &r, &header, &rows))
+}
+
+/// The report's JSON: what it was computed over, and its table.
+fn document(which: OrderReport, r: &Reports) -> Value {
+    let mut doc = json!({
+        "as_of": r.as_of,
+        "granularity": r.granularity,
+        "customers": r.customers,
+        "orders": r.orders,
+    });
+    let part = match which {
+        OrderReport::Repurchase => json!({ "repurchase": r.repurchase }),
+        OrderReport::Categories => json!({ "categories": r.categories }),
+        OrderReport::Retention => json!({ "retention": r.retention }),
+        OrderReport::Cohorts => json!({ "cohorts": r.cohorts }),
+        OrderReport::Cycles => json!({ "shop_cycle_days": r.shop_cycle_days, "cycles": r.cycles }),
+    };
+    if let (Some(d), Some(p)) = (doc.as_object_mut(), part.as_object()) {
+        d.extend(p.clone());
+    }
+    doc
+}
+
+/// The report as one table: header and rows of text, shared by the CSV and the text.
+fn table(which: OrderReport, r: &Reports) -> (Vec<String>, Vec<Vec<String>>) {
+    let pct = |v: f64| format!("{:.2}", v * 100.0);
+    let head = |h: &[&str]| h.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    match which {
+        OrderReport::Repurchase => (
+            head(&["period", "buyers", "repeat_buyers", "rate_pct"]),
+            r.repurchase
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.period.clone(),
+                        p.buyers.to_string(),
+                        p.repeat_buyers.to_string(),
+                        pct(p.rate),
+                    ]
+                })
+                .collect(),
+        ),
+        OrderReport::Categories => (
+            head(&["category", "period", "buyers", "once", "once_pct"]),
+            r.categories
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.category.clone(),
+                        c.period.clone(),
+                        c.buyers.to_string(),
+                        c.once.to_string(),
+                        pct(c.once_share),
+                    ]
+                })
+                .collect(),
+        ),
+        OrderReport::Retention => (
+            head(&["period", "previous_buyers", "retained", "rate_pct"]),
+            r.retention
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.period.clone(),
+                        p.previous_buyers.to_string(),
+                        p.retained.to_string(),
+                        pct(p.rate),
+                    ]
+                })
+                .collect(),
+        ),
+        OrderReport::Cohorts => {
+            let longest = r.cohorts.iter().map(|c| c.active.len()).max().unwrap_or(0);
+            let mut h = head(&["first_month", "customers"]);
+            h.extend((0..longest).map(|k| format!("m{k}_pct")));
+            (
+                h,
+                r.cohorts
+                    .iter()
+                    .map(|c| {
+                        let mut row = vec![c.month.clone(), c.customers.to_string()];
+                        row.extend(c.share.iter().map(|s| pct(*s)));
+                        // Later cohorts have fewer months behind them: empty cells.
+                        row.resize(longest + 2, String::new());
+                        row
+                    })
+                    .collect(),
+            )
+        }
+        OrderReport::Cycles => {
+            let mut rows = vec![vec![
+                "(shop)".to_string(),
+                r.customers.to_string(),
+                r.shop_cycle_days.map_or(String::new(), |d| format!("{d:.1}")),
+            ]];
+            rows.extend(r.cycles.iter().map(|c| {
+                vec![
+                    c.category.clone(),
+                    c.repeat_buyers.to_string(),
+                    format!("{:.1}", c.median_days),
+                ]
+            }));
+            (head(&["category", "customers", "median_days"]), rows)
+        }
+    }
+}
+
+fn text(which: OrderReport, r: &Reports, header: &[String], rows: &[Vec<String>]) -> String {
+    let mut out = format!(
+        "{which:?} as of {} ({} customers, {} paid orders)\n",
+        r.as_of.date_naive(),
+        r.customers,
+        r.orders
+    )
+    .to_lowercase();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|row| row.get(i).map_or(0, |c| c.chars().count()))
+                .chain([header[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        let mut l = String::from(" ");
+        for (i, c) in cells.iter().enumerate() {
+            l += &format!(" {c:>w$}", w = widths[i]);
+        }
+        l + "\n"
+    };
+    out += &line(header);
+    for row in rows {
+        out += &line(row);
+    }
+    out
+}
+
+fn movements_text(m: &Movements) -> String {
     if m.kinds.is_empty() {
         return "no class changes recorded: they appear from the second profile build on\n".into();
     }

@@ -1,0 +1,356 @@
+//! Reports over paid orders (DOMAIN.md §2): repurchase rate by period and the one-time
+//! buyers' share per category, retention from one period to the next, the cohort matrix
+//! by first-purchase month, and purchase cycles per category and for the shop.
+//!
+//! Pure and streaming: [`OrderReports::add`] takes one customer's paid orders at a time
+//! (as the analytics pass reads them, sorted by customer), so a shop of millions of
+//! orders is reported on in memory proportional to customers, not orders.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ShopTz;
+use crate::profile::{OrderFact, intervals, median};
+
+/// How reports split time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Granularity {
+    /// The period a day falls in, as a sortable index (months since year 0, quarters…).
+    fn index(self, d: NaiveDate) -> i32 {
+        match self {
+            Granularity::Month => d.year() * 12 + d.month0() as i32,
+            Granularity::Quarter => d.year() * 4 + (d.month0() / 3) as i32,
+            Granularity::Year => d.year(),
+        }
+    }
+
+    /// The label of a period index: "2026-03", "2026-Q1", "2026".
+    pub fn label(self, i: i32) -> String {
+        match self {
+            Granularity::Month => format!("{}-{:02}", i.div_euclid(12), i.rem_euclid(12) + 1),
+            Granularity::Quarter => format!("{}-Q{}", i.div_euclid(4), i.rem_euclid(4) + 1),
+            Granularity::Year => i.to_string(),
+        }
+    }
+}
+
+/// Repurchase in one period: customers with ≥ 2 paid orders among those with ≥ 1.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeriodRepurchase {
+    pub period: String,
+    pub buyers: u64,
+    pub repeat_buyers: u64,
+    /// repeat_buyers / buyers (0 without buyers).
+    pub rate: f64,
+}
+
+/// One category in one period: its buyers and those who bought it once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoryOnce {
+    pub category: String,
+    pub period: String,
+    pub buyers: u64,
+    pub once: u64,
+    pub once_share: f64,
+}
+
+/// Of the customers who bought in the previous period, how many bought in this one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeriodRetention {
+    pub period: String,
+    pub previous_buyers: u64,
+    pub retained: u64,
+    pub rate: f64,
+}
+
+/// Customers whose first paid order fell in `month`, and how many of them bought in
+/// each month since (offset 0 is the first month itself: all of them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cohort {
+    pub month: String,
+    pub customers: u64,
+    pub active: Vec<u64>,
+    pub share: Vec<f64>,
+}
+
+/// A category's purchase cycle: the median over its repeat buyers of their own median
+/// days between consecutive paid orders containing it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoryCycle {
+    pub category: String,
+    pub repeat_buyers: u64,
+    pub median_days: f64,
+}
+
+/// The reports, for orders paid up to `as_of`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reports {
+    pub as_of: DateTime<Utc>,
+    pub granularity: Granularity,
+    pub customers: u64,
+    pub orders: u64,
+    pub repurchase: Vec<PeriodRepurchase>,
+    pub categories: Vec<CategoryOnce>,
+    pub retention: Vec<PeriodRetention>,
+    pub cohorts: Vec<Cohort>,
+    /// The shop's purchase cycle: the median of customers' own cycles (as the profile
+    /// build's population figure).
+    pub shop_cycle_days: Option<f64>,
+    pub cycles: Vec<CategoryCycle>,
+}
+
+/// The accumulator: counts only, fed one customer at a time.
+#[derive(Debug)]
+pub struct OrderReports {
+    as_of: DateTime<Utc>,
+    tz: ShopTz,
+    granularity: Granularity,
+    customers: u64,
+    orders: u64,
+    /// period → (buyers, repeat buyers).
+    periods: BTreeMap<i32, (u64, u64)>,
+    /// (category, period) → (buyers, once).
+    categories: BTreeMap<(String, i32), (u64, u64)>,
+    /// period → (buyers in the period before, of whom bought in this one).
+    retention: BTreeMap<i32, (u64, u64)>,
+    /// first month → customers active per month offset.
+    cohorts: BTreeMap<i32, Vec<u64>>,
+    own_cycles: Vec<f64>,
+    category_cycles: HashMap<String, Vec<f64>>,
+}
+
+impl OrderReports {
+    pub fn new(as_of: DateTime<Utc>, tz: ShopTz, granularity: Granularity) -> OrderReports {
+        OrderReports {
+            as_of,
+            tz,
+            granularity,
+            customers: 0,
+            orders: 0,
+            periods: BTreeMap::new(),
+            categories: BTreeMap::new(),
+            retention: BTreeMap::new(),
+            cohorts: BTreeMap::new(),
+            own_cycles: Vec::new(),
+            category_cycles: HashMap::new(),
+        }
+    }
+
+    /// Adds one customer's paid orders (any order; those after as-of are left out).
+    pub fn add(&mut self, orders: &[OrderFact]) {
+        let mut paid: Vec<&OrderFact> = orders.iter().filter(|o| o.paid_at <= self.as_of).collect();
+        if paid.is_empty() {
+            return;
+        }
+        paid.sort_by_key(|o| o.paid_at);
+        self.customers += 1;
+        self.orders += paid.len() as u64;
+        let g = self.granularity;
+        let day = |o: &OrderFact| o.paid_at.with_timezone(&self.tz.0).date_naive();
+        // Orders per period, and per (category, period).
+        let mut per_period: BTreeMap<i32, u64> = BTreeMap::new();
+        let mut per_category: BTreeMap<(&str, i32), u64> = BTreeMap::new();
+        let mut months: BTreeSet<i32> = BTreeSet::new();
+        let mut by_category: BTreeMap<&str, Vec<DateTime<Utc>>> = BTreeMap::new();
+        for o in &paid {
+            let d = day(o);
+            let p = g.index(d);
+            *per_period.entry(p).or_default() += 1;
+            months.insert(Granularity::Month.index(d));
+            for c in &o.categories {
+                *per_category.entry((c.as_str(), p)).or_default() += 1;
+                let times = by_category.entry(c.as_str()).or_default();
+                // An order lists a category once; several lines of it are one purchase.
+                if times.last() != Some(&o.paid_at) {
+                    times.push(o.paid_at);
+                }
+            }
+        }
+        for (&p, &n) in &per_period {
+            let e = self.periods.entry(p).or_default();
+            e.0 += 1;
+            e.1 += u64::from(n >= 2);
+            if per_period.contains_key(&(p - 1)) {
+                self.retention.entry(p).or_default().1 += 1;
+            }
+            // Every period after one with a purchase has these as its previous buyers.
+            self.retention.entry(p + 1).or_default().0 += 1;
+        }
+        for ((c, p), n) in per_category {
+            let e = self.categories.entry((c.to_string(), p)).or_default();
+            e.0 += 1;
+            e.1 += u64::from(n == 1);
+        }
+        let first = *months.first().expect("a paid order");
+        let last = Granularity::Month.index(self.as_of.with_timezone(&self.tz.0).date_naive());
+        let row = self
+            .cohorts
+            .entry(first)
+            .or_insert_with(|| vec![0; (last - first + 1).max(1) as usize]);
+        for m in months {
+            if let Some(n) = row.get_mut((m - first) as usize) {
+                *n += 1;
+            }
+        }
+        let times: Vec<DateTime<Utc>> = paid.iter().map(|o| o.paid_at).collect();
+        if let Some(c) = median(&mut intervals(&times)) {
+            self.own_cycles.push(c);
+        }
+        for (c, times) in by_category {
+            if let Some(m) = median(&mut intervals(&times)) {
+                self.category_cycles.entry(c.to_string()).or_default().push(m);
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> Reports {
+        let g = self.granularity;
+        let share = |n: u64, of: u64| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+        let last = g.index(self.as_of.with_timezone(&self.tz.0).date_naive());
+        let first_period = self.periods.keys().next().copied();
+        let mut cycles: Vec<CategoryCycle> = self
+            .category_cycles
+            .into_iter()
+            .map(|(category, mut v)| CategoryCycle {
+                category,
+                repeat_buyers: v.len() as u64,
+                median_days: median(&mut v).unwrap_or_default(),
+            })
+            .collect();
+        cycles.sort_by(|a, b| a.category.cmp(&b.category));
+        Reports {
+            as_of: self.as_of,
+            granularity: g,
+            customers: self.customers,
+            orders: self.orders,
+            repurchase: self
+                .periods
+                .iter()
+                .map(|(&p, &(buyers, repeat))| PeriodRepurchase {
+                    period: g.label(p),
+                    buyers,
+                    repeat_buyers: repeat,
+                    rate: share(repeat, buyers),
+                })
+                .collect(),
+            categories: self
+                .categories
+                .into_iter()
+                .map(|((category, p), (buyers, once))| CategoryOnce {
+                    category,
+                    period: g.label(p),
+                    buyers,
+                    once,
+                    once_share: share(once, buyers),
+                })
+                .collect(),
+            // From the second period with purchases up to as-of's period.
+            retention: self
+                .retention
+                .iter()
+                .filter(|(p, _)| first_period.is_some_and(|f| **p > f) && **p <= last)
+                .map(|(&p, &(previous, retained))| PeriodRetention {
+                    period: g.label(p),
+                    previous_buyers: previous,
+                    retained,
+                    rate: share(retained, previous),
+                })
+                .collect(),
+            cohorts: self
+                .cohorts
+                .iter()
+                .map(|(&m, active)| Cohort {
+                    month: Granularity::Month.label(m),
+                    customers: active[0],
+                    share: active.iter().map(|&n| share(n, active[0])).collect(),
+                    active: active.clone(),
+                })
+                .collect(),
+            shop_cycle_days: median(&mut self.own_cycles),
+            cycles,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Cents;
+    use chrono::TimeZone;
+
+    fn order(day: &str, categories: &[&str]) -> OrderFact {
+        let d = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
+        OrderFact {
+            paid_at: Utc.from_utc_datetime(&d.and_hms_opt(4, 0, 0).unwrap()),
+            paid: Cents(1000),
+            goods: Cents(1000),
+            discount: Cents(0),
+            cost: Cents(0),
+            refund: Cents(0),
+            campaign: false,
+            categories: categories.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn repurchase_retention_cohorts_and_cycles_by_hand() {
+        let as_of = Utc.with_ymd_and_hms(2026, 6, 30, 12, 0, 0).unwrap();
+        let mut r = OrderReports::new(as_of, ShopTz::default(), Granularity::Quarter);
+        // a: twice in Q1 (diapers both times), once in Q2.
+        r.add(&[
+            order("2026-01-10", &["diapers"]),
+            order("2026-02-09", &["diapers", "rompers"]),
+            order("2026-04-10", &["rompers"]),
+        ]);
+        // b: once in Q1; c: once in Q2; d: after as-of only (left out).
+        r.add(&[order("2026-03-01", &["diapers"])]);
+        r.add(&[order("2026-05-01", &["rompers"])]);
+        r.add(&[order("2026-08-01", &["rompers"])]);
+        let rep = r.finish();
+        assert_eq!((rep.customers, rep.orders), (3, 5));
+        let q = |p: &str| rep.repurchase.iter().find(|x| x.period == p).unwrap().clone();
+        assert_eq!((q("2026-Q1").buyers, q("2026-Q1").repeat_buyers), (2, 1));
+        assert_eq!(q("2026-Q1").rate, 0.5);
+        assert_eq!((q("2026-Q2").buyers, q("2026-Q2").repeat_buyers), (2, 0));
+        // Diapers in Q1: a twice, b once → half bought it once.
+        let d = rep
+            .categories
+            .iter()
+            .find(|c| c.category == "diapers" && c.period == "2026-Q1")
+            .unwrap();
+        assert_eq!((d.buyers, d.once, d.once_share), (2, 1, 0.5));
+        // Q2 retains a of Q1's a and b.
+        assert_eq!(rep.retention.len(), 1);
+        assert_eq!((rep.retention[0].previous_buyers, rep.retention[0].retained), (2, 1));
+        // Cohorts: January (a) active in Jan, Feb, Apr; March (b); May (c).
+        assert_eq!(rep.cohorts[0].month, "2026-01");
+        assert_eq!(rep.cohorts[0].active, vec![1, 1, 0, 1, 0, 0]);
+        assert_eq!(rep.cohorts.len(), 3);
+        assert_eq!(rep.cohorts[2].active, vec![1, 0]);
+        // a's own cycle: 30 and 60 days → 45; diapers: 30 days.
+        assert_eq!(rep.shop_cycle_days, Some(45.0));
+        let diapers = rep.cycles.iter().find(|c| c.category == "diapers").unwrap();
+        assert_eq!((diapers.repeat_buyers, diapers.median_days), (1, 30.0));
+    }
+
+    #[test]
+    fn period_labels() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        for (g, want) in [
+            (Granularity::Month, "2026-11"),
+            (Granularity::Quarter, "2026-Q4"),
+            (Granularity::Year, "2026"),
+        ] {
+            assert_eq!(g.label(g.index(d)), want);
+        }
+    }
+}
