@@ -281,3 +281,28 @@ fn fits_converge_for_frequencies_in_the_thousands() {
         }
     }
 }
+
+/// When Gamma-Gamma cannot be fitted, spend is each repeat customer's own mean and, for
+/// those without repeats, the mean over repeat customers; CLV is still given.
+#[test]
+fn without_gamma_gamma_spend_is_the_mean() {
+    let cal = calibration();
+    let fitted = Fitted::fit(&Predict::default(), &cal).expect("a fit");
+    let repeat: Vec<f64> = cal
+        .iter()
+        .filter(|c| c.rft.x > 0.0 && c.monetary > 0.0)
+        .map(|c| c.monetary)
+        .collect();
+    let mean = repeat.iter().sum::<f64>() / repeat.len() as f64;
+    let without = Fitted {
+        spend: None,
+        spend_error: Some("test".into()),
+        mean_spend: Some(mean),
+        ..fitted
+    };
+    let who = cal.iter().find(|c| c.key == "00004").unwrap();
+    let once = cal.iter().find(|c| c.rft.x == 0.0).unwrap();
+    assert_eq!(without.forecast(who).expected_spend, Some(who.monetary));
+    assert_eq!(without.forecast(once).expected_spend, Some(mean));
+    assert!(without.forecast(who).clv.unwrap() > 0.0);
+}

@@ -35,8 +35,8 @@ pub mod segment;
 pub mod sql;
 
 pub use profiles::{
-    BuildRecord, CLASS_KINDS, MergeChange, MergeProposal, Movement, ProfileRow, SavedSegment, SegmentMember,
-    SegmentPlan, Transition, transitions,
+    BuildRecord, CLASS_KINDS, CLV_BUCKETS, ClassTotal, ClvBucket, MergeChange, MergeProposal, Movement, ProfileRow,
+    Satisfaction, SavedSegment, SegmentMember, SegmentPlan, Transition, transitions,
 };
 
 /// Which database a store runs on.
@@ -203,6 +203,16 @@ pub trait Store: Send + Sync {
     /// Class changes recorded by builds as of after `since` (all when `None`), counted per
     /// kind, from and to.
     async fn movements(&self, since: Option<DateTime<Utc>>) -> Result<Vec<Movement>>;
+
+    /// Per class of every kind in the current build: customers, paid amount, profit and
+    /// predicted CLV.
+    async fn class_totals(&self) -> Result<Vec<ClassTotal>>;
+
+    /// Satisfaction over paid orders, reviews and service records up to `as_of`.
+    async fn satisfaction(&self, as_of: DateTime<Utc>) -> Result<Satisfaction>;
+
+    /// The current build's customers with a forecast, by CLV bucket ([`CLV_BUCKETS`]).
+    async fn clv_distribution(&self) -> Result<Vec<ClvBucket>>;
 
     /// One customer's class changes, oldest first.
     async fn customer_transitions(&self, customer_id: i64) -> Result<Vec<Transition>>;

@@ -83,6 +83,49 @@ pub struct Movement {
     pub customers: u64,
 }
 
+/// One class of the current build with its customers and what they bring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClassTotal {
+    pub kind: String,
+    pub class: String,
+    pub customers: u64,
+    pub paid_amount_cents: i64,
+    pub profit_cents: i64,
+    /// Sum of the customers' predicted CLVs (those with a forecast).
+    pub clv_cents: i64,
+}
+
+/// Satisfaction (DOMAIN.md §2): review ratings, complaints per 100 paid orders, and the
+/// service satisfaction scores, over the paid orders, reviews and service records up to
+/// an as-of.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Satisfaction {
+    pub paid_orders: u64,
+    pub reviews: u64,
+    /// Mean ratings (DSR: item as described, service, logistics); `None` without ratings.
+    pub item_rating: Option<f64>,
+    pub service_rating: Option<f64>,
+    pub logistics_rating: Option<f64>,
+    /// Complaints and disputes.
+    pub complaints: u64,
+    /// Complaints per 100 paid orders.
+    pub complaint_rate: f64,
+    pub service_satisfaction: Option<f64>,
+}
+
+/// Customers of the current build whose predicted CLV falls in [from, to) (to `None`: no
+/// upper bound), in cents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClvBucket {
+    pub from_cents: i64,
+    pub to_cents: Option<i64>,
+    pub customers: u64,
+    pub clv_cents: i64,
+}
+
+/// The CLV buckets' lower bounds in cents: 0, 10, 50, 100, 500, 1,000, 5,000 yuan.
+pub const CLV_BUCKETS: [i64; 7] = [0, 1_000, 5_000, 10_000, 50_000, 100_000, 500_000];
+
 /// The class changes from `old` to `new` for one customer, per kind.
 pub fn transitions<'a>(
     old: Option<&'a [Option<String>; 8]>,

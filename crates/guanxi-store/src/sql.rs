@@ -1115,6 +1115,100 @@ macro_rules! sql_store {
                     }).await
             }
 
+            async fn class_totals(&self) -> $crate::Result<Vec<$crate::ClassTotal>> {
+                // One grouped scan per kind; sums cast so that PostgreSQL's numeric sums
+                // decode as integers like SQLite's.
+                let parts: Vec<String> = $crate::CLASS_KINDS
+                    .iter()
+                    .map(|k| {
+                        format!(
+                            "SELECT '{k}' AS kind, {k} AS class, count(*) AS n, \
+                             CAST(coalesce(sum(paid_amount_cents), 0) AS BIGINT) AS paid, \
+                             CAST(coalesce(sum(profit_cents), 0) AS BIGINT) AS profit, \
+                             CAST(coalesce(sum(clv_cents), 0) AS BIGINT) AS clv \
+                             FROM profiles WHERE {k} IS NOT NULL GROUP BY {k}"
+                        )
+                    })
+                    .collect();
+                let b = Builder::new(format!("{} ORDER BY kind, n DESC, class", parts.join(" UNION ALL ")));
+                rows_of(&self.pool, b, |r| {
+                    Ok($crate::ClassTotal {
+                        kind: get(r, "kind")?,
+                        class: get(r, "class")?,
+                        customers: get::<i64>(r, "n")? as u64,
+                        paid_amount_cents: get(r, "paid")?,
+                        profit_cents: get(r, "profit")?,
+                        clv_cents: get(r, "clv")?,
+                    })
+                })
+                .await
+            }
+
+            async fn satisfaction(&self, as_of: chrono::DateTime<chrono::Utc>) -> $crate::Result<$crate::Satisfaction> {
+                let mut b = Builder::new("SELECT (SELECT count(*) FROM orders WHERE paid_at IS NOT NULL AND paid_at <= ");
+                b.push_bind(as_of)
+                    .push(") AS paid, (SELECT count(*) FROM reviews WHERE created_at <= ")
+                    .push_bind(as_of)
+                    .push(") AS reviews, (SELECT CAST(avg(item_rating) AS DOUBLE PRECISION) FROM reviews WHERE created_at <= ")
+                    .push_bind(as_of)
+                    .push(") AS item, (SELECT CAST(avg(service_rating) AS DOUBLE PRECISION) FROM reviews WHERE created_at <= ")
+                    .push_bind(as_of)
+                    .push(") AS service, (SELECT CAST(avg(logistics_rating) AS DOUBLE PRECISION) FROM reviews WHERE created_at <= ")
+                    .push_bind(as_of)
+                    .push(") AS logistics, (SELECT count(*) FROM service_records WHERE kind IN ('complaint', 'dispute') AND opened_at <= ")
+                    .push_bind(as_of)
+                    .push(") AS complaints, (SELECT CAST(avg(satisfaction) AS DOUBLE PRECISION) FROM service_records WHERE opened_at <= ")
+                    .push_bind(as_of)
+                    .push(") AS satisfaction");
+                let row = b.build().fetch_one(&self.pool).await.map_err(db_err)?;
+                let paid = get::<i64>(&row, "paid")? as u64;
+                let complaints = get::<i64>(&row, "complaints")? as u64;
+                Ok($crate::Satisfaction {
+                    paid_orders: paid,
+                    reviews: get::<i64>(&row, "reviews")? as u64,
+                    item_rating: get(&row, "item")?,
+                    service_rating: get(&row, "service")?,
+                    logistics_rating: get(&row, "logistics")?,
+                    complaints,
+                    complaint_rate: if paid == 0 { 0.0 } else { complaints as f64 * 100.0 / paid as f64 },
+                    service_satisfaction: get(&row, "satisfaction")?,
+                })
+            }
+
+            async fn clv_distribution(&self) -> $crate::Result<Vec<$crate::ClvBucket>> {
+                let bounds = $crate::CLV_BUCKETS;
+                let mut case = String::from("CASE");
+                for (i, from) in bounds.iter().enumerate().rev() {
+                    case += &format!(" WHEN clv_cents >= {from} THEN {i}");
+                }
+                // Negative CLVs (not produced by the models) count with the first bucket.
+                case += " ELSE 0 END";
+                let b = Builder::new(format!(
+                    "SELECT {case} AS bucket, count(*) AS n, CAST(sum(clv_cents) AS BIGINT) AS clv \
+                     FROM profiles WHERE clv_cents IS NOT NULL GROUP BY 1 ORDER BY 1"
+                ));
+                let found = rows_of(&self.pool, b, |r| {
+                    Ok((get::<i32>(r, "bucket")? as usize, get::<i64>(r, "n")? as u64, get::<i64>(r, "clv")?))
+                })
+                .await?;
+                Ok(bounds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &from)| {
+                        let (customers, clv_cents) = found
+                            .iter()
+                            .find(|(b, ..)| *b == i)
+                            .map_or((0, 0), |(_, n, c)| (*n, *c));
+                        $crate::ClvBucket {
+                            from_cents: from,
+                            to_cents: bounds.get(i + 1).copied(),
+                            customers,
+                            clv_cents,
+                        }
+                    })
+                    .collect())
+            }
+
             async fn customer_transitions(&self, customer_id: i64) -> $crate::Result<Vec<$crate::Transition>> {
                 let mut b = Builder::new("SELECT kind, from_class, to_class, as_of FROM class_transitions WHERE customer_id = ");
                 b.push_bind(customer_id).push(" ORDER BY id");

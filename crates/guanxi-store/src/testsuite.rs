@@ -439,6 +439,112 @@ pub async fn builds_record_class_transitions(store: &dyn Store) {
     assert_eq!(current, vec![a, c], "only the current build's profiles are kept");
 }
 
+/// The reports the store sums: class totals of the current build, the CLV distribution
+/// of its forecasts, satisfaction up to an as-of.
+pub async fn reports_sum_the_current_build(store: &dyn Store) {
+    upsert(store, &[order("o1", "a", 1), order("o2", "b", 1), order("o3", "c", 1)]).await;
+    let (a, b, c) = (
+        id_of(store, "a").await,
+        id_of(store, "b").await,
+        id_of(store, "c").await,
+    );
+    let forecast = |mut row: crate::ProfileRow, clv: i64| {
+        row.p_alive = Some(0.5);
+        row.clv_cents = Some(clv);
+        row
+    };
+    store
+        .save_build(
+            &build(at(100)),
+            &mut vec![
+                forecast(profile_row(a, LOYAL, 5, 900), 2_000),
+                forecast(profile_row(b, LOYAL, 4, 800), 60_000),
+                profile_row(c, SLIPPING, 1, 50),
+            ]
+            .into_iter(),
+        )
+        .await
+        .unwrap();
+    let totals = store.class_totals().await.unwrap();
+    let loyal = totals
+        .iter()
+        .find(|t| t.kind == "relationship" && t.class == "loyal")
+        .unwrap();
+    assert_eq!(
+        (
+            loyal.customers,
+            loyal.paid_amount_cents,
+            loyal.profit_cents,
+            loyal.clv_cents
+        ),
+        (2, 3_400, 1_700, 62_000)
+    );
+    let at_risk = totals
+        .iter()
+        .find(|t| t.kind == "rfm11" && t.class == "At Risk")
+        .unwrap();
+    assert_eq!((at_risk.customers, at_risk.clv_cents), (1, 0));
+    assert_eq!(
+        totals
+            .iter()
+            .filter(|t| t.kind == "tier")
+            .map(|t| t.customers)
+            .sum::<u64>(),
+        3
+    );
+
+    let buckets = store.clv_distribution().await.unwrap();
+    assert_eq!(buckets.len(), crate::CLV_BUCKETS.len());
+    let counts: Vec<u64> = buckets.iter().map(|b| b.customers).collect();
+    assert_eq!(counts, vec![0, 1, 0, 0, 1, 0, 0], "{buckets:?}");
+    assert_eq!((buckets[4].from_cents, buckets[4].to_cents), (50_000, Some(100_000)));
+    assert_eq!(buckets[6].to_cents, None);
+
+    let mut tx = store.begin().await.unwrap();
+    let complaint = ServiceRecord {
+        source: src(),
+        external_id: "s1".into(),
+        customer: customer_key("a"),
+        order_external_id: Some("o1".into()),
+        kind: ServiceKind::Complaint,
+        status: ServiceStatus::Closed,
+        opened_at: at(70),
+        closed_at: Some(at(80)),
+        satisfaction: Some(Rating::try_from(2).unwrap()),
+        cost: Cents(300),
+        note: None,
+    };
+    let later = ServiceRecord {
+        external_id: "s2".into(),
+        opened_at: at(5_000),
+        ..complaint.clone()
+    };
+    tx.upsert_service_records(&[complaint, later]).await.unwrap();
+    let review = |id: &str, item: u8, created: i64| Review {
+        source: src(),
+        external_id: id.into(),
+        customer: customer_key("b"),
+        order_external_id: None,
+        item_rating: Some(Rating::try_from(item).unwrap()),
+        service_rating: None,
+        logistics_rating: Some(Rating::try_from(4).unwrap()),
+        text: None,
+        created_at: at(created),
+    };
+    tx.upsert_reviews(&[review("r1", 5, 90), review("r2", 2, 95), review("r3", 1, 9_000)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let s = store.satisfaction(at(1_000)).await.unwrap();
+    assert_eq!((s.paid_orders, s.reviews, s.complaints), (3, 2, 1));
+    assert_eq!(s.item_rating, Some(3.5));
+    assert_eq!((s.service_rating, s.logistics_rating), (None, Some(4.0)));
+    assert!((s.complaint_rate - 100.0 / 3.0).abs() < 1e-9);
+    assert_eq!(s.service_satisfaction, Some(2.0));
+    let before = store.satisfaction(at(30)).await.unwrap();
+    assert_eq!((before.paid_orders, before.reviews, before.complaint_rate), (0, 0, 0.0));
+}
+
 pub async fn segments_count_list_and_explain(store: &dyn Store) {
     let mut recent = order("o1", "a", 2);
     recent.created_at = at(1000);
@@ -697,6 +803,7 @@ macro_rules! store_stories {
             settings_and_import_history,
             builds_record_class_transitions,
             segments_count_list_and_explain,
+            reports_sum_the_current_build,
             merge_keeps_the_most_restrictive_consent_and_unmerges,
         );
     };

@@ -352,6 +352,33 @@ pub enum ReportCommand {
 
     /// Purchase cycles: the shop's and each category's median days between orders
     Cycles(OrderReportArgs),
+
+    /// Per class of every kind in the current build: customers, paid amount, profit, CLV
+    #[command(after_help = "Examples:
+  guanxi report classes
+  guanxi report classes --kind tier --json")]
+    Classes {
+        /// Only this kind (relationship, activity, lifecycle, quadrant, pricing, tier, rfm8, rfm11)
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        csv: bool,
+    },
+
+    /// Review ratings (DSR), complaints per 100 paid orders, service satisfaction
+    Satisfaction {
+        /// Up to the end of this day [default: the last order's day]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        as_of: Option<String>,
+        #[arg(long)]
+        csv: bool,
+    },
+
+    /// The current build's customers by predicted CLV
+    Clv {
+        #[arg(long)]
+        csv: bool,
+    },
 }
 
 /// What every report over paid orders takes.

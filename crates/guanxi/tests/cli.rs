@@ -268,6 +268,29 @@ fn segments_builds_movements_and_merges_on_the_demo_shop() {
             "{name}: {text}"
         );
     }
+    // Reports over the stored build: every profiled person in one relationship class;
+    // every buyer with a forecast in one CLV bucket; complaints per 100 paid orders.
+    let classes = ok(&["report", "classes", "--kind", "relationship"]);
+    let profiled: u64 = classes["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["customers"].as_u64().unwrap())
+        .sum();
+    assert!(profiled >= buyers, "{classes}");
+    let clv = ok(&["report", "clv"]);
+    let forecast: u64 = clv["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["customers"].as_u64().unwrap())
+        .sum();
+    assert_eq!(forecast, buyers, "{clv}");
+    let s = ok(&["report", "satisfaction"]);
+    let (paid, complaints) = (s["paid_orders"].as_f64().unwrap(), s["complaints"].as_f64().unwrap());
+    assert!(paid > 0.0 && (s["complaint_rate"].as_f64().unwrap() - complaints * 100.0 / paid).abs() < 1e-9);
+    let out = run(&["report", "classes", "--kind", "nope"]);
+    assert_eq!(out.status.code(), Some(65));
     let out = run(&["report", "retention", "--as-of", "2026-13-01"]);
     assert_eq!(out.status.code(), Some(65));
     assert_eq!(json(&out)["error"]["code"], "bad_date");

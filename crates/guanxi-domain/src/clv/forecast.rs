@@ -167,7 +167,8 @@ pub struct Forecast {
     /// Expected purchases in the next `horizon_days`.
     pub expected_purchases: f64,
     pub horizon_days: u32,
-    /// Expected value of a purchase (Gamma-Gamma), in yuan; `None` without a spend model.
+    /// Expected value of a purchase (Gamma-Gamma, or the mean spend when it cannot be
+    /// fitted), in yuan; `None` when nobody bought twice.
     pub expected_spend: Option<f64>,
     /// Discounted expected spend over the next `clv_months`, in yuan.
     pub clv: Option<f64>,
@@ -185,6 +186,12 @@ pub struct Fitted {
     pub spend: Option<GammaGamma>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spend_error: Option<String>,
+    /// Without Gamma-Gamma: the mean spend of repeat purchases over all repeat customers,
+    /// used for those who have none of their own (others use their own mean — the limit
+    /// Gamma-Gamma tends to when spend hardly varies within a customer, which is when its
+    /// fit runs away).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_spend: Option<f64>,
     pub customers: usize,
 }
 
@@ -203,12 +210,20 @@ impl Fitted {
             ),
             Err(e) => (None, Some(e.to_string())),
         };
+        let repeat: Vec<f64> = spend_data
+            .iter()
+            .filter(|(x, m, _)| *x > 0.0 && *m > 0.0)
+            .map(|(_, m, _)| *m)
+            .collect();
+        let mean_spend =
+            (spend.is_none() && !repeat.is_empty()).then(|| repeat.iter().sum::<f64>() / repeat.len() as f64);
         Ok(Fitted {
             settings: settings.clone(),
             purchases,
             log_likelihood,
             spend,
             spend_error,
+            mean_spend,
             customers: customers.len(),
         })
     }
@@ -218,7 +233,11 @@ impl Fitted {
         let s = &self.settings;
         let unit_days = s.unit.period().days();
         let m = &self.purchases;
-        let expected_spend = self.spend.map(|g| g.expected_spend(c.rft.x, c.monetary));
+        let expected_spend = match (self.spend, self.mean_spend) {
+            (Some(g), _) => Some(g.expected_spend(c.rft.x, c.monetary)),
+            (None, Some(_)) if c.rft.x > 0.0 && c.monetary > 0.0 => Some(c.monetary),
+            (None, mean) => mean,
+        };
         let clv = expected_spend.map(|spend| {
             let month = s.unit.month();
             let mut before = 0.0;

@@ -343,7 +343,7 @@ fn predict_text(r: &PredictReport) -> String {
         s.discounting
     );
     if let Some(why) = &f.spend_error {
-        out += &format!("  no spend model: {why}\n");
+        out += &format!("  spend: each customer's mean, Gamma-Gamma not fitted: {why}\n");
     }
     out += &format!(
         "  {:<14} {:>5} {:>8} {:>10} {:>10} {:>10}  next purchase\n",

@@ -264,9 +264,9 @@ pub fn text(d: &Distribution) -> String {
                 f.purchases,
                 f.customers,
                 f.settings.clv_months,
-                f.spend_error
-                    .as_ref()
-                    .map_or(String::new(), |e| format!(" (no spend model: {e})"))
+                f.spend_error.as_ref().map_or(String::new(), |e| format!(
+                    " (spend: each customer's mean, Gamma-Gamma not fitted: {e})"
+                ))
             );
         }
         (None, Some(e)) => out += &format!("  no forecasts: {e}\n"),

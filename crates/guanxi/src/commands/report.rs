@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use guanxi_analytics::Engine;
 use guanxi_domain::report::{Granularity, Reports};
-use guanxi_store::Movement;
+use guanxi_store::{CLASS_KINDS, ClassTotal, Movement};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cli::{Global, OrderReportArgs, PeriodArg, ReportCommand};
 use crate::commands::{default_db, profile};
 use crate::open::open;
-use crate::output::report;
+use crate::output::{BadInput, report};
 
 #[derive(Serialize)]
 struct Movements {
@@ -40,8 +40,137 @@ pub async fn run(global: &Global, cmd: ReportCommand) -> anyhow::Result<()> {
         ReportCommand::Retention(a) => (OrderReport::Retention, a),
         ReportCommand::Cohorts(a) => (OrderReport::Cohorts, a),
         ReportCommand::Cycles(a) => (OrderReport::Cycles, a),
+        ReportCommand::Classes { kind, csv } => return classes(global, kind, csv).await,
+        ReportCommand::Satisfaction { as_of, csv } => return satisfaction(global, as_of, csv).await,
+        ReportCommand::Clv { csv } => return clv(global, csv).await,
     };
     orders(global, which, args).await
+}
+
+async fn classes(global: &Global, kind: Option<String>, csv: bool) -> anyhow::Result<()> {
+    if let Some(k) = kind.as_deref().filter(|k| !CLASS_KINDS.contains(k)) {
+        return Err(BadInput {
+            code: "bad_kind",
+            message: format!("--kind: expected one of {}, found {k:?}", CLASS_KINDS.join(", ")),
+        }
+        .into());
+    }
+    let o = open(global, default_db()).await?;
+    let build = o
+        .store
+        .latest_build()
+        .await?
+        .context("no profile build yet: run guanxi profile build")?;
+    let totals: Vec<ClassTotal> = o
+        .store
+        .class_totals()
+        .await?
+        .into_iter()
+        .filter(|t| kind.as_deref().is_none_or(|k| t.kind == k))
+        .collect();
+    let yuan = |c: i64| format!("{:.2}", c as f64 / 100.0);
+    let rows = totals
+        .iter()
+        .map(|t| {
+            vec![
+                t.kind.clone(),
+                t.class.clone(),
+                t.customers.to_string(),
+                yuan(t.paid_amount_cents),
+                yuan(t.profit_cents),
+                yuan(t.clv_cents),
+            ]
+        })
+        .collect();
+    let header = ["kind", "class", "customers", "paid_amount", "profit", "clv"];
+    let doc = json!({ "build_id": build.id, "as_of": build.as_of, "classes": totals });
+    let title = format!("classes of build {} as of {}", build.id, build.as_of.date_naive());
+    print_table(global.json, csv, &doc, &title, &header, rows)
+}
+
+async fn satisfaction(global: &Global, as_of: Option<String>, csv: bool) -> anyhow::Result<()> {
+    let o = open(global, default_db()).await?;
+    let as_of = match &as_of {
+        Some(d) => profile::end_of_day(d, o.tz, "--as-of")?,
+        None => Engine::open(&o.lake)
+            .await?
+            .last_order_at()
+            .await?
+            .context("the lake holds no orders: import some first")?,
+    };
+    let s = o.store.satisfaction(as_of).await?;
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
+    let rows = vec![
+        vec!["paid_orders".into(), s.paid_orders.to_string()],
+        vec!["reviews".into(), s.reviews.to_string()],
+        vec!["item_rating".into(), opt(s.item_rating)],
+        vec!["service_rating".into(), opt(s.service_rating)],
+        vec!["logistics_rating".into(), opt(s.logistics_rating)],
+        vec!["complaints".into(), s.complaints.to_string()],
+        vec!["complaints_per_100_orders".into(), format!("{:.3}", s.complaint_rate)],
+        vec!["service_satisfaction".into(), opt(s.service_satisfaction)],
+    ];
+    let mut doc = serde_json::to_value(&s)?;
+    if let Some(d) = doc.as_object_mut() {
+        d.insert("as_of".into(), json!(as_of));
+    }
+    let title = format!("satisfaction up to {}", as_of.date_naive());
+    print_table(global.json, csv, &doc, &title, &["measure", "value"], rows)
+}
+
+async fn clv(global: &Global, csv: bool) -> anyhow::Result<()> {
+    let o = open(global, default_db()).await?;
+    let build = o
+        .store
+        .latest_build()
+        .await?
+        .context("no profile build yet: run guanxi profile build")?;
+    let buckets = o.store.clv_distribution().await?;
+    let yuan = |c: i64| format!("{:.0}", c as f64 / 100.0);
+    let rows = buckets
+        .iter()
+        .map(|b| {
+            vec![
+                yuan(b.from_cents),
+                b.to_cents.map_or(String::new(), yuan),
+                b.customers.to_string(),
+                format!("{:.2}", b.clv_cents as f64 / 100.0),
+            ]
+        })
+        .collect();
+    let doc = json!({ "build_id": build.id, "as_of": build.as_of, "buckets": buckets });
+    let title = format!("predicted CLV of build {} as of {}", build.id, build.as_of.date_naive());
+    print_table(
+        global.json,
+        csv,
+        &doc,
+        &title,
+        &["from", "to", "customers", "clv"],
+        rows,
+    )
+}
+
+/// Prints a report: its JSON document, its table as CSV, or the table as text under a
+/// title.
+fn print_table(
+    json: bool,
+    csv: bool,
+    doc: &Value,
+    title: &str,
+    header: &[&str],
+    rows: Vec<Vec<String>>,
+) -> anyhow::Result<()> {
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    if csv {
+        let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+        w.write_record(&header)?;
+        for row in &rows {
+            w.write_record(row)?;
+        }
+        w.flush()?;
+        return Ok(());
+    }
+    report(json, doc, |_| format!("{title}\n{}", text_table(&header, &rows)))
 }
 
 async fn movements(global: &Global, since: Option<String>) -> anyhow::Result<()> {
@@ -72,17 +201,15 @@ async fn orders(global: &Global, which: OrderReport, args: OrderReportArgs) -> a
     let merged = o.store.merged_into().await?;
     let r = guanxi_analytics::order_reports(&engine, as_of, o.tz, &merged, granularity).await?;
     let (header, rows) = table(which, &r);
-    if args.csv {
-        let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-        w.write_record(&header)?;
-        for row in &rows {
-            w.write_record(row)?;
-        }
-        w.flush()?;
-        return Ok(());
-    }
-    let doc = document(which, &r);
-    report(global.json, &doc, |_| text(which, &r, &header, &rows))
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let title = format!(
+        "{} as of {} ({} customers, {} paid orders)",
+        format!("{which:?}").to_lowercase(),
+        r.as_of.date_naive(),
+        r.customers,
+        r.orders
+    );
+    print_table(global.json, args.csv, &document(which, &r), &title, &header, rows)
 }
 
 /// The report's JSON: what it was computed over, and its table.
@@ -190,14 +317,8 @@ fn table(which: OrderReport, r: &Reports) -> (Vec<String>, Vec<Vec<String>>) {
     }
 }
 
-fn text(which: OrderReport, r: &Reports, header: &[String], rows: &[Vec<String>]) -> String {
-    let mut out = format!(
-        "{which:?} as of {} ({} customers, {} paid orders)\n",
-        r.as_of.date_naive(),
-        r.customers,
-        r.orders
-    )
-    .to_lowercase();
+/// A table as aligned text, right-aligned columns.
+fn text_table(header: &[String], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()
@@ -214,7 +335,7 @@ fn text(which: OrderReport, r: &Reports, header: &[String], rows: &[Vec<String>]
         }
         l + "\n"
     };
-    out += &line(header);
+    let mut out = line(header);
     for row in rows {
         out += &line(row);
     }
