@@ -16,6 +16,16 @@ fn guanxi(dir: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// The sum of `field` over the objects of the array `array` of `v`.
+fn sum_of(v: &Value, array: &str, field: &str) -> u64 {
+    v[array]
+        .as_array()
+        .unwrap_or_else(|| panic!("{array} is an array: {v}"))
+        .iter()
+        .map(|x| x[field].as_u64().unwrap_or_else(|| panic!("{field} is a count: {x}")))
+        .sum()
+}
+
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -243,12 +253,7 @@ fn segments_builds_movements_and_merges_on_the_demo_shop() {
     let cohorts = ok(&["report", "cohorts"]);
     let buyers = cohorts["customers"].as_u64().unwrap();
     assert!(buyers > 200, "{cohorts}");
-    let in_cohorts: u64 = cohorts["cohorts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["customers"].as_u64().unwrap())
-        .sum();
+    let in_cohorts: u64 = sum_of(&cohorts, "cohorts", "customers");
     assert_eq!(in_cohorts, buyers);
     let rep = ok(&["report", "repurchase", "--period", "year"]);
     for p in rep["repurchase"].as_array().unwrap() {
@@ -271,20 +276,10 @@ fn segments_builds_movements_and_merges_on_the_demo_shop() {
     // Reports over the stored build: every profiled person in one relationship class;
     // every buyer with a forecast in one CLV bucket; complaints per 100 paid orders.
     let classes = ok(&["report", "classes", "--kind", "relationship"]);
-    let profiled: u64 = classes["classes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["customers"].as_u64().unwrap())
-        .sum();
+    let profiled: u64 = sum_of(&classes, "classes", "customers");
     assert!(profiled >= buyers, "{classes}");
     let clv = ok(&["report", "clv"]);
-    let forecast: u64 = clv["buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["customers"].as_u64().unwrap())
-        .sum();
+    let forecast: u64 = sum_of(&clv, "buckets", "customers");
     assert_eq!(forecast, buyers, "{clv}");
     let s = ok(&["report", "satisfaction"]);
     let (paid, complaints) = (s["paid_orders"].as_f64().unwrap(), s["complaints"].as_f64().unwrap());

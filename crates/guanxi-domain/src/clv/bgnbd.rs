@@ -8,9 +8,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::special::{digamma, hyp2f1, ln_gamma};
-use rayon::prelude::*;
-
-use super::{FitError, Rft, Row, minimise, std_errors};
+use super::{FitError, Rft, Row, accumulate, minimise, negative_mean, std_errors, sum_rows};
 
 /// Which of the two models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -291,42 +289,21 @@ impl Problem {
                 inv: 1.0 / (p.alpha + v),
             })
             .collect();
-        let partials: Vec<[f64; 5]> = self
-            .rows
-            .par_chunks(CHUNK)
-            .map(|chunk| {
-                let mut sum = [0.0; 5];
-                let mut xt = p.x_terms(chunk[0].x);
-                for row in chunk {
-                    if row.x != xt.x {
-                        xt = p.x_terms(row.x);
-                    }
-                    let (l, d) = p.ll_grad_at(&xt, times[row.t as usize], times[row.t_x as usize]);
-                    sum[0] += row.weight * l;
-                    for k in 0..4 {
-                        sum[k + 1] += row.weight * d[k];
-                    }
+        let total = sum_rows(&self.rows, |chunk| {
+            let mut sum = [0.0; 5];
+            let mut xt = p.x_terms(chunk[0].x);
+            for row in chunk {
+                if row.x != xt.x {
+                    xt = p.x_terms(row.x);
                 }
-                sum
-            })
-            .collect();
-        let mut total = [0.0; 5];
-        for part in partials {
-            for k in 0..5 {
-                total[k] += part[k];
+                let (l, d) = p.ll_grad_at(&xt, times[row.t as usize], times[row.t_x as usize]);
+                accumulate(&mut sum, row.weight, l, d);
             }
-        }
-        // Chain rule through the logs: ∂/∂ln θ = θ ∂/∂θ.
-        let scale = [p.r, p.alpha, p.a, p.b];
-        (
-            -total[0] / self.customers,
-            (0..4).map(|k| -total[k + 1] * scale[k] / self.customers).collect(),
-        )
+            sum
+        });
+        negative_mean(total, [p.r, p.alpha, p.a, p.b], self.customers)
     }
 }
-
-/// Rows per parallel task: large enough that a task outweighs its scheduling.
-const CHUNK: usize = 4096;
 
 #[cfg(test)]
 mod tests {
@@ -359,31 +336,17 @@ mod tests {
                     t: 71.0,
                 },
             ] {
-                let (_, g) = p.ll_grad(rft);
-                let q = [p.r, p.alpha, p.a, p.b];
-                for k in 0..4 {
-                    let h = 1e-6 * q[k];
-                    let (mut up, mut down) = (q, q);
-                    up[k] += h;
-                    down[k] -= h;
-                    let f = |v: [f64; 4]| {
-                        BgNbd {
-                            variant,
-                            r: v[0],
-                            alpha: v[1],
-                            a: v[2],
-                            b: v[3],
-                        }
-                        .ll_grad(rft)
-                        .0
-                    };
-                    let numeric = (f(up) - f(down)) / (2.0 * h);
-                    assert!(
-                        (numeric - g[k]).abs() < 1e-5 * (1.0 + g[k].abs()),
-                        "{rft:?} {k}: {numeric} vs {}",
-                        g[k]
-                    );
-                }
+                let f = |v: [f64; 4]| {
+                    BgNbd {
+                        variant,
+                        r: v[0],
+                        alpha: v[1],
+                        a: v[2],
+                        b: v[3],
+                    }
+                    .ll_grad(rft)
+                };
+                super::super::assert_slope([p.r, p.alpha, p.a, p.b], f, &format!("{variant:?} {rft:?}"));
             }
         }
     }

@@ -87,6 +87,61 @@ impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Gradient for Objective<F> {
     }
 }
 
+/// Rows per parallel task: large enough that a task outweighs its scheduling.
+const CHUNK: usize = 4096;
+
+/// Sums over rows in parallel chunks: `chunk` gives a chunk's weighted log-likelihood
+/// and gradient (4 parameters); the chunks' sums are added in order, so that a fit is
+/// the same on any number of threads.
+fn sum_rows<R: Sync>(rows: &[R], chunk: impl Fn(&[R]) -> [f64; 5] + Sync + Send) -> [f64; 5] {
+    use rayon::prelude::*;
+    let partials: Vec<[f64; 5]> = rows.par_chunks(CHUNK).map(chunk).collect();
+    let mut total = [0.0; 5];
+    for part in partials {
+        for k in 0..5 {
+            total[k] += part[k];
+        }
+    }
+    total
+}
+
+/// Adds a row's log-likelihood `l` and gradient `d`, weighted, to a chunk's sum.
+#[inline]
+fn accumulate(sum: &mut [f64; 5], weight: f64, l: f64, d: [f64; 4]) {
+    sum[0] += weight * l;
+    for k in 0..4 {
+        sum[k + 1] += weight * d[k];
+    }
+}
+
+/// Asserts that `f`'s gradient at `at` is its value's slope (central differences).
+#[cfg(test)]
+fn assert_slope(at: [f64; 4], f: impl Fn([f64; 4]) -> (f64, [f64; 4]), what: &str) {
+    let g = f(at).1;
+    for k in 0..4 {
+        let h = 1e-6 * at[k];
+        let (mut up, mut down) = (at, at);
+        up[k] += h;
+        down[k] -= h;
+        let numeric = (f(up).0 - f(down).0) / (2.0 * h);
+        assert!(
+            (numeric - g[k]).abs() < 1e-5 * (1.0 + g[k].abs()),
+            "{what} {k}: {numeric} vs {}",
+            g[k]
+        );
+    }
+}
+
+/// The objective the optimiser sees from a sum of log-likelihoods and gradients in the
+/// parameters `params`: the negative mean over `customers`, and its gradient in the
+/// log-parameters (chain rule: ∂/∂ln θ = θ ∂/∂θ).
+fn negative_mean(total: [f64; 5], params: [f64; 4], customers: f64) -> (f64, Vec<f64>) {
+    (
+        -total[0] / customers,
+        (0..4).map(|k| -total[k + 1] * params[k] / customers).collect(),
+    )
+}
+
 /// Where a minimisation ended: the log-parameters, the objective (negative mean
 /// log-likelihood) and its gradient there, and the work it took.
 struct Optimum {

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::special::{digamma, hyp2f1_1, hyp2f1_a1, ln_gamma, log_add_exp};
-use super::{FitError, Rft, Row, minimise, std_errors};
+use super::{FitError, Rft, Row, accumulate, minimise, negative_mean, std_errors, sum_rows};
 
 /// Pareto/NBD parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -303,38 +303,20 @@ impl Problem {
             .map(|&(x, t)| p.pair(self.xs[x as usize], self.times[t as usize]))
             .collect();
         let times: Vec<Time> = self.times.iter().map(|&t| p.time(t)).collect();
-        let partials: Vec<[f64; 5]> = self
-            .rows
-            .par_chunks(4096)
-            .map(|chunk| {
-                let mut sum = [0.0; 5];
-                for row in chunk {
-                    let (l, d) = p.ll_grad_from(
-                        &xs[row.x as usize],
-                        &pairs[row.at_tx as usize],
-                        &pairs[row.at_t as usize],
-                        &times[row.t as usize],
-                    );
-                    sum[0] += row.weight * l;
-                    for k in 0..4 {
-                        sum[k + 1] += row.weight * d[k];
-                    }
-                }
-                sum
-            })
-            .collect();
-        let mut total = [0.0; 5];
-        for part in partials {
-            for k in 0..5 {
-                total[k] += part[k];
+        let total = sum_rows(&self.rows, |chunk| {
+            let mut sum = [0.0; 5];
+            for row in chunk {
+                let (l, d) = p.ll_grad_from(
+                    &xs[row.x as usize],
+                    &pairs[row.at_tx as usize],
+                    &pairs[row.at_t as usize],
+                    &times[row.t as usize],
+                );
+                accumulate(&mut sum, row.weight, l, d);
             }
-        }
-        // Chain rule through the logs: ∂/∂ln θ = θ ∂/∂θ.
-        let scale = [p.r, p.alpha, p.s, p.beta];
-        (
-            -total[0] / self.customers,
-            (0..4).map(|k| -total[k + 1] * scale[k] / self.customers).collect(),
-        )
+            sum
+        });
+        negative_mean(total, [p.r, p.alpha, p.s, p.beta], self.customers)
     }
 }
 
@@ -381,29 +363,16 @@ mod tests {
                     t: 71.0,
                 },
             ] {
-                let (_, g) = p.ll_grad(rft);
-                let q = [p.r, p.alpha, p.s, p.beta];
-                for k in 0..4 {
-                    let h = 1e-6 * q[k];
-                    let (mut up, mut down) = (q, q);
-                    up[k] += h;
-                    down[k] -= h;
-                    let f = |v: [f64; 4]| {
-                        ParetoNbd {
-                            r: v[0],
-                            alpha: v[1],
-                            s: v[2],
-                            beta: v[3],
-                        }
-                        .ll(rft)
-                    };
-                    let numeric = (f(up) - f(down)) / (2.0 * h);
-                    assert!(
-                        (numeric - g[k]).abs() < 1e-5 * (1.0 + g[k].abs()),
-                        "{p:?} {rft:?} {k}: {numeric} vs {}",
-                        g[k]
-                    );
-                }
+                let f = |v: [f64; 4]| {
+                    ParetoNbd {
+                        r: v[0],
+                        alpha: v[1],
+                        s: v[2],
+                        beta: v[3],
+                    }
+                    .ll_grad(rft)
+                };
+                super::super::assert_slope([p.r, p.alpha, p.s, p.beta], f, &format!("{p:?} {rft:?}"));
             }
         }
     }
