@@ -3,12 +3,10 @@
 //! probability drawn from Beta(a, b). The MBG/NBD variant (Batislam et al. 2007) also
 //! lets a customer drop out at time zero, before any repeat purchase.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use super::special::{digamma, hyp2f1, ln_gamma};
-use super::{FitError, Rft, Row, accumulate, minimise, negative_mean, std_errors, sum_rows};
+use super::{Distinct, FitError, Rft, Row, accumulate, minimise, negative_mean, std_errors, sum_rows};
 
 /// Which of the two models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -250,14 +248,8 @@ struct Problem {
 impl Problem {
     fn new(variant: Variant, rows: &[Row]) -> Problem {
         // Distinct times by their bits: few, so a map beats sorting all of them.
-        let mut index: HashMap<u64, u32> = HashMap::new();
-        let mut times = Vec::new();
-        let mut at = |v: f64| {
-            *index.entry(v.to_bits()).or_insert_with(|| {
-                times.push(v);
-                (times.len() - 1) as u32
-            })
-        };
+        let mut times = Distinct::new();
+        let mut at = |v: f64| times.id(v.to_bits(), v);
         let mut prepared: Vec<Prepared> = rows
             .iter()
             .map(|r| Prepared {
@@ -274,7 +266,7 @@ impl Problem {
         Problem {
             variant,
             customers: rows.iter().map(|r| r.weight).sum(),
-            times,
+            times: times.values,
             rows: prepared,
         }
     }

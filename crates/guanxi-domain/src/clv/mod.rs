@@ -105,6 +105,33 @@ fn sum_rows<R: Sync>(rows: &[R], chunk: impl Fn(&[R]) -> [f64; 5] + Sync + Send)
     total
 }
 
+/// Distinct values numbered in order of first appearance: a fit's rows refer to times
+/// (and pairs of x and time) by number, so that what depends on one value alone is
+/// computed once per value and evaluation, not once per row. Keys hash with xxh3: the
+/// default SipHash is several times slower on a million small keys.
+struct Distinct<K, V> {
+    index: std::collections::HashMap<K, u32, xxhash_rust::xxh3::Xxh3DefaultBuilder>,
+    values: Vec<V>,
+}
+
+impl<K: std::hash::Hash + Eq, V> Distinct<K, V> {
+    fn new() -> Self {
+        Distinct {
+            index: std::collections::HashMap::default(),
+            values: Vec::new(),
+        }
+    }
+
+    /// The number of the value with key `k` (`v` is kept if it is new).
+    fn id(&mut self, k: K, v: V) -> u32 {
+        let values = &mut self.values;
+        *self.index.entry(k).or_insert_with(|| {
+            values.push(v);
+            (values.len() - 1) as u32
+        })
+    }
+}
+
 /// Adds a row's log-likelihood `l` and gradient `d`, weighted, to a chunk's sum.
 #[inline]
 fn accumulate(sum: &mut [f64; 5], weight: f64, l: f64, d: [f64; 4]) {

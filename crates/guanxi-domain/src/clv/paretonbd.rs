@@ -4,13 +4,11 @@
 //! hypergeometric terms is taken as ln(e^l1 − e^l2) = l1 + ln(1 − e^(l2 − l1)), so that
 //! large frequencies do not overflow the powers.
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::special::{digamma, hyp2f1_1, hyp2f1_a1, ln_gamma, log_add_exp};
-use super::{FitError, Rft, Row, accumulate, minimise, negative_mean, std_errors, sum_rows};
+use super::{Distinct, FitError, Rft, Row, accumulate, minimise, negative_mean, std_errors, sum_rows};
 
 /// Pareto/NBD parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -262,34 +260,27 @@ struct Problem {
 
 impl Problem {
     fn new(rows: &[Row]) -> Problem {
-        fn intern<K: std::hash::Hash + Eq + Copy, V>(map: &mut HashMap<K, u32>, out: &mut Vec<V>, k: K, v: V) -> u32 {
-            *map.entry(k).or_insert_with(|| {
-                out.push(v);
-                (out.len() - 1) as u32
-            })
-        }
-        let (mut xs, mut times, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut x_at, mut t_at, mut pair_at) = (HashMap::new(), HashMap::new(), HashMap::new());
+        let (mut xs, mut times, mut pairs) = (Distinct::new(), Distinct::new(), Distinct::new());
         let prepared = rows
             .iter()
             .map(|r| {
-                let x = intern(&mut x_at, &mut xs, r.rft.x.to_bits(), r.rft.x);
-                let t = intern(&mut t_at, &mut times, r.rft.t.to_bits(), r.rft.t);
-                let t_x = intern(&mut t_at, &mut times, r.rft.t_x.to_bits(), r.rft.t_x);
+                let x = xs.id(r.rft.x.to_bits(), r.rft.x);
+                let t = times.id(r.rft.t.to_bits(), r.rft.t);
+                let t_x = times.id(r.rft.t_x.to_bits(), r.rft.t_x);
                 Prepared {
                     x,
                     t,
-                    at_tx: intern(&mut pair_at, &mut pairs, (x, t_x), (x, t_x)),
-                    at_t: intern(&mut pair_at, &mut pairs, (x, t), (x, t)),
+                    at_tx: pairs.id((x, t_x), (x, t_x)),
+                    at_t: pairs.id((x, t), (x, t)),
                     weight: r.weight,
                 }
             })
             .collect();
         Problem {
             customers: rows.iter().map(|r| r.weight).sum(),
-            xs,
-            times,
-            pairs,
+            xs: xs.values,
+            times: times.values,
+            pairs: pairs.values,
             rows: prepared,
         }
     }
