@@ -91,6 +91,15 @@ pub enum Command {
     /// How many customers, orders and lines the store holds, and the lake's files.
     Status,
 
+    /// Serve the web UI (dashboard, customers) on 127.0.0.1
+    #[command(after_help = "Examples:
+  guanxi serve
+  guanxi --db guanxi-demo.db serve --addr 127.0.0.1:8080")]
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+    },
+
     /// One customer: contacts, consent, every class with the rule and figures behind it;
     /// merging records of one person.
     #[command(subcommand, visible_alias = "customers")]
@@ -131,7 +140,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
-    /// Where to serve the web UI once it exists
+    /// Where to serve the web UI
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
 

@@ -40,6 +40,7 @@ fn main() -> std::process::ExitCode {
             Command::Export(args) => commands::export::run(&cli.global, args).await,
             Command::Lake(cmd) => commands::lake::run(&cli.global, cmd).await,
             Command::Status => commands::status::run(&cli.global).await,
+            Command::Serve { addr } => commands::serve::run(&cli.global, addr).await,
             Command::Config(cmd) => commands::config::run(&cli.global, cmd),
             Command::Profile(cmd) => commands::profile::run(&cli.global, cmd).await,
             Command::Customer(cmd) => commands::customer::run(&cli.global, cmd).await,

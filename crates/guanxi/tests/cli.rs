@@ -16,6 +16,62 @@ fn guanxi(dir: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// `guanxi serve` on a free port of 127.0.0.1, stopped when dropped.
+struct Server {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_guanxi"))
+            .current_dir(dir)
+            .args(["--db", "guanxi-demo.db", "serve", "--addr", &addr])
+            .env_remove("GUANXI_DATABASE_URL")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("guanxi serve starts");
+        let server = Server { child, addr };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&server.addr).is_ok() {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("guanxi serve did not listen on {}", server.addr);
+    }
+
+    /// The body of a GET, asserting a 200.
+    fn get(&self, path: &str, accept_language: &str) -> String {
+        use std::io::{Read as _, Write as _};
+        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept-Language: {accept_language}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+        assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+        body.to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The sum of `field` over the objects of the array `array` of `v`.
 fn sum_of(v: &Value, array: &str, field: &str) -> u64 {
     v[array]
@@ -290,6 +346,20 @@ fn segments_builds_movements_and_merges_on_the_demo_shop() {
     assert_eq!(out.status.code(), Some(65));
     assert_eq!(json(&out)["error"]["code"], "bad_date");
     assert!(String::from_utf8_lossy(&out.stdout).contains("--as-of"));
+
+    // The web UI over the same store: the dashboard shows the build's figures, the
+    // customers page counts a segment as the CLI does, in the language asked for.
+    let web = Server::start(dir.path());
+    let page = web.get("/?lang=en", "en");
+    assert!(page.contains("Dashboard") && page.contains("<svg"), "{page}");
+    assert!(page.contains(&demo["profiles"]["buyers"].to_string()), "{page}");
+    let page = web.get("/customers?q=lifecycle+%3D+%27decline%27", "zh-CN,zh;q=0.9");
+    assert!(page.contains(&format!("共 {decline} 位客户")), "{page}");
+    let page = web.get("/customers?q=lifecycle+%3D&lang=en", "en");
+    assert!(
+        page.contains("role=\"alert\"") && page.contains("not a valid segment"),
+        "{page}"
+    );
 }
 
 #[test]

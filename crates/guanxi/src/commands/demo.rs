@@ -53,7 +53,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         seed: cfg.seed,
         summary: &summary,
         profiles,
-        served: false,
+        served: !args.no_serve,
     };
     report(global.json, &loaded, |l| {
         let s = l.summary;
@@ -71,13 +71,14 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
             out += &super::profile::text(d);
         }
         if !args.no_serve {
-            out += &format!(
-                "the web UI is not built yet, so nothing is served at http://{}; try `guanxi status` or `guanxi import`\n",
-                args.addr
-            );
+            out += &format!("the dashboard: http://{}/ (Ctrl-C stops the server)\n", args.addr);
         }
         out
-    })
+    })?;
+    if !args.no_serve {
+        super::serve::serve(&opened, args.addr).await?;
+    }
+    Ok(())
 }
 
 /// Generates the demo shop described by `cfg` and loads it into the store and lake, as one

@@ -11,6 +11,7 @@ pub mod lake;
 pub mod profile;
 pub mod report;
 pub mod segment;
+pub mod serve;
 pub mod status;
 
 use std::path::Path;

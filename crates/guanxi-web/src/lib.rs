@@ -1,0 +1,70 @@
+//! guanxi's web application (issue 5): server-rendered pages over the store — the
+//! dashboard and the customers list so far — in Chinese and English.
+//!
+//! Pages are HTML built with `maud` (typed, escaped), labels come from the Fluent
+//! catalogues (`i18n`), charts are inline SVG (`chart`): the server needs no network and
+//! no script. The crate reads the store only; it builds without DataFusion.
+
+mod chart;
+mod customers;
+mod dashboard;
+mod i18n;
+mod layout;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use guanxi_domain::ShopTz;
+use guanxi_store::Store;
+
+pub use i18n::Lang;
+
+/// What every handler reads.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub tz: ShopTz,
+}
+
+/// The application's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(dashboard::show))
+        .route("/customers", get(customers::show))
+        .with_state(state)
+}
+
+/// Serves the application on `addr` until the process ends.
+pub async fn serve(addr: SocketAddr, state: AppState) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "serving the web UI");
+    axum::serve(listener, router(state)).await
+}
+
+/// A failure while rendering a page: logged, and shown as a plain 500.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("store: {0}")]
+    Store(#[from] guanxi_store::StoreError),
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self, "page failed");
+        (StatusCode::INTERNAL_SERVER_ERROR, format!("error: {self}")).into_response()
+    }
+}
+
+/// The page's language from `?lang=` and the Accept-Language header.
+fn lang_of(query: Option<&str>, headers: &HeaderMap) -> Lang {
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    Lang::negotiate(query, accept)
+}
+
+fn html(markup: maud::Markup) -> Html<String> {
+    Html(markup.into_string())
+}
