@@ -101,6 +101,37 @@ impl<T> Contact<T> {
     }
 }
 
+/// A contact as staff may see it on screen: enough to recognise, not to copy. A mobile
+/// keeps its first 3 and last 4 digits (138****8000, the way Chinese platforms show
+/// them); an email its first character and domain (a***@example.com); anything else its
+/// last 2 characters.
+pub fn masked(raw: &str) -> String {
+    let chars: Vec<char> = raw.trim().chars().collect();
+    if let Some(at) = chars.iter().position(|c| *c == '@') {
+        let first: String = chars.iter().take(1.min(at)).collect();
+        let domain: String = chars[at..].iter().collect();
+        return format!("{first}***{domain}");
+    }
+    let digits = chars.iter().filter(|c| c.is_ascii_digit()).count();
+    if digits >= 7 && digits == chars.iter().filter(|c| c.is_ascii_alphanumeric()).count() {
+        let d: Vec<char> = chars.iter().copied().filter(char::is_ascii_digit).collect();
+        let (head, tail) = (&d[..3], &d[d.len() - 4..]);
+        return format!(
+            "{}{}{}",
+            head.iter().collect::<String>(),
+            "*".repeat(d.len() - 7),
+            tail.iter().collect::<String>()
+        );
+    }
+    let n = chars.len();
+    let keep = n.saturating_sub(2);
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i < keep { '*' } else { *c })
+        .collect()
+}
+
 impl Contact<Email> {
     pub fn email(raw: &str) -> Contact<Email> {
         Contact {
@@ -134,6 +165,15 @@ impl fmt::Display for Mobile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contacts_are_masked_for_the_screen() {
+        assert_eq!(masked("138-0013-8000"), "138****8000");
+        assert_eq!(masked("alice@example.com"), "a***@example.com");
+        assert_eq!(masked("@x.com"), "***@x.com");
+        assert_eq!(masked("wx_li"), "***li");
+        assert_eq!(masked(""), "");
+    }
 
     #[test]
     fn mobiles_normalise() {

@@ -76,7 +76,7 @@ mod service;
 mod source;
 mod time;
 
-pub use contact::{Contact, ContactError, Email, Mobile};
+pub use contact::{Contact, ContactError, Email, Mobile, masked};
 pub use customer::{Channel, Consent, ConsentState, Customer, CustomerKey, Gender, most_restrictive};
 pub use fingerprint::Fingerprint;
 pub use message::MessageStatus;

@@ -95,7 +95,7 @@ pub async fn show(
                     @for m in &members {
                         tr {
                             td { (m.id) }
-                            td { (m.name.as_deref().unwrap_or("–")) }
+                            td { a href=(format!("/customers/{}?lang={}", m.id, lang.code())) { (m.name.as_deref().unwrap_or("–")) } }
                             td { (m.source) ":" (m.external_id) }
                         }
                     }

@@ -1,11 +1,12 @@
 //! guanxi's web application (issue 5): server-rendered pages over the store — the
-//! dashboard and the customers list so far — in Chinese and English.
+//! dashboard, the customers list and customer 360 so far — in Chinese and English.
 //!
 //! Pages are HTML built with `maud` (typed, escaped), labels come from the Fluent
 //! catalogues (`i18n`), charts are inline SVG (`chart`): the server needs no network and
 //! no script. The crate reads the store only; it builds without DataFusion.
 
 mod chart;
+mod customer;
 mod customers;
 mod dashboard;
 mod i18n;
@@ -27,6 +28,8 @@ pub use i18n::Lang;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Where each build's profile details (with their explanations) are.
+    pub lake: guanxi_lake::Lake,
     pub tz: ShopTz,
 }
 
@@ -35,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(dashboard::show))
         .route("/customers", get(customers::show))
+        .route("/customers/{id}", get(customer::show))
         .with_state(state)
 }
 
@@ -50,6 +54,8 @@ pub async fn serve(addr: SocketAddr, state: AppState) -> std::io::Result<()> {
 pub enum WebError {
     #[error("store: {0}")]
     Store(#[from] guanxi_store::StoreError),
+    #[error("lake: {0}")]
+    Lake(String),
 }
 
 impl IntoResponse for WebError {

@@ -30,6 +30,7 @@ async fn pages_without_a_build_say_what_to_do_in_the_asked_language() {
     let store = SqliteStore::open(&dir.path().join("g.db")).await.unwrap();
     let state = AppState {
         store: Arc::new(store),
+        lake: guanxi_lake::Lake::new(dir.path().join("g.lake")),
         tz: Default::default(),
     };
     let (status, page) = get(state.clone(), "/", "zh-CN,zh;q=0.9,en;q=0.8").await;
@@ -43,6 +44,9 @@ async fn pages_without_a_build_say_what_to_do_in_the_asked_language() {
     );
     // The switch links to the same page in the other language.
     assert!(page.contains(r#"href="/customers?lang=zh-CN""#), "{page}");
-    let (status, _) = get(state, "/nowhere", "en").await;
+    let (status, _) = get(state.clone(), "/nowhere", "en").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, page) = get(state, "/customers/42", "en").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("Not found"), "{page}");
 }

@@ -355,6 +355,30 @@ fn segments_builds_movements_and_merges_on_the_demo_shop() {
     assert!(page.contains(&demo["profiles"]["buyers"].to_string()), "{page}");
     let page = web.get("/customers?q=lifecycle+%3D+%27decline%27", "zh-CN,zh;q=0.9");
     assert!(page.contains(&format!("共 {decline} 位客户")), "{page}");
+    // A customer's 360 page from the list: classes with why (a declining customer's
+    // lifecycle says "decline: …"), contacts masked.
+    let link = page
+        .split("href=\"/customers/")
+        .nth(1)
+        .and_then(|rest| rest.split('?').next())
+        .expect("a customer link")
+        .to_string();
+    let customer = web.get(&format!("/customers/{link}?lang=en"), "en");
+    assert!(customer.contains("decline: "), "{customer}");
+    assert!(customer.contains("Classes and why"), "{customer}");
+    // No full mobile number (11 digits in a row) and no unmasked email on the page.
+    let longest_digits = customer
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    assert!(longest_digits < 11, "{customer}");
+    assert_eq!(
+        customer.matches('@').count(),
+        customer.matches("***@").count(),
+        "{customer}"
+    );
+    assert!(customer.contains("****"), "a masked mobile: {customer}");
     let page = web.get("/customers?q=lifecycle+%3D&lang=en", "en");
     assert!(
         page.contains("role=\"alert\"") && page.contains("not a valid segment"),

@@ -19,6 +19,7 @@ pub async fn run(global: &Global, addr: SocketAddr) -> anyhow::Result<()> {
 pub async fn serve(o: &Opened, addr: SocketAddr) -> anyhow::Result<()> {
     let state = AppState {
         store: o.store.clone(),
+        lake: o.lake.clone(),
         tz: o.tz,
     };
     guanxi_web::serve(addr, state)
