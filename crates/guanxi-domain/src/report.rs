@@ -108,6 +108,129 @@ pub struct Reports {
     pub cycles: Vec<CategoryCycle>,
 }
 
+/// The reports over paid orders, each one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderReport {
+    Repurchase,
+    Categories,
+    Retention,
+    Cohorts,
+    Cycles,
+}
+
+impl OrderReport {
+    pub const ALL: [OrderReport; 5] = [
+        OrderReport::Repurchase,
+        OrderReport::Categories,
+        OrderReport::Retention,
+        OrderReport::Cohorts,
+        OrderReport::Cycles,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderReport::Repurchase => "repurchase",
+            OrderReport::Categories => "categories",
+            OrderReport::Retention => "retention",
+            OrderReport::Cohorts => "cohorts",
+            OrderReport::Cycles => "cycles",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrderReport> {
+        OrderReport::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl Reports {
+    /// One report as a table of text (header, rows; percentages with 2 decimals): what
+    /// CSV exports, the CLI and the web pages show.
+    pub fn table(&self, which: OrderReport) -> (Vec<String>, Vec<Vec<String>>) {
+        let r = self;
+        let pct = |v: f64| format!("{:.2}", v * 100.0);
+        let head = |h: &[&str]| h.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        match which {
+            OrderReport::Repurchase => (
+                head(&["period", "buyers", "repeat_buyers", "rate_pct"]),
+                r.repurchase
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.period.clone(),
+                            p.buyers.to_string(),
+                            p.repeat_buyers.to_string(),
+                            pct(p.rate),
+                        ]
+                    })
+                    .collect(),
+            ),
+            OrderReport::Categories => (
+                head(&["category", "period", "buyers", "once", "once_pct"]),
+                r.categories
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.category.clone(),
+                            c.period.clone(),
+                            c.buyers.to_string(),
+                            c.once.to_string(),
+                            pct(c.once_share),
+                        ]
+                    })
+                    .collect(),
+            ),
+            OrderReport::Retention => (
+                head(&["period", "previous_buyers", "retained", "rate_pct"]),
+                r.retention
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.period.clone(),
+                            p.previous_buyers.to_string(),
+                            p.retained.to_string(),
+                            pct(p.rate),
+                        ]
+                    })
+                    .collect(),
+            ),
+            OrderReport::Cohorts => {
+                let longest = r.cohorts.iter().map(|c| c.active.len()).max().unwrap_or(0);
+                let mut h = head(&["first_month", "customers"]);
+                h.extend((0..longest).map(|k| format!("m{k}_pct")));
+                (
+                    h,
+                    r.cohorts
+                        .iter()
+                        .map(|c| {
+                            let mut row = vec![c.month.clone(), c.customers.to_string()];
+                            row.extend(c.share.iter().map(|s| pct(*s)));
+                            // Later cohorts have fewer months behind them: empty cells.
+                            row.resize(longest + 2, String::new());
+                            row
+                        })
+                        .collect(),
+                )
+            }
+            OrderReport::Cycles => {
+                let mut rows = vec![vec![
+                    "(shop)".to_string(),
+                    r.customers.to_string(),
+                    r.shop_cycle_days.map_or(String::new(), |d| format!("{d:.1}")),
+                ]];
+                rows.extend(r.cycles.iter().map(|c| {
+                    vec![
+                        c.category.clone(),
+                        c.repeat_buyers.to_string(),
+                        format!("{:.1}", c.median_days),
+                    ]
+                }));
+                (head(&["category", "customers", "median_days"]), rows)
+            }
+        }
+    }
+}
+
 /// The accumulator: counts only, fed one customer at a time.
 #[derive(Debug)]
 pub struct OrderReports {

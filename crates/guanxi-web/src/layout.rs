@@ -23,6 +23,8 @@ main { padding: 1.5rem; max-width: 1100px; }
 table { border-collapse: collapse; background: #fff; width: 100%; }
 th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e3e6eb; }
 .error { color: #b3261e; white-space: pre-wrap; font-family: ui-monospace, monospace; }
+.tabs { display: flex; gap: 1rem; padding: 0; list-style: none; }
+[aria-current] { font-weight: 700; }
 input[type=text] { width: 32rem; max-width: 100%; padding: .35rem; }
 a:focus, input:focus, button:focus { outline: 3px solid #f2b705; }
 "#;
@@ -32,12 +34,14 @@ a:focus, input:focus, button:focus { outline: 3px solid #f2b705; }
 pub enum Page {
     Dashboard,
     Customers,
+    Reports,
 }
 
 pub fn frame(lang: Lang, current: Page, path_and_query: &str, title: &str, body: Markup) -> Markup {
     let nav = [
         (Page::Dashboard, "/", lang.t("nav-dashboard")),
         (Page::Customers, "/customers", lang.t("nav-customers")),
+        (Page::Reports, "/reports", lang.t("nav-reports")),
     ];
     html! {
         (DOCTYPE)

@@ -11,6 +11,7 @@ mod customers;
 mod dashboard;
 mod i18n;
 mod layout;
+mod reports;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,12 +25,23 @@ use guanxi_store::Store;
 
 pub use i18n::Lang;
 
+/// What needs the lake (DataFusion, in the binary): this crate builds without it.
+#[async_trait::async_trait]
+pub trait Analytics: Send + Sync {
+    /// The reports over paid orders up to the last order, split by `granularity`.
+    async fn order_reports(
+        &self,
+        granularity: guanxi_domain::report::Granularity,
+    ) -> Result<guanxi_domain::report::Reports, String>;
+}
+
 /// What every handler reads.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Where each build's profile details (with their explanations) are.
     pub lake: guanxi_lake::Lake,
+    pub analytics: Arc<dyn Analytics>,
     pub tz: ShopTz,
 }
 
@@ -39,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(dashboard::show))
         .route("/customers", get(customers::show))
         .route("/customers/{id}", get(customer::show))
+        .route("/reports", get(reports::show))
+        .route("/reports.csv", get(reports::csv))
         .with_state(state)
 }
 
@@ -56,6 +70,8 @@ pub enum WebError {
     Store(#[from] guanxi_store::StoreError),
     #[error("lake: {0}")]
     Lake(String),
+    #[error("analytics: {0}")]
+    Analytics(String),
 }
 
 impl IntoResponse for WebError {

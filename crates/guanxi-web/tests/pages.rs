@@ -5,9 +5,40 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use guanxi_domain::report::{Granularity, OrderReports, Reports};
 use guanxi_store_sqlite::SqliteStore;
-use guanxi_web::{AppState, router};
+use guanxi_web::{Analytics, AppState, router};
 use tower::ServiceExt as _;
+
+/// Reports from three hand-made customers (the web crate builds without the lake's engine).
+struct Fixed;
+
+#[async_trait::async_trait]
+impl Analytics for Fixed {
+    async fn order_reports(&self, granularity: Granularity) -> Result<Reports, String> {
+        use chrono::TimeZone as _;
+        let at = |m: u32, d: u32| chrono::Utc.with_ymd_and_hms(2026, m, d, 4, 0, 0).unwrap();
+        let order = |t, category: &str| guanxi_domain::profile::OrderFact {
+            paid_at: t,
+            paid: guanxi_domain::Cents(1000),
+            goods: guanxi_domain::Cents(1000),
+            discount: guanxi_domain::Cents(0),
+            cost: guanxi_domain::Cents(0),
+            refund: guanxi_domain::Cents(0),
+            campaign: false,
+            categories: vec![category.to_string()],
+        };
+        let mut r = OrderReports::new(at(6, 30), Default::default(), granularity);
+        r.add(&[
+            order(at(1, 10), "diapers"),
+            order(at(2, 9), "diapers"),
+            order(at(4, 10), "wipes"),
+        ]);
+        r.add(&[order(at(3, 1), "diapers")]);
+        r.add(&[order(at(5, 1), "wipes")]);
+        Ok(r.finish())
+    }
+}
 
 async fn get(state: AppState, uri: &str, accept_language: &str) -> (StatusCode, String) {
     let response = router(state)
@@ -31,6 +62,7 @@ async fn pages_without_a_build_say_what_to_do_in_the_asked_language() {
     let state = AppState {
         store: Arc::new(store),
         lake: guanxi_lake::Lake::new(dir.path().join("g.lake")),
+        analytics: Arc::new(Fixed),
         tz: Default::default(),
     };
     let (status, page) = get(state.clone(), "/", "zh-CN,zh;q=0.9,en;q=0.8").await;
@@ -49,4 +81,32 @@ async fn pages_without_a_build_say_what_to_do_in_the_asked_language() {
     let (status, page) = get(state, "/customers/42", "en").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(page.contains("Not found"), "{page}");
+}
+
+#[tokio::test]
+async fn report_pages_show_the_table_and_export_it_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("g.db")).await.unwrap();
+    let state = AppState {
+        store: Arc::new(store),
+        lake: guanxi_lake::Lake::new(dir.path().join("g.lake")),
+        analytics: Arc::new(Fixed),
+        tz: Default::default(),
+    };
+    let (status, page) = get(state.clone(), "/reports?report=repurchase&period=quarter", "zh-CN").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("复购率") && page.contains("2026-Q1") && page.contains("<svg"),
+        "{page}"
+    );
+    // Q1: two buyers, one bought twice: 50 %.
+    assert!(page.contains("50.00"), "{page}");
+    let (status, csv) = get(state.clone(), "/reports.csv?report=cohorts&period=month", "en").await;
+    assert_eq!(status, StatusCode::OK);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("first_month,customers,m0_pct"), "{csv}");
+    assert_eq!(lines.len(), 4, "a header and three cohorts: {csv}");
+    let (status, why) = get(state, "/reports?report=nope", "en").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(why.contains("repurchase, categories"), "{why}");
 }

@@ -379,6 +379,12 @@ fn segments_builds_movements_and_merges_on_the_demo_shop() {
         "{customer}"
     );
     assert!(customer.contains("****"), "a masked mobile: {customer}");
+    // Reports over the lake through the web UI: the same figures as the CLI's.
+    let cycles = ok(&["report", "cycles"]);
+    let page = web.get("/reports?report=cycles&lang=en", "en");
+    assert!(page.contains("Purchase cycles") && page.contains("(shop)"), "{page}");
+    let shop = format!("{:.1}", cycles["shop_cycle_days"].as_f64().unwrap());
+    assert!(page.contains(&shop), "{shop}: {page}");
     let page = web.get("/customers?q=lifecycle+%3D&lang=en", "en");
     assert!(
         page.contains("role=\"alert\"") && page.contains("not a valid segment"),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use guanxi_analytics::Engine;
-use guanxi_domain::report::{Granularity, Reports};
+use guanxi_domain::report::{Granularity, OrderReport, Reports};
 use guanxi_store::{CLASS_KINDS, ClassTotal, Movement};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -20,16 +20,6 @@ struct Movements {
     since: Option<chrono::DateTime<chrono::Utc>>,
     /// Per class kind: every (from, to) pair with how many customers moved.
     kinds: BTreeMap<String, Vec<Movement>>,
-}
-
-/// The reports over paid orders, each one table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OrderReport {
-    Repurchase,
-    Categories,
-    Retention,
-    Cohorts,
-    Cycles,
 }
 
 pub async fn run(global: &Global, cmd: ReportCommand) -> anyhow::Result<()> {
@@ -200,7 +190,7 @@ async fn orders(global: &Global, which: OrderReport, args: OrderReportArgs) -> a
     };
     let merged = o.store.merged_into().await?;
     let r = guanxi_analytics::order_reports(&engine, as_of, o.tz, &merged, granularity).await?;
-    let (header, rows) = table(which, &r);
+    let (header, rows) = r.table(which);
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let title = format!(
         "{} as of {} ({} customers, {} paid orders)",
@@ -231,90 +221,6 @@ fn document(which: OrderReport, r: &Reports) -> Value {
         d.extend(p.clone());
     }
     doc
-}
-
-/// The report as one table: header and rows of text, shared by the CSV and the text.
-fn table(which: OrderReport, r: &Reports) -> (Vec<String>, Vec<Vec<String>>) {
-    let pct = |v: f64| format!("{:.2}", v * 100.0);
-    let head = |h: &[&str]| h.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    match which {
-        OrderReport::Repurchase => (
-            head(&["period", "buyers", "repeat_buyers", "rate_pct"]),
-            r.repurchase
-                .iter()
-                .map(|p| {
-                    vec![
-                        p.period.clone(),
-                        p.buyers.to_string(),
-                        p.repeat_buyers.to_string(),
-                        pct(p.rate),
-                    ]
-                })
-                .collect(),
-        ),
-        OrderReport::Categories => (
-            head(&["category", "period", "buyers", "once", "once_pct"]),
-            r.categories
-                .iter()
-                .map(|c| {
-                    vec![
-                        c.category.clone(),
-                        c.period.clone(),
-                        c.buyers.to_string(),
-                        c.once.to_string(),
-                        pct(c.once_share),
-                    ]
-                })
-                .collect(),
-        ),
-        OrderReport::Retention => (
-            head(&["period", "previous_buyers", "retained", "rate_pct"]),
-            r.retention
-                .iter()
-                .map(|p| {
-                    vec![
-                        p.period.clone(),
-                        p.previous_buyers.to_string(),
-                        p.retained.to_string(),
-                        pct(p.rate),
-                    ]
-                })
-                .collect(),
-        ),
-        OrderReport::Cohorts => {
-            let longest = r.cohorts.iter().map(|c| c.active.len()).max().unwrap_or(0);
-            let mut h = head(&["first_month", "customers"]);
-            h.extend((0..longest).map(|k| format!("m{k}_pct")));
-            (
-                h,
-                r.cohorts
-                    .iter()
-                    .map(|c| {
-                        let mut row = vec![c.month.clone(), c.customers.to_string()];
-                        row.extend(c.share.iter().map(|s| pct(*s)));
-                        // Later cohorts have fewer months behind them: empty cells.
-                        row.resize(longest + 2, String::new());
-                        row
-                    })
-                    .collect(),
-            )
-        }
-        OrderReport::Cycles => {
-            let mut rows = vec![vec![
-                "(shop)".to_string(),
-                r.customers.to_string(),
-                r.shop_cycle_days.map_or(String::new(), |d| format!("{d:.1}")),
-            ]];
-            rows.extend(r.cycles.iter().map(|c| {
-                vec![
-                    c.category.clone(),
-                    c.repeat_buyers.to_string(),
-                    format!("{:.1}", c.median_days),
-                ]
-            }));
-            (head(&["category", "customers", "median_days"]), rows)
-        }
-    }
 }
 
 /// A table as aligned text, right-aligned columns.

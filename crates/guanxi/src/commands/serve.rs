@@ -3,7 +3,14 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use guanxi_web::AppState;
+use std::sync::Arc;
+
+use guanxi_analytics::Engine;
+use guanxi_domain::ShopTz;
+use guanxi_domain::report::{Granularity, Reports};
+use guanxi_lake::Lake;
+use guanxi_store::Store;
+use guanxi_web::{Analytics, AppState};
 
 use crate::cli::Global;
 use crate::commands::default_db;
@@ -20,9 +27,39 @@ pub async fn serve(o: &Opened, addr: SocketAddr) -> anyhow::Result<()> {
     let state = AppState {
         store: o.store.clone(),
         lake: o.lake.clone(),
+        analytics: Arc::new(LakeAnalytics {
+            lake: o.lake.clone(),
+            store: o.store.clone(),
+            tz: o.tz,
+        }),
         tz: o.tz,
     };
     guanxi_web::serve(addr, state)
         .await
         .with_context(|| format!("serving on {addr}"))
+}
+
+/// The web UI's reports over the lake, computed when a page asks (one DataFusion pass).
+struct LakeAnalytics {
+    lake: Lake,
+    store: Arc<dyn Store>,
+    tz: ShopTz,
+}
+
+#[async_trait::async_trait]
+impl Analytics for LakeAnalytics {
+    async fn order_reports(&self, granularity: Granularity) -> Result<Reports, String> {
+        let run = async {
+            let engine = Engine::open(&self.lake).await?;
+            let as_of = engine
+                .last_order_at()
+                .await?
+                .context("the lake holds no orders: import some first")?;
+            let merged = self.store.merged_into().await?;
+            Ok::<_, anyhow::Error>(
+                guanxi_analytics::order_reports(&engine, as_of, self.tz, &merged, granularity).await?,
+            )
+        };
+        run.await.map_err(|e| format!("{e:#}"))
+    }
 }
