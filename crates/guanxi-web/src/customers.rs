@@ -3,12 +3,15 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::http::{HeaderMap, Uri};
-use axum::response::Html;
+use axum::response::{Html, IntoResponse, Response};
 use guanxi_domain::segment::{Expr, expand, parse};
-use maud::html;
+use maud::{PreEscaped, html};
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::layout::{Page, frame};
 use crate::{AppState, WebError, html, lang_of};
@@ -43,20 +46,7 @@ pub async fn show(
         )));
     };
     let text = p.q.clone().unwrap_or_default();
-    let expr: Result<Expr, String> = if text.trim().is_empty() {
-        parse("paid_orders >= 0").map_err(|e| e.render("", ""))
-    } else {
-        let saved: HashMap<String, String> = s
-            .store
-            .segments()
-            .await?
-            .into_iter()
-            .map(|g| (g.name, g.expression))
-            .collect();
-        parse(&text).map_err(|e| e.render(&text, "q")).and_then(|e| {
-            expand(&e, &|name: &str| saved.get(name).and_then(|t| parse(t).ok())).map_err(|e| e.to_string())
-        })
-    };
+    let expr = resolve(&s, &text).await?;
     let (count, members, error) = match &expr {
         Ok(e) => {
             let (count, members) = tokio::try_join!(
@@ -83,9 +73,10 @@ pub async fn show(
                 p #q-error .error role="alert" { (lang.t("filter-error")) "\n" (why) }
             }
         }
-        @if let Some(n) = count {
-            p { (lang.t1("customers-count", "count", n)) }
+        p #live-count aria-live="polite" data-label=(lang.t1("customers-count", "count", "{n}")) {
+            @if let Some(n) = count { (lang.t1("customers-count", "count", n)) }
         }
+        script { (PreEscaped(LIVE_COUNT)) }
         @if members.is_empty() {
             @if error.is_none() { p { (lang.t("customers-none")) } }
         } @else {
@@ -108,6 +99,59 @@ pub async fn show(
     };
     Ok(html(frame(lang, Page::Customers, &here, &title, body)))
 }
+
+/// The expression of the filter `text` (saved segments inlined), or the located error
+/// as text; everyone profiled when `text` is blank.
+async fn resolve(s: &AppState, text: &str) -> Result<Result<Expr, String>, WebError> {
+    if text.trim().is_empty() {
+        return Ok(parse("paid_orders >= 0").map_err(|e| e.render("", "")));
+    }
+    let saved: HashMap<String, String> = s
+        .store
+        .segments()
+        .await?
+        .into_iter()
+        .map(|g| (g.name, g.expression))
+        .collect();
+    Ok(parse(text)
+        .map_err(|e| e.render(text, "q"))
+        .and_then(|e| expand(&e, &|name: &str| saved.get(name).and_then(|t| parse(t).ok())).map_err(|e| e.to_string())))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CountParams {
+    q: Option<String>,
+}
+
+/// `GET /api/segment/count?q=…`: `{"customers": N}`, or 400 with `{"error": …}` (the
+/// located parse error): the customers page's live count as the filter is typed.
+pub async fn count(State(s): State<AppState>, Query(p): Query<CountParams>) -> Result<Response, WebError> {
+    let Some(build) = s.store.latest_build().await? else {
+        return Ok((StatusCode::CONFLICT, Json(json!({ "error": "no profile build yet" }))).into_response());
+    };
+    Ok(match resolve(&s, p.q.as_deref().unwrap_or_default()).await? {
+        Ok(e) => Json(json!({ "customers": s.store.segment_count(&e, build.as_of).await? })).into_response(),
+        Err(why) => (StatusCode::BAD_REQUEST, Json(json!({ "error": why }))).into_response(),
+    })
+}
+
+/// Updates the count as the filter is typed (debounced): progressive — without script
+/// the form's submit does the same.
+const LIVE_COUNT: &str = r#"
+(() => {
+  const q = document.getElementById('q'), out = document.getElementById('live-count');
+  if (!q || !out) return;
+  let timer;
+  q.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const r = await fetch('/api/segment/count?q=' + encodeURIComponent(q.value));
+      const body = await r.json();
+      out.textContent = r.ok ? out.dataset.label.replace('{n}', body.customers) : body.error;
+    }, 300);
+  });
+})();
+"#;
 
 /// Percent-encodes a query value.
 fn encode(s: &str) -> String {

@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(dashboard::show))
         .route("/customers", get(customers::show))
         .route("/customers/{id}", get(customer::show))
+        .route("/api/segment/count", get(customers::count))
         .route("/reports", get(reports::show))
         .route("/reports.csv", get(reports::csv))
         .with_state(state)

@@ -49,6 +49,13 @@ impl Server {
 
     /// The body of a GET, asserting a 200.
     fn get(&self, path: &str, accept_language: &str) -> String {
+        let (head, body) = self.request(path, accept_language);
+        assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+        body
+    }
+
+    /// The status line and headers, and the body, of a GET.
+    fn request(&self, path: &str, accept_language: &str) -> (String, String) {
         use std::io::{Read as _, Write as _};
         let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
         write!(
@@ -60,8 +67,7 @@ impl Server {
         let mut response = String::new();
         s.read_to_string(&mut response).unwrap();
         let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-        assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
-        body.to_string()
+        (head.to_string(), body.to_string())
     }
 }
 
@@ -385,6 +391,14 @@ fn segments_builds_movements_and_merges_on_the_demo_shop() {
     assert!(page.contains("Purchase cycles") && page.contains("(shop)"), "{page}");
     let shop = format!("{:.1}", cycles["shop_cycle_days"].as_f64().unwrap());
     assert!(page.contains(&shop), "{shop}: {page}");
+    // The live count the customers page asks for as a filter is typed.
+    let live: Value = serde_json::from_str(&web.get("/api/segment/count?q=lifecycle+%3D+%27decline%27", "en")).unwrap();
+    assert_eq!(live["customers"].as_u64(), Some(decline));
+    let (head, body) = web.request("/api/segment/count?q=lifecycle+%3D", "en");
+    assert!(
+        head.starts_with("HTTP/1.1 400") && body.contains("expected"),
+        "{head} {body}"
+    );
     let page = web.get("/customers?q=lifecycle+%3D&lang=en", "en");
     assert!(
         page.contains("role=\"alert\"") && page.contains("not a valid segment"),
