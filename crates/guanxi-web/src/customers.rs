@@ -4,17 +4,18 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, Uri};
-use axum::response::{Html, IntoResponse, Response};
-use guanxi_domain::segment::{Expr, expand, parse};
-use maud::{PreEscaped, html};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use guanxi_domain::segment::{Expr, SaveError, check_save, expand, parse};
+use guanxi_store::SavedSegment;
+use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::layout::{Page, frame};
-use crate::{AppState, WebError, html, lang_of};
+use crate::{AppState, Lang, WebError, html, lang_of};
 
 const PAGE: u32 = 50;
 
@@ -25,6 +26,8 @@ pub struct Params {
     q: Option<String>,
     /// The last id of the previous page.
     after: Option<i64>,
+    /// The name the filter was just saved as.
+    saved: Option<String>,
 }
 
 pub async fn show(
@@ -73,6 +76,9 @@ pub async fn show(
                 p #q-error .error role="alert" { (lang.t("filter-error")) "\n" (why) }
             }
         }
+        @if let Some(name) = &p.saved {
+            p role="status" { (lang.t1("segment-saved", "name", name.clone())) }
+        }
         p #live-count aria-live="polite" data-label=(lang.t1("customers-count", "count", "{n}")) {
             @if let Some(n) = count { (lang.t1("customers-count", "count", n)) }
         }
@@ -96,8 +102,100 @@ pub async fn show(
         @if let Some(href) = next {
             p { a href=(href) rel="next" { (lang.t("customers-next")) } }
         }
+        @if error.is_none() && !text.trim().is_empty() {
+            (save_form(lang, &text, "", "", None))
+        }
     };
     Ok(html(frame(lang, Page::Customers, &here, &title, body)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SaveForm {
+    lang: Option<String>,
+    q: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// The form that saves the filter as a named segment; `error` (field, message) is shown
+/// next to its field.
+fn save_form(lang: Lang, text: &str, name: &str, description: &str, error: Option<(&str, &str)>) -> Markup {
+    let err = |field: &str| error.filter(|(f, _)| *f == field).map(|(_, m)| m.to_string());
+    let (name_error, q_error) = (err("name"), err("q"));
+    html! {
+        form method="post" action="/segments" {
+            h2 { (lang.t("segment-save")) }
+            input type="hidden" name="lang" value=(lang.code());
+            p {
+                label for="seg-q" { (lang.t("customers-filter")) } " "
+                input #seg-q type="text" name="q" value=(text) aria-invalid=[q_error.as_ref().map(|_| "true")]
+                    aria-describedby=[q_error.as_ref().map(|_| "seg-q-error")];
+                @if let Some(m) = &q_error { span #seg-q-error .error role="alert" { (m) } }
+            }
+            p {
+                label for="seg-name" { (lang.t("segment-name")) } " "
+                input #seg-name type="text" name="name" value=(name) required aria-invalid=[name_error.as_ref().map(|_| "true")]
+                    aria-describedby=[name_error.as_ref().map(|_| "seg-name-error")];
+                @if let Some(m) = &name_error { span #seg-name-error .error role="alert" { (m) } }
+            }
+            p {
+                label for="seg-description" { (lang.t("segment-description")) } " "
+                input #seg-description type="text" name="description" value=(description);
+            }
+            button type="submit" { (lang.t("segment-save")) }
+        }
+    }
+}
+
+/// `POST /segments`: saves the filter as a named segment (the same checks as `guanxi
+/// segment save`) and shows its customers; a bad name or expression comes back to the
+/// form with the error next to the field.
+pub async fn save(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<SaveForm>,
+) -> Result<Response, WebError> {
+    let lang = lang_of(f.lang.as_deref(), &headers);
+    let existing = s.store.segments().await?;
+    let saved: HashMap<String, String> = existing
+        .iter()
+        .map(|g| (g.name.clone(), g.expression.clone()))
+        .collect();
+    let name = f.name.trim().to_string();
+    match check_save(&name, &f.q, &saved) {
+        Ok(parsed) => {
+            let now = chrono::Utc::now();
+            let created_at = existing.iter().find(|g| g.name == name).map_or(now, |g| g.created_at);
+            s.store
+                .save_segment(&SavedSegment {
+                    name: name.clone(),
+                    description: f.description.trim().to_string(),
+                    expression: parsed.to_string(),
+                    created_at,
+                    updated_at: now,
+                })
+                .await?;
+            let to = format!(
+                "/customers?lang={}&q={}&saved={}",
+                lang.code(),
+                encode(&parsed.to_string()),
+                encode(&name)
+            );
+            Ok(Redirect::to(&to).into_response())
+        }
+        Err(e) => {
+            let (field, message) = match &e {
+                SaveError::NoName => ("name", lang.t("segment-name-needed")),
+                SaveError::Syntax(err) => ("q", err.render(&f.q, "q")),
+                SaveError::Reference(err) => ("q", err.to_string()),
+            };
+            let title = lang.t("segment-save");
+            let body = save_form(lang, &f.q, &f.name, &f.description, Some((field, &message)));
+            let page = frame(lang, Page::Customers, "/customers", &title, body);
+            Ok((StatusCode::BAD_REQUEST, html(page)).into_response())
+        }
+    }
 }
 
 /// The expression of the filter `text` (saved segments inlined), or the located error

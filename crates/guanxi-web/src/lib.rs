@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/customers", get(customers::show))
         .route("/customers/{id}", get(customer::show))
         .route("/api/segment/count", get(customers::count))
+        .route("/segments", axum::routing::post(customers::save))
         .route("/reports", get(reports::show))
         .route("/reports.csv", get(reports::csv))
         .with_state(state)

@@ -110,3 +110,60 @@ async fn report_pages_show_the_table_and_export_it_as_csv() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(why.contains("repurchase, categories"), "{why}");
 }
+
+async fn post_form(state: AppState, uri: &str, form: &str) -> (StatusCode, Option<String>, String) {
+    let response = router(state)
+        .oneshot(
+            Request::post(uri)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, location, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn saving_a_segment_checks_the_name_and_expression_next_to_the_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("g.db")).await.unwrap());
+    let state = AppState {
+        store: store.clone(),
+        lake: guanxi_lake::Lake::new(dir.path().join("g.lake")),
+        analytics: Arc::new(Fixed),
+        tz: Default::default(),
+    };
+    let (status, _, page) = post_form(state.clone(), "/segments", "lang=en&q=tier+%3D+%27vip%27&name=").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains(r#"id="seg-name-error""#) && page.contains("needs a name"),
+        "{page}"
+    );
+    let (status, _, page) = post_form(state.clone(), "/segments", "lang=en&q=tier+%3D&name=vip").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains(r#"id="seg-q-error""#) && page.contains('^'), "{page}");
+    let (status, _, page) = post_form(state.clone(), "/segments", "lang=en&q=in+segment+%27nope%27&name=x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("nope"), "{page}");
+    let (status, location, _) = post_form(
+        state,
+        "/segments",
+        "lang=en&q=tier+%3D+%27vip%27&name=VIPs&description=top",
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.unwrap().contains("saved=VIPs"));
+    let saved = guanxi_store::Store::segments(store.as_ref()).await.unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(
+        (saved[0].name.as_str(), saved[0].expression.as_str()),
+        ("VIPs", "tier = 'vip'")
+    );
+}

@@ -410,6 +410,39 @@ pub enum ExpandError {
     Cycle(String, String),
 }
 
+/// Why a segment cannot be saved.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SaveError {
+    #[error("a segment needs a name")]
+    NoName,
+    #[error("the expression is not valid")]
+    Syntax(SegmentError),
+    #[error(transparent)]
+    Reference(ExpandError),
+}
+
+/// Checks a segment about to be saved as `name` with the expression `text`, against the
+/// saved segments (`saved`: name → expression): a name, a valid expression, every segment
+/// it refers to exists, and none leads back to it. Returns the parsed expression (its
+/// canonical text is what is stored).
+pub fn check_save(
+    name: &str,
+    text: &str,
+    saved: &std::collections::HashMap<String, String>,
+) -> Result<Expr, SaveError> {
+    if name.trim().is_empty() {
+        return Err(SaveError::NoName);
+    }
+    let parsed = parse(text).map_err(SaveError::Syntax)?;
+    let mut with = saved.clone();
+    with.insert(name.to_string(), parsed.to_string());
+    let lookup = |n: &str| with.get(n).and_then(|t| parse(t).ok());
+    expand(&parsed, &lookup)
+        .and_then(|_| expand(&Expr::Cond(Cond::InSegment(name.to_string())), &lookup))
+        .map_err(SaveError::Reference)?;
+    Ok(parsed)
+}
+
 /// Replaces every `in segment 'name'` with that segment's expression (looked up with
 /// `lookup`, recursively), refusing unknown names and cycles.
 pub fn expand(expr: &Expr, lookup: &impl Fn(&str) -> Option<Expr>) -> Result<Expr, ExpandError> {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use guanxi_domain::segment::{Expr, expand, parse};
+use guanxi_domain::segment::{Expr, SaveError, check_save, expand, parse};
 use guanxi_domain::{CustomerKey, Source};
 use guanxi_store::{SavedSegment, SegmentMember};
 use serde::Serialize;
@@ -217,28 +217,18 @@ pub async fn run(global: &Global, cmd: SegmentCommand) -> anyhow::Result<()> {
             expr,
             description,
         } => {
-            if name.trim().is_empty() {
-                return Err(BadInput {
+            let parsed = check_save(&name, &expr, &saved(&o).await?).map_err(|e| match e {
+                SaveError::NoName => BadInput {
                     code: "segment_name",
-                    message: "a segment needs a name".into(),
+                    message: e.to_string(),
                 }
-                .into());
-            }
-            let parsed = parse(&expr).map_err(|e| syntax(&expr, "expression", e))?;
-            let mut saved = saved(&o).await?;
-            saved.insert(name.clone(), parsed.to_string());
-            // Every reference must exist and none may lead back to this segment.
-            expand(&parsed, &|n: &str| saved.get(n).and_then(|t| parse(t).ok()))
-                .and_then(|_| {
-                    expand(
-                        &guanxi_domain::segment::Expr::Cond(guanxi_domain::segment::Cond::InSegment(name.clone())),
-                        &|n: &str| saved.get(n).and_then(|t| parse(t).ok()),
-                    )
-                })
-                .map_err(|e| BadInput {
+                .into(),
+                SaveError::Syntax(e) => syntax(&expr, "expression", e),
+                SaveError::Reference(e) => anyhow::Error::from(BadInput {
                     code: "segment_reference",
                     message: e.to_string(),
-                })?;
+                }),
+            })?;
             let now = Utc::now();
             let existing = o.store.segments().await?.into_iter().find(|s| s.name == name);
             o.store
