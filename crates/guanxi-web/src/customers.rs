@@ -14,7 +14,7 @@ use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::layout::{Page, frame};
+use crate::layout::{Page, frame, no_build};
 use crate::{AppState, Lang, WebError, html, lang_of};
 
 const PAGE: u32 = 50;
@@ -40,13 +40,7 @@ pub async fn show(
     let title = lang.t("customers-title");
     let here = uri.to_string();
     let Some(build) = s.store.latest_build().await? else {
-        return Ok(html(frame(
-            lang,
-            Page::Customers,
-            &here,
-            &title,
-            html! { p { (lang.t("no-build")) } },
-        )));
+        return Ok(html(no_build(lang, Page::Customers, &here, &title)));
     };
     let text = p.q.clone().unwrap_or_default();
     let expr = resolve(&s, &text).await?;

@@ -8,7 +8,7 @@ use maud::html;
 use serde::Deserialize;
 
 use crate::chart::bars;
-use crate::layout::{Page, frame};
+use crate::layout::{Page, frame, no_build};
 use crate::{AppState, WebError, html, lang_of};
 
 #[derive(Debug, Deserialize)]
@@ -26,13 +26,7 @@ pub async fn show(
     let title = lang.t("dashboard-title");
     let here = uri.to_string();
     let Some(build) = s.store.latest_build().await? else {
-        return Ok(html(frame(
-            lang,
-            Page::Dashboard,
-            &here,
-            &title,
-            html! { p { (lang.t("no-build")) } },
-        )));
+        return Ok(html(no_build(lang, Page::Dashboard, &here, &title)));
     };
     let summary: serde_json::Value = serde_json::from_str(&build.summary).unwrap_or_default();
     let (totals, satisfaction, clv) = tokio::try_join!(

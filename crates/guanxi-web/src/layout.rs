@@ -73,6 +73,17 @@ pub fn frame(lang: Lang, current: Page, path_and_query: &str, title: &str, body:
     }
 }
 
+/// A page that says there is no profile build yet, and how to make one.
+pub fn no_build(lang: Lang, current: Page, path_and_query: &str, title: &str) -> Markup {
+    frame(
+        lang,
+        current,
+        path_and_query,
+        title,
+        html! { p { (lang.t("no-build")) } },
+    )
+}
+
 /// The same page in language `l`: `lang=` replaced in the query.
 fn with_lang(path_and_query: &str, l: Lang) -> String {
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));

@@ -40,6 +40,20 @@ impl Analytics for Fixed {
     }
 }
 
+/// An empty store and lake in a temporary directory (kept while the guard lives), with
+/// the fixed analytics.
+async fn empty_shop() -> (tempfile::TempDir, Arc<SqliteStore>, AppState) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("g.db")).await.unwrap());
+    let state = AppState {
+        store: store.clone(),
+        lake: guanxi_lake::Lake::new(dir.path().join("g.lake")),
+        analytics: Arc::new(Fixed),
+        tz: Default::default(),
+    };
+    (dir, store, state)
+}
+
 async fn get(state: AppState, uri: &str, accept_language: &str) -> (StatusCode, String) {
     let response = router(state)
         .oneshot(
@@ -57,14 +71,7 @@ async fn get(state: AppState, uri: &str, accept_language: &str) -> (StatusCode, 
 
 #[tokio::test]
 async fn pages_without_a_build_say_what_to_do_in_the_asked_language() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("g.db")).await.unwrap();
-    let state = AppState {
-        store: Arc::new(store),
-        lake: guanxi_lake::Lake::new(dir.path().join("g.lake")),
-        analytics: Arc::new(Fixed),
-        tz: Default::default(),
-    };
+    let (_dir, _, state) = empty_shop().await;
     let (status, page) = get(state.clone(), "/", "zh-CN,zh;q=0.9,en;q=0.8").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(r#"<html lang="zh-CN">"#), "{page}");
@@ -85,14 +92,7 @@ async fn pages_without_a_build_say_what_to_do_in_the_asked_language() {
 
 #[tokio::test]
 async fn report_pages_show_the_table_and_export_it_as_csv() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("g.db")).await.unwrap();
-    let state = AppState {
-        store: Arc::new(store),
-        lake: guanxi_lake::Lake::new(dir.path().join("g.lake")),
-        analytics: Arc::new(Fixed),
-        tz: Default::default(),
-    };
+    let (_dir, _, state) = empty_shop().await;
     let (status, page) = get(state.clone(), "/reports?report=repurchase&period=quarter", "zh-CN").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -132,14 +132,7 @@ async fn post_form(state: AppState, uri: &str, form: &str) -> (StatusCode, Optio
 
 #[tokio::test]
 async fn saving_a_segment_checks_the_name_and_expression_next_to_the_fields() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("g.db")).await.unwrap());
-    let state = AppState {
-        store: store.clone(),
-        lake: guanxi_lake::Lake::new(dir.path().join("g.lake")),
-        analytics: Arc::new(Fixed),
-        tz: Default::default(),
-    };
+    let (_dir, store, state) = empty_shop().await;
     let (status, _, page) = post_form(state.clone(), "/segments", "lang=en&q=tier+%3D+%27vip%27&name=").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
