@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use guanxi_analytics::Engine;
 use guanxi_domain::clv::{
@@ -83,13 +82,7 @@ async fn until(
     date: Option<&str>,
     flag: &str,
 ) -> anyhow::Result<(DateTime<Utc>, NaiveDate)> {
-    let at = match date {
-        Some(d) => profile::end_of_day(d, o.tz, flag)?,
-        None => engine
-            .last_order_at()
-            .await?
-            .context("the lake holds no orders: import some first")?,
-    };
+    let at = profile::as_of_or_last(engine, o.tz, date, flag).await?;
     Ok((at, at.with_timezone(&o.tz.0).date_naive()))
 }
 

@@ -43,6 +43,23 @@ pub struct Distribution {
 }
 
 /// The end of `date` in the shop's time zone.
+/// The end of `date`'s day in shop time (`flag` names it in errors), or — without a date —
+/// the time of the lake's last order: what every command's as-of defaults to.
+pub async fn as_of_or_last(
+    engine: &Engine,
+    tz: ShopTz,
+    date: Option<&str>,
+    flag: &str,
+) -> anyhow::Result<DateTime<Utc>> {
+    match date {
+        Some(d) => Ok(end_of_day(d, tz, flag)?),
+        None => engine
+            .last_order_at()
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the lake holds no orders: import some first (guanxi import orders …)")),
+    }
+}
+
 /// The last microsecond of `date`'s day in shop time; a bad date is bad input naming
 /// `flag`.
 pub fn end_of_day(date: &str, tz: ShopTz, flag: &str) -> Result<DateTime<Utc>, crate::output::BadInput> {
@@ -190,13 +207,7 @@ pub fn row(p: &CustomerProfile, as_of: DateTime<Utc>) -> ProfileRow {
 /// the lake, everyone else from the store, merged customers counted for their person.
 pub async fn profiles(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyhow::Result<ProfileBuild> {
     let engine = Engine::open(&o.lake).await?;
-    let as_of = match as_of {
-        Some(d) => end_of_day(d, o.tz, "--as-of")?,
-        None => match engine.last_order_at().await? {
-            Some(t) => t,
-            None => anyhow::bail!("the lake holds no orders: import some first (guanxi import orders …)"),
-        },
-    };
+    let as_of = as_of_or_last(&engine, o.tz, as_of, "--as-of").await?;
     let read = std::time::Instant::now();
     // Four independent reads, each decoded on its own connection's thread.
     let (merged_into, standings, service, reviews) = tokio::try_join!(

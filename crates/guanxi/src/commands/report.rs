@@ -80,14 +80,8 @@ async fn classes(global: &Global, kind: Option<String>, csv: bool) -> anyhow::Re
 
 async fn satisfaction(global: &Global, as_of: Option<String>, csv: bool) -> anyhow::Result<()> {
     let o = open(global, default_db()).await?;
-    let as_of = match &as_of {
-        Some(d) => profile::end_of_day(d, o.tz, "--as-of")?,
-        None => Engine::open(&o.lake)
-            .await?
-            .last_order_at()
-            .await?
-            .context("the lake holds no orders: import some first")?,
-    };
+    let engine = Engine::open(&o.lake).await?;
+    let as_of = profile::as_of_or_last(&engine, o.tz, as_of.as_deref(), "--as-of").await?;
     let s = o.store.satisfaction(as_of).await?;
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
     let rows = vec![
@@ -176,13 +170,7 @@ async fn movements(global: &Global, since: Option<String>) -> anyhow::Result<()>
 async fn orders(global: &Global, which: OrderReport, args: OrderReportArgs) -> anyhow::Result<()> {
     let o = open(global, default_db()).await?;
     let engine = Engine::open(&o.lake).await?;
-    let as_of = match &args.as_of {
-        Some(d) => profile::end_of_day(d, o.tz, "--as-of")?,
-        None => engine
-            .last_order_at()
-            .await?
-            .context("the lake holds no orders: import some first")?,
-    };
+    let as_of = profile::as_of_or_last(&engine, o.tz, args.as_of.as_deref(), "--as-of").await?;
     let granularity = match args.period {
         PeriodArg::Month => Granularity::Month,
         PeriodArg::Quarter => Granularity::Quarter,

@@ -51,10 +51,7 @@ impl Analytics for LakeAnalytics {
     async fn order_reports(&self, granularity: Granularity) -> Result<Reports, String> {
         let run = async {
             let engine = Engine::open(&self.lake).await?;
-            let as_of = engine
-                .last_order_at()
-                .await?
-                .context("the lake holds no orders: import some first")?;
+            let as_of = super::profile::as_of_or_last(&engine, self.tz, None, "as-of").await?;
             let merged = self.store.merged_into().await?;
             Ok::<_, anyhow::Error>(
                 guanxi_analytics::order_reports(&engine, as_of, self.tz, &merged, granularity).await?,
