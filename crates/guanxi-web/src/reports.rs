@@ -66,31 +66,22 @@ pub async fn show(
     let query = |rep: OrderReport, g: Granularity| {
         format!("report={}&period={}&lang={}", rep.as_str(), period_name(g), lang.code())
     };
+    // Rates per period as percentages; cycles in days.
+    let percent = |rows: Vec<(String, f64)>| bars(&title, &rows, |v| format!("{v:.1}%"));
     let chart = match report {
-        OrderReport::Repurchase => Some(bars(
-            &title,
-            &r.repurchase
+        OrderReport::Repurchase => Some(percent(
+            r.repurchase
                 .iter()
                 .map(|x| (x.period.clone(), x.rate * 100.0))
-                .collect::<Vec<_>>(),
-            |v| format!("{v:.1}%"),
+                .collect(),
         )),
-        OrderReport::Retention => Some(bars(
-            &title,
-            &r.retention
-                .iter()
-                .map(|x| (x.period.clone(), x.rate * 100.0))
-                .collect::<Vec<_>>(),
-            |v| format!("{v:.1}%"),
+        OrderReport::Retention => Some(percent(
+            r.retention.iter().map(|x| (x.period.clone(), x.rate * 100.0)).collect(),
         )),
-        OrderReport::Cycles => Some(bars(
-            &title,
-            &r.cycles
-                .iter()
-                .map(|x| (x.category.clone(), x.median_days))
-                .collect::<Vec<_>>(),
-            |v| format!("{v:.0}"),
-        )),
+        OrderReport::Cycles => {
+            let rows: Vec<(String, f64)> = r.cycles.iter().map(|x| (x.category.clone(), x.median_days)).collect();
+            Some(bars(&title, &rows, |v| format!("{v:.0}")))
+        }
         OrderReport::Categories | OrderReport::Cohorts => None,
     };
     let body = html! {

@@ -43,6 +43,14 @@ pub struct Distribution {
 }
 
 /// The end of `date` in the shop's time zone.
+/// The latest stored profile build, or an error saying how to make one.
+pub async fn current_build(o: &Opened) -> anyhow::Result<BuildRecord> {
+    o.store
+        .latest_build()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no profiles yet: build them first (guanxi profile build)"))
+}
+
 /// The end of `date`'s day in shop time (`flag` names it in errors), or — without a date —
 /// the time of the lake's last order: what every command's as-of defaults to.
 pub async fn as_of_or_last(

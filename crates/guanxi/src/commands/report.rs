@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context as _;
 use guanxi_analytics::Engine;
 use guanxi_domain::report::{Granularity, OrderReport, Reports};
 use guanxi_store::{CLASS_KINDS, ClassTotal, Movement};
@@ -46,11 +45,7 @@ async fn classes(global: &Global, kind: Option<String>, csv: bool) -> anyhow::Re
         .into());
     }
     let o = open(global, default_db()).await?;
-    let build = o
-        .store
-        .latest_build()
-        .await?
-        .context("no profile build yet: run guanxi profile build")?;
+    let build = profile::current_build(&o).await?;
     let totals: Vec<ClassTotal> = o
         .store
         .class_totals()
@@ -104,11 +99,7 @@ async fn satisfaction(global: &Global, as_of: Option<String>, csv: bool) -> anyh
 
 async fn clv(global: &Global, csv: bool) -> anyhow::Result<()> {
     let o = open(global, default_db()).await?;
-    let build = o
-        .store
-        .latest_build()
-        .await?
-        .context("no profile build yet: run guanxi profile build")?;
+    let build = profile::current_build(&o).await?;
     let buckets = o.store.clv_distribution().await?;
     let yuan = |c: i64| format!("{:.0}", c as f64 / 100.0);
     let rows = buckets

@@ -55,11 +55,7 @@ async fn resolve(o: &Opened, asked: &str) -> anyhow::Result<Resolved> {
 
 /// The as-of moment of the current build: behaviour windows end there.
 async fn as_of(o: &Opened) -> anyhow::Result<DateTime<Utc>> {
-    Ok(o.store
-        .latest_build()
-        .await?
-        .context("no profiles yet: build them first (guanxi profile build)")?
-        .as_of)
+    Ok(super::profile::current_build(o).await?.as_of)
 }
 
 #[derive(Serialize)]
