@@ -29,11 +29,13 @@ use serde::Serialize;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
+mod history;
 mod profiles;
 pub mod segment;
 #[doc(hidden)]
 pub mod sql;
 
+pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
 pub use profiles::{
     BuildRecord, CLASS_KINDS, CLV_BUCKETS, ClassTotal, ClvBucket, MergeChange, MergeProposal, Movement, ProfileRow,
     Satisfaction, SavedSegment, SegmentMember, SegmentPlan, Transition, transitions,
@@ -213,6 +215,14 @@ pub trait Store: Send + Sync {
 
     /// The current build's customers with a forecast, by CLV bucket ([`CLV_BUCKETS`]).
     async fn clv_distribution(&self) -> Result<Vec<ClvBucket>>;
+
+    /// Customers whose id, external id, mobile number or email is the search text, or
+    /// whose name starts with it (merged-away records excluded), at most `limit`, by id.
+    async fn search_customers(&self, search: &Search, limit: u32) -> Result<Vec<SegmentMember>>;
+
+    /// One customer's orders, service records, reviews and messages (with those of the
+    /// customers merged into them), newest first, at most `limit` of each.
+    async fn customer_history(&self, customer_id: i64, limit: u32) -> Result<History>;
 
     /// One customer's class changes, oldest first.
     async fn customer_transitions(&self, customer_id: i64) -> Result<Vec<Transition>>;

@@ -1209,6 +1209,130 @@ macro_rules! sql_store {
                     .collect())
             }
 
+            async fn search_customers(&self, search: &$crate::Search, limit: u32) -> $crate::Result<Vec<$crate::SegmentMember>> {
+                // Each way the text can match is its own indexed lookup; UNION drops the
+                // customer found twice. PostgreSQL compares names bytewise for the prefix
+                // range (its index is on `name COLLATE "C"`), as SQLite does by default.
+                let collate = if matches!($backend, $crate::Backend::Postgres) { " COLLATE \"C\"" } else { "" };
+                let mut b = Builder::new("SELECT id, source, external_id, name FROM customers WHERE merged_into IS NULL AND id IN (");
+                b.push("SELECT id FROM customers WHERE external_id = ").push_bind(search.text.clone());
+                b.push(format!(" UNION SELECT id FROM customers WHERE name{collate} >= ")).push_bind(search.text.clone());
+                b.push(format!(" AND name{collate} < ")).push_bind(search.prefix_end());
+                if let Some(id) = search.id {
+                    b.push(" UNION SELECT id FROM customers WHERE id = ").push_bind(id);
+                }
+                if let Some(m) = &search.mobile {
+                    b.push(" UNION SELECT id FROM customers WHERE mobile = ").push_bind(m.clone());
+                }
+                if let Some(e) = &search.email {
+                    b.push(" UNION SELECT id FROM customers WHERE email = ").push_bind(e.clone());
+                }
+                b.push(") ORDER BY id LIMIT ").push_bind(i64::from(limit));
+                rows_of(&self.pool, b, |r| {
+                    Ok($crate::SegmentMember {
+                        id: get(r, "id")?,
+                        source: get(r, "source")?,
+                        external_id: get(r, "external_id")?,
+                        name: get(r, "name")?,
+                    })
+                })
+                .await
+            }
+
+            async fn customer_history(&self, customer_id: i64, limit: u32) -> $crate::Result<$crate::History> {
+                let who = |b: &mut Builder| {
+                    b.push(" WHERE customer_id IN (SELECT id FROM customers WHERE id = ")
+                        .push_bind(customer_id)
+                        .push(" OR merged_into = ")
+                        .push_bind(customer_id)
+                        .push(")");
+                };
+                let limit = i64::from(limit);
+                let mut b = Builder::new("SELECT id, source, external_id, status, created_at, paid_at, paid_cents, refund_cents FROM orders");
+                who(&mut b);
+                b.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit);
+                let orders = rows_of(&self.pool, b, |r| {
+                    Ok((get::<i64>(r, "id")?, $crate::HistoryOrder {
+                        source: get(r, "source")?,
+                        external_id: get(r, "external_id")?,
+                        status: get(r, "status")?,
+                        created_at: get(r, "created_at")?,
+                        paid_at: get(r, "paid_at")?,
+                        paid_cents: get(r, "paid_cents")?,
+                        refund_cents: get(r, "refund_cents")?,
+                        items: String::new(),
+                    }))
+                })
+                .await?;
+                let mut items: HashMap<i64, Vec<String>> = HashMap::new();
+                if !orders.is_empty() {
+                    let mut b = Builder::new("SELECT order_id, coalesce(title, sku, '') AS item, quantity FROM order_lines WHERE order_id IN (");
+                    let mut ids = b.separated(", ");
+                    for (id, _) in &orders {
+                        ids.push_bind(*id);
+                    }
+                    b.push(") ORDER BY order_id, line_no");
+                    for (id, item, quantity) in rows_of(&self.pool, b, |r| {
+                        Ok((get::<i64>(r, "order_id")?, get::<String>(r, "item")?, get::<i64>(r, "quantity")?))
+                    })
+                    .await?
+                    {
+                        let line = if quantity == 1 { item } else { format!("{item} × {quantity}") };
+                        items.entry(id).or_default().push(line);
+                    }
+                }
+                let orders = orders
+                    .into_iter()
+                    .map(|(id, mut o)| {
+                        o.items = items.remove(&id).unwrap_or_default().join(", ");
+                        o
+                    })
+                    .collect();
+                let mut b = Builder::new("SELECT kind, status, opened_at, closed_at, satisfaction, note FROM service_records");
+                who(&mut b);
+                b.push(" ORDER BY opened_at DESC, id DESC LIMIT ").push_bind(limit);
+                let service = rows_of(&self.pool, b, |r| {
+                    Ok($crate::HistoryService {
+                        kind: get(r, "kind")?,
+                        status: get(r, "status")?,
+                        opened_at: get(r, "opened_at")?,
+                        closed_at: get(r, "closed_at")?,
+                        satisfaction: get(r, "satisfaction")?,
+                        note: get(r, "note")?,
+                    })
+                })
+                .await?;
+                let mut b = Builder::new("SELECT created_at, item_rating, service_rating, logistics_rating, text FROM reviews");
+                who(&mut b);
+                b.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit);
+                let reviews = rows_of(&self.pool, b, |r| {
+                    Ok($crate::HistoryReview {
+                        created_at: get(r, "created_at")?,
+                        item_rating: get(r, "item_rating")?,
+                        service_rating: get(r, "service_rating")?,
+                        logistics_rating: get(r, "logistics_rating")?,
+                        text: get(r, "text")?,
+                    })
+                })
+                .await?;
+                let mut b = Builder::new("SELECT channel, program, campaign, template, status, queued_at, sent_at FROM messages");
+                who(&mut b);
+                b.push(" ORDER BY queued_at DESC, id DESC LIMIT ").push_bind(limit);
+                let messages = rows_of(&self.pool, b, |r| {
+                    Ok($crate::HistoryMessage {
+                        channel: get(r, "channel")?,
+                        program: get(r, "program")?,
+                        campaign: get(r, "campaign")?,
+                        template: get(r, "template")?,
+                        status: get(r, "status")?,
+                        queued_at: get(r, "queued_at")?,
+                        sent_at: get(r, "sent_at")?,
+                    })
+                })
+                .await?;
+                Ok($crate::History { orders, service, reviews, messages })
+            }
+
             async fn customer_transitions(&self, customer_id: i64) -> $crate::Result<Vec<$crate::Transition>> {
                 let mut b = Builder::new("SELECT kind, from_class, to_class, as_of FROM class_transitions WHERE customer_id = ");
                 b.push_bind(customer_id).push(" ORDER BY id");

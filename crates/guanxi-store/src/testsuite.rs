@@ -645,6 +645,101 @@ pub async fn segments_count_list_and_explain(store: &dyn Store) {
     assert!(!store.delete_segment("slipping").await.unwrap());
 }
 
+/// The customers page's search and the 360 page's history: by id, external id, mobile
+/// number, email or name prefix; orders with their items, service records and reviews,
+/// newest first, with those of a customer merged in.
+pub async fn search_and_history_find_a_customer(store: &dyn Store) {
+    let mut li = full_customer("li");
+    li.email = Some(Contact::email("li.na@example.com"));
+    let mut wang = Customer::bare(customer_key("w-77"));
+    wang.name = Some("王芳".into());
+    let mut other = full_customer("li-2");
+    other.name = Some("李娜娜".into());
+    other.mobile = Some(Contact::mobile("13900000000"));
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_customers(&[li.clone(), wang, other]).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut late = order("o2", "li", 2);
+    late.created_at = at(500);
+    upsert(store, &[order("o1", "li", 1), late, order("o3", "li-2", 1)]).await;
+    let (l, w, o) = (
+        id_of(store, "li").await,
+        id_of(store, "w-77").await,
+        id_of(store, "li-2").await,
+    );
+    let found = |text: &str| {
+        let search = crate::Search::parse(text).expect("a search");
+        async move {
+            let hits = store.search_customers(&search, 10).await.unwrap();
+            hits.iter().map(|h| h.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("李娜").await, vec![l, o], "a name prefix");
+    assert_eq!(found("李娜娜").await, vec![o]);
+    assert_eq!(found("王").await, vec![w]);
+    assert_eq!(found("w-77").await, vec![w], "an external id");
+    assert_eq!(found(&format!("#{w}")).await, vec![w], "guanxi's id");
+    assert_eq!(found("+86 138 0013 8000").await, vec![l], "a mobile number, normalised");
+    assert_eq!(found("li.na@EXAMPLE.com").await, vec![l], "an email, normalised");
+    assert_eq!(found("张").await, Vec::<i64>::new());
+
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_service_records(&[ServiceRecord {
+        source: src(),
+        external_id: "s1".into(),
+        customer: customer_key("li-2"),
+        order_external_id: Some("o3".into()),
+        kind: ServiceKind::Complaint,
+        status: ServiceStatus::Open,
+        opened_at: at(40),
+        closed_at: None,
+        satisfaction: None,
+        cost: Cents(0),
+        note: Some("物流太慢".into()),
+    }])
+    .await
+    .unwrap();
+    tx.upsert_reviews(&[Review {
+        source: src(),
+        external_id: "r1".into(),
+        customer: customer_key("li"),
+        order_external_id: Some("o1".into()),
+        item_rating: Some(Rating::try_from(5).unwrap()),
+        service_rating: None,
+        logistics_rating: None,
+        text: Some("好评".into()),
+        created_at: at(30),
+    }])
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    store.merge(l, o, "tester", at(600)).await.unwrap();
+    assert_eq!(found("李娜").await, vec![l], "a merged-away record is not listed");
+
+    let h = store.customer_history(l, 10).await.unwrap();
+    let orders: Vec<(&str, &str)> = h
+        .orders
+        .iter()
+        .map(|o| (o.external_id.as_str(), o.items.as_str()))
+        .collect();
+    assert_eq!(orders[0], ("o2", "纸尿裤 L 码 0, 纸尿裤 L 码 1 × 2"), "newest first");
+    assert_eq!(orders.len(), 3, "with the merged customer's order: {orders:?}");
+    assert!(h.orders.iter().all(|o| o.paid_cents > 0 && o.paid_at.is_some()));
+    assert_eq!(h.service.len(), 1);
+    assert_eq!(
+        (h.service[0].kind.as_str(), h.service[0].note.as_deref()),
+        ("complaint", Some("物流太慢"))
+    );
+    assert_eq!((h.reviews.len(), h.reviews[0].item_rating), (1, Some(5)));
+    assert!(h.messages.is_empty());
+    assert_eq!(
+        store.customer_history(l, 1).await.unwrap().orders.len(),
+        1,
+        "the limit holds"
+    );
+    assert_eq!(store.customer_history(w, 10).await.unwrap(), crate::History::default());
+}
+
 pub async fn merge_keeps_the_most_restrictive_consent_and_unmerges(store: &dyn Store) {
     let mut kept = full_customer("k");
     kept.email = Some(Contact::email("li.na@example.com"));
@@ -805,6 +900,7 @@ macro_rules! store_stories {
             segments_count_list_and_explain,
             reports_sum_the_current_build,
             merge_keeps_the_most_restrictive_consent_and_unmerges,
+            search_and_history_find_a_customer,
         );
     };
     (@each $make:expr; $($story:ident),+ $(,)?) => {
