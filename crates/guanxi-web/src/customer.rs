@@ -17,6 +17,9 @@ pub struct Params {
     lang: Option<String>,
 }
 
+/// The most records of each kind the page lists (newest first).
+const HISTORY: u32 = 100;
+
 /// The class kinds whose explanations the page lists, in the order shown.
 const EXPLAINED: [&str; 5] = ["relationship", "activity", "lifecycle", "quadrant", "pricing"];
 
@@ -42,12 +45,15 @@ pub async fn show(
             .and_then(|d| serde_json::from_str(&d).ok()),
         None => None,
     };
-    let transitions = s.store.customer_transitions(id).await?;
+    let (transitions, history) =
+        tokio::try_join!(s.store.customer_transitions(id), s.store.customer_history(id, HISTORY))?;
     let title = c
         .name
         .clone()
         .unwrap_or_else(|| format!("{}:{}", c.key.source, c.key.external_id));
-    let money = |v: &Value| format!("¥{:.2}", v.as_i64().unwrap_or_default() as f64 / 100.0);
+    let money = |v: &Value| yuan(v.as_i64().unwrap_or_default());
+    let day = |t: &chrono::DateTime<chrono::Utc>| t.with_timezone(&s.tz.0).format("%Y-%m-%d %H:%M").to_string();
+    let stars = |r: Option<i64>| r.map_or("–".to_string(), |r| r.to_string());
     let body = html! {
         p { (c.key.source) ":" (c.key.external_id) " · #" (id) }
         section aria-labelledby="contacts" {
@@ -97,6 +103,63 @@ pub async fn show(
                 }
             }
         }
+        section aria-labelledby="orders" {
+            h2 #orders { (lang.t("section-orders")) " (" (history.orders.len()) ")" }
+            @if history.orders.is_empty() { p { (lang.t("none-yet")) } } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { (lang.t("col-date")) } th scope="col" { (lang.t("col-order")) } th scope="col" { (lang.t("col-status")) }
+                        th scope="col" { (lang.t("col-items")) } th.num scope="col" { (lang.t("col-paid")) } th.num scope="col" { (lang.t("col-refund")) }
+                    } }
+                    tbody { @for o in &history.orders { tr {
+                        td { (day(&o.created_at)) } td { (o.external_id) } td { (o.status) } td { (o.items) }
+                        td.num { (yuan(o.paid_cents)) } td.num { @if o.refund_cents > 0 { (yuan(o.refund_cents)) } }
+                    } } }
+                }
+            }
+        }
+        section aria-labelledby="service" {
+            h2 #service { (lang.t("section-service")) }
+            @if history.service.is_empty() { p { (lang.t("none-yet")) } } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { (lang.t("col-date")) } th scope="col" { (lang.t("col-kind")) } th scope="col" { (lang.t("col-status")) }
+                        th scope="col" { (lang.t("col-satisfaction")) } th scope="col" { (lang.t("col-note")) }
+                    } }
+                    tbody { @for r in &history.service { tr {
+                        td { (day(&r.opened_at)) } td { (r.kind) } td { (r.status) } td { (stars(r.satisfaction)) } td { (r.note.as_deref().unwrap_or_default()) }
+                    } } }
+                }
+            }
+        }
+        section aria-labelledby="reviews" {
+            h2 #reviews { (lang.t("section-reviews")) }
+            @if history.reviews.is_empty() { p { (lang.t("none-yet")) } } @else {
+                table {
+                    thead { tr { th scope="col" { (lang.t("col-date")) } th scope="col" { (lang.t("col-ratings")) } th scope="col" { (lang.t("col-text")) } } }
+                    tbody { @for r in &history.reviews { tr {
+                        td { (day(&r.created_at)) }
+                        td { (stars(r.item_rating)) " / " (stars(r.service_rating)) " / " (stars(r.logistics_rating)) }
+                        td { (r.text.as_deref().unwrap_or_default()) }
+                    } } }
+                }
+            }
+        }
+        section aria-labelledby="messages" {
+            h2 #messages { (lang.t("section-messages")) }
+            @if history.messages.is_empty() { p { (lang.t("none-yet")) } } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { (lang.t("col-date")) } th scope="col" { (lang.t("col-channel")) } th scope="col" { (lang.t("col-program")) } th scope="col" { (lang.t("col-status")) }
+                    } }
+                    tbody { @for m in &history.messages { tr {
+                        td { (day(&m.queued_at)) } td { (m.channel) }
+                        td { (m.program.as_deref().or(m.campaign.as_deref()).unwrap_or_default()) " " (m.template.as_deref().unwrap_or_default()) }
+                        td { (m.status) }
+                    } } }
+                }
+            }
+        }
         @if !transitions.is_empty() {
             section aria-labelledby="changes" {
                 h2 #changes { (lang.t("section-changes")) }
@@ -116,4 +179,9 @@ pub async fn show(
         }
     };
     Ok(html(frame(lang, Page::Customers, &here, &title, body)).into_response())
+}
+
+/// Cents as yuan with two decimals.
+fn yuan(cents: i64) -> String {
+    format!("¥{:.2}", cents as f64 / 100.0)
 }

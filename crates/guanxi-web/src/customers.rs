@@ -8,8 +8,8 @@ use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use guanxi_domain::segment::{Expr, SaveError, check_save, expand, parse};
-use guanxi_store::SavedSegment;
+use guanxi_domain::segment::{Expr, SaveError, check_save, class_kinds, expand, parse};
+use guanxi_store::{SavedSegment, Search};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 use serde_json::json;
@@ -22,17 +22,72 @@ const PAGE: u32 = 50;
 #[derive(Debug, Deserialize)]
 pub struct Params {
     lang: Option<String>,
-    /// A segment expression; everyone profiled when empty.
-    q: Option<String>,
+    /// A name, mobile number, email, external id or guanxi id to look up.
+    s: Option<String>,
     /// The last id of the previous page.
     after: Option<i64>,
     /// The name the filter was just saved as.
     saved: Option<String>,
 }
 
+/// The filter as the form sends it: a segment expression and a class per kind chosen
+/// from the lists; together, one expression (`q and kind = 'class' …`).
+#[derive(Debug, Default, Deserialize)]
+pub struct Filter {
+    /// A segment expression; everyone profiled when empty.
+    q: Option<String>,
+    relationship: Option<String>,
+    activity: Option<String>,
+    lifecycle: Option<String>,
+    quadrant: Option<String>,
+    pricing: Option<String>,
+    tier: Option<String>,
+    rfm8: Option<String>,
+    rfm11: Option<String>,
+}
+
+impl Filter {
+    /// The class chosen for `kind`, if any.
+    fn chosen(&self, kind: &str) -> Option<&str> {
+        let v = match kind {
+            "relationship" => &self.relationship,
+            "activity" => &self.activity,
+            "lifecycle" => &self.lifecycle,
+            "quadrant" => &self.quadrant,
+            "pricing" => &self.pricing,
+            "tier" => &self.tier,
+            "rfm8" => &self.rfm8,
+            "rfm11" => &self.rfm11,
+            _ => &None,
+        };
+        v.as_deref().filter(|c| !c.is_empty())
+    }
+
+    /// The whole filter as one expression's text; blank when nothing is chosen. A class
+    /// that is not one of its kind's fails in the parser, located, like a typed one.
+    fn text(&self) -> String {
+        let typed = self.q.as_deref().unwrap_or_default().trim();
+        let mut parts: Vec<String> = Vec::new();
+        if !typed.is_empty() {
+            parts.push(if class_kinds().any(|(k, _)| self.chosen(k).is_some()) {
+                format!("({typed})")
+            } else {
+                typed.to_string()
+            });
+        }
+        for (kind, _) in class_kinds() {
+            if let Some(class) = self.chosen(kind) {
+                parts.push(format!("{kind} = '{}'", class.replace('\'', "''")));
+            }
+        }
+        parts.join(" and ")
+    }
+}
+
 pub async fn show(
     State(s): State<AppState>,
     Query(p): Query<Params>,
+    Query(filter): Query<Filter>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Html<String>, WebError> {
@@ -42,30 +97,55 @@ pub async fn show(
     let Some(build) = s.store.latest_build().await? else {
         return Ok(html(no_build(lang, Page::Customers, &here, &title)));
     };
-    let text = p.q.clone().unwrap_or_default();
+    let search = p.s.as_deref().and_then(Search::parse);
+    let text = filter.text();
     let expr = resolve(&s, &text).await?;
-    let (count, members, error) = match &expr {
-        Ok(e) => {
+    let (count, members, error) = match (&search, &expr) {
+        (Some(found), _) => (None, s.store.search_customers(found, PAGE).await?, None),
+        (None, Ok(e)) => {
             let (count, members) = tokio::try_join!(
                 s.store.segment_count(e, build.as_of),
                 s.store.segment_members(e, build.as_of, p.after.unwrap_or(0), PAGE)
             )?;
             (Some(count), members, None)
         }
-        Err(why) => (None, Vec::new(), Some(why.clone())),
+        (None, Err(why)) => (None, Vec::new(), Some(why.clone())),
     };
-    let next = (members.len() == PAGE as usize).then(|| {
+    let next = (search.is_none() && members.len() == PAGE as usize).then(|| {
         let last = members.last().map_or(0, |m| m.id);
         format!("/customers?lang={}&q={}&after={last}", lang.code(), encode(&text))
     });
     let body = html! {
-        form method="get" action="/customers" {
+        form.search method="get" action="/customers" role="search" {
             input type="hidden" name="lang" value=(lang.code());
-            label for="q" { (lang.t("customers-filter")) } " "
-            input #q type="text" name="q" value=(text) placeholder=(lang.t("customers-filter-hint"))
-                aria-invalid=[error.as_ref().map(|_| "true")] aria-describedby=[error.as_ref().map(|_| "q-error")];
+            label for="s" { (lang.t("customers-search")) } " "
+            input #s type="search" name="s" value=(p.s.as_deref().unwrap_or_default()) placeholder=(lang.t("customers-search-hint"));
             " "
-            button type="submit" { (lang.t("customers-apply")) }
+            button type="submit" { (lang.t("customers-search-go")) }
+        }
+        form #filter method="get" action="/customers" {
+            input type="hidden" name="lang" value=(lang.code());
+            fieldset.classes {
+                legend { (lang.t("customers-classes")) }
+                @for (kind, names) in class_kinds() {
+                    label {
+                        (lang.t(&format!("kind-{kind}"))) " "
+                        select name=(kind) {
+                            option value="" { (lang.t("customers-any")) }
+                            @for name in names.iter() {
+                                option value=(name) selected[filter.chosen(kind) == Some(*name)] { (lang.class(kind, name)) }
+                            }
+                        }
+                    }
+                }
+            }
+            p {
+                label for="q" { (lang.t("customers-filter")) } " "
+                input #q type="text" name="q" value=(filter.q.as_deref().unwrap_or_default()) placeholder=(lang.t("customers-filter-hint"))
+                    aria-invalid=[error.as_ref().map(|_| "true")] aria-describedby=[error.as_ref().map(|_| "q-error")];
+                " "
+                button type="submit" { (lang.t("customers-apply")) }
+            }
             @if let Some(why) = &error {
                 p #q-error .error role="alert" { (lang.t("filter-error")) "\n" (why) }
             }
@@ -73,15 +153,19 @@ pub async fn show(
         @if let Some(name) = &p.saved {
             p role="status" { (lang.t1("segment-saved", "name", name.clone())) }
         }
-        p #live-count aria-live="polite" data-label=(lang.t1("customers-count", "count", "{n}")) {
-            @if let Some(n) = count { (lang.t1("customers-count", "count", n)) }
+        @if search.is_some() {
+            p #found role="status" { (lang.t1("customers-found", "count", members.len())) }
+        } @else {
+            p #live-count aria-live="polite" data-label=(lang.t1("customers-count", "count", "{n}")) {
+                @if let Some(n) = count { (lang.t1("customers-count", "count", n)) }
+            }
+            script { (PreEscaped(LIVE_COUNT)) }
         }
-        script { (PreEscaped(LIVE_COUNT)) }
         @if members.is_empty() {
             @if error.is_none() { p { (lang.t("customers-none")) } }
         } @else {
             table {
-                thead { tr { th { (lang.t("col-id")) } th { (lang.t("col-name")) } th { (lang.t("col-source")) } } }
+                thead { tr { th scope="col" { (lang.t("col-id")) } th scope="col" { (lang.t("col-name")) } th scope="col" { (lang.t("col-source")) } } }
                 tbody {
                     @for m in &members {
                         tr {
@@ -96,7 +180,7 @@ pub async fn show(
         @if let Some(href) = next {
             p { a href=(href) rel="next" { (lang.t("customers-next")) } }
         }
-        @if error.is_none() && !text.trim().is_empty() {
+        @if search.is_none() && error.is_none() && !text.trim().is_empty() {
             (save_form(lang, &text, "", "", None))
         }
     };
@@ -210,18 +294,13 @@ async fn resolve(s: &AppState, text: &str) -> Result<Result<Expr, String>, WebEr
         .and_then(|e| expand(&e, &|name: &str| saved.get(name).and_then(|t| parse(t).ok())).map_err(|e| e.to_string())))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CountParams {
-    q: Option<String>,
-}
-
-/// `GET /api/segment/count?q=…`: `{"customers": N}`, or 400 with `{"error": …}` (the
-/// located parse error): the customers page's live count as the filter is typed.
-pub async fn count(State(s): State<AppState>, Query(p): Query<CountParams>) -> Result<Response, WebError> {
+/// `GET /api/segment/count?q=…&tier=…`: `{"customers": N}`, or 400 with `{"error": …}`
+/// (the located parse error): the customers page's live count as the filter changes.
+pub async fn count(State(s): State<AppState>, Query(filter): Query<Filter>) -> Result<Response, WebError> {
     let Some(build) = s.store.latest_build().await? else {
         return Ok((StatusCode::CONFLICT, Json(json!({ "error": "no profile build yet" }))).into_response());
     };
-    Ok(match resolve(&s, p.q.as_deref().unwrap_or_default()).await? {
+    Ok(match resolve(&s, &filter.text()).await? {
         Ok(e) => Json(json!({ "customers": s.store.segment_count(&e, build.as_of).await? })).into_response(),
         Err(why) => (StatusCode::BAD_REQUEST, Json(json!({ "error": why }))).into_response(),
     })
@@ -231,17 +310,20 @@ pub async fn count(State(s): State<AppState>, Query(p): Query<CountParams>) -> R
 /// the form's submit does the same.
 const LIVE_COUNT: &str = r#"
 (() => {
-  const q = document.getElementById('q'), out = document.getElementById('live-count');
-  if (!q || !out) return;
+  const form = document.getElementById('filter'), out = document.getElementById('live-count');
+  if (!form || !out) return;
   let timer;
-  q.addEventListener('input', () => {
+  const update = () => {
     clearTimeout(timer);
     timer = setTimeout(async () => {
-      const r = await fetch('/api/segment/count?q=' + encodeURIComponent(q.value));
+      const query = new URLSearchParams(new FormData(form));
+      const r = await fetch('/api/segment/count?' + query);
       const body = await r.json();
       out.textContent = r.ok ? out.dataset.label.replace('{n}', body.customers) : body.error;
     }, 300);
-  });
+  };
+  form.addEventListener('input', update);
+  form.addEventListener('change', update);
 })();
 "#;
 

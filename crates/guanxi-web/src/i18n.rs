@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{LanguageIdentifier, Loader, static_loader};
+use guanxi_domain::profile::Rfm8;
 
 static_loader! {
     static LOCALES = {
@@ -64,11 +65,29 @@ impl Lang {
         LOCALES.lookup_with_args(self.id(), key, &args)
     }
 
-    /// A class's name in this language (`class-KIND-CLASS` in the catalogue); classes
-    /// named in one language everywhere (the RFM maps) as they are.
+    /// A class's name in this language: `class-KIND-SLUG` in the catalogue, the slug
+    /// being the class's ASCII name lowercased with dashes, or for the 8-class RFM model
+    /// (named in Chinese) its position; an unknown class as it is.
     pub fn class(self, kind: &str, class: &str) -> String {
+        let slug = if kind == "rfm8" {
+            match Rfm8::ALL.iter().position(|c| c.as_str() == class) {
+                Some(i) => i.to_string(),
+                None => return class.to_string(),
+            }
+        } else {
+            class
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
+                .collect()
+        };
         LOCALES
-            .try_lookup(self.id(), &format!("class-{kind}-{class}"))
+            .try_lookup(self.id(), &format!("class-{kind}-{slug}"))
             .unwrap_or_else(|| class.to_string())
     }
 
@@ -134,7 +153,21 @@ mod tests {
         };
         assert_eq!(keys(en), keys(zh));
         assert_eq!(Lang::ZhCn.class("relationship", "loyal"), "忠诚客户");
-        assert_eq!(Lang::En.class("rfm8", "重要价值"), "重要价值");
+        assert_eq!(Lang::En.class("rfm8", "重要价值"), "Important value");
+        assert_eq!(Lang::ZhCn.class("rfm8", "重要价值"), "重要价值客户");
+        assert_eq!(Lang::ZhCn.class("rfm11", "Can't Lose Them"), "不能失去");
+        assert_eq!(Lang::En.class("quadrant", "true-friend"), "True friend");
+        // Every class of every kind has a name in both languages.
+        for (kind, names) in guanxi_domain::segment::class_kinds() {
+            for name in names {
+                for lang in Lang::ALL {
+                    // English RFM segment names are the classes' own names.
+                    if !(kind == "rfm11" && lang == Lang::En) {
+                        assert_ne!(lang.class(kind, name), *name, "{kind} {name} in {lang:?}");
+                    }
+                }
+            }
+        }
         assert_eq!(Lang::ZhCn.t1("customers-count", "count", 3), "共 3 位客户");
     }
 }

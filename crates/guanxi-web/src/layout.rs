@@ -26,6 +26,10 @@ th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e3e6
 .tabs { display: flex; gap: 1rem; padding: 0; list-style: none; }
 [aria-current] { font-weight: 700; }
 input[type=text] { width: 32rem; max-width: 100%; padding: .35rem; }
+input[type=search] { width: 20rem; padding: .35rem; }
+fieldset.classes { display: flex; flex-wrap: wrap; gap: .5rem 1rem; border: 1px solid #e3e6eb; background: #fff; }
+section { margin-top: 1.5rem; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 a:focus, input:focus, button:focus { outline: 3px solid #f2b705; }
 "#;
 

@@ -79,6 +79,16 @@ impl Drop for Server {
 }
 
 /// The sum of `field` over the objects of the array `array` of `v`.
+/// Percent-encodes a query value.
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn sum_of(v: &Value, array: &str, field: &str) -> u64 {
     v[array]
         .as_array()
@@ -385,6 +395,24 @@ fn segments_builds_movements_and_merges_on_the_demo_shop() {
         "{customer}"
     );
     assert!(customer.contains("****"), "a masked mobile: {customer}");
+    // The 360 page's timeline: the decliner bought, so their orders are listed.
+    assert!(
+        customer.contains("Orders (") && !customer.contains("Orders (0)"),
+        "{customer}"
+    );
+    // The class lists filter as the expression does.
+    let page = web.get("/customers?lifecycle=decline", "zh-CN,zh;q=0.9");
+    assert!(page.contains(&format!("共 {decline} 位客户")), "{page}");
+    let live: Value = serde_json::from_str(&web.get("/api/segment/count?q=&lifecycle=decline&tier=", "en")).unwrap();
+    assert_eq!(live["customers"].as_u64(), Some(decline));
+    // The search finds the customer by the name the 360 page shows.
+    let name = customer
+        .split("<h1>")
+        .nth(1)
+        .and_then(|rest| rest.split("</h1>").next())
+        .expect("a title");
+    let found = web.get(&format!("/customers?s={}&lang=en", percent(name)), "en");
+    assert!(found.contains(&format!("href=\"/customers/{link}?")), "{name}: {found}");
     // Reports over the lake through the web UI: the same figures as the CLI's.
     let cycles = ok(&["report", "cycles"]);
     let page = web.get("/reports?report=cycles&lang=en", "en");

@@ -65,6 +65,26 @@ names! {
     }
 }
 
+/// Every class kind a segment can select on, with its class names, in the order of
+/// [`Attr`]: what a form offers as filters.
+pub fn class_kinds() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
+    [
+        Attr::Relationship,
+        Attr::Activity,
+        Attr::Lifecycle,
+        Attr::Quadrant,
+        Attr::Pricing,
+        Attr::Tier,
+        Attr::Rfm8,
+        Attr::Rfm11,
+    ]
+    .into_iter()
+    .filter_map(|a| match a.kind() {
+        Kind::Class(names) => Some((a.as_str(), names)),
+        _ => None,
+    })
+}
+
 /// The type of an attribute: which operators and values it takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
