@@ -15,7 +15,7 @@ use crate::ShopTz;
 use crate::profile::{OrderFact, intervals, median};
 
 /// How reports split time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Granularity {
     Month,
@@ -51,6 +51,9 @@ pub struct PeriodRepurchase {
     pub repeat_buyers: u64,
     /// repeat_buyers / buyers (0 without buyers).
     pub rate: f64,
+    /// Paid orders in the period and what they paid: the dashboard's period figures.
+    pub orders: u64,
+    pub paid_cents: i64,
 }
 
 /// One category in one period: its buyers and those who bought it once.
@@ -239,8 +242,8 @@ pub struct OrderReports {
     granularity: Granularity,
     customers: u64,
     orders: u64,
-    /// period → (buyers, repeat buyers).
-    periods: BTreeMap<i32, (u64, u64)>,
+    /// period → (buyers, repeat buyers, paid orders, paid amount).
+    periods: BTreeMap<i32, (u64, u64, u64, i64)>,
     /// (category, period) → (buyers, once).
     categories: BTreeMap<(String, i32), (u64, u64)>,
     /// period → (buyers in the period before, of whom bought in this one).
@@ -280,14 +283,16 @@ impl OrderReports {
         let g = self.granularity;
         let day = |o: &OrderFact| o.paid_at.with_timezone(&self.tz.0).date_naive();
         // Orders per period, and per (category, period).
-        let mut per_period: BTreeMap<i32, u64> = BTreeMap::new();
+        let mut per_period: BTreeMap<i32, (u64, i64)> = BTreeMap::new();
         let mut per_category: BTreeMap<(&str, i32), u64> = BTreeMap::new();
         let mut months: BTreeSet<i32> = BTreeSet::new();
         let mut by_category: BTreeMap<&str, Vec<DateTime<Utc>>> = BTreeMap::new();
         for o in &paid {
             let d = day(o);
             let p = g.index(d);
-            *per_period.entry(p).or_default() += 1;
+            let e = per_period.entry(p).or_default();
+            e.0 += 1;
+            e.1 += o.paid.0;
             months.insert(Granularity::Month.index(d));
             for c in &o.categories {
                 *per_category.entry((c.as_str(), p)).or_default() += 1;
@@ -298,10 +303,12 @@ impl OrderReports {
                 }
             }
         }
-        for (&p, &n) in &per_period {
+        for (&p, &(n, paid)) in &per_period {
             let e = self.periods.entry(p).or_default();
             e.0 += 1;
             e.1 += u64::from(n >= 2);
+            e.2 += n;
+            e.3 += paid;
             if per_period.contains_key(&(p - 1)) {
                 self.retention.entry(p).or_default().1 += 1;
             }
@@ -358,11 +365,13 @@ impl OrderReports {
             repurchase: self
                 .periods
                 .iter()
-                .map(|(&p, &(buyers, repeat))| PeriodRepurchase {
+                .map(|(&p, &(buyers, repeat, orders, paid))| PeriodRepurchase {
                     period: g.label(p),
                     buyers,
                     repeat_buyers: repeat,
                     rate: share(repeat, buyers),
+                    orders,
+                    paid_cents: paid,
                 })
                 .collect(),
             categories: self
@@ -444,6 +453,8 @@ mod tests {
         assert_eq!((q("2026-Q1").buyers, q("2026-Q1").repeat_buyers), (2, 1));
         assert_eq!(q("2026-Q1").rate, 0.5);
         assert_eq!((q("2026-Q2").buyers, q("2026-Q2").repeat_buyers), (2, 0));
+        // Q1: a's two orders and b's one, 10.00 each.
+        assert_eq!((q("2026-Q1").orders, q("2026-Q1").paid_cents), (3, 3000));
         // Diapers in Q1: a twice, b once → half bought it once.
         let d = rep
             .categories

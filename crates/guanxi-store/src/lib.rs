@@ -34,6 +34,7 @@ mod profiles;
 pub mod segment;
 #[doc(hidden)]
 pub mod sql;
+pub mod tables;
 
 pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
 pub use profiles::{

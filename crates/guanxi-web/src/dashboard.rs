@@ -7,9 +7,10 @@ use axum::response::Html;
 use maud::html;
 use serde::Deserialize;
 
-use crate::chart::bars;
+use crate::chart::{bars, pyramid};
 use crate::layout::{Page, frame, no_build};
-use crate::{AppState, WebError, html, lang_of};
+use crate::{AppState, Lang, WebError, html, lang_of};
+use guanxi_domain::report::{Granularity, PeriodRepurchase};
 
 #[derive(Debug, Deserialize)]
 pub struct Params {
@@ -34,6 +35,16 @@ pub async fn show(
         s.store.satisfaction(build.as_of),
         s.store.clv_distribution()
     )?;
+    // The last month against the one before, from the orders; the page still shows the
+    // build's figures when the lake cannot answer.
+    let months = match s.analytics.order_reports(Granularity::Month).await {
+        Ok(r) => r.repurchase,
+        Err(e) => {
+            tracing::warn!(error = %e, "the dashboard's monthly figures");
+            Vec::new()
+        }
+    };
+    let period_kpis = period_kpis(lang, &months);
     let rows = |kind: &str| -> Vec<(String, f64)> {
         totals
             .iter()
@@ -57,6 +68,23 @@ pub async fn show(
         })
         .collect();
     let count = |v: f64| format!("{v:.0}");
+    let total_profit: i64 = totals
+        .iter()
+        .filter(|t| t.kind == "tier")
+        .map(|t| t.profit_cents.max(0))
+        .sum();
+    let tiers: Vec<(String, u64, f64)> = ["vip", "major", "ordinary", "small"]
+        .iter()
+        .filter_map(|k| totals.iter().find(|t| t.kind == "tier" && t.class == *k))
+        .map(|t| {
+            let share = if total_profit > 0 {
+                t.profit_cents.max(0) as f64 / total_profit as f64
+            } else {
+                0.0
+            };
+            (lang.class("tier", &t.class), t.customers, share)
+        })
+        .collect();
     let date = build.as_of.with_timezone(&s.tz.0).date_naive().to_string();
     let kpis = [
         (lang.t("kpi-customers"), build.customers.to_string()),
@@ -81,6 +109,20 @@ pub async fn show(
     ];
     let body = html! {
         p { (lang.t1("as-of", "date", date)) }
+        @if !period_kpis.is_empty() {
+            h2 { (lang.t1("kpi-month", "period", months.last().map_or(String::new(), |m| m.period.clone()))) }
+            ul.kpis {
+                @for k in &period_kpis {
+                    li {
+                        span.label { (k.label) } span.value { (k.value) }
+                        @if let Some((text, up)) = &k.change {
+                            span.change.up[*up].down[!*up] { (if *up { "▲ " } else { "▼ " }) (text) }
+                        }
+                    }
+                }
+            }
+            h2 { (lang.t("kpi-build")) }
+        }
         ul.kpis {
             @for (label, value) in &kpis {
                 li { span.label { (label) } span.value { (value) } }
@@ -88,11 +130,63 @@ pub async fn show(
         }
         div.charts {
             (bars(&lang.t("chart-relationship"), &rows("relationship"), count))
-            (bars(&lang.t("chart-tier"), &rows("tier"), count))
+            (pyramid(&lang.t("chart-tier"), &tiers))
             (bars(&lang.t("chart-lifecycle"), &rows("lifecycle"), count))
             (bars(&lang.t("chart-activity"), &rows("activity"), count))
             (bars(&lang.t("chart-clv"), &clv_rows, count))
         }
     };
     Ok(html(frame(lang, Page::Dashboard, &here, &title, body)))
+}
+
+/// A figure of the last period with its change against the period before.
+struct PeriodKpi {
+    label: String,
+    value: String,
+    /// "+12.3% vs 2026-05" and whether it rose.
+    change: Option<(String, bool)>,
+}
+
+/// Buyers, paid orders, paid amount and repurchase rate of the last month with orders,
+/// each against the month before it (named, as it may not be the calendar's previous
+/// month when a month had no orders).
+fn period_kpis(lang: Lang, months: &[PeriodRepurchase]) -> Vec<PeriodKpi> {
+    let Some(last) = months.last() else {
+        return Vec::new();
+    };
+    let before = months.len().checked_sub(2).map(|i| &months[i]);
+    let change = |now: f64, then: Option<f64>| {
+        let (then, period) = (then?, &before?.period);
+        if then == 0.0 {
+            return None;
+        }
+        let delta = (now - then) / then * 100.0;
+        Some((
+            format!("{delta:+.1}% {}", lang.t1("kpi-vs", "period", period.clone())),
+            delta >= 0.0,
+        ))
+    };
+    let rate = |m: &PeriodRepurchase| m.rate * 100.0;
+    vec![
+        PeriodKpi {
+            label: lang.t("col-buyers"),
+            value: last.buyers.to_string(),
+            change: change(last.buyers as f64, before.map(|b| b.buyers as f64)),
+        },
+        PeriodKpi {
+            label: lang.t("kpi-paid-orders"),
+            value: last.orders.to_string(),
+            change: change(last.orders as f64, before.map(|b| b.orders as f64)),
+        },
+        PeriodKpi {
+            label: lang.t("col-paid"),
+            value: format!("¥{:.0}", last.paid_cents as f64 / 100.0),
+            change: change(last.paid_cents as f64, before.map(|b| b.paid_cents as f64)),
+        },
+        PeriodKpi {
+            label: lang.t("report-repurchase"),
+            value: format!("{:.1}%", rate(last)),
+            change: change(rate(last), before.map(rate)),
+        },
+    ]
 }

@@ -58,6 +58,11 @@ impl Lang {
         LOCALES.lookup(self.id(), key)
     }
 
+    /// The label `key`, if the catalogue has it.
+    pub fn try_t(self, key: &str) -> Option<String> {
+        LOCALES.try_lookup(self.id(), key)
+    }
+
     /// The label `key` with one argument.
     pub fn t1(self, key: &str, name: &'static str, value: impl Into<FluentValue<'static>>) -> String {
         let args: HashMap<std::borrow::Cow<'static, str>, FluentValue<'static>> =

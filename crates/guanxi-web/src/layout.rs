@@ -8,7 +8,7 @@ use crate::i18n::Lang;
 const STYLE: &str = r#"
 :root { font-family: system-ui, "PingFang SC", "Microsoft YaHei", sans-serif; color: #1d2330; }
 body { margin: 0; background: #f6f7f9; }
-header { display: flex; gap: 1.5rem; align-items: center; padding: .75rem 1.5rem; background: #1d2330; }
+header { color: #e8ecf3; display: flex; gap: 1.5rem; align-items: center; padding: .75rem 1.5rem; background: #1d2330; }
 header a { color: #e8ecf3; text-decoration: none; }
 header a[aria-current="page"] { font-weight: 700; text-decoration: underline; }
 header .langs { margin-left: auto; display: flex; gap: .75rem; }
@@ -16,10 +16,18 @@ main { padding: 1.5rem; max-width: 1100px; }
 .kpis { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: 1rem; padding: 0; }
 .kpis li { list-style: none; background: #fff; border-radius: 6px; padding: .75rem 1rem; }
 .kpis .value { display: block; font-size: 1.6rem; font-weight: 600; }
+.kpis .change { display: block; font-size: .85rem; }
+.kpis .up { color: #1b7f3b; }
+.kpis .down { color: #b3261e; }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem; }
 .chart { background: #fff; border-radius: 6px; padding: .75rem; margin: 0; }
-.chart rect { fill: #3b6fd8; }
+.chart rect, .chart polygon { fill: #3b6fd8; }
 .chart text { font-size: 12px; fill: #1d2330; }
+.chart text.inverse { fill: #fff; font-weight: 600; }
+.chart rect.cell { fill: #eef2fb; }
+.chart circle { fill: #3b6fd8; fill-opacity: .75; }
+table.heatmap { width: auto; margin: 1rem 0; }
+table.heatmap caption { text-align: left; font-weight: 600; padding: .35rem 0; }
 table { border-collapse: collapse; background: #fff; width: 100%; }
 th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e3e6eb; }
 .error { color: #b3261e; white-space: pre-wrap; font-family: ui-monospace, monospace; }

@@ -337,11 +337,15 @@ pub enum ReportCommand {
     /// Class changes between builds: the movement matrix per class kind
     #[command(after_help = "Examples:
   guanxi report movements
-  guanxi report movements --since 2026-06-01 --json")]
+  guanxi report movements --since 2026-06-01 --json
+  guanxi report movements --csv > movements.csv")]
     Movements {
         /// Only builds as of after this date
         #[arg(long, value_name = "YYYY-MM-DD")]
         since: Option<String>,
+        /// One row per (kind, from, to) as CSV
+        #[arg(long)]
+        csv: bool,
     },
 
     /// Repurchase rate per period: customers with ≥ 2 paid orders among those with ≥ 1

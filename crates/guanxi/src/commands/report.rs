@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use guanxi_analytics::Engine;
 use guanxi_domain::report::{Granularity, OrderReport, Reports};
-use guanxi_store::{CLASS_KINDS, ClassTotal, Movement};
+use guanxi_store::{CLASS_KINDS, ClassTotal, Movement, tables};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -23,7 +23,7 @@ struct Movements {
 
 pub async fn run(global: &Global, cmd: ReportCommand) -> anyhow::Result<()> {
     let (which, args) = match cmd {
-        ReportCommand::Movements { since } => return movements(global, since).await,
+        ReportCommand::Movements { since, csv } => return movements(global, since, csv).await,
         ReportCommand::Repurchase(a) => (OrderReport::Repurchase, a),
         ReportCommand::Categories(a) => (OrderReport::Categories, a),
         ReportCommand::Retention(a) => (OrderReport::Retention, a),
@@ -53,21 +53,7 @@ async fn classes(global: &Global, kind: Option<String>, csv: bool) -> anyhow::Re
         .into_iter()
         .filter(|t| kind.as_deref().is_none_or(|k| t.kind == k))
         .collect();
-    let yuan = |c: i64| format!("{:.2}", c as f64 / 100.0);
-    let rows = totals
-        .iter()
-        .map(|t| {
-            vec![
-                t.kind.clone(),
-                t.class.clone(),
-                t.customers.to_string(),
-                yuan(t.paid_amount_cents),
-                yuan(t.profit_cents),
-                yuan(t.clv_cents),
-            ]
-        })
-        .collect();
-    let header = ["kind", "class", "customers", "paid_amount", "profit", "clv"];
+    let (header, rows) = tables::classes(&totals);
     let doc = json!({ "build_id": build.id, "as_of": build.as_of, "classes": totals });
     let title = format!("classes of build {} as of {}", build.id, build.as_of.date_naive());
     print_table(global.json, csv, &doc, &title, &header, rows)
@@ -78,51 +64,23 @@ async fn satisfaction(global: &Global, as_of: Option<String>, csv: bool) -> anyh
     let engine = Engine::open(&o.lake).await?;
     let as_of = profile::as_of_or_last(&engine, o.tz, as_of.as_deref(), "--as-of").await?;
     let s = o.store.satisfaction(as_of).await?;
-    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
-    let rows = vec![
-        vec!["paid_orders".into(), s.paid_orders.to_string()],
-        vec!["reviews".into(), s.reviews.to_string()],
-        vec!["item_rating".into(), opt(s.item_rating)],
-        vec!["service_rating".into(), opt(s.service_rating)],
-        vec!["logistics_rating".into(), opt(s.logistics_rating)],
-        vec!["complaints".into(), s.complaints.to_string()],
-        vec!["complaints_per_100_orders".into(), format!("{:.3}", s.complaint_rate)],
-        vec!["service_satisfaction".into(), opt(s.service_satisfaction)],
-    ];
+    let (header, rows) = tables::satisfaction(&s);
     let mut doc = serde_json::to_value(&s)?;
     if let Some(d) = doc.as_object_mut() {
         d.insert("as_of".into(), json!(as_of));
     }
     let title = format!("satisfaction up to {}", as_of.date_naive());
-    print_table(global.json, csv, &doc, &title, &["measure", "value"], rows)
+    print_table(global.json, csv, &doc, &title, &header, rows)
 }
 
 async fn clv(global: &Global, csv: bool) -> anyhow::Result<()> {
     let o = open(global, default_db()).await?;
     let build = profile::current_build(&o).await?;
     let buckets = o.store.clv_distribution().await?;
-    let yuan = |c: i64| format!("{:.0}", c as f64 / 100.0);
-    let rows = buckets
-        .iter()
-        .map(|b| {
-            vec![
-                yuan(b.from_cents),
-                b.to_cents.map_or(String::new(), yuan),
-                b.customers.to_string(),
-                format!("{:.2}", b.clv_cents as f64 / 100.0),
-            ]
-        })
-        .collect();
+    let (header, rows) = tables::clv(&buckets);
     let doc = json!({ "build_id": build.id, "as_of": build.as_of, "buckets": buckets });
     let title = format!("predicted CLV of build {} as of {}", build.id, build.as_of.date_naive());
-    print_table(
-        global.json,
-        csv,
-        &doc,
-        &title,
-        &["from", "to", "customers", "clv"],
-        rows,
-    )
+    print_table(global.json, csv, &doc, &title, &header, rows)
 }
 
 /// Prints a report: its JSON document, its table as CSV, or the table as text under a
@@ -132,27 +90,31 @@ fn print_table(
     csv: bool,
     doc: &Value,
     title: &str,
-    header: &[&str],
+    header: &[String],
     rows: Vec<Vec<String>>,
 ) -> anyhow::Result<()> {
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
     if csv {
         let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-        w.write_record(&header)?;
+        w.write_record(header)?;
         for row in &rows {
             w.write_record(row)?;
         }
         w.flush()?;
         return Ok(());
     }
-    report(json, doc, |_| format!("{title}\n{}", text_table(&header, &rows)))
+    report(json, doc, |_| format!("{title}\n{}", text_table(header, &rows)))
 }
 
-async fn movements(global: &Global, since: Option<String>) -> anyhow::Result<()> {
+async fn movements(global: &Global, since: Option<String>, csv: bool) -> anyhow::Result<()> {
     let o = open(global, default_db()).await?;
     let since = since.map(|d| profile::end_of_day(&d, o.tz, "--since")).transpose()?;
+    let moves = o.store.movements(since).await?;
+    if csv {
+        let (header, rows) = tables::movements(&moves);
+        return print_table(false, true, &Value::Null, "", &header, rows);
+    }
     let mut kinds: BTreeMap<String, Vec<Movement>> = BTreeMap::new();
-    for m in o.store.movements(since).await? {
+    for m in moves {
         kinds.entry(m.kind.clone()).or_default().push(m);
     }
     report(global.json, &Movements { since, kinds }, movements_text)
@@ -170,7 +132,6 @@ async fn orders(global: &Global, which: OrderReport, args: OrderReportArgs) -> a
     let merged = o.store.merged_into().await?;
     let r = guanxi_analytics::order_reports(&engine, as_of, o.tz, &merged, granularity).await?;
     let (header, rows) = r.table(which);
-    let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let title = format!(
         "{} as of {} ({} customers, {} paid orders)",
         format!("{which:?}").to_lowercase(),

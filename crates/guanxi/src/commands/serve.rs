@@ -1,6 +1,10 @@
 //! `guanxi serve`: the web UI over the store.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::SystemTime;
 
 use anyhow::Context as _;
 use std::sync::Arc;
@@ -31,32 +35,69 @@ pub async fn serve(o: &Opened, addr: SocketAddr) -> anyhow::Result<()> {
             lake: o.lake.clone(),
             store: o.store.clone(),
             tz: o.tz,
+            cache: Mutex::new(HashMap::new()),
         }),
         tz: o.tz,
     };
+    // The dashboard's monthly figures, computed before the first visit asks.
+    let warm = state.analytics.clone();
+    tokio::spawn(async move { warm.order_reports(Granularity::Month).await });
     guanxi_web::serve(addr, state)
         .await
         .with_context(|| format!("serving on {addr}"))
 }
 
-/// The web UI's reports over the lake, computed when a page asks (one DataFusion pass).
+/// The web UI's reports over the lake, computed when a page asks (one DataFusion pass)
+/// and kept until the lake's files or the merges change.
 struct LakeAnalytics {
     lake: Lake,
     store: Arc<dyn Store>,
     tz: ShopTz,
+    cache: Mutex<HashMap<Granularity, (Version, Reports)>>,
+}
+
+/// What the reports were computed from: every lake file with its size and modification
+/// time (an import or compaction writes new files), and the merges.
+type Version = (Vec<(PathBuf, u64, Option<SystemTime>)>, Vec<(i64, i64)>);
+
+impl LakeAnalytics {
+    async fn version(&self) -> anyhow::Result<Version> {
+        let files = self
+            .lake
+            .files()?
+            .into_iter()
+            .map(|f| {
+                let meta = std::fs::metadata(&f).ok();
+                let size = meta.as_ref().map_or(0, |m| m.len());
+                (f, size, meta.and_then(|m| m.modified().ok()))
+            })
+            .collect();
+        Ok((files, self.store.merged_into().await?))
+    }
 }
 
 #[async_trait::async_trait]
 impl Analytics for LakeAnalytics {
     async fn order_reports(&self, granularity: Granularity) -> Result<Reports, String> {
+        let version = self.version().await.map_err(|e| format!("{e:#}"))?;
+        if let Some((v, r)) = self.cache.lock().map_err(|e| e.to_string())?.get(&granularity)
+            && *v == version
+        {
+            return Ok(r.clone());
+        }
+        let merged = version.1.clone();
         let run = async {
             let engine = Engine::open(&self.lake).await?;
             let as_of = super::profile::as_of_or_last(&engine, self.tz, None, "as-of").await?;
-            let merged = self.store.merged_into().await?;
             Ok::<_, anyhow::Error>(
                 guanxi_analytics::order_reports(&engine, as_of, self.tz, &merged, granularity).await?,
             )
         };
-        run.await.map_err(|e| format!("{e:#}"))
+        let reports = run.await.map_err(|e| format!("{e:#}"))?;
+        self.cache
+            .lock()
+            .map_err(|e| e.to_string())?
+            .insert(granularity, (version, reports.clone()));
+        Ok(reports)
     }
 }
