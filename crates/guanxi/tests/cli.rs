@@ -571,3 +571,29 @@ fn clv_fit_on_the_cdnow_sample_gives_the_published_estimates() {
     let members = run(&["segment", "list", "clv = 36.27", "--json"]);
     assert!(members.to_string().contains("00004"), "{members}");
 }
+
+/// Every report's JSON document on the demo shop (fixed seed, fixed dates) is pinned: a
+/// change to any figure or field shows up as a snapshot diff to review.
+#[test]
+fn every_report_json_is_pinned_on_the_demo_shop() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = guanxi(dir.path(), &["demo", "--customers", "300", "--no-serve", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ok = |args: &[&str]| {
+        let out = guanxi(dir.path(), &[&["--db", "guanxi-demo.db", "--json"][..], args].concat());
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        json(&out)
+    };
+    // Two builds, so that there are movements: an earlier as-of, then the latest again.
+    ok(&["profile", "build", "--as-of", "2026-03-31"]);
+    ok(&["profile", "build"]);
+    for report in ["repurchase", "categories", "retention", "cohorts", "cycles"] {
+        insta::assert_json_snapshot!(
+            format!("report_{report}_quarter"),
+            ok(&["report", report, "--period", "quarter"])
+        );
+    }
+    for report in ["classes", "movements", "satisfaction", "clv"] {
+        insta::assert_json_snapshot!(format!("report_{report}"), ok(&["report", report]));
+    }
+}
