@@ -1,93 +1,10 @@
 //! The binary as a user runs it: one JSON document with --json, located errors and exit
 //! codes, the demo, the lake commands.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use common::{Server, guanxi, json, percent};
 use serde_json::Value;
-
-fn guanxi(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_guanxi"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("GUANXI_DATABASE_URL")
-        .env_remove("GUANXI_LAKE")
-        .output()
-        .expect("the binary runs")
-}
-
-/// `guanxi serve` on a free port of 127.0.0.1, stopped when dropped.
-struct Server {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(dir: &Path) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_guanxi"))
-            .current_dir(dir)
-            .args(["--db", "guanxi-demo.db", "serve", "--addr", &addr])
-            .env_remove("GUANXI_DATABASE_URL")
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("guanxi serve starts");
-        let server = Server { child, addr };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(&server.addr).is_ok() {
-                return server;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("guanxi serve did not listen on {}", server.addr);
-    }
-
-    /// The body of a GET, asserting a 200.
-    fn get(&self, path: &str, accept_language: &str) -> String {
-        let (head, body) = self.request(path, accept_language);
-        assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
-        body
-    }
-
-    /// The status line and headers, and the body, of a GET.
-    fn request(&self, path: &str, accept_language: &str) -> (String, String) {
-        use std::io::{Read as _, Write as _};
-        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept-Language: {accept_language}\r\nConnection: close\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
-        let mut response = String::new();
-        s.read_to_string(&mut response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-        (head.to_string(), body.to_string())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The sum of `field` over the objects of the array `array` of `v`.
-/// Percent-encodes a query value.
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 fn sum_of(v: &Value, array: &str, field: &str) -> u64 {
     v[array]
@@ -96,15 +13,6 @@ fn sum_of(v: &Value, array: &str, field: &str) -> u64 {
         .iter()
         .map(|x| x[field].as_u64().unwrap_or_else(|| panic!("{field} is a count: {x}")))
         .sum()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is one JSON document ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
 }
 
 #[test]
@@ -581,7 +489,11 @@ fn every_report_json_is_pinned_on_the_demo_shop() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ok = |args: &[&str]| {
         let out = guanxi(dir.path(), &[&["--db", "guanxi-demo.db", "--json"][..], args].concat());
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         json(&out)
     };
     // Two builds, so that there are movements: an earlier as-of, then the latest again.

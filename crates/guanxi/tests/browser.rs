@@ -1,0 +1,299 @@
+//! The web UI in a real browser: Debian's Chromium driven through chromedriver (WebDriver)
+//! over `guanxi serve` on the demo shop. A person's path: the dashboard, the language
+//! switch, finding a customer and their 360 page, building a segment whose count equals
+//! the CLI's, every report. Each page's screenshot is written as a test artifact to
+//! `$CARGO_TARGET_DIR/e2e-screenshots/` (else `target/e2e-screenshots/`).
+//!
+//! Runs where chromedriver is installed (`.ci/run` installs chromium and chromium-driver);
+//! skipped elsewhere unless GUANXI_REQUIRE_BROWSER=1, which makes a missing browser fail.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Server, guanxi, json};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// chromedriver on a free port of 127.0.0.1, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Option<Driver> {
+        if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+            assert!(
+                std::env::var("GUANXI_REQUIRE_BROWSER").is_err(),
+                "GUANXI_REQUIRE_BROWSER is set but {CHROMEDRIVER} or {CHROMIUM} is missing (apt-get install chromium chromium-driver)"
+            );
+            eprintln!("skipped: no {CHROMEDRIVER} (apt-get install chromium chromium-driver)");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(driver)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn artifacts() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let dir = target.join("e2e-screenshots");
+    std::fs::create_dir_all(&dir).expect("the screenshots' directory");
+    dir
+}
+
+/// The browser: headless Chromium that asks for English first and reaches nothing but
+/// loopback.
+async fn browser(driver: &Driver) -> Client {
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                "--disable-sync", "--disable-quic", "--window-size=1280,1600",
+            ],
+            "prefs": { "intl": { "accept_languages": "en-US,en" } }
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a WebDriver session")
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("a screenshot");
+    std::fs::write(artifacts().join(format!("{name}.png")), png).expect("the screenshot written");
+}
+
+/// The text of the first element `css` selects, waiting for it to appear (a click's
+/// navigation completes after the click returns).
+async fn text_of(c: &Client, css: &str) -> String {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap_or_default()
+}
+
+/// Waits until the element's text satisfies `ok`: after a navigation, or the live count
+/// answering after its pause.
+async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = text_of(c, css).await;
+        if ok(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{css}: {text:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_uses_the_web_ui_in_chromium() {
+    let Some(driver) = Driver::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = guanxi(dir.path(), &["demo", "--customers", "300", "--no-serve", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli = |args: &[&str]| {
+        let out = guanxi(dir.path(), &[&["--db", "guanxi-demo.db", "--json"][..], args].concat());
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&out)
+    };
+    // A build at an earlier date, then the latest again: the movements report has rows.
+    cli(&["profile", "build", "--as-of", "2026-03-31"]);
+    cli(&["profile", "build"]);
+    let server = Server::start(dir.path());
+    let base = format!("http://{}", server.addr);
+    let c = browser(&driver).await;
+
+    // The dashboard, in English as the browser asks, then in Chinese from the switch.
+    c.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(text_of(&c, "h1").await, "Dashboard");
+    assert!(c.find(Locator::Css(".kpis .value")).await.is_ok());
+    shot(&c, "01-dashboard-en").await;
+    c.find(Locator::Css("header .langs a[hreflang='zh-CN']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", |t| t == "概览").await;
+    assert!(text_of(&c, "html").await.contains("购买客户"));
+    shot(&c, "02-dashboard-zh").await;
+
+    // Find a customer by name from the customers page (the language stays Chinese) and
+    // open their 360 page.
+    let shown = cli(&["customer", "show", "C0000005", "--source", "demo"]);
+    let name = shown["customer"]["name"]
+        .as_str()
+        .expect("the demo customer's name")
+        .to_string();
+    c.find(Locator::Css("header nav a[href^='/customers']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", |t| t == "客户").await;
+    let search = c.find(Locator::Css("#s")).await.unwrap();
+    search.send_keys(&name).await.unwrap();
+    c.find(Locator::Css("form.search button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let found = wait_text(&c, "#found", |t| t.contains("找到")).await;
+    assert!(!found.contains("找到 0"), "{found}");
+    shot(&c, "03-customer-search").await;
+    c.find(Locator::LinkText(&name)).await.unwrap().click().await.unwrap();
+    wait_text(&c, "h1", |t| t == name).await;
+    let orders = text_of(&c, "#orders").await;
+    assert!(orders.starts_with("订单"), "{orders}");
+    assert!(text_of(&c, "#classes").await.contains("分类"));
+    shot(&c, "04-customer-360").await;
+
+    // Build a segment from the lists: the live count, then the applied filter, equal the
+    // CLI's count of the same expression.
+    let decline = cli(&["segment", "count", "lifecycle = 'decline' and tier = 'small'"])["customers"]
+        .as_u64()
+        .unwrap();
+    c.goto(&format!("{base}/customers?lang=en")).await.unwrap();
+    c.find(Locator::Css("select[name='lifecycle'] option[value='decline']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("select[name='tier'] option[value='small']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let expected = format!("{decline} customers");
+    wait_text(&c, "#live-count", |t| t == expected).await;
+    c.find(Locator::Css("#filter button[type='submit']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#seg-q", |_| true).await;
+    assert_eq!(text_of(&c, "#live-count").await, expected);
+    let saved_expression = c
+        .find(Locator::Css("#seg-q"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(saved_expression, "lifecycle = 'decline' and tier = 'small'");
+    shot(&c, "05-segment").await;
+    // Saved under a name, listed by the CLI.
+    c.find(Locator::Css("#seg-name"))
+        .await
+        .unwrap()
+        .send_keys("small-decliners")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[action='/segments'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "[role='status']", |t| t.contains("small-decliners")).await;
+    shot(&c, "05b-segment-saved").await;
+    let listed = cli(&["segment", "count", "in segment 'small-decliners'"]);
+    assert_eq!(listed["customers"].as_u64(), Some(decline));
+
+    // Every report, from its tab: a chart or a table with rows, the tab marked current.
+    c.goto(&format!("{base}/reports?lang=en")).await.unwrap();
+    let tabs = c.find_all(Locator::Css("ul.tabs a")).await.unwrap();
+    let mut hrefs = Vec::new();
+    for tab in tabs {
+        hrefs.push(tab.attr("href").await.unwrap().expect("a tab's link"));
+    }
+    assert_eq!(hrefs.len(), 9, "{hrefs:?}");
+    for (i, href) in hrefs.iter().enumerate() {
+        let report = href
+            .split("report=")
+            .nth(1)
+            .and_then(|r| r.split('&').next())
+            .unwrap()
+            .to_string();
+        c.find(Locator::Css(&format!("ul.tabs a[href='{href}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let current = Locator::Css("ul.tabs a[aria-current='page']");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let at = match c.find(current).await {
+                Ok(e) => e.attr("href").await.ok().flatten(),
+                Err(_) => None,
+            };
+            if at.as_deref() == Some(href.as_str()) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{report}: the tab is not current ({at:?})");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let rows = c.find_all(Locator::Css("main table tbody tr")).await.unwrap();
+        assert!(!rows.is_empty(), "{report}: no rows");
+        shot(&c, &format!("{:02}-report-{report}", 6 + i)).await;
+    }
+    c.close().await.unwrap();
+}
