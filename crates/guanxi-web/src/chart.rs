@@ -2,7 +2,11 @@
 //! and read the same in every browser. Each bar carries its figure as a label and as a
 //! tooltip (`<title>`), and the chart an accessible name.
 
+use guanxi_domain::profile::Tier;
+use guanxi_store::{ClassTotal, ClvBucket};
 use maud::{Markup, html};
+
+use crate::Lang;
 
 /// A horizontal bar chart of (label, value) with the values printed by `format`.
 pub fn bars(title: &str, rows: &[(String, f64)], format: impl Fn(f64) -> String) -> Markup {
@@ -153,4 +157,39 @@ pub fn heatmap(caption: &str, corner: &str, columns: &[String], rows: &[(String,
             }
         }
     }
+}
+
+/// The value pyramid of a build's class totals (the tier rows of `totals`): customers and
+/// share of the tiers' profit per tier, the top tier first whatever the store's order.
+pub fn value_pyramid(lang: Lang, totals: &[ClassTotal]) -> Markup {
+    let tiers: Vec<&ClassTotal> = totals.iter().filter(|t| t.kind == "tier").collect();
+    let total_profit: i64 = tiers.iter().map(|t| t.profit_cents.max(0)).sum();
+    let rows: Vec<(String, u64, f64)> = Tier::ALL
+        .iter()
+        .filter_map(|k| tiers.iter().find(|t| t.class == k.as_str()))
+        .map(|t| {
+            let share = if total_profit > 0 {
+                t.profit_cents.max(0) as f64 / total_profit as f64
+            } else {
+                0.0
+            };
+            (lang.class("tier", &t.class), t.customers, share)
+        })
+        .collect();
+    pyramid(&lang.t("chart-tier"), &rows)
+}
+
+/// Customers per predicted-CLV bucket, labelled in yuan.
+pub fn clv_bars(lang: Lang, buckets: &[ClvBucket]) -> Markup {
+    let rows: Vec<(String, f64)> = buckets
+        .iter()
+        .map(|b| {
+            let from = b.from_cents / 100;
+            let label = b
+                .to_cents
+                .map_or(format!("{from}+"), |to| format!("{from}–{}", to / 100));
+            (label, b.customers as f64)
+        })
+        .collect();
+    bars(&lang.t("chart-clv"), &rows, |v| format!("{v:.0}"))
 }

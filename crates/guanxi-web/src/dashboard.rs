@@ -7,7 +7,7 @@ use axum::response::Html;
 use maud::html;
 use serde::Deserialize;
 
-use crate::chart::{bars, pyramid};
+use crate::chart::{bars, clv_bars, value_pyramid};
 use crate::layout::{Page, frame, no_build};
 use crate::{AppState, Lang, WebError, html, lang_of};
 use guanxi_domain::report::{Granularity, PeriodRepurchase};
@@ -57,34 +57,7 @@ pub async fn show(
         .filter(|t| t.kind == "relationship")
         .map(|t| t.clv_cents)
         .sum();
-    let clv_rows: Vec<(String, f64)> = clv
-        .iter()
-        .map(|b| {
-            let from = b.from_cents / 100;
-            let label = b
-                .to_cents
-                .map_or(format!("{from}+"), |to| format!("{from}–{}", to / 100));
-            (label, b.customers as f64)
-        })
-        .collect();
     let count = |v: f64| format!("{v:.0}");
-    let total_profit: i64 = totals
-        .iter()
-        .filter(|t| t.kind == "tier")
-        .map(|t| t.profit_cents.max(0))
-        .sum();
-    let tiers: Vec<(String, u64, f64)> = ["vip", "major", "ordinary", "small"]
-        .iter()
-        .filter_map(|k| totals.iter().find(|t| t.kind == "tier" && t.class == *k))
-        .map(|t| {
-            let share = if total_profit > 0 {
-                t.profit_cents.max(0) as f64 / total_profit as f64
-            } else {
-                0.0
-            };
-            (lang.class("tier", &t.class), t.customers, share)
-        })
-        .collect();
     let date = build.as_of.with_timezone(&s.tz.0).date_naive().to_string();
     let kpis = [
         (lang.t("kpi-customers"), build.customers.to_string()),
@@ -130,10 +103,10 @@ pub async fn show(
         }
         div.charts {
             (bars(&lang.t("chart-relationship"), &rows("relationship"), count))
-            (pyramid(&lang.t("chart-tier"), &tiers))
+            (value_pyramid(lang, &totals))
             (bars(&lang.t("chart-lifecycle"), &rows("lifecycle"), count))
             (bars(&lang.t("chart-activity"), &rows("activity"), count))
-            (bars(&lang.t("chart-clv"), &clv_rows, count))
+            (clv_bars(lang, &clv))
         }
     };
     Ok(html(frame(lang, Page::Dashboard, &here, &title, body)))

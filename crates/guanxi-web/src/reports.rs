@@ -12,7 +12,7 @@ use guanxi_store::{BuildRecord, ClassTotal, ClvBucket, Movement, Satisfaction};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use crate::chart::{bars, heatmap, line, pyramid, quadrant};
+use crate::chart::{bars, clv_bars, heatmap, line, quadrant, value_pyramid};
 use crate::layout::{Page, frame, no_build};
 use crate::{AppState, Lang, WebError, html, lang_of};
 
@@ -297,24 +297,9 @@ fn charts(lang: Lang, title: &str, figures: &Figures, c: &Chosen) -> Vec<Markup>
             _ => Vec::new(),
         },
         Figures::Classes(totals) => {
-            let total_profit: i64 = totals.iter().map(|t| t.profit_cents.max(0)).sum();
-            let share = |t: &ClassTotal| {
-                if total_profit > 0 {
-                    t.profit_cents.max(0) as f64 / total_profit as f64
-                } else {
-                    0.0
-                }
-            };
             let find = |class: &str| totals.iter().find(|t| t.class == class);
             match c.kind {
-                "tier" => {
-                    // The pyramid's order: the top tier first, whatever the store's order.
-                    let tiers: Vec<(String, u64, f64)> = ["vip", "major", "ordinary", "small"]
-                        .iter()
-                        .filter_map(|k| find(k).map(|t| (lang.class("tier", k), t.customers, share(t))))
-                        .collect();
-                    vec![pyramid(&lang.t("chart-tier"), &tiers)]
-                }
+                "tier" => vec![value_pyramid(lang, totals)],
                 "quadrant" => {
                     let cell = |class: &str| {
                         let t = find(class);
@@ -396,19 +381,7 @@ fn charts(lang: Lang, title: &str, figures: &Figures, c: &Chosen) -> Vec<Markup>
             out
         }
         Figures::Satisfaction(_) => Vec::new(),
-        Figures::Clv(buckets) => {
-            let rows: Vec<(String, f64)> = buckets
-                .iter()
-                .map(|b| {
-                    let from = b.from_cents / 100;
-                    let label = b
-                        .to_cents
-                        .map_or(format!("{from}+"), |to| format!("{from}–{}", to / 100));
-                    (label, b.customers as f64)
-                })
-                .collect();
-            vec![bars(&lang.t("chart-clv"), &rows, count)]
-        }
+        Figures::Clv(buckets) => vec![clv_bars(lang, buckets)],
     }
 }
 

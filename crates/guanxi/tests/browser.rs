@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, guanxi, json};
+use common::{Server, demo_shop, ok};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -135,18 +135,8 @@ async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_uses_the_web_ui_in_chromium() {
     let Some(driver) = Driver::start() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let out = guanxi(dir.path(), &["demo", "--customers", "300", "--no-serve", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let cli = |args: &[&str]| {
-        let out = guanxi(dir.path(), &[&["--db", "guanxi-demo.db", "--json"][..], args].concat());
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        json(&out)
-    };
+    let (dir, _) = demo_shop();
+    let cli = |args: &[&str]| ok(dir.path(), args);
     // A build at an earlier date, then the latest again: the movements report has rows.
     cli(&["profile", "build", "--as-of", "2026-03-31"]);
     cli(&["profile", "build"]);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, guanxi, json, percent};
+use common::{Server, demo_shop, guanxi, json, ok, percent, run_demo};
 use serde_json::Value;
 
 fn sum_of(v: &Value, array: &str, field: &str) -> u64 {
@@ -128,20 +128,9 @@ fn demo_csv_export_imports_into_a_store() {
 
 #[test]
 fn segments_builds_movements_and_merges_on_the_demo_shop() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = guanxi(dir.path(), &["demo", "--customers", "300", "--no-serve", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let demo = json(&out);
-    let run = |args: &[&str]| guanxi(dir.path(), &[&["--db", "guanxi-demo.db", "--json"][..], args].concat());
-    let ok = |args: &[&str]| {
-        let out = run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        json(&out)
-    };
+    let (dir, demo) = demo_shop();
+    let run = |args: &[&str]| run_demo(dir.path(), args);
+    let ok = |args: &[&str]| ok(dir.path(), args);
 
     // A segment counts what the build's distribution counts.
     let decline = demo["profiles"]["classes"]["lifecycle"]["decline"].as_u64().unwrap();
@@ -484,18 +473,8 @@ fn clv_fit_on_the_cdnow_sample_gives_the_published_estimates() {
 /// change to any figure or field shows up as a snapshot diff to review.
 #[test]
 fn every_report_json_is_pinned_on_the_demo_shop() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = guanxi(dir.path(), &["demo", "--customers", "300", "--no-serve", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let ok = |args: &[&str]| {
-        let out = guanxi(dir.path(), &[&["--db", "guanxi-demo.db", "--json"][..], args].concat());
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        json(&out)
-    };
+    let (dir, _) = demo_shop();
+    let ok = |args: &[&str]| ok(dir.path(), args);
     // Two builds, so that there are movements: an earlier as-of, then the latest again.
     ok(&["profile", "build", "--as-of", "2026-03-31"]);
     ok(&["profile", "build"]);

@@ -97,3 +97,30 @@ pub fn json(out: &Output) -> Value {
         )
     })
 }
+
+/// A 300-customer demo shop (loaded and profiled) in a new temporary directory, with the
+/// demo's JSON output.
+pub fn demo_shop() -> (tempfile::TempDir, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = guanxi(dir.path(), &["demo", "--customers", "300", "--no-serve", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let demo = json(&out);
+    (dir, demo)
+}
+
+/// Runs a command on the demo shop's store with --json, asserting it succeeds.
+pub fn run_demo(dir: &Path, args: &[&str]) -> Output {
+    guanxi(dir, &[&["--db", "guanxi-demo.db", "--json"][..], args].concat())
+}
+
+/// The JSON document of a command on the demo shop's store, asserting it succeeds.
+pub fn ok(dir: &Path, args: &[&str]) -> Value {
+    let out = run_demo(dir, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&out)
+}
