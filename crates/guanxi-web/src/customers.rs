@@ -154,7 +154,8 @@ pub async fn show(
             p role="status" { (lang.t1("segment-saved", "name", name.clone())) }
         }
         @if search.is_some() {
-            p #found role="status" { (lang.t1("customers-found", "count", members.len())) }
+            @let key = if members.len() == PAGE as usize { "customers-found-first" } else { "customers-found" };
+            p #found role="status" { (lang.t1(key, "count", members.len())) }
         } @else {
             p #live-count aria-live="polite" data-label=(lang.t1("customers-count", "count", "{n}")) {
                 @if let Some(n) = count { (lang.t1("customers-count", "count", n)) }

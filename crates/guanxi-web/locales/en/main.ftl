@@ -170,3 +170,4 @@ measure-service_satisfaction = Service satisfaction
 kpi-month = The month { $period }
 kpi-build = The profile build
 kpi-vs = vs { $period }
+customers-found-first = The first { $count } found: type more to narrow

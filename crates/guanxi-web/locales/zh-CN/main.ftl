@@ -170,3 +170,4 @@ measure-service_satisfaction = 服务满意度
 kpi-month = { $period } 当月
 kpi-build = 客户画像
 kpi-vs = 较 { $period }
+customers-found-first = 找到的前 { $count } 位：输入更多以缩小范围
