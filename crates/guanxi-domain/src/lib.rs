@@ -69,6 +69,7 @@ mod message;
 mod money;
 mod order;
 pub mod profile;
+pub mod program;
 pub mod report;
 mod review;
 pub mod segment;

@@ -1,0 +1,338 @@
+//! Programs (DOMAIN.md §5): who is reached, when and with what, as data — a trigger, steps
+//! that wait and act, and the events that stop a run. Definitions are TOML (the six
+//! built-ins in `builtin/`); parsing checks every name and duration, so a [`Program`] that
+//! exists is well formed (parse, don't validate).
+//!
+//! Scheduling is pure: [`Program::due`] says which steps of one run are due at a moment,
+//! given when the run started and when a stop event happened. Exactly-once sending is the
+//! store's ledger keyed by [`ledger_key`]; this module only names the key.
+
+use chrono::{DateTime, Duration, Months, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{Channel, ShopTz};
+
+/// Who goes first when caps or quiet hours defer messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Transactional,
+    Care,
+    Marketing,
+}
+
+/// An order event that starts or stops a run, or times a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrderEvent {
+    CreatedUnpaid,
+    Paid,
+    Shipped,
+    Arrived,
+    Signed,
+    Completed,
+    Closed,
+    Refunded,
+    /// The parcel has not moved since the last logistics event.
+    Stuck,
+}
+
+/// What starts a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    Order(OrderEvent),
+    /// A class change recorded by a profile build.
+    Became {
+        kind: String,
+        class: String,
+    },
+    /// A date: `birthday`, or a calendar day by name (`double-11`, `618`, `spring-festival`).
+    Date(String),
+    /// Entering a segment (an expression or `in segment 'name'`).
+    Segment(String),
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Action {
+    Send { send: Channel, template: String },
+    AddTag { add_tag: String },
+    RemoveTag { remove_tag: String },
+    Coupon { coupon: String },
+    Points { points: i64 },
+    Task { task: String },
+}
+
+/// A wait relative to the moment a step is timed from: minutes, hours, days or calendar
+/// months; negative before it (campaign pre-heat waves before the day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Wait {
+    Minutes(i64),
+    Months(i32),
+}
+
+impl Wait {
+    /// `30m`, `6h`, `7d`, `-3d`, `12mo`.
+    pub fn parse(s: &str) -> Result<Wait, String> {
+        let bad = || format!("expected a wait such as 30m, 6h, 7d, -3d or 12mo, found {s:?}");
+        let t = s.trim();
+        let (number, unit) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).ok_or_else(bad)?);
+        let n: i64 = number.parse().map_err(|_| bad())?;
+        match unit {
+            "m" => Ok(Wait::Minutes(n)),
+            "h" => Ok(Wait::Minutes(n * 60)),
+            "d" => Ok(Wait::Minutes(n * 24 * 60)),
+            "mo" => Ok(Wait::Months(i32::try_from(n).map_err(|_| bad())?)),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The moment `from` plus the wait; calendar months in the shop's time zone (Jan 31
+    /// + 1 month is the last day of February).
+    pub fn after(self, from: DateTime<Utc>, tz: ShopTz) -> DateTime<Utc> {
+        match self {
+            Wait::Minutes(m) => from + Duration::minutes(m),
+            Wait::Months(n) => {
+                let local = from.with_timezone(&tz.0);
+                let moved = if n >= 0 {
+                    local.checked_add_months(Months::new(n.unsigned_abs()))
+                } else {
+                    local.checked_sub_months(Months::new(n.unsigned_abs()))
+                };
+                moved.map_or(from, |t| t.with_timezone(&Utc))
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Wait {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Wait, D::Error> {
+        let s = String::deserialize(d)?;
+        Wait::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One step of a program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    /// The order event the step is timed from; the run's start when absent.
+    #[serde(default)]
+    pub on: Option<OrderEvent>,
+    pub after: Wait,
+    pub action: Action,
+}
+
+/// A program definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Program {
+    pub name: String,
+    pub title: String,
+    pub priority: Priority,
+    pub trigger: Trigger,
+    /// Events of the run's order (or, for customer-level runs, any paid order) that end
+    /// the run: nothing after them is sent.
+    #[serde(default)]
+    pub stop_on: Vec<OrderEvent>,
+    /// Spread a run's first sends evenly over this many days (segment marketing).
+    #[serde(default)]
+    pub spread_days: Option<u32>,
+    pub steps: Vec<Step>,
+}
+
+/// A definition that could not be read: where and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}:{line}:{column}: {message}")]
+pub struct ProgramError {
+    pub origin: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl Program {
+    /// Reads a TOML definition; `origin` (a file name) locates errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Program, ProgramError> {
+        let located = |offset: usize, message: String| {
+            let before = &text[..offset.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            ProgramError {
+                origin: origin.to_string(),
+                line,
+                column,
+                message,
+            }
+        };
+        let p: Program = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            located(offset, e.message().to_string())
+        })?;
+        if p.steps.is_empty() {
+            return Err(located(0, "a program needs at least one [[steps]]".into()));
+        }
+        let mut names: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            let offset = text.find(&format!("\"{}\"", w[0])).unwrap_or(0);
+            return Err(located(
+                offset,
+                format!("two steps are named {:?}: step names key the send ledger", w[0]),
+            ));
+        }
+        Ok(p)
+    }
+
+    /// The steps of one run due at `now` with their due times, in step order: a run
+    /// started at `started`, with `events` the times its order reached each event (for
+    /// steps timed `on` one, and for the stop events). Nothing due at or after a stop
+    /// event is due.
+    pub fn due(
+        &self,
+        started: DateTime<Utc>,
+        events: &dyn Fn(OrderEvent) -> Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        tz: ShopTz,
+    ) -> Vec<(usize, DateTime<Utc>)> {
+        let stopped = self.stop_on.iter().filter_map(|e| events(*e)).min();
+        self.steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, step)| {
+                let from = match step.on {
+                    Some(e) => events(e)?,
+                    None => started,
+                };
+                let at = step.after.after(from, tz);
+                (at <= now && stopped.is_none_or(|s| at < s)).then_some((i, at))
+            })
+            .collect()
+    }
+}
+
+/// The six built-in programs with DOMAIN.md §5's defaults, ready to enable.
+pub fn builtin() -> Vec<Program> {
+    const FILES: [(&str, &str); 6] = [
+        ("payment-reminder.toml", include_str!("builtin/payment-reminder.toml")),
+        ("order-care.toml", include_str!("builtin/order-care.toml")),
+        (
+            "birthday-holiday-care.toml",
+            include_str!("builtin/birthday-holiday-care.toml"),
+        ),
+        ("second-purchase.toml", include_str!("builtin/second-purchase.toml")),
+        ("segment-marketing.toml", include_str!("builtin/segment-marketing.toml")),
+        ("campaign-preheat.toml", include_str!("builtin/campaign-preheat.toml")),
+    ];
+    FILES
+        .iter()
+        .map(|(file, text)| Program::parse(text, file).unwrap_or_else(|e| panic!("a built-in program: {e}")))
+        .collect()
+}
+
+/// The send ledger's key of one step of one run: a second send with the same key is
+/// impossible (the store's unique index), whatever crashes or races happen.
+pub fn ledger_key(customer_id: i64, program: &str, step: &str, occurrence: &str) -> String {
+    format!("{customer_id}/{program}/{step}/{occurrence}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap() + Duration::hours(h)
+    }
+
+    #[test]
+    fn the_built_ins_read_and_keep_the_domain_defaults() {
+        let all = builtin();
+        assert_eq!(all.len(), 6);
+        let reminder = &all[0];
+        assert_eq!(reminder.name, "payment-reminder");
+        let waits: Vec<Wait> = reminder.steps.iter().map(|s| s.after).collect();
+        assert_eq!(waits, vec![Wait::Minutes(30), Wait::Minutes(360)]);
+        assert_eq!(reminder.stop_on, vec![OrderEvent::Paid, OrderEvent::Closed]);
+        let second = all.iter().find(|p| p.name == "second-purchase").unwrap();
+        let months: Vec<Wait> = second.steps.iter().map(|s| s.after).collect();
+        assert_eq!(months, [1, 2, 3, 6, 12].map(Wait::Months).to_vec());
+        let care = all.iter().find(|p| p.name == "order-care").unwrap();
+        let after_use = care.steps.iter().find(|s| s.name == "after-use").unwrap();
+        assert_eq!(
+            (after_use.on, after_use.after),
+            (Some(OrderEvent::Signed), Wait::Minutes(7 * 24 * 60))
+        );
+        let preheat = all.iter().find(|p| p.name == "campaign-preheat").unwrap();
+        let waves: Vec<Wait> = preheat.steps.iter().map(|s| s.after).collect();
+        assert_eq!(waves, [-7, -3, -1].map(|d| Wait::Minutes(d * 24 * 60)).to_vec());
+    }
+
+    #[test]
+    fn reminders_stop_at_payment() {
+        let reminder = &builtin()[0];
+        let created = at(0);
+        let tz = ShopTz::default();
+        let unpaid = |_: OrderEvent| None;
+        // At +1 h only the first reminder is due; at +7 h both.
+        assert_eq!(
+            reminder.due(created, &unpaid, created + Duration::hours(1), tz).len(),
+            1
+        );
+        let both = reminder.due(created, &unpaid, created + Duration::hours(7), tz);
+        assert_eq!(
+            both,
+            vec![(0, created + Duration::minutes(30)), (1, created + Duration::hours(6))]
+        );
+        // Paid after 2 hours: the second reminder never becomes due.
+        let paid = |e: OrderEvent| (e == OrderEvent::Paid).then_some(created + Duration::hours(2));
+        assert_eq!(
+            reminder.due(created, &paid, created + Duration::days(3), tz),
+            vec![(0, created + Duration::minutes(30))]
+        );
+        // Paid within 10 minutes: nothing.
+        let quick = |e: OrderEvent| (e == OrderEvent::Paid).then_some(created + Duration::minutes(10));
+        assert!(
+            reminder
+                .due(created, &quick, created + Duration::days(3), tz)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn months_are_calendar_months_in_the_shop_zone() {
+        let tz = ShopTz::default();
+        // 2026-01-31 12:00 in Shanghai + 1 month = 2026-02-28 12:00 there.
+        let from = Utc.with_ymd_and_hms(2026, 1, 31, 4, 0, 0).unwrap();
+        assert_eq!(
+            Wait::Months(1).after(from, tz),
+            Utc.with_ymd_and_hms(2026, 2, 28, 4, 0, 0).unwrap()
+        );
+        assert_eq!(Wait::parse("-3d"), Ok(Wait::Minutes(-3 * 24 * 60)));
+        assert!(Wait::parse("3 weeks").is_err());
+    }
+
+    #[test]
+    fn bad_definitions_say_where_and_what() {
+        let text = "name = \"x\"\ntitle = \"X\"\npriority = \"urgent\"\ntrigger = { order = \"paid\" }\n\n[[steps]]\nname = \"a\"\nafter = \"1d\"\naction = { task = \"call\" }\n";
+        let e = Program::parse(text, "x.toml").unwrap_err();
+        assert_eq!((e.origin.as_str(), e.line), ("x.toml", 3), "{e}");
+        assert!(e.message.contains("transactional"), "{e}");
+        let e = Program::parse(&text.replace("urgent", "care").replace("1d", "soon"), "x.toml").unwrap_err();
+        assert_eq!(e.line, 8, "{e}");
+        assert!(e.message.contains("expected a wait"), "{e}");
+        let twice = format!(
+            "{}\n[[steps]]\nname = \"a\"\nafter = \"2d\"\naction = {{ task = \"again\" }}\n",
+            text.replace("urgent", "care")
+        );
+        let e = Program::parse(&twice, "x.toml").unwrap_err();
+        assert!(e.message.contains("two steps are named"), "{e}");
+        assert_eq!(
+            ledger_key(7, "payment-reminder", "first", "o-1"),
+            "7/payment-reminder/first/o-1"
+        );
+    }
+}
