@@ -117,6 +117,10 @@ pub enum Command {
     #[command(subcommand)]
     Clv(ClvCommand),
 
+    /// Engagement programs (payment reminders, care, second purchase, …).
+    #[command(subcommand)]
+    Program(ProgramCommand),
+
     /// Benchmarks that print figures (not tests).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -539,4 +543,13 @@ pub enum BenchCommand {
         #[arg(long, value_delimiter = ',', default_value = "bgnbd,pnbd")]
         lifetimes_models: Vec<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProgramCommand {
+    /// The programs guanxi knows: the six built-ins with their triggers and steps
+    #[command(after_help = "Examples:
+  guanxi program list
+  guanxi program list --json")]
+    List,
 }

@@ -488,3 +488,29 @@ fn every_report_json_is_pinned_on_the_demo_shop() {
         insta::assert_json_snapshot!(format!("report_{report}"), ok(&["report", report]));
     }
 }
+
+#[test]
+fn program_list_shows_the_six_built_ins() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = guanxi(dir.path(), &["--json", "program", "list"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let programs = json(&out);
+    let names: Vec<&str> = programs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "payment-reminder",
+            "order-care",
+            "birthday-holiday-care",
+            "second-purchase",
+            "segment-marketing",
+            "campaign-preheat"
+        ]
+    );
+    assert_eq!(programs[0]["steps"][1]["after"], "6h");
+}

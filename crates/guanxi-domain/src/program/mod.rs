@@ -67,7 +67,7 @@ pub enum Action {
 
 /// A wait relative to the moment a step is timed from: minutes, hours, days or calendar
 /// months; negative before it (campaign pre-heat waves before the day).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wait {
     Minutes(i64),
     Months(i32),
@@ -104,6 +104,24 @@ impl Wait {
                 moved.map_or(from, |t| t.with_timezone(&Utc))
             }
         }
+    }
+}
+
+/// The definition's text: `30m`, `6h`, `7d`, `12mo` (the largest whole unit).
+impl std::fmt::Display for Wait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Wait::Minutes(m) if m != 0 && m % (24 * 60) == 0 => write!(f, "{}d", m / (24 * 60)),
+            Wait::Minutes(m) if m != 0 && m % 60 == 0 => write!(f, "{}h", m / 60),
+            Wait::Minutes(m) => write!(f, "{m}m"),
+            Wait::Months(n) => write!(f, "{n}mo"),
+        }
+    }
+}
+
+impl Serialize for Wait {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -313,6 +331,14 @@ mod tests {
         );
         assert_eq!(Wait::parse("-3d"), Ok(Wait::Minutes(-3 * 24 * 60)));
         assert!(Wait::parse("3 weeks").is_err());
+        for text in ["30m", "6h", "7d", "-3d", "12mo", "0m", "90m"] {
+            assert_eq!(Wait::parse(text).unwrap().to_string(), text);
+        }
+        // Definitions round-trip through their serialised form.
+        for p in builtin() {
+            let text = toml::to_string(&p).unwrap();
+            assert_eq!(Program::parse(&text, "round-trip").unwrap(), p);
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod export;
 pub mod import;
 pub mod lake;
 pub mod profile;
+pub mod program;
 pub mod report;
 pub mod segment;
 pub mod serve;
