@@ -10,8 +10,9 @@ fn head(h: &[&str]) -> Vec<String> {
     h.iter().map(|s| s.to_string()).collect()
 }
 
+/// Exact, from the integer cents (the domain's money display), never through a float.
 fn yuan(cents: i64) -> String {
-    format!("{:.2}", cents as f64 / 100.0)
+    guanxi_domain::Cents(cents).to_string()
 }
 
 /// Customers, paid amount, profit and predicted CLV per class.

@@ -183,5 +183,5 @@ pub async fn show(
 
 /// Cents as yuan with two decimals.
 fn yuan(cents: i64) -> String {
-    format!("¥{:.2}", cents as f64 / 100.0)
+    format!("¥{}", guanxi_domain::Cents(cents))
 }
