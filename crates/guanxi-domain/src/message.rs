@@ -10,5 +10,7 @@ names! {
         Clicked = "clicked",
         Replied = "replied",
         Unsubscribed = "unsubscribed",
+        /// Never sent: the contact policy refused it or the run stopped (reason kept).
+        Dropped = "dropped",
     }
 }

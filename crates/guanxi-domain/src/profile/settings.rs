@@ -18,6 +18,10 @@ pub struct Settings {
     /// Prediction (DOMAIN.md §4): the model, horizon and discounting of each build's
     /// forecasts.
     pub predict: crate::clv::Predict,
+    /// Engagement (DOMAIN.md §5): consent, caps and quiet hours applied to every send.
+    pub contact: crate::program::ContactPolicy,
+    /// Where each channel delivers.
+    pub channels: crate::program::Delivery,
 }
 
 /// Churned 流失: no paid order for longer than max(`min_days`, `cycle_multiple` × own cycle).

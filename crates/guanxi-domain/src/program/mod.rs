@@ -12,6 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Channel, ShopTz};
 
+mod delivery;
+mod policy;
+
+pub use delivery::{Delivery, EmailDelivery, GatewayDelivery, SmtpSecurity, WebhookDelivery};
+pub use policy::{ContactFacts, ContactPolicy, Hold, QuietHours, Refusal, Verdict, next_local_midnight};
+
 /// Who goes first when caps or quiet hours defer messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
