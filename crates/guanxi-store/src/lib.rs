@@ -30,13 +30,19 @@ use serde::Serialize;
 pub mod testsuite;
 
 mod history;
+pub mod outbox;
 mod profiles;
 pub mod segment;
 #[doc(hidden)]
 pub mod sql;
+#[doc(hidden)]
+pub mod sql_outbox;
 pub mod tables;
 
 pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
+pub use outbox::{
+    Claimed, MessageCount, NewMessage, OrderEvents, Outbox, Plan, ProgramState, Recipient, SentMessage, Settle,
+};
 pub use profiles::{
     BuildRecord, CLASS_KINDS, CLV_BUCKETS, ClassTotal, ClvBucket, MergeChange, MergeProposal, Movement, ProfileRow,
     Satisfaction, SavedSegment, SegmentMember, SegmentPlan, Transition, transitions,
@@ -152,7 +158,7 @@ pub struct AuditEntry {
 
 /// The system of record. See the crate docs.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: Outbox + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Starts a transaction for writes.

@@ -1609,5 +1609,7 @@ macro_rules! sql_store {
                 self.tx.rollback().await.map_err(db_err)
             }
         }
+
+        $crate::sql_outbox!($store, $db, $backend);
     };
 }

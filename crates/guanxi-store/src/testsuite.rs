@@ -882,6 +882,226 @@ pub async fn merge_keeps_the_most_restrictive_consent_and_unmerges(store: &dyn S
     );
 }
 
+fn message(customer: i64, step: &str, due: DateTime<Utc>) -> crate::NewMessage {
+    crate::NewMessage {
+        ledger_key: guanxi_domain::program::ledger_key(customer, "payment-reminder", step, "o1"),
+        customer_id: customer,
+        channel: Channel::Sms,
+        program: "payment-reminder".into(),
+        step: step.into(),
+        template: format!("payment-reminder-{step}"),
+        priority: guanxi_domain::program::Priority::Transactional,
+        order_id: None,
+        due_at: due,
+        expires_at: due + chrono::Duration::hours(24),
+    }
+}
+
+pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
+    use crate::{Plan, ProgramState, Settle};
+    let c = full_customer("c1");
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_customers(std::slice::from_ref(&c)).await.unwrap();
+    tx.commit().await.unwrap();
+    let id = store.customer_id(&c.key).await.unwrap().unwrap();
+
+    // Programs keep their definition and state, audited.
+    let p = ProgramState {
+        name: "payment-reminder".into(),
+        definition: "name = \"payment-reminder\"".into(),
+        enabled: true,
+        since: Some(at(0)),
+        updated_at: at(1),
+    };
+    store.save_program(&p, "tester").await.unwrap();
+    assert_eq!(store.programs().await.unwrap(), vec![p.clone()]);
+    store
+        .save_program(
+            &ProgramState {
+                enabled: false,
+                ..p.clone()
+            },
+            "tester",
+        )
+        .await
+        .unwrap();
+    assert!(!store.programs().await.unwrap()[0].enabled);
+    let trail = store.audit_trail("program:payment-reminder").await.unwrap();
+    let actions: Vec<&str> = trail.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["program.enable", "program.disable"]);
+
+    // The same touch is queued once, however often the scheduler decides it.
+    let plan = Plan {
+        messages: vec![message(id, "first", at(100)), message(id, "second", at(200))],
+        entered: vec![("segment-marketing".into(), id)],
+        left: vec![],
+        at: Some(at(50)),
+    };
+    assert_eq!(store.apply(&plan).await.unwrap(), 2);
+    assert_eq!(
+        store.apply(&plan).await.unwrap(),
+        0,
+        "a ledger key is never queued twice"
+    );
+    assert_eq!(store.counts().await.unwrap().messages, 2);
+    assert_eq!(store.entries("segment-marketing").await.unwrap(), [id].into());
+    let keys = vec![plan.messages[0].ledger_key.clone(), "nope".to_string()];
+    assert_eq!(store.ledger_has(&keys).await.unwrap(), [keys[0].clone()].into());
+
+    // Claims: only what is due, and never the same row to two workers while leased.
+    let lease = chrono::Duration::seconds(60);
+    assert!(store.claim("w1", at(99), lease, 10).await.unwrap().is_empty());
+    let first = store.claim("w1", at(150), lease, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!((first[0].step.as_str(), first[0].customer_id), ("first", id));
+    assert!(store.claim("w2", at(150), lease, 10).await.unwrap().is_empty());
+    // The lease ends (the worker died): another worker takes it again.
+    let again = store.claim("w2", at(150 + 61), lease, 1).await.unwrap();
+    assert_eq!(again.iter().map(|m| m.id).collect::<Vec<_>>(), vec![first[0].id]);
+
+    // What the policy reads at the moment of sending.
+    let r = &store.recipients(&[id], at(0), at(0)).await.unwrap()[&id];
+    assert_eq!(r.mobile.as_deref(), Some("13800138000"));
+    assert_eq!(r.tolerance_per_week, Some(2));
+    let facts = r.facts(Channel::Sms);
+    assert_eq!(facts.consent, Some(ConsentState::Granted));
+    assert!(facts.reachable && !facts.open_complaint);
+    assert_eq!(facts.sent_today, 0);
+
+    store
+        .settle(&[(first[0].id, Settle::Sent { at: at(160) })])
+        .await
+        .unwrap();
+    let r = &store.recipients(&[id], at(0), at(0)).await.unwrap()[&id];
+    assert_eq!(
+        (
+            r.facts(Channel::Sms).sent_today_channel,
+            r.facts(Channel::Email).sent_today
+        ),
+        (1, 1)
+    );
+    // A settled message is not taken again.
+    assert!(store.claim("w3", at(190), lease, 10).await.unwrap().is_empty());
+    let second = store.claim("w3", at(250), lease, 10).await.unwrap();
+    store
+        .settle(&[(
+            second[0].id,
+            Settle::Deferred {
+                until: at(400),
+                reason: "quiet-hours".into(),
+            },
+        )])
+        .await
+        .unwrap();
+    assert!(
+        store.claim("w3", at(300), lease, 10).await.unwrap().is_empty(),
+        "deferred"
+    );
+    let second = store.claim("w3", at(400), lease, 10).await.unwrap();
+    store
+        .settle(&[(
+            second[0].id,
+            Settle::Retry {
+                at: at(500),
+                error: "gateway 503".into(),
+            },
+        )])
+        .await
+        .unwrap();
+    let second = store.claim("w3", at(500), lease, 10).await.unwrap();
+    assert_eq!(second[0].attempts, 1);
+    store
+        .settle(&[(
+            second[0].id,
+            Settle::Dead {
+                at: at(510),
+                error: "gateway 503".into(),
+            },
+        )])
+        .await
+        .unwrap();
+    let counts = store.message_counts(Some("payment-reminder")).await.unwrap();
+    let by: Vec<(&str, &str, u64)> = counts
+        .iter()
+        .map(|c| (c.step.as_str(), c.status.as_str(), c.count))
+        .collect();
+    assert_eq!(by, [("first", "sent", 1), ("second", "failed", 1)]);
+
+    // A click through a tracked link, then the unsubscribe link: consent withdrawn on the
+    // message's channel with its evidence, audited.
+    assert!(store.record_click(first[0].id, at(600)).await.unwrap());
+    assert!(!store.record_click(second[0].id, at(600)).await.unwrap(), "never sent");
+    let sent = store.sent_messages("payment-reminder").await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].clicked);
+    assert_eq!(store.unsubscribe(first[0].id, at(700)).await.unwrap(), Some(id));
+    let r = &store.recipients(&[id], at(0), at(0)).await.unwrap()[&id];
+    assert_eq!(r.facts(Channel::Sms).consent, Some(ConsentState::Denied));
+    let consent = store.customer_by_id(id).await.unwrap().unwrap().consents;
+    let sms = consent.iter().find(|c| c.channel == Channel::Sms).unwrap();
+    assert_eq!(sms.recorded_at, at(700));
+    assert!(sms.evidence.contains("unsubscribe"), "{}", sms.evidence);
+
+    // 回复TD退订: a reply reported by the gateway withdraws consent of that mobile's owner.
+    assert_eq!(
+        store
+            .opt_out(Channel::Wechat, "13800138000", at(800), "reply TD")
+            .await
+            .unwrap(),
+        vec![id]
+    );
+    assert!(
+        store
+            .opt_out(Channel::Sms, "13900000000", at(800), "reply TD")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let trail = store.audit_trail(&format!("customer:{id}")).await.unwrap();
+    assert_eq!(trail.iter().filter(|a| a.action == "consent.withdraw").count(), 2);
+
+    // An open complaint is seen at send time.
+    let complaint = ServiceRecord {
+        source: src(),
+        external_id: "s1".into(),
+        customer: c.key.clone(),
+        order_external_id: None,
+        kind: ServiceKind::Complaint,
+        status: ServiceStatus::Open,
+        opened_at: at(900),
+        closed_at: None,
+        satisfaction: None,
+        cost: Cents::ZERO,
+        note: None,
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_service_records(&[complaint]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.recipients(&[id], at(0), at(0)).await.unwrap()[&id].open_complaint);
+
+    // The scheduler's reads: orders by event time, birthdays.
+    upsert(store, &[order("o1", "c1", 1)]).await;
+    let paid = store.orders_by_event("paid_at", at(0), at(100), 0, 10).await.unwrap();
+    assert_eq!(paid.len(), 1);
+    assert_eq!(paid[0].paid_at, Some(at(60)));
+    assert!(
+        store
+            .orders_by_event("paid_at", at(61), at(100), 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .orders_by_event("paid_at; DROP TABLE orders", at(0), at(1), 0, 1)
+            .await
+            .is_err()
+    );
+    assert_eq!(store.order_events(&[paid[0].id]).await.unwrap()[&paid[0].id], paid[0]);
+    assert_eq!(store.birthdays(5, 17).await.unwrap(), vec![id]);
+    assert!(store.birthdays(5, 18).await.unwrap().is_empty());
+}
+
 /// Expands to one `#[tokio::test]` per story; `$make` is an async expression giving a
 /// fresh, empty store and a guard to hold while it is used (or `None` to skip, when the backend's server is not configured).
 #[macro_export]
@@ -901,6 +1121,7 @@ macro_rules! store_stories {
             reports_sum_the_current_build,
             merge_keeps_the_most_restrictive_consent_and_unmerges,
             search_and_history_find_a_customer,
+            outbox_queues_once_claims_once_and_settles,
         );
     };
     (@each $make:expr; $($story:ident),+ $(,)?) => {

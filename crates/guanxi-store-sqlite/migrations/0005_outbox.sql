@@ -1,0 +1,38 @@
+-- Engagement (issue 6): programs, their segment entries, and the outbox. The messages
+-- table is the outbox and the send ledger at once: a row is written in the transaction
+-- that decides to send, and its ledger_key (customer/program/step/occurrence) is unique,
+-- so a second send of the same touch cannot be queued whatever crashes or races happen.
+
+CREATE TABLE programs (
+    name TEXT PRIMARY KEY,
+    definition TEXT NOT NULL,         -- the program's TOML
+    enabled INTEGER NOT NULL,              -- 1 enabled, 0 not
+    since TEXT,                         -- triggers at or after this count (not history)
+    updated_at TEXT NOT NULL
+);
+
+-- Who is in a segment-triggered program's segment now: entering starts a run.
+CREATE TABLE program_entries (
+    program TEXT NOT NULL,
+    customer_id INTEGER NOT NULL REFERENCES customers (id),
+    entered_at TEXT NOT NULL,
+    PRIMARY KEY (program, customer_id)
+);
+
+ALTER TABLE messages ADD COLUMN step TEXT;
+ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 2;   -- 0 transactional, 1 care, 2 marketing
+ALTER TABLE messages ADD COLUMN order_id INTEGER;                       -- the order a run is about
+ALTER TABLE messages ADD COLUMN due_at TEXT;
+ALTER TABLE messages ADD COLUMN expires_at TEXT;
+ALTER TABLE messages ADD COLUMN next_attempt_at TEXT;                 -- queued: when a worker may take it
+ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;    -- failed sends so far
+ALTER TABLE messages ADD COLUMN claimed_by TEXT;                    -- the worker holding it until claimed_until
+ALTER TABLE messages ADD COLUMN claimed_until TEXT;
+ALTER TABLE messages ADD COLUMN last_error TEXT;                    -- last send error, hold or refusal
+ALTER TABLE messages ADD COLUMN failed_at TEXT;
+ALTER TABLE messages ADD COLUMN clicked_at TEXT;
+ALTER TABLE messages ADD COLUMN unsubscribed_at TEXT;
+
+CREATE INDEX messages_due ON messages (next_attempt_at) WHERE status = 'queued';
+CREATE INDEX messages_customer_sent ON messages (customer_id, sent_at);
+CREATE INDEX messages_program ON messages (program, status);

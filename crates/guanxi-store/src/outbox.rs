@@ -1,0 +1,297 @@
+//! The engagement part of the store: programs, their segment entries, and the outbox.
+//!
+//! The `messages` table is the outbox and the send ledger at once. A scheduler decides what
+//! is due and writes the rows in one transaction ([`Outbox::apply`]); the ledger key is
+//! unique, so the same touch is never queued twice. Workers [`Outbox::claim`] due rows for a
+//! lease (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so many workers never take the same row),
+//! send, and [`Outbox::settle`] them. A worker that dies leaves its rows claimed until the
+//! lease ends; another then sends them again with the same idempotency key (the ledger
+//! key), which the provider uses to drop the repeat.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use guanxi_domain::program::{ContactFacts, Priority};
+use guanxi_domain::{Channel, ConsentState, MessageStatus};
+use serde::Serialize;
+
+use crate::Result;
+
+/// A program as the store keeps it: its definition and whether it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramState {
+    pub name: String,
+    /// The definition's TOML.
+    pub definition: String,
+    pub enabled: bool,
+    /// Triggers at or after this moment start runs; nothing before it (enabling a program
+    /// does not message a shop's whole history).
+    pub since: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A message to queue: one step of one run for one customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub ledger_key: String,
+    pub customer_id: i64,
+    pub channel: Channel,
+    pub program: String,
+    pub step: String,
+    pub template: String,
+    pub priority: Priority,
+    pub order_id: Option<i64>,
+    pub due_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What one scheduler pass decided, written in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub messages: Vec<NewMessage>,
+    /// (program, customer) now in the program's segment, entered at the plan's moment.
+    pub entered: Vec<(String, i64)>,
+    /// (program, customer) no longer in it.
+    pub left: Vec<(String, i64)>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// A queued message taken by a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub id: i64,
+    pub ledger_key: String,
+    pub customer_id: i64,
+    pub channel: Channel,
+    pub program: String,
+    pub step: String,
+    pub template: String,
+    pub priority: Priority,
+    pub order_id: Option<i64>,
+    pub due_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub attempts: i64,
+}
+
+/// How a worker leaves a claimed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settle {
+    Sent {
+        at: DateTime<Utc>,
+    },
+    /// Held by the contact policy (the hold named) until then.
+    Deferred {
+        until: DateTime<Utc>,
+        reason: String,
+    },
+    /// Will never go (the refusal named).
+    Dropped {
+        at: DateTime<Utc>,
+        reason: String,
+    },
+    /// The send failed; try again then.
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
+    /// The send failed for the last time: dead-lettered with the error.
+    Dead {
+        at: DateTime<Utc>,
+        error: String,
+    },
+}
+
+/// What the contact policy and the templates need to know of one customer, read at the
+/// moment of sending.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recipient {
+    pub customer_id: i64,
+    pub name: Option<String>,
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+    pub wechat: Option<String>,
+    pub consents: Vec<(Channel, ConsentState)>,
+    pub open_complaint: bool,
+    pub tolerance_per_week: Option<u16>,
+    /// Messages sent to them per channel: (channel, today, last 7 days).
+    pub sent: Vec<(Channel, u32, u32)>,
+}
+
+impl Recipient {
+    /// Where a message on `channel` goes: a mobile number, email address or WeChat id.
+    /// Webhooks go to the shop's own endpoint and name the customer by id.
+    pub fn address(&self, channel: Channel) -> Option<String> {
+        match channel {
+            Channel::Sms => self.mobile.clone(),
+            Channel::Email => self.email.clone(),
+            Channel::Wechat => self.wechat.clone(),
+            Channel::Webhook => Some(self.customer_id.to_string()),
+        }
+    }
+
+    /// The contact policy's facts for a message on `channel`.
+    pub fn facts(&self, channel: Channel) -> ContactFacts {
+        let on = |c: Channel| self.sent.iter().filter(move |s| s.0 == c);
+        ContactFacts {
+            consent: self.consents.iter().find(|c| c.0 == channel).map(|c| c.1),
+            reachable: self.address(channel).is_some(),
+            open_complaint: self.open_complaint,
+            tolerance_per_week: self.tolerance_per_week,
+            sent_week: self.sent.iter().map(|s| s.2).sum(),
+            sent_today_channel: on(channel).map(|s| s.1).sum(),
+            sent_today: self.sent.iter().map(|s| s.1).sum(),
+        }
+    }
+
+    /// Counts a message just sent, so that the next one in the same batch sees it.
+    pub fn count_sent(&mut self, channel: Channel) {
+        match self.sent.iter_mut().find(|s| s.0 == channel) {
+            Some(s) => {
+                s.1 += 1;
+                s.2 += 1;
+            }
+            None => self.sent.push((channel, 1, 1)),
+        }
+    }
+}
+
+/// Messages per program, step, channel and status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageCount {
+    pub program: String,
+    pub step: String,
+    pub channel: Channel,
+    pub status: MessageStatus,
+    pub count: u64,
+}
+
+/// A sent message with the first paid order of its customer after it (for conversion
+/// within an attribution window).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    pub program: String,
+    pub step: String,
+    pub sent_at: DateTime<Utc>,
+    pub clicked: bool,
+    pub next_paid_at: Option<DateTime<Utc>>,
+}
+
+/// An order's event times, as the scheduler reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderEvents {
+    pub id: i64,
+    pub external_id: String,
+    pub customer_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub arrived_at: Option<DateTime<Utc>>,
+    pub signed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub refunded_at: Option<DateTime<Utc>>,
+}
+
+/// Programs and the outbox. Every backend implements it with the shared SQL.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Creates or replaces a program's state, audited under `actor`.
+    async fn save_program(&self, program: &ProgramState, actor: &str) -> Result<()>;
+
+    async fn programs(&self) -> Result<Vec<ProgramState>>;
+
+    /// Writes a scheduler pass in one transaction: entries, exits and messages. Messages
+    /// whose ledger key is already there are skipped (never queued twice); returns how many
+    /// were queued.
+    async fn apply(&self, plan: &Plan) -> Result<u64>;
+
+    /// Which of these ledger keys are already in the ledger.
+    async fn ledger_has(&self, keys: &[String]) -> Result<HashSet<String>>;
+
+    /// The customers in a segment-triggered program's segment, as last recorded.
+    async fn entries(&self, program: &str) -> Result<HashSet<i64>>;
+
+    /// Orders whose `event` (a column: `created_at`, `paid_at`, `shipped_at`…) happened in
+    /// `[from, to]`, at most `limit` with id above `after_id`, by id.
+    async fn orders_by_event(
+        &self,
+        event: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<OrderEvents>>;
+
+    async fn order_events(&self, ids: &[i64]) -> Result<HashMap<i64, OrderEvents>>;
+
+    /// Customers who entered `class` of `kind` in a build made as of `[from, to]`, with the
+    /// build id.
+    async fn entered_class(
+        &self,
+        kind: &str,
+        class: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(i64, i64, DateTime<Utc>)>>;
+
+    /// Customers (not merged away) whose birthday is this month and day.
+    async fn birthdays(&self, month: u32, day: u32) -> Result<Vec<i64>>;
+
+    /// Takes up to `limit` queued messages due at `now` and not held by another worker,
+    /// highest priority first, for `lease`; the caller settles each.
+    async fn claim(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<Claimed>>;
+
+    /// What the policy and templates need of these customers, read now: counts of messages
+    /// sent since `today` (the shop's day start) and since `week`.
+    async fn recipients(
+        &self,
+        customer_ids: &[i64],
+        today: DateTime<Utc>,
+        week: DateTime<Utc>,
+    ) -> Result<HashMap<i64, Recipient>>;
+
+    /// Leaves claimed messages as decided, in one transaction.
+    async fn settle(&self, settled: &[(i64, Settle)]) -> Result<()>;
+
+    /// Messages counted by program, step, channel and status (`program` None: all).
+    async fn message_counts(&self, program: Option<&str>) -> Result<Vec<MessageCount>>;
+
+    /// Sent messages of a program, for conversions.
+    async fn sent_messages(&self, program: &str) -> Result<Vec<SentMessage>>;
+
+    /// Records a click on a tracked link; false when there is no such sent message.
+    async fn record_click(&self, message_id: i64, at: DateTime<Utc>) -> Result<bool>;
+
+    /// The customer withdraws consent on the message's channel through its unsubscribe
+    /// link; recorded with time and source, audited. Returns the customer.
+    async fn unsubscribe(&self, message_id: i64, at: DateTime<Utc>) -> Result<Option<i64>>;
+
+    /// A reply (回复TD退订) reported by a gateway: every customer with this normalised
+    /// mobile number withdraws consent on `channel`, with `evidence`. Returns them.
+    async fn opt_out(&self, channel: Channel, mobile: &str, at: DateTime<Utc>, evidence: &str) -> Result<Vec<i64>>;
+}
+
+/// A priority as stored: 0 transactional, 1 care, 2 marketing (workers take lower first).
+pub fn priority_rank(p: Priority) -> i64 {
+    match p {
+        Priority::Transactional => 0,
+        Priority::Care => 1,
+        Priority::Marketing => 2,
+    }
+}
+
+pub fn priority_from_rank(rank: i64) -> std::result::Result<Priority, String> {
+    match rank {
+        0 => Ok(Priority::Transactional),
+        1 => Ok(Priority::Care),
+        2 => Ok(Priority::Marketing),
+        other => Err(format!("message priority {other}")),
+    }
+}
