@@ -181,6 +181,7 @@ pub struct SentMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderEvents {
     pub id: i64,
+    pub source: String,
     pub external_id: String,
     pub customer_id: i64,
     pub created_at: DateTime<Utc>,
@@ -234,6 +235,9 @@ pub trait Outbox: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<(i64, i64, DateTime<Utc>)>>;
+
+    /// Paid orders of these customers paid after `since`: (customer, paid_at).
+    async fn paid_since(&self, customer_ids: &[i64], since: DateTime<Utc>) -> Result<Vec<(i64, DateTime<Utc>)>>;
 
     /// Customers (not merged away) whose birthday is this month and day.
     async fn birthdays(&self, month: u32, day: u32) -> Result<Vec<i64>>;

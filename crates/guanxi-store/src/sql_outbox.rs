@@ -20,7 +20,7 @@ pub const MESSAGES_PER_STATEMENT: usize = 500;
 #[macro_export]
 macro_rules! sql_outbox {
     ($store:ident, $db:ty, $backend:expr) => {
-        const ORDER_EVENT_SELECT: &str = "SELECT id, external_id, customer_id, created_at, paid_at, shipped_at, arrived_at, \
+        const ORDER_EVENT_SELECT: &str = "SELECT id, source, external_id, customer_id, created_at, paid_at, shipped_at, arrived_at, \
             signed_at, completed_at, closed_at, refunded_at FROM orders ";
 
         const CLAIMED_COLUMNS: &str =
@@ -29,6 +29,7 @@ macro_rules! sql_outbox {
         fn order_events_from_row(r: &DbRow) -> $crate::Result<$crate::OrderEvents> {
             Ok($crate::OrderEvents {
                 id: get(r, "id")?,
+                source: get(r, "source")?,
                 external_id: get(r, "external_id")?,
                 customer_id: get(r, "customer_id")?,
                 created_at: get(r, "created_at")?,
@@ -247,6 +248,25 @@ macro_rules! sql_outbox {
                 b.push(" AND as_of >= ").push_bind(from).push(" AND as_of <= ").push_bind(to);
                 b.push(" ORDER BY customer_id");
                 rows_of(&self.pool, b, |r| Ok((get(r, "customer_id")?, get(r, "build_id")?, get(r, "as_of")?))).await
+            }
+
+            async fn paid_since(
+                &self,
+                ids: &[i64],
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<Vec<(i64, chrono::DateTime<chrono::Utc>)>> {
+                let mut out = Vec::new();
+                for chunk in ids.chunks(q::ROWS_PER_STATEMENT) {
+                    let mut b = Builder::new("SELECT customer_id, paid_at FROM orders WHERE paid_at > ");
+                    b.push_bind(since).push(" AND customer_id IN (");
+                    let mut sep = b.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    b.push(")");
+                    out.extend(rows_of(&self.pool, b, |r| Ok((get(r, "customer_id")?, get(r, "paid_at")?))).await?);
+                }
+                Ok(out)
             }
 
             async fn birthdays(&self, month: u32, day: u32) -> $crate::Result<Vec<i64>> {

@@ -1099,6 +1099,8 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
     );
     assert_eq!(store.order_events(&[paid[0].id]).await.unwrap()[&paid[0].id], paid[0]);
     assert_eq!(store.birthdays(5, 17).await.unwrap(), vec![id]);
+    assert_eq!(store.paid_since(&[id], at(0)).await.unwrap(), vec![(id, at(60))]);
+    assert!(store.paid_since(&[id], at(60)).await.unwrap().is_empty());
     assert!(store.birthdays(5, 18).await.unwrap().is_empty());
 }
 

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct Delivery {
     /// The address customers reach guanxi at, for tracked links and unsubscribe links.
     pub base_url: String,
+    /// The shop's name as messages say it.
+    pub shop_name: String,
     /// The language of messages: `zh-CN` or `en`.
     pub language: String,
     /// The environment variable holding the key that signs links (unsubscribe, tracking).
@@ -25,6 +27,7 @@ impl Default for Delivery {
     fn default() -> Self {
         Delivery {
             base_url: "http://127.0.0.1:8080".into(),
+            shop_name: "本店".into(),
             language: "zh-CN".into(),
             link_secret_env: None,
             concurrency: 32,

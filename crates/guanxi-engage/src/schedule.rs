@@ -1,0 +1,326 @@
+//! The scheduler: turns enabled programs into queued messages. Each pass looks at what
+//! happened since the program was enabled (order events, class changes from profile
+//! builds, birthdays, segment entries), asks each run which steps are due
+//! ([`Program::due`]) and writes the new ones with the segment entries in one transaction
+//! ([`Outbox::apply`]). A pass is idempotent: what is already in the ledger is skipped, so
+//! passes may repeat, overlap or run on several instances.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Datelike as _, Duration, NaiveTime, TimeZone as _, Utc};
+use guanxi_domain::ShopTz;
+use guanxi_domain::program::{Action, ContactPolicy, OrderEvent, Program, Trigger, Wait, ledger_key};
+use guanxi_domain::segment::{expand, parse};
+use guanxi_store::{NewMessage, OrderEvents, Plan, ProgramState, Store};
+use serde::Serialize;
+
+use crate::EngageError;
+
+/// A program the store holds, with its definition read.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub state: ProgramState,
+    pub program: Program,
+}
+
+/// The store's programs with their definitions read; a definition that no longer reads
+/// (written by a newer guanxi) is an error naming the program.
+pub async fn load(store: &dyn Store) -> Result<Vec<Loaded>, EngageError> {
+    store
+        .programs()
+        .await?
+        .into_iter()
+        .map(|state| {
+            let program = Program::parse(&state.definition, &format!("program '{}'", state.name))
+                .map_err(|e| EngageError::Program(e.to_string()))?;
+            Ok(Loaded { state, program })
+        })
+        .collect()
+}
+
+/// What one pass found, per program.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Planned {
+    pub program: String,
+    /// Runs started (orders, class changes, birthdays, segment entries) in the window.
+    pub runs: u64,
+    /// Messages due and not yet in the ledger.
+    pub messages: u64,
+    pub entered: u64,
+    pub left: u64,
+}
+
+/// The order column an event is read from.
+fn column(event: OrderEvent) -> &'static str {
+    match event {
+        OrderEvent::CreatedUnpaid => "created_at",
+        OrderEvent::Paid => "paid_at",
+        OrderEvent::Shipped | OrderEvent::Stuck => "shipped_at",
+        OrderEvent::Arrived => "arrived_at",
+        OrderEvent::Signed => "signed_at",
+        OrderEvent::Completed => "completed_at",
+        OrderEvent::Closed => "closed_at",
+        OrderEvent::Refunded => "refunded_at",
+    }
+}
+
+/// When an order reached an event. A parcel is stuck from its shipping while it has not
+/// arrived or been signed for (the step waits the 72 hours).
+pub fn event_time(o: &OrderEvents, e: OrderEvent) -> Option<DateTime<Utc>> {
+    match e {
+        OrderEvent::CreatedUnpaid => Some(o.created_at),
+        OrderEvent::Paid => o.paid_at,
+        OrderEvent::Shipped => o.shipped_at,
+        OrderEvent::Arrived => o.arrived_at,
+        OrderEvent::Signed => o.signed_at,
+        OrderEvent::Completed => o.completed_at,
+        OrderEvent::Closed => o.closed_at,
+        OrderEvent::Refunded => o.refunded_at,
+        OrderEvent::Stuck => o.shipped_at.filter(|_| o.arrived_at.is_none() && o.signed_at.is_none()),
+    }
+}
+
+/// How far back a pass looks for runs that may still have steps due: the longest wait,
+/// plus a month when steps wait on later order events (signed + 7 days after shipping).
+fn lookback(p: &Program) -> Duration {
+    let longest = p
+        .steps
+        .iter()
+        .map(|s| match s.after {
+            Wait::Minutes(m) => Duration::minutes(m.max(0)),
+            Wait::Months(n) => Duration::days(31 * i64::from(n.max(0))),
+        })
+        .max()
+        .unwrap_or_default();
+    let later = if p.steps.iter().any(|s| s.on.is_some()) {
+        Duration::days(30)
+    } else {
+        Duration::zero()
+    };
+    longest + later + Duration::days(1)
+}
+
+/// Plans one pass over `programs` at `now`: the messages due, the segment entries.
+pub struct Scheduler<'a> {
+    pub store: &'a dyn Store,
+    pub policy: &'a ContactPolicy,
+    pub tz: ShopTz,
+}
+
+impl Scheduler<'_> {
+    /// Plans and writes one pass over the enabled programs.
+    pub async fn pass(&self, programs: &[Loaded], now: DateTime<Utc>) -> Result<Vec<Planned>, EngageError> {
+        let mut out = Vec::new();
+        for p in programs.iter().filter(|p| p.state.enabled) {
+            let (plan, mut planned) = self.plan(p, now).await?;
+            planned.messages = self.store.apply(&plan).await?;
+            out.push(planned);
+        }
+        Ok(out)
+    }
+
+    /// What one program has due at `now` that the ledger does not hold yet (written by
+    /// the caller, or only counted by a dry run).
+    pub async fn plan(&self, p: &Loaded, now: DateTime<Utc>) -> Result<(Plan, Planned), EngageError> {
+        let program = &p.program;
+        let since = p.state.since.unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let from = since.max(now - lookback(program));
+        let mut plan = Plan {
+            at: Some(now),
+            ..Plan::default()
+        };
+        let mut planned = Planned {
+            program: program.name.clone(),
+            ..Planned::default()
+        };
+        if from > now {
+            return Ok((plan, planned));
+        }
+        match &program.trigger {
+            Trigger::Order(event) => {
+                let mut after = 0;
+                loop {
+                    let page = self
+                        .store
+                        .orders_by_event(column(*event), from, now, after, 2000)
+                        .await?;
+                    let Some(last) = page.last() else { break };
+                    after = last.id;
+                    for o in &page {
+                        let Some(started) = event_time(o, *event) else { continue };
+                        planned.runs += 1;
+                        let events = |e: OrderEvent| event_time(o, e);
+                        let occurrence = format!("o{}", o.id);
+                        self.push_due(
+                            &mut plan,
+                            program,
+                            o.customer_id,
+                            Some(o.id),
+                            &occurrence,
+                            started,
+                            &events,
+                            since,
+                            now,
+                        );
+                    }
+                }
+            }
+            Trigger::Became { kind, class } => {
+                let entered = self.store.entered_class(kind, class, from, now).await?;
+                let ids: Vec<i64> = entered.iter().map(|e| e.0).collect();
+                let oldest = entered.iter().map(|e| e.2).min().unwrap_or(now);
+                let mut paid: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();
+                for (c, at) in self.store.paid_since(&ids, oldest).await? {
+                    paid.entry(c).or_default().push(at);
+                }
+                for (customer, build, started) in entered {
+                    planned.runs += 1;
+                    // A customer-level run stops at their next paid order (a repeat purchase).
+                    let next_paid = paid
+                        .get(&customer)
+                        .and_then(|v| v.iter().filter(|t| **t > started).min().copied());
+                    let events = |e: OrderEvent| (e == OrderEvent::Paid).then_some(next_paid).flatten();
+                    let occurrence = format!("b{build}");
+                    self.push_due(
+                        &mut plan,
+                        program,
+                        customer,
+                        None,
+                        &occurrence,
+                        started,
+                        &events,
+                        since,
+                        now,
+                    );
+                }
+            }
+            Trigger::Date(day) if day == "birthday" => {
+                let local = now.with_timezone(&self.tz.0);
+                let midnight = self
+                    .tz
+                    .0
+                    .from_local_datetime(&local.date_naive().and_time(NaiveTime::MIN))
+                    .earliest()
+                    .map_or(now, |t| t.with_timezone(&Utc));
+                for customer in self.store.birthdays(local.month(), local.day()).await? {
+                    planned.runs += 1;
+                    let occurrence = format!("{}", local.year());
+                    self.push_due(
+                        &mut plan,
+                        program,
+                        customer,
+                        None,
+                        &occurrence,
+                        midnight,
+                        &|_| None,
+                        since,
+                        now,
+                    );
+                }
+            }
+            Trigger::Date(day) => {
+                tracing::warn!(program = %program.name, day, "date triggers other than birthday wait for the campaign calendar");
+            }
+            Trigger::Segment(text) => {
+                let Some(build) = self.store.latest_build().await? else {
+                    tracing::warn!(program = %program.name, "no profile build yet: segment programs wait for one");
+                    return Ok((plan, planned));
+                };
+                let saved: HashMap<String, String> = self
+                    .store
+                    .segments()
+                    .await?
+                    .into_iter()
+                    .map(|s| (s.name, s.expression))
+                    .collect();
+                let parsed = parse(text).map_err(|e| {
+                    EngageError::Program(format!("program '{}': {}", program.name, e.render(text, "trigger")))
+                })?;
+                let expr = expand(&parsed, &|name: &str| saved.get(name).and_then(|t| parse(t).ok()))
+                    .map_err(|e| EngageError::Program(format!("program '{}': {e}", program.name)))?;
+                let before = self.store.entries(&program.name).await?;
+                let mut now_in = HashSet::new();
+                let mut after = 0;
+                loop {
+                    let page = self.store.segment_members(&expr, build.as_of, after, 5000).await?;
+                    let Some(last) = page.last() else { break };
+                    after = last.id;
+                    now_in.extend(page.iter().map(|m| m.id));
+                }
+                let mut entered: Vec<i64> = now_in.difference(&before).copied().collect();
+                entered.sort_unstable();
+                let mut left: Vec<i64> = before.difference(&now_in).copied().collect();
+                left.sort_unstable();
+                // Sends spread evenly over the program's days so that daily volume stays even.
+                let spread = Duration::days(i64::from(program.spread_days.unwrap_or(0)));
+                let n = entered.len().max(1) as i64;
+                let occurrence = now.with_timezone(&self.tz.0).format("%Y-%m-%d").to_string();
+                for (i, customer) in entered.iter().enumerate() {
+                    planned.runs += 1;
+                    let started = now + spread * (i as i32) / (n as i32);
+                    self.push_due(
+                        &mut plan,
+                        program,
+                        *customer,
+                        None,
+                        &occurrence,
+                        started,
+                        &|_| None,
+                        since,
+                        started.max(now),
+                    );
+                }
+                planned.entered = entered.len() as u64;
+                planned.left = left.len() as u64;
+                plan.entered = entered.into_iter().map(|c| (program.name.clone(), c)).collect();
+                plan.left = left.into_iter().map(|c| (program.name.clone(), c)).collect();
+            }
+        }
+        // Only what the ledger does not hold yet: a pass re-finds the runs of the window.
+        let keys: Vec<String> = plan.messages.iter().map(|m| m.ledger_key.clone()).collect();
+        let known = self.store.ledger_has(&keys).await?;
+        plan.messages.retain(|m| !known.contains(&m.ledger_key));
+        planned.messages = plan.messages.len() as u64;
+        Ok((plan, planned))
+    }
+
+    /// Adds the send steps of one run due by `now` (and not before the program was
+    /// enabled) to the plan.
+    #[allow(clippy::too_many_arguments)]
+    fn push_due(
+        &self,
+        plan: &mut Plan,
+        program: &Program,
+        customer: i64,
+        order: Option<i64>,
+        occurrence: &str,
+        started: DateTime<Utc>,
+        events: &dyn Fn(OrderEvent) -> Option<DateTime<Utc>>,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
+        for (i, due) in program.due(started, events, now, self.tz) {
+            let step = &program.steps[i];
+            let Action::Send { send, template } = &step.action else {
+                // Tags, coupons, points and service tasks are the membership and service
+                // issues' actions; a run records only its messages for now.
+                continue;
+            };
+            if due < since {
+                continue;
+            }
+            plan.messages.push(NewMessage {
+                ledger_key: ledger_key(customer, &program.name, &step.name, occurrence),
+                customer_id: customer,
+                channel: *send,
+                program: program.name.clone(),
+                step: step.name.clone(),
+                template: template.clone(),
+                priority: program.priority,
+                order_id: order,
+                due_at: due,
+                expires_at: self.policy.expires(program.priority, due),
+            });
+        }
+    }
+}
