@@ -117,7 +117,8 @@ fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn http_client() -> Result<reqwest::Client, EngageError> {
+/// The HTTP client of gateways and webhooks: pooled connections, a 15 s timeout.
+pub fn http_client() -> Result<reqwest::Client, EngageError> {
     install_crypto();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
@@ -347,6 +348,7 @@ mod tests {
             auth_header: Some("Authorization".into()),
             auth_env: Some("GUANXI_TEST_UNSET_SECRET".into()),
             body: "{}".into(),
+            reply_secret_env: None,
         };
         let Err(e) = Gateway::new(&g, http_client().unwrap(), "channels.sms") else {
             panic!("an unset secret is refused")

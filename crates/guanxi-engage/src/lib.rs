@@ -20,14 +20,17 @@ use guanxi_store::StoreError;
 use serde::Serialize;
 
 pub mod channel;
+pub mod dry_run;
 pub mod links;
 pub mod schedule;
+pub mod sink;
 pub mod templates;
 pub mod worker;
 
 pub use channel::{Channels, Outgoing, SendError, Transport};
+pub use dry_run::{DryRun, dry_run};
 pub use links::{LinkKey, LinkKind, is_opt_out};
-pub use schedule::{Loaded, Planned, Scheduler};
+pub use schedule::{Loaded, Mode, Planned, Scheduler};
 pub use templates::Templates;
 pub use worker::{Worked, Worker};
 

@@ -100,6 +100,13 @@ fn lookback(p: &Program) -> Duration {
     longest + later + Duration::days(1)
 }
 
+/// A live pass, or a replay of history that writes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Live,
+    Replay,
+}
+
 /// Plans one pass over `programs` at `now`: the messages due, the segment entries.
 pub struct Scheduler<'a> {
     pub store: &'a dyn Store,
@@ -120,11 +127,25 @@ impl Scheduler<'_> {
     }
 
     /// What one program has due at `now` that the ledger does not hold yet (written by
-    /// the caller, or only counted by a dry run).
+    /// the caller).
     pub async fn plan(&self, p: &Loaded, now: DateTime<Utc>) -> Result<(Plan, Planned), EngageError> {
-        let program = &p.program;
         let since = p.state.since.unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let from = since.max(now - lookback(program));
+        self.plan_window(p, since.max(now - lookback(&p.program)), since, now, Mode::Live)
+            .await
+    }
+
+    /// What one program has due at `now` for runs started from `from` on (and steps due
+    /// from `since` on). A replay ([`Mode::Replay`]) ignores the ledger and the recorded
+    /// segment entries: it answers "what would have been sent".
+    pub async fn plan_window(
+        &self,
+        p: &Loaded,
+        from: DateTime<Utc>,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        mode: Mode,
+    ) -> Result<(Plan, Planned), EngageError> {
+        let program = &p.program;
         let mut plan = Plan {
             at: Some(now),
             ..Plan::default()
@@ -195,27 +216,33 @@ impl Scheduler<'_> {
                 }
             }
             Trigger::Date(day) if day == "birthday" => {
-                let local = now.with_timezone(&self.tz.0);
-                let midnight = self
-                    .tz
-                    .0
-                    .from_local_datetime(&local.date_naive().and_time(NaiveTime::MIN))
-                    .earliest()
-                    .map_or(now, |t| t.with_timezone(&Utc));
-                for customer in self.store.birthdays(local.month(), local.day()).await? {
-                    planned.runs += 1;
-                    let occurrence = format!("{}", local.year());
-                    self.push_due(
-                        &mut plan,
-                        program,
-                        customer,
-                        None,
-                        &occurrence,
-                        midnight,
-                        &|_| None,
-                        since,
-                        now,
-                    );
+                // Every day of the window (a pass missed at midnight still finds today's).
+                let mut date = from.with_timezone(&self.tz.0).date_naive();
+                let last = now.with_timezone(&self.tz.0).date_naive();
+                while date <= last {
+                    let midnight = self
+                        .tz
+                        .0
+                        .from_local_datetime(&date.and_time(NaiveTime::MIN))
+                        .earliest()
+                        .map_or(now, |t| t.with_timezone(&Utc));
+                    for customer in self.store.birthdays(date.month(), date.day()).await? {
+                        planned.runs += 1;
+                        let occurrence = format!("{}", date.year());
+                        self.push_due(
+                            &mut plan,
+                            program,
+                            customer,
+                            None,
+                            &occurrence,
+                            midnight,
+                            &|_| None,
+                            since,
+                            now,
+                        );
+                    }
+                    let Some(next) = date.succ_opt() else { break };
+                    date = next;
                 }
             }
             Trigger::Date(day) => {
@@ -238,7 +265,10 @@ impl Scheduler<'_> {
                 })?;
                 let expr = expand(&parsed, &|name: &str| saved.get(name).and_then(|t| parse(t).ok()))
                     .map_err(|e| EngageError::Program(format!("program '{}': {e}", program.name)))?;
-                let before = self.store.entries(&program.name).await?;
+                let before = match mode {
+                    Mode::Live => self.store.entries(&program.name).await?,
+                    Mode::Replay => HashSet::new(),
+                };
                 let mut now_in = HashSet::new();
                 let mut after = 0;
                 loop {
@@ -254,10 +284,14 @@ impl Scheduler<'_> {
                 // Sends spread evenly over the program's days so that daily volume stays even.
                 let spread = Duration::days(i64::from(program.spread_days.unwrap_or(0)));
                 let n = entered.len().max(1) as i64;
-                let occurrence = now.with_timezone(&self.tz.0).format("%Y-%m-%d").to_string();
+                let start = match mode {
+                    Mode::Live => now,
+                    Mode::Replay => from,
+                };
+                let occurrence = start.with_timezone(&self.tz.0).format("%Y-%m-%d").to_string();
                 for (i, customer) in entered.iter().enumerate() {
                     planned.runs += 1;
-                    let started = now + spread * (i as i32) / (n as i32);
+                    let started = start + spread * (i as i32) / (n as i32);
                     self.push_due(
                         &mut plan,
                         program,
@@ -275,6 +309,10 @@ impl Scheduler<'_> {
                 plan.entered = entered.into_iter().map(|c| (program.name.clone(), c)).collect();
                 plan.left = left.into_iter().map(|c| (program.name.clone(), c)).collect();
             }
+        }
+        if mode == Mode::Replay {
+            planned.messages = plan.messages.len() as u64;
+            return Ok((plan, planned));
         }
         // Only what the ledger does not hold yet: a pass re-finds the runs of the window.
         let keys: Vec<String> = plan.messages.iter().map(|m| m.ledger_key.clone()).collect();

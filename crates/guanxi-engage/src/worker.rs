@@ -68,7 +68,10 @@ impl Worker {
     /// Claims, judges, sends and settles one batch. `programs` are the store's programs
     /// (a message of a program since disabled is dropped).
     pub async fn batch(&self, programs: &[Loaded], now: DateTime<Utc>) -> Result<Worked, EngageError> {
-        let claimed = self.store.claim(&self.name, now, self.lease, self.batch).await?;
+        let claimed = self
+            .store
+            .claim(&self.name, now, Utc::now(), self.lease, self.batch)
+            .await?;
         let mut worked = Worked {
             claimed: claimed.len() as u64,
             ..Worked::default()
@@ -182,7 +185,8 @@ impl Worker {
             .buffer_unordered(concurrency)
             .collect()
             .await;
-        let sent_at = Utc::now().max(now);
+        // The batch's clock: a replay (`--now`) records sends at its own moment.
+        let sent_at = now;
         for (id, attempts, r) in results {
             settled.push(match r {
                 Ok(()) => (id, Settle::Sent { at: sent_at }),

@@ -242,11 +242,13 @@ pub trait Outbox: Send + Sync {
     /// Customers (not merged away) whose birthday is this month and day.
     async fn birthdays(&self, month: u32, day: u32) -> Result<Vec<i64>>;
 
-    /// Takes up to `limit` queued messages due at `now` and not held by another worker,
-    /// highest priority first, for `lease`; the caller settles each.
+    /// Takes up to `limit` queued messages due by `due_by` (the scheduling clock, which a
+    /// replay may set) and not held by another worker at `now` (the wall clock), highest
+    /// priority first, until `now + lease`; the caller settles each.
     async fn claim(
         &self,
         worker: &str,
+        due_by: DateTime<Utc>,
         now: DateTime<Utc>,
         lease: chrono::Duration,
         limit: u32,

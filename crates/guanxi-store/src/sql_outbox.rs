@@ -284,6 +284,7 @@ macro_rules! sql_outbox {
             async fn claim(
                 &self,
                 worker: &str,
+                due_by: chrono::DateTime<chrono::Utc>,
                 now: chrono::DateTime<chrono::Utc>,
                 lease: chrono::Duration,
                 limit: u32,
@@ -294,7 +295,7 @@ macro_rules! sql_outbox {
                 let lock = if matches!($backend, $crate::Backend::Postgres) { " FOR UPDATE SKIP LOCKED" } else { "" };
                 let mut b = Builder::new("UPDATE messages SET claimed_by = ");
                 b.push_bind(worker.to_string()).push(", claimed_until = ").push_bind(now + lease);
-                b.push(" WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND next_attempt_at <= ").push_bind(now);
+                b.push(" WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND next_attempt_at <= ").push_bind(due_by);
                 b.push(" AND (claimed_until IS NULL OR claimed_until < ").push_bind(now);
                 b.push(") ORDER BY priority, next_attempt_at LIMIT ").push_bind(i64::from(limit));
                 b.push(format!("{lock}) RETURNING {CLAIMED_COLUMNS}"));

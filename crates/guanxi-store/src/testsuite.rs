@@ -950,13 +950,13 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
 
     // Claims: only what is due, and never the same row to two workers while leased.
     let lease = chrono::Duration::seconds(60);
-    assert!(store.claim("w1", at(99), lease, 10).await.unwrap().is_empty());
-    let first = store.claim("w1", at(150), lease, 10).await.unwrap();
+    assert!(store.claim("w1", at(99), at(99), lease, 10).await.unwrap().is_empty());
+    let first = store.claim("w1", at(150), at(150), lease, 10).await.unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!((first[0].step.as_str(), first[0].customer_id), ("first", id));
-    assert!(store.claim("w2", at(150), lease, 10).await.unwrap().is_empty());
+    assert!(store.claim("w2", at(150), at(150), lease, 10).await.unwrap().is_empty());
     // The lease ends (the worker died): another worker takes it again.
-    let again = store.claim("w2", at(150 + 61), lease, 1).await.unwrap();
+    let again = store.claim("w2", at(150 + 61), at(150 + 61), lease, 1).await.unwrap();
     assert_eq!(again.iter().map(|m| m.id).collect::<Vec<_>>(), vec![first[0].id]);
 
     // What the policy reads at the moment of sending.
@@ -981,8 +981,8 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
         (1, 1)
     );
     // A settled message is not taken again.
-    assert!(store.claim("w3", at(190), lease, 10).await.unwrap().is_empty());
-    let second = store.claim("w3", at(250), lease, 10).await.unwrap();
+    assert!(store.claim("w3", at(190), at(190), lease, 10).await.unwrap().is_empty());
+    let second = store.claim("w3", at(250), at(250), lease, 10).await.unwrap();
     store
         .settle(&[(
             second[0].id,
@@ -994,10 +994,10 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
         .await
         .unwrap();
     assert!(
-        store.claim("w3", at(300), lease, 10).await.unwrap().is_empty(),
+        store.claim("w3", at(300), at(300), lease, 10).await.unwrap().is_empty(),
         "deferred"
     );
-    let second = store.claim("w3", at(400), lease, 10).await.unwrap();
+    let second = store.claim("w3", at(400), at(400), lease, 10).await.unwrap();
     store
         .settle(&[(
             second[0].id,
@@ -1008,7 +1008,7 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
         )])
         .await
         .unwrap();
-    let second = store.claim("w3", at(500), lease, 10).await.unwrap();
+    let second = store.claim("w3", at(500), at(500), lease, 10).await.unwrap();
     assert_eq!(second[0].attempts, 1);
     store
         .settle(&[(

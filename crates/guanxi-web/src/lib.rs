@@ -12,6 +12,7 @@ mod dashboard;
 mod i18n;
 mod layout;
 mod reports;
+mod responses;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use guanxi_domain::ShopTz;
 use guanxi_store::Store;
 
 pub use i18n::Lang;
+pub use responses::Responses;
 
 /// What needs the lake (DataFusion, in the binary): this crate builds without it.
 #[async_trait::async_trait]
@@ -43,6 +45,8 @@ pub struct AppState {
     pub lake: guanxi_lake::Lake,
     pub analytics: Arc<dyn Analytics>,
     pub tz: ShopTz,
+    /// Tracked links, unsubscribe links and SMS replies (engagement).
+    pub responses: Option<Responses>,
 }
 
 /// The application's routes.
@@ -55,6 +59,9 @@ pub fn router(state: AppState) -> Router {
         .route("/segments", axum::routing::post(customers::save))
         .route("/reports", get(reports::show))
         .route("/reports.csv", get(reports::csv))
+        .route("/r/{id}", get(responses::click))
+        .route("/u/{id}", get(responses::ask).post(responses::unsubscribe))
+        .route("/hooks/sms/reply", axum::routing::post(responses::sms_reply))
         .with_state(state)
 }
 

@@ -543,13 +543,99 @@ pub enum BenchCommand {
         #[arg(long, value_delimiter = ',', default_value = "bgnbd,pnbd")]
         lifetimes_models: Vec<String>,
     },
+    /// Messages per second from the outbox to a local HTTP sink: queue N messages, then
+    /// workers claim, judge, render, send and settle them (SQLite in --dir, or the
+    /// PostgreSQL of --database-url)
+    #[command(after_help = "Examples:
+  guanxi bench outbox --messages 50000
+  guanxi --database-url postgres://guanxi@127.0.0.1:5433/bench bench outbox")]
+    Outbox {
+        #[arg(long, default_value_t = 50_000)]
+        messages: u64,
+        /// Where the SQLite store is made (emptied first)
+        #[arg(long, default_value = "guanxi-bench-outbox")]
+        dir: PathBuf,
+        /// Messages claimed per batch
+        #[arg(long, default_value_t = 1000)]
+        batch: u32,
+        /// Sends in flight per worker
+        #[arg(long, default_value_t = 64)]
+        concurrency: u16,
+        /// Workers at once (tasks of this process)
+        #[arg(long, default_value_t = 2)]
+        workers: u16,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ProgramCommand {
-    /// The programs guanxi knows: the six built-ins with their triggers and steps
+    /// The programs guanxi knows: the six built-ins and the store's own, with their
+    /// triggers, steps and whether each is enabled
     #[command(after_help = "Examples:
   guanxi program list
   guanxi program list --json")]
     List,
+
+    /// Enable a program: a built-in by name, or your own definition from a TOML file.
+    /// Only what happens from --since on starts runs: enabling never messages history.
+    #[command(after_help = "Examples:
+  guanxi program enable payment-reminder
+  guanxi program enable my-welcome.toml
+  guanxi program enable second-purchase --since 2026-11-01")]
+    Enable {
+        /// A built-in program's name, or a .toml file with a definition
+        program: String,
+        /// Triggers from this moment count [default: now]
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+    },
+
+    /// Stop a program: nothing more is queued, and its queued messages are dropped when
+    /// a worker takes them
+    Disable { name: String },
+
+    /// Run the scheduler and workers until nothing more is due, then exit (`guanxi serve`
+    /// does the same continuously)
+    #[command(after_help = "Examples:
+  guanxi program run
+  guanxi program run --now '2026-06-30 18:00'   (replay at a moment: tests, catching up)")]
+    Run {
+        /// The clock to schedule and send by [default: now]
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+        /// How long a claimed message stays with this worker if it dies, in seconds
+        #[arg(long, default_value_t = 60)]
+        lease_secs: u32,
+        /// Messages claimed at once
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+    },
+
+    /// What each program sent: messages per step and status, clicks, and conversions
+    /// (a paid order within the attribution window after the message)
+    Stats {
+        /// One program [default: all]
+        name: Option<String>,
+        /// The attribution window in days
+        #[arg(long, default_value_t = 7)]
+        window_days: u32,
+    },
+
+    /// Replay history as if a program had been enabled: who would have entered, messages
+    /// per day and channel, and what the contact policy would have deferred or dropped.
+    /// Writes nothing.
+    #[command(
+        name = "dry-run",
+        after_help = "Examples:
+  guanxi program dry-run payment-reminder --from 2026-06-01 --to 2026-06-30
+  guanxi program dry-run my-welcome.toml --from 2026-01-01 --to 2026-03-31 --json"
+    )]
+    DryRun {
+        /// A built-in program's name, a stored program, or a .toml file
+        program: String,
+        #[arg(long, value_name = "DATE")]
+        from: String,
+        #[arg(long, value_name = "DATE")]
+        to: String,
+    },
 }

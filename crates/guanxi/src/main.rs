@@ -48,7 +48,7 @@ fn main() -> std::process::ExitCode {
             Command::Report(cmd) => commands::report::run(&cli.global, cmd).await,
             Command::Bench(cmd) => commands::bench::run(&cli.global, cmd).await,
             Command::Clv(cmd) => commands::clv::run(&cli.global, cmd).await,
-            Command::Program(cmd) => commands::program::run(&cli.global, cmd),
+            Command::Program(cmd) => commands::program::run(&cli.global, cmd).await,
         }
     });
     match result {

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct Delivery {
     /// The address customers reach guanxi at, for tracked links and unsubscribe links.
     pub base_url: String,
+    /// Where tracked links lead after the click is recorded (the shop's home page).
+    pub shop_url: String,
     /// The shop's name as messages say it.
     pub shop_name: String,
     /// The language of messages: `zh-CN` or `en`.
@@ -28,6 +30,7 @@ impl Default for Delivery {
         Delivery {
             base_url: "http://127.0.0.1:8080".into(),
             shop_name: "本店".into(),
+            shop_url: String::new(),
             language: "zh-CN".into(),
             link_secret_env: None,
             concurrency: 32,
@@ -84,6 +87,16 @@ pub struct GatewayDelivery {
     pub auth_env: Option<String>,
     #[serde(default = "default_gateway_body")]
     pub body: String,
+    /// The environment variable with the secret the gateway signs reply callbacks with
+    /// (`POST /hooks/sms/reply`); without it replies are not taken.
+    pub reply_secret_env: Option<String>,
+}
+
+impl GatewayDelivery {
+    /// The body sent when the settings give none: to, text, template and the ledger key.
+    pub fn default_body() -> String {
+        default_gateway_body()
+    }
 }
 
 fn default_gateway_body() -> String {

@@ -101,6 +101,13 @@ pub async fn run(global: &Global, cmd: BenchCommand) -> anyhow::Result<()> {
             lifetimes_script,
             lifetimes_models,
         } => return clv(global, customers, &lifetimes_script, &lifetimes_models),
+        BenchCommand::Outbox {
+            messages,
+            dir,
+            batch,
+            concurrency,
+            workers,
+        } => return super::bench_outbox::run(global, messages, &dir, batch, concurrency, workers).await,
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut g = global.clone();

@@ -76,7 +76,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         out
     })?;
     if !args.no_serve {
-        super::serve::serve(&opened, args.addr).await?;
+        super::serve::serve(global, &opened, args.addr).await?;
     }
     Ok(())
 }

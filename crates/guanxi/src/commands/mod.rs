@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod bench;
+pub mod bench_outbox;
 pub mod clv;
 pub mod config;
 pub mod customer;

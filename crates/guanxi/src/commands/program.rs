@@ -1,28 +1,220 @@
-//! `guanxi program …`: the engagement programs.
+//! `guanxi program …`: the engagement programs — list, enable, disable, run, stats and
+//! dry runs.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use guanxi_domain::profile::Settings;
 use guanxi_domain::program::{Action, Program, Trigger, builtin};
+use guanxi_domain::{ShopTz, parse_timestamp};
+use guanxi_engage::{Channels, Engine, LinkKey, Loaded, Templates, Worker};
+use guanxi_store::ProgramState;
+use serde::Serialize;
 
 use crate::cli::{Global, ProgramCommand};
-use crate::output::report;
+use crate::commands::default_db;
+use crate::open::{Opened, open};
+use crate::output::{BadInput, done, report};
 
-pub fn run(global: &Global, cmd: ProgramCommand) -> anyhow::Result<()> {
+pub async fn run(global: &Global, cmd: ProgramCommand) -> anyhow::Result<()> {
+    let o = open(global, default_db()).await?;
     match cmd {
         ProgramCommand::List => {
-            let programs = builtin();
-            report(global.json, &programs, |ps| ps.iter().map(text).collect())
+            let listed = list(&o).await?;
+            report(global.json, &listed, |ps| ps.iter().map(text).collect())
+        }
+        ProgramCommand::Enable { program, since } => {
+            let (p, definition) = resolve(&o, &program).await?;
+            let since = match since {
+                Some(s) => time(&s, o.tz, "--since")?,
+                None => Utc::now(),
+            };
+            let state = ProgramState {
+                name: p.name.clone(),
+                definition,
+                enabled: true,
+                since: Some(since),
+                updated_at: Utc::now(),
+            };
+            o.store.save_program(&state, "cli").await?;
+            done(
+                global.json,
+                format!("program '{}' enabled: runs start from {}", p.name, since.to_rfc3339()),
+                serde_json::json!({"program": p.name, "since": since}),
+            )
+        }
+        ProgramCommand::Disable { name } => {
+            let mut state = o
+                .store
+                .programs()
+                .await?
+                .into_iter()
+                .find(|p| p.name == name)
+                .ok_or_else(|| BadInput {
+                    code: "program_unknown",
+                    message: format!("no enabled or stored program named {name:?} (guanxi program list)"),
+                })?;
+            state.enabled = false;
+            state.updated_at = Utc::now();
+            o.store.save_program(&state, "cli").await?;
+            done(
+                global.json,
+                format!("program '{name}' disabled"),
+                serde_json::json!({"program": name}),
+            )
+        }
+        ProgramCommand::Run { now, lease_secs, batch } => {
+            let now = now.map(|s| time(&s, o.tz, "--now")).transpose()?;
+            let (settings, _) = super::config::load(global)?;
+            let engine = engine(&o, &settings, lease_secs, batch).await?;
+            let ran = engine.until_idle(now).await?;
+            report(global.json, &ran, |r| {
+                format!(
+                    "queued {}; sent {}, deferred {}, dropped {}, to retry {}, dead-lettered {}\n",
+                    r.planned, r.worked.sent, r.worked.deferred, r.worked.dropped, r.worked.retried, r.worked.dead
+                )
+            })
+        }
+        ProgramCommand::Stats { name, window_days } => {
+            let stats = stats(&o, name.as_deref(), window_days).await?;
+            report(global.json, &stats, stats_text)
+        }
+        ProgramCommand::DryRun { program, from, to } => {
+            let (p, definition) = resolve(&o, &program).await?;
+            let from = time(&from, o.tz, "--from")?;
+            let to = end_of(&to, o.tz)?;
+            let (settings, _) = super::config::load(global)?;
+            let loaded = Loaded {
+                state: ProgramState {
+                    name: p.name.clone(),
+                    definition,
+                    enabled: true,
+                    since: Some(from),
+                    updated_at: Utc::now(),
+                },
+                program: p,
+            };
+            let r = guanxi_engage::dry_run(o.store.as_ref(), &settings.contact, o.tz, &loaded, from, to).await?;
+            report(global.json, &r, dry_run_text)
         }
     }
 }
 
+/// The engine (scheduler and worker) over an open store, with the settings' channels and
+/// contact policy and the shop's link key.
+pub async fn engine(o: &Opened, settings: &Settings, lease_secs: u32, batch: u32) -> anyhow::Result<Engine> {
+    let channels = Channels::from_settings(&settings.channels)?;
+    Ok(Engine {
+        worker: Worker {
+            store: o.store.clone(),
+            channels,
+            templates: Arc::new(Templates::builtin()),
+            policy: settings.contact.clone(),
+            delivery: settings.channels.clone(),
+            links: LinkKey::load(o.store.as_ref()).await?,
+            tz: o.tz,
+            name: guanxi_engage::worker_name(),
+            lease: Duration::seconds(i64::from(lease_secs.max(1))),
+            batch: batch.max(1),
+        },
+        every: StdDuration::from_secs(30),
+    })
+}
+
+fn time(s: &str, tz: ShopTz, flag: &str) -> Result<DateTime<Utc>, BadInput> {
+    parse_timestamp(s, tz).map_err(|e| BadInput {
+        code: "bad_time",
+        message: format!("{flag}: {e}"),
+    })
+}
+
+/// A date's end (a dry run's `--to 2026-06-30` includes that day), or the moment given.
+fn end_of(s: &str, tz: ShopTz) -> Result<DateTime<Utc>, BadInput> {
+    if s.trim().len() == 10 {
+        return super::profile::end_of_day(s, tz, "--to");
+    }
+    time(s, tz, "--to")
+}
+
+/// A program by built-in name, stored name, or definition file, with its definition text.
+async fn resolve(o: &Opened, asked: &str) -> anyhow::Result<(Program, String)> {
+    if asked.ends_with(".toml") || std::path::Path::new(asked).is_file() {
+        let text = std::fs::read_to_string(asked).map_err(|e| BadInput {
+            code: "program_file",
+            message: format!("cannot read {asked}: {e}"),
+        })?;
+        let p = Program::parse(&text, asked).map_err(|e| BadInput {
+            code: "program_definition",
+            message: e.to_string(),
+        })?;
+        return Ok((p, text));
+    }
+    if let Some(state) = o.store.programs().await?.into_iter().find(|p| p.name == asked) {
+        let p = Program::parse(&state.definition, &format!("program '{asked}'"))?;
+        return Ok((p, state.definition));
+    }
+    if let Some(p) = builtin().into_iter().find(|p| p.name == asked) {
+        let text = toml::to_string(&p)?;
+        return Ok((p, text));
+    }
+    let known: Vec<String> = builtin().into_iter().map(|p| p.name).collect();
+    Err(BadInput {
+        code: "program_unknown",
+        message: format!(
+            "no program named {asked:?}: expected a built-in ({}), a stored program or a .toml file",
+            known.join(", ")
+        ),
+    }
+    .into())
+}
+
+#[derive(Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    program: Program,
+    enabled: bool,
+    since: Option<DateTime<Utc>>,
+}
+
+/// The built-ins, with the store's programs (their enabled state; own programs added).
+async fn list(o: &Opened) -> anyhow::Result<Vec<Listed>> {
+    let stored = o.store.programs().await?;
+    let mut out: Vec<Listed> = builtin()
+        .into_iter()
+        .map(|program| Listed {
+            program,
+            enabled: false,
+            since: None,
+        })
+        .collect();
+    for s in stored {
+        let program = Program::parse(&s.definition, &format!("program '{}'", s.name))?;
+        let listed = Listed {
+            program,
+            enabled: s.enabled,
+            since: s.since,
+        };
+        match out.iter_mut().find(|l| l.program.name == s.name) {
+            Some(l) => *l = listed,
+            None => out.push(listed),
+        }
+    }
+    Ok(out)
+}
+
 /// One program as text: its name, title, priority, trigger and steps.
-fn text(p: &Program) -> String {
+fn text(l: &Listed) -> String {
+    let p = &l.program;
     let trigger = match &p.trigger {
         Trigger::Order(e) => format!("order {e:?}"),
         Trigger::Became { kind, class } => format!("became {kind} = {class}"),
         Trigger::Date(d) => format!("date {d}"),
         Trigger::Segment(s) => format!("segment {s}"),
     };
-    let mut out = format!("{} — {} ({:?}; {trigger})\n", p.name, p.title, p.priority);
+    let state = if l.enabled { "enabled" } else { "off" };
+    let mut out = format!("{} — {} ({:?}; {trigger}) [{state}]\n", p.name, p.title, p.priority);
     for s in &p.steps {
         let wait = s.after.to_string();
         let from = s.on.map_or(String::new(), |e| format!(" after {e:?}"));
@@ -38,6 +230,102 @@ fn text(p: &Program) -> String {
     }
     if !p.stop_on.is_empty() {
         out += &format!("  stops on {:?}\n", p.stop_on);
+    }
+    out
+}
+
+/// Messages of one program step, by outcome.
+#[derive(Debug, Default, Serialize)]
+struct StepStats {
+    program: String,
+    step: String,
+    queued: u64,
+    sent: u64,
+    clicked: u64,
+    unsubscribed: u64,
+    dropped: u64,
+    failed: u64,
+    /// Sent messages followed by a paid order within the window.
+    converted: u64,
+}
+
+async fn stats(o: &Opened, program: Option<&str>, window_days: u32) -> anyhow::Result<Vec<StepStats>> {
+    let mut by: BTreeMap<(String, String), StepStats> = BTreeMap::new();
+    let counts = o.store.message_counts(program).await?;
+    for c in &counts {
+        let s = by
+            .entry((c.program.clone(), c.step.clone()))
+            .or_insert_with(|| StepStats {
+                program: c.program.clone(),
+                step: c.step.clone(),
+                ..StepStats::default()
+            });
+        use guanxi_domain::MessageStatus as M;
+        match c.status {
+            M::Queued => s.queued += c.count,
+            M::Sent | M::Delivered | M::Replied => s.sent += c.count,
+            M::Clicked => {
+                s.sent += c.count;
+                s.clicked += c.count;
+            }
+            M::Unsubscribed => {
+                s.sent += c.count;
+                s.unsubscribed += c.count;
+            }
+            M::Dropped => s.dropped += c.count,
+            M::Failed => s.failed += c.count,
+        }
+    }
+    let window = Duration::days(i64::from(window_days));
+    let programs: std::collections::BTreeSet<String> = by.keys().map(|k| k.0.clone()).collect();
+    for p in programs {
+        for m in o.store.sent_messages(&p).await? {
+            if m.next_paid_at.is_some_and(|t| t - m.sent_at <= window)
+                && let Some(s) = by.get_mut(&(p.clone(), m.step.clone()))
+            {
+                s.converted += 1;
+            }
+        }
+    }
+    Ok(by.into_values().collect())
+}
+
+fn stats_text(rows: &Vec<StepStats>) -> String {
+    if rows.is_empty() {
+        return "no messages yet (guanxi program enable …, then guanxi serve or guanxi program run)\n".into();
+    }
+    let mut out = format!(
+        "{:<22} {:<10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9}\n",
+        "program", "step", "queued", "sent", "clicked", "unsub", "dropped", "failed", "converted"
+    );
+    for r in rows {
+        out += &format!(
+            "{:<22} {:<10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9}\n",
+            r.program, r.step, r.queued, r.sent, r.clicked, r.unsubscribed, r.dropped, r.failed, r.converted
+        );
+    }
+    out
+}
+
+fn dry_run_text(r: &guanxi_engage::DryRun) -> String {
+    let mut out = format!(
+        "{}: {} runs, {} customers, {} messages due from {} to {}\n",
+        r.program,
+        r.runs,
+        r.customers,
+        r.messages,
+        r.from.to_rfc3339(),
+        r.to.to_rfc3339()
+    );
+    out += &format!("would send {}\n", r.sent);
+    for d in &r.per_day {
+        out += &format!("  {} {:<8} {}\n", d.day, d.channel, d.messages);
+    }
+    for (hold, n) in &r.deferred {
+        out += &format!("deferred ({hold}): {n}\n");
+    }
+    for (why, n) in &r.dropped {
+        out += &format!("dropped ({why}): {n}\n");
     }
     out
 }

@@ -23,11 +23,28 @@ use crate::open::{Opened, open};
 pub async fn run(global: &Global, addr: SocketAddr) -> anyhow::Result<()> {
     let o = open(global, default_db()).await?;
     eprintln!("serving {} at http://{addr}/ (Ctrl-C stops)", o.location);
-    serve(&o, addr).await
+    serve(global, &o, addr).await
 }
 
-/// Serves the web UI for an open store until the process ends.
-pub async fn serve(o: &Opened, addr: SocketAddr) -> anyhow::Result<()> {
+/// Serves the web UI for an open store until the process ends, with the engagement
+/// scheduler and workers beside it (they do nothing until a program is enabled).
+pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Result<()> {
+    let (settings, _) = super::config::load(global)?;
+    let engine = super::program::engine(o, &settings, 60, 500).await?;
+    let reply_secret = match settings.channels.sms.as_ref().and_then(|g| g.reply_secret_env.as_ref()) {
+        Some(env) => Some(
+            std::env::var(env)
+                .with_context(|| format!("channels.sms.reply_secret_env: {env} is not set"))?
+                .into_bytes(),
+        ),
+        None => None,
+    };
+    let responses = guanxi_web::Responses {
+        links: engine.worker.links.clone(),
+        shop_url: settings.channels.shop_url.clone(),
+        inbound_secret: reply_secret,
+    };
+    tokio::spawn(engine.run());
     let state = AppState {
         store: o.store.clone(),
         lake: o.lake.clone(),
@@ -38,6 +55,7 @@ pub async fn serve(o: &Opened, addr: SocketAddr) -> anyhow::Result<()> {
             cache: Mutex::new(HashMap::new()),
         }),
         tz: o.tz,
+        responses: Some(responses),
     };
     // The dashboard's monthly figures, computed before the first visit asks.
     let warm = state.analytics.clone();

@@ -1,0 +1,407 @@
+//! Engagement end to end: the binary schedules and sends to real components — an HTTP
+//! sink standing in for the SMS gateway and webhook receiver, and a real SMTP server
+//! (Python's aiosmtpd on 127.0.0.1, installed by `.ci/run`; without it the email test is
+//! skipped with a note unless `GUANXI_REQUIRE_SMTP=1`).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{demo_shop, guanxi, json};
+use guanxi_engage::sink::Sink;
+use serde_json::Value;
+
+/// The settings file of a test shop: every channel pointed at the sinks.
+fn settings(dir: &Path, sink: &Sink, smtp_port: Option<u16>, quiet: &str) {
+    let mut toml = format!(
+        "[contact]\nquiet_hours = \"{quiet}\"\n\n[channels]\nshop_name = \"好孩子旗舰店\"\nbase_url = \"http://guanxi.test\"\n\n\
+         [channels.sms]\nurl = \"{0}/sms\"\n\n[channels.webhook]\nurl = \"{0}/hook\"\nsecret_env = \"GUANXI_TEST_HOOK_SECRET\"\n",
+        sink.url
+    );
+    if let Some(port) = smtp_port {
+        toml += &format!(
+            "\n[channels.email]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"好孩子 <shop@example.com>\"\n"
+        );
+    }
+    std::fs::write(dir.join("guanxi.toml"), toml).unwrap();
+}
+
+/// Runs the binary on the demo store (with the webhook secret), asserting success.
+fn run(dir: &Path, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_guanxi"))
+        .current_dir(dir)
+        .args([&["--db", "guanxi-demo.db", "--json"][..], args].concat())
+        .env_remove("GUANXI_DATABASE_URL")
+        .env("GUANXI_TEST_HOOK_SECRET", "s3cret")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "guanxi {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&out)
+}
+
+/// Four shoppers of 1 July 2026 (after the demo's last day), each with one order at 10:00
+/// shop time: R1 and R2 leave theirs unpaid, R3 pays within 5 minutes, R4 has refused SMS.
+fn shoppers(dir: &Path) {
+    std::fs::write(
+        dir.join("customers.csv"),
+        "customer_id,name,mobile,email,consent_sms,consent_email,consent_at\n\
+         R1,王芳,13800000001,wang@example.com,granted,granted,2026-01-01\n\
+         R2,李娜,13800000002,li@example.com,granted,denied,2026-01-01\n\
+         R3,张伟,13800000003,zhang@example.com,granted,granted,2026-01-01\n\
+         R4,刘洋,13800000004,liu@example.com,denied,granted,2026-01-01\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("orders.csv"),
+        "order_id,customer_id,ordered_at,amount,paid_at,status,title,quantity\n\
+         T1,R1,2026-07-01 10:00:00,99.00,,created,纸尿裤 L,2\n\
+         T2,R2,2026-07-01 10:00:00,59.00,,created,湿巾,1\n\
+         T3,R3,2026-07-01 10:00:00,59.00,2026-07-01 10:05:00,paid,湿巾,1\n\
+         T4,R4,2026-07-01 10:00:00,59.00,,created,奶粉,1\n",
+    )
+    .unwrap();
+    run(dir, &["import", "customers", "customers.csv", "--source", "shop"]);
+    run(
+        dir,
+        &[
+            "import",
+            "orders",
+            "--format",
+            "generic",
+            "orders.csv",
+            "--source",
+            "shop",
+        ],
+    );
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Messages at the sink under `path`, as (to, text) sorted.
+fn received(sink: &Sink, path: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = sink
+        .deliveries()
+        .into_iter()
+        .filter(|d| d.path == path)
+        .map(|d| {
+            let body: Value = serde_json::from_str(&d.body).unwrap();
+            (
+                body["to"].as_str().unwrap().to_string(),
+                body["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn unpaid_orders_get_exactly_the_reminders_due_and_none_after_payment() {
+    let rt = runtime();
+    let sink = rt.block_on(Sink::start()).unwrap();
+    let (dir, _) = demo_shop();
+    let dir = dir.path();
+    settings(dir, &sink, None, "21:00-08:00");
+    shoppers(dir);
+    run(
+        dir,
+        &["program", "enable", "payment-reminder", "--since", "2026-07-01 00:00"],
+    );
+
+    // 10:45: the first reminder (due 10:30) of the two unpaid orders whose buyers consent.
+    let first = run(dir, &["program", "run", "--now", "2026-07-01 10:45"]);
+    assert_eq!(first["worked"]["sent"], 2, "{first}");
+    assert_eq!(first["worked"]["dropped"], 1, "R4 refused SMS: {first}");
+    let got = received(&sink, "/sms");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].0, "13800000001");
+    assert_eq!(
+        got[0].1,
+        "王芳您好，您在好孩子旗舰店的订单T1（纸尿裤 L × 2）还未付款，库存有限，请尽快完成支付哦。"
+    );
+    assert_eq!(got[1].0, "13800000002");
+
+    // R2 pays at 12:00; at 17:00 only R1's second reminder (due 16:00) goes.
+    std::fs::write(
+        dir.join("paid.csv"),
+        "order_id,customer_id,ordered_at,amount,paid_at,status,title,quantity\n\
+         T2,R2,2026-07-01 10:00:00,59.00,2026-07-01 12:00:00,paid,湿巾,1\n",
+    )
+    .unwrap();
+    run(
+        dir,
+        &[
+            "import", "orders", "--format", "generic", "paid.csv", "--source", "shop",
+        ],
+    );
+    let second = run(dir, &["program", "run", "--now", "2026-07-01 17:00"]);
+    assert_eq!(second["worked"]["sent"], 1, "{second}");
+    let got = received(&sink, "/sms");
+    assert_eq!(got.len(), 3);
+    assert_eq!(got.iter().filter(|m| m.0 == "13800000001").count(), 2);
+    assert_eq!(
+        got.iter().filter(|m| m.0 == "13800000002").count(),
+        1,
+        "none after payment"
+    );
+    assert!(got.iter().all(|m| m.0 != "13800000003"), "paid at once: no reminder");
+
+    // Running again sends nothing: every touch is in the ledger.
+    let again = run(dir, &["program", "run", "--now", "2026-07-01 17:00"]);
+    assert_eq!(
+        (again["planned"].as_u64(), again["worked"]["sent"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(sink.counts(), (3, 0, 3));
+
+    let stats = run(dir, &["program", "stats", "payment-reminder"]);
+    let step = |name: &str| {
+        stats
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (step("first")["sent"].as_u64(), step("first")["dropped"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        (step("second")["sent"].as_u64(), step("second")["dropped"].as_u64()),
+        (Some(1), Some(1))
+    );
+    // R2 paid after the first reminder: a conversion within the attribution window.
+    assert_eq!(step("first")["converted"], 1);
+
+    // The dry run over the same day tells the same story before anything is enabled.
+    let dry = run(
+        dir,
+        &[
+            "program",
+            "dry-run",
+            "payment-reminder",
+            "--from",
+            "2026-07-01",
+            "--to",
+            "2026-07-01",
+        ],
+    );
+    assert_eq!(dry["runs"], 4, "{dry}");
+    assert_eq!(
+        dry["messages"], 5,
+        "T1 ×2, T2 ×1 (paid before the second), T4 ×2: {dry}"
+    );
+    assert_eq!(dry["sent"], 3, "{dry}");
+    assert_eq!(dry["dropped"]["no-consent"], 2, "{dry}");
+    assert_eq!(dry["per_day"][0]["messages"], 3, "{dry}");
+    assert_eq!(sink.counts(), (3, 0, 3), "a dry run sends nothing");
+}
+
+#[test]
+fn quiet_hours_defer_and_consent_withdrawn_before_sending_is_respected() {
+    let rt = runtime();
+    let sink = rt.block_on(Sink::start()).unwrap();
+    let (dir, _) = demo_shop();
+    let dir = dir.path();
+    settings(dir, &sink, None, "21:00-08:00");
+    shoppers(dir);
+    run(
+        dir,
+        &["program", "enable", "payment-reminder", "--since", "2026-07-01 00:00"],
+    );
+    // At 22:00 both reminders are due, and held by the quiet hours until 08:00.
+    let night = run(dir, &["program", "run", "--now", "2026-07-01 22:00"]);
+    assert_eq!(night["worked"]["sent"], 0, "{night}");
+    assert_eq!(night["worked"]["deferred"], 4, "{night}");
+    // Before morning R2 replies TD: consent withdrawn between queueing and sending.
+    std::fs::write(
+        dir.join("optout.csv"),
+        "customer_id,mobile,consent_sms,consent_at\nR2,13800000002,denied,2026-07-01 23:00\n",
+    )
+    .unwrap();
+    run(dir, &["import", "customers", "optout.csv", "--source", "shop"]);
+    // 07:59 is still quiet: nothing goes. At 08:00 R1's two reminders go (not expired:
+    // 24 hours from due); R2's are dropped for the consent withdrawn after queueing.
+    let early = run(dir, &["program", "run", "--now", "2026-07-02 07:59"]);
+    assert_eq!(early["worked"]["sent"], 0, "{early}");
+    let morning = run(dir, &["program", "run", "--now", "2026-07-02 08:00"]);
+    assert_eq!(
+        (
+            morning["worked"]["sent"].as_u64(),
+            morning["worked"]["dropped"].as_u64()
+        ),
+        (Some(2), Some(2)),
+        "{morning}"
+    );
+    let got = received(&sink, "/sms");
+    assert!(got.iter().all(|m| m.0 != "13800000002"), "R2 withdrew consent: {got:?}");
+    assert_eq!(
+        got.iter().filter(|m| m.0 == "13800000001").count(),
+        2,
+        "{morning} {got:?}"
+    );
+}
+
+#[test]
+fn webhooks_are_signed_and_a_failing_gateway_is_retried() {
+    let rt = runtime();
+    let sink = rt.block_on(Sink::start()).unwrap();
+    let (dir, _) = demo_shop();
+    let dir = dir.path();
+    settings(dir, &sink, None, "00:00-00:00");
+    shoppers(dir);
+    std::fs::write(
+        dir.join("paid-hook.toml"),
+        "name = \"paid-hook\"\ntitle = \"Tell the ERP\"\npriority = \"transactional\"\ntrigger = { order = \"paid\" }\n\n\
+         [[steps]]\nname = \"notify\"\nafter = \"0m\"\naction = { send = \"webhook\", template = \"care-signed\" }\n",
+    )
+    .unwrap();
+    run(
+        dir,
+        &["program", "enable", "paid-hook.toml", "--since", "2026-07-01 00:00"],
+    );
+    sink.fail_next(1);
+    let first = run(dir, &["program", "run", "--now", "2026-07-01 11:00"]);
+    assert_eq!(
+        first["worked"]["retried"], 1,
+        "the gateway's 503 is retried later: {first}"
+    );
+    assert!(sink.deliveries().is_empty());
+    // After the backoff (30 s) the retry goes through.
+    let later = run(dir, &["program", "run", "--now", "2026-07-01 11:01"]);
+    assert_eq!(later["worked"]["sent"], 1, "{later}");
+    let d = &sink.deliveries()[0];
+    assert_eq!(d.path, "/hook");
+    assert!(
+        d.key.contains("/paid-hook/notify/o"),
+        "the ledger key as idempotency key: {}",
+        d.key
+    );
+    assert_eq!(
+        d.signature.as_deref(),
+        Some(guanxi_engage::channel::signature(b"s3cret", d.body.as_bytes()).as_str())
+    );
+    let body: Value = serde_json::from_str(&d.body).unwrap();
+    assert_eq!(body["program"], "paid-hook");
+}
+
+/// A real SMTP server: aiosmtpd writing each message to a Maildir.
+struct Smtp {
+    child: std::process::Child,
+    port: u16,
+    maildir: tempfile::TempDir,
+}
+
+impl Smtp {
+    fn start() -> Option<Smtp> {
+        let available = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !available {
+            assert!(
+                std::env::var("GUANXI_REQUIRE_SMTP").is_err(),
+                "GUANXI_REQUIRE_SMTP is set but python3 cannot import aiosmtpd"
+            );
+            eprintln!("skipped: pip install aiosmtpd to run the email test");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let maildir = tempfile::tempdir().unwrap();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            // A Maildir aiosmtpd makes itself (an existing empty directory lacks new/ and tmp/).
+            .arg(maildir.path().join("mail"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(Smtp { child, port, maildir });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("aiosmtpd did not listen on {port}");
+    }
+
+    /// Every message received, as raw RFC 5322 text.
+    fn messages(&self) -> Vec<String> {
+        let new = self.maildir.path().join("mail").join("new");
+        let Ok(entries) = std::fs::read_dir(new) else {
+            return Vec::new();
+        };
+        entries
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn marketing_email_goes_over_smtp_with_its_unsubscribe_link() {
+    let Some(smtp) = Smtp::start() else { return };
+    let rt = runtime();
+    let sink = rt.block_on(Sink::start()).unwrap();
+    let (dir, _) = demo_shop();
+    let dir = dir.path();
+    settings(dir, &sink, Some(smtp.port), "00:00-00:00");
+    shoppers(dir);
+    // A marketing email an hour after each paid order: R3 paid and consented to email.
+    std::fs::write(
+        dir.join("thanks.toml"),
+        "name = \"thanks\"\ntitle = \"Thanks\"\npriority = \"marketing\"\ntrigger = { order = \"paid\" }\n\n\
+         [[steps]]\nname = \"offer\"\nafter = \"1h\"\naction = { send = \"email\", template = \"win-back-offer\" }\n",
+    )
+    .unwrap();
+    run(
+        dir,
+        &["program", "enable", "thanks.toml", "--since", "2026-07-01 00:00"],
+    );
+    let ran = run(dir, &["program", "run", "--now", "2026-07-01 12:00"]);
+    assert_eq!(ran["worked"]["sent"], 1, "{ran}");
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let mail = &mails[0];
+    assert!(mail.contains("To: zhang@example.com"), "{mail}");
+    assert!(
+        mail.contains(".thanks.offer.o"),
+        "Message-ID carries the ledger key: {mail}"
+    );
+    assert!(mail.contains("List-Unsubscribe: <http://guanxi.test/u/"), "{mail}");
+    // Running again sends no second email.
+    let again = run(dir, &["program", "run", "--now", "2026-07-01 13:00"]);
+    assert_eq!(again["worked"]["sent"], 0);
+    assert_eq!(smtp.messages().len(), 1);
+    let _ = guanxi; // the shared runner is used by the other test files
+}
