@@ -86,12 +86,12 @@ fn postgres(tag: &str) -> Option<Db> {
 }
 
 /// 10,000 shoppers, each with one order paid ten minutes ago, and a program that tells
-/// each (by SMS, transactional) right away.
-fn shop(dir: &Path, db: &Db, sink: &Sink) {
+/// each (by SMS, transactional) right away. `concurrency`: sends in flight per worker.
+fn shop(dir: &Path, db: &Db, sink: &Sink, concurrency: u16) {
     std::fs::write(
         dir.join("guanxi.toml"),
         format!(
-            "[contact]\nquiet_hours = \"00:00-00:00\"\n\n[channels]\nconcurrency = 64\n\n[channels.sms]\nurl = \"{}/sms\"\n",
+            "[contact]\nquiet_hours = \"00:00-00:00\"\n\n[channels]\nconcurrency = {concurrency}\n\n[channels.sms]\nurl = \"{}/sms\"\n",
             sink.url
         ),
     )
@@ -164,26 +164,37 @@ fn kill_and_restart(db: Db) {
     let sink = rt.block_on(Sink::start()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    shop(dir, &db, &sink);
+    // Few sends in flight and small batches, so that 10,000 messages take a few seconds
+    // of sending and the kills land while messages are between claim, send and settle.
+    shop(dir, &db, &sink, 4);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20261123);
-    let run = ["program", "run", "--lease-secs", "2", "--batch", "200"];
-    let mut finished_early = 0;
+    let run = ["program", "run", "--lease-secs", "2", "--batch", "50"];
+    let mut interrupted = 0;
     for _ in 0..20 {
         let mut child = db.spawn(dir, &run);
-        std::thread::sleep(Duration::from_millis(rng.random_range(50..900)));
-        if child.try_wait().unwrap().is_some() {
-            finished_early += 1;
+        std::thread::sleep(Duration::from_millis(rng.random_range(30..400)));
+        if child.try_wait().unwrap().is_none() {
+            interrupted += 1;
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
+    let before = sink.counts().2;
+    assert!(
+        interrupted >= 15 && before < MESSAGES as u64,
+        "the kills must land while sending: {interrupted} of 20 interrupted a run, {before} delivered"
+    );
     // The killed processes' claims end with their leases; then one run finishes the rest.
     std::thread::sleep(Duration::from_millis(2500));
     let out = db.command(dir).args(run).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let repeats = assert_exactly_once(dir, &db, &sink);
+    let backend = match db {
+        Db::Sqlite => "SQLite",
+        Db::Postgres(_) => "PostgreSQL",
+    };
     eprintln!(
-        "20 kills ({finished_early} after the run had ended): {MESSAGES} delivered once each; \
+        "{backend}: 20 kills ({interrupted} while running, {before} delivered before the last run): {MESSAGES} delivered once each; \
          {repeats} repeated requests absorbed by the idempotency key; {} requests in all",
         sink.counts().0
     );
@@ -212,7 +223,7 @@ fn postgres_two_servers_share_the_outbox_and_deliver_each_message_once() {
     let sink = rt.block_on(Sink::start()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    shop(dir, &db, &sink);
+    shop(dir, &db, &sink, 64);
     let port = || {
         std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
