@@ -16,7 +16,7 @@ use serde_json::Value;
 fn settings(dir: &Path, sink: &Sink, smtp_port: Option<u16>, quiet: &str) {
     let mut toml = format!(
         "[contact]\nquiet_hours = \"{quiet}\"\n\n[channels]\nshop_name = \"好孩子旗舰店\"\nbase_url = \"http://guanxi.test\"\n\n\
-         [channels.sms]\nurl = \"{0}/sms\"\n\n[channels.webhook]\nurl = \"{0}/hook\"\nsecret_env = \"GUANXI_TEST_HOOK_SECRET\"\n",
+         [channels.sms]\nurl = \"{0}/sms\"\nreply_secret_env = \"GUANXI_TEST_REPLY_SECRET\"\n\n[channels.webhook]\nurl = \"{0}/hook\"\nsecret_env = \"GUANXI_TEST_HOOK_SECRET\"\n",
         sink.url
     );
     if let Some(port) = smtp_port {
@@ -34,6 +34,7 @@ fn run(dir: &Path, args: &[&str]) -> Value {
         .args([&["--db", "guanxi-demo.db", "--json"][..], args].concat())
         .env_remove("GUANXI_DATABASE_URL")
         .env("GUANXI_TEST_HOOK_SECRET", "s3cret")
+        .env("GUANXI_TEST_REPLY_SECRET", "r3ply")
         .output()
         .unwrap();
     assert!(
@@ -404,4 +405,254 @@ fn marketing_email_goes_over_smtp_with_its_unsubscribe_link() {
     assert_eq!(again["worked"]["sent"], 0);
     assert_eq!(smtp.messages().len(), 1);
     let _ = guanxi; // the shared runner is used by the other test files
+}
+
+/// A raw HTTP/1.1 request to `addr`: the status line and headers, and the body.
+fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (String, String) {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req += &format!("{k}: {v}\r\n");
+    }
+    req += "\r\n";
+    req += body;
+    s.write_all(req.as_bytes()).unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.to_string(), body.to_string())
+}
+
+/// A customer's consent on a channel: (state, evidence).
+fn consent(dir: &Path, id: &str, channel: &str) -> (String, String) {
+    let shown = run(dir, &["customer", "show", id, "--source", "shop"]);
+    let c = shown["customer"]["consents"]
+        .as_array()
+        .unwrap_or_else(|| panic!("consents in {shown}"))
+        .iter()
+        .find(|c| c["channel"] == channel)
+        .unwrap_or_else(|| panic!("{channel} consent of {id} in {shown}"))
+        .clone();
+    (
+        c["state"].as_str().unwrap().to_string(),
+        c["evidence"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn clicks_unsubscribes_and_sms_replies_reach_the_store() {
+    let rt = runtime();
+    let sink = rt.block_on(Sink::start()).unwrap();
+    let (dir, _) = demo_shop();
+    let dir = dir.path();
+    settings(dir, &sink, None, "00:00-00:00");
+    // WeChat through a gateway whose body carries the unsubscribe link guanxi adds to
+    // marketing messages.
+    let mut toml = std::fs::read_to_string(dir.join("guanxi.toml")).unwrap();
+    toml += &format!(
+        "\n[channels.wechat]\nurl = \"{}/wechat\"\nbody = '{{\"to\": {{{{ to | tojson }}}}, \"text\": {{{{ text | tojson }}}}, \"unsubscribe\": {{{{ unsubscribe | tojson }}}}}}'\n",
+        sink.url
+    );
+    std::fs::write(dir.join("guanxi.toml"), toml).unwrap();
+    shoppers(dir);
+    std::fs::write(
+        dir.join("wechat.csv"),
+        "customer_id,name,mobile,wechat,consent_sms,consent_wechat,consent_at\n\
+         R1,王芳,13800000001,wx_wang,granted,granted,2026-01-01\n\
+         R2,李娜,13800000002,wx_li,granted,granted,2026-01-01\n\
+         R4,刘洋,13800000004,wx_liu,denied,denied,2026-01-01\n",
+    )
+    .unwrap();
+    run(dir, &["import", "customers", "wechat.csv", "--source", "shop"]);
+    std::fs::write(
+        dir.join("offer.toml"),
+        "name = \"offer\"\ntitle = \"Offer\"\npriority = \"marketing\"\ntrigger = { order = \"created-unpaid\" }\n\n\
+         [[steps]]\nname = \"offer\"\nafter = \"0m\"\naction = { send = \"wechat\", template = \"win-back-offer\" }\n",
+    )
+    .unwrap();
+    run(dir, &["program", "enable", "offer.toml", "--since", "2026-07-01 00:00"]);
+    let ran = run(dir, &["program", "run", "--now", "2026-07-01 11:00"]);
+    assert_eq!(
+        (ran["worked"]["sent"].as_u64(), ran["worked"]["dropped"].as_u64()),
+        (Some(2), Some(2)),
+        "R3 has no WeChat id, R4 refused WeChat: {ran}"
+    );
+    let to_wang = sink
+        .deliveries()
+        .into_iter()
+        .map(|d| serde_json::from_str::<Value>(&d.body).unwrap())
+        .find(|b| b["to"] == "wx_wang")
+        .expect("R1's message");
+    let text = to_wang["text"].as_str().unwrap();
+    let click = text[text.find("http://guanxi.test/r/").expect(text)..].trim_start_matches("http://guanxi.test");
+    let unsubscribe = to_wang["unsubscribe"]
+        .as_str()
+        .expect("marketing carries its unsubscribe link");
+    let unsubscribe = unsubscribe.trim_start_matches("http://guanxi.test");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_guanxi"))
+        .current_dir(dir)
+        .args(["--db", "guanxi-demo.db", "serve", "--addr", &addr])
+        .env_remove("GUANXI_DATABASE_URL")
+        .env("GUANXI_TEST_HOOK_SECRET", "s3cret")
+        .env("GUANXI_TEST_REPLY_SECRET", "r3ply")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+    assert!(up, "guanxi serve listens");
+
+    // A click is recorded, then the customer goes on; a forged link is a 404.
+    let (head, _) = http(&addr, "GET", click, &[], "");
+    assert!(head.starts_with("HTTP/1.1 303"), "{head}");
+    let forged = format!("{}0", &click[..click.len() - 1]);
+    assert!(http(&addr, "GET", &forged, &[], "").0.starts_with("HTTP/1.1 404"));
+    let stats = run(dir, &["program", "stats", "offer"]);
+    assert_eq!(
+        (stats[0]["sent"].as_u64(), stats[0]["clicked"].as_u64()),
+        (Some(2), Some(1)),
+        "{stats}"
+    );
+
+    // The unsubscribe link asks first (GET: mail scanners fetch links), then withdraws
+    // consent on the message's channel (POST), with the evidence.
+    let (head, page) = http(&addr, "GET", unsubscribe, &[("Accept-Language", "zh-CN")], "");
+    assert!(
+        head.starts_with("HTTP/1.1 200") && page.contains("确认退订"),
+        "{head}\n{page}"
+    );
+    assert_eq!(consent(dir, "R1", "wechat").0, "granted", "a GET changes nothing");
+    let (head, _) = http(&addr, "POST", unsubscribe, &[], "");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (state, evidence) = consent(dir, "R1", "wechat");
+    assert_eq!(state, "denied");
+    assert!(evidence.contains("unsubscribe link in message #"), "{evidence}");
+    assert_eq!(consent(dir, "R1", "sms").0, "granted", "only the message's channel");
+
+    // 回复TD退订: the gateway reports R2's reply, signed with the shared secret.
+    let reply = r#"{"from": "138-0000-0002", "text": " TD "}"#;
+    let (head, _) = http(
+        &addr,
+        "POST",
+        "/hooks/sms/reply",
+        &[("X-Guanxi-Signature", "sha256=00")],
+        reply,
+    );
+    assert!(head.starts_with("HTTP/1.1 401"), "a forged callback is refused: {head}");
+    let sig = guanxi_engage::channel::signature(b"r3ply", reply.as_bytes());
+    let (head, answer) = http(
+        &addr,
+        "POST",
+        "/hooks/sms/reply",
+        &[("X-Guanxi-Signature", &sig)],
+        reply,
+    );
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{answer}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&answer).unwrap()["opt_out"],
+        true,
+        "{answer}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let (state, evidence) = consent(dir, "R2", "sms");
+    assert_eq!(state, "denied");
+    assert!(evidence.contains("SMS reply \"TD\""), "{evidence}");
+    assert_eq!(consent(dir, "R1", "sms").0, "granted", "others keep theirs");
+}
+
+#[test]
+fn caps_and_open_complaints_hold_care_and_marketing() {
+    let rt = runtime();
+    let sink = rt.block_on(Sink::start()).unwrap();
+    let (dir, _) = demo_shop();
+    let dir = dir.path();
+    settings(dir, &sink, None, "00:00-00:00");
+    shoppers(dir);
+    // R1 has an open complaint.
+    let complaint = |status: &str, closed: &str| {
+        std::fs::write(
+            dir.join("service.csv"),
+            format!("record_id,customer_id,kind,status,opened_at,closed_at\nK1,R1,complaint,{status},2026-07-01 09:00,{closed}\n"),
+        )
+        .unwrap();
+        run(dir, &["import", "service", "service.csv", "--source", "shop"]);
+    };
+    complaint("open", "");
+    // A care touch and a marketing touch at the same moment, both by SMS.
+    for (name, priority) in [("care-touch", "care"), ("promo", "marketing")] {
+        std::fs::write(
+            dir.join(format!("{name}.toml")),
+            format!(
+                "name = \"{name}\"\ntitle = \"{name}\"\npriority = \"{priority}\"\ntrigger = {{ order = \"created-unpaid\" }}\n\n\
+                 [[steps]]\nname = \"touch\"\nafter = \"0m\"\naction = {{ send = \"sms\", template = \"care-shipped\" }}\n"
+            ),
+        )
+        .unwrap();
+        run(
+            dir,
+            &[
+                "program",
+                "enable",
+                &format!("{name}.toml"),
+                "--since",
+                "2026-07-01 00:00",
+            ],
+        );
+    }
+    let count = |program: &str, status: &str| -> u64 {
+        let stats = run(dir, &["program", "stats", program]);
+        stats
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s[status].as_u64().unwrap())
+            .sum()
+    };
+    let first = run(dir, &["program", "run", "--now", "2026-07-01 11:00"]);
+    // R2 and R3 get the care touch; their marketing touch waits for tomorrow (one SMS a day);
+    // R1's complaint holds both; R4 refused SMS.
+    assert_eq!(first["worked"]["sent"], 2, "{first}");
+    assert_eq!(first["worked"]["deferred"], 4, "{first}");
+    assert_eq!(first["worked"]["dropped"], 2, "{first}");
+    assert_eq!((count("care-touch", "sent"), count("promo", "sent")), (2, 0));
+    // Past midnight the daily cap is fresh: the marketing touches go; the complaint still holds R1.
+    let night = run(dir, &["program", "run", "--now", "2026-07-02 00:30"]);
+    assert_eq!(night["worked"]["sent"], 2, "{night}");
+    assert_eq!(count("promo", "sent"), 2);
+    // The complaint closes: R1's care touch goes first (priority), the marketing one the next day.
+    complaint("closed", "2026-07-02 10:00");
+    let noon = run(dir, &["program", "run", "--now", "2026-07-02 12:00"]);
+    assert_eq!(
+        (noon["worked"]["sent"].as_u64(), noon["worked"]["deferred"].as_u64()),
+        (Some(1), Some(1)),
+        "{noon}"
+    );
+    assert_eq!(count("care-touch", "sent"), 3);
+    let next = run(dir, &["program", "run", "--now", "2026-07-03 09:00"]);
+    assert_eq!(next["worked"]["sent"], 1, "{next}");
+    assert_eq!(count("promo", "sent"), 3);
+    let to_r1: Vec<String> = received(&sink, "/sms")
+        .into_iter()
+        .filter(|m| m.0 == "13800000001")
+        .map(|m| m.1)
+        .collect();
+    assert_eq!(to_r1.len(), 2);
+    assert!(
+        to_r1.iter().any(|t| t.ends_with("回复TD退订")),
+        "marketing SMS carries the opt-out: {to_r1:?}"
+    );
 }
