@@ -50,6 +50,7 @@ async fn empty_shop() -> (tempfile::TempDir, Arc<SqliteStore>, AppState) {
         lake: guanxi_lake::Lake::new(dir.path().join("g.lake")),
         analytics: Arc::new(Fixed),
         tz: Default::default(),
+        responses: None,
     };
     (dir, store, state)
 }

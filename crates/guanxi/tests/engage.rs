@@ -341,9 +341,11 @@ impl Smtp {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        // Owned at once, so that the server is stopped (Drop) whatever happens next.
+        let smtp = Smtp { child, port, maildir };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Smtp { child, port, maildir });
+                return Some(smtp);
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
