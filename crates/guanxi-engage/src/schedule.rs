@@ -246,37 +246,72 @@ impl Scheduler<'_> {
                 }
             }
             Trigger::Date(day) => {
-                tracing::warn!(program = %program.name, day, "date triggers other than birthday wait for the campaign calendar");
+                // Each year's day whose steps (waves before it, greetings on it) fall due by
+                // now; the audience is read once, when a year has something due.
+                let audience = program.audience.as_deref().unwrap_or("paid_orders >= 1");
+                let mut members: Option<Vec<i64>> = None;
+                let (first, last) = (
+                    from.with_timezone(&self.tz.0).year(),
+                    now.with_timezone(&self.tz.0).year(),
+                );
+                for year in first - 1..=last + 1 {
+                    let Some(date) = guanxi_domain::program::calendar::day(day, year) else {
+                        continue;
+                    };
+                    let started = self
+                        .tz
+                        .0
+                        .from_local_datetime(&date.and_time(NaiveTime::MIN))
+                        .earliest()
+                        .map_or(now, |t| t.with_timezone(&Utc));
+                    let due = program.due(started, &|_| None, now, self.tz);
+                    let Some(earliest) = due.iter().map(|d| d.1).min() else {
+                        continue;
+                    };
+                    if due.iter().all(|d| d.1 < since) {
+                        continue;
+                    }
+                    if members.is_none() {
+                        match self.members(program, audience).await? {
+                            Some(m) => members = Some(m),
+                            None => return Ok((plan, planned)),
+                        }
+                    }
+                    let ids = members.as_deref().unwrap_or_default();
+                    // "Skip those who already bought": a paid order since the first wave stops the run.
+                    let mut paid: HashMap<i64, DateTime<Utc>> = HashMap::new();
+                    for (c, at) in self.store.paid_since(ids, earliest).await? {
+                        let e = paid.entry(c).or_insert(at);
+                        *e = (*e).min(at);
+                    }
+                    let occurrence = format!("{day}-{year}");
+                    for customer in ids {
+                        planned.runs += 1;
+                        let bought = paid.get(customer).copied();
+                        let events = |e: OrderEvent| (e == OrderEvent::Paid).then_some(bought).flatten();
+                        self.push_due(
+                            &mut plan,
+                            program,
+                            *customer,
+                            None,
+                            &occurrence,
+                            started,
+                            &events,
+                            since,
+                            now,
+                        );
+                    }
+                }
             }
             Trigger::Segment(text) => {
-                let Some(build) = self.store.latest_build().await? else {
-                    tracing::warn!(program = %program.name, "no profile build yet: segment programs wait for one");
+                let Some(members) = self.members(program, text).await? else {
                     return Ok((plan, planned));
                 };
-                let saved: HashMap<String, String> = self
-                    .store
-                    .segments()
-                    .await?
-                    .into_iter()
-                    .map(|s| (s.name, s.expression))
-                    .collect();
-                let parsed = parse(text).map_err(|e| {
-                    EngageError::Program(format!("program '{}': {}", program.name, e.render(text, "trigger")))
-                })?;
-                let expr = expand(&parsed, &|name: &str| saved.get(name).and_then(|t| parse(t).ok()))
-                    .map_err(|e| EngageError::Program(format!("program '{}': {e}", program.name)))?;
+                let now_in: HashSet<i64> = members.into_iter().collect();
                 let before = match mode {
                     Mode::Live => self.store.entries(&program.name).await?,
                     Mode::Replay => HashSet::new(),
                 };
-                let mut now_in = HashSet::new();
-                let mut after = 0;
-                loop {
-                    let page = self.store.segment_members(&expr, build.as_of, after, 5000).await?;
-                    let Some(last) = page.last() else { break };
-                    after = last.id;
-                    now_in.extend(page.iter().map(|m| m.id));
-                }
                 let mut entered: Vec<i64> = now_in.difference(&before).copied().collect();
                 entered.sort_unstable();
                 let mut left: Vec<i64> = before.difference(&now_in).copied().collect();
@@ -320,6 +355,35 @@ impl Scheduler<'_> {
         plan.messages.retain(|m| !known.contains(&m.ledger_key));
         planned.messages = plan.messages.len() as u64;
         Ok((plan, planned))
+    }
+
+    /// The customers matching a segment expression (saved segments inlined) in the latest
+    /// profile build, by id; `None` (with a warning) before the first build.
+    async fn members(&self, program: &Program, text: &str) -> Result<Option<Vec<i64>>, EngageError> {
+        let Some(build) = self.store.latest_build().await? else {
+            tracing::warn!(program = %program.name, "no profile build yet: segment and calendar programs wait for one");
+            return Ok(None);
+        };
+        let saved: HashMap<String, String> = self
+            .store
+            .segments()
+            .await?
+            .into_iter()
+            .map(|s| (s.name, s.expression))
+            .collect();
+        let parsed = parse(text)
+            .map_err(|e| EngageError::Program(format!("program '{}': {}", program.name, e.render(text, "segment"))))?;
+        let expr = expand(&parsed, &|name: &str| saved.get(name).and_then(|t| parse(t).ok()))
+            .map_err(|e| EngageError::Program(format!("program '{}': {e}", program.name)))?;
+        let mut out = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.store.segment_members(&expr, build.as_of, after, 5000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            out.extend(page.iter().map(|m| m.id));
+        }
+        Ok(Some(out))
     }
 
     /// Adds the send steps of one run due by `now` (and not before the program was

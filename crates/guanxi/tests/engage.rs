@@ -658,3 +658,69 @@ fn caps_and_open_complaints_hold_care_and_marketing() {
         "marketing SMS carries the opt-out: {to_r1:?}"
     );
 }
+
+#[test]
+fn calendar_days_reach_their_audience_in_waves_before_the_day() {
+    let rt = runtime();
+    let sink = rt.block_on(Sink::start()).unwrap();
+    let (dir, _) = demo_shop();
+    let dir = dir.path();
+    settings(dir, &sink, None, "00:00-00:00");
+    std::fs::write(
+        dir.join("anniversary.toml"),
+        "name = \"anniversary\"\ntitle = \"Shop anniversary\"\npriority = \"marketing\"\ntrigger = { date = \"07-10\" }\n\
+         audience = \"activity = 'active'\"\nstop_on = [\"paid\"]\n\n\
+         [[steps]]\nname = \"t-3\"\nafter = \"-3d\"\naction = { send = \"sms\", template = \"preheat-3\" }\n\n\
+         [[steps]]\nname = \"day\"\nafter = \"0m\"\naction = { send = \"sms\", template = \"preheat-1\" }\n",
+    )
+    .unwrap();
+    let audience = run(dir, &["segment", "count", "activity = 'active'"])["customers"]
+        .as_u64()
+        .unwrap();
+    assert!(audience > 0);
+    run(
+        dir,
+        &["program", "enable", "anniversary.toml", "--since", "2026-07-01 00:00"],
+    );
+    // Before the first wave nothing is due.
+    let early = run(dir, &["program", "run", "--now", "2026-07-06 12:00"]);
+    assert_eq!(early["planned"], 0, "{early}");
+    // T−3: the first wave, one message per member of the audience.
+    let wave = run(dir, &["program", "run", "--now", "2026-07-07 12:00"]);
+    assert_eq!(wave["planned"].as_u64(), Some(audience), "{wave}");
+    // The day: the second wave; the first is not queued again.
+    let day = run(dir, &["program", "run", "--now", "2026-07-10 12:00"]);
+    assert_eq!(day["planned"].as_u64(), Some(audience), "{day}");
+    let stats = run(dir, &["program", "stats", "anniversary"]);
+    let total: u64 = stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            ["queued", "sent", "dropped", "failed"]
+                .iter()
+                .map(|k| s[k].as_u64().unwrap())
+                .sum::<u64>()
+        })
+        .sum();
+    assert_eq!(total, 2 * audience, "{stats}");
+    // An unknown day is refused with where and what.
+    std::fs::write(
+        dir.join("bad.toml"),
+        std::fs::read_to_string(dir.join("anniversary.toml"))
+            .unwrap()
+            .replace("07-10", "black-friday"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_guanxi"))
+        .current_dir(dir)
+        .args(["--db", "guanxi-demo.db", "program", "enable", "bad.toml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{err}");
+    assert!(
+        err.contains("bad.toml:4:") && err.contains("unknown day \"black-friday\""),
+        "{err}"
+    );
+}

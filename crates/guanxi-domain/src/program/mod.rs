@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Channel, ShopTz};
 
+pub mod calendar;
 mod delivery;
 mod policy;
 
@@ -53,7 +54,9 @@ pub enum Trigger {
         kind: String,
         class: String,
     },
-    /// A date: `birthday`, or a calendar day by name (`double-11`, `618`, `spring-festival`).
+    /// A date: `birthday`, a calendar day by name (`double-11`, `618`, `spring-festival`;
+    /// see [`calendar`]) or a shop's own day (`08-08`). A run starts at the day's first
+    /// moment; negative waits act before it (pre-heat waves).
     Date(String),
     /// Entering a segment (an expression or `in segment 'name'`).
     Segment(String),
@@ -165,6 +168,10 @@ pub struct Program {
     /// Spread a run's first sends evenly over this many days (segment marketing).
     #[serde(default)]
     pub spread_days: Option<u32>,
+    /// Who a calendar-day program reaches: a segment expression [default: every customer
+    /// with a paid order]. Birthdays reach whoever has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
     pub steps: Vec<Step>,
 }
 
@@ -198,6 +205,19 @@ impl Program {
         })?;
         if p.steps.is_empty() {
             return Err(located(0, "a program needs at least one [[steps]]".into()));
+        }
+        if let Trigger::Date(day) = &p.trigger
+            && !calendar::known(day)
+        {
+            let offset = text.find(&format!("\"{day}\"")).unwrap_or(0);
+            let names: Vec<&str> = calendar::names().collect();
+            return Err(located(
+                offset,
+                format!(
+                    "unknown day {day:?}: expected birthday, MM-DD or one of {}",
+                    names.join(", ")
+                ),
+            ));
         }
         let mut names: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
         names.sort_unstable();
@@ -362,6 +382,13 @@ mod tests {
         );
         let e = Program::parse(&twice, "x.toml").unwrap_err();
         assert!(e.message.contains("two steps are named"), "{e}");
+        let holiday = text
+            .replace("urgent", "care")
+            .replace("{ order = \"paid\" }", "{ date = \"black-friday\" }");
+        let e = Program::parse(&holiday, "x.toml").unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.contains("unknown day \"black-friday\""), "{e}");
+        assert!(Program::parse(&holiday.replace("black-friday", "double-11"), "x.toml").is_ok());
         assert_eq!(
             ledger_key(7, "payment-reminder", "first", "o-1"),
             "7/payment-reminder/first/o-1"
