@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike as _, Duration, NaiveTime, TimeZone as _, Utc};
 use guanxi_domain::ShopTz;
 use guanxi_domain::program::{Action, ContactPolicy, OrderEvent, Program, Trigger, Wait, ledger_key};
 use guanxi_domain::segment::{expand, parse};
-use guanxi_store::{NewMessage, OrderEvents, Plan, ProgramState, Store};
+use guanxi_store::{NewAction, NewMessage, OrderEvents, Plan, ProgramState, Store};
 use serde::Serialize;
 
 use crate::EngageError;
@@ -350,9 +350,15 @@ impl Scheduler<'_> {
             return Ok((plan, planned));
         }
         // Only what the ledger does not hold yet: a pass re-finds the runs of the window.
-        let keys: Vec<String> = plan.messages.iter().map(|m| m.ledger_key.clone()).collect();
+        let keys: Vec<String> = plan
+            .messages
+            .iter()
+            .map(|m| m.ledger_key.clone())
+            .chain(plan.actions.iter().map(|a| a.ledger_key.clone()))
+            .collect();
         let known = self.store.ledger_has(&keys).await?;
         plan.messages.retain(|m| !known.contains(&m.ledger_key));
+        plan.actions.retain(|a| !known.contains(&a.ledger_key));
         planned.messages = plan.messages.len() as u64;
         Ok((plan, planned))
     }
@@ -403,16 +409,32 @@ impl Scheduler<'_> {
     ) {
         for (i, due) in program.due(started, events, now, self.tz) {
             let step = &program.steps[i];
-            let Action::Send { send, template } = &step.action else {
-                // Tags, coupons, points and service tasks are the membership and service
-                // issues' actions; a run records only its messages for now.
-                continue;
-            };
             if due < since {
                 continue;
             }
+            let key = ledger_key(customer, &program.name, &step.name, occurrence);
+            let (action, detail) = match &step.action {
+                Action::Send { .. } => ("send", String::new()),
+                Action::AddTag { add_tag } => ("add-tag", add_tag.clone()),
+                Action::RemoveTag { remove_tag } => ("remove-tag", remove_tag.clone()),
+                Action::Task { task } => ("task", task.clone()),
+                Action::Coupon { coupon } => ("coupon", coupon.clone()),
+                Action::Points { points } => ("points", points.to_string()),
+            };
+            let Action::Send { send, template } = &step.action else {
+                plan.actions.push(NewAction {
+                    ledger_key: key,
+                    customer_id: customer,
+                    program: program.name.clone(),
+                    step: step.name.clone(),
+                    action,
+                    detail,
+                    due_at: due,
+                });
+                continue;
+            };
             plan.messages.push(NewMessage {
-                ledger_key: ledger_key(customer, &program.name, &step.name, occurrence),
+                ledger_key: key,
                 customer_id: customer,
                 channel: *send,
                 program: program.name.clone(),

@@ -46,10 +46,25 @@ pub struct NewMessage {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A step that is not a message: a tag to add or remove (applied when written), a service
+/// task, a coupon or points (recorded for the membership layer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAction {
+    pub ledger_key: String,
+    pub customer_id: i64,
+    pub program: String,
+    pub step: String,
+    /// `add-tag`, `remove-tag`, `task`, `coupon` or `points`.
+    pub action: &'static str,
+    pub detail: String,
+    pub due_at: DateTime<Utc>,
+}
+
 /// What one scheduler pass decided, written in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub messages: Vec<NewMessage>,
+    pub actions: Vec<NewAction>,
     /// (program, customer) now in the program's segment, entered at the plan's moment.
     pub entered: Vec<(String, i64)>,
     /// (program, customer) no longer in it.
@@ -202,12 +217,15 @@ pub trait Outbox: Send + Sync {
 
     async fn programs(&self) -> Result<Vec<ProgramState>>;
 
-    /// Writes a scheduler pass in one transaction: entries, exits and messages. Messages
-    /// whose ledger key is already there are skipped (never queued twice); returns how many
-    /// were queued.
+    /// Writes a scheduler pass in one transaction: entries, exits, messages and actions
+    /// (tags applied at once). Those whose ledger key is already there are skipped (never
+    /// twice); returns how many messages were queued.
     async fn apply(&self, plan: &Plan) -> Result<u64>;
 
-    /// Which of these ledger keys are already in the ledger.
+    /// Actions recorded per program, step and action: (program, step, action, count).
+    async fn action_counts(&self, program: Option<&str>) -> Result<Vec<(String, String, String, u64)>>;
+
+    /// Which of these ledger keys are already in the ledger (messages and actions).
     async fn ledger_has(&self, keys: &[String]) -> Result<HashSet<String>>;
 
     /// The customers in a segment-triggered program's segment, as last recorded.

@@ -175,14 +175,76 @@ macro_rules! sql_outbox {
                     b.push(" ON CONFLICT (ledger_key) DO NOTHING");
                     queued += b.build().execute(&mut *tx).await.map_err(db_err)?.rows_affected();
                 }
+                for chunk in plan.actions.chunks($crate::sql_outbox::MESSAGES_PER_STATEMENT) {
+                    let mut b = Builder::new(
+                        "INSERT INTO program_actions (ledger_key, customer_id, program, step, action, detail, due_at, decided_at) ",
+                    );
+                    b.push_values(chunk, |mut s, a| {
+                        s.push_bind(a.ledger_key.clone())
+                            .push_bind(a.customer_id)
+                            .push_bind(a.program.clone())
+                            .push_bind(a.step.clone())
+                            .push_bind(a.action)
+                            .push_bind(a.detail.clone())
+                            .push_bind(a.due_at)
+                            .push_bind(at);
+                    });
+                    // Only the actions new to the ledger come back: each tag change happens once.
+                    b.push(" ON CONFLICT (ledger_key) DO NOTHING RETURNING ledger_key");
+                    let new: std::collections::HashSet<String> = b
+                        .build()
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_err)?
+                        .iter()
+                        .map(|r| get::<String>(r, "ledger_key"))
+                        .collect::<Result<_, _>>()?;
+                    for a in chunk.iter().filter(|a| new.contains(&a.ledger_key)) {
+                        let mut b = match a.action {
+                            "add-tag" => {
+                                let mut b = Builder::new("INSERT INTO customer_tags (customer_id, tag) VALUES (");
+                                b.push_bind(a.customer_id).push(", ").push_bind(a.detail.clone());
+                                b.push(") ON CONFLICT (customer_id, tag) DO NOTHING");
+                                b
+                            }
+                            "remove-tag" => {
+                                let mut b = Builder::new("DELETE FROM customer_tags WHERE customer_id = ");
+                                b.push_bind(a.customer_id).push(" AND tag = ").push_bind(a.detail.clone());
+                                b
+                            }
+                            _ => continue,
+                        };
+                        b.build().execute(&mut *tx).await.map_err(db_err)?;
+                        let mut b = Builder::new("UPDATE program_actions SET done_at = ");
+                        b.push_bind(at).push(" WHERE ledger_key = ").push_bind(a.ledger_key.clone());
+                        b.build().execute(&mut *tx).await.map_err(db_err)?;
+                    }
+                }
                 tx.commit().await.map_err(db_err)?;
                 Ok(queued)
+            }
+
+            async fn action_counts(&self, program: Option<&str>) -> $crate::Result<Vec<(String, String, String, u64)>> {
+                let mut b = Builder::new("SELECT program, step, action, COUNT(*) AS n FROM program_actions");
+                if let Some(p) = program {
+                    b.push(" WHERE program = ").push_bind(p.to_string());
+                }
+                b.push(" GROUP BY program, step, action ORDER BY 1, 2, 3");
+                rows_of(&self.pool, b, |r| {
+                    Ok((get(r, "program")?, get(r, "step")?, get(r, "action")?, get::<i64>(r, "n")? as u64))
+                })
+                .await
             }
 
             async fn ledger_has(&self, keys: &[String]) -> $crate::Result<std::collections::HashSet<String>> {
                 let mut out = std::collections::HashSet::new();
                 for chunk in keys.chunks(q::ROWS_PER_STATEMENT) {
                     let mut b = Builder::new("SELECT ledger_key FROM messages WHERE ledger_key IN (");
+                    let mut sep = b.separated(", ");
+                    for k in chunk {
+                        sep.push_bind(k.clone());
+                    }
+                    b.push(") UNION SELECT ledger_key FROM program_actions WHERE ledger_key IN (");
                     let mut sep = b.separated(", ");
                     for k in chunk {
                         sep.push_bind(k.clone());

@@ -931,8 +931,18 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
     assert_eq!(actions, ["program.enable", "program.disable"]);
 
     // The same touch is queued once, however often the scheduler decides it.
+    let tag = |key: &str, action: &'static str| crate::NewAction {
+        ledger_key: key.into(),
+        customer_id: id,
+        program: "second-purchase".into(),
+        step: key.into(),
+        action,
+        detail: "回购".into(),
+        due_at: at(10),
+    };
     let plan = Plan {
         messages: vec![message(id, "first", at(100)), message(id, "second", at(200))],
+        actions: vec![tag("tag-on", "add-tag"), tag("call", "task")],
         entered: vec![("segment-marketing".into(), id)],
         left: vec![],
         at: Some(at(50)),

@@ -247,6 +247,8 @@ struct StepStats {
     failed: u64,
     /// Sent messages followed by a paid order within the window.
     converted: u64,
+    /// Steps that are not messages (tags, tasks, coupons, points) decided.
+    actions: u64,
 }
 
 async fn stats(o: &Opened, program: Option<&str>, window_days: u32) -> anyhow::Result<Vec<StepStats>> {
@@ -276,6 +278,15 @@ async fn stats(o: &Opened, program: Option<&str>, window_days: u32) -> anyhow::R
             M::Failed => s.failed += c.count,
         }
     }
+    for (p, step, _, n) in o.store.action_counts(program).await? {
+        by.entry((p.clone(), step.clone()))
+            .or_insert_with(|| StepStats {
+                program: p,
+                step,
+                ..StepStats::default()
+            })
+            .actions += n;
+    }
     let window = Duration::days(i64::from(window_days));
     let programs: std::collections::BTreeSet<String> = by.keys().map(|k| k.0.clone()).collect();
     for p in programs {
@@ -295,13 +306,13 @@ fn stats_text(rows: &Vec<StepStats>) -> String {
         return "no messages yet (guanxi program enable …, then guanxi serve or guanxi program run)\n".into();
     }
     let mut out = format!(
-        "{:<22} {:<10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9}\n",
-        "program", "step", "queued", "sent", "clicked", "unsub", "dropped", "failed", "converted"
+        "{:<22} {:<10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7}\n",
+        "program", "step", "queued", "sent", "clicked", "unsub", "dropped", "failed", "converted", "actions"
     );
     for r in rows {
         out += &format!(
-            "{:<22} {:<10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9}\n",
-            r.program, r.step, r.queued, r.sent, r.clicked, r.unsubscribed, r.dropped, r.failed, r.converted
+            "{:<22} {:<10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7}\n",
+            r.program, r.step, r.queued, r.sent, r.clicked, r.unsubscribed, r.dropped, r.failed, r.converted, r.actions
         );
     }
     out
