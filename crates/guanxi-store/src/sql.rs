@@ -425,6 +425,23 @@ macro_rules! sql_store {
                 written.push((id, *c));
             }
             let written_ids: Vec<i64> = written.iter().map(|(id, _)| *id).collect();
+            // A withdrawal of consent (an unsubscribe, a TD reply) is evidence: an import of
+            // older records must not undo it. Stored denials are put back below unless the
+            // import brings a newer record for that channel.
+            let mut denials: Vec<(i64, String, chrono::DateTime<chrono::Utc>, String)> = Vec::new();
+            for chunk in written_ids.chunks(q::ROWS_PER_STATEMENT) {
+                let mut b = Builder::new(
+                    "SELECT customer_id, channel, recorded_at, evidence FROM customer_consents WHERE state = 'denied' AND customer_id IN (",
+                );
+                let mut sep = b.separated(", ");
+                for id in chunk {
+                    sep.push_bind(*id);
+                }
+                b.push(")");
+                for r in b.build().fetch_all(&mut *conn).await.map_err(db_err)? {
+                    denials.push((get(&r, "customer_id")?, get(&r, "channel")?, get(&r, "recorded_at")?, get(&r, "evidence")?));
+                }
+            }
             delete_children(conn, "customer_consents", "customer_id", &written_ids).await?;
             delete_children(conn, "customer_tags", "customer_id", &written_ids).await?;
             let consents: Vec<(i64, &dom::Consent)> =
@@ -438,6 +455,17 @@ macro_rules! sql_store {
                         .push_bind(c.recorded_at)
                         .push_bind(c.evidence.clone());
                 });
+                b.build().execute(&mut *conn).await.map_err(db_err)?;
+            }
+            for chunk in denials.chunks(q::ROWS_PER_STATEMENT) {
+                let mut b = Builder::new("INSERT INTO customer_consents (customer_id, channel, state, recorded_at, evidence) ");
+                b.push_values(chunk, |mut s, (id, channel, at, evidence)| {
+                    s.push_bind(*id).push_bind(channel.clone()).push_bind("denied").push_bind(*at).push_bind(evidence.clone());
+                });
+                b.push(
+                    " ON CONFLICT (customer_id, channel) DO UPDATE SET state = excluded.state, recorded_at = excluded.recorded_at, \
+                     evidence = excluded.evidence WHERE customer_consents.recorded_at < excluded.recorded_at",
+                );
                 b.build().execute(&mut *conn).await.map_err(db_err)?;
             }
             let tags: Vec<(i64, &String)> = written.iter().flat_map(|(id, c)| c.tags.iter().map(move |t| (*id, t))).collect();

@@ -1051,6 +1051,30 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
     let sms = consent.iter().find(|c| c.channel == Channel::Sms).unwrap();
     assert_eq!(sms.recorded_at, at(700));
     assert!(sms.evidence.contains("unsubscribe"), "{}", sms.evidence);
+    // Re-importing the customer as the shop exported them before (SMS granted at(5)) does
+    // not undo the withdrawal; a newer grant (the customer signs up again) does.
+    let mut tx = store.begin().await.unwrap();
+    let mut renamed = c.clone();
+    renamed.name = Some("李娜娜".into());
+    tx.upsert_customers(std::slice::from_ref(&renamed)).await.unwrap();
+    tx.commit().await.unwrap();
+    let back = store.customer_by_id(id).await.unwrap().unwrap();
+    assert_eq!(back.name.as_deref(), Some("李娜娜"));
+    let sms_state = |b: &guanxi_domain::Customer| b.consents.iter().find(|c| c.channel == Channel::Sms).unwrap().state;
+    assert_eq!(
+        sms_state(&back),
+        ConsentState::Denied,
+        "an older import keeps the withdrawal"
+    );
+    let mut again = renamed.clone();
+    again.consents[1].recorded_at = at(10_000);
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_customers(std::slice::from_ref(&again)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        sms_state(&store.customer_by_id(id).await.unwrap().unwrap()),
+        ConsentState::Granted
+    );
 
     // 回复TD退订: a reply reported by the gateway withdraws consent of that mobile's owner.
     assert_eq!(
