@@ -17,6 +17,17 @@ impl Default for ShopTz {
     }
 }
 
+impl ShopTz {
+    /// The first moment of `date` in the shop's time zone (where a daylight-saving gap
+    /// swallows midnight, the first moment that exists; `None` only past chrono's range).
+    pub fn start_of(self, date: chrono::NaiveDate) -> Option<chrono::DateTime<chrono::Utc>> {
+        use chrono::TimeZone as _;
+        (0..4)
+            .find_map(|h| self.0.from_local_datetime(&date.and_hms_opt(h, 0, 0)?).earliest())
+            .map(|t| t.with_timezone(&chrono::Utc))
+    }
+}
+
 impl FromStr for ShopTz {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Datelike as _, Duration, NaiveTime, TimeZone as _, Utc};
+use chrono::{DateTime, Datelike as _, Duration, Utc};
 use guanxi_domain::ShopTz;
 use guanxi_domain::program::{Action, ContactPolicy, OrderEvent, Program, Trigger, Wait, ledger_key};
 use guanxi_domain::segment::{expand, parse};
@@ -220,12 +220,7 @@ impl Scheduler<'_> {
                 let mut date = from.with_timezone(&self.tz.0).date_naive();
                 let last = now.with_timezone(&self.tz.0).date_naive();
                 while date <= last {
-                    let midnight = self
-                        .tz
-                        .0
-                        .from_local_datetime(&date.and_time(NaiveTime::MIN))
-                        .earliest()
-                        .map_or(now, |t| t.with_timezone(&Utc));
+                    let midnight = self.tz.start_of(date).unwrap_or(now);
                     for customer in self.store.birthdays(date.month(), date.day()).await? {
                         planned.runs += 1;
                         let occurrence = format!("{}", date.year());
@@ -258,12 +253,7 @@ impl Scheduler<'_> {
                     let Some(date) = guanxi_domain::program::calendar::day(day, year) else {
                         continue;
                     };
-                    let started = self
-                        .tz
-                        .0
-                        .from_local_datetime(&date.and_time(NaiveTime::MIN))
-                        .earliest()
-                        .map_or(now, |t| t.with_timezone(&Utc));
+                    let started = self.tz.start_of(date).unwrap_or(now);
                     let due = program.due(started, &|_| None, now, self.tz);
                     let Some(earliest) = due.iter().map(|d| d.1).min() else {
                         continue;

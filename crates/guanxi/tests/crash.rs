@@ -85,6 +85,26 @@ fn postgres(tag: &str) -> Option<Db> {
     Some(Db::Postgres(format!("{}/{name}", &admin[..slash])))
 }
 
+/// A shop of 10,000 shoppers in a new directory, its SMS gateway a fresh sink (alive as
+/// long as the runtime).
+struct Shop {
+    sink: Sink,
+    dir: tempfile::TempDir,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn new_shop(db: &Db, concurrency: u16) -> Shop {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sink = rt.block_on(Sink::start()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    shop(dir.path(), db, &sink, concurrency);
+    Shop { sink, dir, _rt: rt }
+}
+
 /// 10,000 shoppers, each with one order paid ten minutes ago, and a program that tells
 /// each (by SMS, transactional) right away. `concurrency`: sends in flight per worker.
 fn shop(dir: &Path, db: &Db, sink: &Sink, concurrency: u16) {
@@ -156,17 +176,10 @@ fn assert_exactly_once(dir: &Path, db: &Db, sink: &Sink) -> u64 {
 }
 
 fn kill_and_restart(db: Db) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let sink = rt.block_on(Sink::start()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
     // Few sends in flight and small batches, so that 10,000 messages take a few seconds
     // of sending and the kills land while messages are between claim, send and settle.
-    shop(dir, &db, &sink, 4);
+    let shop = new_shop(&db, 4);
+    let (dir, sink) = (shop.dir.path(), &shop.sink);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20261123);
     let run = ["program", "run", "--lease-secs", "2", "--batch", "50"];
     let mut interrupted = 0;
@@ -188,7 +201,7 @@ fn kill_and_restart(db: Db) {
     std::thread::sleep(Duration::from_millis(2500));
     let out = db.command(dir).args(run).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let repeats = assert_exactly_once(dir, &db, &sink);
+    let repeats = assert_exactly_once(dir, &db, sink);
     let backend = match db {
         Db::Sqlite => "SQLite",
         Db::Postgres(_) => "PostgreSQL",
@@ -215,24 +228,10 @@ fn postgres_sigkilled_twenty_times_delivers_each_message_once() {
 #[test]
 fn postgres_two_servers_share_the_outbox_and_deliver_each_message_once() {
     let Some(db) = postgres("pair") else { return };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let sink = rt.block_on(Sink::start()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    shop(dir, &db, &sink, 64);
-    let port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
+    let shop = new_shop(&db, 64);
+    let (dir, sink) = (shop.dir.path(), &shop.sink);
     let mut servers: Vec<Child> = (0..2)
-        .map(|_| db.spawn(dir, &["serve", "--addr", &format!("127.0.0.1:{}", port())]))
+        .map(|_| db.spawn(dir, &["serve", "--addr", &format!("127.0.0.1:{}", common::free_port())]))
         .collect();
     let start = Instant::now();
     while sink.counts().2 < MESSAGES as u64 && start.elapsed() < Duration::from_secs(240) {
@@ -244,6 +243,6 @@ fn postgres_two_servers_share_the_outbox_and_deliver_each_message_once() {
         s.kill().unwrap();
         s.wait().unwrap();
     }
-    let repeats = assert_exactly_once(dir, &db, &sink);
+    let repeats = assert_exactly_once(dir, &db, sink);
     assert_eq!(repeats, 0, "two live workers never take the same message (SKIP LOCKED)");
 }

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{demo_shop, guanxi, json};
+use common::{demo_shop, free_port, json, listening};
 use guanxi_engage::sink::Sink;
 use serde_json::Value;
 
@@ -81,12 +81,25 @@ fn shoppers(dir: &Path) {
     );
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+/// A demo shop with the four shoppers, its channels pointed at a fresh HTTP sink (which
+/// lives as long as the runtime it runs on).
+struct Shop {
+    sink: Sink,
+    dir: tempfile::TempDir,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn shop(quiet_hours: &str, smtp_port: Option<u16>) -> Shop {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap()
+        .unwrap();
+    let sink = rt.block_on(Sink::start()).unwrap();
+    let (dir, _) = demo_shop();
+    settings(dir.path(), &sink, smtp_port, quiet_hours);
+    shoppers(dir.path());
+    Shop { sink, dir, _rt: rt }
 }
 
 /// Messages at the sink under `path`, as (to, text) sorted.
@@ -109,12 +122,8 @@ fn received(sink: &Sink, path: &str) -> Vec<(String, String)> {
 
 #[test]
 fn unpaid_orders_get_exactly_the_reminders_due_and_none_after_payment() {
-    let rt = runtime();
-    let sink = rt.block_on(Sink::start()).unwrap();
-    let (dir, _) = demo_shop();
-    let dir = dir.path();
-    settings(dir, &sink, None, "21:00-08:00");
-    shoppers(dir);
+    let shop = shop("21:00-08:00", None);
+    let (dir, sink) = (shop.dir.path(), &shop.sink);
     run(
         dir,
         &["program", "enable", "payment-reminder", "--since", "2026-07-01 00:00"],
@@ -124,7 +133,7 @@ fn unpaid_orders_get_exactly_the_reminders_due_and_none_after_payment() {
     let first = run(dir, &["program", "run", "--now", "2026-07-01 10:45"]);
     assert_eq!(first["worked"]["sent"], 2, "{first}");
     assert_eq!(first["worked"]["dropped"], 1, "R4 refused SMS: {first}");
-    let got = received(&sink, "/sms");
+    let got = received(sink, "/sms");
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].0, "13800000001");
     assert_eq!(
@@ -148,7 +157,7 @@ fn unpaid_orders_get_exactly_the_reminders_due_and_none_after_payment() {
     );
     let second = run(dir, &["program", "run", "--now", "2026-07-01 17:00"]);
     assert_eq!(second["worked"]["sent"], 1, "{second}");
-    let got = received(&sink, "/sms");
+    let got = received(sink, "/sms");
     assert_eq!(got.len(), 3);
     assert_eq!(got.iter().filter(|m| m.0 == "13800000001").count(), 2);
     assert_eq!(
@@ -213,12 +222,8 @@ fn unpaid_orders_get_exactly_the_reminders_due_and_none_after_payment() {
 
 #[test]
 fn quiet_hours_defer_and_consent_withdrawn_before_sending_is_respected() {
-    let rt = runtime();
-    let sink = rt.block_on(Sink::start()).unwrap();
-    let (dir, _) = demo_shop();
-    let dir = dir.path();
-    settings(dir, &sink, None, "21:00-08:00");
-    shoppers(dir);
+    let shop = shop("21:00-08:00", None);
+    let (dir, sink) = (shop.dir.path(), &shop.sink);
     run(
         dir,
         &["program", "enable", "payment-reminder", "--since", "2026-07-01 00:00"],
@@ -247,7 +252,7 @@ fn quiet_hours_defer_and_consent_withdrawn_before_sending_is_respected() {
         (Some(2), Some(2)),
         "{morning}"
     );
-    let got = received(&sink, "/sms");
+    let got = received(sink, "/sms");
     assert!(got.iter().all(|m| m.0 != "13800000002"), "R2 withdrew consent: {got:?}");
     assert_eq!(
         got.iter().filter(|m| m.0 == "13800000001").count(),
@@ -258,12 +263,8 @@ fn quiet_hours_defer_and_consent_withdrawn_before_sending_is_respected() {
 
 #[test]
 fn webhooks_are_signed_and_a_failing_gateway_is_retried() {
-    let rt = runtime();
-    let sink = rt.block_on(Sink::start()).unwrap();
-    let (dir, _) = demo_shop();
-    let dir = dir.path();
-    settings(dir, &sink, None, "00:00-00:00");
-    shoppers(dir);
+    let shop = shop("00:00-00:00", None);
+    let (dir, sink) = (shop.dir.path(), &shop.sink);
     std::fs::write(
         dir.join("paid-hook.toml"),
         "name = \"paid-hook\"\ntitle = \"Tell the ERP\"\npriority = \"transactional\"\ntrigger = { order = \"paid\" }\n\n\
@@ -320,11 +321,7 @@ impl Smtp {
             eprintln!("skipped: pip install aiosmtpd to run the email test");
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let maildir = tempfile::tempdir().unwrap();
         let child = Command::new("python3")
             .args([
@@ -343,13 +340,11 @@ impl Smtp {
             .unwrap();
         // Owned at once, so that the server is stopped (Drop) whatever happens next.
         let smtp = Smtp { child, port, maildir };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(smtp);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("aiosmtpd did not listen on {port}");
+        assert!(
+            listening(&format!("127.0.0.1:{port}")),
+            "aiosmtpd did not listen on {port}"
+        );
+        Some(smtp)
     }
 
     /// Every message received, as raw RFC 5322 text.
@@ -374,12 +369,8 @@ impl Drop for Smtp {
 #[test]
 fn marketing_email_goes_over_smtp_with_its_unsubscribe_link() {
     let Some(smtp) = Smtp::start() else { return };
-    let rt = runtime();
-    let sink = rt.block_on(Sink::start()).unwrap();
-    let (dir, _) = demo_shop();
-    let dir = dir.path();
-    settings(dir, &sink, Some(smtp.port), "00:00-00:00");
-    shoppers(dir);
+    let shop = shop("00:00-00:00", Some(smtp.port));
+    let dir = shop.dir.path();
     // A marketing email an hour after each paid order: R3 paid and consented to email.
     std::fs::write(
         dir.join("thanks.toml"),
@@ -406,7 +397,6 @@ fn marketing_email_goes_over_smtp_with_its_unsubscribe_link() {
     let again = run(dir, &["program", "run", "--now", "2026-07-01 13:00"]);
     assert_eq!(again["worked"]["sent"], 0);
     assert_eq!(smtp.messages().len(), 1);
-    let _ = guanxi; // the shared runner is used by the other test files
 }
 
 /// A raw HTTP/1.1 request to `addr`: the status line and headers, and the body.
@@ -447,11 +437,8 @@ fn consent(dir: &Path, id: &str, channel: &str) -> (String, String) {
 
 #[test]
 fn clicks_unsubscribes_and_sms_replies_reach_the_store() {
-    let rt = runtime();
-    let sink = rt.block_on(Sink::start()).unwrap();
-    let (dir, _) = demo_shop();
-    let dir = dir.path();
-    settings(dir, &sink, None, "00:00-00:00");
+    let shop = shop("00:00-00:00", None);
+    let (dir, sink) = (shop.dir.path(), &shop.sink);
     // WeChat through a gateway whose body carries the unsubscribe link guanxi adds to
     // marketing messages.
     let mut toml = std::fs::read_to_string(dir.join("guanxi.toml")).unwrap();
@@ -460,7 +447,6 @@ fn clicks_unsubscribes_and_sms_replies_reach_the_store() {
         sink.url
     );
     std::fs::write(dir.join("guanxi.toml"), toml).unwrap();
-    shoppers(dir);
     std::fs::write(
         dir.join("wechat.csv"),
         "customer_id,name,mobile,wechat,consent_sms,consent_wechat,consent_at\n\
@@ -496,12 +482,7 @@ fn clicks_unsubscribes_and_sms_replies_reach_the_store() {
         .expect("marketing carries its unsubscribe link");
     let unsubscribe = unsubscribe.trim_start_matches("http://guanxi.test");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", free_port());
     let mut server = Command::new(env!("CARGO_BIN_EXE_guanxi"))
         .current_dir(dir)
         .args(["--db", "guanxi-demo.db", "serve", "--addr", &addr])
@@ -511,11 +492,7 @@ fn clicks_unsubscribes_and_sms_replies_reach_the_store() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let up = (0..100).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        std::net::TcpStream::connect(&addr).is_ok()
-    });
-    assert!(up, "guanxi serve listens");
+    assert!(listening(&addr), "guanxi serve listens");
 
     // A click is recorded, then the customer goes on; a forged link is a 404.
     let (head, _) = http(&addr, "GET", click, &[], "");
@@ -578,12 +555,8 @@ fn clicks_unsubscribes_and_sms_replies_reach_the_store() {
 
 #[test]
 fn caps_and_open_complaints_hold_care_and_marketing() {
-    let rt = runtime();
-    let sink = rt.block_on(Sink::start()).unwrap();
-    let (dir, _) = demo_shop();
-    let dir = dir.path();
-    settings(dir, &sink, None, "00:00-00:00");
-    shoppers(dir);
+    let shop = shop("00:00-00:00", None);
+    let (dir, sink) = (shop.dir.path(), &shop.sink);
     // R1 has an open complaint.
     let complaint = |status: &str, closed: &str| {
         std::fs::write(
@@ -647,7 +620,7 @@ fn caps_and_open_complaints_hold_care_and_marketing() {
     let next = run(dir, &["program", "run", "--now", "2026-07-03 09:00"]);
     assert_eq!(next["worked"]["sent"], 1, "{next}");
     assert_eq!(count("promo", "sent"), 3);
-    let to_r1: Vec<String> = received(&sink, "/sms")
+    let to_r1: Vec<String> = received(sink, "/sms")
         .into_iter()
         .filter(|m| m.0 == "13800000001")
         .map(|m| m.1)
@@ -661,11 +634,8 @@ fn caps_and_open_complaints_hold_care_and_marketing() {
 
 #[test]
 fn calendar_days_reach_their_audience_in_waves_before_the_day() {
-    let rt = runtime();
-    let sink = rt.block_on(Sink::start()).unwrap();
-    let (dir, _) = demo_shop();
-    let dir = dir.path();
-    settings(dir, &sink, None, "00:00-00:00");
+    let shop = shop("00:00-00:00", None);
+    let dir = shop.dir.path();
     std::fs::write(
         dir.join("anniversary.toml"),
         "name = \"anniversary\"\ntitle = \"Shop anniversary\"\npriority = \"marketing\"\ntrigger = { date = \"07-10\" }\n\

@@ -4,8 +4,11 @@
 
 use chrono::NaiveDate;
 
+/// (year, month, day).
+type Ymd = (i32, u32, u32);
+
 /// Lunar-calendar holidays by Gregorian date, from the State Council's published dates.
-const LUNAR: &[(&str, [(i32, u32, u32); 7])] = &[
+const LUNAR: &[(&str, [Ymd; 7])] = &[
     (
         "spring-festival",
         [

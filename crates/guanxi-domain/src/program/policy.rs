@@ -239,8 +239,8 @@ pub fn next_local_midnight(now: DateTime<Utc>, tz: ShopTz) -> DateTime<Utc> {
     let local = now.with_timezone(&tz.0).date_naive();
     local
         .succ_opt()
-        .and_then(|d| tz.0.from_local_datetime(&d.and_time(NaiveTime::MIN)).earliest())
-        .map_or(now + Duration::days(1), |t| t.with_timezone(&Utc))
+        .and_then(|d| tz.start_of(d))
+        .unwrap_or(now + Duration::days(1))
 }
 
 #[cfg(test)]

@@ -16,6 +16,26 @@ pub fn guanxi(dir: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// A port of 127.0.0.1 free at the moment of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits (up to 10 s) until something listens at `addr`; whether it does.
+pub fn listening(addr: &str) -> bool {
+    (0..100).any(|_| {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        false
+    })
+}
+
 /// `guanxi serve` on a free port of 127.0.0.1, stopped when dropped.
 pub struct Server {
     child: std::process::Child,
@@ -24,12 +44,7 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = format!("127.0.0.1:{}", free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_guanxi"))
             .current_dir(dir)
             .args(["--db", "guanxi-demo.db", "serve", "--addr", &addr])
@@ -38,13 +53,12 @@ impl Server {
             .spawn()
             .expect("guanxi serve starts");
         let server = Server { child, addr };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(&server.addr).is_ok() {
-                return server;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("guanxi serve did not listen on {}", server.addr);
+        assert!(
+            listening(&server.addr),
+            "guanxi serve did not listen on {}",
+            server.addr
+        );
+        server
     }
 
     /// The body of a GET, asserting a 200.
