@@ -335,6 +335,21 @@ impl Scheduler<'_> {
                 plan.left = left.into_iter().map(|c| (program.name.clone(), c)).collect();
             }
         }
+        // Conditions (and so branches): a step with `when` goes to the customers its
+        // expression holds for in the latest build, as the step is planned.
+        for step in program.steps.iter().filter(|s| s.when.is_some()) {
+            let expr = step.when.as_deref().unwrap_or_default();
+            let holds: HashSet<i64> = self
+                .members(program, expr)
+                .await?
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            plan.messages
+                .retain(|m| m.step != step.name || holds.contains(&m.customer_id));
+            plan.actions
+                .retain(|a| a.step != step.name || holds.contains(&a.customer_id));
+        }
         if mode == Mode::Replay {
             planned.messages = plan.messages.len() as u64;
             return Ok((plan, planned));

@@ -641,13 +641,20 @@ fn calendar_days_reach_their_audience_in_waves_before_the_day() {
         "name = \"anniversary\"\ntitle = \"Shop anniversary\"\npriority = \"marketing\"\ntrigger = { date = \"07-10\" }\n\
          audience = \"activity = 'active'\"\nstop_on = [\"paid\"]\n\n\
          [[steps]]\nname = \"t-3\"\nafter = \"-3d\"\naction = { send = \"sms\", template = \"preheat-3\" }\n\n\
-         [[steps]]\nname = \"day\"\nafter = \"0m\"\naction = { send = \"sms\", template = \"preheat-1\" }\n",
+         [[steps]]\nname = \"day\"\nafter = \"0m\"\naction = { send = \"sms\", template = \"preheat-1\" }\n\n\
+         [[steps]]\nname = \"vip-gift\"\nafter = \"0m\"\nwhen = \"tier in ('vip', 'major')\"\naction = { add_tag = \"周年礼\" }\n",
     )
     .unwrap();
     let audience = run(dir, &["segment", "count", "activity = 'active'"])["customers"]
         .as_u64()
         .unwrap();
-    assert!(audience > 0);
+    let vips = run(
+        dir,
+        &["segment", "count", "activity = 'active' and tier in ('vip', 'major')"],
+    )["customers"]
+        .as_u64()
+        .unwrap();
+    assert!(audience > 0 && vips > 0 && vips < audience, "{audience} {vips}");
     run(
         dir,
         &["program", "enable", "anniversary.toml", "--since", "2026-07-01 00:00"],
@@ -662,6 +669,18 @@ fn calendar_days_reach_their_audience_in_waves_before_the_day() {
     let day = run(dir, &["program", "run", "--now", "2026-07-10 12:00"]);
     assert_eq!(day["planned"].as_u64(), Some(audience), "{day}");
     let stats = run(dir, &["program", "stats", "anniversary"]);
+    let gifts = stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "vip-gift")
+        .unwrap()["actions"]
+        .clone();
+    assert_eq!(
+        gifts.as_u64(),
+        Some(vips),
+        "the conditioned step only for VIP and major customers: {stats}"
+    );
     let total: u64 = stats
         .as_array()
         .unwrap()

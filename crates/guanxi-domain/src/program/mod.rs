@@ -150,6 +150,11 @@ pub struct Step {
     #[serde(default)]
     pub on: Option<OrderEvent>,
     pub after: Wait,
+    /// A condition on the customer (a segment expression over their profile) that must
+    /// hold when the step falls due; steps with complementary conditions are branches
+    /// (`when = "tier = 'vip'"` one template, `when = "not tier = 'vip'"` another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
     pub action: Action,
 }
 
@@ -205,6 +210,23 @@ impl Program {
         })?;
         if p.steps.is_empty() {
             return Err(located(0, "a program needs at least one [[steps]]".into()));
+        }
+        // Every segment expression in the definition (the trigger's, the audience, each
+        // step's condition) parses, or the error points into it.
+        let trigger = match &p.trigger {
+            Trigger::Segment(s) => Some(("trigger", s.as_str())),
+            _ => None,
+        };
+        let audience = p.audience.as_deref().map(|a| ("audience", a));
+        let whens = p.steps.iter().filter_map(|s| s.when.as_deref().map(|w| ("when", w)));
+        for (what, expr) in trigger.into_iter().chain(audience).chain(whens) {
+            if let Err(e) = crate::segment::parse(expr) {
+                let offset = text.find(expr).map_or(0, |at| at + e.offset);
+                return Err(located(
+                    offset,
+                    format!("{what}: expected {}, found {}", e.expected, e.found),
+                ));
+            }
         }
         if let Trigger::Date(day) = &p.trigger
             && !calendar::known(day)
@@ -389,6 +411,14 @@ mod tests {
         assert_eq!(e.line, 4, "{e}");
         assert!(e.message.contains("unknown day \"black-friday\""), "{e}");
         assert!(Program::parse(&holiday.replace("black-friday", "double-11"), "x.toml").is_ok());
+        let conditioned = text
+            .replace("urgent", "care")
+            .replace("after = \"1d\"", "after = \"1d\"\nwhen = \"tier = 'vip' and\"");
+        let e = Program::parse(&conditioned, "x.toml").unwrap_err();
+        assert_eq!((e.line, e.column), (9, 25), "at the end of the expression: {e}");
+        assert!(e.message.starts_with("when: expected"), "{e}");
+        let branch = Program::parse(&conditioned.replace(" and\"", "\""), "x.toml").unwrap();
+        assert_eq!(branch.steps[0].when.as_deref(), Some("tier = 'vip'"));
         assert_eq!(
             ledger_key(7, "payment-reminder", "first", "o-1"),
             "7/payment-reminder/first/o-1"
