@@ -290,6 +290,10 @@ pub trait Outbox: Send + Sync {
     /// Sent messages of a program, for conversions.
     async fn sent_messages(&self, program: &str) -> Result<Vec<SentMessage>>;
 
+    /// A provider's delivery receipt for the message with this ledger key: delivered, or
+    /// failed with the provider's reason. False when no sent message has the key.
+    async fn record_receipt(&self, ledger_key: &str, delivered: bool, at: DateTime<Utc>, detail: &str) -> Result<bool>;
+
     /// Records a click on a tracked link; false when there is no such sent message.
     async fn record_click(&self, message_id: i64, at: DateTime<Utc>) -> Result<bool>;
 

@@ -541,6 +541,28 @@ macro_rules! sql_outbox {
                 .await
             }
 
+            async fn record_receipt(
+                &self,
+                key: &str,
+                delivered: bool,
+                at: chrono::DateTime<chrono::Utc>,
+                detail: &str,
+            ) -> $crate::Result<bool> {
+                let mut b = if delivered {
+                    let mut b = Builder::new("UPDATE messages SET delivered_at = COALESCE(delivered_at, ");
+                    b.push_bind(at);
+                    b.push("), status = CASE WHEN status = 'sent' THEN 'delivered' ELSE status END WHERE sent_at IS NOT NULL");
+                    b
+                } else {
+                    let mut b = Builder::new("UPDATE messages SET status = 'failed', failed_at = ");
+                    b.push_bind(at).push(", last_error = ").push_bind(format!("provider: {detail}"));
+                    b.push(" WHERE status IN ('sent', 'delivered')");
+                    b
+                };
+                b.push(" AND ledger_key = ").push_bind(key.to_string());
+                Ok(b.build().execute(&self.pool).await.map_err(db_err)?.rows_affected() > 0)
+            }
+
             async fn record_click(&self, id: i64, at: chrono::DateTime<chrono::Utc>) -> $crate::Result<bool> {
                 let mut b = Builder::new("UPDATE messages SET clicked_at = COALESCE(clicked_at, ");
                 b.push_bind(at);

@@ -1039,6 +1039,26 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
 
     // A click through a tracked link, then the unsubscribe link: consent withdrawn on the
     // message's channel with its evidence, audited.
+    assert!(
+        store
+            .record_receipt(&first[0].ledger_key, true, at(590), "")
+            .await
+            .unwrap()
+    );
+    assert!(!store.record_receipt("no/such/key", true, at(590), "").await.unwrap());
+    assert!(
+        !store
+            .record_receipt(&second[0].ledger_key, true, at(590), "")
+            .await
+            .unwrap(),
+        "never sent"
+    );
+    let counts = store.message_counts(Some("payment-reminder")).await.unwrap();
+    assert!(
+        counts
+            .iter()
+            .any(|c| c.step == "first" && c.status == guanxi_domain::MessageStatus::Delivered)
+    );
     assert!(store.record_click(first[0].id, at(600)).await.unwrap());
     assert!(!store.record_click(second[0].id, at(600)).await.unwrap(), "never sent");
     let sent = store.sent_messages("payment-reminder").await.unwrap();

@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/r/{id}", get(responses::click))
         .route("/u/{id}", get(responses::ask).post(responses::unsubscribe))
         .route("/hooks/sms/reply", axum::routing::post(responses::sms_reply))
+        .route("/hooks/receipt", axum::routing::post(responses::receipt))
         .with_state(state)
 }
 

@@ -110,6 +110,56 @@ struct Reply {
     text: String,
 }
 
+#[derive(Deserialize)]
+struct Receipt {
+    /// The message's ledger key (sent as the idempotency key).
+    id: String,
+    /// `delivered` or `failed`.
+    status: String,
+    #[serde(default)]
+    error: String,
+}
+
+/// Checks a gateway callback's signature; the refusal to answer when it is wrong.
+fn signed(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
+    let Some(secret) = s.responses.as_ref().and_then(|r| r.inbound_secret.clone()) else {
+        return Err(StatusCode::NOT_FOUND.into_response());
+    };
+    let given = headers
+        .get("x-guanxi-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if given != guanxi_engage::channel::signature(&secret, body) {
+        return Err((StatusCode::UNAUTHORIZED, "bad signature").into_response());
+    }
+    Ok(())
+}
+
+/// `POST /hooks/receipt`: a gateway's delivery receipt, `{"id": ledger key, "status":
+/// "delivered" | "failed", "error": …}`, signed like replies.
+pub async fn receipt(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, WebError> {
+    if let Err(refused) = signed(&s, &headers, &body) {
+        return Ok(refused);
+    }
+    let r: Receipt = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            let message = format!("expected {{\"id\": ledger key, \"status\": \"delivered\" | \"failed\"}}: {e}");
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, message).into_response());
+        }
+    };
+    let delivered = match r.status.as_str() {
+        "delivered" => true,
+        "failed" => false,
+        other => {
+            let message = format!("status: expected delivered or failed, found {other:?}");
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, message).into_response());
+        }
+    };
+    let updated = s.store.record_receipt(&r.id, delivered, Utc::now(), &r.error).await?;
+    Ok(axum::Json(serde_json::json!({"updated": updated})).into_response())
+}
+
 /// `POST /hooks/sms/reply`: a gateway reports an SMS reply, `{"from": …, "text": …}`,
 /// signed `X-Guanxi-Signature: sha256=<hex HMAC of the body>`. An opt-out reply withdraws
 /// SMS consent of every customer with that number, with the reply as evidence.

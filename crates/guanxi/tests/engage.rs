@@ -506,6 +506,29 @@ fn clicks_unsubscribes_and_sms_replies_reach_the_store() {
         "{stats}"
     );
 
+    // The gateway's delivery receipt for R2's message, signed like its replies.
+    let key = sink
+        .deliveries()
+        .into_iter()
+        .find(|d| serde_json::from_str::<Value>(&d.body).unwrap()["to"] == "wx_li")
+        .expect("R2's message")
+        .key;
+    let receipt = format!(r#"{{"id": "{key}", "status": "delivered"}}"#);
+    let sig = guanxi_engage::channel::signature(b"r3ply", receipt.as_bytes());
+    let (head, answer) = http(
+        &addr,
+        "POST",
+        "/hooks/receipt",
+        &[("X-Guanxi-Signature", &sig)],
+        &receipt,
+    );
+    assert!(
+        head.starts_with("HTTP/1.1 200") && answer.contains("\"updated\":true"),
+        "{head}\n{answer}"
+    );
+    let stats = run(dir, &["program", "stats", "offer"]);
+    assert_eq!(stats[0]["delivered"], 1, "{stats}");
+
     // The unsubscribe link asks first (GET: mail scanners fetch links), then withdraws
     // consent on the message's channel (POST), with the evidence.
     let (head, page) = http(&addr, "GET", unsubscribe, &[("Accept-Language", "zh-CN")], "");

@@ -241,6 +241,8 @@ struct StepStats {
     step: String,
     queued: u64,
     sent: u64,
+    /// Sent messages the provider reported delivered.
+    delivered: u64,
     clicked: u64,
     unsubscribed: u64,
     dropped: u64,
@@ -265,7 +267,11 @@ async fn stats(o: &Opened, program: Option<&str>, window_days: u32) -> anyhow::R
         use guanxi_domain::MessageStatus as M;
         match c.status {
             M::Queued => s.queued += c.count,
-            M::Sent | M::Delivered | M::Replied => s.sent += c.count,
+            M::Sent | M::Replied => s.sent += c.count,
+            M::Delivered => {
+                s.sent += c.count;
+                s.delivered += c.count;
+            }
             M::Clicked => {
                 s.sent += c.count;
                 s.clicked += c.count;
@@ -306,13 +312,33 @@ fn stats_text(rows: &Vec<StepStats>) -> String {
         return "no messages yet (guanxi program enable …, then guanxi serve or guanxi program run)\n".into();
     }
     let mut out = format!(
-        "{:<22} {:<10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7}\n",
-        "program", "step", "queued", "sent", "clicked", "unsub", "dropped", "failed", "converted", "actions"
+        "{:<22} {:<10} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7}\n",
+        "program",
+        "step",
+        "queued",
+        "sent",
+        "delivered",
+        "clicked",
+        "unsub",
+        "dropped",
+        "failed",
+        "converted",
+        "actions"
     );
     for r in rows {
         out += &format!(
-            "{:<22} {:<10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7}\n",
-            r.program, r.step, r.queued, r.sent, r.clicked, r.unsubscribed, r.dropped, r.failed, r.converted, r.actions
+            "{:<22} {:<10} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7}\n",
+            r.program,
+            r.step,
+            r.queued,
+            r.sent,
+            r.delivered,
+            r.clicked,
+            r.unsubscribed,
+            r.dropped,
+            r.failed,
+            r.converted,
+            r.actions
         );
     }
     out
