@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike as _, Duration, Utc};
 use guanxi_domain::ShopTz;
 use guanxi_domain::program::{Action, ContactPolicy, OrderEvent, Program, Trigger, Wait, ledger_key};
 use guanxi_domain::segment::{expand, parse};
-use guanxi_store::{NewAction, NewMessage, OrderEvents, Plan, ProgramState, Store};
+use guanxi_store::{Entry, NewAction, NewMessage, OrderEvents, Plan, ProgramState, Store};
 use serde::Serialize;
 
 use crate::EngageError;
@@ -298,40 +298,72 @@ impl Scheduler<'_> {
                     return Ok((plan, planned));
                 };
                 let now_in: HashSet<i64> = members.into_iter().collect();
-                let before = match mode {
+                let before: HashMap<i64, Entry> = match mode {
                     Mode::Live => self.store.entries(&program.name).await?,
-                    Mode::Replay => HashSet::new(),
-                };
-                let mut entered: Vec<i64> = now_in.difference(&before).copied().collect();
+                    Mode::Replay => Vec::new(),
+                }
+                .into_iter()
+                .map(|e| (e.customer_id, e))
+                .collect();
+                let mut entered: Vec<i64> = now_in.iter().filter(|c| !before.contains_key(c)).copied().collect();
                 entered.sort_unstable();
-                let mut left: Vec<i64> = before.difference(&now_in).copied().collect();
+                let mut left: Vec<i64> = before.keys().filter(|c| !now_in.contains(c)).copied().collect();
                 left.sort_unstable();
-                // Sends spread evenly over the program's days so that daily volume stays even.
+                // New runs start spread evenly over the program's days, so that daily volume
+                // stays even; the runs of those still in the segment go on (later steps).
                 let spread = Duration::days(i64::from(program.spread_days.unwrap_or(0)));
-                let n = entered.len().max(1) as i64;
+                let n = entered.len().max(1) as i32;
                 let start = match mode {
                     Mode::Live => now,
                     Mode::Replay => from,
                 };
                 let occurrence = start.with_timezone(&self.tz.0).format("%Y-%m-%d").to_string();
-                for (i, customer) in entered.iter().enumerate() {
+                let new: Vec<Entry> = entered
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| Entry {
+                        program: program.name.clone(),
+                        customer_id: *c,
+                        started_at: start + spread * (i as i32) / n,
+                        occurrence: occurrence.clone(),
+                    })
+                    .collect();
+                let runs: Vec<&Entry> = new
+                    .iter()
+                    .chain(before.values().filter(|e| now_in.contains(&e.customer_id)))
+                    .collect();
+                // A run stops at the customer's next paid order (the offer worked).
+                let ids: Vec<i64> = runs.iter().map(|e| e.customer_id).collect();
+                let oldest = runs.iter().map(|e| e.started_at).min().unwrap_or(now);
+                let mut paid: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();
+                if program.stop_on.contains(&OrderEvent::Paid) {
+                    for (c, at) in self.store.paid_since(&ids, oldest).await? {
+                        paid.entry(c).or_default().push(at);
+                    }
+                }
+                for e in runs {
                     planned.runs += 1;
-                    let started = start + spread * (i as i32) / (n as i32);
+                    let next_paid = paid
+                        .get(&e.customer_id)
+                        .and_then(|v| v.iter().filter(|t| **t > e.started_at).min().copied());
+                    let events = |ev: OrderEvent| (ev == OrderEvent::Paid).then_some(next_paid).flatten();
+                    // A run spread into the future queues its first step now, due then.
+                    let by = e.started_at.max(now);
                     self.push_due(
                         &mut plan,
                         program,
-                        *customer,
+                        e.customer_id,
                         None,
-                        &occurrence,
-                        started,
-                        &|_| None,
+                        &e.occurrence,
+                        e.started_at,
+                        &events,
                         since,
-                        started.max(now),
+                        by,
                     );
                 }
-                planned.entered = entered.len() as u64;
+                planned.entered = new.len() as u64;
                 planned.left = left.len() as u64;
-                plan.entered = entered.into_iter().map(|c| (program.name.clone(), c)).collect();
+                plan.entered = new;
                 plan.left = left.into_iter().map(|c| (program.name.clone(), c)).collect();
             }
         }

@@ -16,6 +16,8 @@ CREATE TABLE program_entries (
     program TEXT NOT NULL,
     customer_id INTEGER NOT NULL REFERENCES customers (id),
     entered_at TEXT NOT NULL,
+    started_at TEXT NOT NULL,           -- the run's start (entry, spread over the program's days)
+    occurrence TEXT NOT NULL,         -- the run's part of the ledger key
     PRIMARY KEY (program, customer_id)
 );
 

@@ -41,8 +41,8 @@ pub mod tables;
 
 pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
 pub use outbox::{
-    Claimed, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState, Recipient, SentMessage,
-    Settle,
+    Claimed, Entry, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState, Recipient,
+    SentMessage, Settle,
 };
 pub use profiles::{
     BuildRecord, CLASS_KINDS, CLV_BUCKETS, ClassTotal, ClvBucket, MergeChange, MergeProposal, Movement, ProfileRow,

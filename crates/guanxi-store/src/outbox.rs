@@ -60,13 +60,24 @@ pub struct NewAction {
     pub due_at: DateTime<Utc>,
 }
 
+/// A customer's run in a segment-triggered program, from their entry into the segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub program: String,
+    pub customer_id: i64,
+    /// When the run starts: the entry, spread over the program's days.
+    pub started_at: DateTime<Utc>,
+    /// The run's part of the ledger key.
+    pub occurrence: String,
+}
+
 /// What one scheduler pass decided, written in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub messages: Vec<NewMessage>,
     pub actions: Vec<NewAction>,
-    /// (program, customer) now in the program's segment, entered at the plan's moment.
-    pub entered: Vec<(String, i64)>,
+    /// Customers now in a program's segment: their runs.
+    pub entered: Vec<Entry>,
     /// (program, customer) no longer in it.
     pub left: Vec<(String, i64)>,
     pub at: Option<DateTime<Utc>>,
@@ -228,8 +239,9 @@ pub trait Outbox: Send + Sync {
     /// Which of these ledger keys are already in the ledger (messages and actions).
     async fn ledger_has(&self, keys: &[String]) -> Result<HashSet<String>>;
 
-    /// The customers in a segment-triggered program's segment, as last recorded.
-    async fn entries(&self, program: &str) -> Result<HashSet<i64>>;
+    /// The customers in a segment-triggered program's segment, as last recorded, with
+    /// their runs.
+    async fn entries(&self, program: &str) -> Result<Vec<Entry>>;
 
     /// Orders whose `event` (a column: `created_at`, `paid_at`, `shipped_at`…) happened in
     /// `[from, to]`, at most `limit` with id above `after_id`, by id.

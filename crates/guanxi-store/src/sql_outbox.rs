@@ -139,11 +139,20 @@ macro_rules! sql_outbox {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let at = plan.at.unwrap_or_else(chrono::Utc::now);
                 for chunk in plan.entered.chunks(q::ROWS_PER_STATEMENT) {
-                    let mut b = Builder::new("INSERT INTO program_entries (program, customer_id, entered_at) ");
-                    b.push_values(chunk, |mut s, (program, id)| {
-                        s.push_bind(program.clone()).push_bind(*id).push_bind(at);
+                    let mut b = Builder::new(
+                        "INSERT INTO program_entries (program, customer_id, entered_at, started_at, occurrence) ",
+                    );
+                    b.push_values(chunk, |mut s, e| {
+                        s.push_bind(e.program.clone())
+                            .push_bind(e.customer_id)
+                            .push_bind(at)
+                            .push_bind(e.started_at)
+                            .push_bind(e.occurrence.clone());
                     });
-                    b.push(" ON CONFLICT (program, customer_id) DO UPDATE SET entered_at = excluded.entered_at");
+                    b.push(
+                        " ON CONFLICT (program, customer_id) DO UPDATE SET entered_at = excluded.entered_at, \
+                         started_at = excluded.started_at, occurrence = excluded.occurrence",
+                    );
                     b.build().execute(&mut *tx).await.map_err(db_err)?;
                 }
                 for (program, id) in &plan.left {
@@ -257,10 +266,18 @@ macro_rules! sql_outbox {
                 Ok(out)
             }
 
-            async fn entries(&self, program: &str) -> $crate::Result<std::collections::HashSet<i64>> {
-                let mut b = Builder::new("SELECT customer_id FROM program_entries WHERE program = ");
-                b.push_bind(program.to_string());
-                Ok(rows_of(&self.pool, b, |r| get::<i64>(r, "customer_id")).await?.into_iter().collect())
+            async fn entries(&self, program: &str) -> $crate::Result<Vec<$crate::Entry>> {
+                let mut b = Builder::new("SELECT customer_id, started_at, occurrence FROM program_entries WHERE program = ");
+                b.push_bind(program.to_string()).push(" ORDER BY customer_id");
+                rows_of(&self.pool, b, |r| {
+                    Ok($crate::Entry {
+                        program: program.to_string(),
+                        customer_id: get(r, "customer_id")?,
+                        started_at: get(r, "started_at")?,
+                        occurrence: get(r, "occurrence")?,
+                    })
+                })
+                .await
             }
 
             async fn orders_by_event(

@@ -943,7 +943,12 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
     let plan = Plan {
         messages: vec![message(id, "first", at(100)), message(id, "second", at(200))],
         actions: vec![tag("tag-on", "add-tag"), tag("call", "task")],
-        entered: vec![("segment-marketing".into(), id)],
+        entered: vec![crate::Entry {
+            program: "segment-marketing".into(),
+            customer_id: id,
+            started_at: at(60),
+            occurrence: "2023-11-14".into(),
+        }],
         left: vec![],
         at: Some(at(50)),
     };
@@ -954,7 +959,7 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
         "a ledger key is never queued twice"
     );
     assert_eq!(store.counts().await.unwrap().messages, 2);
-    assert_eq!(store.entries("segment-marketing").await.unwrap(), [id].into());
+    assert_eq!(store.entries("segment-marketing").await.unwrap(), plan.entered);
     let keys = vec![plan.messages[0].ledger_key.clone(), "nope".to_string()];
     assert_eq!(store.ledger_has(&keys).await.unwrap(), [keys[0].clone()].into());
 

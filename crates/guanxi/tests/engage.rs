@@ -736,3 +736,68 @@ fn calendar_days_reach_their_audience_in_waves_before_the_day() {
         "{err}"
     );
 }
+
+#[test]
+fn segment_runs_go_on_after_entry_and_stop_at_a_purchase() {
+    let shop = shop("00:00-00:00", None);
+    let dir = shop.dir.path();
+    std::fs::write(
+        dir.join("nurture.toml"),
+        "name = \"nurture\"\ntitle = \"Nurture\"\npriority = \"care\"\ntrigger = { segment = \"activity = 'active'\" }\n\
+         stop_on = [\"paid\"]\n\n\
+         [[steps]]\nname = \"hello\"\nafter = \"0m\"\naction = { add_tag = \"nurtured\" }\n\n\
+         [[steps]]\nname = \"follow-up\"\nafter = \"7d\"\naction = { task = \"call to ask how it went\" }\n",
+    )
+    .unwrap();
+    let members = run(dir, &["segment", "list", "activity = 'active'", "--limit", "1000"]);
+    let members = members["members"].as_array().unwrap();
+    let audience = members.len() as u64;
+    assert!(audience > 1);
+    let buyer = members[0]["external_id"].as_str().unwrap().to_string();
+    run(
+        dir,
+        &["program", "enable", "nurture.toml", "--since", "2026-07-01 00:00"],
+    );
+    let actions = |step: &str| -> u64 {
+        let stats = run(dir, &["program", "stats", "nurture"]);
+        stats
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["step"] == step)
+            .map(|s| s["actions"].as_u64().unwrap())
+            .sum()
+    };
+    run(dir, &["program", "run", "--now", "2026-07-01 10:00"]);
+    assert_eq!(
+        actions("hello"),
+        audience,
+        "every member entered and got the first step"
+    );
+    run(dir, &["program", "run", "--now", "2026-07-05 10:00"]);
+    assert_eq!(actions("follow-up"), 0, "not due before 7 days");
+    // One member buys on 3 July: their run stops; the others' follow-up comes due.
+    std::fs::write(
+        dir.join("bought.csv"),
+        format!(
+            "order_id,customer_id,ordered_at,amount,paid_at,status\nN1,{buyer},2026-07-03 09:00,10.00,2026-07-03 09:01,paid\n"
+        ),
+    )
+    .unwrap();
+    run(
+        dir,
+        &[
+            "import",
+            "orders",
+            "--format",
+            "generic",
+            "bought.csv",
+            "--source",
+            "demo",
+        ],
+    );
+    run(dir, &["program", "run", "--now", "2026-07-08 11:00"]);
+    assert_eq!(actions("follow-up"), audience - 1);
+    run(dir, &["program", "run", "--now", "2026-07-09 11:00"]);
+    assert_eq!(actions("hello"), audience, "nothing twice");
+}
