@@ -24,6 +24,7 @@ pub mod dry_run;
 pub mod links;
 pub mod schedule;
 pub mod sink;
+pub mod stats;
 pub mod templates;
 pub mod worker;
 

@@ -47,6 +47,7 @@ pub enum Page {
     Dashboard,
     Customers,
     Reports,
+    Programs,
 }
 
 pub fn frame(lang: Lang, current: Page, path_and_query: &str, title: &str, body: Markup) -> Markup {
@@ -54,6 +55,7 @@ pub fn frame(lang: Lang, current: Page, path_and_query: &str, title: &str, body:
         (Page::Dashboard, "/", lang.t("nav-dashboard")),
         (Page::Customers, "/customers", lang.t("nav-customers")),
         (Page::Reports, "/reports", lang.t("nav-reports")),
+        (Page::Programs, "/programs", lang.t("nav-programs")),
     ];
     html! {
         (DOCTYPE)

@@ -11,6 +11,7 @@ mod customers;
 mod dashboard;
 mod i18n;
 mod layout;
+mod programs;
 mod reports;
 mod responses;
 
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/segment/count", get(customers::count))
         .route("/segments", axum::routing::post(customers::save))
         .route("/reports", get(reports::show))
+        .route("/programs", get(programs::show))
         .route("/reports.csv", get(reports::csv))
         .route("/r/{id}", get(responses::click))
         .route("/u/{id}", get(responses::ask).post(responses::unsubscribe))
@@ -82,6 +84,8 @@ pub enum WebError {
     Lake(String),
     #[error("analytics: {0}")]
     Analytics(String),
+    #[error("engagement: {0}")]
+    Engage(String),
 }
 
 impl IntoResponse for WebError {

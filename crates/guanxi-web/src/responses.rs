@@ -121,16 +121,16 @@ struct Receipt {
 }
 
 /// Checks a gateway callback's signature; the refusal to answer when it is wrong.
-fn signed(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
+fn signed(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), (StatusCode, &'static str)> {
     let Some(secret) = s.responses.as_ref().and_then(|r| r.inbound_secret.clone()) else {
-        return Err(StatusCode::NOT_FOUND.into_response());
+        return Err((StatusCode::NOT_FOUND, "no gateway callbacks are configured"));
     };
     let given = headers
         .get("x-guanxi-signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if given != guanxi_engage::channel::signature(&secret, body) {
-        return Err((StatusCode::UNAUTHORIZED, "bad signature").into_response());
+        return Err((StatusCode::UNAUTHORIZED, "bad signature"));
     }
     Ok(())
 }
@@ -139,7 +139,7 @@ fn signed(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Response
 /// "delivered" | "failed", "error": …}`, signed like replies.
 pub async fn receipt(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, WebError> {
     if let Err(refused) = signed(&s, &headers, &body) {
-        return Ok(refused);
+        return Ok(refused.into_response());
     }
     let r: Receipt = match serde_json::from_slice(&body) {
         Ok(r) => r,

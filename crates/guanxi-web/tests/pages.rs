@@ -161,3 +161,33 @@ async fn saving_a_segment_checks_the_name_and_expression_next_to_the_fields() {
         ("VIPs", "tier = 'vip'")
     );
 }
+
+#[tokio::test]
+async fn the_programs_page_lists_every_program_on_or_off_in_both_languages() {
+    use guanxi_store::Outbox as _;
+    let (_dir, store, state) = empty_shop().await;
+    let (status, page) = get(state.clone(), "/programs", "en").await;
+    assert_eq!(status, StatusCode::OK);
+    for p in guanxi_domain::program::builtin() {
+        assert!(page.contains(&p.title), "{} on the page: {page}", p.title);
+    }
+    assert_eq!(page.matches("<span>Off</span>").count(), 6, "{page}");
+    assert!(page.contains(r#"aria-current="page">Programs"#), "{page}");
+    let reminder = guanxi_domain::program::builtin().remove(0);
+    store
+        .save_program(
+            &guanxi_store::ProgramState {
+                name: reminder.name.clone(),
+                definition: toml::to_string(&reminder).unwrap(),
+                enabled: true,
+                since: chrono::DateTime::from_timestamp(1_782_000_000, 0),
+                updated_at: chrono::Utc::now(),
+            },
+            "tester",
+        )
+        .await
+        .unwrap();
+    let (_, page) = get(state.clone(), "/programs", "zh-CN").await;
+    assert!(page.contains("已启用，自") && page.contains("营销程序"), "{page}");
+    assert_eq!(page.matches("<span>未启用</span>").count(), 5, "{page}");
+}

@@ -171,3 +171,20 @@ kpi-month = The month { $period }
 kpi-build = The profile build
 kpi-vs = vs { $period }
 customers-found-first = The first { $count } found: type more to narrow
+
+# Programs
+nav-programs = Programs
+programs-title = Programs
+programs-how = Enable a program with `guanxi program enable NAME` (or your own TOML file); guanxi serve runs it. Figures per step; conversions are paid orders within 7 days of a message.
+programs-on = On since
+programs-off = Off
+col-step = Step
+col-wait = Wait
+col-action = Action
+col-sent = Sent
+col-delivered = Delivered
+col-clicked = Clicked
+col-dropped = Dropped
+col-failed = Failed
+col-converted = Converted
+col-actions = Actions

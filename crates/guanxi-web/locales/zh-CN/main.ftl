@@ -171,3 +171,20 @@ kpi-month = { $period } 当月
 kpi-build = 客户画像
 kpi-vs = 较 { $period }
 customers-found-first = 找到的前 { $count } 位：输入更多以缩小范围
+
+# Programs
+nav-programs = 营销程序
+programs-title = 营销程序
+programs-how = 用 `guanxi program enable 名称`（或自己的 TOML 文件）启用程序，guanxi serve 运行它。按步骤统计；转化指消息发出后 7 天内的付款订单。
+programs-on = 已启用，自
+programs-off = 未启用
+col-step = 步骤
+col-wait = 等待
+col-action = 动作
+col-sent = 已发送
+col-delivered = 已送达
+col-clicked = 已点击
+col-dropped = 未发送
+col-failed = 失败
+col-converted = 转化
+col-actions = 动作执行

@@ -1,7 +1,6 @@
 //! `guanxi program …`: the engagement programs — list, enable, disable, run, stats and
 //! dry runs.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -78,7 +77,8 @@ pub async fn run(global: &Global, cmd: ProgramCommand) -> anyhow::Result<()> {
             })
         }
         ProgramCommand::Stats { name, window_days } => {
-            let stats = stats(&o, name.as_deref(), window_days).await?;
+            let window = Duration::days(i64::from(window_days));
+            let stats = guanxi_engage::stats::step_stats(o.store.as_ref(), name.as_deref(), window).await?;
             report(global.json, &stats, stats_text)
         }
         ProgramCommand::DryRun { program, from, to } => {
@@ -234,80 +234,7 @@ fn text(l: &Listed) -> String {
     out
 }
 
-/// Messages of one program step, by outcome.
-#[derive(Debug, Default, Serialize)]
-struct StepStats {
-    program: String,
-    step: String,
-    queued: u64,
-    sent: u64,
-    /// Sent messages the provider reported delivered.
-    delivered: u64,
-    clicked: u64,
-    unsubscribed: u64,
-    dropped: u64,
-    failed: u64,
-    /// Sent messages followed by a paid order within the window.
-    converted: u64,
-    /// Steps that are not messages (tags, tasks, coupons, points) decided.
-    actions: u64,
-}
-
-async fn stats(o: &Opened, program: Option<&str>, window_days: u32) -> anyhow::Result<Vec<StepStats>> {
-    let mut by: BTreeMap<(String, String), StepStats> = BTreeMap::new();
-    let counts = o.store.message_counts(program).await?;
-    for c in &counts {
-        let s = by
-            .entry((c.program.clone(), c.step.clone()))
-            .or_insert_with(|| StepStats {
-                program: c.program.clone(),
-                step: c.step.clone(),
-                ..StepStats::default()
-            });
-        use guanxi_domain::MessageStatus as M;
-        match c.status {
-            M::Queued => s.queued += c.count,
-            M::Sent | M::Replied => s.sent += c.count,
-            M::Delivered => {
-                s.sent += c.count;
-                s.delivered += c.count;
-            }
-            M::Clicked => {
-                s.sent += c.count;
-                s.clicked += c.count;
-            }
-            M::Unsubscribed => {
-                s.sent += c.count;
-                s.unsubscribed += c.count;
-            }
-            M::Dropped => s.dropped += c.count,
-            M::Failed => s.failed += c.count,
-        }
-    }
-    for (p, step, _, n) in o.store.action_counts(program).await? {
-        by.entry((p.clone(), step.clone()))
-            .or_insert_with(|| StepStats {
-                program: p,
-                step,
-                ..StepStats::default()
-            })
-            .actions += n;
-    }
-    let window = Duration::days(i64::from(window_days));
-    let programs: std::collections::BTreeSet<String> = by.keys().map(|k| k.0.clone()).collect();
-    for p in programs {
-        for m in o.store.sent_messages(&p).await? {
-            if m.next_paid_at.is_some_and(|t| t - m.sent_at <= window)
-                && let Some(s) = by.get_mut(&(p.clone(), m.step.clone()))
-            {
-                s.converted += 1;
-            }
-        }
-    }
-    Ok(by.into_values().collect())
-}
-
-fn stats_text(rows: &Vec<StepStats>) -> String {
+fn stats_text(rows: &Vec<guanxi_engage::stats::StepStats>) -> String {
     if rows.is_empty() {
         return "no messages yet (guanxi program enable …, then guanxi serve or guanxi program run)\n".into();
     }
