@@ -241,56 +241,49 @@ impl Scheduler<'_> {
                 }
             }
             Trigger::Date(day) => {
-                // Each year's day whose steps (waves before it, greetings on it) fall due by
-                // now; the audience is read once, when a year has something due.
-                let audience = program.audience.as_deref().unwrap_or("paid_orders >= 1");
-                let mut members: Option<Vec<i64>> = None;
+                // Each year's day whose steps (waves before it, greetings on it) may fall due.
                 let (first, last) = (
                     from.with_timezone(&self.tz.0).year(),
                     now.with_timezone(&self.tz.0).year(),
                 );
-                for year in first - 1..=last + 1 {
-                    let Some(date) = guanxi_domain::program::calendar::day(day, year) else {
-                        continue;
+                let starts: Vec<(DateTime<Utc>, String)> = (first - 1..=last + 1)
+                    .filter_map(|year| {
+                        let date = guanxi_domain::program::calendar::day(day, year)?;
+                        Some((self.tz.start_of(date)?, format!("{day}-{year}")))
+                    })
+                    .collect();
+                if !self
+                    .audience_runs(&mut plan, &mut planned, program, &starts, since, now)
+                    .await?
+                {
+                    return Ok((plan, planned));
+                }
+            }
+            Trigger::Every(every) => {
+                // Periods from the program's enabling: since, since + every, … up to now;
+                // only those of the window are looked at.
+                let mut starts = Vec::new();
+                let origin = if since == DateTime::<Utc>::MIN_UTC { from } else { since };
+                let mut k: i64 = match *every {
+                    Wait::Minutes(m) if m > 0 => ((from - origin).num_minutes() / m - 1).max(0),
+                    _ => 0,
+                };
+                loop {
+                    let start = match *every {
+                        Wait::Minutes(m) => origin + Duration::minutes(m.saturating_mul(k)),
+                        Wait::Months(n) => Wait::Months(n.saturating_mul(k as i32)).after(origin, self.tz),
                     };
-                    let started = self.tz.start_of(date).unwrap_or(now);
-                    let due = program.due(started, &|_| None, now, self.tz);
-                    let Some(earliest) = due.iter().map(|d| d.1).min() else {
-                        continue;
-                    };
-                    if due.iter().all(|d| d.1 < since) {
-                        continue;
+                    if start > now || k > 100_000 {
+                        break;
                     }
-                    if members.is_none() {
-                        match self.members(program, audience).await? {
-                            Some(m) => members = Some(m),
-                            None => return Ok((plan, planned)),
-                        }
-                    }
-                    let ids = members.as_deref().unwrap_or_default();
-                    // "Skip those who already bought": a paid order since the first wave stops the run.
-                    let mut paid: HashMap<i64, DateTime<Utc>> = HashMap::new();
-                    for (c, at) in self.store.paid_since(ids, earliest).await? {
-                        let e = paid.entry(c).or_insert(at);
-                        *e = (*e).min(at);
-                    }
-                    let occurrence = format!("{day}-{year}");
-                    for customer in ids {
-                        planned.runs += 1;
-                        let bought = paid.get(customer).copied();
-                        let events = |e: OrderEvent| (e == OrderEvent::Paid).then_some(bought).flatten();
-                        self.push_due(
-                            &mut plan,
-                            program,
-                            *customer,
-                            None,
-                            &occurrence,
-                            started,
-                            &events,
-                            since,
-                            now,
-                        );
-                    }
+                    starts.push((start, format!("e{k}")));
+                    k += 1;
+                }
+                if !self
+                    .audience_runs(&mut plan, &mut planned, program, &starts, since, now)
+                    .await?
+                {
+                    return Ok((plan, planned));
                 }
             }
             Trigger::Segment(text) => {
@@ -398,6 +391,53 @@ impl Scheduler<'_> {
         plan.actions.retain(|a| !known.contains(&a.ledger_key));
         planned.messages = plan.messages.len() as u64;
         Ok((plan, planned))
+    }
+
+    /// Runs of a program over its audience, one per start (a calendar day, a period):
+    /// the steps due by `now`, each run stopped by a paid order since its first step
+    /// ("skip those who already bought"). The audience is read once, when a run has
+    /// something due; false before the first profile build.
+    async fn audience_runs(
+        &self,
+        plan: &mut Plan,
+        planned: &mut Planned,
+        program: &Program,
+        starts: &[(DateTime<Utc>, String)],
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, EngageError> {
+        let audience = program.audience.as_deref().unwrap_or("paid_orders >= 1");
+        let mut members: Option<Vec<i64>> = None;
+        for (started, occurrence) in starts {
+            let due = program.due(*started, &|_| None, now, self.tz);
+            let Some(earliest) = due.iter().map(|d| d.1).min() else {
+                continue;
+            };
+            if due.iter().all(|d| d.1 < since) {
+                continue;
+            }
+            if members.is_none() {
+                match self.members(program, audience).await? {
+                    Some(m) => members = Some(m),
+                    None => return Ok(false),
+                }
+            }
+            let ids = members.as_deref().unwrap_or_default();
+            let mut paid: HashMap<i64, DateTime<Utc>> = HashMap::new();
+            for (c, at) in self.store.paid_since(ids, earliest).await? {
+                let e = paid.entry(c).or_insert(at);
+                *e = (*e).min(at);
+            }
+            for customer in ids {
+                planned.runs += 1;
+                let bought = paid.get(customer).copied();
+                let events = |e: OrderEvent| (e == OrderEvent::Paid).then_some(bought).flatten();
+                self.push_due(
+                    plan, program, *customer, None, occurrence, *started, &events, since, now,
+                );
+            }
+        }
+        Ok(true)
     }
 
     /// The customers matching a segment expression (saved segments inlined) in the latest

@@ -30,6 +30,7 @@ fn trigger(t: &Trigger) -> String {
         Trigger::Became { kind, class } => format!("{kind} → {class}"),
         Trigger::Date(d) => format!("date: {d}"),
         Trigger::Segment(s) => format!("segment: {s}"),
+        Trigger::Every(w) => format!("every {w}"),
     }
 }
 

@@ -801,3 +801,55 @@ fn segment_runs_go_on_after_entry_and_stop_at_a_purchase() {
     run(dir, &["program", "run", "--now", "2026-07-09 11:00"]);
     assert_eq!(actions("hello"), audience, "nothing twice");
 }
+
+#[test]
+fn schedules_run_every_period_from_enabling() {
+    let shop = shop("00:00-00:00", None);
+    let dir = shop.dir.path();
+    std::fs::write(
+        dir.join("weekly.toml"),
+        "name = \"weekly\"\ntitle = \"Weekly picks\"\npriority = \"marketing\"\ntrigger = { every = \"7d\" }\n\
+         audience = \"activity = 'active'\"\n\n\
+         [[steps]]\nname = \"picks\"\nafter = \"0m\"\naction = { add_tag = \"weekly\" }\n",
+    )
+    .unwrap();
+    let audience = run(dir, &["segment", "count", "activity = 'active'"])["customers"]
+        .as_u64()
+        .unwrap();
+    run(
+        dir,
+        &["program", "enable", "weekly.toml", "--since", "2026-07-01 00:00"],
+    );
+    let actions = || -> u64 {
+        let stats = run(dir, &["program", "stats", "weekly"]);
+        stats
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["actions"].as_u64().unwrap())
+            .sum()
+    };
+    run(dir, &["program", "run", "--now", "2026-07-01 10:00"]);
+    assert_eq!(actions(), audience, "the first period");
+    run(dir, &["program", "run", "--now", "2026-07-07 23:00"]);
+    assert_eq!(actions(), audience, "nothing until the next period");
+    run(dir, &["program", "run", "--now", "2026-07-08 01:00"]);
+    assert_eq!(actions(), 2 * audience, "the second period");
+    std::fs::write(
+        dir.join("often.toml"),
+        std::fs::read_to_string(dir.join("weekly.toml"))
+            .unwrap()
+            .replace("7d", "30m"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_guanxi"))
+        .current_dir(dir)
+        .args(["--db", "guanxi-demo.db", "program", "enable", "often.toml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("often.toml:4:") && err.contains("every hour or longer"),
+        "{err}"
+    );
+}

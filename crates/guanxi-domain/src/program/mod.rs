@@ -60,6 +60,9 @@ pub enum Trigger {
     Date(String),
     /// Entering a segment (an expression or `in segment 'name'`).
     Segment(String),
+    /// A schedule: a run every period (`7d`, `1mo`) from the program's enabling, to its
+    /// audience.
+    Every(Wait),
 }
 
 /// What a step does.
@@ -227,6 +230,16 @@ impl Program {
                     format!("{what}: expected {}, found {}", e.expected, e.found),
                 ));
             }
+        }
+        if let Trigger::Every(w) = &p.trigger
+            && !matches!(w, Wait::Minutes(m) if *m >= 60)
+            && !matches!(w, Wait::Months(n) if *n > 0)
+        {
+            let offset = text.find("every").unwrap_or(0);
+            return Err(located(
+                offset,
+                format!("a schedule runs every hour or longer, found {w}"),
+            ));
         }
         if let Trigger::Date(day) = &p.trigger
             && !calendar::known(day)

@@ -212,6 +212,7 @@ fn text(l: &Listed) -> String {
         Trigger::Became { kind, class } => format!("became {kind} = {class}"),
         Trigger::Date(d) => format!("date {d}"),
         Trigger::Segment(s) => format!("segment {s}"),
+        Trigger::Every(w) => format!("every {w}"),
     };
     let state = if l.enabled { "enabled" } else { "off" };
     let mut out = format!("{} — {} ({:?}; {trigger}) [{state}]\n", p.name, p.title, p.priority);
