@@ -18,15 +18,17 @@ pub struct Params {
     lang: Option<String>,
 }
 
+/// An order event as definitions write it (`created-unpaid`).
+fn event(e: guanxi_domain::program::OrderEvent) -> String {
+    serde_json::to_value(e)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 fn trigger(t: &Trigger) -> String {
     match t {
-        Trigger::Order(e) => format!(
-            "order: {}",
-            serde_json::to_value(e)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
-        ),
+        Trigger::Order(e) => format!("order: {}", event(*e)),
         Trigger::Became { kind, class } => format!("{kind} → {class}"),
         Trigger::Date(d) => format!("date: {d}"),
         Trigger::Segment(s) => format!("segment: {s}"),
@@ -95,7 +97,6 @@ pub async fn show(
         "col-actions",
     ];
     let body = html! {
-        h1 { (title) }
         p { (lang.t("programs-how")) }
         @for (program, state) in &programs {
             section aria-labelledby={ "p-" (program.name) } {
@@ -117,7 +118,10 @@ pub async fn show(
                             @let n = of(&program.name, &step.name);
                             tr {
                                 td { (step.name) }
-                                td { (step.after) }
+                                td {
+                                    (step.after)
+                                    @if let Some(e) = step.on { " ← " (event(e)) }
+                                }
                                 td { (action(&step.action)) }
                                 @for v in [n.sent, n.delivered, n.clicked, n.dropped, n.failed, n.converted, n.actions] {
                                     td.num { (v) }

@@ -175,7 +175,7 @@ customers-found-first = The first { $count } found: type more to narrow
 # Programs
 nav-programs = Programs
 programs-title = Programs
-programs-how = Enable a program with `guanxi program enable NAME` (or your own TOML file); guanxi serve runs it. Figures per step; conversions are paid orders within 7 days of a message.
+programs-how = Enable a program with guanxi program enable NAME (or your own TOML file); guanxi serve runs it. Figures per step; conversions are paid orders within 7 days of a message.
 programs-on = On since
 programs-off = Off
 col-step = Step

@@ -175,7 +175,7 @@ customers-found-first = 找到的前 { $count } 位：输入更多以缩小范�
 # Programs
 nav-programs = 营销程序
 programs-title = 营销程序
-programs-how = 用 `guanxi program enable 名称`（或自己的 TOML 文件）启用程序，guanxi serve 运行它。按步骤统计；转化指消息发出后 7 天内的付款订单。
+programs-how = 用 guanxi program enable 名称（或自己的 TOML 文件）启用程序，guanxi serve 运行它。按步骤统计；转化指消息发出后 7 天内的付款订单。
 programs-on = 已启用，自
 programs-off = 未启用
 col-step = 步骤
