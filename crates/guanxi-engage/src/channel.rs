@@ -104,12 +104,6 @@ impl Channels {
     pub fn get(&self, channel: Channel) -> Option<&Arc<dyn Transport>> {
         self.by_channel.get(&channel)
     }
-
-    pub fn configured(&self) -> Vec<Channel> {
-        let mut v: Vec<Channel> = self.by_channel.keys().copied().collect();
-        v.sort();
-        v
-    }
 }
 
 /// rustls needs one process-wide crypto provider; ring is the one built in.

@@ -12,7 +12,6 @@
 //! Pure rules (what is due, what the policy allows) are the domain's; this crate does the
 //! I/O around them.
 
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
@@ -159,6 +158,3 @@ pub fn worker_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "guanxi".into());
     format!("{host}-{}", std::process::id())
 }
-
-/// Shared handle type for the engine's store.
-pub type SharedStore = Arc<dyn guanxi_store::Store>;

@@ -491,36 +491,35 @@ impl Scheduler<'_> {
             }
             let key = ledger_key(customer, &program.name, &step.name, occurrence);
             let (action, detail) = match &step.action {
-                Action::Send { .. } => ("send", String::new()),
+                Action::Send { send, template } => {
+                    plan.messages.push(NewMessage {
+                        ledger_key: key,
+                        customer_id: customer,
+                        channel: *send,
+                        program: program.name.clone(),
+                        step: step.name.clone(),
+                        template: template.clone(),
+                        priority: program.priority,
+                        order_id: order,
+                        due_at: due,
+                        expires_at: self.policy.expires(program.priority, due),
+                    });
+                    continue;
+                }
                 Action::AddTag { add_tag } => ("add-tag", add_tag.clone()),
                 Action::RemoveTag { remove_tag } => ("remove-tag", remove_tag.clone()),
                 Action::Task { task } => ("task", task.clone()),
                 Action::Coupon { coupon } => ("coupon", coupon.clone()),
                 Action::Points { points } => ("points", points.to_string()),
             };
-            let Action::Send { send, template } = &step.action else {
-                plan.actions.push(NewAction {
-                    ledger_key: key,
-                    customer_id: customer,
-                    program: program.name.clone(),
-                    step: step.name.clone(),
-                    action,
-                    detail,
-                    due_at: due,
-                });
-                continue;
-            };
-            plan.messages.push(NewMessage {
+            plan.actions.push(NewAction {
                 ledger_key: key,
                 customer_id: customer,
-                channel: *send,
                 program: program.name.clone(),
                 step: step.name.clone(),
-                template: template.clone(),
-                priority: program.priority,
-                order_id: order,
+                action,
+                detail,
                 due_at: due,
-                expires_at: self.policy.expires(program.priority, due),
             });
         }
     }

@@ -89,10 +89,6 @@ impl Templates {
         Ok(())
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.by_name.keys().map(String::as_str)
-    }
-
     /// Renders `name` in `language` (falling back to zh-CN, then any).
     pub fn render(&self, name: &str, language: &str, vars: &Vars) -> Result<Rendered, EngageError> {
         let langs = self

@@ -298,6 +298,63 @@ fn webhooks_are_signed_and_a_failing_gateway_is_retried() {
     );
     let body: Value = serde_json::from_str(&d.body).unwrap();
     assert_eq!(body["program"], "paid-hook");
+    assert_eq!(
+        body["text"],
+        "张伟您好，您的订单T3已签收，使用中有任何问题请随时联系我们。"
+    );
+
+    // The shop's own templates replace the built-ins by name; a broken one is refused
+    // before anything is sent, naming the file and the template.
+    std::fs::write(
+        dir.join("mine.toml"),
+        "[care-signed.zh-CN]\nsubject = \"谢谢\"\ntext = \"谢谢{{ name }}，订单{{ order }}已付款。\"\n",
+    )
+    .unwrap();
+    let toml = std::fs::read_to_string(dir.join("guanxi.toml")).unwrap();
+    std::fs::write(
+        dir.join("guanxi.toml"),
+        toml.replacen("[channels]\n", "[channels]\ntemplates = \"mine.toml\"\n", 1),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("more.csv"),
+        "order_id,customer_id,ordered_at,amount,paid_at,status\nT5,R1,2026-07-01 11:00,9.90,2026-07-01 11:02,paid\n",
+    )
+    .unwrap();
+    run(
+        dir,
+        &[
+            "import", "orders", "--format", "generic", "more.csv", "--source", "shop",
+        ],
+    );
+    run(dir, &["program", "run", "--now", "2026-07-01 11:05"]);
+    let texts: Vec<String> = sink
+        .deliveries()
+        .iter()
+        .map(|d| {
+            serde_json::from_str::<Value>(&d.body).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(texts.contains(&"谢谢王芳，订单T5已付款。".to_string()), "{texts:?}");
+    std::fs::write(
+        dir.join("mine.toml"),
+        "[care-signed.zh-CN]\nsubject = \"x\"\ntext = \"{{ name \"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_guanxi"))
+        .current_dir(dir)
+        .args(["--db", "guanxi-demo.db", "program", "run"])
+        .env("GUANXI_TEST_HOOK_SECRET", "s3cret")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("mine.toml: [care-signed.zh-CN] text"),
+        "{err}"
+    );
 }
 
 /// A real SMTP server: aiosmtpd writing each message to a Maildir.

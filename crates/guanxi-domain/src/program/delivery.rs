@@ -13,6 +13,9 @@ pub struct Delivery {
     pub shop_url: String,
     /// The shop's name as messages say it.
     pub shop_name: String,
+    /// A file of the shop's own templates (`[name.zh-CN] subject = … text = …`), added to
+    /// the built-ins or replacing them by name.
+    pub templates: Option<String>,
     /// The language of messages: `zh-CN` or `en`.
     pub language: String,
     /// The environment variable holding the key that signs links (unsubscribe, tracking).
@@ -31,6 +34,7 @@ impl Default for Delivery {
             base_url: "http://127.0.0.1:8080".into(),
             shop_name: "本店".into(),
             shop_url: String::new(),
+            templates: None,
             language: "zh-CN".into(),
             link_secret_env: None,
             concurrency: 32,

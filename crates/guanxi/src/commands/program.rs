@@ -106,11 +106,19 @@ pub async fn run(global: &Global, cmd: ProgramCommand) -> anyhow::Result<()> {
 /// contact policy and the shop's link key.
 pub async fn engine(o: &Opened, settings: &Settings, lease_secs: u32, batch: u32) -> anyhow::Result<Engine> {
     let channels = Channels::from_settings(&settings.channels)?;
+    let mut templates = Templates::builtin();
+    if let Some(path) = &settings.channels.templates {
+        let text = std::fs::read_to_string(path).map_err(|e| BadInput {
+            code: "templates_file",
+            message: format!("channels.templates: cannot read {path}: {e}"),
+        })?;
+        templates.merge(&text, path)?;
+    }
     Ok(Engine {
         worker: Worker {
             store: o.store.clone(),
             channels,
-            templates: Arc::new(Templates::builtin()),
+            templates: Arc::new(templates),
             policy: settings.contact.clone(),
             delivery: settings.channels.clone(),
             links: LinkKey::load(o.store.as_ref()).await?,
