@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt as _;
 use guanxi_domain::program::{ContactPolicy, Delivery, Priority, Refusal, Verdict, next_local_midnight};
-use guanxi_domain::{Channel, OrderKey, ShopTz, Source};
+use guanxi_domain::{Channel, ShopTz};
 use guanxi_store::{Claimed, Recipient, Settle, Store};
 use serde::Serialize;
 
@@ -82,6 +82,7 @@ impl Worker {
         let by_name: HashMap<&str, &Loaded> = programs.iter().map(|p| (p.program.name.as_str(), p)).collect();
         let order_ids: Vec<i64> = claimed.iter().filter_map(|m| m.order_id).collect();
         let orders = self.store.order_events(&order_ids).await?;
+        let items = self.store.order_items(&order_ids).await?;
         let customers: Vec<i64> = claimed.iter().map(|m| m.customer_id).collect();
         let today = next_local_midnight(now, self.tz) - Duration::days(1);
         let mut recipients = self
@@ -135,7 +136,7 @@ impl Worker {
                 .decide(m.priority, &r.facts(m.channel), now, m.expires_at, self.tz)
             {
                 Verdict::Send => {
-                    let out = self.compose(m, r, &orders).await;
+                    let out = self.compose(m, r, &orders, &items);
                     match out {
                         Ok(out) => {
                             r.count_sent(m.channel);
@@ -220,11 +221,12 @@ impl Worker {
     }
 
     /// Renders one message for its customer.
-    async fn compose(
+    fn compose(
         &self,
         m: &Claimed,
         r: &Recipient,
         orders: &HashMap<i64, guanxi_store::OrderEvents>,
+        items: &HashMap<i64, Vec<(String, u32)>>,
     ) -> Result<Outgoing, EngageError> {
         let en = self.delivery.language == "en";
         let mut vars = Vars {
@@ -238,26 +240,16 @@ impl Worker {
         };
         if let Some(o) = m.order_id.and_then(|id| orders.get(&id)) {
             vars.order = o.external_id.clone();
-            let source = Source::parse(&o.source).map_err(|e| EngageError::Store(e.to_string()))?;
-            let key = OrderKey {
-                source,
-                external_id: o.external_id.clone(),
-            };
-            if let Some(stored) = self.store.order(&key).await? {
-                vars.items = stored
-                    .order
-                    .lines
-                    .iter()
-                    .map(|l| {
-                        format!(
-                            "{} × {}",
-                            l.title.as_deref().or(l.sku.as_deref()).unwrap_or("?"),
-                            l.quantity
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(if en { ", " } else { "，" });
-            }
+            vars.items = items
+                .get(&o.id)
+                .map(|lines| {
+                    lines
+                        .iter()
+                        .map(|(item, qty)| format!("{item} × {qty}"))
+                        .collect::<Vec<_>>()
+                        .join(if en { ", " } else { "，" })
+                })
+                .unwrap_or_default();
         }
         let mut rendered = self.templates.render(&m.template, &self.delivery.language, &vars)?;
         let marketing = m.priority == Priority::Marketing;

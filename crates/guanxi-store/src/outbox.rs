@@ -207,7 +207,6 @@ pub struct SentMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderEvents {
     pub id: i64,
-    pub source: String,
     pub external_id: String,
     pub customer_id: i64,
     pub created_at: DateTime<Utc>,
@@ -255,6 +254,9 @@ pub trait Outbox: Send + Sync {
     ) -> Result<Vec<OrderEvents>>;
 
     async fn order_events(&self, ids: &[i64]) -> Result<HashMap<i64, OrderEvents>>;
+
+    /// The lines of these orders as (title, or SKU when untitled; quantity), in line order.
+    async fn order_items(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<(String, u32)>>>;
 
     /// Customers who entered `class` of `kind` in a build made as of `[from, to]`, with the
     /// build id.

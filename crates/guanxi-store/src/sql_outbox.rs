@@ -20,7 +20,7 @@ pub const MESSAGES_PER_STATEMENT: usize = 500;
 #[macro_export]
 macro_rules! sql_outbox {
     ($store:ident, $db:ty, $backend:expr) => {
-        const ORDER_EVENT_SELECT: &str = "SELECT id, source, external_id, customer_id, created_at, paid_at, shipped_at, arrived_at, \
+        const ORDER_EVENT_SELECT: &str = "SELECT id, external_id, customer_id, created_at, paid_at, shipped_at, arrived_at, \
             signed_at, completed_at, closed_at, refunded_at FROM orders ";
 
         const CLAIMED_COLUMNS: &str =
@@ -29,7 +29,6 @@ macro_rules! sql_outbox {
         fn order_events_from_row(r: &DbRow) -> $crate::Result<$crate::OrderEvents> {
             Ok($crate::OrderEvents {
                 id: get(r, "id")?,
-                source: get(r, "source")?,
                 external_id: get(r, "external_id")?,
                 customer_id: get(r, "customer_id")?,
                 created_at: get(r, "created_at")?,
@@ -310,6 +309,27 @@ macro_rules! sql_outbox {
                     b.push(")");
                     for o in rows_of(&self.pool, b, order_events_from_row).await? {
                         out.insert(o.id, o);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn order_items(&self, ids: &[i64]) -> $crate::Result<HashMap<i64, Vec<(String, u32)>>> {
+                let mut out: HashMap<i64, Vec<(String, u32)>> = HashMap::new();
+                for chunk in ids.chunks(q::ROWS_PER_STATEMENT) {
+                    let mut b = Builder::new(
+                        "SELECT order_id, COALESCE(title, sku, '?') AS item, quantity FROM order_lines WHERE order_id IN (",
+                    );
+                    let mut sep = b.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    b.push(") ORDER BY order_id, line_no");
+                    for r in b.build().fetch_all(&self.pool).await.map_err(db_err)? {
+                        let quantity: i64 = get(&r, "quantity")?;
+                        out.entry(get(&r, "order_id")?)
+                            .or_default()
+                            .push((get(&r, "item")?, u32::try_from(quantity).map_err(corrupt)?));
                     }
                 }
                 Ok(out)

@@ -1157,6 +1157,10 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
             .is_err()
     );
     assert_eq!(store.order_events(&[paid[0].id]).await.unwrap()[&paid[0].id], paid[0]);
+    assert_eq!(
+        store.order_items(&[paid[0].id]).await.unwrap()[&paid[0].id],
+        vec![("纸尿裤 L 码 0".to_string(), 1)]
+    );
     assert_eq!(store.birthdays(5, 17).await.unwrap(), vec![id]);
     assert_eq!(store.paid_since(&[id], at(0)).await.unwrap(), vec![(id, at(60))]);
     assert!(store.paid_since(&[id], at(60)).await.unwrap().is_empty());
