@@ -38,6 +38,34 @@ pub async fn load(store: &dyn Store) -> Result<Vec<Loaded>, EngageError> {
         .collect()
 }
 
+/// A program guanxi knows, with the store's state of it (none for a built-in never
+/// enabled).
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub program: Program,
+    pub state: Option<ProgramState>,
+}
+
+/// Every program guanxi knows: the six built-ins, each replaced by the store's version
+/// once enabled, then the shop's own — what `guanxi program list` and the web show.
+pub async fn catalogue(store: &dyn Store) -> Result<Vec<Known>, EngageError> {
+    let mut out: Vec<Known> = guanxi_domain::program::builtin()
+        .into_iter()
+        .map(|program| Known { program, state: None })
+        .collect();
+    for Loaded { state, program } in load(store).await? {
+        let known = Known {
+            program,
+            state: Some(state),
+        };
+        match out.iter_mut().find(|k| k.program.name == known.program.name) {
+            Some(slot) => *slot = known,
+            None => out.push(known),
+        }
+    }
+    Ok(out)
+}
+
 /// What one pass found, per program.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Planned {
@@ -64,20 +92,9 @@ fn column(event: OrderEvent) -> &'static str {
     }
 }
 
-/// When an order reached an event. A parcel is stuck from its shipping while it has not
-/// arrived or been signed for (the step waits the 72 hours).
+/// When an order reached an event (the domain's rule, on the stored times).
 pub fn event_time(o: &OrderEvents, e: OrderEvent) -> Option<DateTime<Utc>> {
-    match e {
-        OrderEvent::CreatedUnpaid => Some(o.created_at),
-        OrderEvent::Paid => o.paid_at,
-        OrderEvent::Shipped => o.shipped_at,
-        OrderEvent::Arrived => o.arrived_at,
-        OrderEvent::Signed => o.signed_at,
-        OrderEvent::Completed => o.completed_at,
-        OrderEvent::Closed => o.closed_at,
-        OrderEvent::Refunded => o.refunded_at,
-        OrderEvent::Stuck => o.shipped_at.filter(|_| o.arrived_at.is_none() && o.signed_at.is_none()),
-    }
+    e.at(o.created_at, &o.times)
 }
 
 /// How far back a pass looks for runs that may still have steps due: the longest wait,

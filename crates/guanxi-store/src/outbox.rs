@@ -210,13 +210,7 @@ pub struct OrderEvents {
     pub external_id: String,
     pub customer_id: i64,
     pub created_at: DateTime<Utc>,
-    pub paid_at: Option<DateTime<Utc>>,
-    pub shipped_at: Option<DateTime<Utc>>,
-    pub arrived_at: Option<DateTime<Utc>>,
-    pub signed_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub closed_at: Option<DateTime<Utc>>,
-    pub refunded_at: Option<DateTime<Utc>>,
+    pub times: guanxi_domain::StatusTimes,
 }
 
 /// Programs and the outbox. Every backend implements it with the shared SQL.

@@ -139,6 +139,19 @@ macro_rules! sql_store {
             row.try_get(col).map_err(|e| corrupt(format!("column {col}: {e}")))
         }
 
+        /// An order row's status times (`paid_at` … `refunded_at`).
+        fn status_times(row: &DbRow) -> $crate::Result<dom::StatusTimes> {
+            Ok(dom::StatusTimes {
+                paid_at: get(row, "paid_at")?,
+                shipped_at: get(row, "shipped_at")?,
+                arrived_at: get(row, "arrived_at")?,
+                signed_at: get(row, "signed_at")?,
+                completed_at: get(row, "completed_at")?,
+                closed_at: get(row, "closed_at")?,
+                refunded_at: get(row, "refunded_at")?,
+            })
+        }
+
         fn source(s: String) -> $crate::Result<dom::Source> {
             dom::Source::parse(&s).map_err(corrupt)
         }
@@ -543,15 +556,7 @@ macro_rules! sql_store {
                     customer: dom::CustomerKey { source: source(get(row, "c_source")?)?, external_id: get(row, "c_external_id")? },
                     status: dom::OrderStatus::parse(&status).map_err(corrupt)?,
                     created_at: get(row, "created_at")?,
-                    times: dom::StatusTimes {
-                        paid_at: get(row, "paid_at")?,
-                        shipped_at: get(row, "shipped_at")?,
-                        arrived_at: get(row, "arrived_at")?,
-                        signed_at: get(row, "signed_at")?,
-                        completed_at: get(row, "completed_at")?,
-                        closed_at: get(row, "closed_at")?,
-                        refunded_at: get(row, "refunded_at")?,
-                    },
+                    times: status_times(row)?,
                     shipping_fee: dom::Cents(get(row, "shipping_cents")?),
                     currency: get(row, "currency")?,
                     coupon: get(row, "coupon")?,

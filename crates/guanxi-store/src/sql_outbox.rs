@@ -32,13 +32,7 @@ macro_rules! sql_outbox {
                 external_id: get(r, "external_id")?,
                 customer_id: get(r, "customer_id")?,
                 created_at: get(r, "created_at")?,
-                paid_at: get(r, "paid_at")?,
-                shipped_at: get(r, "shipped_at")?,
-                arrived_at: get(r, "arrived_at")?,
-                signed_at: get(r, "signed_at")?,
-                completed_at: get(r, "completed_at")?,
-                closed_at: get(r, "closed_at")?,
-                refunded_at: get(r, "refunded_at")?,
+                times: status_times(r)?,
             })
         }
 

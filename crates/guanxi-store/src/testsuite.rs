@@ -1142,7 +1142,7 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
     upsert(store, &[order("o1", "c1", 1)]).await;
     let paid = store.orders_by_event("paid_at", at(0), at(100), 0, 10).await.unwrap();
     assert_eq!(paid.len(), 1);
-    assert_eq!(paid[0].paid_at, Some(at(60)));
+    assert_eq!(paid[0].times.paid_at, Some(at(60)));
     assert!(
         store
             .orders_by_event("paid_at", at(61), at(100), 0, 10)

@@ -5,7 +5,6 @@
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use guanxi_domain::program::{Action, Program, Trigger};
 use guanxi_engage::stats::StepStats;
 use maud::html;
 use serde::Deserialize;
@@ -18,35 +17,6 @@ pub struct Params {
     lang: Option<String>,
 }
 
-/// An order event as definitions write it (`created-unpaid`).
-fn event(e: guanxi_domain::program::OrderEvent) -> String {
-    serde_json::to_value(e)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn trigger(t: &Trigger) -> String {
-    match t {
-        Trigger::Order(e) => format!("order: {}", event(*e)),
-        Trigger::Became { kind, class } => format!("{kind} → {class}"),
-        Trigger::Date(d) => format!("date: {d}"),
-        Trigger::Segment(s) => format!("segment: {s}"),
-        Trigger::Every(w) => format!("every {w}"),
-    }
-}
-
-fn action(a: &Action) -> String {
-    match a {
-        Action::Send { send, template } => format!("{send}: {template}"),
-        Action::AddTag { add_tag } => format!("+ {add_tag}"),
-        Action::RemoveTag { remove_tag } => format!("− {remove_tag}"),
-        Action::Coupon { coupon } => format!("coupon {coupon}"),
-        Action::Points { points } => format!("{points} points"),
-        Action::Task { task } => format!("task: {task}"),
-    }
-}
-
 pub async fn show(
     State(s): State<AppState>,
     Query(p): Query<Params>,
@@ -54,25 +24,12 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let lang = lang_of(p.lang.as_deref(), &headers);
-    let stored = s.store.programs().await?;
     let stats = guanxi_engage::stats::step_stats(s.store.as_ref(), None, chrono::Duration::days(7))
         .await
         .map_err(|e| WebError::Engage(e.to_string()))?;
-    // The built-ins, each replaced by the store's version when enabled once; then the
-    // shop's own programs.
-    let mut programs: Vec<(Program, Option<&guanxi_store::ProgramState>)> = guanxi_domain::program::builtin()
-        .into_iter()
-        .map(|p| (p, None))
-        .collect();
-    for state in &stored {
-        let Ok(program) = Program::parse(&state.definition, &state.name) else {
-            continue;
-        };
-        match programs.iter_mut().find(|(p, _)| p.name == state.name) {
-            Some(slot) => *slot = (program, Some(state)),
-            None => programs.push((program, Some(state))),
-        }
-    }
+    let programs = guanxi_engage::schedule::catalogue(s.store.as_ref())
+        .await
+        .map_err(|e| WebError::Engage(e.to_string()))?;
     let of = |program: &str, step: &str| -> StepStats {
         stats
             .iter()
@@ -98,15 +55,16 @@ pub async fn show(
     ];
     let body = html! {
         p { (lang.t("programs-how")) }
-        @for (program, state) in &programs {
+        @for known in &programs {
+            @let program = &known.program;
             section aria-labelledby={ "p-" (program.name) } {
                 h2 id={ "p-" (program.name) } { (program.title) }
                 p {
-                    @match state.filter(|s| s.enabled) {
+                    @match known.state.as_ref().filter(|s| s.enabled) {
                         Some(st) => { strong { (lang.t("programs-on")) } " " (since(st)) }
                         None => { span { (lang.t("programs-off")) } }
                     }
-                    " · " code { (program.name) } " · " (trigger(&program.trigger))
+                    " · " code { (program.name) } " · " (program.trigger)
                 }
                 table {
                     thead { tr {
@@ -120,9 +78,9 @@ pub async fn show(
                                 td { (step.name) }
                                 td {
                                     (step.after)
-                                    @if let Some(e) = step.on { " ← " (event(e)) }
+                                    @if let Some(e) = step.on { " ← " (e.name()) }
                                 }
-                                td { (action(&step.action)) }
+                                td { (step.action) }
                                 @for v in [n.sent, n.delivered, n.clicked, n.dropped, n.failed, n.converted, n.actions] {
                                     td.num { (v) }
                                 }

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Duration, Months, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Channel, ShopTz};
+use crate::{Channel, ShopTz, StatusTimes};
 
 pub mod calendar;
 mod delivery;
@@ -44,6 +44,40 @@ pub enum OrderEvent {
     Stuck,
 }
 
+impl OrderEvent {
+    /// When an order created at `created` with these status times reached the event. A
+    /// parcel is stuck from its shipping while it has not arrived or been signed for (the
+    /// step waits the 72 hours).
+    pub fn at(self, created: DateTime<Utc>, t: &StatusTimes) -> Option<DateTime<Utc>> {
+        match self {
+            OrderEvent::CreatedUnpaid => Some(created),
+            OrderEvent::Paid => t.paid_at,
+            OrderEvent::Shipped => t.shipped_at,
+            OrderEvent::Arrived => t.arrived_at,
+            OrderEvent::Signed => t.signed_at,
+            OrderEvent::Completed => t.completed_at,
+            OrderEvent::Closed => t.closed_at,
+            OrderEvent::Refunded => t.refunded_at,
+            OrderEvent::Stuck => t.shipped_at.filter(|_| t.arrived_at.is_none() && t.signed_at.is_none()),
+        }
+    }
+
+    /// The event as definitions write it (`created-unpaid`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OrderEvent::CreatedUnpaid => "created-unpaid",
+            OrderEvent::Paid => "paid",
+            OrderEvent::Shipped => "shipped",
+            OrderEvent::Arrived => "arrived",
+            OrderEvent::Signed => "signed",
+            OrderEvent::Completed => "completed",
+            OrderEvent::Closed => "closed",
+            OrderEvent::Refunded => "refunded",
+            OrderEvent::Stuck => "stuck",
+        }
+    }
+}
+
 /// What starts a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -65,6 +99,20 @@ pub enum Trigger {
     Every(Wait),
 }
 
+/// The trigger as people read it: `order created-unpaid`, `relationship → first-time`,
+/// `date double-11`, `segment …`, `every 7d`.
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trigger::Order(e) => write!(f, "order {}", e.name()),
+            Trigger::Became { kind, class } => write!(f, "{kind} → {class}"),
+            Trigger::Date(d) => write!(f, "date {d}"),
+            Trigger::Segment(s) => write!(f, "segment {s}"),
+            Trigger::Every(w) => write!(f, "every {w}"),
+        }
+    }
+}
+
 /// What a step does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -75,6 +123,20 @@ pub enum Action {
     Coupon { coupon: String },
     Points { points: i64 },
     Task { task: String },
+}
+
+/// The action as people read it: `sms: payment-reminder-1`, `+ tag`, `task: …`.
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Send { send, template } => write!(f, "{send}: {template}"),
+            Action::AddTag { add_tag } => write!(f, "+ tag {add_tag}"),
+            Action::RemoveTag { remove_tag } => write!(f, "− tag {remove_tag}"),
+            Action::Coupon { coupon } => write!(f, "coupon {coupon}"),
+            Action::Points { points } => write!(f, "{points} points"),
+            Action::Task { task } => write!(f, "task: {task}"),
+        }
+    }
 }
 
 /// A wait relative to the moment a step is timed from: minutes, hours, days or calendar
@@ -379,6 +441,28 @@ mod tests {
                 .due(created, &quick, created + Duration::days(3), tz)
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn events_are_named_as_definitions_write_them_and_timed_from_the_order() {
+        use OrderEvent::*;
+        for e in [CreatedUnpaid, Paid, Shipped, Arrived, Signed, Completed, Closed, Refunded, Stuck] {
+            assert_eq!(toml::Value::try_from(e).unwrap().as_str(), Some(e.name()));
+        }
+        let created = at(0);
+        let shipped = StatusTimes {
+            paid_at: Some(at(1)),
+            shipped_at: Some(at(5)),
+            ..StatusTimes::default()
+        };
+        assert_eq!(CreatedUnpaid.at(created, &shipped), Some(created));
+        assert_eq!(Stuck.at(created, &shipped), Some(at(5)), "shipped, not arrived: stuck since shipping");
+        let arrived = StatusTimes {
+            arrived_at: Some(at(30)),
+            ..shipped.clone()
+        };
+        assert_eq!(Stuck.at(created, &arrived), None);
+        assert_eq!(Signed.at(created, &arrived), None);
     }
 
     #[test]

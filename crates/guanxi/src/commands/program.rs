@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use guanxi_domain::profile::Settings;
-use guanxi_domain::program::{Action, Program, Trigger, builtin};
+use guanxi_domain::program::{Program, builtin};
 use guanxi_domain::{ShopTz, parse_timestamp};
 use guanxi_engage::{Channels, Engine, LinkKey, Loaded, Templates, Worker};
 use guanxi_store::ProgramState;
@@ -186,59 +186,32 @@ struct Listed {
     since: Option<DateTime<Utc>>,
 }
 
-/// The built-ins, with the store's programs (their enabled state; own programs added).
+/// The built-ins and the store's programs, with their state.
 async fn list(o: &Opened) -> anyhow::Result<Vec<Listed>> {
-    let stored = o.store.programs().await?;
-    let mut out: Vec<Listed> = builtin()
+    Ok(guanxi_engage::schedule::catalogue(o.store.as_ref())
+        .await?
         .into_iter()
-        .map(|program| Listed {
-            program,
-            enabled: false,
-            since: None,
+        .map(|k| Listed {
+            program: k.program,
+            enabled: k.state.as_ref().is_some_and(|s| s.enabled),
+            since: k.state.and_then(|s| s.since),
         })
-        .collect();
-    for s in stored {
-        let program = Program::parse(&s.definition, &format!("program '{}'", s.name))?;
-        let listed = Listed {
-            program,
-            enabled: s.enabled,
-            since: s.since,
-        };
-        match out.iter_mut().find(|l| l.program.name == s.name) {
-            Some(l) => *l = listed,
-            None => out.push(listed),
-        }
-    }
-    Ok(out)
+        .collect())
 }
 
 /// One program as text: its name, title, priority, trigger and steps.
 fn text(l: &Listed) -> String {
     let p = &l.program;
-    let trigger = match &p.trigger {
-        Trigger::Order(e) => format!("order {e:?}"),
-        Trigger::Became { kind, class } => format!("became {kind} = {class}"),
-        Trigger::Date(d) => format!("date {d}"),
-        Trigger::Segment(s) => format!("segment {s}"),
-        Trigger::Every(w) => format!("every {w}"),
-    };
     let state = if l.enabled { "enabled" } else { "off" };
-    let mut out = format!("{} — {} ({:?}; {trigger}) [{state}]\n", p.name, p.title, p.priority);
+    let mut out = format!("{} — {} ({:?}; {}) [{state}]\n", p.name, p.title, p.priority, p.trigger);
     for s in &p.steps {
         let wait = s.after.to_string();
-        let from = s.on.map_or(String::new(), |e| format!(" after {e:?}"));
-        let action = match &s.action {
-            Action::Send { send, template } => format!("send {send} {template}"),
-            Action::AddTag { add_tag } => format!("add tag {add_tag}"),
-            Action::RemoveTag { remove_tag } => format!("remove tag {remove_tag}"),
-            Action::Coupon { coupon } => format!("grant coupon {coupon}"),
-            Action::Points { points } => format!("grant {points} points"),
-            Action::Task { task } => format!("service task: {task}"),
-        };
-        out += &format!("  {:<10} {wait:>5}{from}: {action}\n", s.name);
+        let from = s.on.map_or(String::new(), |e| format!(" after {}", e.name()));
+        out += &format!("  {:<10} {wait:>5}{from}: {}\n", s.name, s.action);
     }
     if !p.stop_on.is_empty() {
-        out += &format!("  stops on {:?}\n", p.stop_on);
+        let stops: Vec<&str> = p.stop_on.iter().map(|e| e.name()).collect();
+        out += &format!("  stops on {}\n", stops.join(", "));
     }
     out
 }
