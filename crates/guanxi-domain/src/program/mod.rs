@@ -446,7 +446,17 @@ mod tests {
     #[test]
     fn events_are_named_as_definitions_write_them_and_timed_from_the_order() {
         use OrderEvent::*;
-        for e in [CreatedUnpaid, Paid, Shipped, Arrived, Signed, Completed, Closed, Refunded, Stuck] {
+        for e in [
+            CreatedUnpaid,
+            Paid,
+            Shipped,
+            Arrived,
+            Signed,
+            Completed,
+            Closed,
+            Refunded,
+            Stuck,
+        ] {
             assert_eq!(toml::Value::try_from(e).unwrap().as_str(), Some(e.name()));
         }
         let created = at(0);
@@ -456,7 +466,11 @@ mod tests {
             ..StatusTimes::default()
         };
         assert_eq!(CreatedUnpaid.at(created, &shipped), Some(created));
-        assert_eq!(Stuck.at(created, &shipped), Some(at(5)), "shipped, not arrived: stuck since shipping");
+        assert_eq!(
+            Stuck.at(created, &shipped),
+            Some(at(5)),
+            "shipped, not arrived: stuck since shipping"
+        );
         let arrived = StatusTimes {
             arrived_at: Some(at(30)),
             ..shipped.clone()
