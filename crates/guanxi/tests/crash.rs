@@ -1,5 +1,5 @@
 //! Exactly once, under crashes: a `guanxi program run` sending 10,000 messages is killed
-//! with SIGKILL at random moments 20 times and restarted; afterwards every due message was
+//! with SIGKILL 20 times at random moments while it sends and restarted; afterwards every due message was
 //! delivered exactly once, counted at the sink (an HTTP gateway that, like the real ones,
 //! delivers an idempotency key once). On SQLite and on PostgreSQL; with PostgreSQL also
 //! two `guanxi serve` processes sharing the database.
@@ -183,9 +183,20 @@ fn kill_and_restart(db: Db) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20261123);
     let run = ["program", "run", "--lease-secs", "2", "--batch", "50"];
     let mut interrupted = 0;
-    for _ in 0..20 {
+    for kill in 0..20u64 {
+        // Kill once the run has made progress (so that, on a fast machine or a slow one,
+        // the kill lands while messages are being sent), at a random moment after that
+        // point, so that kills fall between claim, send and settle alike.
+        let target = (kill + 1) * MESSAGES as u64 / 22;
         let mut child = db.spawn(dir, &run);
-        std::thread::sleep(Duration::from_millis(rng.random_range(30..400)));
+        let start = Instant::now();
+        while sink.counts().2 < target
+            && child.try_wait().unwrap().is_none()
+            && start.elapsed() < Duration::from_secs(120)
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..40)));
         if child.try_wait().unwrap().is_none() {
             interrupted += 1;
         }
@@ -194,7 +205,7 @@ fn kill_and_restart(db: Db) {
     }
     let before = sink.counts().2;
     assert!(
-        interrupted >= 15 && before < MESSAGES as u64,
+        interrupted >= 18 && before < MESSAGES as u64,
         "the kills must land while sending: {interrupted} of 20 interrupted a run, {before} delivered"
     );
     // The killed processes' claims end with their leases; then one run finishes the rest.
