@@ -103,7 +103,7 @@ impl Engine {
             .map(|p| p.messages)
             .sum();
         loop {
-            let worked = w.batch(&programs, clock()).await?;
+            let worked = w.batch(clock()).await?;
             ran.worked.add(worked);
             if worked.claimed == 0 {
                 return Ok(ran);
@@ -139,7 +139,7 @@ impl Engine {
                     Err(e) => tracing::error!(code = e.code(), "scheduler pass: {e}"),
                 }
             }
-            match w.batch(&programs, Utc::now()).await {
+            match w.batch(Utc::now()).await {
                 Ok(worked) if worked.claimed > 0 => {
                     tracing::debug!(?worked, "batch");
                 }

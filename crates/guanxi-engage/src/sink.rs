@@ -1,5 +1,5 @@
 //! A local HTTP endpoint standing in for an SMS gateway or a webhook receiver, for the
-//! outbox benchmark and the tests: it accepts every POST, and delivers each idempotency key
+//! outbox benchmark and the tests (with the shoppers, program and queue they use): it accepts every POST, and delivers each idempotency key
 //! once — a repeat (a crashed worker's retry) is answered 200 and counted, not delivered
 //! again — which is what the real providers guanxi targets do with the key.
 
@@ -11,6 +11,87 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use chrono::{DateTime, Duration, Utc};
+use guanxi_domain::program::{ContactPolicy, Delivery, GatewayDelivery, Priority, QuietHours, ledger_key};
+use guanxi_domain::{Channel, Consent, ConsentState, Contact, Customer, CustomerKey, ShopTz, Source};
+use guanxi_store::{NewMessage, Plan, ProgramState, Store};
+
+use crate::channel::Gateway;
+use crate::{Channels, EngageError, LinkKey, Templates, Worker};
+
+/// The program the sink's shoppers are told by: one SMS, care priority.
+pub const PROGRAM: &str = "name = \"sink\"\ntitle = \"Sink\"\npriority = \"care\"\ntrigger = { order = \"paid\" }\n\n\
+    [[steps]]\nname = \"touch\"\nafter = \"0m\"\naction = { send = \"sms\", template = \"care-signed\" }\n";
+
+/// `n` shoppers of `source` with a mobile and SMS consent, stored; their ids in order.
+pub async fn shoppers(store: &dyn Store, source: &str, n: u64) -> Result<Vec<i64>, EngageError> {
+    let source = Source::parse(source).map_err(EngageError::Program)?;
+    let consent_at = Utc::now();
+    let customers: Vec<Customer> = (0..n)
+        .map(|i| {
+            let mut c = Customer::bare(CustomerKey {
+                source: source.clone(),
+                external_id: format!("B{i:08}"),
+            });
+            c.name = Some(format!("顾客{i}"));
+            c.mobile = Some(Contact::mobile(&format!("139{:08}", i % 100_000_000)));
+            c.consents = vec![Consent {
+                channel: Channel::Sms,
+                state: ConsentState::Granted,
+                recorded_at: consent_at,
+                evidence: "sink".into(),
+            }];
+            c
+        })
+        .collect();
+    let mut tx = store.begin().await?;
+    for chunk in customers.chunks(5000) {
+        tx.upsert_customers(chunk).await?;
+    }
+    tx.commit().await?;
+    let mut ids = Vec::with_capacity(customers.len());
+    for c in &customers {
+        let id = store.customer_id(&c.key).await?;
+        ids.push(id.ok_or_else(|| EngageError::Store(format!("customer {} not stored", c.key.external_id)))?);
+    }
+    Ok(ids)
+}
+
+/// Stores [`PROGRAM`], enabled or disabled.
+pub async fn save_program(store: &dyn Store, enabled: bool) -> Result<(), EngageError> {
+    let state = ProgramState {
+        name: "sink".into(),
+        definition: PROGRAM.into(),
+        enabled,
+        since: None,
+        updated_at: Utc::now(),
+    };
+    Ok(store.save_program(&state, "sink").await?)
+}
+
+/// One SMS of [`PROGRAM`] to each shopper, due `now`: what a scheduler pass writes.
+pub fn plan(ids: &[i64], now: DateTime<Utc>) -> Plan {
+    let run = now.timestamp_micros().to_string();
+    Plan {
+        messages: ids
+            .iter()
+            .map(|id| NewMessage {
+                ledger_key: ledger_key(*id, "sink", "touch", &run),
+                customer_id: *id,
+                channel: Channel::Sms,
+                program: "sink".into(),
+                step: "touch".into(),
+                template: "care-signed".into(),
+                priority: Priority::Care,
+                order_id: None,
+                due_at: now,
+                expires_at: now + Duration::days(1),
+            })
+            .collect(),
+        at: Some(now),
+        ..Plan::default()
+    }
+}
 
 /// One delivered request.
 #[derive(Debug, Clone)]
@@ -59,6 +140,51 @@ impl Sink {
 
     pub fn deliveries(&self) -> Vec<SinkDelivery> {
         self.inner.lock().expect("sink lock").deliveries.clone()
+    }
+
+    /// A worker whose SMS gateway is this sink, with no quiet hours and the built-in
+    /// templates (`concurrency` sends in flight, `batch` messages claimed at once): what
+    /// the outbox benchmark and the worker's tests drive.
+    pub fn sms_worker(
+        &self,
+        store: Arc<dyn Store>,
+        tz: ShopTz,
+        concurrency: u16,
+        batch: u32,
+    ) -> Result<Worker, EngageError> {
+        let delivery = Delivery {
+            concurrency,
+            sms: Some(GatewayDelivery {
+                url: format!("{}/sms", self.url),
+                auth_header: None,
+                auth_env: None,
+                body: GatewayDelivery::default_body(),
+                reply_secret_env: None,
+            }),
+            ..Delivery::default()
+        };
+        let mut channels = Channels::default();
+        let gateway = delivery.sms.as_ref().expect("set above");
+        channels.insert(
+            Channel::Sms,
+            Arc::new(Gateway::new(gateway, crate::channel::http_client()?, "sms")?),
+        );
+        let policy = ContactPolicy {
+            quiet_hours: QuietHours::parse("00:00-00:00").map_err(EngageError::Program)?,
+            ..ContactPolicy::default()
+        };
+        Ok(Worker {
+            store,
+            channels,
+            templates: Arc::new(Templates::builtin()),
+            policy,
+            delivery,
+            links: LinkKey::new(b"sink".to_vec()),
+            tz,
+            name: crate::worker_name(),
+            lease: Duration::seconds(60),
+            batch,
+        })
     }
 
     /// Answers the next `n` requests 503 (a gateway outage), to exercise retries.

@@ -65,9 +65,10 @@ pub fn backoff(attempts: i64) -> Duration {
 }
 
 impl Worker {
-    /// Claims, judges, sends and settles one batch. `programs` are the store's programs
-    /// (a message of a program since disabled is dropped).
-    pub async fn batch(&self, programs: &[Loaded], now: DateTime<Utc>) -> Result<Worked, EngageError> {
+    /// Claims, judges, sends and settles one batch. The programs are read afresh for each
+    /// batch, so that a `guanxi program disable` reaches running workers at their next
+    /// batch (a message of a program since disabled is dropped).
+    pub async fn batch(&self, now: DateTime<Utc>) -> Result<Worked, EngageError> {
         let claimed = self
             .store
             .claim(&self.name, now, Utc::now(), self.lease, self.batch)
@@ -79,6 +80,7 @@ impl Worker {
         if claimed.is_empty() {
             return Ok(worked);
         }
+        let programs = crate::schedule::load(self.store.as_ref()).await?;
         let by_name: HashMap<&str, &Loaded> = programs.iter().map(|p| (p.program.name.as_str(), p)).collect();
         let order_ids: Vec<i64> = claimed.iter().filter_map(|m| m.order_id).collect();
         let orders = self.store.order_events(&order_ids).await?;
