@@ -42,7 +42,7 @@ pub mod tables;
 pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
 pub use outbox::{
     Claimed, Entry, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState, Recipient,
-    SentMessage, Settle,
+    SentMessage, Settle, Task,
 };
 pub use profiles::{
     BuildRecord, CLASS_KINDS, CLV_BUCKETS, ClassTotal, ClvBucket, MergeChange, MergeProposal, Movement, ProfileRow,

@@ -192,6 +192,24 @@ pub struct MessageCount {
     pub count: u64,
 }
 
+/// A service task a program step created for staff (DOMAIN.md §5: "parcel not moving for
+/// 72 hours: call the carrier"), open until someone closes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Task {
+    /// The send ledger's key: the task's identity (a step's task is created once).
+    pub key: String,
+    pub customer_id: i64,
+    pub customer_external_id: String,
+    pub customer_name: Option<String>,
+    pub program: String,
+    pub step: String,
+    /// What to do, as the program says it.
+    pub task: String,
+    pub due_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub done_at: Option<DateTime<Utc>>,
+}
+
 /// A sent message with the first paid order of its customer after it (for conversion
 /// within an attribution window).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,6 +243,14 @@ pub trait Outbox: Send + Sync {
     /// (tags applied at once). Those whose ledger key is already there are skipped (never
     /// twice); returns how many messages were queued.
     async fn apply(&self, plan: &Plan) -> Result<u64>;
+
+    /// Service tasks, the earliest due first: the open ones, or all (`all`); of one customer
+    /// or of every customer.
+    async fn tasks(&self, all: bool, customer_id: Option<i64>) -> Result<Vec<Task>>;
+
+    /// Closes an open task, audited under `actor` on the customer; false when no open
+    /// task has this key (closed already, or never created).
+    async fn close_task(&self, key: &str, at: DateTime<Utc>, actor: &str) -> Result<bool>;
 
     /// Actions recorded per program, step and action: (program, step, action, count).
     async fn action_counts(&self, program: Option<&str>) -> Result<Vec<(String, String, String, u64)>>;

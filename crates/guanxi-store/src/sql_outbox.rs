@@ -226,6 +226,53 @@ macro_rules! sql_outbox {
                 Ok(queued)
             }
 
+            async fn tasks(&self, all: bool, customer_id: Option<i64>) -> $crate::Result<Vec<$crate::Task>> {
+                let mut b = Builder::new(
+                    "SELECT a.ledger_key, a.customer_id, c.external_id, c.name, a.program, a.step, a.detail, \
+                     a.due_at, a.decided_at, a.done_at FROM program_actions a JOIN customers c ON c.id = a.customer_id \
+                     WHERE a.action = 'task'",
+                );
+                if !all {
+                    b.push(" AND a.done_at IS NULL");
+                }
+                if let Some(id) = customer_id {
+                    b.push(" AND a.customer_id = ").push_bind(id);
+                }
+                b.push(" ORDER BY a.due_at, a.ledger_key");
+                rows_of(&self.pool, b, |r| {
+                    Ok($crate::Task {
+                        key: get(r, "ledger_key")?,
+                        customer_id: get(r, "customer_id")?,
+                        customer_external_id: get(r, "external_id")?,
+                        customer_name: get(r, "name")?,
+                        program: get(r, "program")?,
+                        step: get(r, "step")?,
+                        task: get(r, "detail")?,
+                        due_at: get(r, "due_at")?,
+                        created_at: get(r, "decided_at")?,
+                        done_at: get(r, "done_at")?,
+                    })
+                })
+                .await
+            }
+
+            async fn close_task(&self, key: &str, at: chrono::DateTime<chrono::Utc>, actor: &str) -> $crate::Result<bool> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut b = Builder::new("UPDATE program_actions SET done_at = ");
+                b.push_bind(at)
+                    .push(" WHERE action = 'task' AND done_at IS NULL AND ledger_key = ")
+                    .push_bind(key.to_string())
+                    .push(" RETURNING customer_id, detail");
+                let Some(row) = b.build().fetch_optional(&mut *tx).await.map_err(db_err)? else {
+                    return Ok(false);
+                };
+                let customer: i64 = get(&row, "customer_id")?;
+                let detail: String = get(&row, "detail")?;
+                audit(&mut *tx, at, actor, "task.close", format!("customer:{customer}"), format!("{key}: {detail}")).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(true)
+            }
+
             async fn action_counts(&self, program: Option<&str>) -> $crate::Result<Vec<(String, String, String, u64)>> {
                 let mut b = Builder::new("SELECT program, step, action, COUNT(*) AS n FROM program_actions");
                 if let Some(p) = program {

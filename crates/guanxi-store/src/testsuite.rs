@@ -960,6 +960,39 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
     );
     assert_eq!(store.counts().await.unwrap().messages, 2);
     assert_eq!(store.entries("segment-marketing").await.unwrap(), plan.entered);
+
+    // A step's service task is open until someone closes it, once, audited on the customer.
+    let open = store.tasks(false, None).await.unwrap();
+    assert_eq!(
+        open.iter()
+            .map(|t| (t.key.as_str(), t.task.as_str(), t.customer_id))
+            .collect::<Vec<_>>(),
+        [("call", "回购", id)]
+    );
+    assert_eq!(
+        (open[0].due_at, open[0].created_at, open[0].done_at),
+        (at(10), at(50), None)
+    );
+    assert_eq!(store.tasks(false, Some(id + 1000)).await.unwrap(), []);
+    assert!(store.close_task("call", at(70), "staff:li").await.unwrap());
+    assert!(
+        !store.close_task("call", at(71), "staff:li").await.unwrap(),
+        "closed once"
+    );
+    assert!(
+        !store.close_task("tag-on", at(71), "staff:li").await.unwrap(),
+        "a tag is not a task"
+    );
+    assert_eq!(store.tasks(false, Some(id)).await.unwrap(), []);
+    let all = store.tasks(true, Some(id)).await.unwrap();
+    assert_eq!(all.iter().map(|t| t.done_at).collect::<Vec<_>>(), [Some(at(70))]);
+    let trail = store.audit_trail(&format!("customer:{id}")).await.unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|a| a.action == "task.close" && a.actor == "staff:li" && a.detail == "call: 回购"),
+        "{trail:?}"
+    );
     let keys = vec![plan.messages[0].ledger_key.clone(), "nope".to_string()];
     assert_eq!(store.ledger_has(&keys).await.unwrap(), [keys[0].clone()].into());
 
