@@ -248,9 +248,9 @@ pub trait Outbox: Send + Sync {
     /// or of every customer.
     async fn tasks(&self, all: bool, customer_id: Option<i64>) -> Result<Vec<Task>>;
 
-    /// Closes an open task, audited under `actor` on the customer; false when no open
-    /// task has this key (closed already, or never created).
-    async fn close_task(&self, key: &str, at: DateTime<Utc>, actor: &str) -> Result<bool>;
+    /// Closes an open task, audited under `actor` on the customer: the task's text, or
+    /// none when no open task has this key (closed already, or never created).
+    async fn close_task(&self, key: &str, at: DateTime<Utc>, actor: &str) -> Result<Option<String>>;
 
     /// Actions recorded per program, step and action: (program, step, action, count).
     async fn action_counts(&self, program: Option<&str>) -> Result<Vec<(String, String, String, u64)>>;

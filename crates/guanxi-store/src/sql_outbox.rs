@@ -256,7 +256,12 @@ macro_rules! sql_outbox {
                 .await
             }
 
-            async fn close_task(&self, key: &str, at: chrono::DateTime<chrono::Utc>, actor: &str) -> $crate::Result<bool> {
+            async fn close_task(
+                &self,
+                key: &str,
+                at: chrono::DateTime<chrono::Utc>,
+                actor: &str,
+            ) -> $crate::Result<Option<String>> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let mut b = Builder::new("UPDATE program_actions SET done_at = ");
                 b.push_bind(at)
@@ -264,13 +269,13 @@ macro_rules! sql_outbox {
                     .push_bind(key.to_string())
                     .push(" RETURNING customer_id, detail");
                 let Some(row) = b.build().fetch_optional(&mut *tx).await.map_err(db_err)? else {
-                    return Ok(false);
+                    return Ok(None);
                 };
                 let customer: i64 = get(&row, "customer_id")?;
                 let detail: String = get(&row, "detail")?;
                 audit(&mut *tx, at, actor, "task.close", format!("customer:{customer}"), format!("{key}: {detail}")).await?;
                 tx.commit().await.map_err(db_err)?;
-                Ok(true)
+                Ok(Some(detail))
             }
 
             async fn action_counts(&self, program: Option<&str>) -> $crate::Result<Vec<(String, String, String, u64)>> {

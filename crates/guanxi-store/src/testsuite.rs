@@ -974,13 +974,18 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
         (at(10), at(50), None)
     );
     assert_eq!(store.tasks(false, Some(id + 1000)).await.unwrap(), []);
-    assert!(store.close_task("call", at(70), "staff:li").await.unwrap());
-    assert!(
-        !store.close_task("call", at(71), "staff:li").await.unwrap(),
+    assert_eq!(
+        store.close_task("call", at(70), "staff:li").await.unwrap().as_deref(),
+        Some("回购")
+    );
+    assert_eq!(
+        store.close_task("call", at(71), "staff:li").await.unwrap(),
+        None,
         "closed once"
     );
-    assert!(
-        !store.close_task("tag-on", at(71), "staff:li").await.unwrap(),
+    assert_eq!(
+        store.close_task("tag-on", at(71), "staff:li").await.unwrap(),
+        None,
         "a tag is not a task"
     );
     assert_eq!(store.tasks(false, Some(id)).await.unwrap(), []);

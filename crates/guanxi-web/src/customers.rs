@@ -329,7 +329,7 @@ const LIVE_COUNT: &str = r#"
 "#;
 
 /// Percent-encodes a query value.
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {

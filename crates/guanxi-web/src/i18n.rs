@@ -156,6 +156,12 @@ mod tests {
             k.sort();
             k
         };
+        for catalogue in [en, zh] {
+            // A key defined twice makes the catalogue fail to load at the first lookup.
+            let mut once = keys(catalogue);
+            once.dedup();
+            assert_eq!(once, keys(catalogue), "a key defined twice");
+        }
         assert_eq!(keys(en), keys(zh));
         assert_eq!(Lang::ZhCn.class("relationship", "loyal"), "忠诚客户");
         assert_eq!(Lang::En.class("rfm8", "重要价值"), "Important value");

@@ -48,6 +48,7 @@ pub enum Page {
     Customers,
     Reports,
     Programs,
+    Tasks,
 }
 
 pub fn frame(lang: Lang, current: Page, path_and_query: &str, title: &str, body: Markup) -> Markup {
@@ -56,6 +57,7 @@ pub fn frame(lang: Lang, current: Page, path_and_query: &str, title: &str, body:
         (Page::Customers, "/customers", lang.t("nav-customers")),
         (Page::Reports, "/reports", lang.t("nav-reports")),
         (Page::Programs, "/programs", lang.t("nav-programs")),
+        (Page::Tasks, "/tasks", lang.t("nav-tasks")),
     ];
     html! {
         (DOCTYPE)

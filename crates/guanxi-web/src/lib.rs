@@ -14,6 +14,7 @@ mod layout;
 mod programs;
 mod reports;
 mod responses;
+mod tasks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,6 +61,8 @@ pub fn router(state: AppState) -> Router {
         .route("/segments", axum::routing::post(customers::save))
         .route("/reports", get(reports::show))
         .route("/programs", get(programs::show))
+        .route("/tasks", get(tasks::show))
+        .route("/tasks/done", axum::routing::post(tasks::close))
         .route("/reports.csv", get(reports::csv))
         .route("/r/{id}", get(responses::click))
         .route("/u/{id}", get(responses::ask).post(responses::unsubscribe))

@@ -121,6 +121,11 @@ pub enum Command {
     #[command(subcommand)]
     Program(ProgramCommand),
 
+    /// Service tasks that program steps created for staff (e.g. a parcel stuck for 72
+    /// hours: call the carrier): list them, close them.
+    #[command(subcommand, visible_alias = "tasks")]
+    Task(TaskCommand),
+
     /// Benchmarks that print figures (not tests).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -245,6 +250,36 @@ pub enum ProfileCommand {
         /// order's time]. Nothing reads the clock: the same data and date give the same result.
         #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// The open tasks, the earliest due first
+    #[command(after_help = "Examples:
+  guanxi task list
+  guanxi task list --all --json
+  guanxi task list --customer C0000042 --source demo")]
+    List {
+        /// Closed tasks too
+        #[arg(long)]
+        all: bool,
+        /// One customer's tasks (its id in its source)
+        #[arg(long, value_name = "ID")]
+        customer: Option<String>,
+        /// The source of --customer (as given to the import)
+        #[arg(long, default_value = "generic")]
+        source: String,
+    },
+    /// Close a task (audited on the customer)
+    #[command(after_help = "Examples:
+  guanxi task done 42/order-care/stuck/1001")]
+    Done {
+        /// The task's key, as `guanxi task list` shows it
+        key: String,
+        /// Who closes it, for the audit trail [default: $USER]
+        #[arg(long)]
+        actor: Option<String>,
     },
 }
 

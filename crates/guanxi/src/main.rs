@@ -49,6 +49,7 @@ fn main() -> std::process::ExitCode {
             Command::Bench(cmd) => commands::bench::run(&cli.global, cmd).await,
             Command::Clv(cmd) => commands::clv::run(&cli.global, cmd).await,
             Command::Program(cmd) => commands::program::run(&cli.global, cmd).await,
+            Command::Task(cmd) => commands::task::run(&cli.global, cmd).await,
         }
     });
     match result {

@@ -27,14 +27,19 @@ fn settings(dir: &Path, sink: &Sink, smtp_port: Option<u16>, quiet: &str) {
     std::fs::write(dir.join("guanxi.toml"), toml).unwrap();
 }
 
+/// The secrets the test shop's settings name.
+const SECRETS: &[(&str, &str)] = &[
+    ("GUANXI_TEST_HOOK_SECRET", "s3cret"),
+    ("GUANXI_TEST_REPLY_SECRET", "r3ply"),
+];
+
 /// Runs the binary on the demo store (with the webhook secret), asserting success.
 fn run(dir: &Path, args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_guanxi"))
         .current_dir(dir)
         .args([&["--db", "guanxi-demo.db", "--json"][..], args].concat())
         .env_remove("GUANXI_DATABASE_URL")
-        .env("GUANXI_TEST_HOOK_SECRET", "s3cret")
-        .env("GUANXI_TEST_REPLY_SECRET", "r3ply")
+        .envs(SECRETS.iter().copied())
         .output()
         .unwrap();
     assert!(
@@ -539,17 +544,8 @@ fn clicks_unsubscribes_and_sms_replies_reach_the_store() {
         .expect("marketing carries its unsubscribe link");
     let unsubscribe = unsubscribe.trim_start_matches("http://guanxi.test");
 
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut server = Command::new(env!("CARGO_BIN_EXE_guanxi"))
-        .current_dir(dir)
-        .args(["--db", "guanxi-demo.db", "serve", "--addr", &addr])
-        .env_remove("GUANXI_DATABASE_URL")
-        .env("GUANXI_TEST_HOOK_SECRET", "s3cret")
-        .env("GUANXI_TEST_REPLY_SECRET", "r3ply")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(listening(&addr), "guanxi serve listens");
+    let server = common::Server::start_with(dir, SECRETS);
+    let addr = server.addr.clone();
 
     // A click is recorded, then the customer goes on; a forged link is a 404.
     let (head, _) = http(&addr, "GET", click, &[], "");
@@ -625,8 +621,7 @@ fn clicks_unsubscribes_and_sms_replies_reach_the_store() {
         true,
         "{answer}"
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let (state, evidence) = consent(dir, "R2", "sms");
     assert_eq!(state, "denied");
     assert!(evidence.contains("SMS reply \"TD\""), "{evidence}");
@@ -909,4 +904,89 @@ fn schedules_run_every_period_from_enabling() {
         err.contains("often.toml:4:") && err.contains("every hour or longer"),
         "{err}"
     );
+}
+
+#[test]
+fn a_stuck_parcel_becomes_a_service_task_that_staff_close_once() {
+    let shop = shop("00:00-00:00", None);
+    let dir = shop.dir.path();
+    // R1's parcel left on 1 July at 12:00 and has not moved since; R3's arrived.
+    std::fs::write(
+        dir.join("shipped.csv"),
+        "order_id,customer_id,ordered_at,amount,paid_at,shipped_at,arrived_at,status,title,quantity\n\
+         S1,R1,2026-07-01 10:00:00,99.00,2026-07-01 10:01:00,2026-07-01 12:00:00,,shipped,纸尿裤 L,2\n\
+         S3,R3,2026-07-01 10:00:00,59.00,2026-07-01 10:01:00,2026-07-01 12:00:00,2026-07-02 09:00:00,shipped,湿巾,1\n",
+    )
+    .unwrap();
+    run(
+        dir,
+        &[
+            "import",
+            "orders",
+            "--format",
+            "generic",
+            "shipped.csv",
+            "--source",
+            "shop",
+        ],
+    );
+    run(dir, &["program", "enable", "order-care", "--since", "2026-07-01 00:00"]);
+    let tasks = || run(dir, &["task", "list"]);
+    run(dir, &["program", "run", "--now", "2026-07-04 11:00"]);
+    assert_eq!(tasks(), serde_json::json!([]), "not yet 72 hours");
+    run(dir, &["program", "run", "--now", "2026-07-04 13:00"]);
+    let open = tasks();
+    let open = open.as_array().unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(
+        (
+            open[0]["customer_external_id"].as_str(),
+            open[0]["program"].as_str(),
+            open[0]["task"].as_str()
+        ),
+        (
+            Some("R1"),
+            Some("order-care"),
+            Some("parcel not moving for 72 hours: call the carrier")
+        )
+    );
+    let key = open[0]["key"].as_str().unwrap().to_string();
+    run(dir, &["program", "run", "--now", "2026-07-05 13:00"]);
+    assert_eq!(tasks().as_array().unwrap().len(), 1, "a step's task is created once");
+
+    // Staff see it on the tasks page and close it there.
+    let server = common::Server::start_with(dir, SECRETS);
+    let page = server.get("/tasks?lang=en", "en");
+    assert!(page.contains("parcel not moving for 72 hours"), "{page}");
+    assert!(page.contains("action=\"/tasks/done\""), "{page}");
+    assert!(server.get("/tasks", "zh-CN").contains("服务任务"));
+    let form = format!("key={}&lang=en", common::percent(&key));
+    let urlencoded = [("Content-Type", "application/x-www-form-urlencoded")];
+    let (head, _) = http(&server.addr, "POST", "/tasks/done", &urlencoded, &form);
+    assert!(
+        head.starts_with("HTTP/1.1 303") && head.contains("location: /tasks?lang=en&closed="),
+        "{head}"
+    );
+    let page = server.get("/tasks?lang=en", "en");
+    assert!(page.contains("No open tasks."), "{page}");
+    assert!(server.get("/tasks?all=1&lang=en", "en").contains("Done 20"));
+    let (head, _) = http(&server.addr, "POST", "/tasks/done", &urlencoded, &form);
+    assert!(head.contains("location: /tasks?lang=en&gone=1"), "{head}");
+    assert_eq!(tasks(), serde_json::json!([]));
+
+    // Closing it again from the command line is refused, saying what was expected.
+    let out = Command::new(env!("CARGO_BIN_EXE_guanxi"))
+        .current_dir(dir)
+        .args(["--db", "guanxi-demo.db", "task", "done", &key])
+        .env_remove("GUANXI_DATABASE_URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{err}");
+    assert!(
+        err.contains("no open task") && err.contains("guanxi task list"),
+        "{err}"
+    );
+    let all = run(dir, &["task", "list", "--all", "--customer", "R1", "--source", "shop"]);
+    assert!(all[0]["done_at"].is_string(), "{all}");
 }

@@ -188,3 +188,18 @@ col-dropped = Dropped
 col-failed = Failed
 col-converted = Converted
 col-actions = Actions
+
+# Service tasks
+nav-tasks = Tasks
+tasks-title = Service tasks
+tasks-how = Tasks that program steps created for staff (e.g. order care: a parcel not moving for 72 hours). Close one when it is done; the closing is recorded in the customer's audit trail.
+tasks-none = No open tasks.
+tasks-show-all = Show closed tasks too
+tasks-show-open = Show open tasks only
+tasks-closed = Closed: { $task }
+tasks-gone = That task was already closed.
+tasks-close = Done
+tasks-done-at = Done { $at }
+col-due = Due
+col-customer = Customer
+col-task = Task

@@ -188,3 +188,18 @@ col-dropped = 未发送
 col-failed = 失败
 col-converted = 转化
 col-actions = 动作执行
+
+# 服务任务
+nav-tasks = 服务任务
+tasks-title = 服务任务
+tasks-how = 营销程序的步骤为客服创建的任务（如订单关怀：包裹 72 小时未移动）。完成后关闭；关闭记录在该客户的审计日志中。
+tasks-none = 没有待办任务。
+tasks-show-all = 也显示已关闭的任务
+tasks-show-open = 只显示待办任务
+tasks-closed = 已关闭：{ $task }
+tasks-gone = 该任务已经关闭。
+tasks-close = 完成
+tasks-done-at = { $at } 完成
+col-due = 到期
+col-customer = 客户
+col-task = 任务

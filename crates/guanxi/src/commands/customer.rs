@@ -47,7 +47,8 @@ pub(crate) async fn lookup(o: &Opened, id: &str, source: &Source, person: bool) 
     })
 }
 
-fn actor(given: Option<String>) -> String {
+/// Who acts, for the audit trail: as given, else the login user.
+pub(crate) fn actor(given: Option<String>) -> String {
     given
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "cli".into())

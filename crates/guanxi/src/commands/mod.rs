@@ -15,6 +15,7 @@ pub mod report;
 pub mod segment;
 pub mod serve;
 pub mod status;
+pub mod task;
 
 use std::path::Path;
 

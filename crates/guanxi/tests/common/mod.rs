@@ -44,11 +44,17 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    /// `guanxi serve` with these environment variables (the secrets a shop's settings name).
+    pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Server {
         let addr = format!("127.0.0.1:{}", free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_guanxi"))
             .current_dir(dir)
             .args(["--db", "guanxi-demo.db", "serve", "--addr", &addr])
             .env_remove("GUANXI_DATABASE_URL")
+            .envs(env.iter().copied())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("guanxi serve starts");

@@ -1,0 +1,67 @@
+//! `guanxi task …`: the service tasks program steps created for staff — list and close.
+
+use chrono::Utc;
+
+use crate::cli::{Global, TaskCommand};
+use crate::commands::customer::{actor, lookup, source};
+use crate::commands::default_db;
+use crate::open::open;
+use crate::output::{BadInput, done, report};
+
+pub async fn run(global: &Global, cmd: TaskCommand) -> anyhow::Result<()> {
+    let o = open(global, default_db()).await?;
+    match cmd {
+        TaskCommand::List {
+            all,
+            customer,
+            source: src,
+        } => {
+            let customer = match customer {
+                Some(id) => Some(lookup(&o, &id, &source(&src)?, true).await?),
+                None => None,
+            };
+            let tasks = o.store.tasks(all, customer).await?;
+            let tz = o.tz;
+            report(global.json, &tasks, |tasks| {
+                if tasks.is_empty() {
+                    return "no open tasks\n".into();
+                }
+                tasks
+                    .iter()
+                    .map(|t| {
+                        let when =
+                            |at: chrono::DateTime<Utc>| at.with_timezone(&tz.0).format("%Y-%m-%d %H:%M").to_string();
+                        let state = t
+                            .done_at
+                            .map(|d| format!("done {}", when(d)))
+                            .unwrap_or_else(|| "open".into());
+                        format!(
+                            "{}  due {}  {}  {} ({})  {}  [{}]\n",
+                            t.key,
+                            when(t.due_at),
+                            state,
+                            t.customer_name.as_deref().unwrap_or("-"),
+                            t.customer_external_id,
+                            t.task,
+                            t.program
+                        )
+                    })
+                    .collect()
+            })
+        }
+        TaskCommand::Done { key, actor: who } => {
+            let Some(task) = o.store.close_task(&key, Utc::now(), &actor(who)).await? else {
+                return Err(BadInput {
+                    code: "task_unknown",
+                    message: format!("no open task with key {key:?} (guanxi task list shows the open ones)"),
+                }
+                .into());
+            };
+            done(
+                global.json,
+                format!("task {key} closed: {task}"),
+                serde_json::json!({"task": key, "text": task}),
+            )
+        }
+    }
+}
