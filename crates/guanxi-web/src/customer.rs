@@ -1,5 +1,5 @@
-//! Customer 360: who they are (contacts masked), consents, tags, every class with why,
-//! the forecast, and how their classes changed.
+//! Customer 360: who they are (contacts masked), consents, tags, open service tasks, every
+//! class with why, the forecast, and how their classes changed.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -45,8 +45,11 @@ pub async fn show(
             .and_then(|d| serde_json::from_str(&d).ok()),
         None => None,
     };
-    let (transitions, history) =
-        tokio::try_join!(s.store.customer_transitions(id), s.store.customer_history(id, HISTORY))?;
+    let (transitions, history, tasks) = tokio::try_join!(
+        s.store.customer_transitions(id),
+        s.store.customer_history(id, HISTORY),
+        s.store.tasks(false, Some(id))
+    )?;
     let title = c
         .name
         .clone()
@@ -68,6 +71,17 @@ pub async fn show(
                     dd { (consent.state) " (" (consent.recorded_at.date_naive()) ")" }
                 }
                 @if !c.tags.is_empty() { dt { (lang.t("field-tags")) } dd { (c.tags.join(", ")) } }
+            }
+        }
+        @if !tasks.is_empty() {
+            section aria-labelledby="tasks" {
+                h2 #tasks { (lang.t("section-open-tasks")) }
+                ul {
+                    @for t in &tasks {
+                        li { (day(&t.due_at)) " · " (t.task) " (" (t.program) ") · "
+                             a href={ "/tasks?lang=" (lang.code()) } { (lang.t("nav-tasks")) } }
+                    }
+                }
             }
         }
         @match &profile {

@@ -136,6 +136,24 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     // A build at an earlier date, then the latest again: the movements report has rows.
     cli(&["profile", "build", "--as-of", "2026-03-31"]);
     cli(&["profile", "build"]);
+    // A parcel of C0000005 stuck since 1 July: order care makes it a task for staff.
+    std::fs::write(
+        dir.path().join("stuck.csv"),
+        "order_id,customer_id,ordered_at,amount,paid_at,shipped_at,status,title,quantity\n\
+         STUCK1,C0000005,2026-07-01 10:00:00,99.00,2026-07-01 10:01:00,2026-07-01 12:00:00,shipped,纸尿裤 L,2\n",
+    )
+    .unwrap();
+    cli(&[
+        "import",
+        "orders",
+        "--format",
+        "generic",
+        "stuck.csv",
+        "--source",
+        "demo",
+    ]);
+    cli(&["program", "enable", "order-care", "--since", "2026-07-01 00:00"]);
+    cli(&["program", "run", "--now", "2026-07-04 13:00"]);
     let server = Server::start(dir.path());
     let base = format!("http://{}", server.addr);
     let c = browser(&driver).await;
@@ -294,5 +312,25 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     assert_eq!(titles.len(), 6, "the six built-in programs");
     assert!(text_of(&c, "main").await.contains("payment-reminder-1"));
     shot(&c, "20-programs").await;
+
+    // The tasks, from the navigation: the stuck parcel's, closed with its button.
+    c.find(Locator::Css("header nav a[href^='/tasks']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", |t| t == "Service tasks").await;
+    assert!(text_of(&c, "main table").await.contains("call the carrier"));
+    shot(&c, "21-tasks").await;
+    c.find(Locator::Css("main table form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "main [role=status]", |t| t.starts_with("Closed: parcel not moving")).await;
+    assert!(text_of(&c, "main").await.contains("No open tasks."));
+    shot(&c, "22-task-closed").await;
     c.close().await.unwrap();
 }

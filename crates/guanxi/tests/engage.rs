@@ -960,6 +960,12 @@ fn a_stuck_parcel_becomes_a_service_task_that_staff_close_once() {
     assert!(page.contains("parcel not moving for 72 hours"), "{page}");
     assert!(page.contains("action=\"/tasks/done\""), "{page}");
     assert!(server.get("/tasks", "zh-CN").contains("服务任务"));
+    let r1 = open[0]["customer_id"].as_i64().unwrap();
+    let customer = server.get(&format!("/customers/{r1}?lang=en"), "en");
+    assert!(
+        customer.contains("Open service tasks") && customer.contains("call the carrier"),
+        "{customer}"
+    );
     let form = format!("key={}&lang=en", common::percent(&key));
     let urlencoded = [("Content-Type", "application/x-www-form-urlencoded")];
     let (head, _) = http(&server.addr, "POST", "/tasks/done", &urlencoded, &form);
@@ -969,6 +975,8 @@ fn a_stuck_parcel_becomes_a_service_task_that_staff_close_once() {
     );
     let page = server.get("/tasks?lang=en", "en");
     assert!(page.contains("No open tasks."), "{page}");
+    let customer = server.get(&format!("/customers/{r1}?lang=en"), "en");
+    assert!(!customer.contains("Open service tasks"), "{customer}");
     assert!(server.get("/tasks?all=1&lang=en", "en").contains("Done 20"));
     let (head, _) = http(&server.addr, "POST", "/tasks/done", &urlencoded, &form);
     assert!(head.contains("location: /tasks?lang=en&gone=1"), "{head}");

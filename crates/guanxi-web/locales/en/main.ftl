@@ -191,6 +191,7 @@ col-actions = Actions
 
 # Service tasks
 nav-tasks = Tasks
+section-open-tasks = Open service tasks
 tasks-title = Service tasks
 tasks-how = Tasks that program steps created for staff (e.g. order care: a parcel not moving for 72 hours). Close one when it is done; the closing is recorded in the customer's audit trail.
 tasks-none = No open tasks.

@@ -191,6 +191,7 @@ col-actions = 动作执行
 
 # 服务任务
 nav-tasks = 服务任务
+section-open-tasks = 待办服务任务
 tasks-title = 服务任务
 tasks-how = 营销程序的步骤为客服创建的任务（如订单关怀：包裹 72 小时未移动）。完成后关闭；关闭记录在该客户的审计日志中。
 tasks-none = 没有待办任务。
