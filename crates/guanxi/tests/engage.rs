@@ -50,6 +50,14 @@ fn run(dir: &Path, args: &[&str]) -> Value {
     json(&out)
 }
 
+/// Imports a generic orders file of `source`.
+fn import_orders(dir: &Path, file: &str, source: &str) {
+    run(
+        dir,
+        &["import", "orders", "--format", "generic", file, "--source", source],
+    );
+}
+
 /// Four shoppers of 1 July 2026 (after the demo's last day), each with one order at 10:00
 /// shop time: R1 and R2 leave theirs unpaid, R3 pays within 5 minutes, R4 has refused SMS.
 fn shoppers(dir: &Path) {
@@ -72,18 +80,7 @@ fn shoppers(dir: &Path) {
     )
     .unwrap();
     run(dir, &["import", "customers", "customers.csv", "--source", "shop"]);
-    run(
-        dir,
-        &[
-            "import",
-            "orders",
-            "--format",
-            "generic",
-            "orders.csv",
-            "--source",
-            "shop",
-        ],
-    );
+    import_orders(dir, "orders.csv", "shop");
 }
 
 /// A demo shop with the four shoppers, its channels pointed at a fresh HTTP sink (which
@@ -836,18 +833,7 @@ fn segment_runs_go_on_after_entry_and_stop_at_a_purchase() {
         ),
     )
     .unwrap();
-    run(
-        dir,
-        &[
-            "import",
-            "orders",
-            "--format",
-            "generic",
-            "bought.csv",
-            "--source",
-            "demo",
-        ],
-    );
+    import_orders(dir, "bought.csv", "demo");
     run(dir, &["program", "run", "--now", "2026-07-08 11:00"]);
     assert_eq!(actions("follow-up"), audience - 1);
     run(dir, &["program", "run", "--now", "2026-07-09 11:00"]);
@@ -918,18 +904,7 @@ fn a_stuck_parcel_becomes_a_service_task_that_staff_close_once() {
          S3,R3,2026-07-01 10:00:00,59.00,2026-07-01 10:01:00,2026-07-01 12:00:00,2026-07-02 09:00:00,shipped,湿巾,1\n",
     )
     .unwrap();
-    run(
-        dir,
-        &[
-            "import",
-            "orders",
-            "--format",
-            "generic",
-            "shipped.csv",
-            "--source",
-            "shop",
-        ],
-    );
+    import_orders(dir, "shipped.csv", "shop");
     run(dir, &["program", "enable", "order-care", "--since", "2026-07-01 00:00"]);
     let tasks = || run(dir, &["task", "list"]);
     run(dir, &["program", "run", "--now", "2026-07-04 11:00"]);
