@@ -578,6 +578,20 @@ pub enum BenchCommand {
         #[arg(long, value_delimiter = ',', default_value = "bgnbd,pnbd")]
         lifetimes_models: Vec<String>,
     },
+    /// A scheduler pass with the six built-in programs enabled over the shop `guanxi bench
+    /// profile` generated: each program's first pass and the steady pass after it, timed
+    #[command(after_help = "Examples:
+  guanxi bench profile --orders 1000000 && guanxi bench schedule
+  guanxi bench schedule --dir /var/tmp/guanxi-bench")]
+    Schedule {
+        /// Where `guanxi bench profile` generated the shop (the programs run on a copy
+        /// in it, schedule.db, so that every run starts with an empty outbox)
+        #[arg(long, default_value = "guanxi-bench")]
+        dir: PathBuf,
+        /// The programs are enabled this many days before the shop's last order
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
     /// Messages per second from the outbox to a local HTTP sink: queue N messages, then
     /// workers claim, judge, render, send and settle them (SQLite in --dir, or the
     /// PostgreSQL of --database-url)

@@ -57,7 +57,7 @@ struct Figures {
 }
 
 /// The process's peak resident set (VmHWM), on Linux.
-fn peak_rss_mib() -> Option<f64> {
+pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -108,6 +108,7 @@ pub async fn run(global: &Global, cmd: BenchCommand) -> anyhow::Result<()> {
             concurrency,
             workers,
         } => return super::bench_outbox::run(global, messages, &dir, batch, concurrency, workers).await,
+        BenchCommand::Schedule { dir, days } => return super::bench_schedule::run(global, &dir, days).await,
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut g = global.clone();

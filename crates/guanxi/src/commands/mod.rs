@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_outbox;
+pub mod bench_schedule;
 pub mod clv;
 pub mod config;
 pub mod customer;
