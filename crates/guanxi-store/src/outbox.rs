@@ -244,9 +244,9 @@ pub trait Outbox: Send + Sync {
     /// twice); returns how many messages were queued.
     async fn apply(&self, plan: &Plan) -> Result<u64>;
 
-    /// Service tasks, the earliest due first: the open ones, or all (`all`); of one customer
-    /// or of every customer.
-    async fn tasks(&self, all: bool, customer_id: Option<i64>) -> Result<Vec<Task>>;
+    /// Service tasks, at most `limit`: the open ones, the earliest due first, then with
+    /// `all` the closed ones, the last closed first; of one customer or of every customer.
+    async fn tasks(&self, all: bool, customer_id: Option<i64>, limit: u32) -> Result<Vec<Task>>;
 
     /// Closes an open task, audited under `actor` on the customer: the task's text, or
     /// none when no open task has this key (closed already, or never created).

@@ -226,7 +226,7 @@ macro_rules! sql_outbox {
                 Ok(queued)
             }
 
-            async fn tasks(&self, all: bool, customer_id: Option<i64>) -> $crate::Result<Vec<$crate::Task>> {
+            async fn tasks(&self, all: bool, customer_id: Option<i64>, limit: u32) -> $crate::Result<Vec<$crate::Task>> {
                 let mut b = Builder::new(
                     "SELECT a.ledger_key, a.customer_id, c.external_id, c.name, a.program, a.step, a.detail, \
                      a.due_at, a.decided_at, a.done_at FROM program_actions a JOIN customers c ON c.id = a.customer_id \
@@ -238,7 +238,11 @@ macro_rules! sql_outbox {
                 if let Some(id) = customer_id {
                     b.push(" AND a.customer_id = ").push_bind(id);
                 }
-                b.push(" ORDER BY a.due_at, a.ledger_key");
+                b.push(
+                    " ORDER BY a.done_at IS NOT NULL, CASE WHEN a.done_at IS NULL THEN a.due_at END, \
+                     a.done_at DESC, a.ledger_key LIMIT ",
+                )
+                .push_bind(i64::from(limit));
                 rows_of(&self.pool, b, |r| {
                     Ok($crate::Task {
                         key: get(r, "ledger_key")?,

@@ -962,7 +962,7 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
     assert_eq!(store.entries("segment-marketing").await.unwrap(), plan.entered);
 
     // A step's service task is open until someone closes it, once, audited on the customer.
-    let open = store.tasks(false, None).await.unwrap();
+    let open = store.tasks(false, None, 10).await.unwrap();
     assert_eq!(
         open.iter()
             .map(|t| (t.key.as_str(), t.task.as_str(), t.customer_id))
@@ -973,7 +973,7 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
         (open[0].due_at, open[0].created_at, open[0].done_at),
         (at(10), at(50), None)
     );
-    assert_eq!(store.tasks(false, Some(id + 1000)).await.unwrap(), []);
+    assert_eq!(store.tasks(false, Some(id + 1000), 10).await.unwrap(), []);
     assert_eq!(
         store.close_task("call", at(70), "staff:li").await.unwrap().as_deref(),
         Some("回购")
@@ -988,9 +988,27 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
         None,
         "a tag is not a task"
     );
-    assert_eq!(store.tasks(false, Some(id)).await.unwrap(), []);
-    let all = store.tasks(true, Some(id)).await.unwrap();
+    assert_eq!(store.tasks(false, Some(id), 10).await.unwrap(), []);
+    let all = store.tasks(true, Some(id), 10).await.unwrap();
     assert_eq!(all.iter().map(|t| t.done_at).collect::<Vec<_>>(), [Some(at(70))]);
+    // Open ones first, the earliest due first; then the last closed first; at most `limit`.
+    let task = |key: &str, due: i64| crate::NewAction {
+        due_at: at(due),
+        ..tag(key, "task")
+    };
+    let later = Plan {
+        actions: vec![task("visit", 30), task("email", 20), task("parcel", 40)],
+        at: Some(at(75)),
+        ..Plan::default()
+    };
+    store.apply(&later).await.unwrap();
+    store.close_task("visit", at(80), "staff:li").await.unwrap();
+    let keys = |tasks: Vec<crate::Task>| tasks.into_iter().map(|t| t.key).collect::<Vec<_>>();
+    assert_eq!(
+        keys(store.tasks(true, Some(id), 10).await.unwrap()),
+        ["email", "parcel", "visit", "call"]
+    );
+    assert_eq!(keys(store.tasks(false, None, 1).await.unwrap()), ["email"]);
     let trail = store.audit_trail(&format!("customer:{id}")).await.unwrap();
     assert!(
         trail

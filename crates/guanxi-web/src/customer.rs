@@ -20,6 +20,9 @@ pub struct Params {
 /// The most records of each kind the page lists (newest first).
 const HISTORY: u32 = 100;
 
+/// The most open tasks the page lists (the earliest due first; the Tasks page has all).
+const TASKS: u32 = 20;
+
 /// The class kinds whose explanations the page lists, in the order shown.
 const EXPLAINED: [&str; 5] = ["relationship", "activity", "lifecycle", "quadrant", "pricing"];
 
@@ -48,7 +51,7 @@ pub async fn show(
     let (transitions, history, tasks) = tokio::try_join!(
         s.store.customer_transitions(id),
         s.store.customer_history(id, HISTORY),
-        s.store.tasks(false, Some(id))
+        s.store.tasks(false, Some(id), TASKS)
     )?;
     let title = c
         .name

@@ -15,6 +15,9 @@ use crate::customers::encode;
 use crate::layout::{Page, frame};
 use crate::{AppState, WebError, html, lang_of};
 
+/// The most tasks the page lists (open ones first, the earliest due first).
+const SHOWN: u32 = 500;
+
 #[derive(Deserialize)]
 pub struct Params {
     lang: Option<String>,
@@ -33,7 +36,7 @@ pub async fn show(
 ) -> Result<Response, WebError> {
     let lang = lang_of(p.lang.as_deref(), &headers);
     let all = p.all.is_some();
-    let tasks = s.store.tasks(all, None).await?;
+    let tasks = s.store.tasks(all, None, SHOWN).await?;
     let tz = s.tz;
     let when = |at: DateTime<Utc>| at.with_timezone(&tz.0).format("%Y-%m-%d %H:%M").to_string();
     let code = lang.code();
@@ -49,6 +52,7 @@ pub async fn show(
         @if tasks.is_empty() {
             p { (lang.t("tasks-none")) }
         } @else {
+            @if tasks.len() == SHOWN as usize { p { (lang.t1("tasks-first", "count", SHOWN)) } }
             table {
                 thead { tr {
                     th { (lang.t("col-due")) } th { (lang.t("col-customer")) } th { (lang.t("col-task")) }

@@ -270,6 +270,9 @@ pub enum TaskCommand {
         /// The source of --customer (as given to the import)
         #[arg(long, default_value = "generic")]
         source: String,
+        /// At most this many
+        #[arg(long, default_value_t = 200)]
+        limit: u32,
     },
     /// Close a task (audited on the customer)
     #[command(after_help = "Examples:

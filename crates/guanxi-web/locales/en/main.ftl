@@ -195,6 +195,7 @@ section-open-tasks = Open service tasks
 tasks-title = Service tasks
 tasks-how = Tasks that program steps created for staff (e.g. order care: a parcel not moving for 72 hours). Close one when it is done; the closing is recorded in the customer's audit trail.
 tasks-none = No open tasks.
+tasks-first = The first { $count } are shown (guanxi task list --limit N shows more).
 tasks-show-all = Show closed tasks too
 tasks-show-open = Show open tasks only
 tasks-closed = Closed: { $task }

@@ -195,6 +195,7 @@ section-open-tasks = 待办服务任务
 tasks-title = 服务任务
 tasks-how = 营销程序的步骤为客服创建的任务（如订单关怀：包裹 72 小时未移动）。完成后关闭；关闭记录在该客户的审计日志中。
 tasks-none = 没有待办任务。
+tasks-first = 仅显示前 { $count } 条（guanxi task list --limit N 可显示更多）。
 tasks-show-all = 也显示已关闭的任务
 tasks-show-open = 只显示待办任务
 tasks-closed = 已关闭：{ $task }

@@ -15,12 +15,13 @@ pub async fn run(global: &Global, cmd: TaskCommand) -> anyhow::Result<()> {
             all,
             customer,
             source: src,
+            limit,
         } => {
             let customer = match customer {
                 Some(id) => Some(lookup(&o, &id, &source(&src)?, true).await?),
                 None => None,
             };
-            let tasks = o.store.tasks(all, customer).await?;
+            let tasks = o.store.tasks(all, customer, limit).await?;
             let tz = o.tz;
             report(global.json, &tasks, |tasks| {
                 if tasks.is_empty() {
