@@ -396,6 +396,11 @@ impl Scheduler<'_> {
             planned.messages = plan.messages.len() as u64;
             return Ok((plan, planned));
         }
+        // A message already expired when it would be queued is one the worker would drop
+        // unsent (the policy's expiry); leaving it out spares the ledger a question for
+        // every step of the look-back window that fell due long ago — most of a steady
+        // pass's work on a large shop (`guanxi bench schedule`).
+        plan.messages.retain(|m| m.expires_at > now);
         // Only what the ledger does not hold yet: a pass re-finds the runs of the window.
         let keys: Vec<String> = plan
             .messages

@@ -151,12 +151,7 @@ fn unpaid_orders_get_exactly_the_reminders_due_and_none_after_payment() {
          T2,R2,2026-07-01 10:00:00,59.00,2026-07-01 12:00:00,paid,湿巾,1\n",
     )
     .unwrap();
-    run(
-        dir,
-        &[
-            "import", "orders", "--format", "generic", "paid.csv", "--source", "shop",
-        ],
-    );
+    import_orders(dir, "paid.csv", "shop");
     let second = run(dir, &["program", "run", "--now", "2026-07-01 17:00"]);
     assert_eq!(second["worked"]["sent"], 1, "{second}");
     let got = received(sink, "/sms");
@@ -972,4 +967,29 @@ fn a_stuck_parcel_becomes_a_service_task_that_staff_close_once() {
     );
     let all = run(dir, &["task", "list", "--all", "--customer", "R1", "--source", "shop"]);
     assert!(all[0]["done_at"].is_string(), "{all}");
+}
+
+#[test]
+fn a_pass_after_downtime_queues_only_what_has_not_expired() {
+    let shop = shop("00:00-00:00", None);
+    let (dir, sink) = (shop.dir.path(), &shop.sink);
+    run(
+        dir,
+        &["program", "enable", "payment-reminder", "--since", "2026-07-01 00:00"],
+    );
+    // No pass from the orders of 1 July 10:00 until 2 July 12:00: the first reminder (due
+    // 10:30, transactional, expired after 24 h) is past saving, the second (due 16:00) not.
+    let late = run(dir, &["program", "run", "--now", "2026-07-02 12:00"]);
+    assert_eq!(late["planned"], 3, "the second reminder of T1, T2, T4: {late}");
+    assert_eq!(
+        (late["worked"]["sent"].as_u64(), late["worked"]["dropped"].as_u64()),
+        (Some(2), Some(1)),
+        "R4 refused SMS: {late}"
+    );
+    let texts = received(sink, "/sms");
+    assert_eq!(texts.len(), 2);
+    assert!(texts.iter().all(|(_, text)| text.contains("即将自动关闭")), "{texts:?}");
+    // A day later both are past saving: nothing is queued.
+    let later = run(dir, &["program", "run", "--now", "2026-07-03 12:00"]);
+    assert_eq!(later["planned"], 0, "{later}");
 }
