@@ -68,7 +68,7 @@ impl From<StoreError> for EngageError {
 #[derive(Clone)]
 pub struct Engine {
     pub worker: Worker,
-    /// Time between scheduler passes.
+    /// Time between scheduler passes (longer when a pass is slow: [`between_passes`]).
     pub every: StdDuration,
 }
 
@@ -117,10 +117,12 @@ impl Engine {
     pub async fn run(self) {
         let w = &self.worker;
         let mut last_pass: Option<std::time::Instant> = None;
+        let mut pause = self.every;
         let mut programs = Vec::new();
         loop {
-            if last_pass.is_none_or(|t| t.elapsed() >= self.every) {
-                last_pass = Some(std::time::Instant::now());
+            if last_pass.is_none_or(|t| t.elapsed() >= pause) {
+                let started = std::time::Instant::now();
+                last_pass = Some(started);
                 match schedule::load(w.store.as_ref()).await {
                     Ok(p) => programs = p,
                     Err(e) => tracing::error!(code = e.code(), "reading programs: {e}"),
@@ -138,6 +140,7 @@ impl Engine {
                     }
                     Err(e) => tracing::error!(code = e.code(), "scheduler pass: {e}"),
                 }
+                pause = between_passes(self.every, started.elapsed());
             }
             match w.batch(Utc::now()).await {
                 Ok(worked) if worked.claimed > 0 => {
@@ -153,8 +156,32 @@ impl Engine {
     }
 }
 
+/// The time from one scheduler pass's start to the next: `every`, or four times the pass
+/// when that is longer, so that passes take at most a quarter of the time (a pass over a
+/// million-customer shop takes seconds: `guanxi bench schedule`) and the workers keep the
+/// rest.
+pub fn between_passes(every: StdDuration, took: StdDuration) -> StdDuration {
+    every.max(took * 4)
+}
+
 /// A worker's name for claims: host and process id, unique among live workers.
 pub fn worker_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "guanxi".into());
     format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_pass_spaces_the_next_so_that_passes_take_a_quarter_of_the_time() {
+        let every = StdDuration::from_secs(30);
+        assert_eq!(between_passes(every, StdDuration::from_millis(240)), every);
+        assert_eq!(between_passes(every, StdDuration::from_secs(7)), every);
+        assert_eq!(
+            between_passes(every, StdDuration::from_secs(10)),
+            StdDuration::from_secs(40)
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! `guanxi bench schedule`: a scheduler pass over a generated shop with the six built-in
 //! programs enabled — each program's first pass (runs started, messages queued in one
 //! transaction) and the steady pass after it (the same window read again, nothing new),
-//! timed. The pass `guanxi serve` repeats every 30 s. Figures are printed, never asserted.
+//! timed. The pass `guanxi serve` repeats every 30 s (or 4 × a slow pass). Figures are printed, never asserted.
 
 use std::path::Path;
 use std::time::Instant;
