@@ -141,7 +141,8 @@ pub struct ProfileBuild {
     pub phases: Vec<(&'static str, f64)>,
 }
 
-/// The SQL for per-order facts, newest revision only, paid orders only, sorted by person
+/// The SQL for per-order facts, newest revision only, paid orders of known buyers only
+/// (guest orders are in no profile), sorted by person
 /// (`merged` joins the `merges` table, so that a merged customer's orders count for the
 /// person they were merged into).
 ///
@@ -173,6 +174,7 @@ fn facts_sql(as_of: DateTime<Utc>, merged: bool) -> String {
                 string_agg(CAST(l.category AS VARCHAR), '|') AS categories \
          FROM order_lines l LEFT JOIN updated u ON l.order_id = u.order_id {merges} \
          WHERE (u.revision IS NULL OR l.revision = u.revision) \
+           AND l.customer_id IS NOT NULL \
            AND CAST(l.status AS VARCHAR) NOT IN ('created', 'closed') \
            AND CAST(coalesce(l.paid_at, l.created_at) AS BIGINT) <= {} \
          GROUP BY l.order_id \

@@ -20,13 +20,14 @@ async fn cdnow_rfm_matches_sql_and_the_pyramid_holds_its_shares() {
     let db = dir.path().join("g.db");
     let store = SqliteStore::open(&db).await.unwrap();
     let lake = Lake::new(dir.path().join("g.lake"));
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/CDNOW_master.txt");
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/cdnow/CDNOW_master.txt");
     let tz = ShopTz::default();
     let opts = Options {
         kind: Kind::Orders,
         format: Format::Cdnow,
         source: None,
         encoding: EncodingChoice::Auto,
+        decimal: Default::default(),
         tz,
         rejects: None,
         now: Utc::now(),

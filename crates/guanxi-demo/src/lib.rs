@@ -6,7 +6,7 @@
 //!   (seed, i), so generation is linear in the number of customers, needs no memory of
 //!   other customers, and any customer can be regenerated alone.
 //! - **Archetypes, not classes.** Each customer follows a behaviour ([`Archetype`]) chosen
-//!   so that every class of DOMAIN.md §3 occurs: true friends, butterflies, barnacles,
+//!   so that every class of docs/domain.md §3 occurs: true friends, butterflies, barnacles,
 //!   strangers, one-time buyers, churners, won-back customers, price-driven buyers,
 //!   potential customers without orders. The CRM must *find* the classes from behaviour;
 //!   the archetype is only what the generator intended.
@@ -517,7 +517,7 @@ impl Gen<'_> {
                 source: self.source.clone(),
                 external_id: external_id.clone(),
             },
-            customer: self.out.customer.key.clone(),
+            customer: Some(self.out.customer.key.clone()),
             status,
             created_at,
             times,

@@ -1,5 +1,5 @@
 //! Contact details. Invalid ones are kept as typed and flagged, never silently dropped
-//! (DOMAIN.md §1, data hygiene): a [`Contact`] holds the raw text and, when it parses,
+//! (docs/domain.md §1, data hygiene): a [`Contact`] holds the raw text and, when it parses,
 //! the normalised value used for matching and sending.
 
 use std::fmt;

@@ -54,7 +54,7 @@ pub fn most_restrictive<'a>(a: &'a Consent, b: &'a Consent) -> &'a Consent {
     if b.state.openness() < a.state.openness() { b } else { a }
 }
 
-/// Everything the CRM keeps on a customer (DOMAIN.md §1). Only `key` is required: an
+/// Everything the CRM keeps on a customer (docs/domain.md §1). Only `key` is required: an
 /// order import knows no more than the buyer's id, a customers import fills the rest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {

@@ -1,5 +1,5 @@
 //! The domain of guanxi: what an online shop's CRM knows about customers and orders,
-//! and the rules over it (see `shared/DOMAIN.md`).
+//! and the rules over it (see `shared/docs/domain.md`).
 //!
 //! Design:
 //! - **Pure.** No I/O, no async, no wall clock: every function takes what it needs
@@ -81,7 +81,7 @@ pub use contact::{Contact, ContactError, Email, Mobile, masked};
 pub use customer::{Channel, Consent, ConsentState, Customer, CustomerKey, Gender, most_restrictive};
 pub use fingerprint::Fingerprint;
 pub use message::MessageStatus;
-pub use money::{Cents, MoneyError};
+pub use money::{Cents, DecimalMark, MoneyError};
 pub use order::{Order, OrderKey, OrderLine, OrderStatus, StatusTimes};
 pub use review::{Rating, Review};
 pub use service::{ServiceKind, ServiceRecord, ServiceStatus};

@@ -1,4 +1,4 @@
-//! Reports over paid orders (DOMAIN.md §2): repurchase rate by period and the one-time
+//! Reports over paid orders (docs/domain.md §2): repurchase rate by period and the one-time
 //! buyers' share per category, retention from one period to the next, the cohort matrix
 //! by first-purchase month, and purchase cycles per category and for the shop.
 //!

@@ -38,7 +38,7 @@ pub struct ServiceRecord {
     pub opened_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub satisfaction: Option<Rating>,
-    /// What handling it cost the shop; part of a customer's profit (DOMAIN.md §2).
+    /// What handling it cost the shop; part of a customer's profit (docs/domain.md §2).
     pub cost: Cents,
     pub note: Option<String>,
 }

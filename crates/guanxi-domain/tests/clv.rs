@@ -9,8 +9,8 @@ use guanxi_domain::clv::{
 };
 
 fn cdnow_sample() -> Vec<(String, NaiveDate, f64)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/CDNOW_sample.txt");
-    let text = std::fs::read_to_string(path).expect("the CDNOW sample in shared/data");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/cdnow/CDNOW_sample.txt");
+    let text = std::fs::read_to_string(path).expect("the CDNOW sample in testdata/cdnow");
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {

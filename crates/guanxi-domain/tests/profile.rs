@@ -24,10 +24,10 @@ fn bought(days: i64, amount: i64, cost: i64) -> Order {
             source: src.clone(),
             external_id: format!("o{days}"),
         },
-        customer: CustomerKey {
+        customer: Some(CustomerKey {
             source: src,
             external_id: "c".into(),
-        },
+        }),
         status: OrderStatus::Completed,
         created_at: t,
         times: StatusTimes {

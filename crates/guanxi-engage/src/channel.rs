@@ -225,6 +225,17 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// Whether `given` (a header's `sha256=<hex>`) signs `body`: compared in constant time by
+/// the MAC, so that timing tells a forger nothing about how much of a guess was right.
+pub fn signature_matches(secret: &[u8], body: &[u8], given: &str) -> bool {
+    let Some(Ok(given)) = given.strip_prefix("sha256=").map(hex::decode) else {
+        return false;
+    };
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(body);
+    mac.verify_slice(&given).is_ok()
+}
+
 #[async_trait]
 impl Transport for Webhook {
     async fn send(&self, m: &Outgoing) -> Result<(), SendError> {
@@ -333,6 +344,15 @@ mod tests {
             signature(b"Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+        let body = b"what do ya want for nothing?";
+        let good = signature(b"Jefe", body);
+        assert!(signature_matches(b"Jefe", body, &good));
+        assert!(!signature_matches(b"Jefe", b"what do ya want for something?", &good));
+        assert!(!signature_matches(b"jefe", body, &good));
+        assert!(!signature_matches(b"Jefe", body, good.trim_start_matches("sha256=")));
+        assert!(!signature_matches(b"Jefe", body, &good[..good.len() - 2]));
+        assert!(!signature_matches(b"Jefe", body, "sha256=zz"));
+        assert!(!signature_matches(b"Jefe", body, ""));
     }
 
     #[test]

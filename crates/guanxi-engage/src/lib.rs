@@ -1,4 +1,4 @@
-//! guanxi's engagement engine (DOMAIN.md §5): programs become messages that reach
+//! guanxi's engagement engine (docs/domain.md §5): programs become messages that reach
 //! customers through real channels, under the contact policy, exactly once.
 //!
 //! - [`schedule`]: a pass over the enabled programs writes what is due to the outbox (the

@@ -56,7 +56,8 @@ impl<W: Write> CsvExport<W> {
         for l in &o.lines {
             self.writer.write_record([
                 o.key.external_id.as_str(),
-                &o.customer.external_id,
+                // Empty for a guest order, which reads back as one.
+                o.customer.as_ref().map_or("", |c| c.external_id.as_str()),
                 &t(Some(o.created_at)),
                 &c(l.amount),
                 &t(tm.paid_at),

@@ -29,7 +29,7 @@ mod table;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use guanxi_domain::{ShopTz, Source};
+use guanxi_domain::{DecimalMark, ShopTz, Source};
 use serde::Serialize;
 
 pub use export::CsvExport;
@@ -81,6 +81,8 @@ pub struct Options {
     /// The namespace of the file's ids; defaults to the format's name.
     pub source: Option<Source>,
     pub encoding: EncodingChoice,
+    /// How amounts write their decimals (`--decimal-comma`).
+    pub decimal: DecimalMark,
     pub tz: ShopTz,
     /// Import the good rows and write the bad ones here, with their reason.
     pub rejects: Option<PathBuf>,
@@ -107,6 +109,9 @@ pub struct Summary {
     pub orders_inserted: u64,
     pub orders_updated: u64,
     pub orders_unchanged: u64,
+    /// Orders read whose buyer the files do not identify: imported for the shop's order
+    /// figures, in no customer's profile.
+    pub guest_orders: u64,
     pub customers_inserted: u64,
     pub customers_updated: u64,
     pub customers_unchanged: u64,
@@ -119,6 +124,10 @@ pub struct Summary {
     pub order_lines_total: u64,
     pub rejected: u64,
     pub rejects_file: Option<String>,
+    /// What the shop should know that did not stop the import (an item report's order
+    /// that no order report gives, items that do not add up): the first few, and a count.
+    pub warnings: Vec<String>,
+    pub warnings_total: u64,
     pub elapsed_ms: u64,
 }
 

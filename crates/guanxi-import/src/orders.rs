@@ -56,6 +56,11 @@ impl Assembler {
         }
     }
 
+    /// Whether this import gave the order `id`.
+    pub fn seen(&self, id: &str) -> bool {
+        self.seen.contains_key(&id_hash(id))
+    }
+
     /// Takes one row (parsed, or the problem parsing it and the order id if known) and
     /// hands on what it completed: the previous order, and a lone rejected row.
     pub fn feed(
@@ -112,6 +117,7 @@ impl Assembler {
                     }
                 }
                 g.lines.push(r.line);
+                g.lines.extend(r.more);
                 if let Some(raw) = raw {
                     g.raw.push((row.at.line, own, raw));
                 }
@@ -120,6 +126,9 @@ impl Assembler {
         out
     }
 
+    /// An order given again in a later file is that file's version of it: files are read
+    /// in the order given, as overlapping exports or cumulative snapshots (Taobao's) of
+    /// one shop, and the later one stands. Within one file an order is given once.
     fn start(&mut self, id: &str, row: &Row<'_>, report: &mut dyn FnMut(Problem)) {
         if self.files.last() != Some(&row.at.file) {
             self.files.push(row.at.file.clone());
@@ -127,6 +136,9 @@ impl Assembler {
         let file_index = (self.files.len() - 1) as u32;
         let mut bad = false;
         match self.seen.get(&id_hash(id)) {
+            Some(&(f, _)) if f < file_index => {
+                self.seen.insert(id_hash(id), (file_index, row.at.line));
+            }
             Some(&(f, line)) => {
                 let where_ = if f == file_index {
                     format!("line {line}")
@@ -193,10 +205,10 @@ impl Assembler {
                 source: self.source.clone(),
                 external_id: g.order_id,
             },
-            customer: CustomerKey {
+            customer: head.customer_id.clone().map(|external_id| CustomerKey {
                 source: self.source.clone(),
-                external_id: head.customer_id.clone(),
-            },
+                external_id,
+            }),
             status: head.status,
             created_at: head.created_at,
             times: head.times.clone(),

@@ -36,10 +36,16 @@ pub async fn import(
     opts: &Options,
     progress: &mut dyn Progress,
 ) -> Result<Summary, ImportError> {
-    if opts.kind != Kind::Orders && opts.format != Format::Generic {
+    let shopify_customers = opts.kind == Kind::Customers && opts.format == Format::Shopify;
+    if opts.kind != Kind::Orders && opts.format != Format::Generic && !shopify_customers {
         return Err(ImportError::Usage(format!(
-            "{} files have one format, guanxi's CSV (--format generic); {} is for orders",
+            "{} files are read in guanxi's CSV (--format generic){}; {} is for orders",
             kind_name(opts.kind),
+            if opts.kind == Kind::Customers {
+                " or Shopify's customers export (--format shopify)"
+            } else {
+                ""
+            },
             opts.format.name()
         )));
     }
@@ -73,6 +79,21 @@ pub async fn import(
                 opts.format,
                 Assembler::new(cx.source.clone(), session.rejects.is_some()),
             );
+            // Taobao's item reports are read first, whatever their place among the files:
+            // their lines join the orders of the order reports.
+            let order_files = if opts.format == Format::Taobao {
+                let (items, order_files) = session.item_reports(files, opts);
+                h.items = std::sync::Arc::new(items);
+                order_files
+            } else {
+                files.to_vec()
+            };
+            let read = session.read(&order_files, opts, &cx, progress, &mut h).await;
+            h.joined(&mut session);
+            read
+        }
+        Kind::Customers if shopify_customers => {
+            let mut h = Records::new(formats::shopify_customers::ShopifyCustomers::default());
             session.read(files, opts, &cx, progress, &mut h).await
         }
         Kind::Customers => {
@@ -142,6 +163,64 @@ impl Session {
         }
     }
 
+    /// Something the shop should know that does not stop the import.
+    fn warn(&mut self, w: String) {
+        self.summary.warnings_total += 1;
+        if self.summary.warnings.len() < MAX_LISTED {
+            self.summary.warnings.push(w);
+        }
+    }
+
+    /// Reads the Taobao item reports among `files` (recognised by their header); returns
+    /// their lines by order id and the other files. A later report's lines of an order
+    /// replace an earlier one's (cumulative snapshots).
+    fn item_reports(&mut self, files: &[PathBuf], opts: &Options) -> (formats::taobao::Items, Vec<PathBuf>) {
+        let mut items = formats::taobao::Items::default();
+        let mut others = Vec::new();
+        for path in files {
+            let mut table = match Table::open(path, opts.encoding, Layout::Csv) {
+                Ok(t) => t,
+                Err(p) => {
+                    self.fatal(p);
+                    continue;
+                }
+            };
+            table.decimal = opts.decimal;
+            let report = match table.next() {
+                Some(Ok(row)) => formats::taobao::ItemReport::header(&row),
+                _ => Ok(None),
+            };
+            let report = match report {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    others.push(path.clone());
+                    continue;
+                }
+                Err(p) => {
+                    self.fatal(p);
+                    continue;
+                }
+            };
+            let mut here: HashMap<String, Vec<formats::taobao::Item>> = HashMap::new();
+            while let Some(row) = table.next() {
+                let row = match row {
+                    Ok(row) => row,
+                    Err(p) => {
+                        self.fatal(p);
+                        break;
+                    }
+                };
+                self.summary.rows_read += 1;
+                match report.row(&row) {
+                    Ok((id, item)) => here.entry(id).or_default().push(item),
+                    Err(p) => self.report(p),
+                }
+            }
+            items.lines.extend(here);
+        }
+        (items, others)
+    }
+
     fn fatal(&mut self, p: Problem) {
         self.fatal = true;
         self.writing = false;
@@ -176,6 +255,7 @@ impl Session {
                     continue;
                 }
             };
+            table.decimal = opts.decimal;
             progress.file(&table.path, table.total_bytes);
             let mut first = true;
             while let Some(row) = table.next() {
@@ -271,7 +351,11 @@ struct Orders {
     format: Box<dyn OrderFormat>,
     assembler: Assembler,
     pending: Vec<Order>,
+    /// Where each pending order is in `pending`: a snapshot giving it again replaces it.
+    pending_at: HashMap<guanxi_domain::OrderKey, usize>,
     pending_lines: usize,
+    /// Taobao item reports' lines, by order id.
+    items: std::sync::Arc<formats::taobao::Items>,
 }
 
 impl Orders {
@@ -281,7 +365,27 @@ impl Orders {
             format: Box::<formats::generic::Generic>::default(),
             assembler,
             pending: Vec::new(),
+            pending_at: HashMap::new(),
             pending_lines: 0,
+            items: Default::default(),
+        }
+    }
+
+    /// Reports what joining the item reports found: items of orders no order report
+    /// gave, and orders whose items do not account for what was paid.
+    fn joined(&self, s: &mut Session) {
+        let mut unknown: Vec<&String> = self.items.lines.keys().filter(|id| !self.assembler.seen(id)).collect();
+        unknown.sort();
+        for id in unknown {
+            let at = self.items.lines[id].first().map_or("", |i| i.at.as_str());
+            s.warn(format!(
+                "{at}: the item report lists order {id:?}, which no order report gives: its items were not imported"
+            ));
+        }
+        if let Ok(mut m) = self.items.mismatches.lock() {
+            for w in m.drain(..) {
+                s.warn(w);
+            }
         }
     }
 
@@ -299,7 +403,15 @@ impl Orders {
             match d {
                 Done::Order(o) if s.writing => {
                     self.pending_lines += o.lines.len();
-                    self.pending.push(o);
+                    match self.pending_at.get(&o.key) {
+                        // A later snapshot of an order still pending: the newer one stands.
+                        Some(&i) => self.pending[i] = o,
+                        None => {
+                            s.summary.guest_orders += u64::from(o.customer.is_none());
+                            self.pending_at.insert(o.key.clone(), self.pending.len());
+                            self.pending.push(o);
+                        }
+                    }
                 }
                 Done::Order(_) => {}
                 Done::Rejected(rows) => s.reject(rows)?,
@@ -315,7 +427,10 @@ impl Handler for Orders {
         let (format, layout): (Box<dyn OrderFormat>, Layout) = match self.which {
             Format::Generic => (Box::<formats::generic::Generic>::default(), Layout::Csv),
             Format::Shopify => (Box::<formats::shopify::Shopify>::default(), Layout::Csv),
-            Format::Taobao => (Box::<formats::taobao::Taobao>::default(), Layout::Csv),
+            Format::Taobao => (
+                Box::new(formats::taobao::Taobao::with_items(self.items.clone())),
+                Layout::Csv,
+            ),
             Format::Cdnow => (Box::<formats::cdnow::Cdnow>::default(), Layout::Whitespace),
         };
         self.format = format;
@@ -350,6 +465,7 @@ impl Handler for Orders {
             s.pipe.send(Batch::Orders(std::mem::take(&mut self.pending))).await?;
         }
         self.pending.clear();
+        self.pending_at.clear();
         self.pending_lines = 0;
         Ok(())
     }

@@ -11,7 +11,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use guanxi_domain::{Cents, ShopTz, parse_date, parse_timestamp};
+use guanxi_domain::{Cents, DecimalMark, ShopTz, parse_date, parse_timestamp};
 
 use crate::problem::{At, Problem};
 
@@ -75,6 +75,8 @@ fn detect(sample: &[u8]) -> Encoding {
 pub(crate) struct Table {
     pub path: String,
     pub encoding: Encoding,
+    /// How the file writes decimals (the command says: `--decimal-comma`).
+    pub decimal: DecimalMark,
     reader: csv::Reader<BufReader<File>>,
     record: csv::ByteRecord,
     pub total_bytes: u64,
@@ -116,6 +118,7 @@ impl Table {
         Ok(Table {
             path: path.display().to_string(),
             encoding,
+            decimal: DecimalMark::Point,
             reader,
             record: csv::ByteRecord::new(),
             total_bytes,
@@ -180,6 +183,10 @@ pub(crate) struct Row<'t> {
 impl<'t> Row<'t> {
     pub fn raw(&self) -> &csv::ByteRecord {
         self.record
+    }
+
+    pub fn decimal(&self) -> DecimalMark {
+        self.table.decimal
     }
 
     /// The fields of a whitespace-separated line (empty fields from repeated blanks dropped).
@@ -347,7 +354,8 @@ impl<'r, 't, const N: usize> Fields<'r, 't, N> {
     }
 
     pub fn money(&self, col: usize) -> Result<Option<Cents>, Problem> {
-        self.parse(col, Cents::parse_non_negative)
+        let mark = self.row.decimal();
+        self.parse(col, |s| Cents::parse_non_negative(s, mark))
     }
 
     pub fn time(&self, col: usize, tz: ShopTz) -> Result<Option<DateTime<Utc>>, Problem> {

@@ -5,6 +5,7 @@ mod common;
 
 use common::{Shop, at, options, problems};
 use guanxi_import::{EncodingChoice, Format, Kind};
+use guanxi_store::Store as _;
 
 const HEADER: &str = "order_id,customer_id,ordered_at,amount,quantity,title,category\n";
 
@@ -134,23 +135,29 @@ async fn order_id_given_twice_apart() {
 }
 
 #[tokio::test]
-async fn order_id_given_in_another_import_file() {
-    // Across the files of one import: the second file repeats an order of the first.
+async fn an_order_given_again_in_a_later_file_is_that_files_version() {
+    // Overlapping exports and cumulative snapshots of one shop: the second file repeats
+    // an order of the first (here with its newer status); the union is imported, the
+    // later file's version standing. Within one file an order is still given once.
     let shop = shop().await;
-    let before = shop.state().await;
-    let a = shop.file("a.csv", format!("{HEADER}o7,c7,2024-01-07,1.00,1,,\n"));
-    let b = shop.file("b.csv", format!("{HEADER}o7,c7,2024-01-07,1.00,1,,\n"));
-    let (p, _) = problems(
-        shop.import(Kind::Orders, Format::Generic, &[a.clone(), b.clone()])
-            .await,
+    let header = "order_id,customer_id,ordered_at,amount,status\n";
+    let a = shop.file(
+        "a.csv",
+        format!("{header}o7,c7,2024-01-07,1.00,created\no8,c7,2024-01-08,3.00,paid\n"),
     );
-    assert!(p[0].to_string().starts_with(&at(&b, 2, 0)), "{}", p[0]);
-    assert!(
-        p[0].message.contains(&format!("already given at {}:2", a.display())),
-        "{}",
-        p[0]
-    );
-    assert_eq!(shop.state().await, before);
+    let b = shop.file("b.csv", format!("{header}o7,c7,2024-01-07,1.00,paid\n"));
+    let s = shop.import(Kind::Orders, Format::Generic, &[a, b]).await.unwrap();
+    assert_eq!((s.orders_inserted, s.orders_total), (2, 4));
+    let o7 = shop
+        .store
+        .order(&guanxi_domain::OrderKey {
+            source: guanxi_domain::Source::parse("generic").unwrap(),
+            external_id: "o7".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(o7.order.status, guanxi_domain::OrderStatus::Paid);
 }
 
 #[tokio::test]
@@ -237,4 +244,41 @@ async fn bad_customers_rows_are_located() {
     assert!(p[0].to_string().starts_with(&at(&path, 3, 3)), "{}", p[0]);
     assert!(p[0].message.contains("expected female, male or unknown"));
     assert_eq!(shop.state().await, before);
+}
+
+#[tokio::test]
+async fn a_decimal_comma_is_an_error_unless_the_command_says_so() {
+    let body = format!("{HEADER}o3,c3,2024-01-07,\"12,50\",1,,\n");
+    rejects(
+        body.as_bytes(),
+        2,
+        4,
+        "amount: expected an amount like 12.50, found \"12,50\"",
+    )
+    .await;
+    rejects(body.as_bytes(), 2, 4, "pass --decimal-comma").await;
+    // With the locale said, the same file reads 12.50.
+    let shop = shop().await;
+    let path = shop.file("comma.csv", &body);
+    let mut opts = options(Kind::Orders, Format::Generic);
+    opts.decimal = guanxi_domain::DecimalMark::Comma;
+    shop.import_with(opts, &[path]).await.unwrap();
+    let o = shop
+        .store
+        .order(&guanxi_domain::OrderKey {
+            source: guanxi_domain::Source::parse("generic").unwrap(),
+            external_id: "o3".into(),
+        })
+        .await
+        .unwrap()
+        .expect("o3 imported");
+    assert_eq!(o.order.goods(), guanxi_domain::Cents(1250));
+}
+
+#[tokio::test]
+async fn thousands_separators_only_in_groups_of_three() {
+    let body = format!("{HEADER}o3,c3,2024-01-07,\"1,2,3\",1,,\n");
+    rejects(body.as_bytes(), 2, 4, "between groups of three digits").await;
+    let body = format!("{HEADER}o3,c3,2024-01-07,\"12345678901.00\",1,,\n");
+    rejects(body.as_bytes(), 2, 4, "too large").await;
 }

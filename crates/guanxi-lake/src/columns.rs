@@ -26,10 +26,11 @@ pub fn schema() -> Schema {
     Schema::new(vec![
         Field::new("order_id", DataType::Int64, false),
         Field::new("revision", DataType::Int64, false),
-        Field::new("customer_id", DataType::Int64, false),
+        // Null for a guest order.
+        Field::new("customer_id", DataType::Int64, true),
         Field::new("source", dict(), false),
         Field::new("order_external_id", DataType::Utf8, false),
-        Field::new("customer_external_id", DataType::Utf8, false),
+        Field::new("customer_external_id", DataType::Utf8, true),
         Field::new("status", dict(), false),
         Field::new("created_at", ts(), false),
         Field::new("paid_at", ts(), true),
@@ -114,10 +115,11 @@ impl Columns {
             self.rows += 1;
             self.order_id.append_value(o.id);
             self.revision.append_value(o.revision);
-            self.customer_id.append_value(o.customer_id);
+            self.customer_id.append_option(o.customer_id);
             self.source.append_value(order.key.source.as_str());
             self.order_external_id.append_value(&order.key.external_id);
-            self.customer_external_id.append_value(&order.customer.external_id);
+            self.customer_external_id
+                .append_option(order.customer.as_ref().map(|c| c.external_id.as_str()));
             self.status.append_value(order.status.as_str());
             for (b, v) in self.times.iter_mut().zip(times) {
                 b.append_option(micros(v));

@@ -91,7 +91,8 @@ fn pq(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> LakeError + 
 #[derive(Debug, Clone, Copy)]
 pub struct LakeOrder<'a> {
     pub id: i64,
-    pub customer_id: i64,
+    /// `None` for a guest order (null in the files: no profile reads it).
+    pub customer_id: Option<i64>,
     pub revision: i64,
     pub order: &'a Order,
 }

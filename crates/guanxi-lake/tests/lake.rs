@@ -12,10 +12,10 @@ fn order(id: &str, year_secs: i64, lines: usize) -> Order {
             source: src.clone(),
             external_id: id.into(),
         },
-        customer: CustomerKey {
+        customer: Some(CustomerKey {
             source: src,
             external_id: "c".into(),
-        },
+        }),
         status: OrderStatus::Paid,
         created_at: DateTime::from_timestamp(year_secs, 0).unwrap(),
         times: StatusTimes::default(),
@@ -48,7 +48,7 @@ fn append(lake: &Lake, label: &str, orders: &[(i64, i64, &Order)]) {
     for (id, rev, o) in orders {
         a.push(LakeOrder {
             id: *id,
-            customer_id: 1,
+            customer_id: Some(1),
             revision: *rev,
             order: o,
         })
@@ -86,7 +86,7 @@ fn discarded_stages_leave_no_trace() {
     let mut ap = lake.appender("x").unwrap();
     ap.push(LakeOrder {
         id: 1,
-        customer_id: 1,
+        customer_id: Some(1),
         revision: 1,
         order: &a,
     })
@@ -104,7 +104,7 @@ fn rebuild_replaces_everything() {
     let mut ap = lake.appender("rebuild").unwrap();
     ap.push(LakeOrder {
         id: 7,
-        customer_id: 1,
+        customer_id: Some(1),
         revision: 1,
         order: &a,
     })

@@ -2,10 +2,10 @@
 
 use guanxi_store_sqlite::SqliteStore;
 
-async fn fresh() -> Option<(SqliteStore, tempfile::TempDir)> {
+async fn fresh() -> (SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = SqliteStore::open(&dir.path().join("guanxi.db")).await.expect("open");
-    Some((store, dir))
+    (store, dir)
 }
 
 guanxi_store::store_stories!(fresh());

@@ -114,7 +114,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredOrder {
     pub id: i64,
-    pub customer_id: i64,
+    /// `None` for a guest order.
+    pub customer_id: Option<i64>,
     pub revision: i64,
     pub order: Order,
 }

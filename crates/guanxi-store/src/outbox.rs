@@ -192,7 +192,7 @@ pub struct MessageCount {
     pub count: u64,
 }
 
-/// A service task a program step created for staff (DOMAIN.md §5: "parcel not moving for
+/// A service task a program step created for staff (docs/domain.md §5: "parcel not moving for
 /// 72 hours: call the carrier"), open until someone closes it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Task {

@@ -95,7 +95,7 @@ pub struct ClassTotal {
     pub clv_cents: i64,
 }
 
-/// Satisfaction (DOMAIN.md §2): review ratings, complaints per 100 paid orders, and the
+/// Satisfaction (docs/domain.md §2): review ratings, complaints per 100 paid orders, and the
 /// service satisfaction scores, over the paid orders, reviews and service records up to
 /// an as-of.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -300,10 +300,22 @@ macro_rules! sql_store {
             records: Vec<(i64, &'a T)>,
             customer: impl Fn(&T) -> &dom::CustomerKey,
         ) -> $crate::Result<(Vec<(i64, i64, &'a T)>, u64)> {
-            let (ids, inserted) = ensure_customers(conn, records.iter().map(|(_, r)| customer(r))).await?;
+            let (rows, inserted) = with_buyer_ids(conn, records, |r| Some(customer(r))).await?;
+            let rows = rows.into_iter().map(|(fp, cid, r)| (fp, cid.expect("every record has a customer"), r)).collect();
+            Ok((rows, inserted))
+        }
+
+        /// [`with_customer_ids`] for orders, whose buyer may be unknown (a guest order:
+        /// `None`, kept as a NULL customer).
+        async fn with_buyer_ids<'a, T>(
+            conn: &mut Conn,
+            records: Vec<(i64, &'a T)>,
+            customer: impl Fn(&T) -> Option<&dom::CustomerKey>,
+        ) -> $crate::Result<(Vec<(i64, Option<i64>, &'a T)>, u64)> {
+            let (ids, inserted) = ensure_customers(conn, records.iter().filter_map(|(_, r)| customer(r))).await?;
             let mut rows = Vec::with_capacity(records.len());
             for (fp, r) in records {
-                rows.push((fp, customer_id(&ids, customer(r))?, r));
+                rows.push((fp, customer(r).map(|k| customer_id(&ids, k)).transpose()?, r));
             }
             Ok((rows, inserted))
         }
@@ -318,7 +330,7 @@ macro_rules! sql_store {
             if to_write.is_empty() {
                 return Ok(result);
             }
-            let (with_customer, inserted) = with_customer_ids(conn, to_write, |o| &o.customer).await?;
+            let (with_customer, inserted) = with_buyer_ids(conn, to_write, |o| o.customer.as_ref()).await?;
             result.customers_inserted = inserted;
             let head = q::insert_head("orders", q::ORDER_COLUMNS, ", revision");
             let tail = q::upsert_tail(q::ORDER_COLUMNS, ", revision = orders.revision + 1")
@@ -543,7 +555,7 @@ macro_rules! sql_store {
         const ORDER_SELECT: &str = "SELECT o.id, o.customer_id, o.revision, o.source, o.external_id, c.source AS c_source, \
             c.external_id AS c_external_id, o.status, o.created_at, o.paid_at, o.shipped_at, o.arrived_at, o.signed_at, \
             o.completed_at, o.closed_at, o.refunded_at, o.shipping_cents, o.currency, o.coupon, o.campaign, o.province, o.city \
-            FROM orders o JOIN customers c ON c.id = o.customer_id ";
+            FROM orders o LEFT JOIN customers c ON c.id = o.customer_id ";
 
         fn order_from_row(row: &DbRow) -> $crate::Result<$crate::StoredOrder> {
             let status: String = get(row, "status")?;
@@ -553,7 +565,10 @@ macro_rules! sql_store {
                 revision: get(row, "revision")?,
                 order: dom::Order {
                     key: dom::OrderKey { source: source(get(row, "source")?)?, external_id: get(row, "external_id")? },
-                    customer: dom::CustomerKey { source: source(get(row, "c_source")?)?, external_id: get(row, "c_external_id")? },
+                    customer: match get::<Option<String>>(row, "c_source")? {
+                        Some(s) => Some(dom::CustomerKey { source: source(s)?, external_id: get(row, "c_external_id")? }),
+                        None => None,
+                    },
                     status: dom::OrderStatus::parse(&status).map_err(corrupt)?,
                     created_at: get(row, "created_at")?,
                     times: status_times(row)?,

@@ -343,6 +343,8 @@ macro_rules! sql_outbox {
                 let mut b = Builder::new(ORDER_EVENT_SELECT);
                 b.push(format!("WHERE {column} >= ")).push_bind(from);
                 b.push(format!(" AND {column} <= ")).push_bind(to);
+                // A guest order has nobody to reach.
+                b.push(" AND customer_id IS NOT NULL");
                 b.push(" AND id > ").push_bind(after_id).push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
                 rows_of(&self.pool, b, order_events_from_row).await
             }

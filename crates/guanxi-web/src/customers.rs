@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, Uri};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use guanxi_domain::segment::{Expr, SaveError, check_save, class_kinds, expand, parse};
 use guanxi_store::{SavedSegment, Search};
 use maud::{Markup, PreEscaped, html};
@@ -90,12 +90,12 @@ pub async fn show(
     Query(filter): Query<Filter>,
     uri: Uri,
     headers: HeaderMap,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     let lang = lang_of(p.lang.as_deref(), &headers);
     let title = lang.t("customers-title");
     let here = uri.to_string();
     let Some(build) = s.store.latest_build().await? else {
-        return Ok(html(no_build(lang, Page::Customers, &here, &title)));
+        return Ok(html(no_build(lang, Page::Customers, &here, &title)).into_response());
     };
     let search = p.s.as_deref().and_then(Search::parse);
     let text = filter.text();
@@ -185,7 +185,14 @@ pub async fn show(
             (save_form(lang, &text, "", "", None))
         }
     };
-    Ok(html(frame(lang, Page::Customers, &here, &title, body)))
+    // A filter that does not parse is the request's fault: the page shows where, and the
+    // status says so.
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, html(frame(lang, Page::Customers, &here, &title, body))).into_response())
 }
 
 #[derive(Debug, Deserialize)]

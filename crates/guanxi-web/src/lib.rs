@@ -68,7 +68,28 @@ pub fn router(state: AppState) -> Router {
         .route("/u/{id}", get(responses::ask).post(responses::unsubscribe))
         .route("/hooks/sms/reply", axum::routing::post(responses::sms_reply))
         .route("/hooks/receipt", axum::routing::post(responses::receipt))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(bounded_uri))
         .with_state(state)
+}
+
+/// The largest request body read (forms, gateway callbacks): far above any real one.
+pub const MAX_BODY: usize = 64 * 1024;
+/// The longest request target (path and query) answered; a segment filter is bounded by
+/// its parser too, but nothing of ours needs more than this.
+pub const MAX_URI: usize = 8 * 1024;
+
+/// Refuses an over-long request target with 414 before any handler reads it.
+async fn bounded_uri(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_URI {
+        return (
+            StatusCode::URI_TOO_LONG,
+            format!("the request target is {len} bytes; at most {MAX_URI} are read"),
+        )
+            .into_response();
+    }
+    next.run(req).await
 }
 
 /// Serves the application on `addr` until the process ends.
@@ -92,9 +113,15 @@ pub enum WebError {
 }
 
 impl IntoResponse for WebError {
+    /// The cause goes to the log, not to the client: a store's message can name tables,
+    /// paths or values that are nobody else's business.
     fn into_response(self) -> Response {
         tracing::error!(error = %self, "page failed");
-        (StatusCode::INTERNAL_SERVER_ERROR, format!("error: {self}")).into_response()
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error: the server's log says what went wrong",
+        )
+            .into_response()
     }
 }
 

@@ -129,7 +129,7 @@ fn signed(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), (StatusC
         .get("x-guanxi-signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if given != guanxi_engage::channel::signature(&secret, body) {
+    if !guanxi_engage::channel::signature_matches(&secret, body, given) {
         return Err((StatusCode::UNAUTHORIZED, "bad signature"));
     }
     Ok(())
@@ -164,15 +164,8 @@ pub async fn receipt(State(s): State<AppState>, headers: HeaderMap, body: Bytes)
 /// signed `X-Guanxi-Signature: sha256=<hex HMAC of the body>`. An opt-out reply withdraws
 /// SMS consent of every customer with that number, with the reply as evidence.
 pub async fn sms_reply(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, WebError> {
-    let Some(secret) = s.responses.as_ref().and_then(|r| r.inbound_secret.clone()) else {
-        return Ok(StatusCode::NOT_FOUND.into_response());
-    };
-    let given = headers
-        .get("x-guanxi-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if given != guanxi_engage::channel::signature(&secret, &body) {
-        return Ok((StatusCode::UNAUTHORIZED, "bad signature").into_response());
+    if let Err(refused) = signed(&s, &headers, &body) {
+        return Ok(refused.into_response());
     }
     let reply: Reply = match serde_json::from_slice(&body) {
         Ok(r) => r,

@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(after_help = "Examples:
   guanxi demo                                  load a demo shop into ./guanxi-demo.db
   guanxi import orders --format taobao 订单报表.csv
-  guanxi import orders --format cdnow ../shared/data/CDNOW_master.txt --json
+  guanxi import orders --format cdnow testdata/cdnow/CDNOW_master.txt --json
   guanxi --database-url postgres://guanxi@127.0.0.1/guanxi status")]
 pub struct Cli {
     #[command(flatten)]
@@ -203,6 +203,11 @@ pub struct ImportArgs {
     /// auto, utf-8 or gbk [default: auto for taobao, utf-8 otherwise]
     #[arg(long)]
     pub encoding: Option<String>,
+
+    /// Amounts are written with a decimal comma (12,50 or 1.234,50). Without it a comma
+    /// separates thousands, in groups of three, and `12,50` is an error
+    #[arg(long)]
+    pub decimal_comma: bool,
 
     /// Import the good rows and write the bad ones, with their reason, to this CSV
     #[arg(long, value_name = "REJECTS.csv")]

@@ -1,4 +1,4 @@
-//! Predicting customers' futures ("buy till you die" models, DOMAIN.md §2, issue 4):
+//! Predicting customers' futures ("buy till you die" models, docs/domain.md §2, issue 4):
 //! the summary statistics of repeat purchases and maximum-likelihood fits.
 //!
 //! Design:

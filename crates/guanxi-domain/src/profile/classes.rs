@@ -1,4 +1,4 @@
-//! The per-customer classes of DOMAIN.md §3, each with the rule and the figures that
+//! The per-customer classes of docs/domain.md §3, each with the rule and the figures that
 //! placed the customer there.
 
 use serde::Serialize;

@@ -1,4 +1,4 @@
-//! The measures of DOMAIN.md §2 for one customer, as of a date: the reference
+//! The measures of docs/domain.md §2 for one customer, as of a date: the reference
 //! implementation. The analytics layer computes the same figures at scale and is tested
 //! against this.
 

@@ -1,4 +1,4 @@
-//! Customer profiles: the measures of DOMAIN.md §2 and the classes of §3, with the rule
+//! Customer profiles: the measures of docs/domain.md §2 and the classes of §3, with the rule
 //! and figures behind each class, all as of a given moment and under typed [`Settings`].
 //!
 //! Per-customer figures come from [`Measures::of`]; classes that compare customers with

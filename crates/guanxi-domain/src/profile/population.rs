@@ -76,7 +76,7 @@ impl Rfm8 {
 }
 
 impl Rfm11 {
-    /// DOMAIN.md §3.7's grid: R score (rows 5..1) × FM score (columns 1..5).
+    /// docs/domain.md §3.7's grid: R score (rows 5..1) × FM score (columns 1..5).
     pub fn from_scores(r: u8, fm: u8) -> Rfm11 {
         use Rfm11::*;
         const GRID: [[Rfm11; 5]; 5] = [

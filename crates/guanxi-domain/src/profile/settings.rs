@@ -1,4 +1,4 @@
-//! Every threshold of DOMAIN.md §3 as one typed setting, with the documented defaults.
+//! Every threshold of docs/domain.md §3 as one typed setting, with the documented defaults.
 //! Loaded from TOML by the binary (`guanxi config show` prints it); unknown keys are
 //! refused so that a typo cannot silently fall back to a default.
 
@@ -15,10 +15,10 @@ pub struct Settings {
     pub quadrant: Quadrant,
     pub pricing: Pricing,
     pub rfm: Rfm,
-    /// Prediction (DOMAIN.md §4): the model, horizon and discounting of each build's
+    /// Prediction (docs/domain.md §4): the model, horizon and discounting of each build's
     /// forecasts.
     pub predict: crate::clv::Predict,
-    /// Engagement (DOMAIN.md §5): consent, caps and quiet hours applied to every send.
+    /// Engagement (docs/domain.md §5): consent, caps and quiet hours applied to every send.
     pub contact: crate::program::ContactPolicy,
     /// Where each channel delivers.
     pub channels: crate::program::Delivery,

@@ -1,4 +1,4 @@
-//! Programs (DOMAIN.md §5): who is reached, when and with what, as data — a trigger, steps
+//! Programs (docs/domain.md §5): who is reached, when and with what, as data — a trigger, steps
 //! that wait and act, and the events that stop a run. Definitions are TOML (the six
 //! built-ins in `builtin/`); parsing checks every name and duration, so a [`Program`] that
 //! exists is well formed (parse, don't validate).
@@ -154,14 +154,29 @@ impl Wait {
         let t = s.trim();
         let (number, unit) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).ok_or_else(bad)?);
         let n: i64 = number.parse().map_err(|_| bad())?;
-        match unit {
-            "m" => Ok(Wait::Minutes(n)),
-            "h" => Ok(Wait::Minutes(n * 60)),
-            "d" => Ok(Wait::Minutes(n * 24 * 60)),
-            "mo" => Ok(Wait::Months(i32::try_from(n).map_err(|_| bad())?)),
-            _ => Err(bad()),
+        let wait = match unit {
+            "m" => Wait::Minutes(n),
+            "h" => Wait::Minutes(n.saturating_mul(60)),
+            "d" => Wait::Minutes(n.saturating_mul(24 * 60)),
+            "mo" => Wait::Months(i32::try_from(n).unwrap_or(i32::MAX)),
+            _ => return Err(bad()),
+        };
+        let within = match wait {
+            Wait::Minutes(m) => m.abs() <= Wait::MAX_MONTHS as i64 * 31 * 24 * 60,
+            Wait::Months(m) => m.unsigned_abs() <= Wait::MAX_MONTHS,
+        };
+        if !within {
+            return Err(format!(
+                "expected a wait of at most {} years either way, found {s:?}",
+                Wait::MAX_MONTHS / 12
+            ));
         }
+        Ok(wait)
     }
+
+    /// The longest wait a definition may give: ten years. Beyond it a time computed from
+    /// an order's could leave the calendar's range.
+    pub const MAX_MONTHS: u32 = 120;
 
     /// The moment `from` plus the wait; calendar months in the shop's time zone (Jan 31
     /// + 1 month is the last day of February).
@@ -293,6 +308,15 @@ impl Program {
                 ));
             }
         }
+        if let Some(days) = p.spread_days
+            && days > 366
+        {
+            let offset = text.find("spread_days").unwrap_or(0);
+            return Err(located(
+                offset,
+                format!("spread_days: expected at most 366 days, found {days}"),
+            ));
+        }
         if let Trigger::Every(w) = &p.trigger
             && !matches!(w, Wait::Minutes(m) if *m >= 60)
             && !matches!(w, Wait::Months(n) if *n > 0)
@@ -355,7 +379,7 @@ impl Program {
     }
 }
 
-/// The six built-in programs with DOMAIN.md §5's defaults, ready to enable.
+/// The six built-in programs with docs/domain.md §5's defaults, ready to enable.
 pub fn builtin() -> Vec<Program> {
     const FILES: [(&str, &str); 6] = [
         ("payment-reminder.toml", include_str!("builtin/payment-reminder.toml")),
@@ -490,6 +514,17 @@ mod tests {
         );
         assert_eq!(Wait::parse("-3d"), Ok(Wait::Minutes(-3 * 24 * 60)));
         assert!(Wait::parse("3 weeks").is_err());
+        // Bounded where read: no time computed from a wait can leave the calendar.
+        assert!(Wait::parse("3650d").is_ok() && Wait::parse("-120mo").is_ok());
+        for huge in [
+            "9999999999999999d",
+            "5000000h",
+            "121mo",
+            "-99999999999mo",
+            "9223372036854775807m",
+        ] {
+            assert!(Wait::parse(huge).unwrap_err().contains("at most 10 years"), "{huge}");
+        }
         for text in ["30m", "6h", "7d", "-3d", "12mo", "0m", "90m"] {
             assert_eq!(Wait::parse(text).unwrap().to_string(), text);
         }

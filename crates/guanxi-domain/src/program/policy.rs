@@ -1,4 +1,4 @@
-//! The contact policy (DOMAIN.md §5, last paragraph): whether a message may go now, wait,
+//! The contact policy (docs/domain.md §5, last paragraph): whether a message may go now, wait,
 //! or not go at all. Decided at the moment of sending, from facts read then (consent can
 //! be withdrawn between queueing and sending), so a queued message is only a candidate.
 //!

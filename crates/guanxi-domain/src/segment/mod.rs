@@ -23,7 +23,7 @@ mod parse;
 
 use std::fmt;
 
-pub use parse::{SegmentError, parse};
+pub use parse::{MAX_CONDITIONS, MAX_NESTING, SegmentError, parse};
 
 use crate::Channel;
 use crate::profile::{Activity, Lifecycle, Pricing, Quadrant, Relationship, Rfm8, Rfm11, Tier};
@@ -428,6 +428,8 @@ pub enum ExpandError {
     Unknown(String),
     #[error("segment '{0}' refers to itself through {1}")]
     Cycle(String, String),
+    #[error("with the saved segments it names inlined, the expression has more than {max} conditions", max = parse::MAX_CONDITIONS)]
+    TooLarge,
 }
 
 /// Why a segment cannot be saved.
@@ -466,25 +468,48 @@ pub fn check_save(
 /// Replaces every `in segment 'name'` with that segment's expression (looked up with
 /// `lookup`, recursively), refusing unknown names and cycles.
 pub fn expand(expr: &Expr, lookup: &impl Fn(&str) -> Option<Expr>) -> Result<Expr, ExpandError> {
-    fn go(e: &Expr, lookup: &impl Fn(&str) -> Option<Expr>, path: &mut Vec<String>) -> Result<Expr, ExpandError> {
+    // Each segment is bounded when parsed, but inlining multiplies: `a = b and b`,
+    // `b = c and c`, … doubles per level. `budget` counts the conditions produced.
+    fn go(
+        e: &Expr,
+        lookup: &impl Fn(&str) -> Option<Expr>,
+        path: &mut Vec<String>,
+        budget: &mut usize,
+    ) -> Result<Expr, ExpandError> {
         Ok(match e {
-            Expr::Or(l, r) => Expr::Or(Box::new(go(l, lookup, path)?), Box::new(go(r, lookup, path)?)),
-            Expr::And(l, r) => Expr::And(Box::new(go(l, lookup, path)?), Box::new(go(r, lookup, path)?)),
-            Expr::Not(x) => Expr::Not(Box::new(go(x, lookup, path)?)),
+            Expr::Or(l, r) => Expr::Or(
+                Box::new(go(l, lookup, path, budget)?),
+                Box::new(go(r, lookup, path, budget)?),
+            ),
+            Expr::And(l, r) => Expr::And(
+                Box::new(go(l, lookup, path, budget)?),
+                Box::new(go(r, lookup, path, budget)?),
+            ),
+            Expr::Not(x) => Expr::Not(Box::new(go(x, lookup, path, budget)?)),
             Expr::Cond(Cond::InSegment(name)) => {
                 if path.contains(name) {
                     return Err(ExpandError::Cycle(name.clone(), path.join(" → ")));
                 }
+                // Nesting of segments adds to the tree's depth as `(` does.
+                if path.len() >= parse::MAX_NESTING {
+                    return Err(ExpandError::TooLarge);
+                }
                 let inner = lookup(name).ok_or_else(|| ExpandError::Unknown(name.clone()))?;
                 path.push(name.clone());
-                let out = go(&inner, lookup, path)?;
+                let out = go(&inner, lookup, path, budget)?;
                 path.pop();
                 out
             }
-            Expr::Cond(c) => Expr::Cond(c.clone()),
+            Expr::Cond(c) => {
+                *budget += 1;
+                if *budget > parse::MAX_CONDITIONS {
+                    return Err(ExpandError::TooLarge);
+                }
+                Expr::Cond(c.clone())
+            }
         })
     }
-    go(expr, lookup, &mut Vec::new())
+    go(expr, lookup, &mut Vec::new(), &mut 0)
 }
 
 #[cfg(test)]
@@ -530,5 +555,23 @@ mod tests {
             expand(&parse("in segment 'loop'").unwrap(), &saved),
             Err(ExpandError::Cycle(..))
         ));
+    }
+
+    #[test]
+    fn inlining_that_multiplies_is_bounded() {
+        // Each level doubles: s0 = s1 and s1, s1 = s2 and s2, … — 2^20 conditions if inlined.
+        let saved = |name: &str| {
+            let n: usize = name.trim_start_matches('s').parse().ok()?;
+            Some(if n == 20 {
+                parse("r = 1").unwrap()
+            } else {
+                parse(&format!("in segment 's{0}' and in segment 's{0}'", n + 1)).unwrap()
+            })
+        };
+        assert_eq!(
+            expand(&parse("in segment 's0'").unwrap(), &saved),
+            Err(ExpandError::TooLarge)
+        );
+        assert!(expand(&parse("in segment 's15'").unwrap(), &saved).is_ok());
     }
 }

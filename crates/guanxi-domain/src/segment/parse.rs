@@ -237,12 +237,30 @@ struct Parser<'a> {
     text: &'a str,
     toks: Vec<(usize, Tok)>,
     at: usize,
+    /// `(` and `not` open around the current token.
+    depth: usize,
+    /// Conditions read so far.
+    conditions: usize,
 }
+
+/// How deeply `(` and `not` may nest. Every pass over an expression (printing, expanding,
+/// compiling to SQL, dropping) recurses over its tree, so its depth is bounded where it is
+/// read: an expression from a URL cannot overflow the stack.
+pub const MAX_NESTING: usize = 32;
+/// How many conditions one expression may hold (after saved segments are inlined too); a
+/// chain of `and`s is as deep as it is long.
+pub const MAX_CONDITIONS: usize = 200;
 
 /// Parses a segment expression; see the module docs for the grammar.
 pub fn parse(text: &str) -> Result<Expr, SegmentError> {
     let toks = Lexer::run(text)?;
-    let mut p = Parser { text, toks, at: 0 };
+    let mut p = Parser {
+        text,
+        toks,
+        at: 0,
+        depth: 0,
+        conditions: 0,
+    };
     let e = p.or()?;
     match p.peek() {
         Tok::End => Ok(e),
@@ -317,18 +335,43 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Expr, SegmentError> {
-        if self.keyword("not") {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+        if is_kw(self.peek(), "not") {
+            self.enter()?;
+            self.next();
+            let e = Expr::Not(Box::new(self.unary()?));
+            self.depth -= 1;
+            return Ok(e);
         }
         self.primary()
     }
 
+    /// One more level of nesting, refused past [`MAX_NESTING`].
+    fn enter(&mut self) -> Result<(), SegmentError> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.fail(format!(
+                "at most {MAX_NESTING} levels of `(` and `not` nested in one another"
+            )));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
     fn primary(&mut self) -> Result<Expr, SegmentError> {
         let start = self.offset();
+        if *self.peek() != Tok::Open {
+            if self.conditions >= MAX_CONDITIONS {
+                return Err(self.fail(format!(
+                    "at most {MAX_CONDITIONS} conditions in one expression (save parts as segments? they count too)"
+                )));
+            }
+            self.conditions += 1;
+        }
         match self.peek().clone() {
             Tok::Open => {
+                self.enter()?;
                 self.next();
                 let e = self.or()?;
+                self.depth -= 1;
                 if *self.peek() != Tok::Close {
                     return Err(self.fail(format!(
                         "`)` to close the `(` at column {}",
@@ -608,5 +651,33 @@ mod tests {
         assert!(err("recency_days > 30days").contains("a space after the number"));
         assert!(err("won_back in (true)").contains("`=` or `!=` after won_back"));
         assert!(err("").contains("found the end"));
+    }
+}
+
+#[cfg(test)]
+mod limits {
+    use super::*;
+
+    #[test]
+    fn deep_nesting_is_a_located_error_not_a_stack_overflow() {
+        // 2,000 parentheses (the 12 KB URL that stopped the server).
+        let text = format!("{}r = 1{}", "(".repeat(2000), ")".repeat(2000));
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.column, MAX_NESTING + 1, "{e}");
+        assert!(e.expected.contains("at most 32 levels"), "{e}");
+        let nots = format!("{}r = 1", "not ".repeat(100_000));
+        assert!(parse(&nots).unwrap_err().expected.contains("levels"));
+        // At the limit it parses, and prints back to itself.
+        let ok = format!("{}r = 1{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        assert_eq!(parse(&ok).unwrap().to_string(), "r = 1");
+    }
+
+    #[test]
+    fn long_chains_are_bounded() {
+        let chain = |n: usize| vec!["r = 1"; n].join(" and ");
+        assert!(parse(&chain(MAX_CONDITIONS)).is_ok());
+        let e = parse(&chain(MAX_CONDITIONS + 1)).unwrap_err();
+        assert!(e.expected.contains("at most 200 conditions"), "{e}");
+        assert_eq!(e.offset, MAX_CONDITIONS * "r = 1 and ".len());
     }
 }

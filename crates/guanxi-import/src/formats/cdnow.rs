@@ -1,10 +1,10 @@
-//! The CDNOW files (`shared/data`): `CDNOW_master.txt` (customer id, date, CDs, dollars,
+//! The CDNOW files (`testdata/cdnow`): `CDNOW_master.txt` (customer id, date, CDs, dollars,
 //! with a header line) and `CDNOW_sample.txt` (master id, sample id, date, CDs, dollars,
 //! no header), whitespace-separated. Each row is one purchase: an order of one line. The
 //! files carry no order id; it is made from customer, date and the row's rank among the
 //! customer's rows of that date, so that re-importing gives the same ids.
 
-use guanxi_domain::{Cents, OrderLine, OrderStatus, StatusTimes, parse_timestamp};
+use guanxi_domain::{Cents, DecimalMark, OrderLine, OrderStatus, StatusTimes, parse_timestamp};
 
 use super::{Context, First, Head, OrderFormat, OrderRow};
 use crate::problem::Problem;
@@ -62,7 +62,8 @@ impl OrderFormat for Cdnow {
             )
         })?;
         let dollars = text(row, words[3 + o], 3 + o, "dollars")?;
-        let amount = Cents::parse_non_negative(dollars).map_err(|e| row.at.field(3 + o, "dollars", e.to_string()))?;
+        let amount = Cents::parse_non_negative(dollars, DecimalMark::Point)
+            .map_err(|e| row.at.field(3 + o, "dollars", e.to_string()))?;
         let key = (customer.to_string(), date.to_string());
         if self.last.as_ref() == Some(&key) {
             self.rank += 1;
@@ -73,7 +74,7 @@ impl OrderFormat for Cdnow {
         Ok(OrderRow {
             order_id: format!("{customer}-{date}-{}", self.rank),
             head: Some(Head {
-                customer_id: customer.to_string(),
+                customer_id: Some(customer.to_string()),
                 status: OrderStatus::Completed,
                 created_at,
                 times: StatusTimes {
@@ -99,6 +100,7 @@ impl OrderFormat for Cdnow {
                 cost: None,
                 refund: Cents::ZERO,
             },
+            more: Vec::new(),
         })
     }
 }

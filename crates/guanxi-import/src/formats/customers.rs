@@ -65,6 +65,11 @@ impl RecordFormat for Customers {
 
     fn header(&mut self, row: &Row<'_>) -> Result<(), Problem> {
         let header = Header::read(row)?;
+        if super::shopify_customers::recognises(&header) {
+            return Err(row.at.line(
+                "this is Shopify's customers export: import it with --format shopify (this format is guanxi's customers CSV)",
+            ));
+        }
         header.reject_unknown(&row.at, &COLUMNS)?;
         self.cols = Some(header.columns(&row.at, &["customer_id"], COLUMNS)?);
         Ok(())

@@ -55,7 +55,8 @@ impl OrderFormat for Generic {
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<OrderRow, Problem> {
         let f = fields(self.cols.as_ref(), row)?;
         let order_id = f.req(0)?.into_owned();
-        let customer_id = f.req(1)?.into_owned();
+        // An empty customer id is a guest order: counted for the shop, in no profile.
+        let customer_id = f.opt_string(1)?;
         let created_at = f
             .time(2, cx.tz)?
             .ok_or_else(|| f.problem(2, "a value is required here"))?;
@@ -104,6 +105,7 @@ impl OrderFormat for Generic {
             order_id,
             head: Some(head),
             line,
+            more: Vec::new(),
         })
     }
 }

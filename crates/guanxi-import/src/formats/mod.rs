@@ -7,6 +7,7 @@ pub(crate) mod generic;
 pub(crate) mod reviews;
 pub(crate) mod service;
 pub(crate) mod shopify;
+pub(crate) mod shopify_customers;
 pub(crate) mod taobao;
 
 use chrono::{DateTime, Utc};
@@ -26,7 +27,8 @@ pub(crate) struct Context {
 /// format writes them on the first line only, leave them out: `head: None`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Head {
-    pub customer_id: String,
+    /// The buyer's id; `None` for a guest order (no buyer the file identifies).
+    pub customer_id: Option<String>,
     pub status: OrderStatus,
     pub created_at: DateTime<Utc>,
     pub times: StatusTimes,
@@ -51,8 +53,11 @@ impl Head {
                 }
             )+};
         }
+        if self.customer_id != other.customer_id {
+            let show = |c: &Option<String>| c.as_ref().map_or("none (a guest order)".into(), |c| format!("{c:?}"));
+            return Some(("customer_id", show(&self.customer_id), show(&other.customer_id)));
+        }
         cmp!(
-            customer_id,
             status,
             created_at,
             times,
@@ -75,6 +80,9 @@ pub(crate) struct OrderRow {
     pub order_id: String,
     pub head: Option<Head>,
     pub line: OrderLine,
+    /// Further lines the row stands for (a Taobao order row whose items come from the
+    /// item report).
+    pub more: Vec<OrderLine>,
 }
 
 /// What the first row of a file was.

@@ -60,6 +60,19 @@ fn status(financial: &str, fulfilled: bool, cancelled: bool) -> Result<OrderStat
     })
 }
 
+/// Who a Shopify buyer is: the e-mail, lower-cased (e-mail identity ignores case, and
+/// exports carry one address in several casings), else the mobile number normalised;
+/// `None` when neither is usable. A leading `'` (a spreadsheet's guard) is dropped.
+pub(crate) fn buyer(email: Option<&str>, phone: Option<&str>) -> Option<String> {
+    let unguard = |s: &str| s.trim().trim_start_matches('\'').to_string();
+    if let Some(Ok(e)) = email.map(|e| Email::parse(&unguard(e))) {
+        return Some(e.as_str().to_lowercase());
+    }
+    phone
+        .and_then(|p| Mobile::parse(&unguard(p)).ok())
+        .map(|m| m.as_str().to_string())
+}
+
 impl OrderFormat for Shopify {
     fn first(&mut self, row: &Row<'_>) -> Result<First, Problem> {
         self.cols = Some(Header::read(row)?.columns(&row.at, REQUIRED, COLUMNS)?);
@@ -78,7 +91,9 @@ impl OrderFormat for Shopify {
             .ok_or_else(|| f.problem(11, "a value is required here"))?;
         let price = f.money(13)?.ok_or_else(|| f.problem(13, "a value is required here"))?;
         let line_discount = f.money(15)?.unwrap_or(Cents::ZERO);
-        let gross = Cents(price.0.saturating_mul(i64::from(quantity)));
+        let gross = price
+            .times(i64::from(quantity))
+            .ok_or_else(|| f.problem(11, format!("{quantity} × {price} is more than any order")))?;
         if line_discount > gross {
             return Err(f.problem(15, format!("discount {line_discount} exceeds the line's {gross}")));
         }
@@ -97,16 +112,15 @@ impl OrderFormat for Shopify {
                 order_id,
                 head: None,
                 line,
+                more: Vec::new(),
             });
         };
         let created_at = f
             .time(10, cx.tz)?
             .ok_or_else(|| f.problem(10, "a value is required on an order's first row"))?;
-        let customer_id = match (f.parse(1, Email::parse)?, f.parse(21, Mobile::parse)?) {
-            (Some(email), _) => email.as_str().to_lowercase(),
-            (None, Some(mobile)) => mobile.as_str().to_string(),
-            (None, None) => return Err(f.problem(1, "an Email or Phone is needed to know the buyer")),
-        };
+        // Without a usable e-mail or phone the order is a guest's (a POS sale, a
+        // marketplace order): kept for the shop's figures, in no customer's profile.
+        let customer_id = buyer(f.opt(1)?.as_deref(), f.opt(21)?.as_deref());
         let cancelled_at = f.time(23, cx.tz)?;
         let fulfilled_at = f.time(5, cx.tz)?;
         let fulfilled = f.opt(4)?.is_some_and(|s| s.eq_ignore_ascii_case("fulfilled"));
@@ -138,6 +152,7 @@ impl OrderFormat for Shopify {
             order_id,
             head: Some(head),
             line,
+            more: Vec::new(),
         })
     }
 }

@@ -2,14 +2,18 @@
 //! order, in UTF-8 or GBK, with or without BOM. Values may be wrapped to keep
 //! spreadsheets from mangling them (`="2024…"`, a leading `'` or tab); these are unwrapped.
 
+use std::collections::HashMap;
+
 use guanxi_domain::{Cents, OrderLine, OrderStatus, StatusTimes, parse_timestamp};
 
 use super::{Context, First, Head, OrderFormat, OrderRow, column_text};
 use crate::problem::Problem;
 use crate::table::{Columns, Fields, Header, Row, fields};
 
-const REQUIRED: &[&str] = &["订单编号", "买家会员名", "订单状态", "订单创建时间"];
-const COLUMNS: [&str; 14] = [
+// A Tmall order report may lack buyers and statuses: its orders are guests', and their
+// status follows from payment and refund.
+const REQUIRED: &[&str] = &["订单编号", "订单创建时间"];
+const COLUMNS: [&str; 15] = [
     "订单编号",
     "买家会员名",
     "买家应付货款",
@@ -24,11 +28,20 @@ const COLUMNS: [&str; 14] = [
     "退款金额",
     "发货时间",
     "确认收货时间",
+    "买家实际支付金额",
 ];
 
 #[derive(Default)]
 pub(crate) struct Taobao {
-    cols: Option<Columns<14>>,
+    cols: Option<Columns<15>>,
+    /// The item reports' lines by order id, read before the order reports.
+    items: std::sync::Arc<Items>,
+}
+
+impl Taobao {
+    pub fn with_items(items: std::sync::Arc<Items>) -> Taobao {
+        Taobao { cols: None, items }
+    }
 }
 
 /// Unwraps `="x"`, `'x`, `"x"` and surrounding tabs; `null` and `-` read as empty.
@@ -48,17 +61,22 @@ fn clean(s: &str) -> &str {
     }
 }
 
-fn get(f: &Fields<'_, '_, 14>, col: usize) -> Result<Option<String>, Problem> {
+fn get(f: &Fields<'_, '_, 15>, col: usize) -> Result<Option<String>, Problem> {
     Ok(f.opt(col)?.map(|v| clean(&v).to_string()).filter(|v| !v.is_empty()))
 }
 
-fn money(f: &Fields<'_, '_, 14>, col: usize) -> Result<Option<Cents>, Problem> {
+fn money(f: &Fields<'_, '_, 15>, col: usize) -> Result<Option<Cents>, Problem> {
     get(f, col)?
-        .map(|v| Cents::parse_non_negative(&v).map_err(|e| f.problem(col, e.to_string())))
+        .map(|v| amount(&v, f.row.decimal()).map_err(|e| f.problem(col, e)))
         .transpose()
 }
 
-fn time(f: &Fields<'_, '_, 14>, col: usize, cx: &Context) -> Result<Option<chrono::DateTime<chrono::Utc>>, Problem> {
+/// An amount as Taobao writes it, sometimes with its unit: `19.80`, `0元`, `0.00元`.
+fn amount(v: &str, mark: guanxi_domain::DecimalMark) -> Result<Cents, String> {
+    Cents::parse_non_negative(v.trim_end_matches('元').trim_end(), mark).map_err(|e| e.to_string())
+}
+
+fn time(f: &Fields<'_, '_, 15>, col: usize, cx: &Context) -> Result<Option<chrono::DateTime<chrono::Utc>>, Problem> {
     get(f, col)?
         .map(|v| parse_timestamp(&v, cx.tz).map_err(|e| f.problem(col, e.to_string())))
         .transpose()
@@ -149,7 +167,8 @@ impl OrderFormat for Taobao {
         let f = fields(self.cols.as_ref(), row)?;
         let required = |col: usize| get(&f, col)?.ok_or_else(|| f.problem(col, "a value is required here"));
         let order_id = required(0)?;
-        let customer_id = required(1)?;
+        // A report without buyers (a Tmall order report) or an empty nickname: a guest order.
+        let customer_id = get(&f, 1)?;
         let created_at = time(&f, 6, cx)?.ok_or_else(|| f.problem(6, "a value is required here"))?;
         let paid_at = time(&f, 7, cx)?;
         let shipping = money(&f, 3)?.unwrap_or(Cents::ZERO);
@@ -159,7 +178,15 @@ impl OrderFormat for Taobao {
             (None, None) => return Err(f.problem(2, "a value is required here (or 总金额)")),
         };
         let refund = money(&f, 11)?.unwrap_or(Cents::ZERO);
-        let status = status(&required(5)?, refund > Cents::ZERO && paid_at.is_some()).map_err(|e| f.problem(5, e))?;
+        let refunded = refund > Cents::ZERO && paid_at.is_some();
+        let status = match (get(&f, 5)?, f.cols.index[5].1) {
+            (Some(s), _) => status(&s, refunded).map_err(|e| f.problem(5, e))?,
+            (None, Some(_)) => return Err(f.problem(5, "a value is required here")),
+            // A report without statuses (Tmall's): paid or not, refunded or not.
+            (None, None) if refunded => OrderStatus::Refunded,
+            (None, None) if paid_at.is_some() => OrderStatus::Paid,
+            (None, None) => OrderStatus::Created,
+        };
         let quantity = match get(&f, 9)? {
             Some(q) => q
                 .parse::<u32>()
@@ -167,6 +194,40 @@ impl OrderFormat for Taobao {
             None => 1,
         };
         let (province, city) = get(&f, 10)?.map(|a| province_city(&a)).unwrap_or((None, None));
+        // The item report's lines replace the order's one summary line when they account
+        // for its goods (their list prices add up to at least what was paid; the
+        // difference is the order's discount, spread over them).
+        let items = self.items.lines.get(&order_id).filter(|i| !i.is_empty());
+        let listed: Cents = items.map_or(Cents::ZERO, |i| i.iter().map(|i| i.line.amount).sum());
+        let (mut lines, order_discount) = match items {
+            Some(items) if listed >= goods => (items.iter().map(|i| i.line.clone()).collect(), listed - goods),
+            _ => {
+                if let Some(items) = items
+                    && let Ok(mut m) = self.items.mismatches.lock()
+                {
+                    m.push(format!(
+                        "{}:{}: order {order_id:?}: its items ({}, {}) list {listed}, less than the {goods} paid for goods: kept as one line",
+                        row.at.file,
+                        row.at.line,
+                        items.len(),
+                        items[0].at,
+                    ));
+                }
+                (
+                    vec![OrderLine {
+                        sku: None,
+                        title: get(&f, 8)?,
+                        category: None,
+                        quantity,
+                        amount: goods,
+                        discount: Cents::ZERO,
+                        cost: None,
+                        refund: Cents::ZERO,
+                    }],
+                    Cents::ZERO,
+                )
+            }
+        };
         Ok(OrderRow {
             order_id,
             head: Some(Head {
@@ -185,20 +246,102 @@ impl OrderFormat for Taobao {
                 campaign: None,
                 province,
                 city,
-                order_discount: Cents::ZERO,
-                order_refund: Cents::ZERO,
+                order_discount,
+                order_refund: refund.min(goods),
             }),
-            line: OrderLine {
-                sku: None,
-                title: get(&f, 8)?,
-                category: None,
-                quantity,
-                amount: goods,
-                discount: Cents::ZERO,
-                cost: None,
-                refund: refund.min(goods),
-            },
+            line: lines.remove(0),
+            more: lines,
         })
+    }
+}
+
+/// The lines of Taobao item reports (宝贝报表, `ExportOrderDetailList*.csv`) by order id,
+/// read before the order reports they belong to, and what joining them found.
+#[derive(Default)]
+pub(crate) struct Items {
+    pub lines: HashMap<String, Vec<Item>>,
+    /// Orders whose items do not account for what was paid, with both figures.
+    pub mismatches: std::sync::Mutex<Vec<String>>,
+}
+
+pub(crate) struct Item {
+    pub line: OrderLine,
+    /// `file:line` of the item, for messages.
+    pub at: String,
+}
+
+/// Whether a header is an item report's rather than an order report's.
+pub(crate) fn is_item_report(header: &Header) -> bool {
+    ["标题", "价格", "购买数量"].iter().all(|c| header.find(c).is_some()) && header.find("买家会员名").is_none()
+}
+
+const ITEM_COLUMNS: [&str; 7] = [
+    "订单编号",
+    "标题",
+    "价格",
+    "购买数量",
+    "商家编码",
+    "商品属性",
+    "外部系统编号",
+];
+
+/// Reads an item report's rows: order id, title (with the item's attributes, 商品属性,
+/// such as colour and size), list price × quantity, 商家编码 (else 外部系统编号) as the SKU.
+pub(crate) struct ItemReport {
+    cols: Columns<7>,
+}
+
+impl ItemReport {
+    pub fn header(row: &Row<'_>) -> Result<Option<ItemReport>, Problem> {
+        let mut header = Header::read(row)?;
+        for n in header.names.iter_mut() {
+            *n = clean(n).to_string();
+        }
+        if !is_item_report(&header) {
+            return Ok(None);
+        }
+        Ok(Some(ItemReport {
+            cols: header.columns(&row.at, &["订单编号", "标题", "价格", "购买数量"], ITEM_COLUMNS)?,
+        }))
+    }
+
+    pub fn row(&self, row: &Row<'_>) -> Result<(String, Item), Problem> {
+        let f = fields(Some(&self.cols), row)?;
+        let text = |col: usize| -> Result<Option<String>, Problem> {
+            Ok(f.opt(col)?.map(|v| clean(&v).to_string()).filter(|v| !v.is_empty()))
+        };
+        let required = |col: usize| text(col)?.ok_or_else(|| f.problem(col, "a value is required here"));
+        let order_id = required(0)?;
+        let price = amount(&required(2)?, f.row.decimal()).map_err(|e| f.problem(2, e))?;
+        let q = required(3)?;
+        let quantity: u32 = q
+            .parse()
+            .map_err(|_| f.problem(3, format!("expected a whole number of 0 or more, found {q:?}")))?;
+        let listed = price
+            .times(i64::from(quantity))
+            .ok_or_else(|| f.problem(3, format!("{quantity} × {price} is more than any order")))?;
+        let title = match text(5)? {
+            Some(attrs) => format!("{}（{attrs}）", required(1)?),
+            None => required(1)?,
+        };
+        let line = OrderLine {
+            // The seller's own code, else the platform's (often the same).
+            sku: text(4)?.or(text(6)?),
+            title: Some(title),
+            category: None,
+            quantity,
+            amount: listed,
+            discount: Cents::ZERO,
+            cost: None,
+            refund: Cents::ZERO,
+        };
+        Ok((
+            order_id,
+            Item {
+                line,
+                at: format!("{}:{}", row.at.file, row.at.line),
+            },
+        ))
     }
 }
 

@@ -53,6 +53,7 @@ pub fn options(kind: Kind, format: Format) -> Options {
         } else {
             EncodingChoice::Fixed(guanxi_import::Encoding::Utf8)
         },
+        decimal: Default::default(),
         tz: ShopTz::default(),
         rejects: None,
         now: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),

@@ -38,6 +38,11 @@ pub async fn run(global: &Global, args: ImportArgs) -> anyhow::Result<()> {
         format,
         source,
         encoding,
+        decimal: if args.decimal_comma {
+            guanxi_domain::DecimalMark::Comma
+        } else {
+            guanxi_domain::DecimalMark::Point
+        },
         tz: opened.tz,
         rejects: args.skip_bad_rows,
         now: chrono::Utc::now(),
@@ -70,6 +75,18 @@ fn text(s: &Summary) -> String {
         "customers: {} inserted, {} updated, {} unchanged\n",
         s.customers_inserted, s.customers_updated, s.customers_unchanged
     );
+    if s.guest_orders > 0 {
+        out += &format!(
+            "guest orders (no buyer in the file): {}, counted in the shop's order figures, in no customer's profile\n",
+            s.guest_orders
+        );
+    }
+    for w in &s.warnings {
+        out += &format!("warning: {w}\n");
+    }
+    if s.warnings_total > s.warnings.len() as u64 {
+        out += &format!("… and {} more warnings\n", s.warnings_total - s.warnings.len() as u64);
+    }
     if let Some(f) = &s.rejects_file {
         out += &format!("rejected {} rows, written to {f}\n", s.rejected);
     }
