@@ -27,6 +27,7 @@ async fn cdnow_rfm_matches_sql_and_the_pyramid_holds_its_shares() {
         format: Format::Cdnow,
         source: None,
         encoding: EncodingChoice::Auto,
+        mapping: None,
         decimal: Default::default(),
         tz,
         rejects: None,

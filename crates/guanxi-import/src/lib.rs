@@ -33,6 +33,7 @@ use guanxi_domain::{DecimalMark, ShopTz, Source};
 use serde::Serialize;
 
 pub use export::CsvExport;
+pub use formats::generic::Mapping;
 pub use load::{Batch, Loader, Pipe};
 pub use problem::Problem;
 pub use run::import;
@@ -81,6 +82,9 @@ pub struct Options {
     /// The namespace of the file's ids; defaults to the format's name.
     pub source: Option<Source>,
     pub encoding: EncodingChoice,
+    /// guanxi's fields → the file's columns, for a file of another layout (`--map`;
+    /// generic orders only).
+    pub mapping: Option<Mapping>,
     /// How amounts write their decimals (`--decimal-comma`).
     pub decimal: DecimalMark,
     pub tz: ShopTz,

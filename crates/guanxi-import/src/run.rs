@@ -37,6 +37,11 @@ pub async fn import(
     progress: &mut dyn Progress,
 ) -> Result<Summary, ImportError> {
     let shopify_customers = opts.kind == Kind::Customers && opts.format == Format::Shopify;
+    if opts.mapping.is_some() && (opts.kind != Kind::Orders || opts.format != Format::Generic) {
+        return Err(ImportError::Usage(
+            "--map reads orders files of any layout through guanxi's generic fields: use it with `import orders --format generic`".into(),
+        ));
+    }
     if opts.kind != Kind::Orders && opts.format != Format::Generic && !shopify_customers {
         return Err(ImportError::Usage(format!(
             "{} files are read in guanxi's CSV (--format generic){}; {} is for orders",
@@ -79,6 +84,13 @@ pub async fn import(
                 opts.format,
                 Assembler::new(cx.source.clone(), session.rejects.is_some()),
             );
+            h.mapping = opts.mapping.clone().map(std::sync::Arc::new);
+            if opts.mapping.as_ref().is_some_and(|m| !m.has_amounts()) {
+                session.warn(
+                    "--map gives no amount or unit_price: every line's amount is 0 (purchases are counted, spend is unknown)"
+                        .into(),
+                );
+            }
             // Taobao's item reports are read first, whatever their place among the files:
             // their lines join the orders of the order reports.
             let order_files = if opts.format == Format::Taobao {
@@ -356,6 +368,8 @@ struct Orders {
     pending_lines: usize,
     /// Taobao item reports' lines, by order id.
     items: std::sync::Arc<formats::taobao::Items>,
+    /// A generic file's mapping to its columns.
+    mapping: Option<std::sync::Arc<formats::generic::Mapping>>,
 }
 
 impl Orders {
@@ -368,6 +382,7 @@ impl Orders {
             pending_at: HashMap::new(),
             pending_lines: 0,
             items: Default::default(),
+            mapping: None,
         }
     }
 
@@ -425,7 +440,10 @@ impl Handler for Orders {
     fn start_file(&mut self) -> Layout {
         // A fresh format per file: each file has its own header.
         let (format, layout): (Box<dyn OrderFormat>, Layout) = match self.which {
-            Format::Generic => (Box::<formats::generic::Generic>::default(), Layout::Csv),
+            Format::Generic => (
+                Box::new(formats::generic::Generic::mapped(self.mapping.clone())),
+                Layout::Csv,
+            ),
             Format::Shopify => (Box::<formats::shopify::Shopify>::default(), Layout::Csv),
             Format::Taobao => (
                 Box::new(formats::taobao::Taobao::with_items(self.items.clone())),

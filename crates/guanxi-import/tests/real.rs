@@ -403,3 +403,116 @@ async fn taobao_snapshots_with_item_reports_join_items_to_orders() {
     }
     assert!(with_items >= 100, "{with_items} orders have their items");
 }
+
+fn mapped(map: &str) -> guanxi_import::Options {
+    let mut o = options(Kind::Orders, Format::Generic);
+    o.mapping = Some(guanxi_import::Mapping::parse(map).unwrap());
+    o
+}
+
+/// The UCI Online Retail log (its first 25,000 lines) through a mapping: invoices are
+/// orders, rows without a CustomerID are guest orders, `C…` invoices (negative
+/// quantities) are returns, imported closed.
+#[tokio::test]
+async fn online_retail_log_imports_through_a_mapping() {
+    let path = real("online-retail-uci/online_retail_first_25000.csv");
+    let mut invoices: BTreeMap<String, (String, bool)> = BTreeMap::new();
+    let mut customers = BTreeSet::new();
+    let mut rows = 0;
+    let mut r = csv::Reader::from_path(&path).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        rows += 1;
+        // A return: negative quantities (the `C…` cancellations, stock write-offs).
+        invoices.insert(rec[0].to_string(), (rec[6].to_string(), rec[3].starts_with('-')));
+        if !rec[6].is_empty() {
+            customers.insert(rec[6].to_string());
+        }
+    }
+    let guests = invoices.values().filter(|(c, _)| c.is_empty()).count() as u64;
+    let returns = invoices.values().filter(|(_, ret)| *ret).count();
+    let shop = Shop::new().await;
+    let map = "order_id=InvoiceNo,customer_id=CustomerID,ordered_at=InvoiceDate,sku=StockCode,title=Description,quantity=Quantity,unit_price=UnitPrice";
+    let s = shop
+        .import_with(mapped(map), std::slice::from_ref(&path))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            s.rows_read,
+            s.order_lines_total,
+            s.orders_total,
+            s.guest_orders,
+            s.customers_total
+        ),
+        (rows, rows, invoices.len() as u64, guests, customers.len() as u64)
+    );
+    assert!(guests > 0 && returns > invoices.keys().filter(|i| i.starts_with('C')).count() / 2);
+    let orders = written(&shop).await;
+    assert_eq!(orders.values().filter(|o| o.1 == "closed").count(), returns);
+    // 536365: 7 lines, £139.12 (the log's first invoice).
+    assert_eq!((orders["536365"].2, orders["536365"].3), (7, 13_912));
+    // A wrong mapping names the column it did not find.
+    let wrong = shop
+        .import_with(
+            mapped("order_id=Invoice,customer_id=CustomerID,ordered_at=InvoiceDate,amount=UnitPrice"),
+            &[path],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        wrong
+            .to_string()
+            .contains("--map order_id=Invoice: the header has no column \"Invoice\""),
+        "{wrong}"
+    );
+}
+
+/// The BTYD package's CDNOW event log (CSV, no order ids): each row an order of the
+/// master id, the same customers and purchases as the sample's text file.
+#[tokio::test]
+async fn cdnow_event_log_imports_through_a_mapping() {
+    let path = real("cdnow-btyd/btyd_R/cdnowElog.csv");
+    let shop = Shop::new().await;
+    let s = shop
+        .import_with(
+            mapped("customer_id=masterid,ordered_at=date,quantity=cds,amount=sales"),
+            std::slice::from_ref(&path),
+        )
+        .await
+        .unwrap();
+    let text = Shop::new().await;
+    let sample = text
+        .import(
+            Kind::Orders,
+            Format::Cdnow,
+            &[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/cdnow/CDNOW_sample.txt")],
+        )
+        .await
+        .unwrap();
+    assert_eq!((s.rows_read, s.orders_total, s.customers_total), (6_919, 6_919, 2_357));
+    assert_eq!(
+        (s.orders_total, s.customers_total),
+        (sample.orders_total, sample.customers_total)
+    );
+}
+
+/// A grocery purchase log of customer and date only: each row an order, no amounts (the
+/// import says so).
+#[tokio::test]
+async fn grocery_log_of_dates_imports_with_a_warning() {
+    let path = real("grocery-btydplus/derived_csv/groceryElog.csv");
+    let mut r = csv::Reader::from_path(&path).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    let customers: BTreeSet<&str> = rows.iter().map(|r| &r[0]).collect();
+    let shop = Shop::new().await;
+    let s = shop
+        .import_with(mapped("customer_id=cust,ordered_at=date"), std::slice::from_ref(&path))
+        .await
+        .unwrap();
+    assert_eq!(
+        (s.rows_read, s.orders_total, s.customers_total),
+        (rows.len() as u64, rows.len() as u64, customers.len() as u64)
+    );
+    assert!(s.warnings[0].contains("every line's amount is 0"), "{:?}", s.warnings);
+}

@@ -204,6 +204,14 @@ pub struct ImportArgs {
     #[arg(long)]
     pub encoding: Option<String>,
 
+    /// Read a file of another layout (an ERP export, a purchase log) through guanxi's
+    /// generic fields: `order_id=InvoiceNo,customer_id=CustomerID,ordered_at=InvoiceDate,
+    /// sku=StockCode,title=Description,quantity=Quantity,unit_price=UnitPrice`. Columns
+    /// not mapped are not read; without order_id each row is an order; negative
+    /// quantities are returns
+    #[arg(long, value_name = "FIELD=COLUMN,…")]
+    pub map: Option<String>,
+
     /// Amounts are written with a decimal comma (12,50 or 1.234,50). Without it a comma
     /// separates thousands, in groups of three, and `12,50` is an error
     #[arg(long)]

@@ -35,16 +35,107 @@ pub(crate) const COLUMNS: [&str; 25] = [
     "currency",
 ];
 
+/// What a mapped file may also give: the price of one item (the line's amount is then
+/// quantity × price).
+const READ: [&str; 26] = {
+    let mut read = [""; 26];
+    let mut i = 0;
+    while i < 25 {
+        read[i] = COLUMNS[i];
+        i += 1;
+    }
+    read[25] = "unit_price";
+    read
+};
+
+/// A file of any layout read through a mapping of guanxi's fields to its columns
+/// (`--map order_id=InvoiceNo,customer_id=CustomerID,…`): an ERP export or a purchase
+/// log. Columns not mapped are not read. Without `order_id` each row is an order, its id
+/// `customer-ordered_at-rank` (rank among the buyer's rows at that time); negative
+/// quantities are returned lines: an order of them is a return, imported closed (it is
+/// no sale), its lines' amounts as refunds.
+#[derive(Debug, Clone, Default)]
+pub struct Mapping(pub Vec<(String, String)>);
+
+impl Mapping {
+    /// Whether the mapping gives amounts (else every line's amount is 0: a log of
+    /// purchase dates alone).
+    pub fn has_amounts(&self) -> bool {
+        self.0.iter().any(|(f, _)| f == "amount" || f == "unit_price")
+    }
+
+    /// Parses `field=Column,field=Column`; fields are guanxi's generic columns or
+    /// `unit_price`.
+    pub fn parse(s: &str) -> Result<Mapping, String> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (field, column) = part
+                .split_once('=')
+                .ok_or_else(|| format!("expected field=Column, found {part:?}"))?;
+            let field = field.trim();
+            if !READ.contains(&field) {
+                return Err(format!("{field:?} is not a field; the fields are: {}", READ.join(", ")));
+            }
+            if pairs.iter().any(|(f, _)| f == field) {
+                return Err(format!("{field} is mapped twice"));
+            }
+            pairs.push((field.to_string(), column.trim().to_string()));
+        }
+        if pairs.is_empty() {
+            return Err("expected field=Column pairs, found nothing".into());
+        }
+        Ok(Mapping(pairs))
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Generic {
-    cols: Option<Columns<25>>,
+    cols: Option<Columns<26>>,
+    mapping: Option<std::sync::Arc<Mapping>>,
+    /// Without a mapped order id: rows already seen per (buyer, time), for the rank.
+    ranks: std::collections::HashMap<(String, String), u32>,
+}
+
+impl Generic {
+    pub fn mapped(mapping: Option<std::sync::Arc<Mapping>>) -> Generic {
+        Generic {
+            mapping,
+            ..Default::default()
+        }
+    }
+
+    fn mapped_order_id(&self) -> bool {
+        self.cols.as_ref().is_some_and(|c| c.index[0].1.is_some())
+    }
+
+    fn amounts_mapped(&self) -> bool {
+        self.cols
+            .as_ref()
+            .is_some_and(|c| c.index[3].1.is_some() || c.index[25].1.is_some())
+    }
 }
 
 impl OrderFormat for Generic {
     fn first(&mut self, row: &Row<'_>) -> Result<First, Problem> {
-        let header = Header::read(row)?;
-        header.reject_unknown(&row.at, &COLUMNS)?;
-        self.cols = Some(header.columns(&row.at, REQUIRED, COLUMNS)?);
+        let mut header = Header::read(row)?;
+        let Some(mapping) = &self.mapping else {
+            header.reject_unknown(&row.at, &COLUMNS)?;
+            self.cols = Some(header.columns(&row.at, REQUIRED, READ)?);
+            return Ok(First::Header);
+        };
+        // The file's columns renamed to guanxi's fields; the others are not read.
+        let mut named = vec![String::new(); header.names.len()];
+        for (field, column) in &mapping.0 {
+            let i = header.find(column).ok_or_else(|| {
+                row.at.line(format!(
+                    "--map {field}={column}: the header has no column {column:?}; it has: {}",
+                    header.names.join(", ")
+                ))
+            })?;
+            named[i] = field.clone();
+        }
+        header.names = named;
+        self.cols = Some(header.columns(&row.at, &["ordered_at"], READ)?);
         Ok(First::Header)
     }
 
@@ -53,6 +144,9 @@ impl OrderFormat for Generic {
     }
 
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<OrderRow, Problem> {
+        if self.mapping.is_some() {
+            return self.mapped_row(row, cx);
+        }
         let f = fields(self.cols.as_ref(), row)?;
         let order_id = f.req(0)?.into_owned();
         // An empty customer id is a guest order: counted for the shop, in no profile.
@@ -91,6 +185,91 @@ impl OrderFormat for Generic {
                 completed_at: f.time(21, cx.tz)?,
                 closed_at: f.time(22, cx.tz)?,
                 refunded_at: f.time(23, cx.tz)?,
+            },
+            shipping_fee: f.money(8)?.unwrap_or(Cents::ZERO),
+            currency: f.opt_string(24)?,
+            coupon: f.opt_string(15)?,
+            campaign: f.opt_string(16)?,
+            province: f.opt_string(13)?,
+            city: f.opt_string(14)?,
+            order_discount: Cents::ZERO,
+            order_refund: Cents::ZERO,
+        };
+        Ok(OrderRow {
+            order_id,
+            head: Some(head),
+            line,
+            more: Vec::new(),
+        })
+    }
+}
+
+impl Generic {
+    /// A row of a mapped file (see [`Mapping`]).
+    fn mapped_row(&mut self, row: &Row<'_>, cx: &Context) -> Result<OrderRow, Problem> {
+        let f = fields(self.cols.as_ref(), row)?;
+        let customer_id = f.opt_string(1)?;
+        let created_at = f
+            .time(2, cx.tz)?
+            .ok_or_else(|| f.problem(2, "a value is required here"))?;
+        let order_id = match f.opt_string(0)? {
+            Some(id) => id,
+            None if self.mapped_order_id() => return Err(f.problem(0, "a value is required here")),
+            None => {
+                let key = (customer_id.clone().unwrap_or_default(), f.req(2)?.into_owned());
+                let rank = self.ranks.entry(key.clone()).or_insert(0);
+                *rank += 1;
+                format!("{}-{}-{rank}", key.0, key.1)
+            }
+        };
+        let quantity: i64 = match f.opt(12)? {
+            Some(q) => q
+                .parse()
+                .map_err(|_| f.problem(12, format!("expected a whole number, found {q:?}")))?,
+            None => 1,
+        };
+        let returned = quantity < 0;
+        let count = u32::try_from(quantity.unsigned_abs())
+            .map_err(|_| f.problem(12, format!("{quantity} items is more than any order")))?;
+        let amount = match (f.money(3)?, f.money(25)?) {
+            (Some(a), _) => a,
+            (None, Some(price)) => price
+                .times(i64::from(count))
+                .ok_or_else(|| f.problem(12, format!("{count} × {price} is more than any order")))?,
+            // A log of purchase dates alone (the import warns that spend is unknown).
+            (None, None) if !self.amounts_mapped() => Cents::ZERO,
+            (None, None) => return Err(f.problem(3, "a value is required here (or unit_price)")),
+        };
+        let explicit = f.parse(5, |s| OrderStatus::parse(&s.to_ascii_lowercase()))?;
+        let paid_at = f.time(4, cx.tz)?;
+        let (status, paid_at) = match explicit {
+            Some(s) => (s, paid_at),
+            // A return is no sale: closed, its amount refunded.
+            None if returned => (OrderStatus::Closed, None),
+            None => (OrderStatus::Paid, paid_at.or(Some(created_at))),
+        };
+        let line = OrderLine {
+            sku: f.opt_string(10)?,
+            title: f.opt_string(11)?,
+            category: f.opt_string(9)?,
+            quantity: count,
+            amount,
+            discount: f.money(7)?.unwrap_or(Cents::ZERO),
+            cost: f.money(6)?,
+            refund: if returned {
+                amount
+            } else {
+                f.money(17)?.unwrap_or(Cents::ZERO)
+            },
+        };
+        let head = Head {
+            customer_id,
+            status,
+            created_at,
+            times: StatusTimes {
+                paid_at,
+                closed_at: if returned { Some(created_at) } else { f.time(22, cx.tz)? },
+                ..Default::default()
             },
             shipping_fee: f.money(8)?.unwrap_or(Cents::ZERO),
             currency: f.opt_string(24)?,

@@ -53,6 +53,7 @@ pub fn options(kind: Kind, format: Format) -> Options {
         } else {
             EncodingChoice::Fixed(guanxi_import::Encoding::Utf8)
         },
+        mapping: None,
         decimal: Default::default(),
         tz: ShopTz::default(),
         rejects: None,

@@ -38,6 +38,12 @@ pub async fn run(global: &Global, args: ImportArgs) -> anyhow::Result<()> {
         format,
         source,
         encoding,
+        mapping: args
+            .map
+            .as_deref()
+            .map(guanxi_import::Mapping::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--map: {e}"))?,
         decimal: if args.decimal_comma {
             guanxi_domain::DecimalMark::Comma
         } else {
