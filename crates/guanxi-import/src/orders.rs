@@ -36,6 +36,12 @@ pub(crate) struct Assembler {
     source: Source,
     keep_raw: bool,
     current: Option<Group>,
+    /// Orders interrupted by another order's rows, still open (at most `window - 1`).
+    held: std::collections::VecDeque<Group>,
+    /// How many orders may be open at once: 1 for exports whose rows of an order are
+    /// adjacent; more for logs whose writers interleave concurrent invoices (the UCI
+    /// Online Retail log), which `--map` reads.
+    pub window: usize,
     /// Order ids seen in this import (by hash, to stay small) → file and line.
     seen: HashMap<u64, (u32, u64)>,
     files: Vec<String>,
@@ -51,6 +57,8 @@ impl Assembler {
             source,
             keep_raw,
             current: None,
+            held: std::collections::VecDeque::new(),
+            window: 1,
             seen: HashMap::new(),
             files: Vec::new(),
         }
@@ -77,9 +85,24 @@ impl Assembler {
         let same = matches!((&self.current, &order_id), (Some(g), Some(id)) if &g.order_id == id);
         let mut out = [None, None];
         if !same {
-            out[0] = self.finish(format, report);
-            if let Some(id) = &order_id {
-                self.start(id, row, report);
+            let resumed = order_id
+                .as_ref()
+                .and_then(|id| self.held.iter().position(|g| &g.order_id == id))
+                .and_then(|i| self.held.remove(i));
+            if let Some(g) = self.current.take() {
+                self.held.push_back(g);
+            }
+            if self.held.len() >= self.window {
+                let oldest = self.held.pop_front().expect("held is not empty");
+                out[0] = self.complete(oldest, format, report);
+            }
+            match resumed {
+                Some(g) => self.current = Some(g),
+                None => {
+                    if let Some(id) = &order_id {
+                        self.start(id, row, report);
+                    }
+                }
             }
         }
         let raw = self.keep_raw.then(|| row.raw().clone());
@@ -166,8 +189,16 @@ impl Assembler {
     }
 
     /// Completes the order being assembled, if any.
-    pub fn finish(&mut self, format: &dyn OrderFormat, report: &mut dyn FnMut(Problem)) -> Option<Done> {
-        let g = self.current.take()?;
+    /// Completes every order still open (a file ended).
+    pub fn finish(&mut self, format: &dyn OrderFormat, report: &mut dyn FnMut(Problem)) -> Vec<Done> {
+        let mut open: Vec<Group> = self.held.drain(..).collect();
+        open.extend(self.current.take());
+        open.into_iter()
+            .filter_map(|g| self.complete(g, format, report))
+            .collect()
+    }
+
+    fn complete(&mut self, g: Group, format: &dyn OrderFormat, report: &mut dyn FnMut(Problem)) -> Option<Done> {
         let head = match (&g.head, g.bad) {
             (Some((head, _)), false) => Some(head.clone()),
             (None, false) => {

@@ -85,6 +85,10 @@ pub async fn import(
                 Assembler::new(cx.source.clone(), session.rejects.is_some()),
             );
             h.mapping = opts.mapping.clone().map(std::sync::Arc::new);
+            if h.mapping.is_some() {
+                // Logs interleave the rows of concurrent invoices.
+                h.assembler.window = 16;
+            }
             if opts.mapping.as_ref().is_some_and(|m| !m.has_amounts()) {
                 session.warn(
                     "--map gives no amount or unit_price: every line's amount is 0 (purchases are counted, spend is unknown)"

@@ -516,3 +516,36 @@ async fn grocery_log_of_dates_imports_with_a_warning() {
     );
     assert!(s.warnings[0].contains("every line's amount is 0"), "{:?}", s.warnings);
 }
+
+/// Rows of concurrent invoices interleave in the full Online Retail log (lines 78,088 to
+/// 78,096, copied here): with a mapping, an order's rows need not be adjacent.
+#[tokio::test]
+async fn interleaved_invoices_of_a_log_are_assembled() {
+    let shop = Shop::new().await;
+    let path = shop.file(
+        "interleaved.csv",
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
+542806,48194,DOORMAT HEARTS,1,2011-02-01 11:19:00,7.95,12836,United Kingdom
+542806,21524,DOORMAT SPOTTY HOME SWEET HOME,1,2011-02-01 11:19:00,7.95,12836,United Kingdom
+C542805,22156,HEART DECORATION WITH PEARLS ,-1,2011-02-01 11:19:00,0.85,14606,United Kingdom
+C542805,85054,FRENCH ENAMEL POT W LID,-1,2011-02-01 11:19:00,2.95,14606,United Kingdom
+542806,22692,DOORMAT WELCOME TO OUR HOME,2,2011-02-01 11:20:00,7.95,12836,United Kingdom
+542806,22788,BROCANTE COAT RACK,2,2011-02-01 11:20:00,9.95,12836,United Kingdom
+A563185,B,Adjust bad debt,1,2011-08-12 14:50:00,-11062.06,,United Kingdom
+C580605,AMAZONFEE,AMAZON FEE,-1,2011-12-05 11:36:00,0.001,,United Kingdom
+",
+    );
+    let map = "order_id=InvoiceNo,customer_id=CustomerID,ordered_at=InvoiceDate,sku=StockCode,title=Description,quantity=Quantity,unit_price=UnitPrice";
+    let s = shop.import_with(mapped(map), &[path]).await.unwrap();
+    assert_eq!((s.orders_total, s.order_lines_total, s.guest_orders), (4, 8, 2));
+    let orders = written(&shop).await;
+    // One invoice over two minutes and around another: 4 lines, at its first row's time.
+    assert_eq!(
+        orders["542806"],
+        ("12836".into(), "paid".into(), 4, 795 + 795 + 1590 + 1990)
+    );
+    // A cancellation, a bad-debt adjustment (negative price), a fee below a cent: returns.
+    assert_eq!(orders["C542805"].1, "closed");
+    assert_eq!(orders["A563185"], (String::new(), "closed".into(), 1, 1_106_206));
+    assert_eq!(orders["C580605"].3, 0);
+}

@@ -228,14 +228,15 @@ impl Generic {
                 .map_err(|_| f.problem(12, format!("expected a whole number, found {q:?}")))?,
             None => 1,
         };
-        let returned = quantity < 0;
         let count = u32::try_from(quantity.unsigned_abs())
             .map_err(|_| f.problem(12, format!("{quantity} items is more than any order")))?;
-        let amount = match (f.money(3)?, f.money(25)?) {
+        let price = f.parse(25, |p| line_total(quantity, p))?;
+        // A negative quantity or price (a cancellation, a write-off, a bad-debt
+        // adjustment) makes the line a return.
+        let returned = quantity < 0 || price.is_some_and(|(_, negative)| negative);
+        let amount = match (f.money(3)?, price) {
             (Some(a), _) => a,
-            (None, Some(price)) => price
-                .times(i64::from(count))
-                .ok_or_else(|| f.problem(12, format!("{count} × {price} is more than any order")))?,
+            (None, Some((total, _))) => total,
             // A log of purchase dates alone (the import warns that spend is unknown).
             (None, None) if !self.amounts_mapped() => Cents::ZERO,
             (None, None) => return Err(f.problem(3, "a value is required here (or unit_price)")),
@@ -286,5 +287,50 @@ impl Generic {
             line,
             more: Vec::new(),
         })
+    }
+}
+
+/// `quantity × price` in cents, and whether it is negative. Logs price single items
+/// below a cent (the Online Retail log's `0.001`): the price is read to 4 decimals and the
+/// line's total rounded to the cent, half away from zero, as an invoice rounds its lines.
+fn line_total(quantity: i64, price: &str) -> Result<(Cents, bool), String> {
+    let bad = || format!("expected a price like 2.55 (at most 4 decimals), found {price:?}");
+    let p = price.trim();
+    let (negative, p) = match p.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, p),
+    };
+    let (whole, frac) = p.split_once('.').unwrap_or((p, ""));
+    if whole.is_empty() && frac.is_empty()
+        || frac.len() > 4
+        || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let ten_thousandths: i128 = format!("{whole}{frac:0<4}").parse().map_err(|_| bad())?;
+    let total = ten_thousandths * i128::from(quantity.unsigned_abs());
+    let cents = (total + 50) / 100;
+    let cents = i64::try_from(cents)
+        .ok()
+        .filter(|c| *c <= Cents::MAX_READ.0)
+        .ok_or_else(|| format!("{quantity} × {price} is more than any order"))?;
+    Ok((Cents(cents), negative != (quantity < 0) && cents > 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_totals_round_to_the_cent() {
+        assert_eq!(line_total(6, "2.55"), Ok((Cents(1530), false)));
+        assert_eq!(line_total(1, "0.001"), Ok((Cents(0), false)));
+        assert_eq!(line_total(500, "0.001"), Ok((Cents(50), false)));
+        assert_eq!(line_total(1, "0.005"), Ok((Cents(1), false)));
+        assert_eq!(line_total(1, "-11062.06"), Ok((Cents(1_106_206), true)));
+        assert_eq!(line_total(-2, "1.25"), Ok((Cents(250), true)));
+        assert!(line_total(1, "1,25").is_err());
+        assert!(line_total(1, "0.00001").is_err());
+        assert!(line_total(1, "").is_err());
     }
 }
