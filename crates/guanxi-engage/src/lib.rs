@@ -15,7 +15,7 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
-use guanxi_store::StoreError;
+use guanxi_store::{Store, StoreError};
 use serde::Serialize;
 
 pub mod channel;
@@ -78,6 +78,8 @@ pub struct Ran {
     pub passes: u64,
     pub planned: u64,
     pub worked: Worked,
+    /// Programs the pass skipped, with why.
+    pub skipped: Vec<schedule::Broken>,
 }
 
 impl Engine {
@@ -85,25 +87,16 @@ impl Engine {
     /// `guanxi program run --once` and by tests with a fixed clock.
     pub async fn until_idle(&self, now: Option<DateTime<Utc>>) -> Result<Ran, EngageError> {
         let clock = || now.unwrap_or_else(Utc::now);
-        let w = &self.worker;
-        let programs = schedule::load(w.store.as_ref()).await?;
-        let scheduler = Scheduler {
-            store: w.store.as_ref(),
-            policy: &w.policy,
-            tz: w.tz,
-        };
+        let mut health = Health::read(self.worker.store.as_ref()).await?;
+        let planned = self.pass(clock(), &mut health).await?;
         let mut ran = Ran {
             passes: 1,
+            planned: planned.iter().map(|p| p.messages).sum(),
+            skipped: health.programs.clone(),
             ..Ran::default()
         };
-        ran.planned = scheduler
-            .pass(&programs, clock())
-            .await?
-            .iter()
-            .map(|p| p.messages)
-            .sum();
         loop {
-            let worked = w.batch(clock()).await?;
+            let worked = self.worker.batch(clock()).await?;
             ran.worked.add(worked);
             if worked.claimed == 0 {
                 return Ok(ran);
@@ -111,28 +104,50 @@ impl Engine {
         }
     }
 
+    /// One scheduler pass over the stored programs at `now`. A program that cannot run
+    /// (a definition that does not read, a segment deleted from under it) is skipped
+    /// while the others go on, and named in `health` (written to the store when what is
+    /// wrong changes) until it runs again.
+    async fn pass(&self, now: DateTime<Utc>, health: &mut Health) -> Result<Vec<schedule::Planned>, EngageError> {
+        let w = &self.worker;
+        let (programs, mut problems) = schedule::load_all(w.store.as_ref()).await?;
+        let scheduler = Scheduler {
+            store: w.store.as_ref(),
+            policy: &w.policy,
+            tz: w.tz,
+        };
+        let planned = scheduler.pass(&programs, now).await?;
+        for p in &planned {
+            if let Some(error) = &p.error {
+                tracing::error!(program = %p.program, "program skipped: {error}");
+                problems.push(schedule::Broken {
+                    program: p.program.clone(),
+                    error: error.clone(),
+                });
+            }
+        }
+        if problems != health.programs {
+            health.programs = problems;
+            health.write(w.store.as_ref()).await?;
+        }
+        Ok(planned)
+    }
+
     /// Runs for ever: a scheduler pass every `every`, batches in between (pausing a second
     /// when nothing is due). Errors are logged and retried, never fatal: a database
-    /// restart must not stop engagement.
+    /// restart must not stop engagement. A program that cannot run (a definition that
+    /// does not read, a segment deleted from under it) is skipped while the others go
+    /// on, and named in the engine's [`Health`] until it runs again.
     pub async fn run(self) {
         let w = &self.worker;
         let mut last_pass: Option<std::time::Instant> = None;
         let mut pause = self.every;
-        let mut programs = Vec::new();
+        let mut health = Health::read(w.store.as_ref()).await.unwrap_or_default();
         loop {
             if last_pass.is_none_or(|t| t.elapsed() >= pause) {
                 let started = std::time::Instant::now();
                 last_pass = Some(started);
-                match schedule::load(w.store.as_ref()).await {
-                    Ok(p) => programs = p,
-                    Err(e) => tracing::error!(code = e.code(), "reading programs: {e}"),
-                }
-                let scheduler = Scheduler {
-                    store: w.store.as_ref(),
-                    policy: &w.policy,
-                    tz: w.tz,
-                };
-                match scheduler.pass(&programs, Utc::now()).await {
+                match self.pass(Utc::now(), &mut health).await {
                     Ok(planned) => {
                         for p in planned.iter().filter(|p| p.messages > 0 || p.entered > 0) {
                             tracing::info!(program = %p.program, queued = p.messages, entered = p.entered, "scheduled");
@@ -153,6 +168,73 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// What is wrong with the engagement engine, kept in the store (the setting
+/// [`Health::SETTING`]) so that `guanxi status` and the programs page of any instance show
+/// it: programs skipped by the last pass, and the engine's last stop.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Health {
+    /// Programs the last scheduler pass skipped, with why.
+    pub programs: Vec<schedule::Broken>,
+    /// The engine's last failure (a panic), when, and how often it was restarted.
+    pub last_stop: Option<Stop>,
+    pub restarts: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Stop {
+    pub at: DateTime<Utc>,
+    pub error: String,
+}
+
+impl Health {
+    pub const SETTING: &str = "engine.health";
+
+    pub async fn read(store: &dyn Store) -> Result<Health, EngageError> {
+        Ok(match store.setting(Self::SETTING).await? {
+            // A record another version wrote that this one cannot read says nothing.
+            Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+            None => Health::default(),
+        })
+    }
+
+    pub async fn write(&self, store: &dyn Store) -> Result<(), EngageError> {
+        let text = serde_json::to_string(self).map_err(|e| EngageError::Store(e.to_string()))?;
+        Ok(store.set_setting(Self::SETTING, &text).await?)
+    }
+}
+
+/// Runs the engine for ever: when it fails (a panic in a pass or a batch), the failure
+/// is logged and recorded in its [`Health`], and the engine starts again after a pause —
+/// the web beside it goes on either way.
+pub async fn supervise(engine: Engine) {
+    loop {
+        let failure = match tokio::spawn(engine.clone().run()).await {
+            Ok(()) => "the engine returned".to_string(),
+            Err(e) if e.is_panic() => {
+                let panic = e.into_panic();
+                panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into())
+            }
+            Err(e) => e.to_string(),
+        };
+        tracing::error!("the engagement engine stopped ({failure}); restarting in 5 s");
+        let store = engine.worker.store.as_ref();
+        let mut health = Health::read(store).await.unwrap_or_default();
+        health.last_stop = Some(Stop {
+            at: Utc::now(),
+            error: failure,
+        });
+        health.restarts += 1;
+        if let Err(e) = health.write(store).await {
+            tracing::error!(code = e.code(), "recording the engine's health: {e}");
+        }
+        tokio::time::sleep(StdDuration::from_secs(5)).await;
     }
 }
 

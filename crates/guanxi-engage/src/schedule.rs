@@ -12,7 +12,7 @@ use guanxi_domain::ShopTz;
 use guanxi_domain::program::{Action, ContactPolicy, OrderEvent, Program, Trigger, Wait, ledger_key};
 use guanxi_domain::segment::{expand, parse};
 use guanxi_store::{Entry, NewAction, NewMessage, OrderEvents, Plan, ProgramState, Store};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::EngageError;
 
@@ -26,16 +26,41 @@ pub struct Loaded {
 /// The store's programs with their definitions read; a definition that no longer reads
 /// (written by a newer guanxi) is an error naming the program.
 pub async fn load(store: &dyn Store) -> Result<Vec<Loaded>, EngageError> {
-    store
-        .programs()
+    Ok(load_all(store).await?.0)
+}
+
+/// A stored program whose definition no longer reads (a definition written by another
+/// version, or by hand): skipped, and reported, while the others go on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Broken {
+    pub program: String,
+    pub error: String,
+}
+
+/// The stored programs that read, and those that do not.
+pub async fn load_all(store: &dyn Store) -> Result<(Vec<Loaded>, Vec<Broken>), EngageError> {
+    let mut ok = Vec::new();
+    let mut broken = Vec::new();
+    for state in store.programs().await? {
+        match Program::parse(&state.definition, &format!("program '{}'", state.name)) {
+            Ok(program) => ok.push(Loaded { state, program }),
+            Err(e) => broken.push(Broken {
+                program: state.name.clone(),
+                error: e.to_string(),
+            }),
+        }
+    }
+    Ok((ok, broken))
+}
+
+/// The enabled programs whose definitions name the saved segment `name`.
+pub async fn programs_using(store: &dyn Store, name: &str) -> Result<Vec<String>, EngageError> {
+    Ok(load(store)
         .await?
         .into_iter()
-        .map(|state| {
-            let program = Program::parse(&state.definition, &format!("program '{}'", state.name))
-                .map_err(|e| EngageError::Program(e.to_string()))?;
-            Ok(Loaded { state, program })
-        })
-        .collect()
+        .filter(|p| p.state.enabled && p.program.segments().iter().any(|s| s == name))
+        .map(|p| p.program.name)
+        .collect())
 }
 
 /// A program guanxi knows, with the store's state of it (none for a built-in never
@@ -76,6 +101,18 @@ pub struct Planned {
     pub messages: u64,
     pub entered: u64,
     pub left: u64,
+    /// Why the program was skipped this pass.
+    pub error: Option<String>,
+}
+
+impl Planned {
+    fn failed(program: &str, error: String) -> Planned {
+        Planned {
+            program: program.to_string(),
+            error: Some(error),
+            ..Planned::default()
+        }
+    }
 }
 
 /// The order column an event is read from.
@@ -133,11 +170,22 @@ pub struct Scheduler<'a> {
 
 impl Scheduler<'_> {
     /// Plans and writes one pass over the enabled programs.
+    /// One pass over the enabled programs. A program that fails (a segment it names was
+    /// deleted, a store error in its window) is skipped with its error in its
+    /// [`Planned`]; every other program is planned as usual.
     pub async fn pass(&self, programs: &[Loaded], now: DateTime<Utc>) -> Result<Vec<Planned>, EngageError> {
         let mut out = Vec::new();
         for p in programs.iter().filter(|p| p.state.enabled) {
-            let (plan, mut planned) = self.plan(p, now).await?;
-            planned.messages = self.store.apply(&plan).await?;
+            let planned = match self.plan(p, now).await {
+                Ok((plan, mut planned)) => match self.store.apply(&plan).await {
+                    Ok(n) => {
+                        planned.messages = n;
+                        planned
+                    }
+                    Err(e) => Planned::failed(&p.program.name, e.to_string()),
+                },
+                Err(e) => Planned::failed(&p.program.name, e.to_string()),
+            };
             out.push(planned);
         }
         Ok(out)

@@ -53,8 +53,20 @@ pub async fn show(
         "col-converted",
         "col-actions",
     ];
+    let health = guanxi_engage::Health::read(s.store.as_ref())
+        .await
+        .map_err(|e| WebError::Engage(e.to_string()))?;
     let body = html! {
         p { (lang.t("programs-how")) }
+        @for p in &health.programs {
+            p .error role="alert" { (lang.t1("programs-skipped", "name", p.program.clone())) " " (p.error) }
+        }
+        @if let Some(stop) = &health.last_stop {
+            p .error role="alert" {
+                (lang.t1("programs-engine-stopped", "time", stop.at.with_timezone(&tz.0).format("%Y-%m-%d %H:%M").to_string()))
+                " " (stop.error)
+            }
+        }
         @for known in &programs {
             @let program = &known.program;
             section aria-labelledby={ "p-" (program.name) } {

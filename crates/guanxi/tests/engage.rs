@@ -991,3 +991,56 @@ fn a_pass_after_downtime_queues_only_what_has_not_expired() {
     let later = run(dir, &["program", "run", "--now", "2026-07-03 12:00"]);
     assert_eq!(later["planned"], 0, "{later}");
 }
+
+#[test]
+fn a_program_that_cannot_run_is_skipped_and_reported_while_others_go_on() {
+    let shop = shop("00:00-00:00", None);
+    let dir = shop.dir.path();
+    run(dir, &["segment", "save", "actives", "activity = 'active'"]);
+    let program = |name: &str, segment: &str| {
+        format!(
+            "name = \"{name}\"\ntitle = \"{name}\"\npriority = \"care\"\ntrigger = {{ segment = \"in segment '{segment}'\" }}\n\n\
+             [[steps]]\nname = \"hello\"\nafter = \"0m\"\naction = {{ add_tag = \"{name}\" }}\n"
+        )
+    };
+    std::fs::write(dir.join("good.toml"), program("good", "actives")).unwrap();
+    std::fs::write(dir.join("ghost.toml"), program("ghost", "gone")).unwrap();
+    for file in ["good.toml", "ghost.toml"] {
+        run(dir, &["program", "enable", file, "--since", "2026-07-01 00:00"]);
+    }
+    // A segment a program uses cannot be deleted; the refusal names the program.
+    let out = common::guanxi(
+        dir,
+        &["--db", "guanxi-demo.db", "--json", "segment", "delete", "actives"],
+    );
+    assert_eq!(out.status.code(), Some(65));
+    let refusal = json(&out);
+    assert_eq!(refusal["error"]["code"], "segment_in_use");
+    assert!(
+        refusal["error"]["message"].as_str().unwrap().contains("program 'good'"),
+        "{refusal}"
+    );
+    // The pass skips the program whose segment does not exist and runs the other.
+    let ran = run(dir, &["program", "run", "--now", "2026-07-01 10:00"]);
+    assert_eq!(ran["skipped"][0]["program"], "ghost", "{ran}");
+    assert!(ran["skipped"][0]["error"].as_str().unwrap().contains("gone"), "{ran}");
+    let audience = run(dir, &["segment", "count", "in segment 'actives'"])["customers"]
+        .as_u64()
+        .unwrap();
+    assert!(audience > 0);
+    let stats = run(dir, &["program", "stats", "good"]);
+    let actions: u64 = stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["actions"].as_u64().unwrap())
+        .sum();
+    assert_eq!(actions, audience, "the good program ran for its whole audience");
+    // guanxi status names it, until it can run again.
+    let status = run(dir, &["status"]);
+    assert_eq!(status["engine"]["programs"][0]["program"], "ghost", "{status}");
+    run(dir, &["segment", "save", "gone", "activity = 'churned'"]);
+    let ran = run(dir, &["program", "run", "--now", "2026-07-01 11:00"]);
+    assert_eq!(ran["skipped"].as_array().unwrap().len(), 0, "{ran}");
+    assert_eq!(run(dir, &["status"])["engine"]["programs"].as_array().unwrap().len(), 0);
+}

@@ -271,6 +271,33 @@ pub struct ProgramError {
 }
 
 impl Program {
+    /// The saved segments the definition names (`in segment '…'` in its trigger, audience
+    /// or step conditions): a segment a program uses cannot be deleted.
+    pub fn segments(&self) -> Vec<String> {
+        let trigger = match &self.trigger {
+            Trigger::Segment(s) => Some(s.as_str()),
+            _ => None,
+        };
+        let mut names: Vec<String> = trigger
+            .into_iter()
+            .chain(self.audience.as_deref())
+            .chain(self.steps.iter().filter_map(|s| s.when.as_deref()))
+            .filter_map(|text| crate::segment::parse(text).ok())
+            .flat_map(|e| {
+                e.conditions()
+                    .into_iter()
+                    .filter_map(|c| match c {
+                        crate::segment::Cond::InSegment(name) => Some(name.clone()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Reads a TOML definition; `origin` (a file name) locates errors.
     pub fn parse(text: &str, origin: &str) -> Result<Program, ProgramError> {
         let located = |offset: usize, message: String| {

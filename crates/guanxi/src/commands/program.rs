@@ -70,10 +70,16 @@ pub async fn run(global: &Global, cmd: ProgramCommand) -> anyhow::Result<()> {
             let engine = engine(&o, &settings, lease_secs, batch).await?;
             let ran = engine.until_idle(now).await?;
             report(global.json, &ran, |r| {
-                format!(
-                    "queued {}; sent {}, deferred {}, dropped {}, to retry {}, dead-lettered {}\n",
-                    r.planned, r.worked.sent, r.worked.deferred, r.worked.dropped, r.worked.retried, r.worked.dead
-                )
+                let skipped: String = r
+                    .skipped
+                    .iter()
+                    .map(|b| format!("program '{}' skipped: {}\n", b.program, b.error))
+                    .collect();
+                skipped
+                    + &format!(
+                        "queued {}; sent {}, deferred {}, dropped {}, to retry {}, dead-lettered {}\n",
+                        r.planned, r.worked.sent, r.worked.deferred, r.worked.dropped, r.worked.retried, r.worked.dead
+                    )
             })
         }
         ProgramCommand::Stats { name, window_days } => {

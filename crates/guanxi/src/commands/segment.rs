@@ -243,6 +243,19 @@ pub async fn run(global: &Global, cmd: SegmentCommand) -> anyhow::Result<()> {
             )
         }
         SegmentCommand::Delete { name } => {
+            let users = guanxi_engage::schedule::programs_using(o.store.as_ref(), &name).await?;
+            if !users.is_empty() {
+                return Err(crate::output::BadInput {
+                    code: "segment_in_use",
+                    message: format!(
+                        "segment '{name}' is used by program{} {}: disable {} first (guanxi program disable NAME)",
+                        if users.len() == 1 { "" } else { "s" },
+                        users.iter().map(|u| format!("'{u}'")).collect::<Vec<_>>().join(", "),
+                        if users.len() == 1 { "it" } else { "them" }
+                    ),
+                }
+                .into());
+            }
             if !o.store.delete_segment(&name).await? {
                 anyhow::bail!("no saved segment is named '{name}'");
             }

@@ -44,7 +44,7 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
         shop_url: settings.channels.shop_url.clone(),
         inbound_secret: reply_secret,
     };
-    tokio::spawn(engine.run());
+    tokio::spawn(guanxi_engage::supervise(engine));
     let state = AppState {
         store: o.store.clone(),
         lake: o.lake.clone(),
