@@ -317,8 +317,9 @@ pub async fn order_reports(
     tz: ShopTz,
     merged_into: &[(i64, i64)],
     granularity: Granularity,
+    occasion_gap: chrono::Duration,
 ) -> Result<Reports> {
-    let mut reports = OrderReports::new(as_of, tz, granularity);
+    let mut reports = OrderReports::new(as_of, tz, granularity).occasion_gap(occasion_gap);
     each_customer(engine, as_of, merged_into, |chunk| {
         for (_, facts) in chunk {
             reports.add(&facts);

@@ -14,8 +14,9 @@ async fn order_reports_over_the_lake_equal_the_domain_reference() {
     let shop = demo_shop(300).await;
     let engine = Engine::open(&shop.lake).await.unwrap();
     let tz = ShopTz::default();
+    let gap = guanxi_domain::profile::Cycle::default().occasion_gap();
     for g in [Granularity::Month, Granularity::Quarter, Granularity::Year] {
-        let got = guanxi_analytics::order_reports(&engine, as_of(), tz, &[], g)
+        let got = guanxi_analytics::order_reports(&engine, as_of(), tz, &[], g, gap)
             .await
             .unwrap();
         let mut want = OrderReports::new(as_of(), tz, g);
@@ -25,7 +26,7 @@ async fn order_reports_over_the_lake_equal_the_domain_reference() {
         }
         assert_eq!(got, want.finish(), "{g:?}");
     }
-    let yearly = guanxi_analytics::order_reports(&engine, as_of(), tz, &[], Granularity::Year)
+    let yearly = guanxi_analytics::order_reports(&engine, as_of(), tz, &[], Granularity::Year, gap)
         .await
         .unwrap();
     assert!(yearly.customers > 200 && yearly.orders > yearly.customers);

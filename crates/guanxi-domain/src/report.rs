@@ -239,6 +239,8 @@ impl Reports {
 pub struct OrderReports {
     as_of: DateTime<Utc>,
     tz: ShopTz,
+    /// Orders within this of an occasion's first are one purchase for cycles.
+    occasion_gap: chrono::Duration,
     granularity: Granularity,
     customers: u64,
     orders: u64,
@@ -259,6 +261,7 @@ impl OrderReports {
         OrderReports {
             as_of,
             tz,
+            occasion_gap: crate::profile::Cycle::default().occasion_gap(),
             granularity,
             customers: 0,
             orders: 0,
@@ -332,14 +335,20 @@ impl OrderReports {
             }
         }
         let times: Vec<DateTime<Utc>> = paid.iter().map(|o| o.paid_at).collect();
-        if let Some(c) = median(&mut intervals(&times)) {
+        if let Some(c) = median(&mut intervals(&times, self.occasion_gap)) {
             self.own_cycles.push(c);
         }
         for (c, times) in by_category {
-            if let Some(m) = median(&mut intervals(&times)) {
+            if let Some(m) = median(&mut intervals(&times, self.occasion_gap)) {
                 self.category_cycles.entry(c.to_string()).or_default().push(m);
             }
         }
+    }
+
+    /// Cycles over purchase occasions of this gap (the profile's `[cycle]` setting).
+    pub fn occasion_gap(mut self, gap: chrono::Duration) -> OrderReports {
+        self.occasion_gap = gap;
+        self
     }
 
     pub fn finish(mut self) -> Reports {

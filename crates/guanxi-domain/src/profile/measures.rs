@@ -151,10 +151,18 @@ fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
-/// Days between consecutive times (sorted), fractional: the intervals a purchase cycle
-/// is the median of.
-pub fn intervals(times: &[DateTime<Utc>]) -> Vec<f64> {
-    times
+/// Days between consecutive purchase occasions, fractional: the intervals a purchase
+/// cycle is the median of. `times` are sorted; a time within `gap` of the occasion's
+/// first time belongs to that occasion (see [`super::settings::Cycle`]).
+pub fn intervals(times: &[DateTime<Utc>], gap: chrono::Duration) -> Vec<f64> {
+    let mut starts: Vec<DateTime<Utc>> = Vec::with_capacity(times.len());
+    for &t in times {
+        match starts.last() {
+            Some(&start) if t - start <= gap && gap > chrono::Duration::zero() => {}
+            _ => starts.push(t),
+        }
+    }
+    starts
         .windows(2)
         .map(|w| (w[1] - w[0]).num_seconds() as f64 / 86_400.0)
         .collect()
@@ -274,7 +282,10 @@ impl Measures {
         m.first_paid = paid.first().map(|o| o.paid_at);
         m.last_paid = paid.last().map(|o| o.paid_at);
         m.recency_days = m.last_paid.map(|t| (as_of - t).num_days());
-        let mut intervals: Vec<f64> = intervals(&paid.iter().map(|o| o.paid_at).collect::<Vec<_>>());
+        let mut intervals: Vec<f64> = intervals(
+            &paid.iter().map(|o| o.paid_at).collect::<Vec<_>>(),
+            s.cycle.occasion_gap(),
+        );
         m.longest_gap_days = intervals
             .iter()
             .copied()
@@ -324,5 +335,25 @@ impl Measures {
         m.mean_service_rating = ratings(|r| r.service);
         m.mean_logistics_rating = ratings(|r| r.logistics);
         m
+    }
+}
+
+#[cfg(test)]
+mod occasions {
+    use super::*;
+
+    #[test]
+    fn orders_within_the_gap_are_one_occasion() {
+        let t = |d: i64, h: i64| DateTime::from_timestamp(1_700_000_000 + d * 86_400 + h * 3600, 0).unwrap();
+        // A book, its postage top-up 10 minutes later, the next book 60 days on.
+        let times = [t(0, 0), t(0, 0) + chrono::Duration::minutes(10), t(60, 0), t(60, 30)];
+        assert_eq!(intervals(&times, chrono::Duration::hours(24)), vec![60.0, 1.25]);
+        let each = intervals(&times, chrono::Duration::zero());
+        assert_eq!(each.len(), 3);
+        assert!(each[0] < 0.01);
+        // The gap runs from the occasion's first order: a chain of orders 20 h apart is
+        // not one occasion for ever.
+        let chain = [t(0, 0), t(0, 20), t(0, 40)];
+        assert_eq!(intervals(&chain, chrono::Duration::hours(24)), vec![40.0 / 24.0]);
     }
 }

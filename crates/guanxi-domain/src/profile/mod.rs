@@ -16,4 +16,4 @@ pub use classes::{
 };
 pub use measures::{Measures, OrderFact, ReviewFact, ServiceFact, intervals, median, paid_time};
 pub use population::{Rfm8, Rfm11, RfmScores, Tier, fm_score, ntile, population, pyramid, ranks, rfm};
-pub use settings::Settings;
+pub use settings::{Cycle, Settings};

@@ -130,7 +130,9 @@ async fn orders(global: &Global, which: OrderReport, args: OrderReportArgs) -> a
         PeriodArg::Year => Granularity::Year,
     };
     let merged = o.store.merged_into().await?;
-    let r = guanxi_analytics::order_reports(&engine, as_of, o.tz, &merged, granularity).await?;
+    let (settings, _) = super::config::load(global)?;
+    let gap = settings.cycle.occasion_gap();
+    let r = guanxi_analytics::order_reports(&engine, as_of, o.tz, &merged, granularity, gap).await?;
     let (header, rows) = r.table(which);
     let title = format!(
         "{} as of {} ({} customers, {} paid orders)",

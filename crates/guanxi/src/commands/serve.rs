@@ -52,6 +52,7 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
             lake: o.lake.clone(),
             store: o.store.clone(),
             tz: o.tz,
+            occasion_gap: settings.cycle.occasion_gap(),
             cache: Mutex::new(HashMap::new()),
         }),
         tz: o.tz,
@@ -71,6 +72,8 @@ struct LakeAnalytics {
     lake: Lake,
     store: Arc<dyn Store>,
     tz: ShopTz,
+    /// The `[cycle]` setting: cycles are measured over purchase occasions.
+    occasion_gap: chrono::Duration,
     cache: Mutex<HashMap<Granularity, (Version, Reports)>>,
 }
 
@@ -108,7 +111,8 @@ impl Analytics for LakeAnalytics {
             let engine = Engine::open(&self.lake).await?;
             let as_of = super::profile::as_of_or_last(&engine, self.tz, None, "as-of").await?;
             Ok::<_, anyhow::Error>(
-                guanxi_analytics::order_reports(&engine, as_of, self.tz, &merged, granularity).await?,
+                guanxi_analytics::order_reports(&engine, as_of, self.tz, &merged, granularity, self.occasion_gap)
+                    .await?,
             )
         };
         let reports = run.await.map_err(|e| format!("{e:#}"))?;
