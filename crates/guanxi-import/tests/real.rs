@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use common::{Shop, options};
 use guanxi_domain::Cents;
 use guanxi_import::{CsvExport, Format, Kind, Summary};
+use guanxi_store::Store as _;
 
 fn real(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -150,19 +151,7 @@ async fn shopify_customers_export_gives_consent_and_cross_checks() {
     assert_eq!(s.rows_read, 1511);
     assert_eq!(s.customers_inserted + s.customers_updated, 1511);
     // Guanxi's figures per buyer, from its own orders (written back in its CSV).
-    let out = shop.dir.path().join("orders.csv");
-    let mut export = CsvExport::orders(std::fs::File::create(&out).unwrap()).unwrap();
-    let mut after = 0;
-    use guanxi_store::Store as _;
-    loop {
-        let page = shop.store.orders_after(after, 1000).await.unwrap();
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for o in &page {
-            export.order(&o.order).unwrap();
-        }
-    }
-    export.finish().unwrap();
+    let out = export_orders(&shop).await;
     let mut mine: HashMap<String, (BTreeSet<String>, i64)> = HashMap::new();
     let mut r = csv::Reader::from_path(&out).unwrap();
     let h = r.headers().unwrap().clone();
@@ -252,10 +241,8 @@ async fn shopify_customers_export_gives_consent_and_cross_checks() {
     assert!(wrong.to_string().contains("--format shopify"), "{wrong}");
 }
 
-/// The orders a shop holds, as guanxi writes them back in its CSV: order id → (buyer,
-/// status, lines, goods in cents).
-async fn written(shop: &Shop) -> BTreeMap<String, (String, String, u64, i64)> {
-    use guanxi_store::Store as _;
+/// Every order of the shop written back in guanxi's CSV; the file's path.
+async fn export_orders(shop: &Shop) -> PathBuf {
     let out = shop.dir.path().join("written.csv");
     let mut export = CsvExport::orders(std::fs::File::create(&out).unwrap()).unwrap();
     let mut after = 0;
@@ -268,6 +255,13 @@ async fn written(shop: &Shop) -> BTreeMap<String, (String, String, u64, i64)> {
         }
     }
     export.finish().unwrap();
+    out
+}
+
+/// The orders a shop holds, as guanxi writes them back in its CSV: order id → (buyer,
+/// status, lines, goods in cents).
+async fn written(shop: &Shop) -> BTreeMap<String, (String, String, u64, i64)> {
+    let out = export_orders(shop).await;
     let mut r = csv::Reader::from_path(&out).unwrap();
     let h = r.headers().unwrap().clone();
     let col = |n: &str| h.iter().position(|c| c == n).unwrap();

@@ -107,19 +107,7 @@ impl RecordFormat for Customers {
         c.preferred_brand = f.opt_string(16)?;
         c.preferred_channel = f.parse(17, |s| Channel::parse(&s.to_lowercase()))?;
         c.max_messages_per_week = f.parse(18, |s| small::<u16>(s, "a whole number of messages per week"))?;
-        let mut tags: Vec<String> = f
-            .opt(19)?
-            .map(|t| {
-                t.split([';', '|'])
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        tags.sort();
-        tags.dedup();
-        c.tags = tags;
+        c.tags = super::tags(f.opt(19)?.as_deref(), &[';', '|']);
         let consent_at = f.time(23, cx.tz)?;
         for (col, channel) in [(20, Channel::Sms), (21, Channel::Email), (22, Channel::Wechat)] {
             if let Some(state) = f.parse(col, consent)? {

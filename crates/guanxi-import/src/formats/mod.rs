@@ -139,6 +139,22 @@ fn spread(order: &mut Order, total: Cents, mut apply: impl FnMut(&mut OrderLine,
     }
 }
 
+/// Tags from one field, split at `separators`, trimmed, sorted, each once.
+pub(crate) fn tags(text: Option<&str>, separators: &[char]) -> Vec<String> {
+    let mut tags: Vec<String> = text
+        .map(|t| {
+            t.split(separators)
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    tags.sort();
+    tags.dedup();
+    tags
+}
+
 /// The text of the column at `index` (the order id column of a format), if readable.
 pub(crate) fn column_text(row: &Row<'_>, index: Option<usize>) -> Option<String> {
     let i = index?;

@@ -92,19 +92,8 @@ impl RecordFormat for ShopifyCustomers {
             c.phone = Some(p.to_string());
             c.mobile = Some(Contact::mobile(p.trim_start_matches('\'')));
         }
-        let mut tags: Vec<String> = f
-            .opt(8)?
-            .map(|t| {
-                t.split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        tags.sort();
-        tags.dedup();
-        c.tags = tags;
+        // Shopify separates tags with commas.
+        c.tags = super::tags(f.opt(8)?.as_deref(), &[',']);
         let exported_at = self
             .exported_at
             .ok_or_else(|| row.at.line("no header before this row"))?;
