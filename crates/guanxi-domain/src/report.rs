@@ -422,6 +422,122 @@ impl OrderReports {
     }
 }
 
+/// The shop's orders in one period (by the day they were created, shop time), guest
+/// orders included: what a platform's order report (订单报表) shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PeriodOrders {
+    pub period: String,
+    /// Orders created in the period, whatever became of them.
+    pub created: u64,
+    /// Of those, paid (including those later refunded).
+    pub paid: u64,
+    /// Closed unpaid (cancelled, expired).
+    pub closed: u64,
+    /// Paid, then refunded in part or in full.
+    pub refunded: u64,
+    /// Orders whose buyer the shop's files do not identify.
+    pub guest: u64,
+    /// What the created orders were for (goods and shipping).
+    pub ordered_cents: i64,
+    pub paid_cents: i64,
+    pub refunded_cents: i64,
+    /// paid ÷ created.
+    pub payment_rate: f64,
+    /// refunded ÷ paid.
+    pub refund_rate: f64,
+}
+
+/// The shop's order figures per period, one order at a time (any order, any status, any
+/// buyer or none).
+pub struct OrderFigures {
+    tz: ShopTz,
+    granularity: Granularity,
+    periods: BTreeMap<i32, PeriodOrders>,
+}
+
+impl OrderFigures {
+    pub fn new(tz: ShopTz, granularity: Granularity) -> OrderFigures {
+        OrderFigures {
+            tz,
+            granularity,
+            periods: BTreeMap::new(),
+        }
+    }
+
+    pub fn add(&mut self, o: &crate::Order) {
+        let i = self
+            .granularity
+            .index(o.created_at.with_timezone(&self.tz.0).date_naive());
+        let p = self.periods.entry(i).or_default();
+        p.created += 1;
+        p.ordered_cents += (o.goods() + o.shipping_fee).0;
+        p.guest += u64::from(o.customer.is_none());
+        if o.status.is_paid() {
+            p.paid += 1;
+            p.paid_cents += o.paid().0;
+            if o.status == crate::OrderStatus::Refunded || o.refund() > crate::Cents::ZERO {
+                p.refunded += 1;
+                p.refunded_cents += o.refund().0;
+            }
+        } else if o.status == crate::OrderStatus::Closed {
+            p.closed += 1;
+        }
+    }
+
+    pub fn finish(self) -> Vec<PeriodOrders> {
+        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        self.periods
+            .into_iter()
+            .map(|(i, mut p)| {
+                p.period = self.granularity.label(i);
+                p.payment_rate = ratio(p.paid, p.created);
+                p.refund_rate = ratio(p.refunded, p.paid);
+                p
+            })
+            .collect()
+    }
+
+    /// The figures as a table (header, rows), for text and CSV.
+    pub fn table(rows: &[PeriodOrders]) -> (Vec<String>, Vec<Vec<String>>) {
+        let money = |c: i64| crate::Cents(c).to_string();
+        let pct = |v: f64| format!("{:.2}", v * 100.0);
+        let header = [
+            "period",
+            "created",
+            "paid",
+            "closed",
+            "refunded",
+            "guest",
+            "ordered",
+            "paid_amount",
+            "refunded_amount",
+            "payment_rate_%",
+            "refund_rate_%",
+        ]
+        .map(str::to_string)
+        .to_vec();
+        let rows = rows
+            .iter()
+            .map(|p| {
+                vec![
+                    p.period.clone(),
+                    p.created.to_string(),
+                    p.paid.to_string(),
+                    p.closed.to_string(),
+                    p.refunded.to_string(),
+                    p.guest.to_string(),
+                    money(p.ordered_cents),
+                    money(p.paid_cents),
+                    money(p.refunded_cents),
+                    pct(p.payment_rate),
+                    pct(p.refund_rate),
+                ]
+            })
+            .collect();
+        (header, rows)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -338,6 +338,34 @@ async fn tmall_order_report_imports_as_guest_orders() {
             "{file}"
         );
         assert_eq!(status("created"), rows.len() - paid, "{file}");
+        // The shop's order report per month, guest orders included, against the file's
+        // own counts by the month of 订单创建时间.
+        let mut by_month: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for r in &rows {
+            let t = &r["订单创建时间"];
+            let (y, rest) = t.split_once(['-', '/']).unwrap();
+            let m: u32 = rest.split(['-', '/']).next().unwrap().parse().unwrap();
+            let e = by_month.entry(format!("{y}-{m:02}")).or_default();
+            e.0 += 1;
+            e.1 += u64::from(!r["订单付款时间"].is_empty());
+        }
+        let mut figures = guanxi_domain::report::OrderFigures::new(
+            guanxi_domain::ShopTz::default(),
+            guanxi_domain::report::Granularity::Month,
+        );
+        let mut after = 0;
+        loop {
+            let page = shop.store.orders_after(after, 5000).await.unwrap();
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            page.iter().for_each(|o| figures.add(&o.order));
+        }
+        let months = figures.finish();
+        let got: BTreeMap<String, (u64, u64)> =
+            months.iter().map(|p| (p.period.clone(), (p.created, p.paid))).collect();
+        assert_eq!(got, by_month, "{file}");
+        assert!(months.iter().all(|p| p.guest == p.created && p.payment_rate <= 1.0));
+        assert_eq!(months.iter().map(|p| p.refunded).sum::<u64>() as usize, refunded);
         seen.push(orders);
     }
     assert_eq!(seen[0], seen[1], "the Excel-resaved report reads as the raw one");

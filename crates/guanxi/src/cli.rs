@@ -403,6 +403,18 @@ pub enum ReportCommand {
         csv: bool,
     },
 
+    /// The shop's orders per period, guest orders included: created, paid, closed,
+    /// refunded, amounts, payment and refund rates
+    #[command(after_help = "Examples:
+  guanxi report orders --period month
+  guanxi report orders --period year --csv > orders.csv")]
+    Orders {
+        #[arg(long, value_enum, default_value = "month")]
+        period: PeriodArg,
+        #[arg(long)]
+        csv: bool,
+    },
+
     /// Repurchase rate per period: customers with ≥ 2 paid orders among those with ≥ 1
     #[command(after_help = "Examples:
   guanxi report repurchase --period quarter
