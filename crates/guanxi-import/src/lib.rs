@@ -126,6 +126,9 @@ pub struct Summary {
     pub customers_total: u64,
     pub orders_total: u64,
     pub order_lines_total: u64,
+    /// Rows of a mapped log with no time at all (an export's unpaid orders with an empty
+    /// payment time and no creation time): not imported, counted and named in warnings.
+    pub undated_rows: u64,
     pub rejected: u64,
     pub rejects_file: Option<String>,
     /// What the shop should know that did not stop the import (an item report's order

@@ -374,6 +374,8 @@ struct Orders {
     items: std::sync::Arc<formats::taobao::Items>,
     /// A generic file's mapping to its columns.
     mapping: Option<std::sync::Arc<formats::generic::Mapping>>,
+    /// Rows of this file skipped for having no time (mapped logs).
+    undated: u64,
 }
 
 impl Orders {
@@ -387,6 +389,7 @@ impl Orders {
             pending_lines: 0,
             items: Default::default(),
             mapping: None,
+            undated: 0,
         }
     }
 
@@ -464,6 +467,14 @@ impl Handler for Orders {
     }
 
     fn row(&mut self, s: &mut Session, row: &Row<'_>, cx: &Context) -> Result<(), ImportError> {
+        if let Some(why) = self.format.undated(row) {
+            // Counted and named, not imported: nothing says when the order was placed.
+            self.undated += 1;
+            if self.undated <= 3 {
+                s.warn(format!("{}:{}: {why}: not imported", row.at.file, row.at.line));
+            }
+            return Ok(());
+        }
         let parsed = self.format.row(row, cx).map_err(|p| (self.format.order_id(row), p));
         let mut problems = Vec::new();
         let done = self
@@ -473,6 +484,14 @@ impl Handler for Orders {
     }
 
     fn end_file(&mut self, s: &mut Session) -> Result<(), ImportError> {
+        if self.undated > 3 {
+            s.warn(format!(
+                "… {} rows of this file had no time and were not imported",
+                self.undated
+            ));
+        }
+        s.summary.undated_rows += self.undated;
+        self.undated = 0;
         let mut problems = Vec::new();
         let done = self.assembler.finish(self.format.as_ref(), &mut |p| problems.push(p));
         self.take(s, done, problems)

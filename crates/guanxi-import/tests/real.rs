@@ -571,3 +571,46 @@ C580605,AMAZONFEE,AMAZON FEE,-1,2011-12-05 11:36:00,0.001,,United Kingdom
     assert_eq!(orders["A563185"], (String::new(), "closed".into(), 1, 1_106_206));
     assert_eq!(orders["C580605"].3, 0);
 }
+
+/// A Taobao book shop's 5-column order reports (no order ids; unpaid orders with no time
+/// at all): each row an order of its buyer, the undated ones counted and named, not
+/// imported.
+#[tokio::test]
+async fn book_shop_reports_import_with_their_undated_rows_counted() {
+    let files: Vec<PathBuf> = ["2018", "2019"]
+        .iter()
+        .map(|y| real(&format!("taobao-mingrisoft-2018-2019/derived_csv/{y}.csv")))
+        .collect();
+    let (mut dated, mut undated) = (0u64, 0u64);
+    let mut buyers = BTreeSet::new();
+    for f in &files {
+        let mut r = csv::Reader::from_path(f).unwrap();
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            if rec[4].trim().is_empty() {
+                undated += 1;
+            } else {
+                dated += 1;
+                buyers.insert(rec[0].to_string());
+            }
+        }
+    }
+    let shop = Shop::new().await;
+    let s = shop
+        .import_with(
+            mapped("customer_id=买家会员名,amount=买家实际支付金额,quantity=宝贝总数量,title=宝贝标题,ordered_at=订单付款时间"),
+            &files,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (s.orders_total, s.undated_rows, s.customers_total),
+        (dated, undated, buyers.len() as u64)
+    );
+    assert!(undated > 600);
+    assert!(
+        s.warnings.iter().any(|w| w.contains("ordered_at is empty")),
+        "{:?}",
+        s.warnings
+    );
+}

@@ -143,6 +143,15 @@ impl OrderFormat for Generic {
         column_text(row, self.cols.as_ref()?.index[0].1)
     }
 
+    /// A log's row with an empty `ordered_at` (the Taobao book shop's unpaid orders have
+    /// an empty payment time and no other) cannot be placed in any period.
+    fn undated(&self, row: &Row<'_>) -> Option<String> {
+        self.mapping.as_ref()?;
+        let column = self.cols.as_ref()?.index[2].1?;
+        let empty = row.text(column, "ordered_at").is_ok_and(|t| t.is_empty());
+        empty.then(|| "ordered_at is empty: nothing says when this order was placed".to_string())
+    }
+
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<OrderRow, Problem> {
         if self.mapping.is_some() {
             return self.mapped_row(row, cx);

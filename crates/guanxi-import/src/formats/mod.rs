@@ -107,6 +107,12 @@ pub(crate) trait OrderFormat {
         None
     }
 
+    /// Why a row cannot be an order at all, when it has no time: such rows (in mapped
+    /// logs only) are counted and named, not imported, instead of failing the file.
+    fn undated(&self, _row: &Row<'_>) -> Option<String> {
+        None
+    }
+
     /// Completes an assembled order (spreads order-level discounts and refunds).
     fn finish(&self, order: &mut Order, head: &Head) {
         spread(order, head.order_discount, |l, c| {
