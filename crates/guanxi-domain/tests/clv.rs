@@ -297,6 +297,7 @@ fn without_gamma_gamma_spend_is_the_mean() {
     let without = Fitted {
         spend: None,
         spend_error: Some("test".into()),
+        spend_detail: None,
         mean_spend: Some(mean),
         ..fitted
     };

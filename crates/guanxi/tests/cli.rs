@@ -356,13 +356,17 @@ fn clv_fit_on_the_cdnow_sample_gives_the_published_estimates() {
         json(&out)
     };
     let bg = fit("bgnbd");
-    assert_eq!(bg["customers"], 2357.0);
-    let r = bg["params"][0][1].as_f64().unwrap();
+    // Self-describing: counts are integers, parameters named with their standard errors.
+    assert_eq!(bg["customers"].as_u64(), Some(2357), "{bg}");
+    let r = bg["params"]["r"]["value"].as_f64().unwrap();
     assert!((r - 0.2426).abs() < 5e-5, "{r}");
+    let se = bg["params"]["r"]["se"].as_f64().unwrap();
+    assert!(se > 0.0 && se < 0.05, "{se}");
+    assert!(bg["params"]["b"]["value"].as_f64().is_some(), "{bg}");
     assert!((bg["log_likelihood"].as_f64().unwrap() + 9582.43).abs() < 0.01);
     let gg = fit("gg");
-    assert_eq!(gg["customers"], 946.0);
-    assert!((gg["params"][0][1].as_f64().unwrap() - 6.2496).abs() < 5e-4);
+    assert_eq!(gg["customers"].as_u64(), Some(946));
+    assert!((gg["params"]["p"]["value"].as_f64().unwrap() - 6.2496).abs() < 5e-4);
 
     let run = |args: &[&str]| {
         let out = guanxi(dir.path(), args);

@@ -186,6 +186,9 @@ pub struct Fitted {
     pub spend: Option<GammaGamma>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spend_error: Option<String>,
+    /// The technical reason behind `spend_error` (the fit's own message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spend_detail: Option<String>,
     /// Without Gamma-Gamma: the mean spend of repeat purchases over all repeat customers,
     /// used for those who have none of their own (others use their own mean — the limit
     /// Gamma-Gamma tends to when spend hardly varies within a customer, which is when its
@@ -202,13 +205,28 @@ impl Fitted {
         let rows = group(customers.iter().map(|c| c.rft));
         let (purchases, log_likelihood) = Model::fit(settings.model, &rows)?;
         let spend_data: Vec<(f64, f64, f64)> = customers.iter().map(|c| (c.rft.x, c.monetary, 1.0)).collect();
-        let (spend, spend_error) = match GammaGamma::fit(&spend_data) {
-            Ok(f) if f.params.q > 1.0 => (Some(f.params), None),
+        // What a shop owner reads says what was done, in plain words; the optimiser's
+        // state goes to `spend_detail` (JSON) for whoever digs.
+        let (spend, spend_error, spend_detail) = match GammaGamma::fit(&spend_data) {
+            Ok(f) if f.params.q > 1.0 => (Some(f.params), None, None),
             Ok(f) => (
                 None,
-                Some(format!("q = {:.3} ≤ 1: the mean spend is not finite", f.params.q)),
+                Some("customers' spend varies too little from purchase to purchase for a spend model".to_string()),
+                Some(format!(
+                    "Gamma-Gamma q = {:.3} ≤ 1: the mean spend is not finite",
+                    f.params.q
+                )),
             ),
-            Err(e) => (None, Some(e.to_string())),
+            Err(FitError::Empty) => (
+                None,
+                Some("no customer bought twice: there is no repeat spend to learn from".into()),
+                None,
+            ),
+            Err(e) => (
+                None,
+                Some("the spend model found no stable fit on this shop's purchases".to_string()),
+                Some(e.to_string()),
+            ),
         };
         let repeat: Vec<f64> = spend_data
             .iter()
@@ -223,6 +241,7 @@ impl Fitted {
             log_likelihood,
             spend,
             spend_error,
+            spend_detail,
             mean_spend,
             customers: customers.len(),
         })

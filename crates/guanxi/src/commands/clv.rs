@@ -21,12 +21,50 @@ struct FitReport {
     model: &'static str,
     unit: &'static str,
     calibration_end: NaiveDate,
-    customers: f64,
-    /// Parameter name → (estimate, standard error).
-    params: Vec<(&'static str, f64, Option<f64>)>,
+    /// Customers the model was fitted to.
+    customers: u64,
+    /// Parameter name → its estimate and standard error, in the model's order:
+    /// `{"r": {"value": 0.2426, "se": 0.0126}, …}`.
+    params: Params,
     log_likelihood: f64,
     iterations: u64,
     fit_ms: f64,
+}
+
+/// An estimate and its standard error (absent when the Hessian could not give one).
+#[derive(Serialize)]
+struct Param {
+    value: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    se: Option<f64>,
+}
+
+/// The parameters by name, serialised as a JSON object in the model's order.
+struct Params(Vec<(&'static str, Param)>);
+
+impl Serialize for Params {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(name, p)| (name, p)))
+    }
+}
+
+fn params(names: &[&'static str], values: &[f64], se: Option<&[f64]>) -> Params {
+    Params(
+        names
+            .iter()
+            .zip(values)
+            .enumerate()
+            .map(|(k, (name, value))| {
+                (
+                    *name,
+                    Param {
+                        value: *value,
+                        se: se.map(|s| s[k]),
+                    },
+                )
+            })
+            .collect(),
+    )
 }
 
 #[derive(Serialize)]
@@ -236,7 +274,6 @@ pub async fn run(global: &Global, cmd: ClvCommand) -> anyhow::Result<()> {
 
 fn fit(model: ModelArg, customers: &[Summary<i64>], end: NaiveDate, u: Unit) -> anyhow::Result<FitReport> {
     let started = Instant::now();
-    let se = |s: Option<[f64; 4]>, k: usize| s.map(|s| s[k]);
     let (name, params, log_likelihood, n, iterations) = match model {
         ModelArg::Bgnbd | ModelArg::Mbgnbd => {
             let variant = if model == ModelArg::Bgnbd {
@@ -246,29 +283,33 @@ fn fit(model: ModelArg, customers: &[Summary<i64>], end: NaiveDate, u: Unit) -> 
             };
             let f = BgNbd::fit(variant, &group(customers.iter().map(|c| c.rft)))?;
             let p = f.params;
-            let names = ["r", "alpha", "a", "b"];
-            let values = [p.r, p.alpha, p.a, p.b];
-            let params = (0..4).map(|k| (names[k], values[k], se(f.std_errors, k))).collect();
+            let params = params(
+                &["r", "alpha", "a", "b"],
+                &[p.r, p.alpha, p.a, p.b],
+                f.std_errors.as_ref().map(|s| &s[..]),
+            );
             let name = if variant == Variant::Bg { "bgnbd" } else { "mbgnbd" };
             (name, params, f.log_likelihood, f.customers, f.iterations)
         }
         ModelArg::Pnbd => {
             let f = ParetoNbd::fit(&group(customers.iter().map(|c| c.rft)))?;
             let p = f.params;
-            let names = ["r", "alpha", "s", "beta"];
-            let values = [p.r, p.alpha, p.s, p.beta];
-            let params = (0..4).map(|k| (names[k], values[k], se(f.std_errors, k))).collect();
+            let params = params(
+                &["r", "alpha", "s", "beta"],
+                &[p.r, p.alpha, p.s, p.beta],
+                f.std_errors.as_ref().map(|s| &s[..]),
+            );
             ("pnbd", params, f.log_likelihood, f.customers, f.iterations)
         }
         ModelArg::Gg => {
             let data: Vec<(f64, f64, f64)> = customers.iter().map(|c| (c.rft.x, c.monetary, 1.0)).collect();
             let f = GammaGamma::fit(&data)?;
             let p = f.params;
-            let names = ["p", "q", "gamma"];
-            let values = [p.p, p.q, p.gamma];
-            let params = (0..3)
-                .map(|k| (names[k], values[k], f.std_errors.map(|s| s[k])))
-                .collect();
+            let params = params(
+                &["p", "q", "gamma"],
+                &[p.p, p.q, p.gamma],
+                f.std_errors.as_ref().map(|s| &s[..]),
+            );
             ("gg", params, f.log_likelihood, f.customers, f.iterations)
         }
     };
@@ -276,7 +317,8 @@ fn fit(model: ModelArg, customers: &[Summary<i64>], end: NaiveDate, u: Unit) -> 
         model: name,
         unit: if u == Unit::Week { "week" } else { "day" },
         calibration_end: end,
-        customers: n,
+        // Grouped rows carry weights; the count of customers is whole.
+        customers: n.round() as u64,
         params,
         log_likelihood,
         iterations,
@@ -289,10 +331,11 @@ fn fit_text(f: &FitReport) -> String {
         "{} fitted to {} customers (calibration to {}, {}s) in {:.1} ms, {} iterations\n",
         f.model, f.customers, f.calibration_end, f.unit, f.fit_ms, f.iterations
     );
-    for (name, v, se) in &f.params {
+    for (name, p) in &f.params.0 {
         out += &format!(
-            "  {name:<6} {v:>10.4}{}\n",
-            se.map_or(String::new(), |s| format!("  (± {s:.4})"))
+            "  {name:<6} {:>10.4}{}\n",
+            p.value,
+            p.se.map_or(String::new(), |s| format!("  (± {s:.4})"))
         );
     }
     out += &format!("  log-likelihood {:.2}\n", f.log_likelihood);
@@ -336,7 +379,7 @@ fn predict_text(r: &PredictReport) -> String {
         s.discounting
     );
     if let Some(why) = &f.spend_error {
-        out += &format!("  spend: each customer's mean, Gamma-Gamma not fitted: {why}\n");
+        out += &format!("  spend: each customer's own average purchase is used, because {why}\n");
     }
     out += &format!(
         "  {:<14} {:>5} {:>8} {:>10} {:>10} {:>10}  next purchase\n",

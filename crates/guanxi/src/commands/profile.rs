@@ -284,7 +284,7 @@ pub fn text(d: &Distribution) -> String {
                 f.customers,
                 f.settings.clv_months,
                 f.spend_error.as_ref().map_or(String::new(), |e| format!(
-                    " (spend: each customer's mean, Gamma-Gamma not fitted: {e})"
+                    " (spend: each customer's own average purchase is used, because {e})"
                 ))
             );
         }
