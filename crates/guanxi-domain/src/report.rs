@@ -504,15 +504,15 @@ impl OrderFigures {
         let header = [
             "period",
             "created",
-            "paid",
+            "paid_orders",
             "closed",
             "refunded",
             "guest",
             "ordered",
             "paid_amount",
             "refunded_amount",
-            "payment_rate_%",
-            "refund_rate_%",
+            "payment_rate_pct",
+            "refund_rate_pct",
         ]
         .map(str::to_string)
         .to_vec();

@@ -15,6 +15,26 @@ fn yuan(cents: i64) -> String {
     guanxi_domain::Cents(cents).to_string()
 }
 
+/// The shop's order figures per period over every stored order, guest orders included
+/// (`guanxi report orders` and the web's orders report): one pass, a page at a time.
+pub async fn order_figures(
+    store: &dyn crate::Store,
+    tz: guanxi_domain::ShopTz,
+    granularity: guanxi_domain::report::Granularity,
+) -> crate::Result<Vec<guanxi_domain::report::PeriodOrders>> {
+    let mut figures = guanxi_domain::report::OrderFigures::new(tz, granularity);
+    let mut after = 0;
+    loop {
+        let page = store.orders_after(after, 2000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for s in &page {
+            figures.add(&s.order);
+        }
+    }
+    Ok(figures.finish())
+}
+
 /// Customers, paid amount, profit and predicted CLV per class.
 pub fn classes(totals: &[ClassTotal]) -> Table {
     let rows = totals

@@ -19,6 +19,8 @@ use crate::{AppState, Lang, WebError, html, lang_of};
 /// A report page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shown {
+    /// The shop's order figures, guest orders included.
+    ShopOrders,
     Orders(OrderReport),
     Classes,
     Movements,
@@ -30,12 +32,17 @@ impl Shown {
     const BUILD: [Shown; 4] = [Shown::Classes, Shown::Movements, Shown::Satisfaction, Shown::Clv];
 
     fn all() -> impl Iterator<Item = Shown> {
-        OrderReport::ALL.into_iter().map(Shown::Orders).chain(Shown::BUILD)
+        OrderReport::ALL
+            .into_iter()
+            .map(Shown::Orders)
+            .chain([Shown::ShopOrders])
+            .chain(Shown::BUILD)
     }
 
     fn as_str(self) -> &'static str {
         match self {
             Shown::Orders(r) => r.as_str(),
+            Shown::ShopOrders => "orders",
             Shown::Classes => "classes",
             Shown::Movements => "movements",
             Shown::Satisfaction => "satisfaction",
@@ -99,6 +106,7 @@ fn period_name(g: Granularity) -> &'static str {
 /// A report's figures.
 enum Figures {
     Orders(Reports),
+    ShopOrders(Vec<guanxi_domain::report::PeriodOrders>),
     Classes(Vec<ClassTotal>),
     Movements(Vec<Movement>),
     Satisfaction(Satisfaction),
@@ -111,6 +119,10 @@ impl Figures {
         if let Shown::Orders(_) = c.shown {
             let r = s.analytics.order_reports(c.period).await.map_err(WebError::Analytics)?;
             return Ok(Some((Figures::Orders(r), None)));
+        }
+        if c.shown == Shown::ShopOrders {
+            let periods = tables::order_figures(s.store.as_ref(), s.tz, c.period).await?;
+            return Ok(Some((Figures::ShopOrders(periods), None)));
         }
         let Some(build) = s.store.latest_build().await? else {
             return Ok(None);
@@ -127,7 +139,7 @@ impl Figures {
             Shown::Movements => Figures::Movements(s.store.movements(None).await?),
             Shown::Satisfaction => Figures::Satisfaction(s.store.satisfaction(build.as_of).await?),
             Shown::Clv => Figures::Clv(s.store.clv_distribution().await?),
-            Shown::Orders(_) => unreachable!("handled above"),
+            Shown::Orders(_) | Shown::ShopOrders => unreachable!("handled above"),
         };
         Ok(Some((figures, Some(build))))
     }
@@ -136,6 +148,7 @@ impl Figures {
     fn table(&self, shown: Shown) -> Table {
         match (self, shown) {
             (Figures::Orders(r), Shown::Orders(which)) => r.table(which),
+            (Figures::ShopOrders(p), _) => guanxi_domain::report::OrderFigures::table(p),
             (Figures::Classes(t), _) => tables::classes(t),
             (Figures::Movements(m), _) => tables::movements(m),
             (Figures::Satisfaction(s), _) => tables::satisfaction(s),
@@ -193,7 +206,7 @@ pub async fn show(
                     .try_t(&format!("measure-{}", row[0]))
                     .unwrap_or_else(|| row[0].clone());
             }
-            Figures::Orders(_) | Figures::Clv(_) => {}
+            Figures::Orders(_) | Figures::ShopOrders(_) | Figures::Clv(_) => {}
         }
     }
     let charts = charts(lang, &title, &figures, &c);
@@ -207,7 +220,7 @@ pub async fn show(
                 }
             }
             p {
-                @if let Shown::Orders(_) = c.shown {
+                @if matches!(c.shown, Shown::Orders(_) | Shown::ShopOrders) {
                     @for g in [Granularity::Month, Granularity::Quarter, Granularity::Year] {
                         a href=(format!("/reports?{}", query(c.shown, g, c.kind))) aria-current=[(g == c.period).then_some("true")] {
                             (lang.t(&format!("period-{}", period_name(g))))
@@ -382,6 +395,13 @@ fn charts(lang: Lang, title: &str, figures: &Figures, c: &Chosen) -> Vec<Markup>
         }
         Figures::Satisfaction(_) => Vec::new(),
         Figures::Clv(buckets) => vec![clv_bars(lang, buckets)],
+        Figures::ShopOrders(periods) => {
+            let points: Vec<(String, f64)> = periods
+                .iter()
+                .map(|p| (p.period.clone(), p.payment_rate * 100.0))
+                .collect();
+            vec![line(&lang.t("col-payment_rate_pct"), &points, pct)]
+        }
     }
 }
 
@@ -403,6 +423,7 @@ pub async fn csv(State(s): State<AppState>, Query(p): Query<Params>) -> Result<R
         .and_then(|_| w.into_inner().map_err(|e| WebError::Analytics(e.to_string())))?;
     let name = match c.shown {
         Shown::Orders(r) => format!("{}-{}.csv", r.as_str(), period_name(c.period)),
+        Shown::ShopOrders => format!("orders-{}.csv", period_name(c.period)),
         Shown::Classes => format!("classes-{}.csv", c.kind),
         other => format!("{}.csv", other.as_str()),
     };

@@ -107,6 +107,59 @@ async fn report_pages_show_the_table_and_export_it_as_csv() {
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("first_month,customers,m0_pct"), "{csv}");
     assert_eq!(lines.len(), 4, "a header and three cohorts: {csv}");
+    // The shop's orders report reads the store's orders, guest orders included: a guest's
+    // paid order and a buyer's unpaid one in March.
+    let src = guanxi_domain::Source::parse("t").unwrap();
+    let order = |id: &str, buyer: Option<&str>, status| guanxi_domain::Order {
+        key: guanxi_domain::OrderKey {
+            source: src.clone(),
+            external_id: id.into(),
+        },
+        customer: buyer.map(|b| guanxi_domain::CustomerKey {
+            source: src.clone(),
+            external_id: b.into(),
+        }),
+        status,
+        created_at: chrono::DateTime::from_timestamp(1_773_000_000, 0).unwrap(),
+        times: Default::default(),
+        shipping_fee: guanxi_domain::Cents(0),
+        currency: None,
+        coupon: None,
+        campaign: None,
+        province: None,
+        city: None,
+        lines: vec![guanxi_domain::OrderLine {
+            sku: None,
+            title: None,
+            category: None,
+            quantity: 1,
+            amount: guanxi_domain::Cents(1000),
+            discount: guanxi_domain::Cents(0),
+            cost: None,
+            refund: guanxi_domain::Cents(0),
+        }],
+    };
+    {
+        use guanxi_store::Store as _;
+        let mut tx = state.store.begin().await.unwrap();
+        tx.upsert_orders(&[
+            order("g1", None, guanxi_domain::OrderStatus::Paid),
+            order("b1", Some("ann"), guanxi_domain::OrderStatus::Created),
+        ])
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let (status, csv) = get(state.clone(), "/reports.csv?report=orders&period=month", "en").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        csv.starts_with("period,created,paid_orders,closed,refunded,guest,"),
+        "{csv}"
+    );
+    assert!(csv.contains("\n2026-03,2,1,0,0,1,20.00,10.00,0.00,50.00,0.00"), "{csv}");
+    let (status, page) = get(state.clone(), "/reports?report=orders&period=month", "zh-CN").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("付款率") && page.contains("无买家信息订单"), "{page}");
     let (status, why) = get(state, "/reports?report=nope", "en").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(why.contains("repurchase, categories"), "{why}");

@@ -266,7 +266,7 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     for tab in tabs {
         hrefs.push(tab.attr("href").await.unwrap().expect("a tab's link"));
     }
-    assert_eq!(hrefs.len(), 9, "{hrefs:?}");
+    assert_eq!(hrefs.len(), 10, "{hrefs:?}");
     for (i, href) in hrefs.iter().enumerate() {
         let report = href
             .split("report=")

@@ -143,21 +143,10 @@ async fn orders(global: &Global, which: OrderReport, args: OrderReportArgs) -> a
 
 /// `guanxi report orders`: every order in the store, guest orders included, per period.
 async fn shop_orders(global: &Global, period: PeriodArg, csv: bool) -> anyhow::Result<()> {
-    use guanxi_domain::report::OrderFigures;
     let o = open(global, default_db()).await?;
     let granularity = granularity(period);
-    let mut figures = OrderFigures::new(o.tz, granularity);
-    let mut after = 0;
-    loop {
-        let page = o.store.orders_after(after, 2000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for s in &page {
-            figures.add(&s.order);
-        }
-    }
-    let periods = figures.finish();
-    let (header, rows) = OrderFigures::table(&periods);
+    let periods = tables::order_figures(o.store.as_ref(), o.tz, granularity).await?;
+    let (header, rows) = guanxi_domain::report::OrderFigures::table(&periods);
     let total: u64 = periods.iter().map(|p| p.created).sum();
     let title = format!("orders by {granularity:?} ({total} orders, guest orders included)").to_lowercase();
     let doc = json!({ "granularity": granularity, "periods": periods });
