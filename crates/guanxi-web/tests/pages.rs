@@ -140,7 +140,6 @@ async fn report_pages_show_the_table_and_export_it_as_csv() {
         }],
     };
     {
-        use guanxi_store::Store as _;
         let mut tx = state.store.begin().await.unwrap();
         tx.upsert_orders(&[
             order("g1", None, guanxi_domain::OrderStatus::Paid),
