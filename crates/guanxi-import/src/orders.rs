@@ -16,7 +16,9 @@ pub(crate) type RawRow = (Problem, csv::ByteRecord);
 // Orders are the common case and move once; boxing them would allocate per order.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Done {
-    Order(Order),
+    /// An order; `again` when an earlier file of the import gave it already (this file's
+    /// version replaces that one).
+    Order { order: Order, again: bool },
     /// The rows of an order that cannot be imported (kept only with a rejects file).
     Rejected(Vec<RawRow>),
 }
@@ -30,6 +32,8 @@ struct Group {
     /// Rows as read, for the rejects file; `None` for rows without a problem of their own.
     raw: Vec<(u64, Option<Problem>, csv::ByteRecord)>,
     bad: bool,
+    /// An earlier file gave this order already.
+    again: bool,
 }
 
 pub(crate) struct Assembler {
@@ -158,8 +162,10 @@ impl Assembler {
         }
         let file_index = (self.files.len() - 1) as u32;
         let mut bad = false;
+        let mut again = false;
         match self.seen.get(&id_hash(id)) {
             Some(&(f, _)) if f < file_index => {
+                again = true;
                 self.seen.insert(id_hash(id), (file_index, row.at.line));
             }
             Some(&(f, line)) => {
@@ -185,6 +191,7 @@ impl Assembler {
             lines: Vec::new(),
             raw: Vec::new(),
             bad,
+            again,
         });
     }
 
@@ -252,6 +259,6 @@ impl Assembler {
             lines: g.lines,
         };
         format.finish(&mut order, &head);
-        Some(Done::Order(order))
+        Some(Done::Order { order, again: g.again })
     }
 }

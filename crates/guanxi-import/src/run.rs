@@ -194,14 +194,13 @@ impl Session {
         let mut items = formats::taobao::Items::default();
         let mut others = Vec::new();
         for path in files {
-            let mut table = match Table::open(path, opts.encoding, Layout::Csv) {
+            let mut table = match Table::open(path, opts.encoding, opts.decimal, Layout::Csv) {
                 Ok(t) => t,
                 Err(p) => {
                     self.fatal(p);
                     continue;
                 }
             };
-            table.decimal = opts.decimal;
             let report = match table.next() {
                 Some(Ok(row)) => formats::taobao::ItemReport::header(&row),
                 _ => Ok(None),
@@ -264,14 +263,13 @@ impl Session {
     ) -> Result<(), ImportError> {
         for path in files {
             let layout = h.start_file();
-            let mut table = match Table::open(path, opts.encoding, layout) {
+            let mut table = match Table::open(path, opts.encoding, opts.decimal, layout) {
                 Ok(t) => t,
                 Err(p) => {
                     self.fatal(p);
                     continue;
                 }
             };
-            table.decimal = opts.decimal;
             progress.file(&table.path, table.total_bytes);
             let mut first = true;
             while let Some(row) = table.next() {
@@ -393,8 +391,8 @@ impl Orders {
         }
     }
 
-    /// Reports what joining the item reports found: items of orders no order report
-    /// gave, and orders whose items do not account for what was paid.
+    /// Reports the item reports' orders that no order report gave (the orders whose items
+    /// do not add up are reported as each file ends).
     fn joined(&self, s: &mut Session) {
         let mut unknown: Vec<&String> = self.items.lines.keys().filter(|id| !self.assembler.seen(id)).collect();
         unknown.sort();
@@ -403,11 +401,6 @@ impl Orders {
             s.warn(format!(
                 "{at}: the item report lists order {id:?}, which no order report gives: its items were not imported"
             ));
-        }
-        if let Ok(mut m) = self.items.mismatches.lock() {
-            for w in m.drain(..) {
-                s.warn(w);
-            }
         }
     }
 
@@ -423,19 +416,23 @@ impl Orders {
         }
         for d in done {
             match d {
-                Done::Order(o) if s.writing => {
+                Done::Order { order: o, again } if s.writing => {
+                    // Orders read, each once however many files give it.
+                    s.summary.guest_orders += u64::from(o.customer.is_none() && !again);
                     self.pending_lines += o.lines.len();
                     match self.pending_at.get(&o.key) {
                         // A later snapshot of an order still pending: the newer one stands.
-                        Some(&i) => self.pending[i] = o,
+                        Some(&i) => {
+                            self.pending_lines -= self.pending[i].lines.len();
+                            self.pending[i] = o;
+                        }
                         None => {
-                            s.summary.guest_orders += u64::from(o.customer.is_none());
                             self.pending_at.insert(o.key.clone(), self.pending.len());
                             self.pending.push(o);
                         }
                     }
                 }
-                Done::Order(_) => {}
+                Done::Order { .. } => {}
                 Done::Rejected(rows) => s.reject(rows)?,
             }
         }
@@ -492,6 +489,9 @@ impl Handler for Orders {
         }
         s.summary.undated_rows += self.undated;
         self.undated = 0;
+        for w in self.format.take_warnings() {
+            s.warn(w);
+        }
         let mut problems = Vec::new();
         let done = self.assembler.finish(self.format.as_ref(), &mut |p| problems.push(p));
         self.take(s, done, problems)

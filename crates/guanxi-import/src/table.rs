@@ -76,7 +76,7 @@ pub(crate) struct Table {
     pub path: String,
     pub encoding: Encoding,
     /// How the file writes decimals (the command says: `--decimal-comma`).
-    pub decimal: DecimalMark,
+    decimal: DecimalMark,
     reader: csv::Reader<BufReader<File>>,
     record: csv::ByteRecord,
     pub total_bytes: u64,
@@ -91,7 +91,8 @@ pub(crate) enum Layout {
 }
 
 impl Table {
-    pub fn open(path: &Path, choice: EncodingChoice, layout: Layout) -> Result<Table, Problem> {
+    /// Opens `path`; `decimal`: how its amounts write decimals (the command says).
+    pub fn open(path: &Path, choice: EncodingChoice, decimal: DecimalMark, layout: Layout) -> Result<Table, Problem> {
         let at = At::new(path, 1);
         let mut file = File::open(path).map_err(|e| at.line(format!("cannot open: {e}")))?;
         let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -118,7 +119,7 @@ impl Table {
         Ok(Table {
             path: path.display().to_string(),
             encoding,
-            decimal: DecimalMark::Point,
+            decimal,
             reader,
             record: csv::ByteRecord::new(),
             total_bytes,

@@ -107,12 +107,6 @@ impl Generic {
     fn mapped_order_id(&self) -> bool {
         self.cols.as_ref().is_some_and(|c| c.index[0].1.is_some())
     }
-
-    fn amounts_mapped(&self) -> bool {
-        self.cols
-            .as_ref()
-            .is_some_and(|c| c.index[3].1.is_some() || c.index[25].1.is_some())
-    }
 }
 
 impl OrderFormat for Generic {
@@ -172,44 +166,17 @@ impl OrderFormat for Generic {
             None => (OrderStatus::Paid, paid_at.or(Some(created_at))),
         };
         let quantity = f.quantity(12)?.unwrap_or(1);
-        let line = OrderLine {
-            sku: f.opt_string(10)?,
-            title: f.opt_string(11)?,
-            category: f.opt_string(9)?,
+        let sale = Sale {
+            order_id,
+            customer_id,
+            created_at,
+            status,
+            paid_at,
             quantity,
             amount,
-            discount: f.money(7)?.unwrap_or(Cents::ZERO),
-            cost: f.money(6)?,
-            refund: f.money(17)?.unwrap_or(Cents::ZERO),
+            returned: false,
         };
-        let head = Head {
-            customer_id,
-            status,
-            created_at,
-            times: StatusTimes {
-                paid_at,
-                shipped_at: f.time(18, cx.tz)?,
-                arrived_at: f.time(19, cx.tz)?,
-                signed_at: f.time(20, cx.tz)?,
-                completed_at: f.time(21, cx.tz)?,
-                closed_at: f.time(22, cx.tz)?,
-                refunded_at: f.time(23, cx.tz)?,
-            },
-            shipping_fee: f.money(8)?.unwrap_or(Cents::ZERO),
-            currency: f.opt_string(24)?,
-            coupon: f.opt_string(15)?,
-            campaign: f.opt_string(16)?,
-            province: f.opt_string(13)?,
-            city: f.opt_string(14)?,
-            order_discount: Cents::ZERO,
-            order_refund: Cents::ZERO,
-        };
-        Ok(OrderRow {
-            order_id,
-            head: Some(head),
-            line,
-            more: Vec::new(),
-        })
+        sale.row(&f, cx)
     }
 }
 
@@ -247,7 +214,7 @@ impl Generic {
             (Some(a), _) => a,
             (None, Some((total, _))) => total,
             // A log of purchase dates alone (the import warns that spend is unknown).
-            (None, None) if !self.amounts_mapped() => Cents::ZERO,
+            (None, None) if !self.mapping.as_ref().is_some_and(|m| m.has_amounts()) => Cents::ZERO,
             (None, None) => return Err(f.problem(3, "a value is required here (or unit_price)")),
         };
         let explicit = f.parse(5, |s| OrderStatus::parse(&s.to_ascii_lowercase()))?;
@@ -258,28 +225,66 @@ impl Generic {
             None if returned => (OrderStatus::Closed, None),
             None => (OrderStatus::Paid, paid_at.or(Some(created_at))),
         };
+        let sale = Sale {
+            order_id,
+            customer_id,
+            created_at,
+            status,
+            paid_at,
+            quantity: count,
+            amount,
+            returned,
+        };
+        sale.row(&f, cx)
+    }
+}
+
+/// What a row says of its sale, read the strict way (guanxi's CSV) or through a mapping;
+/// the other fields are read alike either way.
+struct Sale {
+    order_id: String,
+    customer_id: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    status: OrderStatus,
+    paid_at: Option<chrono::DateTime<chrono::Utc>>,
+    quantity: u32,
+    amount: Cents,
+    /// A returned line: its amount is refunded and the order closed when it was created.
+    returned: bool,
+}
+
+impl Sale {
+    fn row(self, f: &crate::table::Fields<'_, '_, 26>, cx: &Context) -> Result<OrderRow, Problem> {
         let line = OrderLine {
             sku: f.opt_string(10)?,
             title: f.opt_string(11)?,
             category: f.opt_string(9)?,
-            quantity: count,
-            amount,
+            quantity: self.quantity,
+            amount: self.amount,
             discount: f.money(7)?.unwrap_or(Cents::ZERO),
             cost: f.money(6)?,
-            refund: if returned {
-                amount
+            refund: if self.returned {
+                self.amount
             } else {
                 f.money(17)?.unwrap_or(Cents::ZERO)
             },
         };
         let head = Head {
-            customer_id,
-            status,
-            created_at,
+            customer_id: self.customer_id,
+            status: self.status,
+            created_at: self.created_at,
             times: StatusTimes {
-                paid_at,
-                closed_at: if returned { Some(created_at) } else { f.time(22, cx.tz)? },
-                ..Default::default()
+                paid_at: self.paid_at,
+                shipped_at: f.time(18, cx.tz)?,
+                arrived_at: f.time(19, cx.tz)?,
+                signed_at: f.time(20, cx.tz)?,
+                completed_at: f.time(21, cx.tz)?,
+                closed_at: if self.returned {
+                    Some(self.created_at)
+                } else {
+                    f.time(22, cx.tz)?
+                },
+                refunded_at: f.time(23, cx.tz)?,
             },
             shipping_fee: f.money(8)?.unwrap_or(Cents::ZERO),
             currency: f.opt_string(24)?,
@@ -291,7 +296,7 @@ impl Generic {
             order_refund: Cents::ZERO,
         };
         Ok(OrderRow {
-            order_id,
+            order_id: self.order_id,
             head: Some(head),
             line,
             more: Vec::new(),

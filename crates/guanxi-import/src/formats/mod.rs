@@ -113,6 +113,12 @@ pub(crate) trait OrderFormat {
         None
     }
 
+    /// What the file showed that the shop should know but that stops nothing (Taobao:
+    /// items that do not account for what was paid), taken when the file ends.
+    fn take_warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Completes an assembled order (spreads order-level discounts and refunds).
     fn finish(&self, order: &mut Order, head: &Head) {
         spread(order, head.order_discount, |l, c| {

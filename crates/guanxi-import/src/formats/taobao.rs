@@ -36,11 +36,17 @@ pub(crate) struct Taobao {
     cols: Option<Columns<15>>,
     /// The item reports' lines by order id, read before the order reports.
     items: std::sync::Arc<Items>,
+    /// Orders of this file whose items do not account for what was paid.
+    mismatches: Vec<String>,
 }
 
 impl Taobao {
     pub fn with_items(items: std::sync::Arc<Items>) -> Taobao {
-        Taobao { cols: None, items }
+        Taobao {
+            cols: None,
+            items,
+            mismatches: Vec::new(),
+        }
     }
 }
 
@@ -159,6 +165,10 @@ impl OrderFormat for Taobao {
         Ok(First::Header)
     }
 
+    fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.mismatches)
+    }
+
     fn order_id(&self, row: &Row<'_>) -> Option<String> {
         column_text(row, self.cols.as_ref()?.index[0].1).map(|t| clean(&t).to_string())
     }
@@ -202,10 +212,8 @@ impl OrderFormat for Taobao {
         let (mut lines, order_discount) = match items {
             Some(items) if listed >= goods => (items.iter().map(|i| i.line.clone()).collect(), listed - goods),
             _ => {
-                if let Some(items) = items
-                    && let Ok(mut m) = self.items.mismatches.lock()
-                {
-                    m.push(format!(
+                if let Some(items) = items {
+                    self.mismatches.push(format!(
                         "{}:{}: order {order_id:?}: its items ({}, {}) list {listed}, less than the {goods} paid for goods: kept as one line",
                         row.at.file,
                         row.at.line,
@@ -256,12 +264,10 @@ impl OrderFormat for Taobao {
 }
 
 /// The lines of Taobao item reports (宝贝报表, `ExportOrderDetailList*.csv`) by order id,
-/// read before the order reports they belong to, and what joining them found.
+/// read before the order reports they belong to.
 #[derive(Default)]
 pub(crate) struct Items {
     pub lines: HashMap<String, Vec<Item>>,
-    /// Orders whose items do not account for what was paid, with both figures.
-    pub mismatches: std::sync::Mutex<Vec<String>>,
 }
 
 pub(crate) struct Item {
