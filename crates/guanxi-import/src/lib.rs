@@ -33,6 +33,7 @@ use guanxi_domain::{DecimalMark, ShopTz, Source};
 use serde::Serialize;
 
 pub use export::CsvExport;
+pub use formats::catalogue::Entry as CatalogueEntry;
 pub use formats::generic::Mapping;
 pub use load::{Batch, Loader, Pipe};
 pub use problem::Problem;
@@ -50,6 +51,8 @@ pub enum Kind {
     Customers,
     Service,
     Reviews,
+    /// The product catalogue: products and keyword rules.
+    Products,
 }
 
 /// How an orders file is laid out. Customers, service and reviews files have one
@@ -123,6 +126,9 @@ pub struct Summary {
     pub records_inserted: u64,
     pub records_updated: u64,
     pub records_unchanged: u64,
+    /// Keyword rules read (a products import given a keyword rules file replaces the
+    /// catalogue's rules with them).
+    pub keyword_rules: u64,
     pub customers_total: u64,
     pub orders_total: u64,
     pub order_lines_total: u64,
@@ -150,6 +156,7 @@ impl Summary {
         self.records_inserted += other.records_inserted;
         self.records_updated += other.records_updated;
         self.records_unchanged += other.records_unchanged;
+        self.keyword_rules += other.keyword_rules;
     }
 }
 

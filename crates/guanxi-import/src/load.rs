@@ -2,15 +2,23 @@
 //! transaction, one staged lake append, published together or not at all. Used by every
 //! import and by the demo shop.
 
+use std::borrow::Cow;
+
+use guanxi_domain::catalogue::{Catalogue, KeywordRule};
 use guanxi_domain::{Customer, Order, Review, ServiceRecord};
 use guanxi_lake::{Appender, Lake, LakeOrder};
 use guanxi_store::{ImportRecord, Outcome, Store, StoreTx};
 
+use crate::formats::catalogue::Entry;
 use crate::{ImportError, Summary};
 
 pub struct Loader {
     tx: Box<dyn StoreTx>,
     appender: Appender,
+    /// The product catalogue as of this unit of work: it fills the orders' lines.
+    catalogue: Catalogue,
+    /// Keyword rules read by this unit of work; they replace the stored ones.
+    keywords: Option<Vec<KeywordRule>>,
 }
 
 fn tally(outcomes: &[Outcome], inserted: &mut u64, updated: &mut u64, unchanged: &mut u64) {
@@ -38,13 +46,29 @@ impl Loader {
     /// Starts a unit of work; `label` names its staging directory in the lake.
     pub async fn begin(store: &dyn Store, lake: &Lake, label: &str) -> Result<Loader, ImportError> {
         let appender = lake.appender(&format!("{label}-{}", std::process::id()))?;
+        let catalogue = store.catalogue().await?;
         let tx = store.begin().await?;
-        Ok(Loader { tx, appender })
+        Ok(Loader {
+            tx,
+            appender,
+            catalogue,
+            keywords: None,
+        })
     }
 
-    /// Upserts orders; those inserted or updated also go to the lake.
+    /// Upserts orders, their lines completed from the catalogue; those inserted or updated
+    /// also go to the lake.
     pub async fn orders(&mut self, batch: &[Order], s: &mut Summary) -> Result<(), ImportError> {
-        let r = self.tx.upsert_orders(batch).await?;
+        let batch = if self.catalogue.is_empty() {
+            Cow::Borrowed(batch)
+        } else {
+            let mut filled = batch.to_vec();
+            for o in &mut filled {
+                self.catalogue.fill(o);
+            }
+            Cow::Owned(filled)
+        };
+        let r = self.tx.upsert_orders(&batch).await?;
         tally(
             &r.outcomes,
             &mut s.orders_inserted,
@@ -83,6 +107,51 @@ impl Loader {
     pub async fn reviews(&mut self, batch: &[Review], s: &mut Summary) -> Result<(), ImportError> {
         let r = self.tx.upsert_reviews(batch).await?;
         records_written(&r, s);
+        Ok(())
+    }
+
+    /// Upserts products and collects keyword rules into the catalogue.
+    pub async fn catalogue(&mut self, batch: &[Entry], s: &mut Summary) -> Result<(), ImportError> {
+        let mut products = Vec::new();
+        for e in batch {
+            match e {
+                Entry::Product(p) => products.push(p.clone()),
+                Entry::Keyword(k) => {
+                    s.keyword_rules += 1;
+                    self.keywords.get_or_insert_default().push(k.clone());
+                }
+            }
+        }
+        let r = self.tx.upsert_products(&products).await?;
+        records_written(&r, s);
+        self.catalogue.add_products(products);
+        Ok(())
+    }
+
+    /// After a products import: stores the keyword rules read, then completes the lines
+    /// of the orders already stored (those the catalogue changes are updated, in the store
+    /// and the lake), so that a catalogue imported after the orders counts as much as one
+    /// imported before.
+    pub async fn complete_stored_orders(&mut self, store: &dyn Store, s: &mut Summary) -> Result<(), ImportError> {
+        if let Some(rules) = self.keywords.take() {
+            self.tx.replace_keywords(&rules).await?;
+            self.catalogue.set_keywords(&rules);
+        }
+        if self.catalogue.is_empty() {
+            return Ok(());
+        }
+        // Read outside the transaction: this unit of work has written no order.
+        let mut after = 0;
+        loop {
+            let page = store.orders_after(after, 2000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            let mut changed: Vec<Order> = page.into_iter().map(|o| o.order).collect();
+            changed.retain_mut(|o| self.catalogue.fill(o));
+            if !changed.is_empty() {
+                self.orders(&changed, s).await?;
+            }
+        }
         Ok(())
     }
 
@@ -133,6 +202,7 @@ pub enum Batch {
     Customers(Vec<Customer>),
     ServiceRecords(Vec<ServiceRecord>),
     Reviews(Vec<Review>),
+    Catalogue(Vec<Entry>),
 }
 
 /// How many batches may wait for the writer: enough to keep it busy, few enough to keep
@@ -158,6 +228,7 @@ impl Pipe {
                     Batch::Customers(b) => loader.customers(b, &mut s).await,
                     Batch::ServiceRecords(b) => loader.service_records(b, &mut s).await,
                     Batch::Reviews(b) => loader.reviews(b, &mut s).await,
+                    Batch::Catalogue(b) => loader.catalogue(b, &mut s).await,
                 };
                 if let Err(e) = written {
                     // Dropping the receiver makes the next send fail: the reader stops.

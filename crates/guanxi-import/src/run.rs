@@ -124,6 +124,10 @@ pub async fn import(
             let mut h = Records::new(formats::reviews::Reviews::default());
             session.read(files, opts, &cx, progress, &mut h).await
         }
+        Kind::Products => {
+            let mut h = Records::new(formats::catalogue::Catalogue::default());
+            session.read(files, opts, &cx, progress, &mut h).await
+        }
     };
     progress.done();
     session.conclude(result, store, lake, opts, started).await
@@ -135,6 +139,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Customers => "customers",
         Kind::Service => "service",
         Kind::Reviews => "reviews",
+        Kind::Products => "products",
     }
 }
 
@@ -342,6 +347,14 @@ impl Session {
             }
             Ok(loader) => loader,
         };
+        let mut loader = loader;
+        if opts.kind == Kind::Products
+            && let Err(e) = loader.complete_stored_orders(store, &mut self.summary).await
+        {
+            loader.abort().await;
+            remove_rejects();
+            return Err(e);
+        }
         if let Some(r) = self.rejects.take() {
             self.summary.rejects_file = Some(r.finish()?);
         }
@@ -544,7 +557,7 @@ where
 
     fn row(&mut self, s: &mut Session, row: &Row<'_>, cx: &Context) -> Result<(), ImportError> {
         let parsed = self.format.row(row, cx).and_then(|r| {
-            let id = F::id(&r).to_string();
+            let id = F::id(&r).into_owned();
             match self.seen.get(&id) {
                 Some(line) => Err(row.at.line(format!("id {id:?} was already given at line {line}"))),
                 None => {
@@ -601,5 +614,11 @@ impl RecordKind for guanxi_domain::ServiceRecord {
 impl RecordKind for guanxi_domain::Review {
     fn batch(records: Vec<Self>) -> Batch {
         Batch::Reviews(records)
+    }
+}
+
+impl RecordKind for formats::catalogue::Entry {
+    fn batch(records: Vec<Self>) -> Batch {
+        Batch::Catalogue(records)
     }
 }

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use guanxi_domain::catalogue::{Catalogue, KeywordRule, Product};
 use guanxi_domain::profile::{ReviewFact, ServiceFact};
 use guanxi_domain::segment::Expr;
 use guanxi_domain::{Customer, CustomerKey, Order, OrderKey, Review, ServiceRecord};
@@ -178,6 +179,9 @@ pub trait Store: Outbox + Send + Sync {
     /// over all orders (the lake rebuild, exports).
     async fn orders_after(&self, after_id: i64, limit: u32) -> Result<Vec<StoredOrder>>;
 
+    /// The product catalogue: every product and the keyword rules in their order.
+    async fn catalogue(&self) -> Result<Catalogue>;
+
     async fn setting(&self, key: &str) -> Result<Option<String>>;
 
     async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
@@ -289,6 +293,12 @@ pub trait StoreTx: Send {
     async fn upsert_service_records(&mut self, records: &[ServiceRecord]) -> Result<Upserted>;
 
     async fn upsert_reviews(&mut self, reviews: &[Review]) -> Result<Upserted>;
+
+    /// Inserts new products and replaces changed ones, by SKU (distinct in one batch).
+    async fn upsert_products(&mut self, products: &[Product]) -> Result<Upserted>;
+
+    /// Replaces the catalogue's keyword rules with `rules`, in their order.
+    async fn replace_keywords(&mut self, rules: &[KeywordRule]) -> Result<()>;
 
     async fn record_import(&mut self, record: &ImportRecord) -> Result<()>;
 

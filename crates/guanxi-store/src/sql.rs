@@ -583,6 +583,15 @@ macro_rules! sql_store {
             })
         }
 
+        fn product_from_row(row: &DbRow) -> $crate::Result<dom::catalogue::Product> {
+            Ok(dom::catalogue::Product {
+                sku: get(row, "sku")?,
+                title: get(row, "title")?,
+                category: get(row, "category")?,
+                unit_cost: get::<Option<i64>>(row, "unit_cost_cents")?.map(dom::Cents),
+            })
+        }
+
         fn line_from_row(row: &DbRow) -> $crate::Result<(i64, dom::OrderLine)> {
             let quantity: i64 = get(row, "quantity")?;
             Ok((
@@ -920,6 +929,24 @@ macro_rules! sql_store {
                 let key = dom::CustomerKey { source: source(get(&row, "source")?)?, external_id: get(&row, "external_id")? };
                 drop(conn);
                 Ok(self.customer(&key).await?.map(|(_, c)| c))
+            }
+
+            async fn catalogue(&self) -> $crate::Result<dom::catalogue::Catalogue> {
+                let products = sqlx::query("SELECT sku, title, category, unit_cost_cents FROM products")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(product_from_row)
+                    .collect::<$crate::Result<Vec<_>>>()?;
+                let keywords = sqlx::query("SELECT keyword, category FROM category_keywords ORDER BY position")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(|row| Ok(dom::catalogue::KeywordRule { keyword: get(row, "keyword")?, category: get(row, "category")? }))
+                    .collect::<$crate::Result<Vec<_>>>()?;
+                Ok(dom::catalogue::Catalogue::new(products, &keywords))
             }
 
             async fn setting(&self, key: &str) -> $crate::Result<Option<String>> {
@@ -1633,6 +1660,60 @@ macro_rules! sql_store {
 
             async fn upsert_reviews(&mut self, reviews: &[dom::Review]) -> $crate::Result<$crate::Upserted> {
                 upsert_reviews(&mut self.tx, reviews).await
+            }
+
+            async fn upsert_products(&mut self, products: &[dom::catalogue::Product]) -> $crate::Result<$crate::Upserted> {
+                let mut existing = HashMap::new();
+                for chunk in products.chunks(q::ROWS_PER_STATEMENT) {
+                    let mut b = Builder::new("SELECT sku, title, category, unit_cost_cents FROM products WHERE sku IN (");
+                    let mut sep = b.separated(", ");
+                    for p in chunk {
+                        sep.push_bind(p.sku.clone());
+                    }
+                    b.push(")");
+                    for row in b.build().fetch_all(&mut *self.tx).await.map_err(db_err)? {
+                        let p = product_from_row(&row)?;
+                        existing.insert(p.sku.clone(), p);
+                    }
+                }
+                let mut outcomes = Vec::with_capacity(products.len());
+                let mut changed = Vec::new();
+                for p in products {
+                    outcomes.push(match existing.get(&p.sku) {
+                        None => Outcome::Inserted,
+                        Some(old) if old == p => Outcome::Unchanged,
+                        Some(_) => Outcome::Updated,
+                    });
+                    if existing.get(&p.sku) != Some(p) {
+                        changed.push(p);
+                    }
+                }
+                for chunk in changed.chunks(q::ROWS_PER_STATEMENT / 4) {
+                    let mut b = Builder::new("INSERT INTO products (sku, title, category, unit_cost_cents) ");
+                    b.push_values(chunk, |mut s, p| {
+                        s.push_bind(p.sku.clone())
+                            .push_bind(p.title.clone())
+                            .push_bind(p.category.clone())
+                            .push_bind(p.unit_cost.map(|c| c.0));
+                    });
+                    b.push(" ON CONFLICT (sku) DO UPDATE SET title = excluded.title, category = excluded.category, \
+                        unit_cost_cents = excluded.unit_cost_cents");
+                    b.build().execute(&mut *self.tx).await.map_err(db_err)?;
+                }
+                Ok($crate::Upserted { outcomes, customers_inserted: 0 })
+            }
+
+            async fn replace_keywords(&mut self, rules: &[dom::catalogue::KeywordRule]) -> $crate::Result<()> {
+                sqlx::query("DELETE FROM category_keywords").execute(&mut *self.tx).await.map_err(db_err)?;
+                let numbered: Vec<(i64, &dom::catalogue::KeywordRule)> = (0..).zip(rules).collect();
+                for chunk in numbered.chunks(q::ROWS_PER_STATEMENT / 3) {
+                    let mut b = Builder::new("INSERT INTO category_keywords (position, keyword, category) ");
+                    b.push_values(chunk, |mut s, (i, r)| {
+                        s.push_bind(*i).push_bind(r.keyword.clone()).push_bind(r.category.clone());
+                    });
+                    b.build().execute(&mut *self.tx).await.map_err(db_err)?;
+                }
+                Ok(())
             }
 
             async fn record_import(&mut self, r: &$crate::ImportRecord) -> $crate::Result<()> {

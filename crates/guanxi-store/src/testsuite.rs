@@ -1223,6 +1223,77 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
     assert!(store.birthdays(5, 18).await.unwrap().is_empty());
 }
 
+/// The catalogue: products upserted by SKU (new, changed, unchanged), keyword rules
+/// replaced whole and read back in their order, 1,500 products across statements.
+pub async fn catalogue_upserts_products_and_replaces_keywords(store: &dyn Store) {
+    use guanxi_domain::catalogue::{KeywordRule, Product};
+    let product = |sku: &str, cost: Option<i64>| Product {
+        sku: sku.into(),
+        title: Some(format!("{sku} 童话书")),
+        category: (sku != "p1").then(|| "books".to_string()),
+        unit_cost: cost.map(Cents),
+    };
+    let rule = |k: &str, c: &str| KeywordRule {
+        keyword: k.into(),
+        category: c.into(),
+    };
+    let many: Vec<Product> = (0..1500).map(|i| product(&format!("p{i}"), Some(i))).collect();
+    let mut tx = store.begin().await.unwrap();
+    let r = tx.upsert_products(&many).await.unwrap();
+    assert!(r.outcomes.iter().all(|o| *o == Outcome::Inserted));
+    tx.replace_keywords(&[rule("书", "books"), rule("邮费", "postage")]).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    let r = tx
+        .upsert_products(&[product("p0", Some(0)), product("p1", None), product("new", None)])
+        .await
+        .unwrap();
+    assert_eq!(r.outcomes, [Outcome::Unchanged, Outcome::Updated, Outcome::Inserted]);
+    tx.replace_keywords(&[rule("邮费", "postage"), rule("书", "gifts"), rule("卡", "cards")])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let c = store.catalogue().await.unwrap();
+    assert_eq!(c.products(), 1501);
+    let mut o = order("cat-1", "c-cat", 1);
+    o.lines = vec![
+        OrderLine {
+            sku: Some("p1".into()),
+            title: None,
+            category: None,
+            quantity: 2,
+            amount: Cents(100),
+            discount: Cents::ZERO,
+            cost: None,
+            refund: Cents::ZERO,
+        },
+        OrderLine {
+            sku: Some("p7".into()),
+            title: Some("x".into()),
+            category: None,
+            quantity: 2,
+            amount: Cents(100),
+            discount: Cents::ZERO,
+            cost: None,
+            refund: Cents::ZERO,
+        },
+    ];
+    assert!(c.fill(&mut o));
+    // p1 lost its cost and has no category: its title names a book, and the rules read
+    // back in their new order say gifts.
+    assert_eq!(o.lines[0].title.as_deref(), Some("p1 童话书"));
+    assert_eq!((o.lines[0].category.as_deref(), o.lines[0].cost), (Some("gifts"), None));
+    assert_eq!((o.lines[1].category.as_deref(), o.lines[1].cost), (Some("books"), Some(Cents(14))));
+
+    // A rolled-back replace leaves the rules as they were.
+    let mut tx = store.begin().await.unwrap();
+    tx.replace_keywords(&[]).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(store.catalogue().await.unwrap(), c);
+}
+
 /// Expands to one `#[tokio::test]` per story; `$make` is an async expression giving a
 /// fresh, empty store and a guard to hold while it is used. A backend whose server may be
 /// missing marks the stories ignored with an attribute (PostgreSQL: its build.rs).
@@ -1245,6 +1316,7 @@ macro_rules! store_stories {
             merge_keeps_the_most_restrictive_consent_and_unmerges,
             search_and_history_find_a_customer,
             outbox_queues_once_claims_once_and_settles,
+            catalogue_upserts_products_and_replaces_keywords,
         );
     };
     (@each $make:expr; $attrs:tt; $($story:ident),+ $(,)?) => {

@@ -78,7 +78,8 @@ pub enum Command {
   guanxi import orders --format generic orders.csv
   guanxi import orders --format shopify orders_export_1.csv orders_export_2.csv
   guanxi import orders --format taobao --encoding gbk ExportOrderList.csv
-  guanxi import customers customers.csv --skip-bad-rows rejects.csv")]
+  guanxi import customers customers.csv --skip-bad-rows rejects.csv
+  guanxi import products products.csv keywords.csv")]
     Import(ImportArgs),
 
     /// Export the store's records in guanxi's own CSV formats.
@@ -168,6 +169,10 @@ pub enum ImportKind {
     Customers,
     Service,
     Reviews,
+    /// The product catalogue: products (sku,title,category,unit_cost) and keyword rules
+    /// (keyword,category), each file known by its header. It fills order lines' missing
+    /// category, title and cost, for the orders stored and those imported later
+    Products,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,6 +1,7 @@
 //! The file formats: each turns rows into records. Order formats yield [`OrderRow`]s that
 //! the assembler (`crate::orders`) groups into orders; the others yield records directly.
 
+pub(crate) mod catalogue;
 pub(crate) mod cdnow;
 pub(crate) mod customers;
 pub mod generic;
@@ -179,5 +180,5 @@ pub(crate) trait RecordFormat {
     fn header(&mut self, row: &Row<'_>) -> Result<(), Problem>;
     fn row(&mut self, row: &Row<'_>, cx: &Context) -> Result<Self::Record, Problem>;
     /// The record's external id, to reject the same id twice in one import.
-    fn id(record: &Self::Record) -> &str;
+    fn id(record: &Self::Record) -> std::borrow::Cow<'_, str>;
 }

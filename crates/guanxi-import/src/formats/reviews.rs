@@ -52,7 +52,7 @@ impl RecordFormat for Reviews {
         })
     }
 
-    fn id(record: &Review) -> &str {
-        &record.external_id
+    fn id(record: &Review) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(&record.external_id)
     }
 }

@@ -85,7 +85,7 @@ impl RecordFormat for Service {
         })
     }
 
-    fn id(record: &ServiceRecord) -> &str {
-        &record.external_id
+    fn id(record: &ServiceRecord) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(&record.external_id)
     }
 }

@@ -110,7 +110,7 @@ impl RecordFormat for ShopifyCustomers {
         Ok(c)
     }
 
-    fn id(record: &Customer) -> &str {
-        &record.key.external_id
+    fn id(record: &Customer) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(&record.key.external_id)
     }
 }

@@ -14,6 +14,7 @@ pub async fn run(global: &Global, args: ImportArgs) -> anyhow::Result<()> {
         ImportKind::Customers => Kind::Customers,
         ImportKind::Service => Kind::Service,
         ImportKind::Reviews => Kind::Reviews,
+        ImportKind::Products => Kind::Products,
     };
     let format = match args.format {
         FormatArg::Generic => Format::Generic,
@@ -73,14 +74,22 @@ fn text(s: &Summary) -> String {
     }
     if s.records_inserted + s.records_updated + s.records_unchanged > 0 {
         out += &format!(
-            "records: {} inserted, {} updated, {} unchanged\n",
-            s.records_inserted, s.records_updated, s.records_unchanged
+            "{}: {} inserted, {} updated, {} unchanged\n",
+            if s.kind == Some(Kind::Products) { "products" } else { "records" },
+            s.records_inserted,
+            s.records_updated,
+            s.records_unchanged
         );
     }
-    out += &format!(
-        "customers: {} inserted, {} updated, {} unchanged\n",
-        s.customers_inserted, s.customers_updated, s.customers_unchanged
-    );
+    if s.keyword_rules > 0 {
+        out += &format!("keyword rules: {} (they replace the catalogue's rules)\n", s.keyword_rules);
+    }
+    if s.kind != Some(Kind::Products) {
+        out += &format!(
+            "customers: {} inserted, {} updated, {} unchanged\n",
+            s.customers_inserted, s.customers_updated, s.customers_unchanged
+        );
+    }
     if s.guest_orders > 0 {
         out += &format!(
             "guest orders (no buyer in the file): {}, counted in the shop's order figures, in no customer's profile\n",
