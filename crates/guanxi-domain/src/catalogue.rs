@@ -71,7 +71,10 @@ impl Catalogue {
 
     /// The category of a line by its SKU, else by the first keyword its title contains.
     fn category(&self, sku: Option<&str>, title: Option<&str>) -> Option<&str> {
-        if let Some(c) = sku.and_then(|s| self.products.get(s)).and_then(|p| p.category.as_deref()) {
+        if let Some(c) = sku
+            .and_then(|s| self.products.get(s))
+            .and_then(|p| p.category.as_deref())
+        {
             return Some(c);
         }
         let title = title?.to_lowercase();

@@ -77,45 +77,71 @@ async fn orders_imported_after_the_catalogue_are_completed_as_they_come() {
     shop.import(Kind::Orders, Format::Generic, &[shop.file("orders.csv", ORDERS)])
         .await
         .unwrap();
-    assert_eq!(categories(&lines(&shop, "A1").await), [Some("programming"), Some("postage")]);
+    assert_eq!(
+        categories(&lines(&shop, "A1").await),
+        [Some("programming"), Some("postage")]
+    );
 
     // New keyword rules replace the old ones; products stay.
     let s = shop
-        .import(Kind::Products, Format::Generic, &[shop.file("k2.csv", "keyword,category\n补拍,top-up\n")])
+        .import(
+            Kind::Products,
+            Format::Generic,
+            &[shop.file("k2.csv", "keyword,category\n补拍,top-up\n")],
+        )
         .await
         .unwrap();
     assert_eq!(s.keyword_rules, 1);
     assert_eq!(shop.store.catalogue().await.unwrap().products(), 2);
     // A line completed before keeps its category: the catalogue only fills blanks.
-    assert_eq!(categories(&lines(&shop, "A1").await), [Some("programming"), Some("postage")]);
+    assert_eq!(
+        categories(&lines(&shop, "A1").await),
+        [Some("programming"), Some("postage")]
+    );
 }
 
 #[tokio::test]
 async fn bad_catalogue_files_are_refused_with_their_place() {
     let shop = Shop::new().await;
     let typo = shop.file("p.csv", "sku,titel\nB-1,x\n");
-    let (p, _) = problems(shop.import(Kind::Products, Format::Generic, std::slice::from_ref(&typo)).await);
+    let (p, _) = problems(
+        shop.import(Kind::Products, Format::Generic, std::slice::from_ref(&typo))
+            .await,
+    );
     assert!(p[0].to_string().starts_with(&at(&typo, 1, 0)), "{}", p[0]);
     assert!(p[0].message.contains("unknown column titel"), "{}", p[0]);
     assert!(p[0].message.contains("keyword,category"), "{}", p[0]);
 
     let comma = shop.file("c.csv", "sku,unit_cost\nB-1,\"12,50\"\n");
-    let (p, _) = problems(shop.import(Kind::Products, Format::Generic, std::slice::from_ref(&comma)).await);
+    let (p, _) = problems(
+        shop.import(Kind::Products, Format::Generic, std::slice::from_ref(&comma))
+            .await,
+    );
     assert_eq!(p[0].field.as_deref(), Some("unit_cost"), "{}", p[0]);
     assert_eq!(p[0].line, 2);
 
     let twice = shop.file("t.csv", "sku\nB-1\nB-1\n");
-    let (p, _) = problems(shop.import(Kind::Products, Format::Generic, std::slice::from_ref(&twice)).await);
+    let (p, _) = problems(
+        shop.import(Kind::Products, Format::Generic, std::slice::from_ref(&twice))
+            .await,
+    );
     assert!(p[0].message.contains("already given at line 2"), "{}", p[0]);
 
     let blank = shop.file("k.csv", "keyword,category\n\" \",x\n");
-    let (p, _) = problems(shop.import(Kind::Products, Format::Generic, std::slice::from_ref(&blank)).await);
+    let (p, _) = problems(
+        shop.import(Kind::Products, Format::Generic, std::slice::from_ref(&blank))
+            .await,
+    );
     assert_eq!(p[0].field.as_deref(), Some("keyword"), "{}", p[0]);
 
     let shopify = options(Kind::Products, Format::Shopify);
     let e = shop.import_with(shopify, &[typo]).await.unwrap_err();
     assert!(e.to_string().contains("products files are read in guanxi's CSV"), "{e}");
-    assert_eq!(shop.store.catalogue().await.unwrap().products(), 0, "nothing half-written");
+    assert_eq!(
+        shop.store.catalogue().await.unwrap().products(),
+        0,
+        "nothing half-written"
+    );
 }
 
 /// A real Taobao shop's item reports have titles but no category: keyword rules give

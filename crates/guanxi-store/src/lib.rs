@@ -159,6 +159,14 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// A profiled customer: the record and the current profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfiledCustomer {
+    pub id: i64,
+    pub customer: Customer,
+    pub profile: ProfileRow,
+}
+
 /// The system of record. See the crate docs.
 #[async_trait]
 pub trait Store: Outbox + Send + Sync {
@@ -239,6 +247,17 @@ pub trait Store: Outbox + Send + Sync {
 
     /// One customer's class changes, oldest first.
     async fn customer_transitions(&self, customer_id: i64) -> Result<Vec<Transition>>;
+
+    /// Profiled customers matching `expr` (every profiled customer when `None`) with
+    /// `id > after_id`, in id order, at most `limit`: each with the customer's record
+    /// (contacts, consent, tags) and the current profile — what an export writes.
+    async fn profiled_customers(
+        &self,
+        expr: Option<&Expr>,
+        as_of: DateTime<Utc>,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<ProfiledCustomer>>;
 
     /// How many profiled customers match an expression (nested segments already inlined),
     /// with behaviour windows ending at `as_of`.

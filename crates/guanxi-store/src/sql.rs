@@ -583,6 +583,102 @@ macro_rules! sql_store {
             })
         }
 
+        /// A customer from a `customers` row, without consents and tags.
+        fn customer_from_row(row: &DbRow) -> $crate::Result<dom::Customer> {
+            let name = |c: &str| get::<Option<String>>(row, c);
+            Ok(dom::Customer {
+                key: dom::CustomerKey { source: source(get(row, "source")?)?, external_id: get(row, "external_id")? },
+                name: name("name")?,
+                gender: name("gender")?.map(|g| dom::Gender::parse(&g)).transpose().map_err(corrupt)?,
+                birthday: get(row, "birthday")?,
+                province: name("province")?,
+                city: name("city")?,
+                phone: name("phone")?,
+                mobile: name("mobile_raw")?.map(|m| dom::Contact::mobile(&m)),
+                email: name("email_raw")?.map(|m| dom::Contact::email(&m)),
+                qq: name("qq")?,
+                wechat: name("wechat")?,
+                credit_level: name("credit_level")?,
+                source_channel: name("source_channel")?,
+                first_seen_at: get(row, "first_seen_at")?,
+                preferred_style: name("preferred_style")?,
+                price_sensitivity: get::<Option<i64>>(row, "price_sensitivity")?.map(|v| v as u8),
+                preferred_brand: name("preferred_brand")?,
+                preferred_channel: name("preferred_channel")?.map(|g| dom::Channel::parse(&g)).transpose().map_err(corrupt)?,
+                max_messages_per_week: get::<Option<i64>>(row, "max_messages_per_week")?.map(|v| v as u16),
+                consents: Vec::new(),
+                tags: Vec::new(),
+            })
+        }
+
+        /// Reads the consents and tags of `customers` (by internal id), in channel and tag order.
+        async fn attach_consents_and_tags(conn: &mut Conn, customers: &mut [(i64, dom::Customer)]) -> $crate::Result<()> {
+            let at: HashMap<i64, usize> = customers.iter().enumerate().map(|(i, (id, _))| (*id, i)).collect();
+            let ids: Vec<i64> = customers.iter().map(|(id, _)| *id).collect();
+            for chunk in ids.chunks(q::ROWS_PER_STATEMENT) {
+                let mut b = Builder::new("SELECT customer_id, channel, state, recorded_at, evidence FROM customer_consents WHERE customer_id IN (");
+                let mut sep = b.separated(", ");
+                for id in chunk {
+                    sep.push_bind(*id);
+                }
+                b.push(") ORDER BY customer_id, channel");
+                for row in b.build().fetch_all(&mut *conn).await.map_err(db_err)? {
+                    let ch: String = get(&row, "channel")?;
+                    let st: String = get(&row, "state")?;
+                    customers[at[&get::<i64>(&row, "customer_id")?]].1.consents.push(dom::Consent {
+                        channel: dom::Channel::parse(&ch).map_err(corrupt)?,
+                        state: dom::ConsentState::parse(&st).map_err(corrupt)?,
+                        recorded_at: get(&row, "recorded_at")?,
+                        evidence: get(&row, "evidence")?,
+                    });
+                }
+                let mut b = Builder::new("SELECT customer_id, tag FROM customer_tags WHERE customer_id IN (");
+                let mut sep = b.separated(", ");
+                for id in chunk {
+                    sep.push_bind(*id);
+                }
+                b.push(") ORDER BY customer_id, tag");
+                for row in b.build().fetch_all(&mut *conn).await.map_err(db_err)? {
+                    customers[at[&get::<i64>(&row, "customer_id")?]].1.tags.push(get(&row, "tag")?);
+                }
+            }
+            Ok(())
+        }
+
+        /// The current profile from a `profiles` row.
+        fn profile_from_row(row: &DbRow) -> $crate::Result<$crate::ProfileRow> {
+            let mut classes: [Option<String>; 8] = Default::default();
+            for (slot, kind) in classes.iter_mut().zip($crate::CLASS_KINDS) {
+                *slot = get(row, kind)?;
+            }
+            Ok($crate::ProfileRow {
+                customer_id: get(row, "customer_id")?,
+                classes,
+                r: get(row, "r")?,
+                f: get(row, "f")?,
+                m: get(row, "m")?,
+                recency_days: get(row, "recency_days")?,
+                paid_orders: get(row, "paid_orders")?,
+                frequency: get(row, "frequency")?,
+                cycle_days: get(row, "cycle_days")?,
+                discount_share: get(row, "discount_share")?,
+                complaint_count: get(row, "complaint_count")?,
+                praise_count: get(row, "praise_count")?,
+                paid_amount_cents: get(row, "paid_amount_cents")?,
+                profit_cents: get(row, "profit_cents")?,
+                refunds_cents: get(row, "refunds_cents")?,
+                monetary_cents: get(row, "monetary_cents")?,
+                won_back: get::<i64>(row, "won_back")? != 0,
+                upgrade_potential: get::<i64>(row, "upgrade_potential")? != 0,
+                first_paid_at: get(row, "first_paid_at")?,
+                last_paid_at: get(row, "last_paid_at")?,
+                p_alive: get(row, "p_alive")?,
+                expected_purchases: get(row, "expected_purchases")?,
+                clv_cents: get(row, "clv_cents")?,
+                next_purchase_at: get(row, "next_purchase_at")?,
+            })
+        }
+
         fn product_from_row(row: &DbRow) -> $crate::Result<dom::catalogue::Product> {
             Ok(dom::catalogue::Product {
                 sku: get(row, "sku")?,
@@ -873,50 +969,39 @@ macro_rules! sql_store {
                     return Ok(None);
                 };
                 let id: i64 = get(&row, "id")?;
-                let name = |c: &str| get::<Option<String>>(&row, c);
-                let mobile_raw = name("mobile_raw")?;
-                let email_raw = name("email_raw")?;
-                let mut c = dom::Customer {
-                    key: key.clone(),
-                    name: name("name")?,
-                    gender: name("gender")?.map(|g| dom::Gender::parse(&g)).transpose().map_err(corrupt)?,
-                    birthday: get(&row, "birthday")?,
-                    province: name("province")?,
-                    city: name("city")?,
-                    phone: name("phone")?,
-                    mobile: mobile_raw.map(|m| dom::Contact::mobile(&m)),
-                    email: email_raw.map(|m| dom::Contact::email(&m)),
-                    qq: name("qq")?,
-                    wechat: name("wechat")?,
-                    credit_level: name("credit_level")?,
-                    source_channel: name("source_channel")?,
-                    first_seen_at: get(&row, "first_seen_at")?,
-                    preferred_style: name("preferred_style")?,
-                    price_sensitivity: get::<Option<i64>>(&row, "price_sensitivity")?.map(|v| v as u8),
-                    preferred_brand: name("preferred_brand")?,
-                    preferred_channel: name("preferred_channel")?.map(|g| dom::Channel::parse(&g)).transpose().map_err(corrupt)?,
-                    max_messages_per_week: get::<Option<i64>>(&row, "max_messages_per_week")?.map(|v| v as u16),
-                    consents: Vec::new(),
-                    tags: Vec::new(),
-                };
-                let mut b = Builder::new("SELECT channel, state, recorded_at, evidence FROM customer_consents WHERE customer_id = ");
-                b.push_bind(id).push(" ORDER BY channel");
-                for row in b.build().fetch_all(&mut *conn).await.map_err(db_err)? {
-                    let ch: String = get(&row, "channel")?;
-                    let st: String = get(&row, "state")?;
-                    c.consents.push(dom::Consent {
-                        channel: dom::Channel::parse(&ch).map_err(corrupt)?,
-                        state: dom::ConsentState::parse(&st).map_err(corrupt)?,
-                        recorded_at: get(&row, "recorded_at")?,
-                        evidence: get(&row, "evidence")?,
-                    });
+                let mut c = vec![(id, customer_from_row(&row)?)];
+                attach_consents_and_tags(&mut conn, &mut c).await?;
+                Ok(c.pop())
+            }
+
+            async fn profiled_customers(
+                &self,
+                expr: Option<&dom::segment::Expr>,
+                as_of: chrono::DateTime<chrono::Utc>,
+                after_id: i64,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::ProfiledCustomer>> {
+                let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                let mut b = Builder::new("SELECT c.*, p.*");
+                b.push($crate::segment::FROM).push("WHERE c.id > ").push_bind(after_id);
+                if let Some(expr) = expr {
+                    b.push(" AND ");
+                    push_pieces(&mut b, $crate::segment::compile(expr, as_of)?);
                 }
-                let mut b = Builder::new("SELECT tag FROM customer_tags WHERE customer_id = ");
-                b.push_bind(id).push(" ORDER BY tag");
-                for row in b.build().fetch_all(&mut *conn).await.map_err(db_err)? {
-                    c.tags.push(get(&row, "tag")?);
+                b.push(" ORDER BY c.id LIMIT ").push_bind(i64::from(limit));
+                let rows = b.build().fetch_all(&mut *conn).await.map_err(db_err)?;
+                let mut customers = Vec::with_capacity(rows.len());
+                let mut profiles = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    customers.push((get::<i64>(row, "id")?, customer_from_row(row)?));
+                    profiles.push(profile_from_row(row)?);
                 }
-                Ok(Some((id, c)))
+                attach_consents_and_tags(&mut conn, &mut customers).await?;
+                Ok(customers
+                    .into_iter()
+                    .zip(profiles)
+                    .map(|((id, customer), profile)| $crate::ProfiledCustomer { id, customer, profile })
+                    .collect())
             }
 
             async fn customer_by_id(&self, id: i64) -> $crate::Result<Option<dom::Customer>> {

@@ -104,3 +104,147 @@ pub fn movements(moves: &[Movement]) -> Table {
         .collect();
     (head(&["kind", "from", "to", "customers"]), rows)
 }
+
+/// Which contact details an export may show: all of them (the shop's owner on the
+/// machine), or masked (`138****5678`, `a***@example.com`) for whoever may see customers
+/// but not reach them outside guanxi.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactView {
+    Full,
+    Masked,
+}
+
+/// The columns of a customers export: who (contacts per [`ContactView`]), consent per
+/// channel, tags, then every class, measure and forecast of the current build. Money in
+/// yuan with two decimals; times in RFC 3339; an empty field where the value is unknown.
+pub const CUSTOMER_EXPORT_HEADER: [&str; 45] = [
+    "id",
+    "source",
+    "external_id",
+    "name",
+    "mobile",
+    "email",
+    "phone",
+    "wechat",
+    "qq",
+    "province",
+    "city",
+    "consent_sms",
+    "consent_email",
+    "consent_wechat",
+    "tags",
+    "relationship",
+    "activity",
+    "lifecycle",
+    "quadrant",
+    "pricing",
+    "tier",
+    "rfm8",
+    "rfm11",
+    "r",
+    "f",
+    "m",
+    "recency_days",
+    "paid_orders",
+    "frequency",
+    "cycle_days",
+    "discount_share",
+    "complaint_count",
+    "praise_count",
+    "paid_amount",
+    "profit",
+    "refunds",
+    "monetary",
+    "won_back",
+    "upgrade_potential",
+    "first_paid_at",
+    "last_paid_at",
+    "p_alive",
+    "expected_purchases",
+    "clv",
+    "next_purchase_at",
+];
+
+/// One customer's row of the export, in [`CUSTOMER_EXPORT_HEADER`]'s order.
+pub fn customer_export_row(x: &crate::ProfiledCustomer, view: ContactView) -> Vec<String> {
+    use guanxi_domain::{Channel, masked};
+    let c = &x.customer;
+    let p = &x.profile;
+    let contact = |raw: Option<&str>| match (raw, view) {
+        (None, _) => String::new(),
+        (Some(r), ContactView::Full) => r.to_string(),
+        (Some(r), ContactView::Masked) => masked(r),
+    };
+    let consent = |ch: Channel| {
+        c.consents
+            .iter()
+            .find(|k| k.channel == ch)
+            .map_or("unknown", |k| k.state.as_str())
+            .to_string()
+    };
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    let int = |v: Option<i64>| opt(v.map(|v| v.to_string()));
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| opt(t.map(|t| t.to_rfc3339()));
+    let real = |v: Option<f64>| opt(v.map(|v| format!("{v:.4}")));
+    let mut row = vec![
+        x.id.to_string(),
+        c.key.source.as_str().to_string(),
+        c.key.external_id.clone(),
+        opt(c.name.clone()),
+        contact(c.mobile.as_ref().map(|m| m.raw.as_str())),
+        contact(c.email.as_ref().map(|e| e.raw.as_str())),
+        contact(c.phone.as_deref()),
+        contact(c.wechat.as_deref()),
+        contact(c.qq.as_deref()),
+        opt(c.province.clone()),
+        opt(c.city.clone()),
+        consent(Channel::Sms),
+        consent(Channel::Email),
+        consent(Channel::Wechat),
+        c.tags.join(";"),
+    ];
+    row.extend(p.classes.iter().map(|k| opt(k.clone())));
+    row.extend([
+        int(p.r),
+        int(p.f),
+        int(p.m),
+        int(p.recency_days),
+        p.paid_orders.to_string(),
+        p.frequency.to_string(),
+        real(p.cycle_days),
+        format!("{:.4}", p.discount_share),
+        p.complaint_count.to_string(),
+        p.praise_count.to_string(),
+        yuan(p.paid_amount_cents),
+        yuan(p.profit_cents),
+        yuan(p.refunds_cents),
+        yuan(p.monetary_cents),
+        p.won_back.to_string(),
+        p.upgrade_potential.to_string(),
+        time(p.first_paid_at),
+        time(p.last_paid_at),
+        real(p.p_alive),
+        real(p.expected_purchases),
+        opt(p.clv_cents.map(yuan)),
+        time(p.next_purchase_at),
+    ]);
+    row
+}
+
+/// One page of a customers export: the rows of the members with `id > after` (every
+/// profiled customer without an expression) and where the next page starts (`None`
+/// after the last). The CLI writes pages to a file, the web streams them.
+pub async fn customer_export_page(
+    store: &dyn crate::Store,
+    expr: Option<&guanxi_domain::segment::Expr>,
+    as_of: chrono::DateTime<chrono::Utc>,
+    after: i64,
+    view: ContactView,
+) -> crate::Result<(Vec<Vec<String>>, Option<i64>)> {
+    const PAGE: u32 = 1000;
+    let page = store.profiled_customers(expr, as_of, after, PAGE).await?;
+    let next = (page.len() == PAGE as usize)
+        .then(|| page.last().map(|x| x.id))
+        .flatten();
+    Ok((page.iter().map(|x| customer_export_row(x, view)).collect(), next))
+}

@@ -1241,7 +1241,9 @@ pub async fn catalogue_upserts_products_and_replaces_keywords(store: &dyn Store)
     let mut tx = store.begin().await.unwrap();
     let r = tx.upsert_products(&many).await.unwrap();
     assert!(r.outcomes.iter().all(|o| *o == Outcome::Inserted));
-    tx.replace_keywords(&[rule("书", "books"), rule("邮费", "postage")]).await.unwrap();
+    tx.replace_keywords(&[rule("书", "books"), rule("邮费", "postage")])
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = store.begin().await.unwrap();
@@ -1285,7 +1287,10 @@ pub async fn catalogue_upserts_products_and_replaces_keywords(store: &dyn Store)
     // back in their new order say gifts.
     assert_eq!(o.lines[0].title.as_deref(), Some("p1 童话书"));
     assert_eq!((o.lines[0].category.as_deref(), o.lines[0].cost), (Some("gifts"), None));
-    assert_eq!((o.lines[1].category.as_deref(), o.lines[1].cost), (Some("books"), Some(Cents(14))));
+    assert_eq!(
+        (o.lines[1].category.as_deref(), o.lines[1].cost),
+        (Some("books"), Some(Cents(14)))
+    );
 
     // A rolled-back replace leaves the rules as they were.
     let mut tx = store.begin().await.unwrap();

@@ -161,6 +161,9 @@ pub async fn show(
                 @if let Some(n) = count { (lang.t1("customers-count", "count", n)) }
             }
             script { (PreEscaped(LIVE_COUNT)) }
+            @if error.is_none() {
+                p { a #export href=(format!("/customers.csv?q={}", encode(&text))) download { (lang.t("customers-export")) } }
+            }
         }
         @if members.is_empty() {
             @if error.is_none() { p { (lang.t("customers-none")) } }
@@ -300,6 +303,64 @@ async fn resolve(s: &AppState, text: &str) -> Result<Result<Expr, String>, WebEr
     Ok(parse(text)
         .map_err(|e| e.render(text, "q"))
         .and_then(|e| expand(&e, &|name: &str| saved.get(name).and_then(|t| parse(t).ok())).map_err(|e| e.to_string())))
+}
+
+/// `GET /customers.csv?q=…&tier=…`: the filter's members (everyone profiled when blank)
+/// as `guanxi customers export` writes them, streamed a page at a time; contacts masked
+/// (the web has no sign-in yet, so no one here is shown a customer's number). A filter
+/// that does not parse is a 400 with the located error.
+pub async fn export(State(s): State<AppState>, Query(filter): Query<Filter>) -> Result<Response, WebError> {
+    use axum::body::{Body, Bytes};
+    use guanxi_store::tables::{CUSTOMER_EXPORT_HEADER, ContactView, customer_export_page};
+    let Some(build) = s.store.latest_build().await? else {
+        return Ok((StatusCode::CONFLICT, "no profile build yet: guanxi profile build").into_response());
+    };
+    let text = filter.text();
+    let expr = match resolve(&s, &text).await? {
+        Ok(_) if text.trim().is_empty() => None,
+        Ok(e) => Some(e),
+        Err(why) => return Ok((StatusCode::BAD_REQUEST, why).into_response()),
+    };
+    fn csv_bytes(rows: &[Vec<String>], header: bool) -> Result<Bytes, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        if header {
+            w.write_record(CUSTOMER_EXPORT_HEADER)?;
+        }
+        for r in rows {
+            w.write_record(r)?;
+        }
+        w.into_inner().map(Bytes::from).map_err(|e| e.into_error().into())
+    }
+    // State: the next page's start, `None` once the last was sent.
+    let pages = futures::stream::unfold(Some(0i64), move |after| {
+        let (s, expr) = (s.clone(), expr.clone());
+        async move {
+            let after = after?;
+            let page =
+                customer_export_page(s.store.as_ref(), expr.as_ref(), build.as_of, after, ContactView::Masked).await;
+            let (rows, next) = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    // Mid-stream the status is sent: the body stops short, the cause is logged.
+                    tracing::error!(error = %e, "customers export stopped");
+                    return Some((Err(std::io::Error::other("the export stopped")), None));
+                }
+            };
+            let bytes = csv_bytes(&rows, after == 0).map_err(std::io::Error::other);
+            Some((bytes, next))
+        }
+    });
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"customers.csv\"",
+            ),
+        ],
+        Body::from_stream(pages),
+    )
+        .into_response())
 }
 
 /// `GET /api/segment/count?q=…&tier=…`: `{"customers": N}`, or 400 with `{"error": …}`

@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(dashboard::show))
         .route("/customers", get(customers::show))
+        .route("/customers.csv", get(customers::export))
         .route("/customers/{id}", get(customer::show))
         .route("/api/segment/count", get(customers::count))
         .route("/segments", axum::routing::post(customers::save))

@@ -243,3 +243,106 @@ async fn the_programs_page_lists_every_program_on_or_off_in_both_languages() {
     assert!(page.contains("已启用，自") && page.contains("营销程序"), "{page}");
     assert_eq!(page.matches("<span>未启用</span>").count(), 5, "{page}");
 }
+
+/// Two profiled customers, one with a mobile number; the build as of 2026-06-30.
+async fn two_profiled(state: &AppState) {
+    let src = guanxi_domain::Source::parse("t").unwrap();
+    let customer = |id: &str| {
+        let mut c = guanxi_domain::Customer::bare(guanxi_domain::CustomerKey {
+            source: src.clone(),
+            external_id: id.into(),
+        });
+        c.name = Some(format!("Name {id}"));
+        c
+    };
+    let mut ann = customer("ann");
+    ann.mobile = Some(guanxi_domain::Contact::mobile("13812345678"));
+    let mut tx = state.store.begin().await.unwrap();
+    tx.upsert_customers(&[ann, customer("bob")]).await.unwrap();
+    tx.commit().await.unwrap();
+    let id = |k: &str| {
+        let key = guanxi_domain::CustomerKey {
+            source: src.clone(),
+            external_id: k.into(),
+        };
+        let store = state.store.clone();
+        async move { store.customer(&key).await.unwrap().unwrap().0 }
+    };
+    let row = |customer_id: i64, relationship: &str| guanxi_store::ProfileRow {
+        customer_id,
+        classes: [Some(relationship.to_string()), None, None, None, None, None, None, None],
+        r: None,
+        f: None,
+        m: None,
+        recency_days: Some(12),
+        paid_orders: 2,
+        frequency: 1,
+        cycle_days: None,
+        discount_share: 0.5,
+        complaint_count: 0,
+        praise_count: 0,
+        paid_amount_cents: 12_345,
+        profit_cents: 2_000,
+        refunds_cents: 0,
+        monetary_cents: 6_172,
+        won_back: false,
+        upgrade_potential: true,
+        first_paid_at: None,
+        last_paid_at: None,
+        p_alive: Some(0.8),
+        expected_purchases: None,
+        clv_cents: Some(5_000),
+        next_purchase_at: None,
+    };
+    let as_of = chrono::DateTime::from_timestamp(1_782_777_600, 0).unwrap();
+    let build = guanxi_store::BuildRecord {
+        id: 0,
+        as_of,
+        built_at: as_of,
+        customers: 2,
+        transitions: 0,
+        summary: "{}".into(),
+    };
+    let rows = vec![row(id("ann").await, "loyal"), row(id("bob").await, "new")];
+    state.store.save_build(&build, &mut rows.into_iter()).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_customers_page_exports_its_filter_as_csv_with_contacts_masked() {
+    let (_dir, _, state) = empty_shop().await;
+    let (status, _) = get(state.clone(), "/customers.csv", "en").await;
+    assert_eq!(status, StatusCode::CONFLICT, "no build yet");
+    two_profiled(&state).await;
+
+    let (_, page) = get(state.clone(), "/customers?relationship=loyal&lang=en", "en").await;
+    assert!(
+        page.contains(r#"href="/customers.csv?q=relationship%20%3D%20%27loyal%27""#),
+        "{page}"
+    );
+
+    let (status, csv) = get(state.clone(), "/customers.csv", "en").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header, guanxi_store::tables::CUSTOMER_EXPORT_HEADER);
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+    assert_eq!(&rows[0][col("external_id")], "ann");
+    assert_eq!(
+        &rows[0][col("mobile")],
+        "138****5678",
+        "the web never shows a number whole"
+    );
+    assert_eq!(&rows[0][col("paid_amount")], "123.45");
+    assert_eq!(&rows[0][col("clv")], "50.00");
+    assert_eq!(&rows[0][col("consent_sms")], "unknown");
+    assert_eq!(&rows[1][col("mobile")], "");
+
+    let (status, csv) = get(state.clone(), "/customers.csv?q=relationship%20%3D%20%27loyal%27", "en").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(csv.lines().count(), 2, "a header and ann: {csv}");
+    let (status, why) = get(state, "/customers.csv?q=tier%20%3D", "en").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(why.contains("q:1:"), "{why}");
+}

@@ -340,6 +340,24 @@ pub enum CustomerCommand {
         #[arg(long)]
         actor: Option<String>,
     },
+    /// Write every profiled customer (or a segment's members) to a CSV: contacts, consent,
+    /// tags and every class, measure and forecast of the current build — what a marketer
+    /// uploads elsewhere
+    #[command(after_help = "Examples:
+  guanxi customers export --csv all.csv
+  guanxi customers export --segment vip-at-risk --csv vip.csv
+  guanxi customers export --segment \"lifecycle = 'decline'\" --csv decline.csv --masked")]
+    Export {
+        /// A segment expression or a saved segment's name [default: every profiled customer]
+        #[arg(long, value_name = "EXPR-or-NAME")]
+        segment: Option<String>,
+        /// The CSV file to write (written whole or not at all)
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        /// Mask mobile numbers, e-mails and other contacts (138****5678)
+        #[arg(long)]
+        masked: bool,
+    },
     /// Undo the merge of MERGED, restoring the kept customer's consent as it was (audited)
     Unmerge {
         merged: String,

@@ -39,11 +39,9 @@ impl RecordFormat for Catalogue {
             header.reject_unknown(&row.at, &KEYWORD_COLUMNS)?;
             Layout::Keywords(header.columns(&row.at, &KEYWORD_COLUMNS, KEYWORD_COLUMNS)?)
         } else {
-            header.reject_unknown(&row.at, &PRODUCT_COLUMNS).map_err(|p| {
-                Problem {
-                    message: format!("{} (a keyword rules file has the columns keyword,category)", p.message),
-                    ..p
-                }
+            header.reject_unknown(&row.at, &PRODUCT_COLUMNS).map_err(|p| Problem {
+                message: format!("{} (a keyword rules file has the columns keyword,category)", p.message),
+                ..p
             })?;
             Layout::Products(header.columns(&row.at, &["sku"], PRODUCT_COLUMNS)?)
         });

@@ -24,6 +24,7 @@ customers-filter-hint = e.g. lifecycle = 'decline' and profit > 500
 customers-apply = Apply
 customers-count = { $count } customers
 customers-next = Next page
+customers-export = Export these customers (CSV, contacts masked)
 customers-none = No customer matches.
 col-id = Id
 col-name = Name

@@ -24,6 +24,7 @@ customers-filter-hint = 例如 lifecycle = 'decline' and profit > 500
 customers-apply = 筛选
 customers-count = 共 { $count } 位客户
 customers-next = 下一页
+customers-export = 导出这些客户（CSV，联系方式已打码）
 customers-none = 没有符合条件的客户。
 col-id = 编号
 col-name = 姓名

@@ -3,6 +3,7 @@
 
 use anyhow::Context as _;
 use guanxi_domain::{Customer, CustomerKey, Source};
+use guanxi_store::tables::{self, ContactView};
 use guanxi_store::{MergeProposal, Transition};
 use serde::Serialize;
 use serde_json::Value;
@@ -45,6 +46,44 @@ pub(crate) async fn lookup(o: &Opened, id: &str, source: &Source, person: bool) 
             key.source.as_str()
         )
     })
+}
+
+/// Writes the export page by page to a file beside `path`, renamed into place when
+/// whole: a failed export leaves no half-written file. Returns the customers written.
+async fn export(
+    o: &Opened,
+    expr: Option<&guanxi_domain::segment::Expr>,
+    as_of: chrono::DateTime<chrono::Utc>,
+    view: ContactView,
+    path: &std::path::Path,
+) -> anyhow::Result<u64> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(tmp));
+    w.write_record(tables::CUSTOMER_EXPORT_HEADER)?;
+    let (mut after, mut written) = (0, 0u64);
+    loop {
+        let (rows, next) = tables::customer_export_page(o.store.as_ref(), expr, as_of, after, view).await?;
+        for row in &rows {
+            w.write_record(row)?;
+        }
+        written += rows.len() as u64;
+        match next {
+            Some(n) => after = n,
+            None => break,
+        }
+    }
+    let tmp = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error()))?
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(written)
 }
 
 /// Who acts, for the audit trail: as given, else the login user.
@@ -118,6 +157,25 @@ pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
                     "merged {merged} (#{m}) into {kept} (#{k}); rebuild the profiles to see them as one (guanxi profile build)"
                 ),
                 serde_json::json!({ "kept": k, "merged": m }),
+            )
+        }
+        CustomerCommand::Export { segment, csv, masked } => {
+            let r = match &segment {
+                Some(asked) => Some(super::segment::resolve(&o, asked).await?),
+                None => None,
+            };
+            let as_of = super::segment::as_of(&o).await?;
+            let view = if masked { ContactView::Masked } else { ContactView::Full };
+            let written = export(&o, r.as_ref().map(|r| &r.expr), as_of, view, &csv).await?;
+            let expression = r.map(|r| r.text);
+            done(
+                global.json,
+                format!(
+                    "wrote {written} customers{} to {}",
+                    expression.as_deref().map(|e| format!(" of {e}")).unwrap_or_default(),
+                    csv.display()
+                ),
+                serde_json::json!({ "customers": written, "file": csv, "expression": expression, "as_of": as_of }),
             )
         }
         CustomerCommand::Unmerge {

@@ -75,14 +75,21 @@ fn text(s: &Summary) -> String {
     if s.records_inserted + s.records_updated + s.records_unchanged > 0 {
         out += &format!(
             "{}: {} inserted, {} updated, {} unchanged\n",
-            if s.kind == Some(Kind::Products) { "products" } else { "records" },
+            if s.kind == Some(Kind::Products) {
+                "products"
+            } else {
+                "records"
+            },
             s.records_inserted,
             s.records_updated,
             s.records_unchanged
         );
     }
     if s.keyword_rules > 0 {
-        out += &format!("keyword rules: {} (they replace the catalogue's rules)\n", s.keyword_rules);
+        out += &format!(
+            "keyword rules: {} (they replace the catalogue's rules)\n",
+            s.keyword_rules
+        );
     }
     if s.kind != Some(Kind::Products) {
         out += &format!(

@@ -16,10 +16,10 @@ use crate::open::{Opened, open};
 use crate::output::{BadInput, done, report};
 
 /// An expression (or a saved segment's name) parsed, with nested segments inlined.
-struct Resolved {
+pub(crate) struct Resolved {
     /// The canonical text of what was asked (before inlining).
-    text: String,
-    expr: Expr,
+    pub text: String,
+    pub expr: Expr,
 }
 
 fn syntax(text: &str, origin: &str, e: guanxi_domain::segment::SegmentError) -> anyhow::Error {
@@ -36,7 +36,7 @@ async fn saved(o: &Opened) -> anyhow::Result<HashMap<String, String>> {
     Ok(all.into_iter().map(|s| (s.name, s.expression)).collect())
 }
 
-async fn resolve(o: &Opened, asked: &str) -> anyhow::Result<Resolved> {
+pub(crate) async fn resolve(o: &Opened, asked: &str) -> anyhow::Result<Resolved> {
     let saved = saved(o).await?;
     let (text, origin) = match saved.get(asked) {
         Some(t) => (t.clone(), format!("segment '{asked}'")),
@@ -54,7 +54,7 @@ async fn resolve(o: &Opened, asked: &str) -> anyhow::Result<Resolved> {
 }
 
 /// The as-of moment of the current build: behaviour windows end there.
-async fn as_of(o: &Opened) -> anyhow::Result<DateTime<Utc>> {
+pub(crate) async fn as_of(o: &Opened) -> anyhow::Result<DateTime<Utc>> {
     Ok(super::profile::current_build(o).await?.as_of)
 }
 
