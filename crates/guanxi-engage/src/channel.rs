@@ -64,6 +64,15 @@ impl SendError {
 #[async_trait]
 pub trait Transport: Send + Sync {
     async fn send(&self, m: &Outgoing) -> Result<(), SendError>;
+
+    /// Whether the provider drops a repeated idempotency key (HTTP gateways and webhook
+    /// receivers that honour `Idempotency-Key`): then a send repeated after a crash is
+    /// harmless, and a batch's sends may be settled together. Where it does not (SMTP: a
+    /// server delivers a repeated Message-ID again), the worker settles each message
+    /// right after its send, so that a crash repeats at most the sends in flight.
+    fn deduplicates(&self) -> bool {
+        true
+    }
 }
 
 /// The configured transport of each channel.
@@ -295,6 +304,10 @@ impl Smtp {
 
 #[async_trait]
 impl Transport for Smtp {
+    fn deduplicates(&self) -> bool {
+        false
+    }
+
     async fn send(&self, m: &Outgoing) -> Result<(), SendError> {
         let to: lettre::message::Mailbox =
             m.to.parse()

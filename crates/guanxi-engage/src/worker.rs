@@ -171,45 +171,43 @@ impl Worker {
         }
 
         let concurrency = usize::from(self.delivery.concurrency.max(1));
-        let results: Vec<(i64, i64, Result<(), crate::channel::SendError>)> = futures::stream::iter(outgoing)
+        // Each result: the message, how it is settled, and whether it already was.
+        let results: Vec<Result<(i64, Settle, bool), EngageError>> = futures::stream::iter(outgoing)
             .map(|(id, attempts, out)| {
                 let transport = self.channels.get(out.channel).cloned();
                 async move {
-                    let r = match transport {
-                        Some(t) => t.send(&out).await,
-                        None => Err(crate::channel::SendError {
-                            retryable: true,
-                            message: "channel not configured".into(),
-                        }),
+                    let (r, deduplicates) = match &transport {
+                        Some(t) => (t.send(&out).await, t.deduplicates()),
+                        None => (
+                            Err(crate::channel::SendError {
+                                retryable: true,
+                                message: "channel not configured".into(),
+                            }),
+                            true,
+                        ),
                     };
-                    (id, attempts, r)
+                    let settle = self.after_send(attempts, r, now);
+                    if deduplicates {
+                        return Ok((id, settle, false));
+                    }
+                    // A provider that would deliver a repeat: settled now, alone.
+                    self.store.settle(&[(id, settle.clone())]).await?;
+                    Ok((id, settle, true))
                 }
             })
             .buffer_unordered(concurrency)
             .collect()
             .await;
-        // The batch's clock: a replay (`--now`) records sends at its own moment.
-        let sent_at = now;
-        for (id, attempts, r) in results {
-            settled.push(match r {
-                Ok(()) => (id, Settle::Sent { at: sent_at }),
-                Err(e) if e.retryable && attempts + 1 < i64::from(self.policy.max_attempts) => (
-                    id,
-                    Settle::Retry {
-                        at: now + backoff(attempts),
-                        error: e.message,
-                    },
-                ),
-                Err(e) => (
-                    id,
-                    Settle::Dead {
-                        at: now,
-                        error: e.message,
-                    },
-                ),
-            });
+        let mut settled_now = Vec::new();
+        for r in results {
+            let (id, settle, now_settled) = r?;
+            if now_settled {
+                settled_now.push((id, settle));
+            } else {
+                settled.push((id, settle));
+            }
         }
-        for (_, s) in &settled {
+        for (_, s) in settled.iter().chain(&settled_now) {
             match s {
                 Settle::Sent { .. } => worked.sent += 1,
                 Settle::Deferred { .. } => worked.deferred += 1,
@@ -220,6 +218,23 @@ impl Worker {
         }
         self.store.settle(&settled).await?;
         Ok(worked)
+    }
+
+    /// How a message is settled after its send: sent, retried later (with backoff) while
+    /// attempts remain and the failure may pass, else dead. Stamped with the batch's
+    /// clock, so that a replay (`--now`) records sends at its own moment.
+    fn after_send(&self, attempts: i64, r: Result<(), crate::channel::SendError>, now: DateTime<Utc>) -> Settle {
+        match r {
+            Ok(()) => Settle::Sent { at: now },
+            Err(e) if e.retryable && attempts + 1 < i64::from(self.policy.max_attempts) => Settle::Retry {
+                at: now + backoff(attempts),
+                error: e.message,
+            },
+            Err(e) => Settle::Dead {
+                at: now,
+                error: e.message,
+            },
+        }
     }
 
     /// Renders one message for its customer.

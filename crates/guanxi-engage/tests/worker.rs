@@ -49,3 +49,93 @@ async fn a_disabled_program_stops_a_running_worker_at_its_next_batch() {
         "{counts:?}"
     );
 }
+
+/// A provider that records each send as it starts (the provider has the message from
+/// then on) and, once `hang_after` sends have started, answers none: the process is
+/// killed while those sends are in flight.
+struct Provider {
+    deduplicates: bool,
+    hang_after: usize,
+    received: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl guanxi_engage::Transport for Provider {
+    async fn send(&self, m: &guanxi_engage::Outgoing) -> Result<(), guanxi_engage::SendError> {
+        let started = {
+            let mut r = self.received.lock().unwrap();
+            r.push(m.key.clone());
+            r.len()
+        };
+        if started > self.hang_after {
+            std::future::pending::<()>().await;
+        }
+        Ok(())
+    }
+
+    fn deduplicates(&self) -> bool {
+        self.deduplicates
+    }
+}
+
+/// A worker killed in the middle of a batch of 40 (4 sends in flight), then a fresh
+/// worker once the claims' lease ends: how many messages the provider received twice.
+async fn repeats_after_a_crash(deduplicates: bool) -> (usize, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("shop.db")).await.unwrap());
+    let ids = sink::shoppers(store.as_ref(), "test", 40).await.unwrap();
+    sink::save_program(store.as_ref(), true).await.unwrap();
+    let now = Utc::now();
+    store.apply(&sink::plan(&ids, now)).await.unwrap();
+    let gateway = Sink::start().await.unwrap();
+    let provider = Arc::new(Provider {
+        deduplicates,
+        hang_after: 20,
+        received: Default::default(),
+    });
+    let mut worker = gateway.sms_worker(store.clone(), ShopTz::default(), 4, 40).unwrap();
+    worker.lease = chrono::Duration::milliseconds(500);
+    worker.channels = guanxi_engage::Channels::default();
+    worker.channels.insert(guanxi_domain::Channel::Sms, provider.clone());
+    // The kill: the batch's future is dropped with sends in flight.
+    let killed = tokio::time::timeout(std::time::Duration::from_secs(2), worker.batch(now)).await;
+    assert!(killed.is_err(), "the batch hangs on its in-flight sends");
+    assert_eq!(provider.received.lock().unwrap().len(), 24, "20 answered, 4 in flight");
+
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let after = Provider {
+        deduplicates,
+        hang_after: usize::MAX,
+        received: Default::default(),
+    };
+    let after = Arc::new(after);
+    worker.channels = guanxi_engage::Channels::default();
+    worker.channels.insert(guanxi_domain::Channel::Sms, after.clone());
+    let done = worker.batch(now).await.unwrap();
+    let first: std::collections::HashSet<String> = provider.received.lock().unwrap().iter().cloned().collect();
+    let second = after.received.lock().unwrap().clone();
+    let all: std::collections::HashSet<&String> = first.iter().chain(&second).collect();
+    assert_eq!(all.len(), 40, "every message reached the provider");
+    assert_eq!(done.sent as usize, second.len());
+    (second.iter().filter(|k| first.contains(*k)).count(), second.len())
+}
+
+/// Email (SMTP) cannot drop a repeat: each message is settled right after its send, so a
+/// crash repeats at most the sends in flight (4). A gateway that honours idempotency keys
+/// has the batch settled at its end: the crash repeats the whole batch's sends (24), which
+/// the gateway drops.
+#[tokio::test]
+async fn a_crash_repeats_only_the_sends_in_flight_where_the_provider_cannot_drop_repeats() {
+    let (repeats, resent) = repeats_after_a_crash(false).await;
+    assert_eq!(
+        (repeats, resent),
+        (4, 20),
+        "the 4 in flight again, and the 16 never sent"
+    );
+    let (repeats, resent) = repeats_after_a_crash(true).await;
+    assert_eq!(
+        (repeats, resent),
+        (24, 40),
+        "the whole batch again: the gateway drops 24"
+    );
+}

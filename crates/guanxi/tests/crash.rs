@@ -17,6 +17,8 @@ use rand::{Rng as _, SeedableRng as _};
 use serde_json::Value;
 
 const MESSAGES: usize = 10_000;
+/// Messages a `program run` claims at once in the kill test.
+const BATCH: u64 = 50;
 
 /// Where the store is: a SQLite file in the directory, or a PostgreSQL database.
 #[derive(Clone)]
@@ -143,12 +145,14 @@ fn shop(dir: &Path, db: &Db, sink: &Sink, concurrency: u16) {
     db.ok(dir, &["program", "enable", "notify.toml", "--since", &since]);
 }
 
-/// Every message delivered exactly once: 10,000 distinct keys at the sink, one per
-/// shopper, and the store's ledger all sent.
+/// Every message delivered exactly once, as far as guanxi can get it wrong: the sink
+/// delivers a key once by construction (like a gateway honouring `Idempotency-Key`), so
+/// what is checked is guanxi's side — one key per shopper's touch (a touch given two keys
+/// would be delivered twice, to one number), every one delivered, the ledger all sent.
+/// Returns the repeated requests (sends of a key already delivered) for the caller to
+/// bound.
 fn assert_exactly_once(dir: &Path, db: &Db, sink: &Sink) -> u64 {
     let deliveries = sink.deliveries();
-    let keys: HashSet<&str> = deliveries.iter().map(|d| d.key.as_str()).collect();
-    assert_eq!(keys.len(), deliveries.len(), "the sink delivers a key once");
     assert_eq!(deliveries.len(), MESSAGES, "every due message delivered");
     let to: HashSet<String> = deliveries
         .iter()
@@ -176,7 +180,8 @@ fn kill_and_restart(db: Db) {
     let shop = new_shop(&db, 4);
     let (dir, sink) = (shop.dir.path(), &shop.sink);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20261123);
-    let run = ["program", "run", "--lease-secs", "2", "--batch", "50"];
+    let batch = BATCH.to_string();
+    let run = ["program", "run", "--lease-secs", "2", "--batch", batch.as_str()];
     let mut interrupted = 0;
     for kill in 0..20u64 {
         // Kill once the run has made progress (so that, on a fast machine or a slow one,
@@ -208,6 +213,13 @@ fn kill_and_restart(db: Db) {
     let out = db.command(dir).args(run).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let repeats = assert_exactly_once(dir, &db, sink);
+    // The gateway drops repeats, so the batch is settled at its end: a kill repeats at
+    // most one batch's sends (claimed, maybe sent, not yet settled). More would mean a
+    // message re-sent that was settled, or claimed twice.
+    assert!(
+        repeats <= interrupted * BATCH,
+        "{repeats} repeated sends after {interrupted} kills of batches of {BATCH}"
+    );
     let backend = match db {
         Db::Sqlite => "SQLite",
         Db::Postgres(_) => "PostgreSQL",
