@@ -139,3 +139,60 @@ async fn a_crash_repeats_only_the_sends_in_flight_where_the_provider_cannot_drop
         "the whole batch again: the gateway drops 24"
     );
 }
+
+/// A provider whose client panics on the first send, then works.
+#[derive(Default)]
+struct PanicsOnce {
+    calls: std::sync::atomic::AtomicUsize,
+    sent: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl guanxi_engage::Transport for PanicsOnce {
+    async fn send(&self, m: &guanxi_engage::Outgoing) -> Result<(), guanxi_engage::SendError> {
+        if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            panic!("the provider's client panicked");
+        }
+        self.sent.lock().unwrap().push(m.key.clone());
+        Ok(())
+    }
+}
+
+/// A panic in the engine (here in a channel's client, mid-batch) is caught by the
+/// supervisor: recorded in the engine's health (what `guanxi status` and the programs
+/// page show), and the engine starts again and sends what was due.
+#[tokio::test]
+async fn the_supervisor_restarts_an_engine_that_panicked_and_records_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("shop.db")).await.unwrap());
+    let ids = sink::shoppers(store.as_ref(), "test", 3).await.unwrap();
+    sink::save_program(store.as_ref(), true).await.unwrap();
+    store.apply(&sink::plan(&ids, Utc::now())).await.unwrap();
+    let gateway = Sink::start().await.unwrap();
+    let provider = Arc::new(PanicsOnce::default());
+    let mut worker = gateway.sms_worker(store.clone(), ShopTz::default(), 1, 10).unwrap();
+    // The panicked batch's claims end before the supervisor's pause (5 s) does.
+    worker.lease = chrono::Duration::seconds(1);
+    worker.channels = guanxi_engage::Channels::default();
+    worker.channels.insert(guanxi_domain::Channel::Sms, provider.clone());
+    let engine = guanxi_engage::Engine {
+        worker,
+        every: std::time::Duration::from_secs(60),
+    };
+    let supervised = tokio::spawn(guanxi_engage::supervise(engine));
+
+    let started = std::time::Instant::now();
+    while provider.sent.lock().unwrap().len() < 3 && started.elapsed() < std::time::Duration::from_secs(30) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    supervised.abort();
+    assert_eq!(
+        provider.sent.lock().unwrap().len(),
+        3,
+        "the restarted engine sent all three"
+    );
+    let health = guanxi_engage::Health::read(store.as_ref()).await.unwrap();
+    assert_eq!(health.restarts, 1, "{health:?}");
+    let stop = health.last_stop.expect("the stop is recorded");
+    assert!(stop.error.contains("the provider's client panicked"), "{stop:?}");
+}
