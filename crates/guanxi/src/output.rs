@@ -16,6 +16,17 @@ pub struct BadInput {
     pub message: String,
 }
 
+/// Named values, serialised as one JSON object in their order (`{"r": …, "alpha": …}`),
+/// never as an array of pairs a script would have to know the positions of.
+#[derive(Debug, Clone, Default)]
+pub struct Named<T>(pub Vec<(&'static str, T)>);
+
+impl<T: Serialize> Serialize for Named<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(name, v)| (name, v)))
+    }
+}
+
 /// Prints a report: `json` as one document, or the text from `text`.
 pub fn report<T: Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
     if json {

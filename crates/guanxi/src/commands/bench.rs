@@ -35,6 +35,15 @@ struct Duck {
     pyramid: std::collections::BTreeMap<String, u64>,
 }
 
+/// One live segment count: the first (cold) and the best of the warm ones.
+#[derive(Serialize)]
+struct SegmentTiming {
+    expression: String,
+    customers: u64,
+    first_ms: f64,
+    warm_ms: f64,
+}
+
 #[derive(Serialize)]
 struct Figures {
     order_lines: u64,
@@ -42,10 +51,9 @@ struct Figures {
     generated_s: Option<f64>,
     buyers: usize,
     build_s: f64,
-    phases: Vec<(&'static str, f64)>,
+    phases: crate::output::Named<f64>,
     store_s: f64,
-    /// Expression, customers, first count's ms, best warm count's ms.
-    segment_counts_ms: Vec<(String, u64, f64, f64)>,
+    segment_counts: Vec<SegmentTiming>,
     duckdb: Option<Duck>,
     duckdb_skipped: Option<String>,
     /// guanxi's build (without storing) over DuckDB's subset.
@@ -140,7 +148,7 @@ pub async fn run(global: &Global, cmd: BenchCommand) -> anyhow::Result<()> {
     let d = profile::build(&o, &settings, None).await?;
     let build_s = d.elapsed_ms as f64 / 1000.0;
     let store_s = d.store_ms.unwrap_or_default() as f64 / 1000.0;
-    let mut segment_counts_ms = Vec::new();
+    let mut segment_counts = Vec::new();
     for text in SEGMENTS {
         let e = parse(text).map_err(|e| anyhow::anyhow!(e.render(text, "bench segment")))?;
         // The first count reads cold pages; a user's next counts are warm: both printed.
@@ -152,7 +160,12 @@ pub async fn run(global: &Global, cmd: BenchCommand) -> anyhow::Result<()> {
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         let warm = times[1..].iter().copied().fold(f64::INFINITY, f64::min);
-        segment_counts_ms.push((text.to_string(), n, times[0], warm));
+        segment_counts.push(SegmentTiming {
+            expression: text.to_string(),
+            customers: n,
+            first_ms: times[0],
+            warm_ms: warm,
+        });
     }
     let lake_dir = g.lake.clone().unwrap_or_default();
     let (duck, skipped) = match duckdb(&duckdb_script, &lake_dir, d.as_of.timestamp_micros()) {
@@ -175,7 +188,7 @@ pub async fn run(global: &Global, cmd: BenchCommand) -> anyhow::Result<()> {
         build_s,
         phases: d.phases.clone(),
         store_s,
-        segment_counts_ms,
+        segment_counts,
         ratio: duck.as_ref().map(|x| build_s / x.seconds),
         same_rfm8: duck.as_ref().map(|x| same("rfm8", &x.rfm8)),
         same_pyramid: duck.as_ref().map(|x| same("pyramid", &x.pyramid)),
@@ -198,15 +211,18 @@ fn text(f: &Figures) -> String {
         "  guanxi profile build   {:>8.2} s   ({} buyers, every class)\n",
         f.build_s, f.buyers
     );
-    for (phase, secs) in &f.phases {
+    for (phase, secs) in &f.phases.0 {
         out += &format!("    {secs:>8.2} s  {phase}\n");
     }
     out += &format!(
         "  storing the build      {:>8.2} s   (profiles + class changes, one transaction)\n",
         f.store_s
     );
-    for (text, n, first, warm) in &f.segment_counts_ms {
-        out += &format!("  segment count {first:>7.1} ms, then {warm:>6.1} ms  {n:>9}  {text}\n");
+    for t in &f.segment_counts {
+        out += &format!(
+            "  segment count {:>7.1} ms, then {:>6.1} ms  {:>9}  {}\n",
+            t.first_ms, t.warm_ms, t.customers, t.expression
+        );
     }
     match (&f.duckdb, &f.duckdb_skipped) {
         (Some(d), _) => {
@@ -233,14 +249,29 @@ fn text(f: &Figures) -> String {
     out
 }
 
+/// One model fitted by guanxi: how long it took and its parameters by name.
+#[derive(Serialize)]
+struct ModelTiming {
+    model: &'static str,
+    seconds: f64,
+    params: crate::output::Named<f64>,
+}
+
 #[derive(Serialize)]
 struct ClvFigures {
     customers: usize,
     distinct_rows: usize,
-    /// Model, seconds, parameters.
-    guanxi: Vec<(&'static str, f64, Vec<f64>)>,
+    guanxi: Vec<ModelTiming>,
     lifetimes: Option<serde_json::Value>,
     lifetimes_skipped: Option<String>,
+}
+
+fn timing(model: &'static str, t: Instant, names: &[&'static str], values: &[f64]) -> ModelTiming {
+    ModelTiming {
+        model,
+        seconds: t.elapsed().as_secs_f64(),
+        params: crate::output::Named(names.iter().copied().zip(values.iter().copied()).collect()),
+    }
 }
 
 /// `guanxi bench clv`: customers simulated from BG/NBD with CDNOW-like parameters (days
@@ -270,24 +301,27 @@ fn clv(global: &Global, customers: usize, script: &Path, models: &[String]) -> a
     let mut guanxi = Vec::new();
     let t = Instant::now();
     let bg = BgNbd::fit(Variant::Bg, &rows)?;
-    guanxi.push((
+    guanxi.push(timing(
         "bgnbd",
-        t.elapsed().as_secs_f64(),
-        vec![bg.params.r, bg.params.alpha, bg.params.a, bg.params.b],
+        t,
+        &["r", "alpha", "a", "b"],
+        &[bg.params.r, bg.params.alpha, bg.params.a, bg.params.b],
     ));
     let t = Instant::now();
     let mbg = BgNbd::fit(Variant::Mbg, &rows)?;
-    guanxi.push((
+    guanxi.push(timing(
         "mbgnbd",
-        t.elapsed().as_secs_f64(),
-        vec![mbg.params.r, mbg.params.alpha, mbg.params.a, mbg.params.b],
+        t,
+        &["r", "alpha", "a", "b"],
+        &[mbg.params.r, mbg.params.alpha, mbg.params.a, mbg.params.b],
     ));
     let t = Instant::now();
     let pnbd = ParetoNbd::fit(&rows)?;
-    guanxi.push((
+    guanxi.push(timing(
         "pnbd",
-        t.elapsed().as_secs_f64(),
-        vec![pnbd.params.r, pnbd.params.alpha, pnbd.params.s, pnbd.params.beta],
+        t,
+        &["r", "alpha", "s", "beta"],
+        &[pnbd.params.r, pnbd.params.alpha, pnbd.params.s, pnbd.params.beta],
     ));
     // Spend: Gamma distributed around a customer mean, for the repeat customers.
     let spend: Vec<(f64, f64, f64)> = rfts
@@ -298,10 +332,11 @@ fn clv(global: &Global, customers: usize, script: &Path, models: &[String]) -> a
         .collect();
     let t = Instant::now();
     let gg = GammaGamma::fit(&spend)?;
-    guanxi.push((
+    guanxi.push(timing(
         "gg",
-        t.elapsed().as_secs_f64(),
-        vec![gg.params.p, gg.params.q, gg.params.gamma],
+        t,
+        &["p", "q", "gamma"],
+        &[gg.params.p, gg.params.q, gg.params.gamma],
     ));
     let (lifetimes, lifetimes_skipped) = match lifetimes(script, &rfts, models) {
         Ok(v) => (Some(v), None),
@@ -319,8 +354,10 @@ fn clv(global: &Global, customers: usize, script: &Path, models: &[String]) -> a
             "guanxi bench clv: {} simulated customers ({} distinct (x, t_x, T) rows), days\n",
             f.customers, f.distinct_rows
         );
-        for (model, secs, params) in &f.guanxi {
-            let theirs = f.lifetimes.as_ref().and_then(|l| l[*model]["seconds"].as_f64());
+        for m in &f.guanxi {
+            let (model, secs) = (m.model, m.seconds);
+            let params: Vec<f64> = m.params.0.iter().map(|(_, v)| *v).collect();
+            let theirs = f.lifetimes.as_ref().and_then(|l| l[model]["seconds"].as_f64());
             out += &format!(
                 "  {model:<7} guanxi {secs:>8.3} s{}   {params:.4?}\n",
                 theirs.map_or(String::new(), |l| format!(

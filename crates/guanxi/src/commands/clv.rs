@@ -39,17 +39,11 @@ struct Param {
     se: Option<f64>,
 }
 
-/// The parameters by name, serialised as a JSON object in the model's order.
-struct Params(Vec<(&'static str, Param)>);
-
-impl Serialize for Params {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(name, p)| (name, p)))
-    }
-}
+/// The parameters by name, in the model's order.
+type Params = crate::output::Named<Param>;
 
 fn params(names: &[&'static str], values: &[f64], se: Option<&[f64]>) -> Params {
-    Params(
+    crate::output::Named(
         names
             .iter()
             .zip(values)

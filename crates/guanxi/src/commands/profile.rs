@@ -33,8 +33,8 @@ pub struct Distribution {
     pub transitions: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store_ms: Option<u64>,
-    /// Where the build's time went, in seconds.
-    pub phases: Vec<(&'static str, f64)>,
+    /// Where the build's time went, in seconds, by phase.
+    pub phases: crate::output::Named<f64>,
     /// The prediction models of the build's forecasts, or why there are none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prediction: Option<guanxi_domain::clv::Fitted>,
@@ -121,7 +121,7 @@ fn distribution(b: &ProfileBuild, elapsed_ms: u64) -> Distribution {
         build_id: None,
         transitions: None,
         store_ms: None,
-        phases: b.phases.clone(),
+        phases: crate::output::Named(b.phases.clone()),
         prediction: b.prediction.as_ref().ok().cloned(),
         prediction_error: b.prediction.as_ref().err().cloned(),
     }
