@@ -92,7 +92,8 @@ pub enum Command {
     /// How many customers, orders and lines the store holds, and the lake's files.
     Status,
 
-    /// Serve the web UI (dashboard, customers) on 127.0.0.1
+    /// Serve the web UI (dashboard, customers, reports, programs) and run the engagement
+    /// engine (scheduler and workers, restarted if it fails)
     #[command(after_help = "Examples:
   guanxi serve
   guanxi --db guanxi-demo.db serve --addr 127.0.0.1:8080")]
