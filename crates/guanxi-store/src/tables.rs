@@ -117,53 +117,63 @@ pub enum ContactView {
 /// The columns of a customers export: who (contacts per [`ContactView`]), consent per
 /// channel, tags, then every class, measure and forecast of the current build. Money in
 /// yuan with two decimals; times in RFC 3339; an empty field where the value is unknown.
-pub const CUSTOMER_EXPORT_HEADER: [&str; 45] = [
-    "id",
-    "source",
-    "external_id",
-    "name",
-    "mobile",
-    "email",
-    "phone",
-    "wechat",
-    "qq",
-    "province",
-    "city",
-    "consent_sms",
-    "consent_email",
-    "consent_wechat",
-    "tags",
-    "relationship",
-    "activity",
-    "lifecycle",
-    "quadrant",
-    "pricing",
-    "tier",
-    "rfm8",
-    "rfm11",
-    "r",
-    "f",
-    "m",
-    "recency_days",
-    "paid_orders",
-    "frequency",
-    "cycle_days",
-    "discount_share",
-    "complaint_count",
-    "praise_count",
-    "paid_amount",
-    "profit",
-    "refunds",
-    "monetary",
-    "won_back",
-    "upgrade_potential",
-    "first_paid_at",
-    "last_paid_at",
-    "p_alive",
-    "expected_purchases",
-    "clv",
-    "next_purchase_at",
-];
+pub const CUSTOMER_EXPORT_HEADER: [&str; 45] = {
+    const WHO: [&str; 15] = [
+        "id",
+        "source",
+        "external_id",
+        "name",
+        "mobile",
+        "email",
+        "phone",
+        "wechat",
+        "qq",
+        "province",
+        "city",
+        "consent_sms",
+        "consent_email",
+        "consent_wechat",
+        "tags",
+    ];
+    const MEASURES: [&str; 22] = [
+        "r",
+        "f",
+        "m",
+        "recency_days",
+        "paid_orders",
+        "frequency",
+        "cycle_days",
+        "discount_share",
+        "complaint_count",
+        "praise_count",
+        "paid_amount",
+        "profit",
+        "refunds",
+        "monetary",
+        "won_back",
+        "upgrade_potential",
+        "first_paid_at",
+        "last_paid_at",
+        "p_alive",
+        "expected_purchases",
+        "clv",
+        "next_purchase_at",
+    ];
+    // Who, then the classes in the profile's order, then the measures and forecast.
+    let mut all = [""; 45];
+    let mut i = 0;
+    while i < 45 {
+        all[i] = if i < 15 {
+            WHO[i]
+        } else if i < 23 {
+            crate::CLASS_KINDS[i - 15]
+        } else {
+            MEASURES[i - 23]
+        };
+        i += 1;
+    }
+    all
+};
 
 /// One customer's row of the export, in [`CUSTOMER_EXPORT_HEADER`]'s order.
 pub fn customer_export_row(x: &crate::ProfiledCustomer, view: ContactView) -> Vec<String> {

@@ -1259,29 +1259,18 @@ pub async fn catalogue_upserts_products_and_replaces_keywords(store: &dyn Store)
 
     let c = store.catalogue().await.unwrap();
     assert_eq!(c.products(), 1501);
+    let line = |sku: &str, title: Option<&str>| OrderLine {
+        sku: Some(sku.into()),
+        title: title.map(Into::into),
+        category: None,
+        quantity: 2,
+        amount: Cents(100),
+        discount: Cents::ZERO,
+        cost: None,
+        refund: Cents::ZERO,
+    };
     let mut o = order("cat-1", "c-cat", 1);
-    o.lines = vec![
-        OrderLine {
-            sku: Some("p1".into()),
-            title: None,
-            category: None,
-            quantity: 2,
-            amount: Cents(100),
-            discount: Cents::ZERO,
-            cost: None,
-            refund: Cents::ZERO,
-        },
-        OrderLine {
-            sku: Some("p7".into()),
-            title: Some("x".into()),
-            category: None,
-            quantity: 2,
-            amount: Cents(100),
-            discount: Cents::ZERO,
-            cost: None,
-            refund: Cents::ZERO,
-        },
-    ];
+    o.lines = vec![line("p1", None), line("p7", Some("x"))];
     assert!(c.fill(&mut o));
     // p1 lost its cost and has no category: its title names a book, and the rules read
     // back in their new order say gifts.
