@@ -1,23 +1,23 @@
-//! Analytics over the lake with Apache DataFusion: the customer profile build.
+//! Analytics over the lake: the customer profile build and the order reports.
 //!
 //! Design:
-//! - **DataFusion scans, the domain decides.** SQL over the lake's Parquet files keeps the
-//!   newest revision of each order, drops unpaid ones, sums each order's lines, and streams
-//!   the per-order facts sorted by customer. Rust then groups each customer's orders and
-//!   computes the measures and classes with `guanxi_domain::profile`, the same code the
-//!   domain's golden tests check: one definition of every measure, computed at scale.
-//! - Only this crate depends on DataFusion (its build is slow); it reads files, never the
-//!   store's tables, so that Ballista executors can later run the same plans.
-//! - Memory: one customer's orders at a time, plus one profile per customer.
+//! - **One scan, the domain decides.** A pass over the lake's Parquet files keeps the
+//!   newest revision of each order, drops unpaid ones and guests', sums each order's lines,
+//!   and hands the per-order facts sorted by person to Rust, which groups each person's
+//!   orders and computes the measures and classes with `guanxi_domain::profile`, the same
+//!   code the domain's golden tests check: one definition of every measure, at scale.
+//! - **Two engines for the scan.** The default (`scan.rs`) reads the files with the
+//!   `parquet`/`arrow` crates on one machine. With the `cluster` feature, `cluster.rs`
+//!   runs the same scan as an Apache DataFusion plan (Ballista's executors later); a
+//!   test holds the two equal. DataFusion is behind the feature because it is most of a
+//!   newcomer's first build.
+//! - This crate reads files, never the store's tables.
+//! - Memory: the scan's per-order facts, then one chunk of persons at a time, plus one
+//!   profile per person.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::Int64Type;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use futures::StreamExt;
 use guanxi_domain::clv::{Fitted, Forecast, Period, Summary, summary_of};
 use guanxi_domain::profile::{
     self, Classes, Explained, Measures, OrderFact, Population, ReviewFact, RfmScores, ServiceFact, Settings, Standing,
@@ -26,13 +26,20 @@ use guanxi_domain::profile::{
 use guanxi_domain::report::{Granularity, OrderReports, Reports};
 use guanxi_domain::{Cents, ShopTz};
 use guanxi_lake::Lake;
+
+#[cfg(feature = "cluster")]
+mod cluster;
+mod scan;
 use rayon::prelude::*;
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyticsError {
+    #[cfg(feature = "cluster")]
     #[error("query over the lake failed: {0}")]
     Query(#[from] datafusion::error::DataFusionError),
+    #[error("cannot read the lake: {0}")]
+    Lake(String),
     #[error("the lake holds an unexpected column type: {0}")]
     Schema(String),
 }
@@ -40,7 +47,9 @@ pub enum AnalyticsError {
 impl AnalyticsError {
     pub fn code(&self) -> &'static str {
         match self {
+            #[cfg(feature = "cluster")]
             AnalyticsError::Query(_) => "analytics_query",
+            AnalyticsError::Lake(_) => "analytics_lake",
             AnalyticsError::Schema(_) => "analytics_schema",
         }
     }
@@ -48,49 +57,49 @@ impl AnalyticsError {
 
 pub type Result<T, E = AnalyticsError> = std::result::Result<T, E>;
 
-/// A DataFusion session over one lake.
+/// A scan of one lake, by the engine of this build.
 pub struct Engine {
-    ctx: SessionContext,
-    /// False when the lake has no files yet: every query is then empty.
-    has_data: bool,
+    scan: Scan,
+}
+
+enum Scan {
+    Files(scan::Scan),
+    #[cfg(feature = "cluster")]
+    DataFusion(cluster::Session),
 }
 
 impl Engine {
+    /// The engine of this build: the single-machine scan, or with the `cluster` feature
+    /// the DataFusion plan.
     pub async fn open(lake: &Lake) -> Result<Engine> {
-        let ctx = SessionContext::new();
-        let files = lake.files().map_err(|e| AnalyticsError::Schema(e.to_string()))?;
-        let has_data = !files.is_empty();
-        if has_data {
-            let dir = lake.order_lines_dir();
-            ctx.register_parquet(
-                "order_lines",
-                dir.to_string_lossy().as_ref(),
-                ParquetReadOptions::default(),
-            )
-            .await?;
-        }
-        Ok(Engine { ctx, has_data })
+        #[cfg(feature = "cluster")]
+        return Engine::open_datafusion(lake).await;
+        #[cfg(not(feature = "cluster"))]
+        return Engine::open_files(lake);
     }
 
-    async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
-        Ok(self.ctx.sql(sql).await?.collect().await?)
+    /// The single-machine scan.
+    pub fn open_files(lake: &Lake) -> Result<Engine> {
+        Ok(Engine {
+            scan: Scan::Files(scan::Scan::open(lake)?),
+        })
+    }
+
+    /// The same scan as an Apache DataFusion plan.
+    #[cfg(feature = "cluster")]
+    pub async fn open_datafusion(lake: &Lake) -> Result<Engine> {
+        Ok(Engine {
+            scan: Scan::DataFusion(cluster::Session::open(lake).await?),
+        })
     }
 
     /// When the newest order was paid (or created): the default as-of moment.
     pub async fn last_order_at(&self) -> Result<Option<DateTime<Utc>>> {
-        if !self.has_data {
-            return Ok(None);
+        match &self.scan {
+            Scan::Files(s) => s.last_order_at(),
+            #[cfg(feature = "cluster")]
+            Scan::DataFusion(s) => s.last_order_at().await,
         }
-        let batches = self
-            .query("SELECT CAST(max(coalesce(paid_at, created_at)) AS BIGINT) AS t FROM order_lines")
-            .await?;
-        let t = batches
-            .first()
-            .filter(|b| b.num_rows() > 0)
-            .map(|b| b.column(0).as_primitive::<Int64Type>())
-            .filter(|a| !a.is_null(0))
-            .map(|a| a.value(0));
-        Ok(t.and_then(DateTime::from_timestamp_micros))
     }
 }
 
@@ -139,78 +148,6 @@ pub struct ProfileBuild {
     /// Where the time went, in seconds: the lake query until its first row (scan,
     /// aggregation, sort), the rest of the measures, the classes.
     pub phases: Vec<(&'static str, f64)>,
-}
-
-/// The SQL for per-order facts, newest revision only, paid orders of known buyers only
-/// (guest orders are in no profile), sorted by person
-/// (`merged` joins the `merges` table, so that a merged customer's orders count for the
-/// person they were merged into).
-///
-/// The newest revision: only orders updated since their first import have rows with
-/// `revision > 1`, and Parquet statistics let the scan for them skip every row group
-/// of a lake without updates; joining that small table keeps the build one pass over the
-/// lines (joining a max-revision-per-order table of every order cost a second full
-/// aggregation and a join of all lines).
-fn facts_sql(as_of: DateTime<Utc>, merged: bool) -> String {
-    let (customer, merges) = if merged {
-        (
-            "coalesce(m.person_id, l.customer_id)",
-            "LEFT JOIN merges m ON l.customer_id = m.customer_id",
-        )
-    } else {
-        ("l.customer_id", "")
-    };
-    // Grouped by order alone: within the newest revision an order has one customer and
-    // one paid time, taken with max(); one key hashes faster than three. Sorted by
-    // customer only: the measures sort each customer's orders by time themselves.
-    format!(
-        "WITH updated AS (SELECT order_id, max(revision) AS revision FROM order_lines WHERE revision > 1 GROUP BY order_id) \
-         SELECT max({customer}) AS customer_id, \
-                max(CAST(coalesce(l.paid_at, l.created_at) AS BIGINT)) AS paid_us, \
-                sum(l.amount_cents) AS goods, sum(l.discount_cents) AS discount, \
-                sum(coalesce(l.cost_cents, 0)) AS cost, sum(l.refund_cents) AS refund, \
-                max(l.shipping_cents) AS shipping, \
-                max(CASE WHEN l.campaign IS NULL THEN 0 ELSE 1 END) AS campaign, \
-                string_agg(CAST(l.category AS VARCHAR), '|') AS categories \
-         FROM order_lines l LEFT JOIN updated u ON l.order_id = u.order_id {merges} \
-         WHERE (u.revision IS NULL OR l.revision = u.revision) \
-           AND l.customer_id IS NOT NULL \
-           AND CAST(l.status AS VARCHAR) NOT IN ('created', 'closed') \
-           AND CAST(coalesce(l.paid_at, l.created_at) AS BIGINT) <= {} \
-         GROUP BY l.order_id \
-         ORDER BY customer_id",
-        as_of.timestamp_micros()
-    )
-}
-
-/// Registers merged customer → person as the `merges` table (replacing an earlier one:
-/// a build's measures and forecasts each register it).
-fn register_merges(ctx: &SessionContext, merged_into: &[(i64, i64)]) -> Result<()> {
-    ctx.deregister_table("merges")?;
-    use datafusion::arrow::array::Int64Array;
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("customer_id", DataType::Int64, false),
-        Field::new("person_id", DataType::Int64, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(Int64Array::from_iter_values(merged_into.iter().map(|m| m.0))),
-            Arc::new(Int64Array::from_iter_values(merged_into.iter().map(|m| m.1))),
-        ],
-    )
-    .map_err(|e| AnalyticsError::Schema(e.to_string()))?;
-    let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])?;
-    ctx.deregister_table("merges")?;
-    ctx.register_table("merges", Arc::new(table))?;
-    Ok(())
-}
-
-fn i64_col<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a datafusion::arrow::array::PrimitiveArray<Int64Type>> {
-    b.column_by_name(name)
-        .and_then(|c| c.as_primitive_opt::<Int64Type>())
-        .ok_or_else(|| AnalyticsError::Schema(format!("{name} is not a 64-bit integer")))
 }
 
 /// Per-person measures: every buyer from the lake (customers merged into a person count
@@ -331,88 +268,91 @@ pub async fn order_reports(
 
 /// Streams every person's paid-order facts up to `as_of` (newest revision, merged
 /// customers counted for their person) to `each`, a chunk of [`CHUNK`] persons at a time
-/// in id order: memory stays at one chunk of facts. Returns how long the lake query took
-/// to its first row.
+/// in id order. Returns how long the scan took to its first fact.
 async fn each_customer(
     engine: &Engine,
     as_of: DateTime<Utc>,
     merged_into: &[(i64, i64)],
-    mut each: impl FnMut(Vec<(i64, Vec<OrderFact>)>),
+    each: impl FnMut(Vec<(i64, Vec<OrderFact>)>),
 ) -> Result<f64> {
     let started = std::time::Instant::now();
-    let mut first_row = None;
-    if !engine.has_data {
-        return Ok(0.0);
-    }
-    let merged = !merged_into.is_empty();
-    if merged {
-        register_merges(&engine.ctx, merged_into)?;
-    }
-    let mut stream = engine
-        .ctx
-        .sql(&facts_sql(as_of, merged))
-        .await?
-        .execute_stream()
-        .await?;
-    let mut current: Option<i64> = None;
-    let mut facts: Vec<OrderFact> = Vec::new();
-    let mut pending: Vec<(i64, Vec<OrderFact>)> = Vec::with_capacity(CHUNK);
-    let finish = |id: Option<i64>, facts: &mut Vec<OrderFact>, pending: &mut Vec<(i64, Vec<OrderFact>)>| {
-        if let Some(id) = id {
-            pending.push((id, std::mem::take(facts)));
-        }
-    };
-    while let Some(batch) = stream.next().await {
-        let b = batch?;
-        first_row.get_or_insert_with(|| started.elapsed().as_secs_f64());
-        let customer = i64_col(&b, "customer_id")?;
-        let paid_us = i64_col(&b, "paid_us")?;
-        let (goods, discount, cost, refund, shipping, campaign) = (
-            i64_col(&b, "goods")?,
-            i64_col(&b, "discount")?,
-            i64_col(&b, "cost")?,
-            i64_col(&b, "refund")?,
-            i64_col(&b, "shipping")?,
-            i64_col(&b, "campaign")?,
-        );
-        let categories = b
-            .column_by_name("categories")
-            .ok_or_else(|| AnalyticsError::Schema("categories".into()))?;
-        let categories = datafusion::arrow::compute::cast(categories, &datafusion::arrow::datatypes::DataType::Utf8)
-            .map_err(|e| AnalyticsError::Schema(e.to_string()))?;
-        let categories = categories.as_string::<i32>();
-        for i in 0..b.num_rows() {
-            let id = customer.value(i);
-            if current != Some(id) {
-                finish(current, &mut facts, &mut pending);
-                if pending.len() >= CHUNK {
-                    each(std::mem::take(&mut pending));
-                }
-                current = Some(id);
+    let mut chunks = Chunks::new(each);
+    match &engine.scan {
+        Scan::Files(s) => {
+            let facts = s.facts(as_of, merged_into)?;
+            let first = started.elapsed().as_secs_f64();
+            for (person, fact) in facts {
+                chunks.push(person, fact);
             }
-            let mut cats: Vec<String> = if categories.is_null(i) {
-                Vec::new()
-            } else {
-                categories.value(i).split('|').map(str::to_string).collect()
-            };
-            cats.sort();
-            cats.dedup();
-            facts.push(OrderFact {
-                paid_at: DateTime::from_timestamp_micros(paid_us.value(i))
-                    .ok_or_else(|| AnalyticsError::Schema("a paid time out of range".into()))?,
-                paid: Cents(goods.value(i) + shipping.value(i)),
-                goods: Cents(goods.value(i)),
-                discount: Cents(discount.value(i)),
-                cost: Cents(cost.value(i)),
-                refund: Cents(refund.value(i)),
-                campaign: campaign.value(i) > 0,
-                categories: cats,
-            });
+            chunks.finish();
+            Ok(first)
+        }
+        #[cfg(feature = "cluster")]
+        Scan::DataFusion(s) => {
+            let first = s
+                .each_fact(as_of, merged_into, |person, fact| chunks.push(person, fact))
+                .await?;
+            chunks.finish();
+            Ok(first.map_or(0.0, |t| t.duration_since(started).as_secs_f64()))
         }
     }
-    finish(current, &mut facts, &mut pending);
-    each(pending);
-    Ok(first_row.unwrap_or_default())
+}
+
+/// Facts sorted by person, grouped into persons and handed on [`CHUNK`] persons at a
+/// time. Each person's orders in time order (then by their figures, so that two orders of
+/// one moment come in one order), whatever order the engine gave them in.
+struct Chunks<F: FnMut(Vec<(i64, Vec<OrderFact>)>)> {
+    each: F,
+    current: Option<(i64, Vec<OrderFact>)>,
+    pending: Vec<(i64, Vec<OrderFact>)>,
+}
+
+impl<F: FnMut(Vec<(i64, Vec<OrderFact>)>)> Chunks<F> {
+    fn new(each: F) -> Self {
+        Chunks {
+            each,
+            current: None,
+            pending: Vec::with_capacity(CHUNK),
+        }
+    }
+
+    fn push(&mut self, person: i64, fact: OrderFact) {
+        match &mut self.current {
+            Some((p, facts)) if *p == person => facts.push(fact),
+            _ => {
+                self.close();
+                self.current = Some((person, vec![fact]));
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some((p, mut facts)) = self.current.take() {
+            facts.sort_by(|a, b| {
+                let key = |f: &OrderFact| {
+                    (
+                        f.paid_at,
+                        f.paid.0,
+                        f.goods.0,
+                        f.discount.0,
+                        f.cost.0,
+                        f.refund.0,
+                        f.campaign,
+                    )
+                };
+                key(a).cmp(&key(b)).then_with(|| a.categories.cmp(&b.categories))
+            });
+            self.pending.push((p, facts));
+            if self.pending.len() >= CHUNK {
+                (self.each)(std::mem::take(&mut self.pending));
+            }
+        }
+    }
+
+    fn finish(mut self) {
+        self.close();
+        (self.each)(std::mem::take(&mut self.pending));
+    }
 }
 
 /// Every paid order up to `until`: (person, the day it was paid in the shop's time zone,
