@@ -46,8 +46,8 @@ pub use outbox::{
     SentMessage, Settle, Task,
 };
 pub use profiles::{
-    BuildRecord, CLASS_KINDS, CLV_BUCKETS, ClassTotal, ClvBucket, MergeChange, MergeProposal, Movement, ProfileRow,
-    Satisfaction, SavedSegment, SegmentMember, SegmentPlan, Transition, transitions,
+    BuildFigures, BuildRecord, CLASS_KINDS, CLV_BUCKETS, ClassTotal, ClvBucket, FigureSums, MergeChange, MergeProposal,
+    Movement, ProfileRow, Satisfaction, SavedSegment, SegmentMember, SegmentPlan, Transition, transitions,
 };
 
 /// Which database a store runs on.

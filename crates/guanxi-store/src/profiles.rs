@@ -1,6 +1,8 @@
 //! What the store keeps of profile builds: the current profile per person, the builds, the
 //! class changes between builds, saved segments and merges.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -84,7 +86,7 @@ pub struct Movement {
 }
 
 /// One class of the current build with its customers and what they bring.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClassTotal {
     pub kind: String,
     pub class: String,
@@ -98,7 +100,7 @@ pub struct ClassTotal {
 /// Satisfaction (docs/domain.md §2): review ratings, complaints per 100 paid orders, and the
 /// service satisfaction scores, over the paid orders, reviews and service records up to
 /// an as-of.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Satisfaction {
     pub paid_orders: u64,
     pub reviews: u64,
@@ -115,7 +117,7 @@ pub struct Satisfaction {
 
 /// Customers of the current build whose predicted CLV falls in [from, to) (to `None`: no
 /// upper bound), in cents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClvBucket {
     pub from_cents: i64,
     pub to_cents: Option<i64>,
@@ -218,5 +220,95 @@ mod tests {
         );
         assert_eq!(transitions(None, Some(&new)).count(), 6);
         assert_eq!(transitions(Some(&old), Some(&old)).count(), 0);
+    }
+}
+
+/// What the pages show of a build, computed once as the build is stored: the totals per
+/// class and the CLV distribution over its profiles, and the satisfaction as of its
+/// moment. The dashboard and the class reports read these instead of scanning every
+/// profile per view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildFigures {
+    pub class_totals: Vec<ClassTotal>,
+    pub clv: Vec<ClvBucket>,
+    pub satisfaction: Satisfaction,
+}
+
+impl BuildFigures {
+    /// As the builds table keeps them.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("figures are plain data")
+    }
+
+    pub fn from_json(text: &str) -> crate::Result<BuildFigures> {
+        serde_json::from_str(text).map_err(|e| crate::StoreError::Corrupt(format!("a build's figures: {e}")))
+    }
+}
+
+/// Totals per class and CLV bucket, added up one profile row at a time.
+#[derive(Debug, Default)]
+pub struct FigureSums {
+    /// (kind, class) → customers, paid, profit, CLV.
+    classes: HashMap<(usize, String), (u64, i64, i64, i64)>,
+    /// Per bucket of [`CLV_BUCKETS`]: customers with a forecast, their CLV.
+    clv: [(u64, i64); CLV_BUCKETS.len()],
+}
+
+impl FigureSums {
+    pub fn add(&mut self, row: &ProfileRow) {
+        for (k, class) in row.classes.iter().enumerate() {
+            if let Some(class) = class {
+                let t = self.classes.entry((k, class.clone())).or_default();
+                t.0 += 1;
+                t.1 += row.paid_amount_cents;
+                t.2 += row.profit_cents;
+                t.3 += row.clv_cents.unwrap_or(0);
+            }
+        }
+        if let Some(clv) = row.clv_cents {
+            // Negative CLVs (not produced by the models) count with the first bucket.
+            let bucket = CLV_BUCKETS.iter().rposition(|from| clv >= *from).unwrap_or(0);
+            self.clv[bucket].0 += 1;
+            self.clv[bucket].1 += clv;
+        }
+    }
+
+    /// The figures: classes by kind name, then most customers first, then class name
+    /// (the order the class reports show).
+    pub fn finish(self, satisfaction: Satisfaction) -> BuildFigures {
+        let mut class_totals: Vec<ClassTotal> = self
+            .classes
+            .into_iter()
+            .map(|((k, class), (customers, paid, profit, clv))| ClassTotal {
+                kind: CLASS_KINDS[k].to_string(),
+                class,
+                customers,
+                paid_amount_cents: paid,
+                profit_cents: profit,
+                clv_cents: clv,
+            })
+            .collect();
+        class_totals.sort_by(|a, b| {
+            (a.kind.as_str(), std::cmp::Reverse(a.customers), a.class.as_str()).cmp(&(
+                b.kind.as_str(),
+                std::cmp::Reverse(b.customers),
+                b.class.as_str(),
+            ))
+        });
+        let clv = CLV_BUCKETS
+            .iter()
+            .enumerate()
+            .map(|(i, &from)| ClvBucket {
+                from_cents: from,
+                to_cents: CLV_BUCKETS.get(i + 1).copied(),
+                customers: self.clv[i].0,
+                clv_cents: self.clv[i].1,
+            })
+            .collect();
+        BuildFigures {
+            class_totals,
+            clv,
+            satisfaction,
+        }
     }
 }

@@ -583,6 +583,38 @@ macro_rules! sql_store {
             })
         }
 
+    /// Satisfaction over paid orders, reviews and service records up to `as_of`.
+    async fn satisfaction_of(conn: &mut Conn, as_of: chrono::DateTime<chrono::Utc>) -> $crate::Result<$crate::Satisfaction> {
+            let mut b = Builder::new("SELECT (SELECT count(*) FROM orders WHERE paid_at IS NOT NULL AND paid_at <= ");
+            b.push_bind(as_of)
+                .push(") AS paid, (SELECT count(*) FROM reviews WHERE created_at <= ")
+                .push_bind(as_of)
+                .push(") AS reviews, (SELECT CAST(avg(item_rating) AS DOUBLE PRECISION) FROM reviews WHERE created_at <= ")
+                .push_bind(as_of)
+                .push(") AS item, (SELECT CAST(avg(service_rating) AS DOUBLE PRECISION) FROM reviews WHERE created_at <= ")
+                .push_bind(as_of)
+                .push(") AS service, (SELECT CAST(avg(logistics_rating) AS DOUBLE PRECISION) FROM reviews WHERE created_at <= ")
+                .push_bind(as_of)
+                .push(") AS logistics, (SELECT count(*) FROM service_records WHERE kind IN ('complaint', 'dispute') AND opened_at <= ")
+                .push_bind(as_of)
+                .push(") AS complaints, (SELECT CAST(avg(satisfaction) AS DOUBLE PRECISION) FROM service_records WHERE opened_at <= ")
+                .push_bind(as_of)
+                .push(") AS satisfaction");
+            let row = b.build().fetch_one(&mut *conn).await.map_err(db_err)?;
+            let paid = get::<i64>(&row, "paid")? as u64;
+            let complaints = get::<i64>(&row, "complaints")? as u64;
+            Ok($crate::Satisfaction {
+                paid_orders: paid,
+                reviews: get::<i64>(&row, "reviews")? as u64,
+                item_rating: get(&row, "item")?,
+                service_rating: get(&row, "service")?,
+                logistics_rating: get(&row, "logistics")?,
+                complaints,
+                complaint_rate: if paid == 0 { 0.0 } else { complaints as f64 * 100.0 / paid as f64 },
+                service_satisfaction: get(&row, "satisfaction")?,
+            })
+        }
+
         /// A customer from a `customers` row, without consents and tags.
         fn customer_from_row(row: &DbRow) -> $crate::Result<dom::Customer> {
             let name = |c: &str| get::<Option<String>>(row, c);
@@ -904,6 +936,20 @@ macro_rules! sql_store {
             Ok(())
         }
 
+        impl $store {
+            /// The latest build's figures with its as-of moment; `None` before any build,
+            /// or for a build stored before figures were.
+            async fn stored_figures(&self) -> $crate::Result<Option<(chrono::DateTime<chrono::Utc>, $crate::BuildFigures)>> {
+                let row = sqlx::query("SELECT as_of, figures FROM profile_builds ORDER BY id DESC LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                let Some(row) = row else { return Ok(None) };
+                let Some(text) = get::<Option<String>>(&row, "figures")? else { return Ok(None) };
+                Ok(Some((get(&row, "as_of")?, $crate::BuildFigures::from_json(&text)?)))
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             fn backend(&self) -> $crate::Backend {
@@ -1169,9 +1215,13 @@ macro_rules! sql_store {
                 let (mut customers, mut transitions) = (0i64, 0i64);
                 let mut changes: Vec<(i64, &'static str, Option<String>, Option<String>)> = Vec::new();
                 let mut chunk: Vec<$crate::ProfileRow> = Vec::with_capacity(q::ROWS_PER_STATEMENT / 2);
+                let mut sums = $crate::FigureSums::default();
                 loop {
                     chunk.clear();
                     chunk.extend((&mut *rows).take(q::ROWS_PER_STATEMENT / 2));
+                    for p in &chunk {
+                        sums.add(p);
+                    }
                     let last = chunk.len() < q::ROWS_PER_STATEMENT / 2;
                     // Class changes against the previous build; the first build has nothing
                     // to compare with and records none.
@@ -1239,8 +1289,16 @@ macro_rules! sql_store {
                         break;
                     }
                 }
+                let figures = sums.finish(satisfaction_of(&mut tx, build.as_of).await?);
+                let figures = figures.to_json();
                 let mut b = Builder::new("UPDATE profile_builds SET customers = ");
-                b.push_bind(customers).push(", transitions = ").push_bind(transitions).push(" WHERE id = ").push_bind(id);
+                b.push_bind(customers)
+                    .push(", transitions = ")
+                    .push_bind(transitions)
+                    .push(", figures = ")
+                    .push_bind(figures)
+                    .push(" WHERE id = ")
+                    .push_bind(id);
                 b.build().execute(&mut *tx).await.map_err(db_err)?;
                 tx.commit().await.map_err(db_err)?;
                 Ok($crate::BuildRecord {
@@ -1276,7 +1334,10 @@ macro_rules! sql_store {
             }
 
             async fn class_totals(&self) -> $crate::Result<Vec<$crate::ClassTotal>> {
-                // One grouped scan per kind; sums cast so that PostgreSQL's numeric sums
+                if let Some((_, f)) = self.stored_figures().await? {
+                    return Ok(f.class_totals);
+                }
+                // A build stored before its figures were: one grouped scan per kind; sums cast so that PostgreSQL's numeric sums
                 // decode as integers like SQLite's.
                 let parts: Vec<String> = $crate::CLASS_KINDS
                     .iter()
@@ -1305,37 +1366,17 @@ macro_rules! sql_store {
             }
 
             async fn satisfaction(&self, as_of: chrono::DateTime<chrono::Utc>) -> $crate::Result<$crate::Satisfaction> {
-                let mut b = Builder::new("SELECT (SELECT count(*) FROM orders WHERE paid_at IS NOT NULL AND paid_at <= ");
-                b.push_bind(as_of)
-                    .push(") AS paid, (SELECT count(*) FROM reviews WHERE created_at <= ")
-                    .push_bind(as_of)
-                    .push(") AS reviews, (SELECT CAST(avg(item_rating) AS DOUBLE PRECISION) FROM reviews WHERE created_at <= ")
-                    .push_bind(as_of)
-                    .push(") AS item, (SELECT CAST(avg(service_rating) AS DOUBLE PRECISION) FROM reviews WHERE created_at <= ")
-                    .push_bind(as_of)
-                    .push(") AS service, (SELECT CAST(avg(logistics_rating) AS DOUBLE PRECISION) FROM reviews WHERE created_at <= ")
-                    .push_bind(as_of)
-                    .push(") AS logistics, (SELECT count(*) FROM service_records WHERE kind IN ('complaint', 'dispute') AND opened_at <= ")
-                    .push_bind(as_of)
-                    .push(") AS complaints, (SELECT CAST(avg(satisfaction) AS DOUBLE PRECISION) FROM service_records WHERE opened_at <= ")
-                    .push_bind(as_of)
-                    .push(") AS satisfaction");
-                let row = b.build().fetch_one(&self.pool).await.map_err(db_err)?;
-                let paid = get::<i64>(&row, "paid")? as u64;
-                let complaints = get::<i64>(&row, "complaints")? as u64;
-                Ok($crate::Satisfaction {
-                    paid_orders: paid,
-                    reviews: get::<i64>(&row, "reviews")? as u64,
-                    item_rating: get(&row, "item")?,
-                    service_rating: get(&row, "service")?,
-                    logistics_rating: get(&row, "logistics")?,
-                    complaints,
-                    complaint_rate: if paid == 0 { 0.0 } else { complaints as f64 * 100.0 / paid as f64 },
-                    service_satisfaction: get(&row, "satisfaction")?,
-                })
+                if let Some(f) = self.stored_figures().await?.filter(|(at, _)| *at == as_of) {
+                    return Ok(f.1.satisfaction);
+                }
+                let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                satisfaction_of(&mut conn, as_of).await
             }
 
             async fn clv_distribution(&self) -> $crate::Result<Vec<$crate::ClvBucket>> {
+                if let Some((_, f)) = self.stored_figures().await? {
+                    return Ok(f.clv);
+                }
                 let bounds = $crate::CLV_BUCKETS;
                 let mut case = String::from("CASE");
                 for (i, from) in bounds.iter().enumerate().rev() {
