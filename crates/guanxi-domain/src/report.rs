@@ -447,6 +447,30 @@ pub struct PeriodOrders {
     pub refund_rate: f64,
 }
 
+/// What the shop's order figures need of one order: no lines, only their sums.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderSummary {
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub status: crate::OrderStatus,
+    pub guest: bool,
+    pub goods: crate::Cents,
+    pub shipping: crate::Cents,
+    pub refund: crate::Cents,
+}
+
+impl OrderSummary {
+    pub fn of(o: &crate::Order) -> OrderSummary {
+        OrderSummary {
+            created_at: o.created_at,
+            status: o.status,
+            guest: o.customer.is_none(),
+            goods: o.goods(),
+            shipping: o.shipping_fee,
+            refund: o.refund(),
+        }
+    }
+}
+
 /// The shop's order figures per period, one order at a time (any order, any status, any
 /// buyer or none).
 pub struct OrderFigures {
@@ -465,19 +489,24 @@ impl OrderFigures {
     }
 
     pub fn add(&mut self, o: &crate::Order) {
+        self.add_summary(&OrderSummary::of(o));
+    }
+
+    pub fn add_summary(&mut self, o: &OrderSummary) {
         let i = self
             .granularity
             .index(o.created_at.with_timezone(&self.tz.0).date_naive());
         let p = self.periods.entry(i).or_default();
         p.created += 1;
-        p.ordered_cents += (o.goods() + o.shipping_fee).0;
-        p.guest += u64::from(o.customer.is_none());
+        p.ordered_cents += (o.goods + o.shipping).0;
+        p.guest += u64::from(o.guest);
         if o.status.is_paid() {
             p.paid += 1;
-            p.paid_cents += o.paid().0;
-            if o.status == crate::OrderStatus::Refunded || o.refund() > crate::Cents::ZERO {
+            // What the customer paid: goods plus shipping (`Order::paid`).
+            p.paid_cents += (o.goods + o.shipping).0;
+            if o.status == crate::OrderStatus::Refunded || o.refund > crate::Cents::ZERO {
                 p.refunded += 1;
-                p.refunded_cents += o.refund().0;
+                p.refunded_cents += o.refund.0;
             }
         } else if o.status == crate::OrderStatus::Closed {
             p.closed += 1;

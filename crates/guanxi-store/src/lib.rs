@@ -190,6 +190,15 @@ pub trait Store: Outbox + Send + Sync {
     /// The product catalogue: every product and the keyword rules in their order.
     async fn catalogue(&self) -> Result<Catalogue>;
 
+    /// Orders with `id > after_id` in id order, at most `limit`, as the shop's order
+    /// figures need them: no lines, their sums (a walk over every order, lighter than
+    /// [`Store::orders_after`]).
+    async fn order_summaries(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, guanxi_domain::report::OrderSummary)>>;
+
     async fn setting(&self, key: &str) -> Result<Option<String>>;
 
     async fn set_setting(&self, key: &str, value: &str) -> Result<()>;

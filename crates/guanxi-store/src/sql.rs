@@ -1062,6 +1062,36 @@ macro_rules! sql_store {
                 Ok(self.customer(&key).await?.map(|(_, c)| c))
             }
 
+            async fn order_summaries(
+                &self,
+                after_id: i64,
+                limit: u32,
+            ) -> $crate::Result<Vec<(i64, dom::report::OrderSummary)>> {
+                // The lines summed per order through the primary key (order_id, line_no).
+                let mut b = Builder::new(
+                    "SELECT o.id, o.created_at, o.status, o.customer_id, o.shipping_cents, \
+                     CAST(coalesce((SELECT sum(l.amount_cents) FROM order_lines l WHERE l.order_id = o.id), 0) AS BIGINT) AS goods, \
+                     CAST(coalesce((SELECT sum(l.refund_cents) FROM order_lines l WHERE l.order_id = o.id), 0) AS BIGINT) AS refund \
+                     FROM orders o WHERE o.id > ",
+                );
+                b.push_bind(after_id).push(" ORDER BY o.id LIMIT ").push_bind(i64::from(limit));
+                rows_of(&self.pool, b, |r| {
+                    let status: String = get(r, "status")?;
+                    Ok((
+                        get(r, "id")?,
+                        dom::report::OrderSummary {
+                            created_at: get(r, "created_at")?,
+                            status: dom::OrderStatus::parse(&status).map_err(corrupt)?,
+                            guest: get::<Option<i64>>(r, "customer_id")?.is_none(),
+                            goods: dom::Cents(get(r, "goods")?),
+                            shipping: dom::Cents(get(r, "shipping_cents")?),
+                            refund: dom::Cents(get(r, "refund")?),
+                        },
+                    ))
+                })
+                .await
+            }
+
             async fn catalogue(&self) -> $crate::Result<dom::catalogue::Catalogue> {
                 let products = sqlx::query("SELECT sku, title, category, unit_cost_cents FROM products")
                     .fetch_all(&self.pool)

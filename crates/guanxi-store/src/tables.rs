@@ -25,11 +25,11 @@ pub async fn order_figures(
     let mut figures = guanxi_domain::report::OrderFigures::new(tz, granularity);
     let mut after = 0;
     loop {
-        let page = store.orders_after(after, 2000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for s in &page {
-            figures.add(&s.order);
+        let page = store.order_summaries(after, 10_000).await?;
+        let Some((last, _)) = page.last() else { break };
+        after = *last;
+        for (_, o) in &page {
+            figures.add_summary(o);
         }
     }
     Ok(figures.finish())

@@ -37,6 +37,12 @@ pub trait Analytics: Send + Sync {
         &self,
         granularity: guanxi_domain::report::Granularity,
     ) -> Result<guanxi_domain::report::Reports, String>;
+
+    /// The shop's order figures per period over every order (guests' too, any status).
+    async fn order_figures(
+        &self,
+        granularity: guanxi_domain::report::Granularity,
+    ) -> Result<Vec<guanxi_domain::report::PeriodOrders>, String>;
 }
 
 /// What every handler reads.

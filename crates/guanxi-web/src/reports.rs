@@ -121,7 +121,7 @@ impl Figures {
             return Ok(Some((Figures::Orders(r), None)));
         }
         if c.shown == Shown::ShopOrders {
-            let periods = tables::order_figures(s.store.as_ref(), s.tz, c.period).await?;
+            let periods = s.analytics.order_figures(c.period).await.map_err(WebError::Analytics)?;
             return Ok(Some((Figures::ShopOrders(periods), None)));
         }
         let Some(build) = s.store.latest_build().await? else {

@@ -10,8 +10,9 @@ use guanxi_store_sqlite::SqliteStore;
 use guanxi_web::{Analytics, AppState, router};
 use tower::ServiceExt as _;
 
-/// Reports from three hand-made customers (the web crate builds without the lake's engine).
-struct Fixed;
+/// Reports from three hand-made customers (the web crate builds without the lake's engine);
+/// the shop's order figures from the store's orders.
+struct Fixed(Arc<SqliteStore>);
 
 #[async_trait::async_trait]
 impl Analytics for Fixed {
@@ -38,6 +39,15 @@ impl Analytics for Fixed {
         r.add(&[order(at(5, 1), "wipes")]);
         Ok(r.finish())
     }
+
+    async fn order_figures(
+        &self,
+        granularity: Granularity,
+    ) -> Result<Vec<guanxi_domain::report::PeriodOrders>, String> {
+        guanxi_store::tables::order_figures(self.0.as_ref(), Default::default(), granularity)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// An empty store and lake in a temporary directory (kept while the guard lives), with
@@ -48,7 +58,7 @@ async fn empty_shop() -> (tempfile::TempDir, Arc<SqliteStore>, AppState) {
     let state = AppState {
         store: store.clone(),
         lake: guanxi_lake::Lake::new(dir.path().join("g.lake")),
-        analytics: Arc::new(Fixed),
+        analytics: Arc::new(Fixed(store.clone())),
         tz: Default::default(),
         responses: None,
     };

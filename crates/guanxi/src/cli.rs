@@ -666,6 +666,23 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2)]
         workers: u16,
     },
+
+    /// A big shop end to end: generate (or reuse) a file of single-line orders in time
+    /// order, then time the import, the re-import, the profile build, every page and live
+    /// count through a running server (each step its own process, with its peak memory),
+    /// and DuckDB's read_csv of the same file when the duckdb Python package is importable
+    #[command(after_help = "Examples:
+  guanxi bench big --customers 100000 --orders 1000000
+  guanxi bench big --customers 1000000 --orders 10000000 --dir /var/tmp/guanxi-big")]
+    Big {
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u64,
+        #[arg(long, default_value_t = 10_000_000)]
+        orders: u64,
+        /// Where the file, the store and the lake are made (the file is reused)
+        #[arg(long, default_value = "guanxi-bench-big")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -117,6 +117,7 @@ pub async fn run(global: &Global, cmd: BenchCommand) -> anyhow::Result<()> {
             workers,
         } => return super::bench_outbox::run(global, messages, &dir, batch, concurrency, workers).await,
         BenchCommand::Schedule { dir, days } => return super::bench_schedule::run(global, &dir, days).await,
+        BenchCommand::Big { customers, orders, dir } => return super::bench_big::run(global, customers, orders, &dir),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut g = global.clone();

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod bench;
+pub mod bench_big;
 pub mod bench_outbox;
 pub mod bench_schedule;
 pub mod clv;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use guanxi_analytics::Engine;
 use guanxi_domain::ShopTz;
-use guanxi_domain::report::{Granularity, Reports};
+use guanxi_domain::report::{Granularity, PeriodOrders, Reports};
 use guanxi_lake::Lake;
 use guanxi_store::Store;
 use guanxi_web::{Analytics, AppState};
@@ -53,7 +53,8 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
             store: o.store.clone(),
             tz: o.tz,
             occasion_gap: settings.cycle.occasion_gap(),
-            cache: Mutex::new(HashMap::new()),
+            reports: Mutex::new(HashMap::new()),
+            figures: Mutex::new(HashMap::new()),
         }),
         tz: o.tz,
         responses: Some(responses),
@@ -66,16 +67,21 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
         .with_context(|| format!("serving on {addr}"))
 }
 
-/// The web UI's reports over the lake, computed when a page asks (one DataFusion pass)
-/// and kept until the lake's files or the merges change.
+/// The web UI's reports over all orders, computed when a page asks (one pass over the
+/// lake, or over the store's orders for the shop's order figures) and kept until the
+/// lake's files or the merges change — every import that changes an order writes the
+/// lake.
 struct LakeAnalytics {
     lake: Lake,
     store: Arc<dyn Store>,
     tz: ShopTz,
     /// The `[cycle]` setting: cycles are measured over purchase occasions.
     occasion_gap: chrono::Duration,
-    cache: Mutex<HashMap<Granularity, (Version, Reports)>>,
+    reports: Cache<Reports>,
+    figures: Cache<Vec<PeriodOrders>>,
 }
+
+type Cache<T> = Mutex<HashMap<Granularity, (Version, T)>>;
 
 /// What the reports were computed from: every lake file with its size and modification
 /// time (an import or compaction writes new files), and the merges.
@@ -95,31 +101,48 @@ impl LakeAnalytics {
             .collect();
         Ok((files, self.store.merged_into().await?))
     }
+
+    /// `cache`'s value for `granularity` while the lake and the merges are as they were,
+    /// else `compute`'s (kept).
+    async fn cached<T: Clone>(
+        &self,
+        cache: &Cache<T>,
+        granularity: Granularity,
+        compute: impl AsyncFnOnce(&Version) -> anyhow::Result<T>,
+    ) -> Result<T, String> {
+        let version = self.version().await.map_err(|e| format!("{e:#}"))?;
+        if let Some((v, r)) = cache.lock().map_err(|e| e.to_string())?.get(&granularity)
+            && *v == version
+        {
+            return Ok(r.clone());
+        }
+        let value = compute(&version).await.map_err(|e| format!("{e:#}"))?;
+        cache
+            .lock()
+            .map_err(|e| e.to_string())?
+            .insert(granularity, (version, value.clone()));
+        Ok(value)
+    }
 }
 
 #[async_trait::async_trait]
 impl Analytics for LakeAnalytics {
     async fn order_reports(&self, granularity: Granularity) -> Result<Reports, String> {
-        let version = self.version().await.map_err(|e| format!("{e:#}"))?;
-        if let Some((v, r)) = self.cache.lock().map_err(|e| e.to_string())?.get(&granularity)
-            && *v == version
-        {
-            return Ok(r.clone());
-        }
-        let merged = version.1.clone();
-        let run = async {
+        self.cached(&self.reports, granularity, async |version: &Version| {
             let engine = Engine::open(&self.lake).await?;
             let as_of = super::profile::as_of_or_last(&engine, self.tz, None, "as-of").await?;
-            Ok::<_, anyhow::Error>(
-                guanxi_analytics::order_reports(&engine, as_of, self.tz, &merged, granularity, self.occasion_gap)
+            Ok(
+                guanxi_analytics::order_reports(&engine, as_of, self.tz, &version.1, granularity, self.occasion_gap)
                     .await?,
             )
-        };
-        let reports = run.await.map_err(|e| format!("{e:#}"))?;
-        self.cache
-            .lock()
-            .map_err(|e| e.to_string())?
-            .insert(granularity, (version, reports.clone()));
-        Ok(reports)
+        })
+        .await
+    }
+
+    async fn order_figures(&self, granularity: Granularity) -> Result<Vec<PeriodOrders>, String> {
+        self.cached(&self.figures, granularity, async |_: &Version| {
+            Ok(guanxi_store::tables::order_figures(self.store.as_ref(), self.tz, granularity).await?)
+        })
+        .await
     }
 }
