@@ -6,42 +6,27 @@
 
 mod common;
 
-use common::{as_of, demo_shop, record};
+use common::{as_of, demo_shop};
 use guanxi_analytics::{Engine, People};
+use guanxi_domain::ShopTz;
 use guanxi_domain::profile::Settings;
 use guanxi_domain::report::Granularity;
-use guanxi_domain::{Cents, ShopTz};
-use guanxi_import::{Batch, Loader, Pipe, Summary};
 use guanxi_store::Store;
 
 #[tokio::test]
 async fn the_datafusion_plan_and_the_single_machine_scan_give_the_same_build() {
-    let common::Shop {
-        dir: _dir,
-        store,
-        lake,
-        mut demo,
-    } = demo_shop(400).await;
+    let mut shop = demo_shop(400).await;
     // Updated orders (two revisions in the lake) and guest orders (no buyer).
-    let mut changed = Vec::new();
-    for c in demo.iter_mut().filter(|c| c.orders.len() >= 2).take(20) {
-        let o = &mut c.orders[1];
-        o.lines[0].amount = o.lines[0].amount + Cents(12_345);
-        o.lines[0].category = Some("updated".into());
-        changed.push(o.clone());
-    }
-    for c in demo.iter().take(5) {
+    let mut changed = common::change_orders(&mut shop.demo, 20);
+    for c in shop.demo.iter().take(5) {
         let mut guest = c.orders[0].clone();
         guest.key.external_id += "-guest";
         guest.customer = None;
         changed.push(guest);
     }
-    let pipe = Pipe::start(Loader::begin(&store, &lake, "t2").await.unwrap());
-    pipe.send(Batch::Orders(changed)).await.unwrap();
-    let mut summary = Summary::default();
-    let loader = pipe.finish(&mut summary).await.unwrap();
-    loader.commit(&record(), &store, &lake, &mut summary).await.unwrap();
+    let summary = common::load(&shop, changed).await;
     assert_eq!((summary.orders_updated, summary.orders_inserted), (20, 5));
+    let (store, lake, demo) = (&shop.store, &shop.lake, &shop.demo);
 
     // Two customers merged into others: their orders count for the person.
     let ids: Vec<i64> = {
@@ -63,8 +48,8 @@ async fn the_datafusion_plan_and_the_single_machine_scan_give_the_same_build() {
     }
 
     let (s, tz) = (Settings::default(), ShopTz::default());
-    let lean = Engine::open_files(&lake).unwrap();
-    let plan = Engine::open_datafusion(&lake).await.unwrap();
+    let lean = Engine::open_files(lake).unwrap();
+    let plan = Engine::open_datafusion(lake).await.unwrap();
     assert_eq!(lean.last_order_at().await.unwrap(), plan.last_order_at().await.unwrap());
     assert!(lean.last_order_at().await.unwrap().is_some());
 

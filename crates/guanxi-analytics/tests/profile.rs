@@ -1,45 +1,26 @@
-//! The profile build over the lake (DataFusion) computes exactly the measures the domain's
+//! The profile build over the lake (by the engine of the build) computes exactly the measures the domain's
 //! reference implementation computes from the same orders; and the classes follow.
 
 mod common;
 
-use common::{as_of, demo_shop, record};
+use common::{as_of, demo_shop};
 use guanxi_analytics::Engine;
 use guanxi_domain::ShopTz;
 use guanxi_domain::profile::{Measures, Settings, Tier};
-use guanxi_import::{Batch, Loader, Pipe, Summary};
 use guanxi_store::Store;
 
 #[tokio::test]
 async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {
-    let common::Shop {
-        dir: _dir,
-        store,
-        lake,
-        mut demo,
-    } = demo_shop(400).await;
-    let record = record();
-
+    let mut shop = demo_shop(400).await;
     // Orders updated by a later import: the lake then holds two revisions of each, and
     // only the newest counts.
-    let mut changed = Vec::new();
-    for c in demo.iter_mut().filter(|c| c.orders.len() >= 2).take(20) {
-        let o = &mut c.orders[1];
-        o.lines[0].amount = o.lines[0].amount + guanxi_domain::Cents(12_345);
-        o.lines[0].category = Some("updated".into());
-        changed.push(o.clone());
-    }
-    assert_eq!(changed.len(), 20);
-    let pipe = Pipe::start(Loader::begin(&store, &lake, "t2").await.unwrap());
-    pipe.send(Batch::Orders(changed)).await.unwrap();
-    let mut summary = Summary::default();
-    let loader = pipe.finish(&mut summary).await.unwrap();
-    loader.commit(&record, &store, &lake, &mut summary).await.unwrap();
-    assert_eq!(summary.orders_updated, 20);
+    let changed = common::change_orders(&mut shop.demo, 20);
+    assert_eq!(common::load(&shop, changed).await.orders_updated, 20);
+    let (store, lake, demo) = (&shop.store, &shop.lake, &shop.demo);
 
     let s = Settings::default();
     let tz = ShopTz::default();
-    let engine = Engine::open(&lake).await.unwrap();
+    let engine = Engine::open(lake).await.unwrap();
     // Service records and reviews come from the store, grouped per customer.
     let mut with_extras = guanxi_analytics::People::default();
     for (id, f) in store.service_facts().await.unwrap() {
@@ -53,7 +34,7 @@ async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {
         .await
         .unwrap();
     let mut expected = Vec::new();
-    for c in &demo {
+    for c in demo {
         let m = Measures::of(&c.orders, &c.service, &c.reviews, as_of(), tz, &s);
         if m.paid_orders > 0 {
             let (id, _) = store.customer(&c.customer.key).await.unwrap().unwrap();

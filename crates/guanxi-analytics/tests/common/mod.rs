@@ -63,3 +63,30 @@ pub async fn demo_shop(customers: u64) -> Shop {
     loader.commit(&record(), &store, &lake, &mut summary).await.unwrap();
     Shop { dir, store, lake, demo }
 }
+
+/// Changes the second order of the first `n` customers with two orders or more (an amount
+/// and a category), as a later import would: the lake then holds two revisions of each.
+pub fn change_orders(demo: &mut [DemoCustomer], n: usize) -> Vec<guanxi_domain::Order> {
+    let mut changed = Vec::new();
+    for c in demo.iter_mut().filter(|c| c.orders.len() >= 2).take(n) {
+        let o = &mut c.orders[1];
+        o.lines[0].amount = o.lines[0].amount + guanxi_domain::Cents(12_345);
+        o.lines[0].category = Some("updated".into());
+        changed.push(o.clone());
+    }
+    assert_eq!(changed.len(), n);
+    changed
+}
+
+/// Imports `orders` as a later import: returns what it did.
+pub async fn load(shop: &Shop, orders: Vec<guanxi_domain::Order>) -> Summary {
+    let pipe = Pipe::start(Loader::begin(&shop.store, &shop.lake, "t2").await.unwrap());
+    pipe.send(Batch::Orders(orders)).await.unwrap();
+    let mut summary = Summary::default();
+    let loader = pipe.finish(&mut summary).await.unwrap();
+    loader
+        .commit(&record(), &shop.store, &shop.lake, &mut summary)
+        .await
+        .unwrap();
+    summary
+}

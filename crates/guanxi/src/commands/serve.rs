@@ -59,9 +59,13 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
         tz: o.tz,
         responses: Some(responses),
     };
-    // The dashboard's monthly figures, computed before the first visit asks.
+    // The dashboard's monthly figures and the orders page's default (quarters), computed
+    // before the first visit asks.
     let warm = state.analytics.clone();
-    tokio::spawn(async move { warm.order_reports(Granularity::Month).await });
+    tokio::spawn(async move {
+        let _ = warm.order_reports(Granularity::Month).await;
+        let _ = warm.order_figures(Granularity::Quarter).await;
+    });
     guanxi_web::serve(addr, state)
         .await
         .with_context(|| format!("serving on {addr}"))
