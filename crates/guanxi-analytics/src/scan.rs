@@ -134,7 +134,11 @@ impl Scan {
     /// Every paid order of a known buyer up to `as_of` (newest revision; a customer merged
     /// into a person counts as that person), its lines summed: (person, fact), sorted by
     /// person, then time, then order id.
-    pub(crate) fn facts(&self, as_of: DateTime<Utc>, merged_into: &[(i64, i64)]) -> Result<Vec<(i64, OrderFact)>> {
+    pub(crate) fn facts(
+        &self,
+        as_of: DateTime<Utc>,
+        merged_into: &[(i64, i64)],
+    ) -> Result<impl Iterator<Item = (i64, OrderFact)> + use<>> {
         let updated = self.updated()?;
         let person: HashMap<i64, i64> = merged_into.iter().copied().collect();
         let until = as_of.timestamp_micros();
@@ -211,36 +215,32 @@ impl Scan {
             }
         }
         partials.sort_by_key(|p| (p.person, p.paid_us, p.order));
-        // An order whose lines were not adjacent (a lake written otherwise) is one order.
-        let mut out: Vec<(i64, OrderFact)> = Vec::with_capacity(partials.len());
-        let mut last_order: Option<i64> = None;
-        for p in partials {
-            if last_order == Some(p.order)
-                && let Some((_, f)) = out.last_mut()
-            {
-                merge(f, p.fact);
-                continue;
+        // An order whose lines were not adjacent (a lake written otherwise) is one order:
+        // merged in place, so that the facts are never held twice.
+        partials.dedup_by(|later, kept| {
+            let same = later.order == kept.order;
+            if same {
+                merge(&mut kept.fact, &mut later.fact);
             }
-            last_order = Some(p.order);
-            out.push((p.person, p.fact));
+            same
+        });
+        for p in &mut partials {
+            p.fact.categories.sort();
+            p.fact.categories.dedup();
         }
-        for (_, f) in &mut out {
-            f.categories.sort();
-            f.categories.dedup();
-        }
-        Ok(out)
+        Ok(partials.into_iter().map(|p| (p.person, p.fact)))
     }
 }
 
 /// Adds a line of the order in hand.
-fn add_line(p: &mut Partial, line: OrderFact, paid_us: i64) {
+fn add_line(p: &mut Partial, mut line: OrderFact, paid_us: i64) {
     p.paid_us = p.paid_us.max(paid_us);
-    merge(&mut p.fact, line);
+    merge(&mut p.fact, &mut line);
 }
 
-/// Adds `more` (lines of the same order) to `f`. The order's shipping is in `f.paid`
-/// already: of `more`, only the goods count.
-fn merge(f: &mut OrderFact, more: OrderFact) {
+/// Adds `more` (lines of the same order) to `f`, taking its categories. The order's
+/// shipping is in `f.paid` already: of `more`, only the goods count.
+fn merge(f: &mut OrderFact, more: &mut OrderFact) {
     f.paid = f.paid + more.goods;
     f.goods = f.goods + more.goods;
     f.discount = f.discount + more.discount;
@@ -248,5 +248,5 @@ fn merge(f: &mut OrderFact, more: OrderFact) {
     f.refund = f.refund + more.refund;
     f.campaign |= more.campaign;
     f.paid_at = f.paid_at.max(more.paid_at);
-    f.categories.extend(more.categories);
+    f.categories.append(&mut more.categories);
 }
