@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::SystemTime;
 
 use anyhow::Context as _;
@@ -53,8 +52,8 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
             store: o.store.clone(),
             tz: o.tz,
             occasion_gap: settings.cycle.occasion_gap(),
-            reports: Mutex::new(HashMap::new()),
-            figures: Mutex::new(HashMap::new()),
+            reports: Default::default(),
+            figures: Default::default(),
         }),
         tz: o.tz,
         responses: Some(responses),
@@ -85,7 +84,9 @@ struct LakeAnalytics {
     figures: Cache<Vec<PeriodOrders>>,
 }
 
-type Cache<T> = Mutex<HashMap<Granularity, (Version, T)>>;
+/// Held while a value is computed, so that a page asking for what the start-up warming
+/// (or another page) is computing waits for it instead of computing it again beside it.
+type Cache<T> = tokio::sync::Mutex<HashMap<Granularity, (Version, T)>>;
 
 /// What the reports were computed from: every lake file with its size and modification
 /// time (an import or compaction writes new files), and the merges.
@@ -107,7 +108,7 @@ impl LakeAnalytics {
     }
 
     /// `cache`'s value for `granularity` while the lake and the merges are as they were,
-    /// else `compute`'s (kept).
+    /// else `compute`'s (kept). One computation at a time per cache.
     async fn cached<T: Clone>(
         &self,
         cache: &Cache<T>,
@@ -115,16 +116,14 @@ impl LakeAnalytics {
         compute: impl AsyncFnOnce(&Version) -> anyhow::Result<T>,
     ) -> Result<T, String> {
         let version = self.version().await.map_err(|e| format!("{e:#}"))?;
-        if let Some((v, r)) = cache.lock().map_err(|e| e.to_string())?.get(&granularity)
+        let mut held = cache.lock().await;
+        if let Some((v, r)) = held.get(&granularity)
             && *v == version
         {
             return Ok(r.clone());
         }
         let value = compute(&version).await.map_err(|e| format!("{e:#}"))?;
-        cache
-            .lock()
-            .map_err(|e| e.to_string())?
-            .insert(granularity, (version, value.clone()));
+        held.insert(granularity, (version, value.clone()));
         Ok(value)
     }
 }
