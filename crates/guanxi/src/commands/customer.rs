@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use guanxi_domain::{Customer, CustomerKey, Source};
 use guanxi_store::tables::{self, ContactView};
 use guanxi_store::{MergeProposal, Transition};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cli::{CustomerCommand, Global};
@@ -194,6 +194,58 @@ pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
     }
 }
 
+/// What the text shows of a stored profile.
+#[derive(Deserialize)]
+struct View {
+    measures: MeasuresView,
+    classes: ClassesView,
+    tier: Option<Why>,
+    rfm: Option<RfmView>,
+    #[serde(default)]
+    upgrade_potential: bool,
+    forecast: Option<ForecastView>,
+}
+
+#[derive(Deserialize)]
+struct MeasuresView {
+    paid_orders: u64,
+    paid_amount: i64,
+    profit: i64,
+    recency_days: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct ClassesView {
+    relationship: Option<Why>,
+    activity: Option<Why>,
+    lifecycle: Option<Why>,
+    quadrant: Option<Why>,
+    pricing: Option<Why>,
+}
+
+#[derive(Deserialize)]
+struct Why {
+    why: String,
+}
+
+#[derive(Deserialize)]
+struct RfmView {
+    r: u8,
+    f: u8,
+    m: u8,
+    why: String,
+}
+
+#[derive(Deserialize)]
+struct ForecastView {
+    p_alive: f64,
+    expected_purchases: f64,
+    horizon_days: i64,
+    expected_spend: Option<f64>,
+    clv: Option<f64>,
+    next_purchase_days: Option<f64>,
+}
+
 fn text(s: &Shown) -> String {
     let c = &s.customer;
     let mut out = format!(
@@ -226,46 +278,59 @@ fn text(s: &Shown) -> String {
         out += "  no profile yet: build the profiles (guanxi profile build)\n";
         return out;
     };
-    let m = &p["measures"];
-    let money = |v: &Value| format!("{:.2}", v.as_i64().unwrap_or_default() as f64 / 100.0);
-    if m["paid_orders"].as_u64().unwrap_or_default() > 0 {
+    // The profile as the build wrote it, read into what the text shows (typed: a field
+    // renamed in the profile fails here, not silently in the output).
+    let v: View = match serde_json::from_value(p.clone()) {
+        Ok(v) => v,
+        Err(e) => {
+            out += &format!("  the stored profile cannot be read ({e}); see --json\n");
+            return out;
+        }
+    };
+    let m = &v.measures;
+    let money = |cents: i64| format!("{:.2}", cents as f64 / 100.0);
+    if m.paid_orders > 0 {
         out += &format!(
             "  {} paid orders, paid {}, profit {}, last {} days ago\n",
-            m["paid_orders"],
-            money(&m["paid_amount"]),
-            money(&m["profit"]),
-            m["recency_days"]
+            m.paid_orders,
+            money(m.paid_amount),
+            money(m.profit),
+            m.recency_days.map_or("?".to_string(), |d| d.to_string())
         );
     } else {
         out += "  no paid order\n";
     }
-    let classes = &p["classes"];
-    let mut why: Vec<&Value> = ["relationship", "activity", "lifecycle", "quadrant", "pricing"]
-        .iter()
-        .map(|k| &classes[k]["why"])
-        .collect();
-    why.push(&p["tier"]["why"]);
-    for w in why.into_iter().filter_map(Value::as_str) {
-        out += &format!("  - {w}\n");
+    let c = &v.classes;
+    for w in [
+        &c.relationship,
+        &c.activity,
+        &c.lifecycle,
+        &c.quadrant,
+        &c.pricing,
+        &v.tier,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        out += &format!("  - {}\n", w.why);
     }
-    let rfm = &p["rfm"];
-    if let Some(w) = rfm["why"].as_str() {
-        out += &format!("  - RFM {}{}{}: {w}\n", rfm["r"], rfm["f"], rfm["m"]);
+    if let Some(r) = &v.rfm {
+        out += &format!("  - RFM {}{}{}: {}\n", r.r, r.f, r.m, r.why);
     }
-    if p["upgrade_potential"].as_bool() == Some(true) {
+    if v.upgrade_potential {
         out += "  - upgrade potential: spend in the last 180 days well above the previous 180 days'\n";
     }
-    let f = &p["forecast"];
-    if let Some(alive) = f["p_alive"].as_f64() {
-        let days = f["next_purchase_days"].as_f64().unwrap_or_default();
+    if let Some(f) = &v.forecast {
         out += &format!(
-            "  - forecast: P(alive) {alive:.3}; {:.2} purchases expected in the next {} days; {}; if still active, the next purchase in about {days:.0} days\n",
-            f["expected_purchases"].as_f64().unwrap_or_default(),
-            f["horizon_days"],
-            match (f["expected_spend"].as_f64(), f["clv"].as_f64()) {
+            "  - forecast: P(alive) {:.3}; {:.2} purchases expected in the next {} days; {}; if still active, the next purchase in about {:.0} days\n",
+            f.p_alive,
+            f.expected_purchases,
+            f.horizon_days,
+            match (f.expected_spend, f.clv) {
                 (Some(spend), Some(clv)) => format!("{spend:.2} a purchase, CLV {clv:.2}"),
                 _ => "no spend model".to_string(),
-            }
+            },
+            f.next_purchase_days.unwrap_or_default()
         );
     }
     for t in &s.transitions {
