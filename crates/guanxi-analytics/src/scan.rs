@@ -81,7 +81,6 @@ pub(crate) struct Scan {
 struct Partial {
     person: i64,
     order: i64,
-    paid_us: i64,
     fact: OrderFact,
 }
 
@@ -182,7 +181,7 @@ impl Scan {
                     }
                     let line_category = (!category_keys.is_null(i))
                         .then(|| categories.value(category_keys.keys().value(i) as usize).to_string());
-                    let line = OrderFact {
+                    let mut line = OrderFact {
                         paid_at: DateTime::from_timestamp_micros(paid_us)
                             .ok_or_else(|| schema("a paid time out of range"))?,
                         paid: Cents(amount.value(i)),
@@ -196,13 +195,12 @@ impl Scan {
                     // Lines of one order are adjacent in the files the lake writes: add
                     // to the order in hand, else start the next.
                     match partials.last_mut() {
-                        Some(p) if p.order == id => add_line(p, line, paid_us),
+                        Some(p) if p.order == id => merge(&mut p.fact, &mut line),
                         _ => {
                             let c = customer.value(i);
                             partials.push(Partial {
                                 person: person.get(&c).copied().unwrap_or(c),
                                 order: id,
-                                paid_us,
                                 fact: OrderFact {
                                     // Shipping is an order's, written on each line: once.
                                     paid: line.paid + Cents(shipping.value(i)),
@@ -214,7 +212,7 @@ impl Scan {
                 }
             }
         }
-        partials.sort_by_key(|p| (p.person, p.paid_us, p.order));
+        partials.sort_by_key(|p| (p.person, p.fact.paid_at, p.order));
         // An order whose lines were not adjacent (a lake written otherwise) is one order:
         // merged in place, so that the facts are never held twice.
         partials.dedup_by(|later, kept| {
@@ -230,12 +228,6 @@ impl Scan {
         }
         Ok(partials.into_iter().map(|p| (p.person, p.fact)))
     }
-}
-
-/// Adds a line of the order in hand.
-fn add_line(p: &mut Partial, mut line: OrderFact, paid_us: i64) {
-    p.paid_us = p.paid_us.max(paid_us);
-    merge(&mut p.fact, &mut line);
 }
 
 /// Adds `more` (lines of the same order) to `f`, taking its categories. The order's

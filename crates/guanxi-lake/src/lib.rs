@@ -4,7 +4,7 @@
 //! Design:
 //! - **The store is the system of record; the lake is derived.** Every import appends the
 //!   orders it inserted or updated; `guanxi lake rebuild` regenerates the whole lake from
-//!   the store. Analytics (DataFusion, and Ballista executors later) read only these files,
+//!   the store. Analytics (one scan on one machine, or DataFusion and later Ballista) read only these files,
 //!   never the transactional tables row by row.
 //! - **Versions, not updates.** An updated order is appended again with a higher
 //!   `revision`; readers keep, per `order_id`, the rows of its highest revision.

@@ -176,11 +176,8 @@ macro_rules! sql_store {
                     b.push(" OR ");
                 }
                 b.push("(source = ").push_bind(source.to_string()).push(" AND external_id IN (");
-                let mut sep = b.separated(", ");
-                for id in ids {
-                    sep.push_bind(id.to_string());
-                }
-                b.push("))");
+                push_in(b, ids.into_iter().map(|id| id.to_string()));
+                b.push(")");
             }
             b.push(")");
         }
@@ -261,11 +258,7 @@ macro_rules! sql_store {
         async fn delete_children(conn: &mut Conn, table: &str, column: &str, ids: &[i64]) -> $crate::Result<()> {
             for chunk in ids.chunks(q::ROWS_PER_STATEMENT) {
                 let mut b = Builder::new(format!("DELETE FROM {table} WHERE {column} IN ("));
-                let mut sep = b.separated(", ");
-                for id in chunk {
-                    sep.push_bind(*id);
-                }
-                b.push(")");
+                push_in(&mut b, chunk.iter().copied());
                 b.build().execute(&mut *conn).await.map_err(db_err)?;
             }
             Ok(())
@@ -458,11 +451,7 @@ macro_rules! sql_store {
                 let mut b = Builder::new(
                     "SELECT customer_id, channel, recorded_at, evidence FROM customer_consents WHERE state = 'denied' AND customer_id IN (",
                 );
-                let mut sep = b.separated(", ");
-                for id in chunk {
-                    sep.push_bind(*id);
-                }
-                b.push(")");
+                push_in(&mut b, chunk.iter().copied());
                 for r in b.build().fetch_all(&mut *conn).await.map_err(db_err)? {
                     denials.push((get(&r, "customer_id")?, get(&r, "channel")?, get(&r, "recorded_at")?, get(&r, "evidence")?));
                 }
@@ -649,27 +638,14 @@ macro_rules! sql_store {
             let ids: Vec<i64> = customers.iter().map(|(id, _)| *id).collect();
             for chunk in ids.chunks(q::ROWS_PER_STATEMENT) {
                 let mut b = Builder::new("SELECT customer_id, channel, state, recorded_at, evidence FROM customer_consents WHERE customer_id IN (");
-                let mut sep = b.separated(", ");
-                for id in chunk {
-                    sep.push_bind(*id);
-                }
-                b.push(") ORDER BY customer_id, channel");
+                push_in(&mut b, chunk.iter().copied());
+                b.push(" ORDER BY customer_id, channel");
                 for row in b.build().fetch_all(&mut *conn).await.map_err(db_err)? {
-                    let ch: String = get(&row, "channel")?;
-                    let st: String = get(&row, "state")?;
-                    customers[at[&get::<i64>(&row, "customer_id")?]].1.consents.push(dom::Consent {
-                        channel: dom::Channel::parse(&ch).map_err(corrupt)?,
-                        state: dom::ConsentState::parse(&st).map_err(corrupt)?,
-                        recorded_at: get(&row, "recorded_at")?,
-                        evidence: get(&row, "evidence")?,
-                    });
+                    customers[at[&get::<i64>(&row, "customer_id")?]].1.consents.push(consent_from_row(&row)?);
                 }
                 let mut b = Builder::new("SELECT customer_id, tag FROM customer_tags WHERE customer_id IN (");
-                let mut sep = b.separated(", ");
-                for id in chunk {
-                    sep.push_bind(*id);
-                }
-                b.push(") ORDER BY customer_id, tag");
+                push_in(&mut b, chunk.iter().copied());
+                b.push(" ORDER BY customer_id, tag");
                 for row in b.build().fetch_all(&mut *conn).await.map_err(db_err)? {
                     customers[at[&get::<i64>(&row, "customer_id")?]].1.tags.push(get(&row, "tag")?);
                 }
@@ -765,6 +741,18 @@ macro_rules! sql_store {
             b.build().fetch_all(pool).await.map_err(db_err)?.iter().map(f).collect()
         }
 
+        /// Binds `values` as a comma-separated list and closes the `IN (` before it.
+        fn push_in<T>(b: &mut Builder, values: impl IntoIterator<Item = T>)
+        where
+            T: 'static + sqlx::Encode<'static, $db> + sqlx::Type<$db> + Send,
+        {
+            let mut sep = b.separated(", ");
+            for v in values {
+                sep.push_bind(v);
+            }
+            b.push(")");
+        }
+
         /// Pushes compiled segment SQL, binding its values.
         fn push_pieces(b: &mut Builder, pieces: Vec<$crate::segment::Piece>) {
             use $crate::segment::{Bind, Piece};
@@ -836,18 +824,19 @@ macro_rules! sql_store {
         async fn consents_of(conn: &mut Conn, id: i64) -> $crate::Result<Vec<dom::Consent>> {
             let mut b = Builder::new("SELECT channel, state, recorded_at, evidence FROM customer_consents WHERE customer_id = ");
             b.push_bind(id).push(" ORDER BY channel");
-            let mut out = Vec::new();
-            for row in b.build().fetch_all(&mut *conn).await.map_err(db_err)? {
-                let ch: String = get(&row, "channel")?;
-                let st: String = get(&row, "state")?;
-                out.push(dom::Consent {
-                    channel: dom::Channel::parse(&ch).map_err(corrupt)?,
-                    state: dom::ConsentState::parse(&st).map_err(corrupt)?,
-                    recorded_at: get(&row, "recorded_at")?,
-                    evidence: get(&row, "evidence")?,
-                });
-            }
-            Ok(out)
+            b.build().fetch_all(&mut *conn).await.map_err(db_err)?.iter().map(consent_from_row).collect()
+        }
+
+        /// A consent from a `customer_consents` row.
+        fn consent_from_row(row: &DbRow) -> $crate::Result<dom::Consent> {
+            let ch: String = get(row, "channel")?;
+            let st: String = get(row, "state")?;
+            Ok(dom::Consent {
+                channel: dom::Channel::parse(&ch).map_err(corrupt)?,
+                state: dom::ConsentState::parse(&st).map_err(corrupt)?,
+                recorded_at: get(row, "recorded_at")?,
+                evidence: get(row, "evidence")?,
+            })
         }
 
         async fn set_consents(conn: &mut Conn, id: i64, consents: &[dom::Consent]) -> $crate::Result<()> {
@@ -1498,11 +1487,8 @@ macro_rules! sql_store {
                 let mut items: HashMap<i64, Vec<String>> = HashMap::new();
                 if !orders.is_empty() {
                     let mut b = Builder::new("SELECT order_id, coalesce(title, sku, '') AS item, quantity FROM order_lines WHERE order_id IN (");
-                    let mut ids = b.separated(", ");
-                    for (id, _) in &orders {
-                        ids.push_bind(*id);
-                    }
-                    b.push(") ORDER BY order_id, line_no");
+                    push_in(&mut b, orders.iter().map(|(id, _)| *id));
+                    b.push(" ORDER BY order_id, line_no");
                     for (id, item, quantity) in rows_of(&self.pool, b, |r| {
                         Ok((get::<i64>(r, "order_id")?, get::<String>(r, "item")?, get::<i64>(r, "quantity")?))
                     })
@@ -1822,11 +1808,7 @@ macro_rules! sql_store {
                 let mut existing = HashMap::new();
                 for chunk in products.chunks(q::ROWS_PER_STATEMENT) {
                     let mut b = Builder::new("SELECT sku, title, category, unit_cost_cents FROM products WHERE sku IN (");
-                    let mut sep = b.separated(", ");
-                    for p in chunk {
-                        sep.push_bind(p.sku.clone());
-                    }
-                    b.push(")");
+                    push_in(&mut b, chunk.iter().map(|p| p.sku.clone()));
                     for row in b.build().fetch_all(&mut *self.tx).await.map_err(db_err)? {
                         let p = product_from_row(&row)?;
                         existing.insert(p.sku.clone(), p);

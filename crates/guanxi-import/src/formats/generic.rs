@@ -160,11 +160,7 @@ impl OrderFormat for Generic {
         let amount = f.money(3)?.ok_or_else(|| f.problem(3, "a value is required here"))?;
         let paid_at = f.time(4, cx.tz)?;
         let explicit = f.parse(5, |s| OrderStatus::parse(&s.to_ascii_lowercase()))?;
-        // Without a status column a row records a sale: paid, at paid_at or else ordered_at.
-        let (status, paid_at) = match explicit {
-            Some(s) => (s, paid_at),
-            None => (OrderStatus::Paid, paid_at.or(Some(created_at))),
-        };
+        let (status, paid_at) = Sale::status(explicit, paid_at, created_at, false);
         let quantity = f.quantity(12)?.unwrap_or(1);
         let sale = Sale {
             order_id,
@@ -219,12 +215,7 @@ impl Generic {
         };
         let explicit = f.parse(5, |s| OrderStatus::parse(&s.to_ascii_lowercase()))?;
         let paid_at = f.time(4, cx.tz)?;
-        let (status, paid_at) = match explicit {
-            Some(s) => (s, paid_at),
-            // A return is no sale: closed, its amount refunded.
-            None if returned => (OrderStatus::Closed, None),
-            None => (OrderStatus::Paid, paid_at.or(Some(created_at))),
-        };
+        let (status, paid_at) = Sale::status(explicit, paid_at, created_at, returned);
         let sale = Sale {
             order_id,
             customer_id,
@@ -254,6 +245,22 @@ struct Sale {
 }
 
 impl Sale {
+    /// The status and payment time of a row: as the file says, else (no status column) a
+    /// row records a sale, paid at `paid_at` or else when ordered — unless it is a return,
+    /// which is no sale: closed, its amount refunded.
+    fn status(
+        explicit: Option<OrderStatus>,
+        paid_at: Option<chrono::DateTime<chrono::Utc>>,
+        created_at: chrono::DateTime<chrono::Utc>,
+        returned: bool,
+    ) -> (OrderStatus, Option<chrono::DateTime<chrono::Utc>>) {
+        match explicit {
+            Some(s) => (s, paid_at),
+            None if returned => (OrderStatus::Closed, None),
+            None => (OrderStatus::Paid, paid_at.or(Some(created_at))),
+        }
+    }
+
     fn row(self, f: &crate::table::Fields<'_, '_, 26>, cx: &Context) -> Result<OrderRow, Problem> {
         let line = OrderLine {
             sku: f.opt_string(10)?,

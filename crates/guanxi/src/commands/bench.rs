@@ -66,7 +66,12 @@ struct Figures {
 
 /// The process's peak resident set (VmHWM), on Linux.
 pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    vm_hwm_mib("/proc/self/status")
+}
+
+/// The peak resident set (VmHWM) a `/proc/<pid>/status` file states, in MiB.
+pub fn vm_hwm_mib(status_file: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(status_file).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)

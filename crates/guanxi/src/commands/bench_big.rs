@@ -181,7 +181,7 @@ fn timed(step: &str, mut command: Command) -> anyhow::Result<Step> {
         if let Some(s) = child.try_wait()? {
             break s;
         }
-        peak = vm_hwm(&status_file).or(peak);
+        peak = super::bench::vm_hwm_mib(&status_file).or(peak);
         std::thread::sleep(Duration::from_millis(20));
     };
     let seconds = t.elapsed().as_secs_f64();
@@ -197,18 +197,6 @@ fn timed(step: &str, mut command: Command) -> anyhow::Result<Step> {
         seconds,
         peak_rss_mib: peak,
     })
-}
-
-fn vm_hwm(status_file: &str) -> Option<f64> {
-    let status = std::fs::read_to_string(status_file).ok()?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
 }
 
 /// Starts `guanxi serve` on a free port and times every page of [`PAGES`]: the first
