@@ -1,6 +1,7 @@
 //! guanxi's store for many instances: PostgreSQL.
 //!
-//! The SQL is shared with SQLite (`guanxi_store::sql_store!`); this crate owns the
+//! The reading SQL is shared with SQLite (`guanxi_store::sql_store!`), the write
+//! transaction's is this backend's own (`guanxi_store::sql_store_tx!`); this crate owns the
 //! connection set-up and the schema (`migrations/`). Several guanxi processes may share
 //! one database: every import is one transaction, and unique keys (source, external_id)
 //! make concurrent upserts of the same record safe.
@@ -40,6 +41,16 @@ impl PgStore {
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
         Ok(PgStore { pool })
     }
+
+    /// A write transaction: the shared sqlx write path ([`guanxi_store::sql_store_tx!`]).
+    async fn begin_write(&self) -> Result<Box<dyn guanxi_store::StoreTx>, StoreError> {
+        let tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        Ok(Box::new(PgTx { tx }))
+    }
 }
 
 /// The URL without its password, for messages and logs.
@@ -56,7 +67,8 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-guanxi_store::sql_store!(PgStore, PgTx, Postgres, Backend::Postgres);
+guanxi_store::sql_store!(PgStore, Postgres, Backend::Postgres);
+guanxi_store::sql_store_tx!(PgTx, Postgres);
 
 #[cfg(test)]
 mod tests {

@@ -1,11 +1,19 @@
 //! guanxi's embedded store: one SQLite file in WAL mode, zero set-up.
 //!
-//! The SQL is shared with PostgreSQL (`guanxi_store::sql_store!`); this crate owns the
-//! connection set-up and the schema (`migrations/`). WAL lets reports read while an import
+//! The reading SQL is shared with PostgreSQL (`guanxi_store::sql_store!`, on sqlx's pool);
+//! the write transaction is this crate's own, on rusqlite (`tx` and one module per noun it
+//! writes: orders, customers, records, catalogue). This crate also owns the connection
+//! set-up and the schema (`migrations/`). WAL lets reports read while an import
 //! writes; `synchronous = NORMAL` is durable across application crashes (not power loss of
 //! the last transactions), the usual trade for an embedded database.
 
-use std::path::Path;
+mod catalogue;
+mod customers;
+mod orders;
+mod records;
+mod tx;
+
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -13,14 +21,13 @@ use guanxi_store::{Backend, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
+pub use tx::SqliteTx;
+
 /// A store in one SQLite file.
 pub struct SqliteStore {
     pool: Pool<Sqlite>,
-}
-
-/// A write transaction on a [`SqliteStore`].
-pub struct SqliteTx {
-    tx: sqlx::Transaction<'static, Sqlite>,
+    /// The file, for the write transaction's own connection.
+    path: PathBuf,
 }
 
 impl SqliteStore {
@@ -32,6 +39,14 @@ impl SqliteStore {
 
     /// Opens a `sqlite:` URL (`sqlite://guanxi.db`, `sqlite::memory:`).
     pub async fn open_url(url: &str) -> Result<SqliteStore, StoreError> {
+        // The write transaction opens a connection of its own, which an in-memory
+        // database (one per connection) would not share.
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Err(StoreError::Open {
+                location: url.to_string(),
+                message: "an in-memory store cannot be shared by the writer's connection: give a file".into(),
+            });
+        }
         let options = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::Open {
             location: url.to_string(),
             message: e.to_string(),
@@ -40,6 +55,7 @@ impl SqliteStore {
     }
 
     async fn open_with(options: SqliteConnectOptions, location: &str) -> Result<SqliteStore, StoreError> {
+        let path = options.get_filename().to_path_buf();
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -60,8 +76,12 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, path })
+    }
+
+    async fn begin_write(&self) -> Result<Box<dyn guanxi_store::StoreTx>, StoreError> {
+        Ok(Box::new(SqliteTx::begin(&self.path)?))
     }
 }
 
-guanxi_store::sql_store!(SqliteStore, SqliteTx, Sqlite, Backend::Sqlite);
+guanxi_store::sql_store!(SqliteStore, Sqlite, Backend::Sqlite);

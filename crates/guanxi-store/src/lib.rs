@@ -38,6 +38,8 @@ pub mod segment;
 pub mod sql;
 #[doc(hidden)]
 pub mod sql_outbox;
+#[doc(hidden)]
+pub mod sql_write;
 pub mod tables;
 
 pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
