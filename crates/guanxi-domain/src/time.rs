@@ -4,7 +4,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use std::sync::LazyLock;
+
+use chrono::format::{Item, Parsed, StrftimeItems};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// The shop's time zone, an IANA name such as `Asia/Shanghai`.
@@ -76,20 +79,41 @@ pub fn parse_timestamp(input: &str, tz: ShopTz) -> Result<DateTime<Utc>, TimeErr
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    for f in OFFSET_FORMATS {
-        if let Ok(t) = DateTime::<FixedOffset>::parse_from_str(s, f) {
+    for items in OFFSET_ITEMS.iter() {
+        if let Some(t) = parsed(s, items).and_then(|p| p.to_datetime().ok()) {
             return Ok(t.with_timezone(&Utc));
         }
     }
-    let naive = NAIVE_FORMATS
+    let naive = NAIVE_ITEMS
         .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .find_map(|items| parsed(s, items)?.to_naive_datetime_with_offset(0).ok())
         .or_else(|| parse_date(s).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
         .ok_or_else(|| TimeError::Unrecognised(input.to_string()))?;
     tz.0.from_local_datetime(&naive)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| TimeError::NotInZone(input.to_string()))
+}
+
+/// The layouts above, compiled once: chrono's `parse_from_str` compiles its format on
+/// every call, which was most of the time a 10M-row import spent reading times.
+static NAIVE_ITEMS: LazyLock<Vec<Vec<Item<'static>>>> = LazyLock::new(|| compiled(NAIVE_FORMATS));
+static OFFSET_ITEMS: LazyLock<Vec<Vec<Item<'static>>>> = LazyLock::new(|| compiled(OFFSET_FORMATS));
+
+fn compiled(formats: &[&'static str]) -> Vec<Vec<Item<'static>>> {
+    // The layouts are constants checked by the tests below; one that did not compile
+    // would be left out, never a panic.
+    formats
+        .iter()
+        .filter_map(|f| StrftimeItems::new(f).parse().ok())
+        .collect()
+}
+
+/// `s` read by one compiled layout, as `parse_from_str` reads it.
+fn parsed(s: &str, items: &[Item<'static>]) -> Option<Parsed> {
+    let mut p = Parsed::new();
+    chrono::format::parse(&mut p, s, items.iter()).ok()?;
+    Some(p)
 }
 
 /// Parses a calendar date: `2024-01-15`, `2024/1/15` or `20240115`.
@@ -134,6 +158,37 @@ mod tests {
             parse_timestamp("2024-01-15 10:00:00 -0500", tz),
             Ok(utc("2024-01-15T15:00:00Z"))
         );
+    }
+
+    #[test]
+    fn every_layout_compiles_and_reads_its_own_form() {
+        assert_eq!(NAIVE_ITEMS.len(), NAIVE_FORMATS.len());
+        assert_eq!(OFFSET_ITEMS.len(), OFFSET_FORMATS.len());
+        let tz = ShopTz::default();
+        for s in [
+            "2024-01-15 10:23:45",
+            "2024-01-15 10:23:45.5",
+            "2024-01-15T10:23:45",
+            "2024-01-15T10:23:45.5",
+            "2024-01-15 10:23",
+            "2024/01/15 10:23:45",
+            "2024/01/15 10:23",
+        ] {
+            let t = parse_timestamp(s, tz).unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(t.date_naive(), NaiveDate::from_ymd_opt(2024, 1, 15).unwrap(), "{s}");
+        }
+        for s in [
+            "2024-01-15 10:23:45 +0800",
+            "2024-01-15 10:23:45+0800",
+            "2024-01-15 10:23 +0800",
+        ] {
+            let t = parse_timestamp(s, tz).unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(
+                t,
+                utc("2024-01-15T02:23:00Z") + chrono::Duration::seconds(if s.contains(":45") { 45 } else { 0 }),
+                "{s}"
+            );
+        }
     }
 
     #[test]
