@@ -68,7 +68,7 @@ pub fn redact(url: &str) -> String {
 }
 
 guanxi_store::sql_store!(PgStore, Postgres, Backend::Postgres);
-guanxi_store::sql_store_tx!(PgTx, Postgres);
+guanxi_store::sql_store_tx!(PgStore, PgTx, Postgres);
 
 #[cfg(test)]
 mod tests {

@@ -1,12 +1,13 @@
 //! guanxi's embedded store: one SQLite file in WAL mode, zero set-up.
 //!
 //! The reading SQL is shared with PostgreSQL (`guanxi_store::sql_store!`, on sqlx's pool);
-//! the write transaction is this crate's own, on rusqlite (`tx` and one module per noun it
-//! writes: orders, customers, records, catalogue). This crate also owns the connection
+//! the writes are this crate's own, on rusqlite (`tx` and one module per noun it writes:
+//! orders, customers, records, catalogue, builds). This crate also owns the connection
 //! set-up and the schema (`migrations/`). WAL lets reports read while an import
 //! writes; `synchronous = NORMAL` is durable across application crashes (not power loss of
 //! the last transactions), the usual trade for an embedded database.
 
+mod builds;
 mod catalogue;
 mod customers;
 mod orders;
@@ -77,6 +78,19 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
         Ok(SqliteStore { pool, path })
+    }
+
+    /// The satisfaction figures as of `as_of` (the macro's shared query).
+    async fn satisfaction_as_of(
+        &self,
+        as_of: chrono::DateTime<chrono::Utc>,
+    ) -> Result<guanxi_store::Satisfaction, StoreError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        satisfaction_of(&mut conn, as_of).await
     }
 
     async fn begin_write(&self) -> Result<Box<dyn guanxi_store::StoreTx>, StoreError> {

@@ -42,7 +42,7 @@ pub(crate) fn opt_time(t: Option<DateTime<Utc>>) -> Option<String> {
 
 /// Runs SQLite's (blocking) work off the async scheduler where it can: on a
 /// multi-threaded runtime the worker hands its other tasks on while this runs.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
         Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
@@ -55,19 +55,14 @@ impl SqliteTx {
     /// another writer).
     pub(crate) fn begin(path: &Path) -> Result<SqliteTx> {
         let (conn, deferred_indexes) = blocking(|| -> rusqlite::Result<(Connection, Vec<String>)> {
-            let conn = Connection::open(path)?;
-            conn.busy_timeout(Duration::from_secs(30))?;
-            conn.pragma_update(None, "foreign_keys", true)?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            // A large import dirties many index pages; a bigger cache (128 MiB) spills fewer
-            // of them to the WAL more than once.
-            conn.pragma_update(None, "cache_size", -131_072)?;
-            conn.set_prepared_statement_cache_capacity(64);
-            conn.execute_batch("BEGIN IMMEDIATE")?;
-            // Foreign keys checked at commit (the pragma lasts one transaction): see
-            // `insert_sql`.
-            conn.pragma_update(None, "defer_foreign_keys", true)?;
-            let deferred = defer_order_indexes(&conn)?;
+            let conn = open_writer(path)?;
+            let empty: bool = conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM orders)", [], |r| r.get(0))?;
+            // See `drop_indexes`: a first load builds the orders' index at commit.
+            let deferred = if empty {
+                drop_indexes(&conn, "orders")?
+            } else {
+                Vec::new()
+            };
             Ok((conn, deferred))
         })
         .map_err(db_err)?;
@@ -110,21 +105,33 @@ impl SqliteTx {
     }
 }
 
-/// A first load (no order stored yet) drops the secondary indexes of `orders` and returns
-/// the statements that rebuild them: rows of a large export arrive in time order, each
-/// with a buyer anywhere in the (customer, paid time) index, and one sorted build at
-/// commit costs less than a million inserts at random places. The unique key stays: every
-/// batch looks orders up by it. In the transaction, so a rollback brings them back.
-fn defer_order_indexes(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let empty: bool = conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM orders)", [], |r| r.get(0))?;
-    if !empty {
-        return Ok(Vec::new());
-    }
+/// Opens a write connection on the store's file and begins (waiting up to 30 s for
+/// another writer), foreign keys checked at commit.
+pub(crate) fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // The pool's page cache (64 MiB): with the bulk loads' indexes built at commit, a
+    // larger one bought no time and cost resident memory.
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    // Foreign keys checked at commit (the pragma lasts one transaction): see `insert_sql`.
+    conn.pragma_update(None, "defer_foreign_keys", true)?;
+    Ok(conn)
+}
+
+/// Drops the secondary indexes of `table` and returns the statements that rebuild them,
+/// for a bulk load: a first load of orders (rows of a large export arrive in time order,
+/// each with a buyer anywhere in the (customer, paid time) index) and every profile build
+/// (which replaces all profiles). One sorted build costs less than a million inserts at
+/// random places. Unique keys stay: batches look rows up by them. In the transaction, so
+/// a rollback brings the indexes back.
+pub(crate) fn drop_indexes(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
     let indexes: Vec<(String, String)> = conn
-        .prepare(
-            "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'orders' AND sql IS NOT NULL",
-        )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL")?
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (name, _) in &indexes {
         conn.execute_batch(&format!("DROP INDEX \"{name}\""))?;

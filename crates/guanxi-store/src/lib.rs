@@ -48,8 +48,9 @@ pub use outbox::{
     SentMessage, Settle, Task,
 };
 pub use profiles::{
-    BuildFigures, BuildRecord, CLASS_KINDS, CLV_BUCKETS, ClassTotal, ClvBucket, FigureSums, MergeChange, MergeProposal,
-    Movement, ProfileRow, Satisfaction, SavedSegment, SegmentMember, SegmentPlan, Transition, transitions,
+    BuildFigures, BuildRecord, CLASS_KINDS, CLV_BUCKETS, ClassChange, ClassTotal, ClvBucket, FigureSums, MergeChange,
+    MergeProposal, Movement, PreviousClasses, ProfileRow, Satisfaction, SavedSegment, SegmentMember, SegmentPlan,
+    Transition, transitions,
 };
 
 /// Which database a store runs on.

@@ -140,6 +140,89 @@ pub fn transitions<'a>(
     })
 }
 
+/// The classes of the build a new build replaces, interned (1M people fit in tens of
+/// MB), and the class changes the new build makes against them. Every backend's
+/// `save_build` runs it, so that a transition means one thing on all of them.
+#[derive(Debug)]
+pub struct PreviousClasses {
+    by_customer: HashMap<i64, [u16; 8]>,
+    /// Class names by index; 0 is "no class".
+    names: Vec<String>,
+    index: HashMap<String, u16>,
+}
+
+/// One class change a build records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassChange {
+    pub customer_id: i64,
+    pub kind: &'static str,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl Default for PreviousClasses {
+    fn default() -> Self {
+        PreviousClasses {
+            by_customer: HashMap::new(),
+            names: vec![String::new()],
+            index: HashMap::new(),
+        }
+    }
+}
+
+impl PreviousClasses {
+    /// Adds one stored profile's classes (in [`CLASS_KINDS`] order).
+    pub fn insert(&mut self, customer_id: i64, classes: [Option<String>; 8]) {
+        let codes = classes.map(|c| match c {
+            None => 0,
+            Some(name) => match self.index.get(&name) {
+                Some(i) => *i,
+                None => {
+                    let i = self.names.len() as u16;
+                    self.names.push(name.clone());
+                    self.index.insert(name, i);
+                    i
+                }
+            },
+        });
+        self.by_customer.insert(customer_id, codes);
+    }
+
+    fn expand(&self, codes: &[u16; 8]) -> [Option<String>; 8] {
+        codes.map(|i| (i > 0).then(|| self.names[i as usize].clone()))
+    }
+
+    /// The changes of one profile of the new build (its customer is then no longer
+    /// "gone").
+    pub fn changes(&mut self, p: &ProfileRow, out: &mut Vec<ClassChange>) {
+        let before = self.by_customer.remove(&p.customer_id).map(|c| self.expand(&c));
+        out.extend(
+            transitions(before.as_ref(), Some(&p.classes)).map(|(kind, from, to)| ClassChange {
+                customer_id: p.customer_id,
+                kind,
+                from: from.map(str::to_string),
+                to: to.map(str::to_string),
+            }),
+        );
+    }
+
+    /// The changes of the customers the new build no longer has (every class to none),
+    /// by customer id.
+    pub fn gone(&mut self, out: &mut Vec<ClassChange>) {
+        let mut gone: Vec<(i64, [u16; 8])> = std::mem::take(&mut self.by_customer).into_iter().collect();
+        gone.sort_unstable_by_key(|(id, _)| *id);
+        for (customer_id, codes) in gone {
+            let before = self.expand(&codes);
+            out.extend(transitions(Some(&before), None).map(|(kind, from, to)| ClassChange {
+                customer_id,
+                kind,
+                from: from.map(str::to_string),
+                to: to.map(str::to_string),
+            }));
+        }
+    }
+}
+
 /// A saved segment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedSegment {

@@ -1,7 +1,9 @@
-//! The SQL both backends run, written once. [`sql_store!`] expands to the `Store` and
-//! `StoreTx` implementations for one concrete sqlx database; the SQL in it is the common
-//! dialect of SQLite ≥ 3.35 and PostgreSQL ≥ 9.5 (row values, `ON CONFLICT … DO UPDATE`,
-//! `RETURNING`), with placeholders written by sqlx's `QueryBuilder` for each.
+//! The reading SQL both backends run, written once. [`sql_store!`] expands to the `Store`
+//! implementation for one concrete sqlx database (its `begin` calls the backend's own
+//! `begin_write`: the write transaction is each backend's, see [`crate::sql_store_tx!`]
+//! and the SQLite crate); the SQL in it is the common dialect of SQLite ≥ 3.35 and
+//! PostgreSQL ≥ 9.5 (row values, `ON CONFLICT … DO UPDATE`, `RETURNING`), with
+//! placeholders written by sqlx's `QueryBuilder` for each.
 //!
 //! Why a macro and not generic code: sqlx code generic over `Database` needs a bound for
 //! every type encoded or decoded and for the executor, on every function; the macro keeps
@@ -87,6 +89,12 @@ pub const REVIEW_COLUMNS: &[&str] = &[
     "created_at",
     "content_hash",
 ];
+
+/// Profile columns in insert order.
+pub const PROFILE_COLUMNS: &str = "customer_id, build_id, relationship, activity, lifecycle, quadrant, pricing, tier, rfm8, rfm11, \
+    r, f, m, recency_days, paid_orders, frequency, cycle_days, discount_share, complaint_count, praise_count, \
+    paid_amount_cents, profit_cents, refunds_cents, monetary_cents, won_back, upgrade_potential, first_paid_at, last_paid_at, \
+    p_alive, expected_purchases, clv_cents, next_purchase_at";
 
 pub const LINE_COLUMNS: &str =
     "order_id, line_no, sku, title, category, quantity, amount_cents, discount_cents, cost_cents, refund_cents";
@@ -390,39 +398,6 @@ macro_rules! sql_store {
                     }
                 }
             }
-        }
-
-        const PROFILE_COLUMNS: &str = "customer_id, build_id, relationship, activity, lifecycle, quadrant, pricing, tier, rfm8, rfm11, \
-            r, f, m, recency_days, paid_orders, frequency, cycle_days, discount_share, complaint_count, praise_count, \
-            paid_amount_cents, profit_cents, refunds_cents, monetary_cents, won_back, upgrade_potential, first_paid_at, last_paid_at, \
-            p_alive, expected_purchases, clv_cents, next_purchase_at";
-
-        /// The current classes of every profiled person, interned: 1M people fit in tens of MB.
-        async fn current_classes(conn: &mut Conn) -> $crate::Result<(HashMap<i64, [u16; 8]>, Vec<String>)> {
-            use futures::TryStreamExt as _;
-            let mut names: Vec<String> = vec![String::new()];
-            let mut index: HashMap<String, u16> = HashMap::new();
-            let mut out = HashMap::new();
-            let mut b = Builder::new(format!("SELECT customer_id, {} FROM profiles", $crate::CLASS_KINDS.join(", ")));
-            let mut rows = b.build().fetch(&mut *conn);
-            while let Some(row) = rows.try_next().await.map_err(db_err)? {
-                let mut classes = [0u16; 8];
-                for (k, kind) in $crate::CLASS_KINDS.iter().enumerate() {
-                    if let Some(v) = get::<Option<String>>(&row, kind)? {
-                        classes[k] = match index.get(&v) {
-                            Some(i) => *i,
-                            None => {
-                                let i = names.len() as u16;
-                                names.push(v.clone());
-                                index.insert(v, i);
-                                i
-                            }
-                        };
-                    }
-                }
-                out.insert(get::<i64>(&row, "customer_id")?, classes);
-            }
-            Ok((out, names))
         }
 
         fn build_from_row(row: &DbRow) -> $crate::Result<$crate::BuildRecord> {
@@ -834,113 +809,7 @@ macro_rules! sql_store {
                 build: &$crate::BuildRecord,
                 rows: &mut (dyn Iterator<Item = $crate::ProfileRow> + Send),
             ) -> $crate::Result<$crate::BuildRecord> {
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
-                let previous: i64 = get(&sqlx::query("SELECT count(*) AS n FROM profile_builds").fetch_one(&mut *tx).await.map_err(db_err)?, "n")?;
-                let (mut old, names) = if previous > 0 { current_classes(&mut tx).await? } else { Default::default() };
-                let mut b = Builder::new("INSERT INTO profile_builds (as_of, built_at, customers, transitions, summary) ");
-                b.push_values([build], |mut s, r| {
-                    s.push_bind(r.as_of).push_bind(r.built_at).push_bind(0i64).push_bind(0i64).push_bind(r.summary.clone());
-                });
-                b.push(" RETURNING id");
-                let id: i64 = get(&b.build().fetch_one(&mut *tx).await.map_err(db_err)?, "id")?;
-                sqlx::query("DELETE FROM profiles").execute(&mut *tx).await.map_err(db_err)?;
-                let head = format!("INSERT INTO profiles ({PROFILE_COLUMNS}) ");
-                let expand = |c: &[u16; 8]| c.map(|i| (i > 0).then(|| names[i as usize].clone()));
-                let (mut customers, mut transitions) = (0i64, 0i64);
-                let mut changes: Vec<(i64, &'static str, Option<String>, Option<String>)> = Vec::new();
-                let mut chunk: Vec<$crate::ProfileRow> = Vec::with_capacity(q::ROWS_PER_STATEMENT / 2);
-                let mut sums = $crate::FigureSums::default();
-                loop {
-                    chunk.clear();
-                    chunk.extend((&mut *rows).take(q::ROWS_PER_STATEMENT / 2));
-                    for p in &chunk {
-                        sums.add(p);
-                    }
-                    let last = chunk.len() < q::ROWS_PER_STATEMENT / 2;
-                    // Class changes against the previous build; the first build has nothing
-                    // to compare with and records none.
-                    if previous > 0 {
-                        for p in &chunk {
-                            let before = old.remove(&p.customer_id).map(|c| expand(&c));
-                            for (kind, from, to) in $crate::transitions(before.as_ref(), Some(&p.classes)) {
-                                changes.push((p.customer_id, kind, from.map(str::to_string), to.map(str::to_string)));
-                            }
-                        }
-                    }
-                    if last {
-                        let mut gone: Vec<(i64, [u16; 8])> = std::mem::take(&mut old).into_iter().collect();
-                        gone.sort_unstable_by_key(|(id, _)| *id);
-                        for (cid, c) in gone {
-                            let before = expand(&c);
-                            for (kind, from, to) in $crate::transitions(Some(&before), None) {
-                                changes.push((cid, kind, from.map(str::to_string), to.map(str::to_string)));
-                            }
-                        }
-                    }
-                    if !chunk.is_empty() {
-                        customers += chunk.len() as i64;
-                        let mut b = Builder::new(&head);
-                        b.push_values(&chunk, |mut s, p| {
-                            s.push_bind(p.customer_id).push_bind(id);
-                            for c in &p.classes {
-                                s.push_bind(c.clone());
-                            }
-                            s.push_bind(p.r)
-                                .push_bind(p.f)
-                                .push_bind(p.m)
-                                .push_bind(p.recency_days)
-                                .push_bind(p.paid_orders)
-                                .push_bind(p.frequency)
-                                .push_bind(p.cycle_days)
-                                .push_bind(p.discount_share)
-                                .push_bind(p.complaint_count)
-                                .push_bind(p.praise_count)
-                                .push_bind(p.paid_amount_cents)
-                                .push_bind(p.profit_cents)
-                                .push_bind(p.refunds_cents)
-                                .push_bind(p.monetary_cents)
-                                .push_bind(i64::from(p.won_back))
-                                .push_bind(i64::from(p.upgrade_potential))
-                                .push_bind(p.first_paid_at)
-                                .push_bind(p.last_paid_at)
-                                .push_bind(p.p_alive)
-                                .push_bind(p.expected_purchases)
-                                .push_bind(p.clv_cents)
-                                .push_bind(p.next_purchase_at);
-                        });
-                        b.build().execute(&mut *tx).await.map_err(db_err)?;
-                    }
-                    while changes.len() >= q::ROWS_PER_STATEMENT || (last && !changes.is_empty()) {
-                        let n = changes.len().min(q::ROWS_PER_STATEMENT);
-                        let mut b = Builder::new("INSERT INTO class_transitions (build_id, customer_id, kind, from_class, to_class, as_of) ");
-                        b.push_values(changes.drain(..n), |mut s, (cid, kind, from, to)| {
-                            s.push_bind(id).push_bind(cid).push_bind(kind).push_bind(from).push_bind(to).push_bind(build.as_of);
-                        });
-                        b.build().execute(&mut *tx).await.map_err(db_err)?;
-                        transitions += n as i64;
-                    }
-                    if last {
-                        break;
-                    }
-                }
-                let figures = sums.finish(satisfaction_of(&mut tx, build.as_of).await?);
-                let figures = figures.to_json();
-                let mut b = Builder::new("UPDATE profile_builds SET customers = ");
-                b.push_bind(customers)
-                    .push(", transitions = ")
-                    .push_bind(transitions)
-                    .push(", figures = ")
-                    .push_bind(figures)
-                    .push(" WHERE id = ")
-                    .push_bind(id);
-                b.build().execute(&mut *tx).await.map_err(db_err)?;
-                tx.commit().await.map_err(db_err)?;
-                Ok($crate::BuildRecord {
-                    id,
-                    customers,
-                    transitions,
-                    ..build.clone()
-                })
+                self.write_build(build, rows).await
             }
 
             async fn latest_build(&self) -> $crate::Result<Option<$crate::BuildRecord>> {

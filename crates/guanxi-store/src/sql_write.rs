@@ -1,11 +1,11 @@
-//! The write transaction's SQL for backends that run it through sqlx: [`sql_store_tx!`]
-//! expands to the `StoreTx` implementation, in the module where [`crate::sql_store!`] was
+//! The writes' SQL for backends that run it through sqlx: [`sql_store_tx!`] expands to
+//! the `StoreTx` implementation (imports) and the store's `write_build` (profile builds), in the module where [`crate::sql_store!`] was
 //! expanded (it uses that expansion's helpers: `db_err`, `get`, `push_in`). SQLite runs its
 //! own write path (rusqlite, in its crate); PostgreSQL runs this one.
 
 #[macro_export]
 macro_rules! sql_store_tx {
-    ($tx:ident, $db:ty) => {
+    ($store:ident, $tx:ident, $db:ty) => {
         fn key_pair(source: &dom::Source, id: &str) -> (String, String) {
             (source.as_str().to_string(), id.to_string())
         }
@@ -389,6 +389,128 @@ macro_rules! sql_store_tx {
             })
             .await?;
             Ok($crate::Upserted { outcomes, customers_inserted })
+        }
+
+        /// The classes of the current build, for the next build's transitions.
+        async fn current_classes(conn: &mut Conn) -> $crate::Result<$crate::PreviousClasses> {
+            use futures::TryStreamExt as _;
+            let mut out = $crate::PreviousClasses::default();
+            let mut b = Builder::new(format!("SELECT customer_id, {} FROM profiles", $crate::CLASS_KINDS.join(", ")));
+            let mut rows = b.build().fetch(&mut *conn);
+            while let Some(row) = rows.try_next().await.map_err(db_err)? {
+                let mut classes: [Option<String>; 8] = Default::default();
+                for (slot, kind) in classes.iter_mut().zip($crate::CLASS_KINDS) {
+                    *slot = get(&row, kind)?;
+                }
+                out.insert(get(&row, "customer_id")?, classes);
+            }
+            Ok(out)
+        }
+
+        impl $store {
+            /// Stores a build as the current one, with its class changes and figures.
+            async fn write_build(
+                &self,
+                build: &$crate::BuildRecord,
+                rows: &mut (dyn Iterator<Item = $crate::ProfileRow> + Send),
+            ) -> $crate::Result<$crate::BuildRecord> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let previous: i64 = get(&sqlx::query("SELECT count(*) AS n FROM profile_builds").fetch_one(&mut *tx).await.map_err(db_err)?, "n")?;
+                let mut old = if previous > 0 { Some(current_classes(&mut tx).await?) } else { None };
+                let mut b = Builder::new("INSERT INTO profile_builds (as_of, built_at, customers, transitions, summary) ");
+                b.push_values([build], |mut s, r| {
+                    s.push_bind(r.as_of).push_bind(r.built_at).push_bind(0i64).push_bind(0i64).push_bind(r.summary.clone());
+                });
+                b.push(" RETURNING id");
+                let id: i64 = get(&b.build().fetch_one(&mut *tx).await.map_err(db_err)?, "id")?;
+                sqlx::query("DELETE FROM profiles").execute(&mut *tx).await.map_err(db_err)?;
+                let head = format!("INSERT INTO profiles ({}) ", q::PROFILE_COLUMNS);
+                let (mut customers, mut transitions) = (0i64, 0i64);
+                let mut changes: Vec<$crate::ClassChange> = Vec::new();
+                let mut chunk: Vec<$crate::ProfileRow> = Vec::with_capacity(q::ROWS_PER_STATEMENT / 2);
+                let mut sums = $crate::FigureSums::default();
+                loop {
+                    chunk.clear();
+                    chunk.extend((&mut *rows).take(q::ROWS_PER_STATEMENT / 2));
+                    for p in &chunk {
+                        sums.add(p);
+                    }
+                    let last = chunk.len() < q::ROWS_PER_STATEMENT / 2;
+                    // Class changes against the previous build; the first build has nothing
+                    // to compare with and records none.
+                    if let Some(old) = old.as_mut() {
+                        for p in &chunk {
+                            old.changes(p, &mut changes);
+                        }
+                        if last {
+                            old.gone(&mut changes);
+                        }
+                    }
+                    if !chunk.is_empty() {
+                        customers += chunk.len() as i64;
+                        let mut b = Builder::new(&head);
+                        b.push_values(&chunk, |mut s, p| {
+                            s.push_bind(p.customer_id).push_bind(id);
+                            for c in &p.classes {
+                                s.push_bind(c.clone());
+                            }
+                            s.push_bind(p.r)
+                                .push_bind(p.f)
+                                .push_bind(p.m)
+                                .push_bind(p.recency_days)
+                                .push_bind(p.paid_orders)
+                                .push_bind(p.frequency)
+                                .push_bind(p.cycle_days)
+                                .push_bind(p.discount_share)
+                                .push_bind(p.complaint_count)
+                                .push_bind(p.praise_count)
+                                .push_bind(p.paid_amount_cents)
+                                .push_bind(p.profit_cents)
+                                .push_bind(p.refunds_cents)
+                                .push_bind(p.monetary_cents)
+                                .push_bind(i64::from(p.won_back))
+                                .push_bind(i64::from(p.upgrade_potential))
+                                .push_bind(p.first_paid_at)
+                                .push_bind(p.last_paid_at)
+                                .push_bind(p.p_alive)
+                                .push_bind(p.expected_purchases)
+                                .push_bind(p.clv_cents)
+                                .push_bind(p.next_purchase_at);
+                        });
+                        b.build().execute(&mut *tx).await.map_err(db_err)?;
+                    }
+                    while changes.len() >= q::ROWS_PER_STATEMENT || (last && !changes.is_empty()) {
+                        let n = changes.len().min(q::ROWS_PER_STATEMENT);
+                        let mut b = Builder::new("INSERT INTO class_transitions (build_id, customer_id, kind, from_class, to_class, as_of) ");
+                        b.push_values(changes.drain(..n), |mut s, c| {
+                            s.push_bind(id).push_bind(c.customer_id).push_bind(c.kind).push_bind(c.from).push_bind(c.to).push_bind(build.as_of);
+                        });
+                        b.build().execute(&mut *tx).await.map_err(db_err)?;
+                        transitions += n as i64;
+                    }
+                    if last {
+                        break;
+                    }
+                }
+                let figures = sums.finish(satisfaction_of(&mut tx, build.as_of).await?);
+                let figures = figures.to_json();
+                let mut b = Builder::new("UPDATE profile_builds SET customers = ");
+                b.push_bind(customers)
+                    .push(", transitions = ")
+                    .push_bind(transitions)
+                    .push(", figures = ")
+                    .push_bind(figures)
+                    .push(" WHERE id = ")
+                    .push_bind(id);
+                b.build().execute(&mut *tx).await.map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                Ok($crate::BuildRecord {
+                    id,
+                    customers,
+                    transitions,
+                    ..build.clone()
+                })
+            }
         }
 
         #[async_trait::async_trait]

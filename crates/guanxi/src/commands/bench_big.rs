@@ -4,7 +4,8 @@
 //! its own peak memory): the import, the re-import (nothing changes), the profile build
 //! and its storing, then through a running `guanxi serve` the dashboard, each report
 //! page, the customers list and live segment counts; DuckDB's `read_csv` of the same file
-//! when the duckdb Python package is importable. Figures are printed, never asserted.
+//! and the profile build's RFM subset from it when the duckdb Python package is
+//! importable. Figures are printed, never asserted.
 
 use std::io::{BufWriter, Read as _, Write as _};
 use std::net::TcpStream;
@@ -46,9 +47,12 @@ struct Figures {
     steps: Vec<Step>,
     pages: Vec<PageTiming>,
     duckdb_read_csv: Option<Step>,
+    duckdb_rfm_subset: Option<Step>,
     duckdb_skipped: Option<String>,
     /// guanxi's import over DuckDB's read_csv of the same file.
     import_ratio: Option<f64>,
+    /// guanxi's profile build (with storing) over DuckDB's RFM subset from its table.
+    build_ratio: Option<f64>,
 }
 
 /// The pages a user opens first, and the live counts the customers page makes.
@@ -99,9 +103,9 @@ pub fn run(global: &Global, customers: u64, orders: u64, dir: &Path) -> anyhow::
     ];
     let pages = pages(&guanxi, &db)?;
     steps.push(timed("guanxi status", g(&["status"]))?);
-    let (duck, skipped) = match duckdb(&file) {
-        Ok(s) => (Some(s), None),
-        Err(e) => (None, Some(e)),
+    let (duck, duck_rfm, skipped) = match duckdb(&file) {
+        Ok((load, rfm)) => (Some(load), Some(rfm), None),
+        Err(e) => (None, None, Some(e)),
     };
     let f = Figures {
         customers,
@@ -112,9 +116,11 @@ pub fn run(global: &Global, customers: u64, orders: u64, dir: &Path) -> anyhow::
         file,
         generated_s,
         import_ratio: duck.as_ref().map(|d| steps[0].seconds / d.seconds),
+        build_ratio: duck_rfm.as_ref().map(|d| steps[2].seconds / d.seconds),
         steps,
         pages,
         duckdb_read_csv: duck,
+        duckdb_rfm_subset: duck_rfm,
         duckdb_skipped: skipped,
     };
     report(global.json, &f, text)
@@ -255,7 +261,11 @@ fn get(addr: &str, path: &str) -> anyhow::Result<(u16, f64)> {
     Ok((status, ms))
 }
 
-fn duckdb(file: &Path) -> Result<Step, String> {
+/// DuckDB on the same file, in two processes (each timed with its peak memory): its
+/// `read_csv` into a table, then the profile build's RFM subset from that table — per
+/// buyer recency, frequency and money of paid orders, quintile scores, the 8-class RFM
+/// map, the value pyramid (top 1 / 4 / 15 / 80 % by money) — stored as a table.
+fn duckdb(file: &Path) -> Result<(Step, Step), String> {
     let probe = Command::new("python3").args(["-c", "import duckdb"]).output();
     match probe {
         Ok(o) if o.status.success() => {}
@@ -264,19 +274,48 @@ fn duckdb(file: &Path) -> Result<Step, String> {
     let db = file.with_extension("duckdb");
     let _ = std::fs::remove_file(&db);
     // The paths as Python string literals (Rust's debug quoting reads the same there).
-    let script = format!(
-        "import duckdb\ncon = duckdb.connect({:?})\ncon.execute('SET enable_progress_bar = false')\n\
-         con.execute('CREATE TABLE orders AS SELECT * FROM read_csv(?, header=true)', [{:?}])\n\
+    let head = format!(
+        "import duckdb\ncon = duckdb.connect({:?})\ncon.execute('SET enable_progress_bar = false')\n",
+        db.to_string_lossy()
+    );
+    let load = format!(
+        "{head}con.execute('CREATE TABLE orders AS SELECT * FROM read_csv(?, header=true)', [{:?}])\n\
          print(con.execute('SELECT count(*) FROM orders').fetchone()[0])\n",
-        db.to_string_lossy(),
         file.to_string_lossy()
     );
-    let mut c = Command::new("python3");
-    c.args(["-c", &script]);
-    let step = timed("duckdb read_csv", c).map_err(|e| e.to_string());
+    let rfm = format!(
+        "{head}con.execute(\"\"\"{RFM_SUBSET}\"\"\")\nprint(con.execute('SELECT count(*) FROM profiles').fetchone()[0])\n"
+    );
+    let run = |step: &str, script: &str| {
+        let mut c = Command::new("python3");
+        c.args(["-c", script]);
+        timed(step, c).map_err(|e| e.to_string())
+    };
+    let steps = run("duckdb read_csv", &load).and_then(|l| Ok((l, run("duckdb RFM subset (from its table)", &rfm)?)));
     let _ = std::fs::remove_file(&db);
-    step
+    steps
 }
+
+/// The RFM subset of a profile build, in DuckDB's SQL.
+const RFM_SUBSET: &str = "CREATE TABLE profiles AS
+WITH paid AS (
+  SELECT customer_id, CAST(paid_at AS TIMESTAMP) AS paid_time, amount FROM orders WHERE paid_at IS NOT NULL
+), per AS (
+  SELECT customer_id, date_diff('day', max(paid_time), (SELECT max(paid_time) FROM paid)) AS recency,
+         count(*) AS frequency, sum(amount) AS monetary
+  FROM paid GROUP BY customer_id
+), scored AS (
+  SELECT *, ntile(5) OVER (ORDER BY recency DESC) AS r, ntile(5) OVER (ORDER BY frequency) AS f,
+         ntile(5) OVER (ORDER BY monetary) AS m, percent_rank() OVER (ORDER BY monetary DESC) AS share
+  FROM per
+)
+SELECT *,
+  CASE WHEN r >= 3 AND f >= 3 AND m >= 3 THEN 'important value' WHEN r < 3 AND f >= 3 AND m >= 3 THEN 'important retain'
+       WHEN r >= 3 AND f < 3 AND m >= 3 THEN 'important develop' WHEN r < 3 AND f < 3 AND m >= 3 THEN 'important win back'
+       WHEN r >= 3 AND f >= 3 THEN 'general value' WHEN r < 3 AND f >= 3 THEN 'general retain'
+       WHEN r >= 3 THEN 'general develop' ELSE 'general win back' END AS rfm8,
+  CASE WHEN share < 0.01 THEN 'vip' WHEN share < 0.05 THEN 'major' WHEN share < 0.20 THEN 'medium' ELSE 'small' END AS tier
+FROM scored";
 
 fn text(f: &Figures) -> String {
     let mut out = format!(
@@ -288,7 +327,7 @@ fn text(f: &Figures) -> String {
         f.generated_s
             .map_or(" (reused)".into(), |s| format!(" (generated in {s:.1} s)"))
     );
-    for s in f.steps.iter().chain(&f.duckdb_read_csv) {
+    for s in f.steps.iter().chain(&f.duckdb_read_csv).chain(&f.duckdb_rfm_subset) {
         out += &format!(
             "  {:<48} {:>9.2} s   peak {}\n",
             s.step,
@@ -298,6 +337,9 @@ fn text(f: &Figures) -> String {
     }
     if let Some(r) = f.import_ratio {
         out += &format!("  import / duckdb read_csv {r:>6.1}×   (goal ≤ 2×)\n");
+    }
+    if let Some(r) = f.build_ratio {
+        out += &format!("  profile build / duckdb RFM subset {r:>6.1}×   (goal ≤ 1×)\n");
     }
     if let Some(why) = &f.duckdb_skipped {
         out += &format!("  duckdb skipped: {why}\n");

@@ -1,0 +1,175 @@
+//! Profile builds, written on a rusqlite connection of their own like the imports (see
+//! `tx`): a build replaces every profile, so the profiles' secondary indexes are dropped
+//! and built sorted at commit, and each row is one reused prepared insert.
+
+use std::sync::LazyLock;
+
+use guanxi_store::{
+    BuildRecord, CLASS_KINDS, ClassChange, FigureSums, PreviousClasses, ProfileRow, Result, Satisfaction, sql as q,
+};
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, params, params_from_iter};
+
+use crate::SqliteStore;
+use crate::tx::{blocking, db_err, drop_indexes, insert_sql, open_writer, opt_time, time};
+
+static INSERT_PROFILE: LazyLock<String> = LazyLock::new(|| {
+    let columns: Vec<&str> = q::PROFILE_COLUMNS.split(", ").map(str::trim).collect();
+    insert_sql("profiles", &columns)
+});
+
+impl SqliteStore {
+    /// Stores a build as the current one, with its class changes and figures.
+    pub(crate) async fn write_build(
+        &self,
+        build: &BuildRecord,
+        rows: &mut (dyn Iterator<Item = ProfileRow> + Send),
+    ) -> Result<BuildRecord> {
+        // The figures' satisfaction, read before the write as the build's profiles were:
+        // both describe the shop as of the build.
+        let satisfaction = self.satisfaction_as_of(build.as_of).await?;
+        blocking(|| write(&self.path, build, rows, satisfaction))
+    }
+}
+
+fn write(
+    path: &std::path::Path,
+    build: &BuildRecord,
+    rows: &mut (dyn Iterator<Item = ProfileRow> + Send),
+    satisfaction: Satisfaction,
+) -> Result<BuildRecord> {
+    let conn = open_writer(path).map_err(db_err)?;
+    let previous: i64 = conn
+        .query_row("SELECT count(*) FROM profile_builds", [], |r| r.get(0))
+        .map_err(db_err)?;
+    // The first build has nothing to compare with and records no change.
+    let mut old = if previous > 0 {
+        Some(current_classes(&conn)?)
+    } else {
+        None
+    };
+    conn.execute(
+        "INSERT INTO profile_builds (as_of, built_at, customers, transitions, summary) VALUES (?1, ?2, 0, 0, ?3)",
+        params![time(build.as_of), time(build.built_at), build.summary],
+    )
+    .map_err(db_err)?;
+    let id = conn.last_insert_rowid();
+    let indexes = drop_indexes(&conn, "profiles").map_err(db_err)?;
+    conn.execute("DELETE FROM profiles", []).map_err(db_err)?;
+    let (mut customers, mut transitions) = (0_i64, 0_i64);
+    let mut sums = FigureSums::default();
+    let mut changes: Vec<ClassChange> = Vec::new();
+    {
+        let mut insert = conn.prepare_cached(&INSERT_PROFILE).map_err(db_err)?;
+        let mut record = conn
+            .prepare_cached(
+                "INSERT OR FAIL INTO class_transitions (build_id, customer_id, kind, from_class, to_class, as_of) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(db_err)?;
+        let as_of = time(build.as_of);
+        let mut flush = |changes: &mut Vec<ClassChange>| -> Result<()> {
+            for c in changes.drain(..) {
+                record
+                    .execute(params![id, c.customer_id, c.kind, c.from, c.to, as_of])
+                    .map_err(db_err)?;
+                transitions += 1;
+            }
+            Ok(())
+        };
+        for p in rows {
+            sums.add(&p);
+            if let Some(old) = old.as_mut() {
+                old.changes(&p, &mut changes);
+                flush(&mut changes)?;
+            }
+            insert_profile(&mut insert, id, &p).map_err(db_err)?;
+            customers += 1;
+        }
+        if let Some(old) = old.as_mut() {
+            old.gone(&mut changes);
+            flush(&mut changes)?;
+        }
+    }
+    for sql in &indexes {
+        conn.execute_batch(sql).map_err(db_err)?;
+    }
+    conn.execute(
+        "UPDATE profile_builds SET customers = ?1, transitions = ?2, figures = ?3 WHERE id = ?4",
+        params![customers, transitions, sums.finish(satisfaction).to_json(), id],
+    )
+    .map_err(db_err)?;
+    conn.execute_batch("COMMIT").map_err(db_err)?;
+    Ok(BuildRecord {
+        id,
+        customers,
+        transitions,
+        ..build.clone()
+    })
+}
+
+fn insert_profile(
+    insert: &mut rusqlite::CachedStatement<'_>,
+    build_id: i64,
+    p: &ProfileRow,
+) -> rusqlite::Result<usize> {
+    let [first_paid_at, last_paid_at, next_purchase_at] = [
+        opt_time(p.first_paid_at),
+        opt_time(p.last_paid_at),
+        opt_time(p.next_purchase_at),
+    ];
+    let [won_back, upgrade_potential] = [i64::from(p.won_back), i64::from(p.upgrade_potential)];
+    let c = &p.classes;
+    let values: [&dyn ToSql; 32] = [
+        &p.customer_id,
+        &build_id,
+        &c[0],
+        &c[1],
+        &c[2],
+        &c[3],
+        &c[4],
+        &c[5],
+        &c[6],
+        &c[7],
+        &p.r,
+        &p.f,
+        &p.m,
+        &p.recency_days,
+        &p.paid_orders,
+        &p.frequency,
+        &p.cycle_days,
+        &p.discount_share,
+        &p.complaint_count,
+        &p.praise_count,
+        &p.paid_amount_cents,
+        &p.profit_cents,
+        &p.refunds_cents,
+        &p.monetary_cents,
+        &won_back,
+        &upgrade_potential,
+        &first_paid_at,
+        &last_paid_at,
+        &p.p_alive,
+        &p.expected_purchases,
+        &p.clv_cents,
+        &next_purchase_at,
+    ];
+    insert.execute(params_from_iter(values))
+}
+
+/// The classes of the current build, for the next build's transitions.
+fn current_classes(conn: &Connection) -> Result<PreviousClasses> {
+    let mut out = PreviousClasses::default();
+    let mut read = conn
+        .prepare(&format!("SELECT customer_id, {} FROM profiles", CLASS_KINDS.join(", ")))
+        .map_err(db_err)?;
+    let mut rows = read.query([]).map_err(db_err)?;
+    while let Some(row) = rows.next().map_err(db_err)? {
+        let mut classes: [Option<String>; 8] = Default::default();
+        for (k, slot) in classes.iter_mut().enumerate() {
+            *slot = row.get(k + 1).map_err(db_err)?;
+        }
+        out.insert(row.get(0).map_err(db_err)?, classes);
+    }
+    Ok(out)
+}
