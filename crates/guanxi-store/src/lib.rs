@@ -32,6 +32,7 @@ pub mod testsuite;
 
 mod history;
 pub mod outbox;
+mod profile_columns;
 mod profiles;
 pub mod segment;
 #[doc(hidden)]
@@ -47,6 +48,7 @@ pub use outbox::{
     Claimed, Entry, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState, Recipient,
     SentMessage, Settle, Task,
 };
+pub use profile_columns::ProfileColumns;
 pub use profiles::{
     BuildFigures, BuildRecord, CLASS_KINDS, CLV_BUCKETS, ClassChange, ClassTotal, ClvBucket, FigureSums, MergeChange,
     MergeProposal, Movement, PreviousClasses, ProfileRow, Satisfaction, SavedSegment, SegmentMember, SegmentPlan,
@@ -274,6 +276,10 @@ pub trait Store: Outbox + Send + Sync {
     /// How many profiled customers match an expression (nested segments already inlined),
     /// with behaviour windows ending at `as_of`.
     async fn segment_count(&self, expr: &Expr, as_of: DateTime<Utc>) -> Result<u64>;
+
+    /// The current build's profile columns, for counting segments in memory
+    /// ([`ProfileColumns::count`]); `None` before the first build.
+    async fn profile_columns(&self) -> Result<Option<ProfileColumns>>;
 
     /// Matching customers with `id > after_id`, in id order, at most `limit`.
     async fn segment_members(

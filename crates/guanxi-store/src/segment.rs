@@ -147,7 +147,7 @@ fn column(attr: Attr) -> (&'static str, bool) {
 }
 
 /// The bound form of a value for an attribute (the parser guarantees the kinds match).
-fn bind(attr: Attr, v: &Value) -> Bind {
+pub(crate) fn bind(attr: Attr, v: &Value) -> Bind {
     match (attr.kind(), v) {
         (Kind::Money, Value::Number(n)) => Bind::Int(n.as_cents().unwrap_or(n.0 / 100)),
         (Kind::Integer, Value::Number(n)) => Bind::Int(n.as_int().unwrap_or(n.0 / 10_000)),

@@ -645,6 +645,82 @@ pub async fn segments_count_list_and_explain(store: &dyn Store) {
     assert!(!store.delete_segment("slipping").await.unwrap());
 }
 
+/// The build's profile columns count every profile-only expression as the store's SQL
+/// does (missing values false, `not` their complement, money in cents, booleans), and
+/// leave to the SQL what reads anything else.
+pub async fn profile_columns_count_as_the_store(store: &dyn Store) {
+    let orders: Vec<Order> = (0..40).map(|i| order(&format!("o{i}"), &format!("c{i}"), 1)).collect();
+    upsert(store, &orders).await;
+    let mut rows = Vec::new();
+    for i in 0..40_i64 {
+        let id = id_of(store, &format!("c{i}")).await;
+        let classes = match i % 3 {
+            0 => LOYAL,
+            1 => SLIPPING,
+            _ => ["new", "", "", "", "", "", "", ""],
+        };
+        let mut p = profile_row(id, classes, i % 5, i * 137 - 2000);
+        p.r = (i % 4 != 0).then_some(i % 5 + 1);
+        p.f = (i % 4 != 0).then_some((i * 7) % 5 + 1);
+        p.cycle_days = (i % 3 == 0).then_some(i as f64 * 1.5);
+        p.discount_share = (i % 10) as f64 / 10.0;
+        p.won_back = i % 7 == 0;
+        p.p_alive = (i % 2 == 0).then_some((i % 10) as f64 / 10.0);
+        p.clv_cents = (i % 6 != 0).then_some(i * 1000);
+        p.refunds_cents = i % 3 * 250;
+        rows.push(p);
+    }
+    let as_of = at(86_400);
+    store.save_build(&build(as_of), &mut rows.into_iter()).await.unwrap();
+    let columns = store.profile_columns().await.unwrap().expect("a build");
+    assert_eq!(columns.len(), 40);
+    for text in [
+        "relationship = 'loyal'",
+        "relationship != 'loyal'",
+        "lifecycle = 'decline'",
+        "not lifecycle = 'decline'",
+        "lifecycle != 'decline'",
+        "tier in ('vip', 'major')",
+        "not tier in ('vip', 'major')",
+        "rfm11 = 'At Risk' or relationship = 'loyal' and profit > 5",
+        "relationship = 'loyal' and profit > 5.00 or rfm11 = 'At Risk'",
+        "profit >= -3.50 and profit < 20",
+        "paid_orders between 1 and 3",
+        "not paid_orders between 1 and 3",
+        "r >= 3",
+        "not r >= 3",
+        "r = 2 and f in (1, 2, 3)",
+        "recency_days <= 10",
+        "cycle_days > 10",
+        "not cycle_days > 10",
+        "discount_share >= 0.5",
+        "won_back = true",
+        "won_back = false and upgrade_potential = false",
+        "p_alive < 0.5",
+        "p_alive between 0.2 and 0.6",
+        "clv >= 100",
+        "not clv >= 100",
+        "refunds > 2.49",
+        "paid_amount <= 10 and monetary = 0",
+        "complaint_count = 0 and praise_count = 0",
+        "(lifecycle = 'decline' or activity = 'active') and not (r <= 2 or p_alive > 0.7)",
+    ] {
+        let e = guanxi_domain::segment::parse(text).unwrap();
+        let sql = store.segment_count(&e, as_of).await.unwrap();
+        assert_eq!(columns.count(&e), Some(sql), "{text}");
+    }
+    for text in [
+        "tag = 'vip'",
+        "province = '广东省'",
+        "source = 'taobao'",
+        "bought(within = 30d) >= 1",
+        "paid_orders >= 1 and tag != 'vip'",
+    ] {
+        let e = guanxi_domain::segment::parse(text).unwrap();
+        assert_eq!(columns.count(&e), None, "{text}: not profile columns alone");
+    }
+}
+
 /// The customers page's search and the 360 page's history: by id, external id, mobile
 /// number, email or name prefix; orders with their items, service records and reviews,
 /// newest first, with those of a customer merged in.
@@ -1306,6 +1382,7 @@ macro_rules! store_stories {
             settings_and_import_history,
             builds_record_class_transitions,
             segments_count_list_and_explain,
+            profile_columns_count_as_the_store,
             reports_sum_the_current_build,
             merge_keeps_the_most_restrictive_consent_and_unmerges,
             search_and_history_find_a_customer,

@@ -104,7 +104,7 @@ pub async fn show(
         (Some(found), _) => (None, s.store.search_customers(found, PAGE).await?, None),
         (None, Ok(e)) => {
             let (count, members) = tokio::try_join!(
-                s.store.segment_count(e, build.as_of),
+                crate::counts::count(&s, e, &build),
                 s.store.segment_members(e, build.as_of, p.after.unwrap_or(0), PAGE)
             )?;
             (Some(count), members, None)
@@ -370,7 +370,7 @@ pub async fn count(State(s): State<AppState>, Query(filter): Query<Filter>) -> R
         return Ok((StatusCode::CONFLICT, Json(json!({ "error": "no profile build yet" }))).into_response());
     };
     Ok(match resolve(&s, &filter.text()).await? {
-        Ok(e) => Json(json!({ "customers": s.store.segment_count(&e, build.as_of).await? })).into_response(),
+        Ok(e) => Json(json!({ "customers": crate::counts::count(&s, &e, &build).await? })).into_response(),
         Err(why) => (StatusCode::BAD_REQUEST, Json(json!({ "error": why }))).into_response(),
     })
 }

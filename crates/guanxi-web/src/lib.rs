@@ -6,6 +6,7 @@
 //! no script. The crate reads the store only; it builds without DataFusion.
 
 mod chart;
+pub mod counts;
 mod customer;
 mod customers;
 mod dashboard;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub tz: ShopTz,
     /// Tracked links, unsubscribe links and SMS replies (engagement).
     pub responses: Option<Responses>,
+    /// The current build's profile columns, for live segment counts.
+    pub counts: Arc<counts::ProfileCounts>,
 }
 
 /// The application's routes.

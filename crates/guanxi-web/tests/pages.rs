@@ -61,6 +61,7 @@ async fn empty_shop() -> (tempfile::TempDir, Arc<SqliteStore>, AppState) {
         analytics: Arc::new(Fixed(store.clone())),
         tz: Default::default(),
         responses: None,
+        counts: Default::default(),
     };
     (dir, store, state)
 }

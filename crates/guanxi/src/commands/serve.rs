@@ -57,6 +57,7 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
         }),
         tz: o.tz,
         responses: Some(responses),
+        counts: Default::default(),
     };
     // The dashboard's monthly figures and the orders page's default (quarters), computed
     // before the first visit asks.
@@ -64,6 +65,13 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
     tokio::spawn(async move {
         let _ = warm.order_reports(Granularity::Month).await;
         let _ = warm.order_figures(Granularity::Quarter).await;
+    });
+    // And the current build's profile columns, for the customers page's live counts.
+    let warm = state.clone();
+    tokio::spawn(async move {
+        if let Ok(Some(build)) = warm.store.latest_build().await {
+            let _ = warm.counts.columns(&warm, &build).await;
+        }
     });
     guanxi_web::serve(addr, state)
         .await
