@@ -7,7 +7,7 @@
 //! same `bind`, a comparison with a missing value is false (so `not` is plain negation),
 //! and the story suite holds both to the same counts on every backend.
 
-use guanxi_domain::segment::{Attr, Cond, Expr, Op};
+use guanxi_domain::segment::{Attr, CLASS_ATTRS, Cond, Expr, Op};
 
 use crate::ProfileRow;
 use crate::segment::{Bind, bind};
@@ -60,17 +60,6 @@ const REAL_ATTRS: [Attr; 4] = [
     Attr::DiscountShare,
     Attr::PAlive,
     Attr::ExpectedPurchases,
-];
-
-const CLASS_ATTRS: [Attr; 8] = [
-    Attr::Relationship,
-    Attr::Activity,
-    Attr::Lifecycle,
-    Attr::Quadrant,
-    Attr::Pricing,
-    Attr::Tier,
-    Attr::Rfm8,
-    Attr::Rfm11,
 ];
 
 fn int_of(attr: Attr, p: &ProfileRow) -> Option<i64> {
