@@ -386,9 +386,28 @@ impl Scheduler<'_> {
                         occurrence: occurrence.clone(),
                     })
                     .collect();
+                let going_on: Vec<&Entry> = before.values().filter(|e| now_in.contains(&e.customer_id)).collect();
+                planned.runs += (new.len() + going_on.len()) as u64;
+                // Of the runs going on, only those with a step that may fall due in this
+                // window are planned again. A run spread into the future had what falls
+                // due by its start queued when it entered, and nothing else is due before
+                // it starts; a step timed from the run's start is due when it is due (a
+                // paid order can only stop it), and a message already expired is dropped
+                // below anyway; a step timed from an event can be due at any time, so a
+                // program with one plans every run. Spares a steady pass the paid-order
+                // lookups of runs with nothing to plan.
+                let timed_from_events = program.steps.iter().any(|s| s.on.is_some());
+                let may_fall_due = |e: &Entry| {
+                    timed_from_events
+                        || (e.started_at <= now
+                            && program
+                                .due(e.started_at, &|_| None, now, self.tz)
+                                .iter()
+                                .any(|(i, at)| *at >= since && !self.expired(program, *i, *at, now)))
+                };
                 let runs: Vec<&Entry> = new
                     .iter()
-                    .chain(before.values().filter(|e| now_in.contains(&e.customer_id)))
+                    .chain(going_on.into_iter().filter(|e| may_fall_due(e)))
                     .collect();
                 // A run stops at the customer's next paid order (the offer worked).
                 let ids: Vec<i64> = runs.iter().map(|e| e.customer_id).collect();
@@ -400,7 +419,6 @@ impl Scheduler<'_> {
                     }
                 }
                 for e in runs {
-                    planned.runs += 1;
                     let next_paid = paid
                         .get(&e.customer_id)
                         .and_then(|v| v.iter().filter(|t| **t > e.started_at).min().copied());
@@ -537,6 +555,12 @@ impl Scheduler<'_> {
             out.extend(page.iter().map(|m| m.id));
         }
         Ok(Some(out))
+    }
+
+    /// Whether step `i`'s message, due at `due`, has expired by `now` (the worker would
+    /// drop it unsent; actions do not expire).
+    fn expired(&self, program: &Program, i: usize, due: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        matches!(program.steps[i].action, Action::Send { .. }) && self.policy.expires(program.priority, due) <= now
     }
 
     /// Adds the send steps of one run due by `now` (and not before the program was
