@@ -3,11 +3,11 @@
 use std::sync::LazyLock;
 
 use guanxi_domain as dom;
-use guanxi_store::{Outcome, Result, Upserted, classify, sql as q};
+use guanxi_store::{Outcome, Result, Upserted, sql as q};
 use rusqlite::types::ToSql;
 use rusqlite::{params, params_from_iter};
 
-use crate::tx::{SqliteTx, db_err, existing, insert_sql, opt_time, stored_id, time, update_sql};
+use crate::tx::{SqliteTx, db_err, insert_sql, opt_time, plan, time, update_sql};
 
 static INSERT: LazyLock<String> = LazyLock::new(|| insert_sql("customers", q::CUSTOMER_COLUMNS));
 static UPDATE: LazyLock<String> = LazyLock::new(|| update_sql("customers", q::CUSTOMER_COLUMNS, "", ""));
@@ -16,16 +16,14 @@ static UPDATE: LazyLock<String> = LazyLock::new(|| update_sql("customers", q::CU
 /// consent the import does not bring a newer record for.
 pub(crate) fn upsert(tx: &mut SqliteTx, customers: &[dom::Customer]) -> Result<Upserted> {
     let (conn, ids) = tx.parts()?;
-    let stored = existing(conn, "customers", customers, |c| {
-        (c.key.source.as_str(), c.key.external_id.as_str())
-    })?;
-    let classified = classify(
+    let planned = plan(
+        conn,
+        "customers",
         customers,
-        |c| (c.key.source.as_str().to_string(), c.key.external_id.clone()),
+        |c| (c.key.source.as_str(), c.key.external_id.as_str()),
         dom::Customer::fingerprint,
-        &stored,
-    );
-    let outcomes = classified.iter().map(|(o, _, _)| *o).collect();
+    )?;
+    let outcomes = planned.iter().map(|(o, ..)| *o).collect();
     let mut insert = conn.prepare_cached(&INSERT).map_err(db_err)?;
     let mut update = conn.prepare_cached(&UPDATE).map_err(db_err)?;
     // A withdrawal of consent (an unsubscribe, a TD reply) is evidence: an import of older
@@ -62,7 +60,7 @@ pub(crate) fn upsert(tx: &mut SqliteTx, customers: &[dom::Customer]) -> Result<U
     let mut insert_tag = conn
         .prepare_cached("INSERT INTO customer_tags (customer_id, tag) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
         .map_err(db_err)?;
-    for (outcome, fingerprint, c) in classified {
+    for (outcome, fingerprint, stored, c) in planned {
         if outcome == Outcome::Unchanged {
             continue;
         }
@@ -105,15 +103,14 @@ pub(crate) fn upsert(tx: &mut SqliteTx, customers: &[dom::Customer]) -> Result<U
             &max_messages_per_week,
             &fingerprint,
         ];
-        let id = if outcome == Outcome::Inserted {
-            insert.execute(params_from_iter(values)).map_err(db_err)?;
-            conn.last_insert_rowid()
-        } else {
-            let id = stored_id(&stored, c.key.source.as_str(), &c.key.external_id)?;
+        let id = if let Some(id) = stored {
             update
                 .execute(params_from_iter(values.iter().chain([&id as &dyn ToSql].iter())))
                 .map_err(db_err)?;
             id
+        } else {
+            insert.execute(params_from_iter(values)).map_err(db_err)?;
+            conn.last_insert_rowid()
         };
         ids.insert(c.key.clone(), id);
         let kept: Vec<(String, String, String)> = denials

@@ -3,11 +3,11 @@
 use std::sync::LazyLock;
 
 use guanxi_domain as dom;
-use guanxi_store::{OrdersUpserted, Outcome, Result, StoredOrder, classify, sql as q};
+use guanxi_store::{OrdersUpserted, Outcome, Result, StoredOrder, sql as q};
 use rusqlite::types::ToSql;
 use rusqlite::{params, params_from_iter};
 
-use crate::tx::{SqliteTx, customer_id, db_err, existing, insert_sql, opt_time, stored_id, time, update_sql};
+use crate::tx::{SqliteTx, customer_id, db_err, insert_sql, opt_time, plan, time, update_sql};
 
 /// A new order, revision 1 (the last value).
 static INSERT: LazyLock<String> = LazyLock::new(|| {
@@ -27,17 +27,15 @@ static INSERT_LINE: LazyLock<String> = LazyLock::new(|| {
 /// Inserts new orders, replaces changed ones (their lines too), leaves unchanged ones.
 pub(crate) fn upsert(tx: &mut SqliteTx, orders: &[dom::Order]) -> Result<OrdersUpserted> {
     let (conn, ids) = tx.parts()?;
-    let stored = existing(conn, "orders", orders, |o| {
-        (o.key.source.as_str(), o.key.external_id.as_str())
-    })?;
-    let classified = classify(
+    let planned = plan(
+        conn,
+        "orders",
         orders,
-        |o| (o.key.source.as_str().to_string(), o.key.external_id.clone()),
+        |o| (o.key.source.as_str(), o.key.external_id.as_str()),
         dom::Order::fingerprint,
-        &stored,
-    );
+    )?;
     let mut result = OrdersUpserted {
-        outcomes: classified.iter().map(|(o, _, _)| *o).collect(),
+        outcomes: planned.iter().map(|(o, ..)| *o).collect(),
         ..Default::default()
     };
     let mut insert = conn.prepare_cached(&INSERT).map_err(db_err)?;
@@ -46,7 +44,7 @@ pub(crate) fn upsert(tx: &mut SqliteTx, orders: &[dom::Order]) -> Result<OrdersU
         .prepare_cached("DELETE FROM order_lines WHERE order_id = ?1")
         .map_err(db_err)?;
     let mut insert_line = conn.prepare_cached(&INSERT_LINE).map_err(db_err)?;
-    for (outcome, fingerprint, o) in classified {
+    for (outcome, fingerprint, stored, o) in planned {
         if outcome == Outcome::Unchanged {
             continue;
         }
@@ -91,14 +89,7 @@ pub(crate) fn upsert(tx: &mut SqliteTx, orders: &[dom::Order]) -> Result<OrdersU
             &o.city,
             &fingerprint,
         ];
-        let (id, revision) = if outcome == Outcome::Inserted {
-            let revision = 1_i64;
-            insert
-                .execute(params_from_iter(values.iter().chain([&revision as &dyn ToSql].iter())))
-                .map_err(db_err)?;
-            (conn.last_insert_rowid(), revision)
-        } else {
-            let id = stored_id(&stored, o.key.source.as_str(), &o.key.external_id)?;
+        let (id, revision) = if let Some(id) = stored {
             let revision: i64 = update
                 .query_row(params_from_iter(values.iter().chain([&id as &dyn ToSql].iter())), |r| {
                     r.get(0)
@@ -106,6 +97,12 @@ pub(crate) fn upsert(tx: &mut SqliteTx, orders: &[dom::Order]) -> Result<OrdersU
                 .map_err(db_err)?;
             delete_lines.execute([id]).map_err(db_err)?;
             (id, revision)
+        } else {
+            let revision = 1_i64;
+            insert
+                .execute(params_from_iter(values.iter().chain([&revision as &dyn ToSql].iter())))
+                .map_err(db_err)?;
+            (conn.last_insert_rowid(), revision)
         };
         for (n, l) in (1_i64..).zip(&o.lines) {
             insert_line

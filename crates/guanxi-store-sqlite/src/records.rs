@@ -3,11 +3,11 @@
 use std::sync::LazyLock;
 
 use guanxi_domain as dom;
-use guanxi_store::{Outcome, Result, Upserted, classify, sql as q};
+use guanxi_store::{Outcome, Result, Upserted, sql as q};
 use rusqlite::types::ToSql;
 use rusqlite::{Statement, params_from_iter};
 
-use crate::tx::{SqliteTx, customer_id, db_err, existing, insert_sql, opt_time, stored_id, time, update_sql};
+use crate::tx::{SqliteTx, customer_id, db_err, insert_sql, opt_time, plan, time, update_sql};
 
 /// The insert and the update of a record's table.
 struct Sql {
@@ -46,34 +46,21 @@ trait Record {
 /// not yet known.
 fn upsert<T: Record>(tx: &mut SqliteTx, records: &[T], sql: &Sql) -> Result<Upserted> {
     let (conn, ids) = tx.parts()?;
-    let stored = existing(conn, T::TABLE, records, T::key)?;
-    let classified = classify(
-        records,
-        |r| {
-            let (s, id) = r.key();
-            (s.to_string(), id.to_string())
-        },
-        T::fingerprint,
-        &stored,
-    );
+    let planned = plan(conn, T::TABLE, records, T::key, T::fingerprint)?;
     let mut result = Upserted {
-        outcomes: classified.iter().map(|(o, _, _)| *o).collect(),
+        outcomes: planned.iter().map(|(o, ..)| *o).collect(),
         customers_inserted: 0,
     };
     let mut insert = conn.prepare_cached(&sql.insert).map_err(db_err)?;
     let mut update = conn.prepare_cached(&sql.update).map_err(db_err)?;
-    for (outcome, fingerprint, r) in classified {
+    for (outcome, fingerprint, stored, r) in planned {
         if outcome == Outcome::Unchanged {
             continue;
         }
         let cid = customer_id(conn, ids, r.customer(), &mut result.customers_inserted)?;
-        if outcome == Outcome::Inserted {
-            r.write(&mut insert, cid, fingerprint, None).map_err(db_err)?;
-        } else {
-            let (source, external_id) = r.key();
-            let id = stored_id(&stored, source, external_id)?;
-            r.write(&mut update, cid, fingerprint, Some(id)).map_err(db_err)?;
-        }
+        // An update binds the stored row's id after the values.
+        let statement = if stored.is_some() { &mut update } else { &mut insert };
+        r.write(statement, cid, fingerprint, stored).map_err(db_err)?;
     }
     Ok(result)
 }

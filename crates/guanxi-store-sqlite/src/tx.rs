@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use guanxi_domain as dom;
-use guanxi_store::{ImportRecord, OrdersUpserted, Result, StoreError, StoreTx, Upserted};
+use guanxi_store::{ImportRecord, OrdersUpserted, Outcome, Result, StoreError, StoreTx, Upserted, classify};
 use rusqlite::{Connection, params};
 
 /// A write transaction on a [`crate::SqliteStore`].
@@ -173,29 +173,36 @@ pub(crate) fn customer_id(
     Ok(id)
 }
 
-/// Id and fingerprint of each stored record of `table` with these keys, one indexed probe
-/// per key (a prepared statement reused: cheaper in SQLite than a long `IN` list).
-pub(crate) fn existing<'a, T>(
+/// One record of a batch against the store: its outcome ([`classify`]'s), its
+/// fingerprint, its stored id (an update's row), the record.
+pub(crate) type Planned<'a, T> = (Outcome, i64, Option<i64>, &'a T);
+
+/// Sorts a batch against what the store holds, one indexed probe per key (a prepared
+/// statement reused: cheaper in SQLite than a long `IN` list).
+pub(crate) fn plan<'a, T>(
     conn: &Connection,
     table: &str,
     records: &'a [T],
     key: impl Fn(&'a T) -> (&'a str, &'a str),
-) -> Result<HashMap<(String, String), (i64, i64)>> {
+    fingerprint: impl Fn(&T) -> i64,
+) -> Result<Vec<Planned<'a, T>>> {
     let mut probe = conn
         .prepare_cached(&format!(
             "SELECT id, content_hash FROM {table} WHERE external_id = ?1 AND source = ?2"
         ))
         .map_err(db_err)?;
-    let mut out = HashMap::new();
+    let mut stored = HashMap::new();
     for r in records {
         let (source, id) = key(r);
         let mut rows = probe.query(params![id, source]).map_err(db_err)?;
         if let Some(row) = rows.next().map_err(db_err)? {
-            let found = (row.get(0).map_err(db_err)?, row.get(1).map_err(db_err)?);
-            out.insert((source.to_string(), id.to_string()), found);
+            stored.insert((source, id), (row.get(0).map_err(db_err)?, row.get(1).map_err(db_err)?));
         }
     }
-    Ok(out)
+    Ok(classify(records, &key, fingerprint, &stored)
+        .into_iter()
+        .map(|(outcome, fp, r)| (outcome, fp, stored.get(&key(r)).map(|(id, _)| *id), r))
+        .collect())
 }
 
 /// `INSERT OR FAIL INTO table (columns) VALUES (?1, …)` for one row. `OR FAIL`, with
@@ -226,18 +233,6 @@ pub(crate) fn update_sql(table: &str, columns: &[&str], extra_set: &str, returni
         set.join(", "),
         columns.len() + 1
     )
-}
-
-/// The stored id of a record the probe found (an update).
-pub(crate) fn stored_id(
-    stored: &HashMap<(String, String), (i64, i64)>,
-    source: &str,
-    external_id: &str,
-) -> Result<i64> {
-    stored
-        .get(&(source.to_string(), external_id.to_string()))
-        .map(|(id, _)| *id)
-        .ok_or_else(|| StoreError::Database(format!("{source}:{external_id} vanished during the write")))
 }
 
 #[async_trait::async_trait]

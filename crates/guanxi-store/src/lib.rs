@@ -349,7 +349,7 @@ pub trait StoreTx: Send {
 /// backend, so "unchanged" means one thing.
 pub fn classify<'a, T, K: std::hash::Hash + Eq>(
     records: &'a [T],
-    key: impl Fn(&T) -> K,
+    key: impl Fn(&'a T) -> K,
     fingerprint: impl Fn(&T) -> i64,
     existing: &HashMap<K, (i64, i64)>,
 ) -> Vec<(Outcome, i64, &'a T)> {
