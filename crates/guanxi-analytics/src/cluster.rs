@@ -8,8 +8,9 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::StreamExt;
-use guanxi_domain::Cents;
 use guanxi_domain::profile::OrderFact;
+use guanxi_domain::report::{Granularity, OrderFigures, OrderSummary, PeriodOrders};
+use guanxi_domain::{Cents, OrderStatus, ShopTz};
 use guanxi_lake::Lake;
 
 use crate::{AnalyticsError, Result};
@@ -119,6 +120,52 @@ impl Session {
             }
         }
         Ok(first)
+    }
+}
+
+impl Session {
+    /// The shop's order figures at each of `granularities`: every order's summary (newest
+    /// revision, any status, any buyer or none) from one aggregation, folded by the domain.
+    pub(crate) async fn figures(&self, tz: ShopTz, granularities: &[Granularity]) -> Result<Vec<Vec<PeriodOrders>>> {
+        let mut figures: Vec<OrderFigures> = granularities.iter().map(|g| OrderFigures::new(tz, *g)).collect();
+        if self.has_data {
+            let sql = "WITH updated AS (SELECT order_id, max(revision) AS revision FROM order_lines WHERE revision > 1 GROUP BY order_id) \
+                 SELECT max(CAST(l.created_at AS BIGINT)) AS created_us, max(CAST(l.status AS VARCHAR)) AS status, \
+                        max(CASE WHEN l.customer_id IS NULL THEN 1 ELSE 0 END) AS guest, \
+                        sum(l.amount_cents) AS goods, max(l.shipping_cents) AS shipping, sum(l.refund_cents) AS refund \
+                 FROM order_lines l LEFT JOIN updated u ON l.order_id = u.order_id \
+                 WHERE (u.revision IS NULL OR l.revision = u.revision) \
+                 GROUP BY l.order_id";
+            let mut stream = self.ctx.sql(sql).await?.execute_stream().await?;
+            let bad = |e: String| AnalyticsError::Schema(e);
+            while let Some(batch) = stream.next().await {
+                let b = batch?;
+                let (created, guest, goods, shipping, refund) = (
+                    i64_col(&b, "created_us")?,
+                    i64_col(&b, "guest")?,
+                    i64_col(&b, "goods")?,
+                    i64_col(&b, "shipping")?,
+                    i64_col(&b, "refund")?,
+                );
+                let status = b.column_by_name("status").ok_or_else(|| bad("status".into()))?;
+                let status = datafusion::arrow::compute::cast(status, &datafusion::arrow::datatypes::DataType::Utf8)
+                    .map_err(|e| bad(e.to_string()))?;
+                let status = status.as_string::<i32>();
+                for i in 0..b.num_rows() {
+                    let summary = OrderSummary {
+                        created_at: DateTime::from_timestamp_micros(created.value(i))
+                            .ok_or_else(|| bad("a creation time out of range".into()))?,
+                        status: OrderStatus::parse(status.value(i)).map_err(|e| bad(e.to_string()))?,
+                        guest: guest.value(i) > 0,
+                        goods: Cents(goods.value(i)),
+                        shipping: Cents(shipping.value(i)),
+                        refund: Cents(refund.value(i)),
+                    };
+                    figures.iter_mut().for_each(|f| f.add_summary(&summary));
+                }
+            }
+        }
+        Ok(figures.into_iter().map(OrderFigures::finish).collect())
     }
 }
 

@@ -12,8 +12,9 @@
 //!   test holds the two equal. DataFusion is behind the feature because it is most of a
 //!   newcomer's first build.
 //! - This crate reads files, never the store's tables.
-//! - Memory: the scan's per-order facts, then one chunk of persons at a time, plus one
-//!   profile per person.
+//! - Memory: the scan's per-order facts (80 bytes an order, sorted in place), then one
+//!   chunk of persons at a time into their measures; profiles are made from the
+//!   measures a chunk at a time (`Assembled::each_chunk`).
 
 use std::collections::HashMap;
 
@@ -23,15 +24,15 @@ use guanxi_domain::profile::{
     self, Classes, Explained, Measures, OrderFact, Population, ReviewFact, RfmScores, ServiceFact, Settings, Standing,
     Tier,
 };
-use guanxi_domain::report::{Granularity, OrderReports, Reports};
+use guanxi_domain::report::{Granularity, OrderReports, PeriodOrders, Reports};
 use guanxi_domain::{Cents, ShopTz};
-use guanxi_lake::Lake;
+use guanxi_lake::{Lake, LakeVersion};
 
 #[cfg(feature = "cluster")]
 mod cluster;
 mod scan;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyticsError {
@@ -93,6 +94,16 @@ impl Engine {
         })
     }
 
+    /// The shop's order figures at each of `granularities` over every order in the lake
+    /// (newest revision, guests' and unpaid ones too).
+    pub async fn order_figures(&self, tz: ShopTz, granularities: &[Granularity]) -> Result<Vec<Vec<PeriodOrders>>> {
+        match &self.scan {
+            Scan::Files(s) => s.figures(tz, granularities),
+            #[cfg(feature = "cluster")]
+            Scan::DataFusion(s) => s.figures(tz, granularities).await,
+        }
+    }
+
     /// When the newest order was paid (or created): the default as-of moment.
     pub async fn last_order_at(&self) -> Result<Option<DateTime<Utc>>> {
         match &self.scan {
@@ -116,6 +127,147 @@ pub struct People {
     /// from the store: complaints, praise, DSR ratings and service costs in the profit.
     pub service: HashMap<i64, Vec<ServiceFact>>,
     pub reviews: HashMap<i64, Vec<ReviewFact>>,
+}
+
+/// The granularities the shop's reports are kept at.
+pub const GRANULARITIES: [Granularity; 3] = [Granularity::Month, Granularity::Quarter, Granularity::Year];
+
+/// The shop's reports at every granularity as of the last order — the reports over paid
+/// orders (repurchase, categories, retention, cohorts, cycles) and the order figures over
+/// every order — with what they were computed from, so that they can be kept (beside the
+/// lake) and served until the lake or the merges change, instead of a pass over every
+/// order at each first view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShopReports {
+    pub basis: ReportsBasis,
+    pub reports: Vec<Reports>,
+    pub figures: Vec<(Granularity, Vec<PeriodOrders>)>,
+}
+
+/// What shop reports are computed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportsBasis {
+    pub lake: LakeVersion,
+    /// Merged customer → person: a merge moves a customer's orders to the person.
+    pub merged_into: Vec<(i64, i64)>,
+    /// The shop's time zone (periods are shop days).
+    pub tz: String,
+    /// The `[cycle]` setting: cycles are measured over purchase occasions.
+    pub occasion_gap_seconds: i64,
+}
+
+impl ReportsBasis {
+    /// The basis of reports computed from `lake` now.
+    pub fn of(lake: &Lake, merged_into: &[(i64, i64)], tz: ShopTz, occasion_gap: chrono::Duration) -> Result<Self> {
+        let version = lake.version().map_err(|e| AnalyticsError::Lake(e.to_string()))?;
+        Ok(ReportsBasis::new(version, merged_into, tz, occasion_gap))
+    }
+
+    pub fn new(lake: LakeVersion, merged_into: &[(i64, i64)], tz: ShopTz, occasion_gap: chrono::Duration) -> Self {
+        let mut merged_into = merged_into.to_vec();
+        merged_into.sort_unstable();
+        ReportsBasis {
+            lake,
+            merged_into,
+            tz: tz.0.name().to_string(),
+            occasion_gap_seconds: occasion_gap.num_seconds(),
+        }
+    }
+
+    fn occasion_gap(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.occasion_gap_seconds)
+    }
+}
+
+impl ShopReports {
+    pub fn reports(&self, g: Granularity) -> Option<&Reports> {
+        self.reports.iter().find(|r| r.granularity == g)
+    }
+
+    pub fn figures(&self, g: Granularity) -> Option<&[PeriodOrders]> {
+        self.figures.iter().find(|(f, _)| *f == g).map(|(_, p)| p.as_slice())
+    }
+}
+
+/// The shop's reports as of the last order, in one pass over the paid orders and one over
+/// every order; `None` when the lake holds no orders.
+pub async fn shop_reports(engine: &Engine, tz: ShopTz, basis: ReportsBasis) -> Result<Option<ShopReports>> {
+    let Some(as_of) = engine.last_order_at().await? else {
+        return Ok(None);
+    };
+    let mut reports = report_accumulators(as_of, tz, &basis);
+    each_customer(engine, as_of, &basis.merged_into, |chunk| {
+        add_to_reports(&mut reports, &chunk)
+    })
+    .await?;
+    Ok(Some(finish_reports(engine, tz, basis, reports).await?))
+}
+
+/// Where shop reports are kept, beside the lake's files.
+const KEPT: &str = "shop-reports.json";
+
+/// The shop reports kept beside the lake, when they were computed from `basis`.
+pub fn kept_shop_reports(lake: &Lake, basis: &ReportsBasis) -> Result<Option<ShopReports>> {
+    let Some(text) = lake.snapshot(KEPT).map_err(|e| AnalyticsError::Lake(e.to_string()))? else {
+        return Ok(None);
+    };
+    // Kept by an older guanxi (another shape) is as good as not kept: computed again.
+    Ok(serde_json::from_str::<ShopReports>(&text)
+        .ok()
+        .filter(|r| r.basis == *basis))
+}
+
+/// Keeps `reports` beside the lake (replacing what was kept).
+pub fn keep_shop_reports(lake: &Lake, reports: &ShopReports) -> Result<()> {
+    let text = serde_json::to_string(reports).map_err(|e| AnalyticsError::Schema(e.to_string()))?;
+    lake.put_snapshot(KEPT, &text)
+        .map_err(|e| AnalyticsError::Lake(e.to_string()))
+}
+
+/// The shop's reports as of the last order: those kept beside the lake while the lake,
+/// the merges, the time zone and the cycle setting are what they were computed from
+/// (`basis`, taken before the files are read), else computed (and kept). `None` when the
+/// lake holds no orders.
+pub async fn current_shop_reports(lake: &Lake, tz: ShopTz, basis: ReportsBasis) -> Result<Option<ShopReports>> {
+    if let Some(kept) = kept_shop_reports(lake, &basis)? {
+        return Ok(Some(kept));
+    }
+    let engine = Engine::open(lake).await?;
+    let reports = shop_reports(&engine, tz, basis).await?;
+    if let Some(r) = &reports {
+        keep_shop_reports(lake, r)?;
+    }
+    Ok(reports)
+}
+
+fn report_accumulators(as_of: DateTime<Utc>, tz: ShopTz, basis: &ReportsBasis) -> Vec<OrderReports> {
+    GRANULARITIES
+        .iter()
+        .map(|g| OrderReports::new(as_of, tz, *g).occasion_gap(basis.occasion_gap()))
+        .collect()
+}
+
+/// Each granularity's accumulator takes the chunk on a thread of its own.
+fn add_to_reports(reports: &mut [OrderReports], chunk: &[(i64, Vec<OrderFact>)]) {
+    reports.par_iter_mut().for_each(|r| {
+        for (_, facts) in chunk {
+            r.add(facts);
+        }
+    });
+}
+
+async fn finish_reports(
+    engine: &Engine,
+    tz: ShopTz,
+    basis: ReportsBasis,
+    reports: Vec<OrderReports>,
+) -> Result<ShopReports> {
+    let figures = engine.order_figures(tz, &GRANULARITIES).await?;
+    Ok(ShopReports {
+        basis,
+        reports: reports.into_iter().map(OrderReports::finish).collect(),
+        figures: GRANULARITIES.into_iter().zip(figures).collect(),
+    })
 }
 
 /// Customers measured together in parallel.
@@ -145,6 +297,9 @@ pub struct ProfileBuild {
     pub profiles: Vec<CustomerProfile>,
     /// The models behind the forecasts, or why there are none.
     pub prediction: std::result::Result<Fitted, String>,
+    /// The shop's reports from the same pass, when the build was asked for them.
+    #[serde(skip)]
+    pub reports: Option<ShopReports>,
     /// Where the time went, in seconds: the lake query until its first row (scan,
     /// aggregation, sort), the rest of the measures, the classes.
     pub phases: Vec<(&'static str, f64)>,
@@ -159,7 +314,7 @@ pub async fn measures(
     s: &Settings,
     people: &People,
 ) -> Result<Vec<(i64, Measures)>> {
-    Ok(measures_timed(engine, as_of, tz, s, people).await?.measures)
+    Ok(measures_timed(engine, as_of, tz, s, people, None).await?.measures)
 }
 
 /// What one pass over the buyers' orders gives.
@@ -179,12 +334,13 @@ async fn measures_timed(
     tz: ShopTz,
     s: &Settings,
     people: &People,
+    reports: Option<&mut [OrderReports]>,
 ) -> Result<Measured> {
     let Measured {
         measures: mut out,
         summaries,
         first_row,
-    } = buyers(engine, as_of, tz, s, people).await?;
+    } = buyers(engine, as_of, tz, s, people, reports).await?;
     let seen: std::collections::HashSet<i64> = out.iter().map(|(id, _)| *id).collect();
     let mut others: Vec<i64> = people
         .standings
@@ -211,12 +367,23 @@ fn extras(people: &People, id: i64) -> (&[ServiceFact], &[ReviewFact]) {
     )
 }
 
-async fn buyers(engine: &Engine, as_of: DateTime<Utc>, tz: ShopTz, s: &Settings, people: &People) -> Result<Measured> {
+/// The buyers' measures (and summaries), each chunk of buyers also added to `reports`.
+async fn buyers(
+    engine: &Engine,
+    as_of: DateTime<Utc>,
+    tz: ShopTz,
+    s: &Settings,
+    people: &People,
+    mut reports: Option<&mut [OrderReports]>,
+) -> Result<Measured> {
     let mut out = Vec::with_capacity(people.standings.len());
     let mut summaries = Vec::with_capacity(people.standings.len());
     let end = as_of.with_timezone(&tz.0).date_naive();
     let unit = s.predict.unit.period();
     let first_row = each_customer(engine, as_of, &people.merged_into, |chunk| {
+        if let Some(r) = reports.as_deref_mut() {
+            add_to_reports(r, &chunk);
+        }
         let done: Vec<(i64, Measures, Option<Summary<i64>>)> = chunk
             .into_par_iter()
             .map(|(id, facts)| {
@@ -281,7 +448,8 @@ async fn each_customer(
         Scan::Files(s) => {
             let facts = s.facts(as_of, merged_into)?;
             let first = started.elapsed().as_secs_f64();
-            for (person, fact) in facts {
+            for fact in facts {
+                let (person, fact) = fact?;
                 chunks.push(person, fact);
             }
             chunks.finish();
@@ -379,62 +547,105 @@ pub async fn purchases(
 }
 
 /// Builds every person's profile as of `as_of`: buyers from the lake, non-buyers from
-/// `people`.
+/// `people`. With a `reports` basis (when `as_of` is the last order), the shop's reports
+/// come from the same pass over the paid orders.
 pub async fn build(
     engine: &Engine,
     as_of: DateTime<Utc>,
     tz: ShopTz,
     s: &Settings,
     people: &People,
+    reports: Option<ReportsBasis>,
 ) -> Result<ProfileBuild> {
+    Ok(assembled(engine, as_of, tz, s, people, reports).await?.into_build())
+}
+
+/// A build up to its profiles: the measures, the population figures, the forecasts (and
+/// the shop's reports, with a `reports` basis). [`Assembled::each_chunk`] makes the
+/// profiles.
+pub async fn assembled(
+    engine: &Engine,
+    as_of: DateTime<Utc>,
+    tz: ShopTz,
+    s: &Settings,
+    people: &People,
+    reports: Option<ReportsBasis>,
+) -> Result<Assembled> {
     let started = std::time::Instant::now();
+    let mut accumulators = reports.as_ref().map(|b| report_accumulators(as_of, tz, b));
     let Measured {
         measures,
         summaries,
         first_row,
-    } = measures_timed(engine, as_of, tz, s, people).await?;
+    } = measures_timed(engine, as_of, tz, s, people, accumulators.as_deref_mut()).await?;
     let measured = started.elapsed().as_secs_f64();
     let mut build = assemble(measures, people, as_of, s);
     let classified = started.elapsed().as_secs_f64();
-    forecast(&summaries, s, &mut build);
+    build.forecast(&summaries);
+    drop(summaries);
+    let forecast = started.elapsed().as_secs_f64();
+    if let (Some(basis), Some(r)) = (reports, accumulators) {
+        build.reports = Some(finish_reports(engine, tz, basis, r).await?);
+    }
     build.phases = vec![
         ("lake query to its first row", first_row),
-        ("measures", measured - first_row),
-        ("classes", classified - measured),
-        ("forecasts", started.elapsed().as_secs_f64() - classified),
+        ("measures (and reports)", measured - first_row),
+        ("population, RFM, pyramid", classified - measured),
+        ("forecasts", forecast - classified),
+        ("order figures", started.elapsed().as_secs_f64() - forecast),
     ];
     Ok(build)
 }
 
-/// Fits the prediction models to the buyers' repeat-purchase summaries and puts each
-/// buyer's forecast on their profile. A fit that fails (too few customers, no
-/// convergence) leaves the forecasts empty and says why in `build.prediction`: the
-/// classes do not depend on it.
-pub fn forecast(customers: &[Summary<i64>], s: &Settings, build: &mut ProfileBuild) {
-    let fitted = match Fitted::fit(&s.predict, customers) {
-        Ok(f) => f,
-        Err(e) => {
-            build.prediction = Err(e.to_string());
-            return;
-        }
-    };
-    let by_customer: HashMap<i64, Forecast> = customers.par_iter().map(|c| (c.key, fitted.forecast(c))).collect();
-    build.profiles.par_iter_mut().for_each(|p| {
-        p.forecast = by_customer.get(&p.customer_id).copied();
-    });
-    build.prediction = Ok(fitted);
+/// One buyer's measures and place among the buyers.
+struct Buyer {
+    id: i64,
+    measures: Measures,
+    rfm: RfmScores,
+    tier: Tier,
+    /// By profit in the pyramid window, 1 the most.
+    rank: usize,
 }
 
+/// A build before its profiles are made: the population figures, the forecasts and every
+/// person's measures with their place among the buyers. The profiles — with their
+/// explanations, most of a profile's memory — are made from it a chunk at a time
+/// ([`Assembled::each_chunk`]), so that storing a million profiles never holds them all.
+pub struct Assembled {
+    pub as_of: DateTime<Utc>,
+    pub population: Population,
+    /// Share of all profit (in the pyramid window) that VIP and major customers bring.
+    pub key_customers_profit_share: f64,
+    /// The models behind the forecasts, or why there are none.
+    pub prediction: std::result::Result<Fitted, String>,
+    /// The shop's reports from the same pass, when the build was asked for them.
+    pub reports: Option<ShopReports>,
+    /// Where the time went, in seconds.
+    pub phases: Vec<(&'static str, f64)>,
+    /// In id order.
+    buyers: Vec<Buyer>,
+    /// Everyone else, in id order.
+    idle: Vec<(i64, Measures)>,
+    forecasts: HashMap<i64, Forecast>,
+    standings: HashMap<i64, Standing>,
+    settings: Settings,
+}
+
+/// Profiles made together in parallel when a build is stored.
+const PROFILES_CHUNK: usize = 16 * 1024;
+
 /// Profiles from measures (from [`measures`], which includes the people who bought
-/// nothing): the population figures, RFM and pyramid over the buyers, then each buyer's
-/// classes, then the others' (relationship type only). Pure; shared by every engine.
-pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime<Utc>, s: &Settings) -> ProfileBuild {
+/// nothing): the population figures, RFM and pyramid over the buyers, each buyer's place
+/// in them. Pure; shared by every engine.
+pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime<Utc>, s: &Settings) -> Assembled {
     // Only buyers enter the population figures, RFM and the pyramid.
     let (measures, idle): (Vec<_>, Vec<_>) = measures.into_iter().partition(|(_, m)| m.paid_orders > 0);
     let buyers: Vec<&Measures> = measures.iter().map(|(_, m)| m).collect();
     let population = profile::population(&buyers, s);
+    drop(buyers);
     let pairs: Vec<(i64, &Measures)> = measures.iter().map(|(id, m)| (*id, m)).collect();
     let rfm = profile::rfm(&pairs, s);
+    drop(pairs);
     let values: Vec<(i64, Cents)> = measures.iter().map(|(id, m)| (*id, m.window_profit)).collect();
     let tiers = profile::pyramid(&values, s);
     let total: i64 = values.iter().map(|(_, v)| v.0.max(0)).sum();
@@ -445,58 +656,149 @@ pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime
         .map(|((_, v), _)| v.0.max(0))
         .sum();
     let ranks = profile::ranks(&values);
-    let n = measures.len();
-    let standing = |id: i64| people.standings.get(&id).copied().unwrap_or_default();
-    let mut profiles: Vec<CustomerProfile> = Vec::with_capacity(measures.len() + idle.len());
-    profiles.par_extend(
-        measures
-            .into_par_iter()
-            .zip(rfm)
-            .zip(tiers)
-            .zip(ranks)
-            .map(|((((id, m), rfm), tier), rank)| {
-            let classes = profile::classify(&m, &population, standing(id), s);
-            let growth = m.previous_amount.0 > 0
-                && m.recent_amount.0 as f64 > s.pyramid.upgrade_growth * m.previous_amount.0 as f64;
-            let upgrade_potential = matches!(tier, Tier::Ordinary | Tier::Small) && growth;
-            let why = format!(
-                "{tier}: rank {} of {n} buyers by profit in the last {} months ({}); top {}% VIP, next {}% major, next {}% ordinary",
-                rank,
-                s.pyramid.window_months,
-                m.window_profit,
-                s.pyramid.vip_percent,
-                s.pyramid.major_percent,
-                s.pyramid.ordinary_percent
-            );
-            CustomerProfile {
-                customer_id: id,
-                measures: m,
-                classes,
-                tier: Some(Explained { class: tier, why }),
-                upgrade_potential,
-                rfm: Some(rfm),
-                forecast: None,
+    drop(values);
+    let buyers = measures
+        .into_iter()
+        .zip(rfm)
+        .zip(tiers)
+        .zip(ranks)
+        .map(|((((id, measures), rfm), tier), rank)| Buyer {
+            id,
+            measures,
+            rfm,
+            tier,
+            rank,
+        })
+        .collect();
+    Assembled {
+        as_of,
+        population,
+        key_customers_profit_share: if total > 0 { key as f64 / total as f64 } else { 0.0 },
+        prediction: Err("not forecast".into()),
+        reports: None,
+        phases: Vec::new(),
+        buyers,
+        idle,
+        forecasts: HashMap::new(),
+        standings: people.standings.clone(),
+        settings: s.clone(),
+    }
+}
+
+impl Assembled {
+    /// Fits the prediction models to the buyers' repeat-purchase summaries, for each
+    /// buyer's forecast. A fit that fails (too few customers, no convergence) leaves the
+    /// forecasts empty and says why in `prediction`: the classes do not depend on it.
+    pub fn forecast(&mut self, customers: &[Summary<i64>]) {
+        match Fitted::fit(&self.settings.predict, customers) {
+            Ok(fitted) => {
+                self.forecasts = customers.par_iter().map(|c| (c.key, fitted.forecast(c))).collect();
+                self.prediction = Ok(fitted);
             }
-        }),
-    );
-    profiles.par_extend(idle.into_par_iter().map(|(id, m)| {
-        let classes = profile::classify(&m, &population, standing(id), s);
+            Err(e) => self.prediction = Err(e.to_string()),
+        }
+    }
+
+    /// How many profiles: every buyer and everyone else.
+    pub fn len(&self) -> usize {
+        self.buyers.len() + self.idle.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn standing(&self, id: i64) -> Standing {
+        self.standings.get(&id).copied().unwrap_or_default()
+    }
+
+    fn buyer(&self, b: &Buyer) -> CustomerProfile {
+        let (s, m, tier) = (&self.settings, &b.measures, b.tier);
+        let classes = profile::classify(m, &self.population, self.standing(b.id), s);
+        let growth =
+            m.previous_amount.0 > 0 && m.recent_amount.0 as f64 > s.pyramid.upgrade_growth * m.previous_amount.0 as f64;
+        let upgrade_potential = matches!(tier, Tier::Ordinary | Tier::Small) && growth;
+        let why = format!(
+            "{tier}: rank {} of {} buyers by profit in the last {} months ({}); top {}% VIP, next {}% major, next {}% ordinary",
+            b.rank,
+            self.buyers.len(),
+            s.pyramid.window_months,
+            m.window_profit,
+            s.pyramid.vip_percent,
+            s.pyramid.major_percent,
+            s.pyramid.ordinary_percent
+        );
+        CustomerProfile {
+            customer_id: b.id,
+            measures: m.clone(),
+            classes,
+            tier: Some(Explained { class: tier, why }),
+            upgrade_potential,
+            rfm: Some(b.rfm.clone()),
+            forecast: self.forecasts.get(&b.id).copied(),
+        }
+    }
+
+    fn other(&self, id: i64, m: &Measures) -> CustomerProfile {
         CustomerProfile {
             customer_id: id,
-            measures: m,
-            classes,
+            measures: m.clone(),
+            classes: profile::classify(m, &self.population, self.standing(id), &self.settings),
             tier: None,
             upgrade_potential: false,
             rfm: None,
             forecast: None,
         }
-    }));
-    ProfileBuild {
-        as_of,
-        population,
-        key_customers_profit_share: if total > 0 { key as f64 / total as f64 } else { 0.0 },
-        profiles,
-        prediction: Err("not forecast".into()),
-        phases: Vec::new(),
+    }
+
+    /// Hands every profile to `each` in customer id order, a chunk at a time (each chunk
+    /// made in parallel); stops at `each`'s first error.
+    pub fn each_chunk<E>(&self, mut each: impl FnMut(Vec<CustomerProfile>) -> Result<(), E>) -> Result<(), E> {
+        enum Who<'a> {
+            Buyer(&'a Buyer),
+            Other(i64, &'a Measures),
+        }
+        let (mut buyers, mut idle) = (self.buyers.iter().peekable(), self.idle.iter().peekable());
+        loop {
+            let mut chunk: Vec<Who<'_>> = Vec::with_capacity(PROFILES_CHUNK);
+            while chunk.len() < PROFILES_CHUNK {
+                let next = match (buyers.peek(), idle.peek()) {
+                    (Some(b), Some((id, _))) if b.id < *id => buyers.next().map(Who::Buyer),
+                    (Some(_), None) => buyers.next().map(Who::Buyer),
+                    _ => idle.next().map(|(id, m)| Who::Other(*id, m)),
+                };
+                match next {
+                    Some(w) => chunk.push(w),
+                    None => break,
+                }
+            }
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            let profiles = chunk
+                .into_par_iter()
+                .map(|w| match w {
+                    Who::Buyer(b) => self.buyer(b),
+                    Who::Other(id, m) => self.other(id, m),
+                })
+                .collect();
+            each(profiles)?;
+        }
+    }
+
+    /// Every profile at once: the buyers in id order, then everyone else in id order.
+    pub fn into_build(self) -> ProfileBuild {
+        let mut profiles: Vec<CustomerProfile> = Vec::with_capacity(self.len());
+        profiles.par_extend(self.buyers.par_iter().map(|b| self.buyer(b)));
+        profiles.par_extend(self.idle.par_iter().map(|(id, m)| self.other(*id, m)));
+        ProfileBuild {
+            as_of: self.as_of,
+            population: self.population,
+            key_customers_profit_share: self.key_customers_profit_share,
+            profiles,
+            prediction: self.prediction,
+            reports: self.reports,
+            phases: self.phases,
+        }
     }
 }

@@ -10,10 +10,11 @@ use std::path::PathBuf;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, DictionaryArray, RecordBatch, StringArray};
+use arrow_array::{Array, DictionaryArray, Int64Array, RecordBatch, StringArray};
 use chrono::{DateTime, Utc};
-use guanxi_domain::Cents;
 use guanxi_domain::profile::OrderFact;
+use guanxi_domain::report::{Granularity, OrderFigures, OrderSummary, PeriodOrders};
+use guanxi_domain::{Cents, OrderStatus, ShopTz};
 
 use crate::{AnalyticsError, Result};
 
@@ -71,17 +72,110 @@ fn dictionary<'a>(b: &'a RecordBatch, name: &str) -> Result<(&'a DictionaryArray
     Ok((d, values))
 }
 
+/// A batch's order id, revision and buyer columns.
+fn order_keys(b: &RecordBatch) -> Result<(&Int64Array, &Int64Array, &Int64Array)> {
+    Ok((int64(b, "order_id")?, int64(b, "revision")?, int64(b, "customer_id")?))
+}
+
 /// The lake's files.
 pub(crate) struct Scan {
     files: Vec<PathBuf>,
 }
 
 /// One order's facts while its lines are summed, with its order id (to merge the rare
-/// order whose lines are not adjacent) and its person.
+/// order whose lines are not adjacent) and its person. Every paid order of the lake is
+/// held at once until they are sorted by person, so this is kept small (80 bytes, no
+/// allocation for an order of one category): times in microseconds, categories as
+/// indexes into the scan's names.
 struct Partial {
     person: i64,
     order: i64,
-    fact: OrderFact,
+    paid_us: i64,
+    /// Goods and shipping.
+    paid: i64,
+    goods: i64,
+    discount: i64,
+    cost: i64,
+    refund: i64,
+    /// The order's first category, or [`NONE`].
+    category: u32,
+    /// Its other categories: an index into the scan's lists, or [`NONE`].
+    more: u32,
+    campaign: bool,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The categories the scan has met (each name once) and the lists of further
+/// categories of the orders that have more than one.
+#[derive(Default)]
+struct Categories {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+    more: Vec<Vec<u32>>,
+}
+
+impl Categories {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+
+    /// Adds `more`'s lines (of the same order) to `p`. The order's shipping is in
+    /// `p.paid` already: of `more`, only the goods count.
+    fn merge(&mut self, p: &mut Partial, more: &Partial) {
+        p.paid += more.goods;
+        p.goods += more.goods;
+        p.discount += more.discount;
+        p.cost += more.cost;
+        p.refund += more.refund;
+        p.campaign |= more.campaign;
+        p.paid_us = p.paid_us.max(more.paid_us);
+        let extra = std::iter::once(more.category)
+            .chain(self.list(more.more).iter().copied())
+            .filter(|c| *c != NONE)
+            .collect::<Vec<u32>>();
+        for c in extra {
+            if p.category == NONE {
+                p.category = c;
+            } else if p.category != c {
+                if p.more == NONE {
+                    p.more = self.more.len() as u32;
+                    self.more.push(Vec::new());
+                }
+                self.more[p.more as usize].push(c);
+            }
+        }
+    }
+
+    fn list(&self, more: u32) -> &[u32] {
+        self.more.get(more as usize).map_or(&[], Vec::as_slice)
+    }
+
+    fn fact(&self, p: &Partial) -> Result<OrderFact> {
+        let mut categories: Vec<String> = std::iter::once(p.category)
+            .chain(self.list(p.more).iter().copied())
+            .filter(|c| *c != NONE)
+            .map(|c| self.names[c as usize].clone())
+            .collect();
+        categories.sort();
+        categories.dedup();
+        Ok(OrderFact {
+            paid_at: DateTime::from_timestamp_micros(p.paid_us).ok_or_else(|| schema("a paid time out of range"))?,
+            paid: Cents(p.paid),
+            goods: Cents(p.goods),
+            discount: Cents(p.discount),
+            cost: Cents(p.cost),
+            refund: Cents(p.refund),
+            campaign: p.campaign,
+            categories,
+        })
+    }
 }
 
 impl Scan {
@@ -91,21 +185,31 @@ impl Scan {
         })
     }
 
+    /// Every batch of the lake's files, of `columns` alone.
+    fn batches<'a>(&'a self, columns: &'a [&'a str]) -> impl Iterator<Item = Result<RecordBatch>> + 'a {
+        self.files
+            .iter()
+            .flat_map(move |f| match guanxi_lake::read(f, Some(columns)) {
+                Ok(batches) => {
+                    Box::new(batches.map(|b| b.map_err(lake))) as Box<dyn Iterator<Item = Result<RecordBatch>>>
+                }
+                Err(e) => Box::new(std::iter::once(Err(lake(e)))),
+            })
+    }
+
     /// When the newest order (any status, guests' included) was paid or created.
     pub(crate) fn last_order_at(&self) -> Result<Option<DateTime<Utc>>> {
         let mut last: Option<i64> = None;
-        for f in &self.files {
-            for batch in guanxi_lake::read(f, Some(&["paid_at", "created_at"])).map_err(lake)? {
-                let b = batch.map_err(lake)?;
-                let (paid, created) = (micros(&b, "paid_at")?, micros(&b, "created_at")?);
-                for i in 0..b.num_rows() {
-                    let t = if paid.is_null(i) {
-                        created.value(i)
-                    } else {
-                        paid.value(i)
-                    };
-                    last = Some(last.map_or(t, |l| l.max(t)));
-                }
+        for b in self.batches(&["paid_at", "created_at"]) {
+            let b = b?;
+            let (paid, created) = (micros(&b, "paid_at")?, micros(&b, "created_at")?);
+            for i in 0..b.num_rows() {
+                let t = if paid.is_null(i) {
+                    created.value(i)
+                } else {
+                    paid.value(i)
+                };
+                last = Some(last.map_or(t, |l| l.max(t)));
             }
         }
         Ok(last.and_then(DateTime::from_timestamp_micros))
@@ -115,19 +219,83 @@ impl Scan {
     /// every other order has one revision, its first.
     fn updated(&self) -> Result<HashMap<i64, i64>> {
         let mut newest = HashMap::new();
-        for f in &self.files {
-            for batch in guanxi_lake::read(f, Some(&["order_id", "revision"])).map_err(lake)? {
-                let b = batch.map_err(lake)?;
-                let (ids, revs) = (int64(&b, "order_id")?, int64(&b, "revision")?);
-                for (id, rev) in ids.values().iter().zip(revs.values()) {
-                    if *rev > 1 {
-                        let e = newest.entry(*id).or_insert(*rev);
-                        *e = (*e).max(*rev);
-                    }
+        for b in self.batches(&["order_id", "revision"]) {
+            let b = b?;
+            let (ids, revs) = (int64(&b, "order_id")?, int64(&b, "revision")?);
+            for (id, rev) in ids.values().iter().zip(revs.values()) {
+                if *rev > 1 {
+                    let e = newest.entry(*id).or_insert(*rev);
+                    *e = (*e).max(*rev);
                 }
             }
         }
         Ok(newest)
+    }
+
+    /// The shop's order figures at each of `granularities` over every order of the lake
+    /// (newest revision; guests' and unpaid ones too), in one pass. An order's lines are
+    /// adjacent in the lake: an appender writes them together, compaction keeps the order
+    /// of rows.
+    pub(crate) fn figures(&self, tz: ShopTz, granularities: &[Granularity]) -> Result<Vec<Vec<PeriodOrders>>> {
+        const COLUMNS: [&str; 8] = [
+            "order_id",
+            "revision",
+            "customer_id",
+            "status",
+            "created_at",
+            "amount_cents",
+            "shipping_cents",
+            "refund_cents",
+        ];
+        let updated = self.updated()?;
+        let mut figures: Vec<OrderFigures> = granularities.iter().map(|g| OrderFigures::new(tz, *g)).collect();
+        let mut current: Option<(i64, OrderSummary)> = None;
+        let mut done = |o: &OrderSummary| figures.iter_mut().for_each(|f| f.add_summary(o));
+        for b in self.batches(&COLUMNS) {
+            let b = b?;
+            let (order, revision, customer) = order_keys(&b)?;
+            let (status_keys, statuses) = dictionary(&b, "status")?;
+            let batch_statuses = (0..statuses.len())
+                .map(|k| OrderStatus::parse(statuses.value(k)).map_err(schema))
+                .collect::<Result<Vec<OrderStatus>>>()?;
+            let created_at = micros(&b, "created_at")?;
+            let (amount, shipping, refund) = (
+                int64(&b, "amount_cents")?,
+                int64(&b, "shipping_cents")?,
+                int64(&b, "refund_cents")?,
+            );
+            for i in 0..b.num_rows() {
+                let id = order.value(i);
+                if revision.value(i) != updated.get(&id).copied().unwrap_or(1) {
+                    continue;
+                }
+                match &mut current {
+                    Some((o, s)) if *o == id => {
+                        s.goods = s.goods + Cents(amount.value(i));
+                        s.refund = s.refund + Cents(refund.value(i));
+                    }
+                    _ => {
+                        if let Some((_, s)) = &current {
+                            done(s);
+                        }
+                        let summary = OrderSummary {
+                            created_at: DateTime::from_timestamp_micros(created_at.value(i))
+                                .ok_or_else(|| schema("a creation time out of range"))?,
+                            status: batch_statuses[status_keys.keys().value(i) as usize],
+                            guest: customer.is_null(i),
+                            goods: Cents(amount.value(i)),
+                            shipping: Cents(shipping.value(i)),
+                            refund: Cents(refund.value(i)),
+                        };
+                        current = Some((id, summary));
+                    }
+                }
+            }
+        }
+        if let Some((_, s)) = &current {
+            done(s);
+        }
+        Ok(figures.into_iter().map(OrderFigures::finish).collect())
     }
 
     /// Every paid order of a known buyer up to `as_of` (newest revision; a customer merged
@@ -137,108 +305,97 @@ impl Scan {
         &self,
         as_of: DateTime<Utc>,
         merged_into: &[(i64, i64)],
-    ) -> Result<impl Iterator<Item = (i64, OrderFact)> + use<>> {
+    ) -> Result<impl Iterator<Item = Result<(i64, OrderFact)>> + use<>> {
         let updated = self.updated()?;
         let person: HashMap<i64, i64> = merged_into.iter().copied().collect();
         let until = as_of.timestamp_micros();
-        let mut partials: Vec<Partial> = Vec::new();
+        // Room for every row at once: growing by doubling would copy (and hold twice)
+        // what is already the scan's largest allocation.
+        let mut rows = 0;
         for f in &self.files {
-            for batch in guanxi_lake::read(f, Some(&COLUMNS)).map_err(lake)? {
-                let b = batch.map_err(lake)?;
-                let (order, revision, customer) = (
-                    int64(&b, "order_id")?,
-                    int64(&b, "revision")?,
-                    int64(&b, "customer_id")?,
-                );
-                let (status_keys, statuses) = dictionary(&b, "status")?;
-                let (paid_at, created_at) = (micros(&b, "paid_at")?, micros(&b, "created_at")?);
-                let (amount, discount, cost, refund, shipping) = (
-                    int64(&b, "amount_cents")?,
-                    int64(&b, "discount_cents")?,
-                    int64(&b, "cost_cents")?,
-                    int64(&b, "refund_cents")?,
-                    int64(&b, "shipping_cents")?,
-                );
-                let campaign = column(&b, "campaign")?;
-                let (category_keys, categories) = dictionary(&b, "category")?;
-                for i in 0..b.num_rows() {
-                    let id = order.value(i);
-                    let newest = updated.get(&id).copied().unwrap_or(1);
-                    if revision.value(i) != newest || customer.is_null(i) {
-                        continue;
-                    }
-                    let status = statuses.value(status_keys.keys().value(i) as usize);
-                    if matches!(status, "created" | "closed") {
-                        continue;
-                    }
-                    let paid_us = if paid_at.is_null(i) {
-                        created_at.value(i)
+            rows += guanxi_lake::rows_in(f).map_err(lake)?;
+        }
+        let mut partials: Vec<Partial> = Vec::with_capacity(rows as usize);
+        let mut categories = Categories::default();
+        for b in self.batches(&COLUMNS) {
+            let b = b?;
+            let (order, revision, customer) = order_keys(&b)?;
+            let (status_keys, statuses) = dictionary(&b, "status")?;
+            let (paid_at, created_at) = (micros(&b, "paid_at")?, micros(&b, "created_at")?);
+            let (amount, discount, cost, refund, shipping) = (
+                int64(&b, "amount_cents")?,
+                int64(&b, "discount_cents")?,
+                int64(&b, "cost_cents")?,
+                int64(&b, "refund_cents")?,
+                int64(&b, "shipping_cents")?,
+            );
+            let campaign = column(&b, "campaign")?;
+            let (category_keys, names) = dictionary(&b, "category")?;
+            // This batch's dictionary in the scan's ids, each name looked up once.
+            let batch_categories: Vec<u32> = (0..names.len()).map(|k| categories.id(names.value(k))).collect();
+            for i in 0..b.num_rows() {
+                let id = order.value(i);
+                let newest = updated.get(&id).copied().unwrap_or(1);
+                if revision.value(i) != newest || customer.is_null(i) {
+                    continue;
+                }
+                let status = statuses.value(status_keys.keys().value(i) as usize);
+                if matches!(status, "created" | "closed") {
+                    continue;
+                }
+                let paid_us = if paid_at.is_null(i) {
+                    created_at.value(i)
+                } else {
+                    paid_at.value(i)
+                };
+                if paid_us > until {
+                    continue;
+                }
+                let line = Partial {
+                    person: 0,
+                    order: id,
+                    paid_us,
+                    paid: amount.value(i),
+                    goods: amount.value(i),
+                    discount: discount.value(i),
+                    cost: if cost.is_null(i) { 0 } else { cost.value(i) },
+                    refund: refund.value(i),
+                    category: if category_keys.is_null(i) {
+                        NONE
                     } else {
-                        paid_at.value(i)
-                    };
-                    if paid_us > until {
-                        continue;
-                    }
-                    let line_category = (!category_keys.is_null(i))
-                        .then(|| categories.value(category_keys.keys().value(i) as usize).to_string());
-                    let mut line = OrderFact {
-                        paid_at: DateTime::from_timestamp_micros(paid_us)
-                            .ok_or_else(|| schema("a paid time out of range"))?,
-                        paid: Cents(amount.value(i)),
-                        goods: Cents(amount.value(i)),
-                        discount: Cents(discount.value(i)),
-                        cost: Cents(if cost.is_null(i) { 0 } else { cost.value(i) }),
-                        refund: Cents(refund.value(i)),
-                        campaign: !campaign.is_null(i),
-                        categories: line_category.into_iter().collect(),
-                    };
-                    // Lines of one order are adjacent in the files the lake writes: add
-                    // to the order in hand, else start the next.
-                    match partials.last_mut() {
-                        Some(p) if p.order == id => merge(&mut p.fact, &mut line),
-                        _ => {
-                            let c = customer.value(i);
-                            partials.push(Partial {
-                                person: person.get(&c).copied().unwrap_or(c),
-                                order: id,
-                                fact: OrderFact {
-                                    // Shipping is an order's, written on each line: once.
-                                    paid: line.paid + Cents(shipping.value(i)),
-                                    ..line
-                                },
-                            });
-                        }
+                        batch_categories[category_keys.keys().value(i) as usize]
+                    },
+                    more: NONE,
+                    campaign: !campaign.is_null(i),
+                };
+                // Lines of one order are adjacent in the files the lake writes: add
+                // to the order in hand, else start the next.
+                match partials.last_mut() {
+                    Some(p) if p.order == id => categories.merge(p, &line),
+                    _ => {
+                        let c = customer.value(i);
+                        partials.push(Partial {
+                            person: person.get(&c).copied().unwrap_or(c),
+                            // Shipping is an order's, written on each line: once.
+                            paid: line.paid + shipping.value(i),
+                            ..line
+                        });
                     }
                 }
             }
         }
-        partials.sort_by_key(|p| (p.person, p.fact.paid_at, p.order));
+        // In place: a stable sort would allocate half the orders again. Two entries with
+        // the same key are lines of one order, merged below in any order.
+        partials.sort_unstable_by_key(|p| (p.person, p.paid_us, p.order));
         // An order whose lines were not adjacent (a lake written otherwise) is one order:
         // merged in place, so that the facts are never held twice.
         partials.dedup_by(|later, kept| {
             let same = later.order == kept.order;
             if same {
-                merge(&mut kept.fact, &mut later.fact);
+                categories.merge(kept, later);
             }
             same
         });
-        for p in &mut partials {
-            p.fact.categories.sort();
-            p.fact.categories.dedup();
-        }
-        Ok(partials.into_iter().map(|p| (p.person, p.fact)))
+        Ok(partials.into_iter().map(move |p| Ok((p.person, categories.fact(&p)?))))
     }
-}
-
-/// Adds `more` (lines of the same order) to `f`, taking its categories. The order's
-/// shipping is in `f.paid` already: of `more`, only the goods count.
-fn merge(f: &mut OrderFact, more: &mut OrderFact) {
-    f.paid = f.paid + more.goods;
-    f.goods = f.goods + more.goods;
-    f.discount = f.discount + more.discount;
-    f.cost = f.cost + more.cost;
-    f.refund = f.refund + more.refund;
-    f.campaign |= more.campaign;
-    f.paid_at = f.paid_at.max(more.paid_at);
-    f.categories.append(&mut more.categories);
 }

@@ -41,7 +41,7 @@ async fn cdnow_rfm_matches_sql_and_the_pyramid_holds_its_shares() {
     let as_of = chrono_tz_shanghai_end_of_1998_06_30();
     let s = Settings::default();
     let engine = Engine::open(&lake).await.unwrap();
-    let build = guanxi_analytics::build(&engine, as_of, tz, &s, &Default::default())
+    let build = guanxi_analytics::build(&engine, as_of, tz, &s, &Default::default(), None)
         .await
         .unwrap();
     assert_eq!(build.profiles.len(), 23_570, "every CDNOW customer bought");

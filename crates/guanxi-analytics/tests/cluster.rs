@@ -7,7 +7,7 @@
 mod common;
 
 use common::{as_of, demo_shop};
-use guanxi_analytics::{Engine, People};
+use guanxi_analytics::{Engine, People, ReportsBasis};
 use guanxi_domain::ShopTz;
 use guanxi_domain::profile::Settings;
 use guanxi_domain::report::Granularity;
@@ -53,8 +53,18 @@ async fn the_datafusion_plan_and_the_single_machine_scan_give_the_same_build() {
     assert_eq!(lean.last_order_at().await.unwrap(), plan.last_order_at().await.unwrap());
     assert!(lean.last_order_at().await.unwrap().is_some());
 
-    let a = guanxi_analytics::build(&lean, as_of(), tz, &s, &people).await.unwrap();
-    let b = guanxi_analytics::build(&plan, as_of(), tz, &s, &people).await.unwrap();
+    let basis = ReportsBasis::of(lake, &people.merged_into, tz, s.cycle.occasion_gap()).unwrap();
+    let a = guanxi_analytics::build(&lean, as_of(), tz, &s, &people, Some(basis.clone()))
+        .await
+        .unwrap();
+    let b = guanxi_analytics::build(&plan, as_of(), tz, &s, &people, Some(basis))
+        .await
+        .unwrap();
+    // The shop's reports from the build's pass, order figures (guests' orders, updated
+    // orders) included.
+    let (x, y) = (a.reports.as_ref().unwrap(), b.reports.as_ref().unwrap());
+    assert!(x.figures(Granularity::Month).unwrap().iter().any(|p| p.guest > 0));
+    assert_eq!(x, y);
     assert!(a.profiles.len() > 300, "{}", a.profiles.len());
     assert_eq!(a.population, b.population);
     assert_eq!(a.key_customers_profit_share, b.key_customers_profit_share);

@@ -6,7 +6,7 @@ mod common;
 use common::{as_of, demo_shop};
 use guanxi_analytics::Engine;
 use guanxi_domain::ShopTz;
-use guanxi_domain::profile::{Measures, Settings, Tier};
+use guanxi_domain::profile::{Measures, Settings, Standing, Tier};
 use guanxi_store::Store;
 
 #[tokio::test]
@@ -85,14 +85,45 @@ async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {
     let all = guanxi_analytics::measures(&engine, as_of(), tz, &s, &people)
         .await
         .unwrap();
-    let with_people = guanxi_analytics::assemble(all, &people, as_of(), &s);
+    let with_people = guanxi_analytics::assemble(all, &people, as_of(), &s).into_build();
     let tail: Vec<(i64, String)> = with_people.profiles[lake_measures.len()..]
         .iter()
         .map(|p| (p.customer_id, p.classes.relationship.class.to_string()))
         .collect();
     assert_eq!(tail, vec![(999_998, "target".into()), (999_999, "potential".into())]);
 
-    let build = guanxi_analytics::assemble(lake_measures, &Default::default(), as_of(), &s);
+    // Made a chunk at a time (as a build is stored), the profiles are the build's, in id
+    // order, the people who bought nothing among the buyers.
+    let mut everyone = guanxi_analytics::People::default();
+    for (id, contact, tags) in store.standings().await.unwrap() {
+        everyone.standings.insert(id, Standing::from_tags(contact, &tags));
+    }
+    let assembled = guanxi_analytics::assembled(&engine, as_of(), tz, &s, &everyone, None)
+        .await
+        .unwrap();
+    let mut chunked = Vec::new();
+    assembled
+        .each_chunk(|c| {
+            chunked.extend(c);
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+    let mut whole = assembled.into_build().profiles;
+    let last_buyer = whole
+        .iter()
+        .filter(|p| p.measures.paid_orders > 0)
+        .map(|p| p.customer_id)
+        .max();
+    assert!(
+        whole
+            .iter()
+            .any(|p| p.measures.paid_orders == 0 && Some(p.customer_id) < last_buyer),
+        "someone who bought nothing between buyers"
+    );
+    whole.sort_by_key(|p| p.customer_id);
+    assert_eq!(chunked, whole);
+
+    let build = guanxi_analytics::assemble(lake_measures, &Default::default(), as_of(), &s).into_build();
     let n = build.profiles.len();
     let vip = build
         .profiles
@@ -115,6 +146,7 @@ async fn an_empty_lake_builds_no_profiles() {
         ShopTz::default(),
         &Settings::default(),
         &Default::default(),
+        None,
     )
     .await
     .unwrap();

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{as_of, demo_shop};
-use guanxi_analytics::Engine;
+use guanxi_analytics::{Engine, GRANULARITIES, ReportsBasis, current_shop_reports, kept_shop_reports};
 use guanxi_domain::ShopTz;
 use guanxi_domain::profile::OrderFact;
 use guanxi_domain::report::{Granularity, OrderReports};
@@ -42,4 +42,79 @@ async fn order_reports_over_the_lake_equal_the_domain_reference() {
         yearly.customers
     );
     insta::assert_json_snapshot!("demo_300_yearly", yearly);
+}
+
+#[tokio::test]
+async fn the_shop_reports_are_kept_beside_the_lake_until_it_changes() {
+    let mut shop = demo_shop(300).await;
+    // Guest orders (no buyer) count in the order figures, never in the reports.
+    let guests: Vec<guanxi_domain::Order> = shop
+        .demo
+        .iter()
+        .take(5)
+        .map(|c| {
+            let mut guest = c.orders[0].clone();
+            guest.key.external_id += "-guest";
+            guest.customer = None;
+            guest
+        })
+        .collect();
+    common::load(&shop, guests).await;
+    let tz = ShopTz::default();
+    let gap = guanxi_domain::profile::Cycle::default().occasion_gap();
+    let basis = ReportsBasis::of(&shop.lake, &[], tz, gap).unwrap();
+    assert_eq!(kept_shop_reports(&shop.lake, &basis).unwrap(), None, "nothing kept yet");
+    let r = current_shop_reports(&shop.lake, tz, basis.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    // The reports are those as of the last order, at every granularity, and the order
+    // figures over the lake are the store's (every order: guests', unpaid ones).
+    let engine = Engine::open(&shop.lake).await.unwrap();
+    let last = engine.last_order_at().await.unwrap().unwrap();
+    for g in GRANULARITIES {
+        let want = guanxi_analytics::order_reports(&engine, last, tz, &[], g, gap)
+            .await
+            .unwrap();
+        assert_eq!(r.reports(g), Some(&want), "{g:?}");
+        let store_figures = guanxi_store::tables::order_figures(&shop.store, tz, g).await.unwrap();
+        assert_eq!(r.figures(g), Some(store_figures.as_slice()), "{g:?}");
+    }
+    let month = r.figures(Granularity::Month).unwrap();
+    assert_eq!(month.iter().map(|p| p.guest).sum::<u64>(), 5);
+    assert!(month.iter().any(|p| p.paid < p.created), "unpaid orders count");
+    assert_eq!(
+        kept_shop_reports(&shop.lake, &basis).unwrap().as_ref(),
+        Some(&r),
+        "kept"
+    );
+    // Another basis (a merge, another cycle setting) does not take them.
+    let merged = ReportsBasis::of(&shop.lake, &[(2, 1)], tz, gap).unwrap();
+    assert_eq!(kept_shop_reports(&shop.lake, &merged).unwrap(), None);
+    let other_gap = ReportsBasis::of(&shop.lake, &[], tz, gap * 2).unwrap();
+    assert_eq!(kept_shop_reports(&shop.lake, &other_gap).unwrap(), None);
+    // An import that changes orders makes them stale; computed again, they count.
+    let changed = common::change_orders(&mut shop.demo, 3);
+    common::load(&shop, changed).await;
+    let after = ReportsBasis::of(&shop.lake, &[], tz, gap).unwrap();
+    assert_ne!(after, basis);
+    assert_eq!(kept_shop_reports(&shop.lake, &after).unwrap(), None);
+    let again = current_shop_reports(&shop.lake, tz, after.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(again.reports, r.reports, "the changed orders count");
+    assert_eq!(kept_shop_reports(&shop.lake, &after).unwrap(), Some(again));
+}
+
+#[tokio::test]
+async fn an_empty_lake_has_no_shop_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = guanxi_lake::Lake::new(dir.path());
+    let gap = guanxi_domain::profile::Cycle::default().occasion_gap();
+    let basis = ReportsBasis::of(&lake, &[], ShopTz::default(), gap).unwrap();
+    assert_eq!(
+        current_shop_reports(&lake, ShopTz::default(), basis).await.unwrap(),
+        None
+    );
 }

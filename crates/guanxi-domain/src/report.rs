@@ -6,7 +6,7 @@
 //! (as the analytics pass reads them, sorted by customer), so a shop of millions of
 //! orders is reported on in memory proportional to customers, not orders.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,7 +44,7 @@ impl Granularity {
 }
 
 /// Repurchase in one period: customers with ≥ 2 paid orders among those with ≥ 1.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeriodRepurchase {
     pub period: String,
     pub buyers: u64,
@@ -57,7 +57,7 @@ pub struct PeriodRepurchase {
 }
 
 /// One category in one period: its buyers and those who bought it once.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CategoryOnce {
     pub category: String,
     pub period: String,
@@ -67,7 +67,7 @@ pub struct CategoryOnce {
 }
 
 /// Of the customers who bought in the previous period, how many bought in this one.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeriodRetention {
     pub period: String,
     pub previous_buyers: u64,
@@ -77,7 +77,7 @@ pub struct PeriodRetention {
 
 /// Customers whose first paid order fell in `month`, and how many of them bought in
 /// each month since (offset 0 is the first month itself: all of them).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cohort {
     pub month: String,
     pub customers: u64,
@@ -87,7 +87,7 @@ pub struct Cohort {
 
 /// A category's purchase cycle: the median over its repeat buyers of their own median
 /// days between consecutive paid orders containing it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CategoryCycle {
     pub category: String,
     pub repeat_buyers: u64,
@@ -95,7 +95,7 @@ pub struct CategoryCycle {
 }
 
 /// The reports, for orders paid up to `as_of`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reports {
     pub as_of: DateTime<Utc>,
     pub granularity: Granularity,
@@ -246,14 +246,19 @@ pub struct OrderReports {
     orders: u64,
     /// period → (buyers, repeat buyers, paid orders, paid amount).
     periods: BTreeMap<i32, (u64, u64, u64, i64)>,
+    /// The categories met, each name once: the maps below key them by index, so that a
+    /// customer's orders are counted without a string made or compared per order.
+    category_names: Vec<String>,
+    category_ids: HashMap<String, u32>,
     /// (category, period) → (buyers, once).
-    categories: BTreeMap<(String, i32), (u64, u64)>,
+    categories: HashMap<(u32, i32), (u64, u64)>,
     /// period → (buyers in the period before, of whom bought in this one).
     retention: BTreeMap<i32, (u64, u64)>,
     /// first month → customers active per month offset.
     cohorts: BTreeMap<i32, Vec<u64>>,
     own_cycles: Vec<f64>,
-    category_cycles: HashMap<String, Vec<f64>>,
+    /// Per category (by index), each repeat buyer's median cycle.
+    category_cycles: Vec<Vec<f64>>,
 }
 
 impl OrderReports {
@@ -266,11 +271,13 @@ impl OrderReports {
             customers: 0,
             orders: 0,
             periods: BTreeMap::new(),
-            categories: BTreeMap::new(),
+            category_names: Vec::new(),
+            category_ids: HashMap::new(),
+            categories: HashMap::new(),
             retention: BTreeMap::new(),
             cohorts: BTreeMap::new(),
             own_cycles: Vec::new(),
-            category_cycles: HashMap::new(),
+            category_cycles: Vec::new(),
         }
     }
 
@@ -285,43 +292,56 @@ impl OrderReports {
         self.orders += paid.len() as u64;
         let g = self.granularity;
         let day = |o: &OrderFact| o.paid_at.with_timezone(&self.tz.0).date_naive();
-        // Orders per period, and per (category, period).
-        let mut per_period: BTreeMap<i32, (u64, i64)> = BTreeMap::new();
-        let mut per_category: BTreeMap<(&str, i32), u64> = BTreeMap::new();
-        let mut months: BTreeSet<i32> = BTreeSet::new();
-        let mut by_category: BTreeMap<&str, Vec<DateTime<Utc>>> = BTreeMap::new();
+        // Orders per period (few per customer, and in time order: a list, not a map),
+        // the months with a purchase, and each (category, period, time) an order lists.
+        let mut per_period: Vec<(i32, u64, i64)> = Vec::new();
+        let mut months: Vec<i32> = Vec::new();
+        let mut listed: Vec<(&str, i32, DateTime<Utc>)> = Vec::new();
         for o in &paid {
             let d = day(o);
             let p = g.index(d);
-            let e = per_period.entry(p).or_default();
-            e.0 += 1;
-            e.1 += o.paid.0;
-            months.insert(Granularity::Month.index(d));
-            for c in &o.categories {
-                *per_category.entry((c.as_str(), p)).or_default() += 1;
-                let times = by_category.entry(c.as_str()).or_default();
-                // An order lists a category once; several lines of it are one purchase.
-                if times.last() != Some(&o.paid_at) {
-                    times.push(o.paid_at);
+            match per_period.iter_mut().rev().find(|e| e.0 == p) {
+                Some(e) => {
+                    e.1 += 1;
+                    e.2 += o.paid.0;
                 }
+                None => per_period.push((p, 1, o.paid.0)),
             }
+            months.push(Granularity::Month.index(d));
+            listed.extend(o.categories.iter().map(|c| (c.as_str(), p, o.paid_at)));
         }
-        for (&p, &(n, paid)) in &per_period {
+        per_period.sort_unstable_by_key(|e| e.0);
+        months.sort_unstable();
+        months.dedup();
+        for (i, &(p, n, paid)) in per_period.iter().enumerate() {
             let e = self.periods.entry(p).or_default();
             e.0 += 1;
             e.1 += u64::from(n >= 2);
             e.2 += n;
             e.3 += paid;
-            if per_period.contains_key(&(p - 1)) {
+            if i > 0 && per_period[i - 1].0 == p - 1 {
                 self.retention.entry(p).or_default().1 += 1;
             }
             // Every period after one with a purchase has these as its previous buyers.
             self.retention.entry(p + 1).or_default().0 += 1;
         }
-        for ((c, p), n) in per_category {
-            let e = self.categories.entry((c.to_string(), p)).or_default();
-            e.0 += 1;
-            e.1 += u64::from(n == 1);
+        // By category, then period, then time: a run of one (category, period) is its
+        // orders there; a run of one category its purchase times.
+        listed.sort_unstable();
+        for same_category in listed.chunk_by(|a, b| a.0 == b.0) {
+            let c = self.category_id(same_category[0].0);
+            for same_period in same_category.chunk_by(|a, b| a.1 == b.1) {
+                let e = self.categories.entry((c, same_period[0].1)).or_default();
+                e.0 += 1;
+                e.1 += u64::from(same_period.len() == 1);
+            }
+            // An order lists a category once; several lines of it are one purchase.
+            let mut times: Vec<DateTime<Utc>> = same_category.iter().map(|l| l.2).collect();
+            times.sort_unstable();
+            times.dedup();
+            if let Some(m) = median(&mut intervals(&times, self.occasion_gap)) {
+                self.category_cycles[c as usize].push(m);
+            }
         }
         let first = *months.first().expect("a paid order");
         let last = Granularity::Month.index(self.as_of.with_timezone(&self.tz.0).date_naive());
@@ -338,11 +358,18 @@ impl OrderReports {
         if let Some(c) = median(&mut intervals(&times, self.occasion_gap)) {
             self.own_cycles.push(c);
         }
-        for (c, times) in by_category {
-            if let Some(m) = median(&mut intervals(&times, self.occasion_gap)) {
-                self.category_cycles.entry(c.to_string()).or_default().push(m);
-            }
+    }
+
+    /// The index of category `name`, given one on its first sight.
+    fn category_id(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.category_ids.get(name) {
+            return *id;
         }
+        let id = self.category_names.len() as u32;
+        self.category_names.push(name.to_string());
+        self.category_ids.insert(name.to_string(), id);
+        self.category_cycles.push(Vec::new());
+        id
     }
 
     /// Cycles over purchase occasions of this gap (the profile's `[cycle]` setting).
@@ -356,11 +383,14 @@ impl OrderReports {
         let share = |n: u64, of: u64| if of == 0 { 0.0 } else { n as f64 / of as f64 };
         let last = g.index(self.as_of.with_timezone(&self.tz.0).date_naive());
         let first_period = self.periods.keys().next().copied();
+        let names = &self.category_names;
         let mut cycles: Vec<CategoryCycle> = self
             .category_cycles
             .into_iter()
-            .map(|(category, mut v)| CategoryCycle {
-                category,
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(c, mut v)| CategoryCycle {
+                category: names[c].clone(),
                 repeat_buyers: v.len() as u64,
                 median_days: median(&mut v).unwrap_or_default(),
             })
@@ -386,8 +416,11 @@ impl OrderReports {
             categories: self
                 .categories
                 .into_iter()
+                .map(|((c, p), counts)| ((names[c as usize].as_str(), p), counts))
+                .collect::<BTreeMap<_, _>>()
+                .into_iter()
                 .map(|((category, p), (buyers, once))| CategoryOnce {
-                    category,
+                    category: category.to_string(),
                     period: g.label(p),
                     buyers,
                     once,
@@ -424,7 +457,7 @@ impl OrderReports {
 
 /// The shop's orders in one period (by the day they were created, shop time), guest
 /// orders included: what a platform's order report (订单报表) shows.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PeriodOrders {
     pub period: String,
     /// Orders created in the period, whatever became of them.

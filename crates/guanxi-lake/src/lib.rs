@@ -109,6 +109,11 @@ pub struct LakeStats {
     pub orders: u64,
 }
 
+/// The lake's files as [`Lake::version`] saw them: (path, size, modified in nanoseconds
+/// since the epoch).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LakeVersion(pub Vec<(String, u64, u128)>);
+
 /// The lake under one directory.
 #[derive(Debug, Clone)]
 pub struct Lake {
@@ -164,6 +169,43 @@ impl Lake {
         }
         files.sort();
         Ok(files)
+    }
+
+    /// What the lake holds now, as far as a reader can tell without reading a row: each
+    /// file with its size and modification time. Every import that changes an order, and
+    /// every compaction, writes new files, so an equal version means equal contents.
+    pub fn version(&self) -> Result<LakeVersion> {
+        let mut files = Vec::new();
+        for f in self.files()? {
+            let meta = fs::metadata(&f).map_err(io(&f))?;
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            files.push((f.to_string_lossy().into_owned(), meta.len(), modified));
+        }
+        Ok(LakeVersion(files))
+    }
+
+    /// A snapshot kept beside the lake (what was computed from a version of it), if any.
+    pub fn snapshot(&self, name: &str) -> Result<Option<String>> {
+        let path = self.root().join(name);
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// Replaces snapshot `name`: written beside it, then renamed over it, so that a
+    /// reader sees the old text or the new, never part of one.
+    pub fn put_snapshot(&self, name: &str, text: &str) -> Result<()> {
+        fs::create_dir_all(self.root()).map_err(io(self.root()))?;
+        let path = self.root().join(name);
+        let staging = self.root().join(format!(".staging-{}-{name}", unique_stamp()));
+        fs::write(&staging, text).map_err(io(&staging))?;
+        fs::rename(&staging, &path).map_err(io(&staging))
     }
 
     /// The newest revision of every order in the lake (reads two columns only).
@@ -308,6 +350,13 @@ pub fn read(path: &Path, only: Option<&[&str]>) -> Result<impl Iterator<Item = R
             source: e.into(),
         })
     }))
+}
+
+/// How many rows a file holds, from its footer (nothing else is read).
+pub fn rows_in(path: &Path) -> Result<u64> {
+    let file = File::open(path).map_err(io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(path))?;
+    Ok(builder.metadata().file_metadata().num_rows().max(0) as u64)
 }
 
 fn live_mask(batch: &RecordBatch, newest: &HashMap<i64, i64>, id_col: usize, rev_col: usize) -> BooleanArray {

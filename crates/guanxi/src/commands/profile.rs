@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use guanxi_analytics::{CustomerProfile, Engine, People, ProfileBuild};
+use guanxi_analytics::{Assembled, CustomerProfile, Engine, People, ProfileBuild, ReportsBasis};
 use guanxi_domain::profile::{Settings, Standing};
 use guanxi_domain::{ShopTz, parse_date};
 use guanxi_store::{BuildRecord, ProfileRow};
@@ -61,11 +61,13 @@ pub async fn as_of_or_last(
 ) -> anyhow::Result<DateTime<Utc>> {
     match date {
         Some(d) => Ok(end_of_day(d, tz, flag)?),
-        None => engine
-            .last_order_at()
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("the lake holds no orders: import some first (guanxi import orders …)")),
+        None => engine.last_order_at().await?.ok_or_else(empty_lake),
     }
+}
+
+/// What a report as of the last order says when there is none.
+pub fn empty_lake() -> anyhow::Error {
+    anyhow::anyhow!("the lake holds no orders: import some first (guanxi import orders …)")
 }
 
 /// The last microsecond of `date`'s day in shop time; a bad date is bad input naming
@@ -86,36 +88,39 @@ pub fn end_of_day(date: &str, tz: ShopTz, flag: &str) -> Result<DateTime<Utc>, c
     Ok(start.with_timezone(&Utc) - Duration::microseconds(1))
 }
 
-fn distribution(b: &ProfileBuild, elapsed_ms: u64) -> Distribution {
+/// The class kinds of a build's summary, in the stored row's order (`CLASS_KINDS`, where
+/// the tier is called the pyramid).
+const SUMMARY_KINDS: [&str; 8] = [
+    "relationship",
+    "activity",
+    "lifecycle",
+    "quadrant",
+    "pricing",
+    "pyramid",
+    "rfm8",
+    "rfm11",
+];
+
+/// The build's class counts, from its stored rows: a person who bought nothing has a
+/// relationship type alone.
+fn distribution(b: &Assembled, rows: &[ProfileRow], elapsed_ms: u64) -> Distribution {
     let mut classes: BTreeMap<&'static str, BTreeMap<String, usize>> = BTreeMap::new();
-    let mut count = |kind: &'static str, class: Option<String>| {
-        if let Some(c) = class {
-            *classes.entry(kind).or_default().entry(c).or_default() += 1;
+    for r in rows {
+        let kinds = if r.paid_orders > 0 { SUMMARY_KINDS.len() } else { 1 };
+        for (kind, class) in SUMMARY_KINDS.iter().zip(&r.classes).take(kinds) {
+            if let Some(c) = class {
+                *classes.entry(kind).or_default().entry(c.clone()).or_default() += 1;
+            }
         }
-    };
-    for p in &b.profiles {
-        let c = &p.classes;
-        if p.measures.paid_orders == 0 {
-            count("relationship", Some(c.relationship.class.to_string()));
-            continue;
-        }
-        count("relationship", Some(c.relationship.class.to_string()));
-        count("activity", c.activity.as_ref().map(|e| e.class.to_string()));
-        count("lifecycle", c.lifecycle.as_ref().map(|e| e.class.to_string()));
-        count("quadrant", c.quadrant.as_ref().map(|e| e.class.to_string()));
-        count("pricing", c.pricing.as_ref().map(|e| e.class.to_string()));
-        count("pyramid", p.tier.as_ref().map(|e| e.class.to_string()));
-        count("rfm8", p.rfm.as_ref().map(|r| r.rfm8.to_string()));
-        count("rfm11", p.rfm.as_ref().map(|r| r.rfm11.to_string()));
     }
     Distribution {
         as_of: b.as_of,
-        buyers: b.profiles.iter().filter(|p| p.measures.paid_orders > 0).count(),
+        buyers: rows.iter().filter(|r| r.paid_orders > 0).count(),
         shop_cycle_days: b.population.shop_cycle_days,
         median_profit: b.population.median_profit.to_string(),
         key_customers_profit_share: b.key_customers_profit_share,
-        won_back: b.profiles.iter().filter(|p| p.classes.won_back).count(),
-        upgrade_potential: b.profiles.iter().filter(|p| p.upgrade_potential).count(),
+        won_back: rows.iter().filter(|r| r.won_back).count(),
+        upgrade_potential: rows.iter().filter(|r| r.upgrade_potential).count(),
         classes,
         elapsed_ms,
         build_id: None,
@@ -131,27 +136,33 @@ fn distribution(b: &ProfileBuild, elapsed_ms: u64) -> Distribution {
 /// the current build with its class changes, and counts them.
 pub async fn build(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyhow::Result<Distribution> {
     let started = std::time::Instant::now();
-    let build = profiles(o, settings, as_of).await?;
-    let mut d = distribution(&build, started.elapsed().as_millis() as u64);
+    let built = assembled(o, settings, as_of).await?;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
     let stored = std::time::Instant::now();
+    // Each profile's detail (with its explanations) goes to the lake, staged until the
+    // store has committed the build, and its stored columns are kept: the profiles are
+    // made a chunk at a time, so that a million profiles' explanations are never held
+    // together.
+    let mut details = o.lake.details_writer()?;
+    let mut rows: Vec<ProfileRow> = Vec::with_capacity(built.len());
+    built.each_chunk(|chunk| -> anyhow::Result<()> {
+        for p in &chunk {
+            details.push(p.customer_id, &serde_json::to_string(p)?)?;
+            rows.push(row(p, built.as_of));
+        }
+        Ok(())
+    })?;
+    let staged = details.finish()?;
+    let mut d = distribution(&built, &rows, elapsed_ms);
     let record = BuildRecord {
         id: 0,
-        as_of: build.as_of,
+        as_of: built.as_of,
         built_at: Utc::now(),
         customers: 0,
         transitions: 0,
         summary: serde_json::to_string(&d)?,
     };
-    // The details (each profile with its explanations) go to the lake, staged until the
-    // store has committed the build.
-    let mut details = o.lake.details_writer()?;
-    let mut by_id: Vec<&CustomerProfile> = build.profiles.iter().collect();
-    by_id.sort_unstable_by_key(|p| p.customer_id);
-    for p in by_id {
-        details.push(p.customer_id, &serde_json::to_string(p)?)?;
-    }
-    let staged = details.finish()?;
-    let mut rows = build.profiles.iter().map(|p| row(p, build.as_of));
+    let mut rows = rows.into_iter();
     let saved = match o.store.save_build(&record, &mut rows).await {
         Ok(saved) => saved,
         Err(e) => {
@@ -160,6 +171,9 @@ pub async fn build(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyh
         }
     };
     staged.publish(&o.lake, saved.id)?;
+    if let Some(r) = &built.reports {
+        guanxi_analytics::keep_shop_reports(&o.lake, r)?;
+    }
     d.build_id = Some(saved.id);
     d.transitions = Some(saved.transitions);
     d.store_ms = Some(stored.elapsed().as_millis() as u64);
@@ -214,7 +228,19 @@ pub fn row(p: &CustomerProfile, as_of: DateTime<Utc>) -> ProfileRow {
 /// Every person's profile as of `as_of` (a date, or the last order's time): buyers from
 /// the lake, everyone else from the store, merged customers counted for their person.
 pub async fn profiles(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyhow::Result<ProfileBuild> {
+    Ok(assembled(o, settings, as_of).await?.into_build())
+}
+
+/// [`profiles`] up to the profiles themselves (made by [`Assembled::each_chunk`]).
+///
+/// As of the last order, the build also computes the shop's reports in the same pass
+/// (kept beside the lake by [`build`], for the reports pages' first views).
+async fn assembled(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyhow::Result<Assembled> {
+    // Before the scan opens the files: reports kept under this version hold at most what
+    // the scan read, so that an import landing meanwhile makes them stale, never wrong.
+    let version = o.lake.version()?;
     let engine = Engine::open(&o.lake).await?;
+    let as_of_given = as_of;
     let as_of = as_of_or_last(&engine, o.tz, as_of, "--as-of").await?;
     let read = std::time::Instant::now();
     // Four independent reads, each decoded on its own connection's thread.
@@ -248,7 +274,10 @@ pub async fn profiles(o: &Opened, settings: &Settings, as_of: Option<&str>) -> a
             .push(f);
     }
     let read = read.elapsed().as_secs_f64();
-    let mut build = guanxi_analytics::build(&engine, as_of, o.tz, settings, &people).await?;
+    let reports = as_of_given
+        .is_none()
+        .then(|| ReportsBasis::new(version, &people.merged_into, o.tz, settings.cycle.occasion_gap()));
+    let mut build = guanxi_analytics::assembled(&engine, as_of, o.tz, settings, &people, reports).await?;
     build
         .phases
         .insert(0, ("customers, service records and reviews from the store", read));

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use guanxi_analytics::Engine;
+use guanxi_analytics::{Engine, ReportsBasis};
 use guanxi_domain::report::{Granularity, OrderReport, Reports};
 use guanxi_store::{CLASS_KINDS, ClassTotal, Movement, tables};
 use serde::Serialize;
@@ -123,13 +123,22 @@ async fn movements(global: &Global, since: Option<String>, csv: bool) -> anyhow:
 
 async fn orders(global: &Global, which: OrderReport, args: OrderReportArgs) -> anyhow::Result<()> {
     let o = open(global, default_db()).await?;
-    let engine = Engine::open(&o.lake).await?;
-    let as_of = profile::as_of_or_last(&engine, o.tz, args.as_of.as_deref(), "--as-of").await?;
     let granularity = granularity(args.period);
     let merged = o.store.merged_into().await?;
     let (settings, _) = super::config::load(global)?;
     let gap = settings.cycle.occasion_gap();
-    let r = guanxi_analytics::order_reports(&engine, as_of, o.tz, &merged, granularity, gap).await?;
+    let r = match args.as_of.as_deref() {
+        // As of the last order: the shop's reports, kept while the lake is unchanged.
+        None => guanxi_analytics::current_shop_reports(&o.lake, o.tz, ReportsBasis::of(&o.lake, &merged, o.tz, gap)?)
+            .await?
+            .and_then(|s| s.reports(granularity).cloned())
+            .ok_or_else(profile::empty_lake)?,
+        Some(date) => {
+            let engine = Engine::open(&o.lake).await?;
+            let as_of = profile::end_of_day(date, o.tz, "--as-of")?;
+            guanxi_analytics::order_reports(&engine, as_of, o.tz, &merged, granularity, gap).await?
+        }
+    };
     let (header, rows) = r.table(which);
     let title = format!(
         "{} as of {} ({} customers, {} paid orders)",
@@ -141,11 +150,20 @@ async fn orders(global: &Global, which: OrderReport, args: OrderReportArgs) -> a
     print_table(global.json, args.csv, &document(which, &r), &title, &header, rows)
 }
 
-/// `guanxi report orders`: every order in the store, guest orders included, per period.
+/// `guanxi report orders`: every order, guest orders included, per period.
 async fn shop_orders(global: &Global, period: PeriodArg, csv: bool) -> anyhow::Result<()> {
     let o = open(global, default_db()).await?;
     let granularity = granularity(period);
-    let periods = tables::order_figures(o.store.as_ref(), o.tz, granularity).await?;
+    let merged = o.store.merged_into().await?;
+    let (settings, _) = super::config::load(global)?;
+    let periods = guanxi_analytics::current_shop_reports(
+        &o.lake,
+        o.tz,
+        ReportsBasis::of(&o.lake, &merged, o.tz, settings.cycle.occasion_gap())?,
+    )
+    .await?
+    .and_then(|s| s.figures(granularity).map(<[_]>::to_vec))
+    .unwrap_or_default();
     let (header, rows) = guanxi_domain::report::OrderFigures::table(&periods);
     let total: u64 = periods.iter().map(|p| p.created).sum();
     let title = format!("orders by {granularity:?} ({total} orders, guest orders included)").to_lowercase();

@@ -1,14 +1,11 @@
 //! `guanxi serve`: the web UI over the store.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::SystemTime;
 
 use anyhow::Context as _;
 use std::sync::Arc;
 
-use guanxi_analytics::Engine;
+use guanxi_analytics::{ReportsBasis, ShopReports};
 use guanxi_domain::ShopTz;
 use guanxi_domain::report::{Granularity, PeriodOrders, Reports};
 use guanxi_lake::Lake;
@@ -52,8 +49,7 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
             store: o.store.clone(),
             tz: o.tz,
             occasion_gap: settings.cycle.occasion_gap(),
-            reports: Default::default(),
-            figures: Default::default(),
+            held: Default::default(),
         }),
         tz: o.tz,
         responses: Some(responses),
@@ -78,81 +74,52 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
         .with_context(|| format!("serving on {addr}"))
 }
 
-/// The web UI's reports over all orders, computed when a page asks (one pass over the
-/// lake, or over the store's orders for the shop's order figures) and kept until the
-/// lake's files or the merges change — every import that changes an order writes the
-/// lake.
+/// The web UI's reports over all orders: the shop's reports as of the last order, held
+/// in memory while the lake and the merges are what they were computed from; else those
+/// the last profile build (or an earlier computation) kept beside the lake, or one pass
+/// over it. Every import that changes an order writes the lake.
 struct LakeAnalytics {
     lake: Lake,
     store: Arc<dyn Store>,
     tz: ShopTz,
     /// The `[cycle]` setting: cycles are measured over purchase occasions.
     occasion_gap: chrono::Duration,
-    reports: Cache<Reports>,
-    figures: Cache<Vec<PeriodOrders>>,
+    /// Held while they are computed, so that a page asking for what the start-up warming
+    /// (or another page) is computing waits for it instead of computing it again beside it.
+    held: tokio::sync::Mutex<Option<ShopReports>>,
 }
 
-/// Held while a value is computed, so that a page asking for what the start-up warming
-/// (or another page) is computing waits for it instead of computing it again beside it.
-type Cache<T> = tokio::sync::Mutex<HashMap<Granularity, (Version, T)>>;
-
-/// What the reports were computed from: every lake file with its size and modification
-/// time (an import or compaction writes new files), and the merges.
-type Version = (Vec<(PathBuf, u64, Option<SystemTime>)>, Vec<(i64, i64)>);
-
 impl LakeAnalytics {
-    async fn version(&self) -> anyhow::Result<Version> {
-        let files = self
-            .lake
-            .files()?
-            .into_iter()
-            .map(|f| {
-                let meta = std::fs::metadata(&f).ok();
-                let size = meta.as_ref().map_or(0, |m| m.len());
-                (f, size, meta.and_then(|m| m.modified().ok()))
-            })
-            .collect();
-        Ok((files, self.store.merged_into().await?))
-    }
-
-    /// `cache`'s value for `granularity` while the lake and the merges are as they were,
-    /// else `compute`'s (kept). One computation at a time per cache.
-    async fn cached<T: Clone>(
-        &self,
-        cache: &Cache<T>,
-        granularity: Granularity,
-        compute: impl AsyncFnOnce(&Version) -> anyhow::Result<T>,
-    ) -> Result<T, String> {
-        let version = self.version().await.map_err(|e| format!("{e:#}"))?;
-        let mut held = cache.lock().await;
-        if let Some((v, r)) = held.get(&granularity)
-            && *v == version
-        {
-            return Ok(r.clone());
+    /// `pick` of the current shop reports (`None`: the lake holds no orders).
+    async fn current<T>(&self, pick: impl FnOnce(Option<&ShopReports>) -> Result<T, String>) -> Result<T, String> {
+        let text = |e: anyhow::Error| format!("{e:#}");
+        let merged = self.store.merged_into().await.map_err(|e| text(e.into()))?;
+        let basis = ReportsBasis::of(&self.lake, &merged, self.tz, self.occasion_gap).map_err(|e| text(e.into()))?;
+        let mut held = self.held.lock().await;
+        if held.as_ref().is_none_or(|r| r.basis != basis) {
+            *held = guanxi_analytics::current_shop_reports(&self.lake, self.tz, basis)
+                .await
+                .map_err(|e| text(e.into()))?;
         }
-        let value = compute(&version).await.map_err(|e| format!("{e:#}"))?;
-        held.insert(granularity, (version, value.clone()));
-        Ok(value)
+        pick(held.as_ref())
     }
 }
 
 #[async_trait::async_trait]
 impl Analytics for LakeAnalytics {
     async fn order_reports(&self, granularity: Granularity) -> Result<Reports, String> {
-        self.cached(&self.reports, granularity, async |version: &Version| {
-            let engine = Engine::open(&self.lake).await?;
-            let as_of = super::profile::as_of_or_last(&engine, self.tz, None, "as-of").await?;
-            Ok(
-                guanxi_analytics::order_reports(&engine, as_of, self.tz, &version.1, granularity, self.occasion_gap)
-                    .await?,
-            )
+        self.current(|r| {
+            r.and_then(|r| r.reports(granularity).cloned())
+                .ok_or_else(|| format!("{:#}", super::profile::empty_lake()))
         })
         .await
     }
 
     async fn order_figures(&self, granularity: Granularity) -> Result<Vec<PeriodOrders>, String> {
-        self.cached(&self.figures, granularity, async |_: &Version| {
-            Ok(guanxi_store::tables::order_figures(self.store.as_ref(), self.tz, granularity).await?)
+        self.current(|r| {
+            Ok(r.and_then(|r| r.figures(granularity))
+                .map(<[_]>::to_vec)
+                .unwrap_or_default())
         })
         .await
     }
