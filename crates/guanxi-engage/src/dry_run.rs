@@ -56,7 +56,12 @@ pub async fn dry_run(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<DryRun, EngageError> {
-    let scheduler = Scheduler { store, policy, tz };
+    let scheduler = Scheduler {
+        store,
+        policy,
+        tz,
+        columns: None,
+    };
     let (plan, planned) = scheduler.plan_window(program, from, from, to, Mode::Replay).await?;
     let mut messages = plan.messages;
     messages.sort_by_key(|m| (m.due_at, m.customer_id));

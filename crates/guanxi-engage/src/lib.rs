@@ -70,6 +70,9 @@ pub struct Engine {
     pub worker: Worker,
     /// Time between scheduler passes (longer when a pass is slow: [`between_passes`]).
     pub every: StdDuration,
+    /// The latest build's profile columns, for segment members (shared with the web's
+    /// live counts when both run in one process).
+    pub columns: std::sync::Arc<guanxi_store::HeldColumns>,
 }
 
 /// What a run of the engine did.
@@ -115,6 +118,7 @@ impl Engine {
             store: w.store.as_ref(),
             policy: &w.policy,
             tz: w.tz,
+            columns: Some(&self.columns),
         };
         let planned = scheduler.pass(&programs, now).await?;
         for p in &planned {

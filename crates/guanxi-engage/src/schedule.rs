@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike as _, Duration, Utc};
 use guanxi_domain::ShopTz;
 use guanxi_domain::program::{Action, ContactPolicy, OrderEvent, Program, Trigger, Wait, ledger_key};
 use guanxi_domain::segment::{expand, parse};
-use guanxi_store::{Entry, NewAction, NewMessage, OrderEvents, Plan, ProgramState, Store};
+use guanxi_store::{Entry, HeldColumns, NewAction, NewMessage, OrderEvents, Plan, ProfileColumns, ProgramState, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::EngageError;
@@ -166,6 +166,9 @@ pub struct Scheduler<'a> {
     pub store: &'a dyn Store,
     pub policy: &'a ContactPolicy,
     pub tz: ShopTz,
+    /// The latest build's profile columns held in memory: a segment over profile columns
+    /// alone takes its members from them instead of paging through the store.
+    pub columns: Option<&'a HeldColumns>,
 }
 
 impl Scheduler<'_> {
@@ -546,6 +549,13 @@ impl Scheduler<'_> {
             .map_err(|e| EngageError::Program(format!("program '{}': {}", program.name, e.render(text, "segment"))))?;
         let expr = expand(&parsed, &|name: &str| saved.get(name).and_then(|t| parse(t).ok()))
             .map_err(|e| EngageError::Program(format!("program '{}': {e}", program.name)))?;
+        if ProfileColumns::answers(&expr)
+            && let Some(held) = self.columns
+            && let Some(columns) = held.of(self.store, &build).await?
+            && let Some(members) = columns.members(&expr)
+        {
+            return Ok(Some(members));
+        }
         let mut out = Vec::new();
         let mut after = 0;
         loop {

@@ -178,6 +178,7 @@ async fn the_supervisor_restarts_an_engine_that_panicked_and_records_why() {
     let engine = guanxi_engage::Engine {
         worker,
         every: std::time::Duration::from_secs(60),
+        columns: Default::default(),
     };
     let supervised = tokio::spawn(guanxi_engage::supervise(engine));
 

@@ -4,14 +4,18 @@
 
 use std::sync::LazyLock;
 
+use chrono::{DateTime, Utc};
 use guanxi_store::{
-    BuildRecord, CLASS_KINDS, ClassChange, FigureSums, PreviousClasses, ProfileRow, Result, Satisfaction, sql as q,
+    BuildRecord, CLASS_KINDS, ClassChange, FigureSums, PreviousClasses, ProfileColumns, ProfileRow, Result,
+    Satisfaction, StoreError, sql as q,
 };
 use rusqlite::types::ToSql;
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension as _, params, params_from_iter};
 
 use crate::SqliteStore;
 use crate::tx::{blocking, db_err, drop_indexes, insert_sql, open_writer, opt_time, time};
+
+static SELECT_PROFILES: LazyLock<String> = LazyLock::new(|| format!("SELECT {} FROM profiles", q::PROFILE_COLUMNS));
 
 static INSERT_PROFILE: LazyLock<String> = LazyLock::new(|| {
     let columns: Vec<&str> = q::PROFILE_COLUMNS.split(", ").map(str::trim).collect();
@@ -30,6 +34,79 @@ impl SqliteStore {
         let satisfaction = self.satisfaction_as_of(build.as_of).await?;
         blocking(|| write(&self.path, build, rows, satisfaction))
     }
+
+    /// The current build's profile columns, read on a rusqlite connection in one read
+    /// transaction (the build and its profiles alike).
+    pub(crate) async fn read_profile_columns(&self) -> Result<Option<ProfileColumns>> {
+        blocking(|| read_columns(&self.path))
+    }
+}
+
+fn read_columns(path: &std::path::Path) -> Result<Option<ProfileColumns>> {
+    let conn = Connection::open(path).map_err(db_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(db_err)?;
+    conn.execute_batch("BEGIN").map_err(db_err)?;
+    let build: Option<i64> = conn
+        .query_row("SELECT id FROM profile_builds ORDER BY id DESC LIMIT 1", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(db_err)?;
+    let Some(build) = build else { return Ok(None) };
+    let mut columns = ProfileColumns::new(build);
+    let mut select = conn.prepare(&SELECT_PROFILES).map_err(db_err)?;
+    let mut rows = select.query([]).map_err(db_err)?;
+    while let Some(r) = rows.next().map_err(db_err)? {
+        columns.push(&profile_row(r)?);
+    }
+    Ok(Some(columns))
+}
+
+fn col<T: rusqlite::types::FromSql>(r: &rusqlite::Row<'_>, i: usize) -> Result<T> {
+    r.get(i).map_err(db_err)
+}
+
+/// A profile from a row of [`SELECT_PROFILES`] (`PROFILE_COLUMNS`' order).
+fn profile_row(r: &rusqlite::Row<'_>) -> Result<ProfileRow> {
+    let when = |i: usize| -> Result<Option<DateTime<Utc>>> {
+        let text: Option<String> = col(r, i)?;
+        text.map(|t| {
+            DateTime::parse_from_rfc3339(&t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| StoreError::Corrupt(format!("profiles: a time {t:?}: {e}")))
+        })
+        .transpose()
+    };
+    let mut classes: [Option<String>; 8] = Default::default();
+    for (k, slot) in classes.iter_mut().enumerate() {
+        *slot = col(r, 2 + k)?;
+    }
+    Ok(ProfileRow {
+        customer_id: col(r, 0)?,
+        classes,
+        r: col(r, 10)?,
+        f: col(r, 11)?,
+        m: col(r, 12)?,
+        recency_days: col(r, 13)?,
+        paid_orders: col(r, 14)?,
+        frequency: col(r, 15)?,
+        cycle_days: col(r, 16)?,
+        discount_share: col(r, 17)?,
+        complaint_count: col(r, 18)?,
+        praise_count: col(r, 19)?,
+        paid_amount_cents: col(r, 20)?,
+        profit_cents: col(r, 21)?,
+        refunds_cents: col(r, 22)?,
+        monetary_cents: col(r, 23)?,
+        won_back: col::<i64>(r, 24)? != 0,
+        upgrade_potential: col::<i64>(r, 25)? != 0,
+        first_paid_at: when(26)?,
+        last_paid_at: when(27)?,
+        p_alive: col(r, 28)?,
+        expected_purchases: col(r, 29)?,
+        clv_cents: col(r, 30)?,
+        next_purchase_at: when(31)?,
+    })
 }
 
 fn write(

@@ -48,7 +48,7 @@ pub use outbox::{
     Claimed, Entry, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState, Recipient,
     SentMessage, Settle, Task,
 };
-pub use profile_columns::ProfileColumns;
+pub use profile_columns::{HeldColumns, ProfileColumns};
 pub use profiles::{
     BuildFigures, BuildRecord, CLASS_KINDS, CLV_BUCKETS, ClassChange, ClassTotal, ClvBucket, FigureSums, MergeChange,
     MergeProposal, Movement, PreviousClasses, ProfileRow, Satisfaction, SavedSegment, SegmentMember, SegmentPlan,

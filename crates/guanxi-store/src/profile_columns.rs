@@ -7,10 +7,12 @@
 //! same `bind`, a comparison with a missing value is false (so `not` is plain negation),
 //! and the story suite holds both to the same counts on every backend.
 
+use std::sync::Arc;
+
 use guanxi_domain::segment::{Attr, CLASS_ATTRS, Cond, Expr, Op};
 
-use crate::ProfileRow;
 use crate::segment::{Bind, bind};
+use crate::{BuildRecord, ProfileRow, Store};
 
 /// Missing integers and reals: no stored value is either (cents, days and counts are far
 /// from `i64::MIN`; reals are finite).
@@ -22,12 +24,35 @@ pub struct ProfileColumns {
     /// The build they were read from.
     pub build_id: i64,
     len: usize,
+    /// Each row's customer id.
+    ids: Vec<i64>,
     /// Per class kind (in `CLASS_KINDS` order), each row's class code; 0 is "none".
     classes: [Vec<u8>; 8],
     /// Per class kind, the names by code (index 0 unused).
     names: [Vec<String>; 8],
     ints: Vec<(Attr, Vec<i64>)>,
     reals: Vec<(Attr, Vec<f64>)>,
+}
+
+/// The latest build's profile columns, read on first use and again once a newer build
+/// exists: one copy per process, for the web's live counts and the scheduler's segment
+/// members (about 170 bytes per profile).
+#[derive(Default)]
+pub struct HeldColumns {
+    /// Held while reading, so that concurrent users wait for one read.
+    columns: tokio::sync::Mutex<Option<Arc<ProfileColumns>>>,
+}
+
+impl HeldColumns {
+    /// The columns of `build`, read if they are not those held; `None` when the store's
+    /// latest build is no longer `build`.
+    pub async fn of(&self, store: &dyn Store, build: &BuildRecord) -> crate::Result<Option<Arc<ProfileColumns>>> {
+        let mut held = self.columns.lock().await;
+        if held.as_ref().is_none_or(|c| c.build_id != build.id) {
+            *held = store.profile_columns().await?.map(Arc::new);
+        }
+        Ok(held.clone().filter(|c| c.build_id == build.id))
+    }
 }
 
 /// A column of one attribute.
@@ -127,6 +152,7 @@ impl ProfileColumns {
             };
             self.classes[k].push(code);
         }
+        self.ids.push(p.customer_id);
         for (attr, column) in &mut self.ints {
             column.push(int_of(*attr, p).unwrap_or(NO_INT));
         }
@@ -173,6 +199,22 @@ impl ProfileColumns {
     pub fn count(&self, expr: &Expr) -> Option<u64> {
         let bits = self.eval(expr)?;
         Some(bits.iter().map(|w| u64::from(w.count_ones())).sum())
+    }
+
+    /// The customers `expr` holds for, in id order, or `None` when it reads anything but
+    /// profile columns.
+    pub fn members(&self, expr: &Expr) -> Option<Vec<i64>> {
+        let bits = self.eval(expr)?;
+        let mut out = Vec::with_capacity(bits.iter().map(|w| w.count_ones() as usize).sum());
+        for (w, &word) in bits.iter().enumerate() {
+            let mut rest = word;
+            while rest != 0 {
+                out.push(self.ids[w * 64 + rest.trailing_zeros() as usize]);
+                rest &= rest - 1;
+            }
+        }
+        out.sort_unstable();
+        Some(out)
     }
 
     fn words(&self) -> usize {

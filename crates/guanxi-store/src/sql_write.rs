@@ -408,6 +408,26 @@ macro_rules! sql_store_tx {
         }
 
         impl $store {
+            /// The current build's profile columns (`Store::profile_columns`).
+            async fn read_profile_columns(&self) -> $crate::Result<Option<$crate::ProfileColumns>> {
+                use futures::TryStreamExt as _;
+                // One connection, so that the build and its profiles are read alike.
+                let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                let Some(build) = sqlx::query("SELECT id FROM profile_builds ORDER BY id DESC LIMIT 1")
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?
+                else {
+                    return Ok(None);
+                };
+                let mut columns = $crate::ProfileColumns::new(get(&build, "id")?);
+                let mut rows = sqlx::query("SELECT * FROM profiles").fetch(&mut *conn);
+                while let Some(row) = rows.try_next().await.map_err(db_err)? {
+                    columns.push(&profile_from_row(&row)?);
+                }
+                Ok(Some(columns))
+            }
+
             /// Stores a build as the current one, with its class changes and figures.
             async fn write_build(
                 &self,

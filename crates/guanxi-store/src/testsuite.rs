@@ -708,6 +708,16 @@ pub async fn profile_columns_count_as_the_store(store: &dyn Store) {
         let e = guanxi_domain::segment::parse(text).unwrap();
         let sql = store.segment_count(&e, as_of).await.unwrap();
         assert_eq!(columns.count(&e), Some(sql), "{text}");
+        // And the members, in id order, are those the store pages through.
+        let mut paged = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = store.segment_members(&e, as_of, after, 7).await.unwrap();
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            paged.extend(page.iter().map(|m| m.id));
+        }
+        assert_eq!(columns.members(&e), Some(paged), "{text}");
     }
     for text in [
         "tag = 'vip'",
@@ -718,6 +728,7 @@ pub async fn profile_columns_count_as_the_store(store: &dyn Store) {
     ] {
         let e = guanxi_domain::segment::parse(text).unwrap();
         assert_eq!(columns.count(&e), None, "{text}: not profile columns alone");
+        assert_eq!(columns.members(&e), None, "{text}");
     }
 }
 

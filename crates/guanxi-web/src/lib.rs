@@ -57,7 +57,7 @@ pub struct AppState {
     /// Tracked links, unsubscribe links and SMS replies (engagement).
     pub responses: Option<Responses>,
     /// The current build's profile columns, for live segment counts.
-    pub counts: Arc<counts::ProfileCounts>,
+    pub counts: Arc<guanxi_store::HeldColumns>,
 }
 
 /// The application's routes.

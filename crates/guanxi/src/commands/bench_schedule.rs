@@ -105,10 +105,12 @@ pub async fn run(global: &Global, dir: &Path, days: u32) -> anyhow::Result<()> {
         o.store.save_program(&state, "bench").await?;
     }
     let programs = load(o.store.as_ref()).await?;
+    let columns = guanxi_store::HeldColumns::default();
     let scheduler = Scheduler {
         store: o.store.as_ref(),
         policy: &settings.contact,
         tz: o.tz,
+        columns: Some(&columns),
     };
     eprintln!(
         "scheduling {} programs over {} customers at {now}…",

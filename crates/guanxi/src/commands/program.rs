@@ -134,6 +134,7 @@ pub async fn engine(o: &Opened, settings: &Settings, lease_secs: u32, batch: u32
             batch: batch.max(1),
         },
         every: StdDuration::from_secs(30),
+        columns: Default::default(),
     })
 }
 

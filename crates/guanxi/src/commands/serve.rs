@@ -27,6 +27,9 @@ pub async fn run(global: &Global, addr: SocketAddr) -> anyhow::Result<()> {
 pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Result<()> {
     let (settings, _) = super::config::load(global)?;
     let engine = super::program::engine(o, &settings, 60, 500).await?;
+    // One copy of the latest build's profile columns for the live counts and the
+    // scheduler's segment members.
+    let columns = engine.columns.clone();
     let reply_secret = match settings.channels.sms.as_ref().and_then(|g| g.reply_secret_env.as_ref()) {
         Some(env) => Some(
             std::env::var(env)
@@ -53,7 +56,7 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
         }),
         tz: o.tz,
         responses: Some(responses),
-        counts: Default::default(),
+        counts: columns,
     };
     // The dashboard's monthly figures and the orders page's default (quarters), computed
     // before the first visit asks.
@@ -66,7 +69,7 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
     let warm = state.clone();
     tokio::spawn(async move {
         if let Ok(Some(build)) = warm.store.latest_build().await {
-            let _ = warm.counts.columns(&warm, &build).await;
+            let _ = warm.counts.of(warm.store.as_ref(), &build).await;
         }
     });
     guanxi_web::serve(addr, state)
