@@ -3,6 +3,8 @@
 //! (set by CI) keeps them in, where their absence fails loudly.
 
 fn main() {
+    // `sqlx::migrate!` embeds `migrations/` at compile time: a new migration rebuilds.
+    println!("cargo::rerun-if-changed=migrations");
     println!("cargo::rustc-check-cfg=cfg(no_postgres)");
     println!("cargo::rerun-if-env-changed=GUANXI_TEST_POSTGRES_URL");
     println!("cargo::rerun-if-env-changed=GUANXI_REQUIRE_POSTGRES");
