@@ -7,13 +7,13 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use guanxi_store::{
     BuildRecord, CLASS_KINDS, ClassChange, FigureSums, PreviousClasses, ProfileColumns, ProfileRow, Result,
-    Satisfaction, StoreError, sql as q,
+    Satisfaction, sql as q,
 };
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension as _, params, params_from_iter};
 
 use crate::SqliteStore;
-use crate::tx::{blocking, db_err, drop_indexes, insert_sql, open_writer, opt_time, time};
+use crate::tx::{blocking, col, db_err, drop_indexes, insert_sql, open_writer, opt_time, parse_time, time};
 
 static SELECT_PROFILES: LazyLock<String> = LazyLock::new(|| format!("SELECT {} FROM profiles", q::PROFILE_COLUMNS));
 
@@ -62,20 +62,11 @@ fn read_columns(path: &std::path::Path) -> Result<Option<ProfileColumns>> {
     Ok(Some(columns))
 }
 
-fn col<T: rusqlite::types::FromSql>(r: &rusqlite::Row<'_>, i: usize) -> Result<T> {
-    r.get(i).map_err(db_err)
-}
-
 /// A profile from a row of [`SELECT_PROFILES`] (`PROFILE_COLUMNS`' order).
 fn profile_row(r: &rusqlite::Row<'_>) -> Result<ProfileRow> {
     let when = |i: usize| -> Result<Option<DateTime<Utc>>> {
         let text: Option<String> = col(r, i)?;
-        text.map(|t| {
-            DateTime::parse_from_rfc3339(&t)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| StoreError::Corrupt(format!("profiles: a time {t:?}: {e}")))
-        })
-        .transpose()
+        text.map(|t| parse_time(&t, "profiles")).transpose()
     };
     let mut classes: [Option<String>; 8] = Default::default();
     for (k, slot) in classes.iter_mut().enumerate() {

@@ -11,6 +11,7 @@ mod builds;
 mod catalogue;
 mod customers;
 mod orders;
+mod programs;
 mod records;
 mod tx;
 

@@ -40,6 +40,18 @@ pub(crate) fn opt_time(t: Option<DateTime<Utc>>) -> Option<String> {
     t.map(time)
 }
 
+/// A time as [`time`] writes it, read back (`what` names the column in the error).
+pub(crate) fn parse_time(text: &str, what: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("{what}: a time {text:?}: {e}")))
+}
+
+/// Column `i` of a rusqlite row.
+pub(crate) fn col<T: rusqlite::types::FromSql>(r: &rusqlite::Row<'_>, i: usize) -> Result<T> {
+    r.get(i).map_err(db_err)
+}
+
 /// Runs SQLite's (blocking) work off the async scheduler where it can: on a
 /// multi-threaded runtime the worker hands its other tasks on while this runs.
 pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {

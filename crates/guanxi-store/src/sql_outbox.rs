@@ -316,17 +316,9 @@ macro_rules! sql_outbox {
             }
 
             async fn entries(&self, program: &str) -> $crate::Result<Vec<$crate::Entry>> {
-                let mut b = Builder::new("SELECT customer_id, started_at, occurrence FROM program_entries WHERE program = ");
-                b.push_bind(program.to_string()).push(" ORDER BY customer_id");
-                rows_of(&self.pool, b, |r| {
-                    Ok($crate::Entry {
-                        program: program.to_string(),
-                        customer_id: get(r, "customer_id")?,
-                        started_at: get(r, "started_at")?,
-                        occurrence: get(r, "occurrence")?,
-                    })
-                })
-                .await
+                // Each backend reads them its own way (SQLite: rusqlite; a large segment
+                // program has hundreds of thousands, read at every scheduler pass).
+                self.read_entries(program).await
             }
 
             async fn orders_by_event(

@@ -408,6 +408,21 @@ macro_rules! sql_store_tx {
         }
 
         impl $store {
+            /// A program's segment entries (`Store::entries`).
+            async fn read_entries(&self, program: &str) -> $crate::Result<Vec<$crate::Entry>> {
+                let mut b = Builder::new("SELECT customer_id, started_at, occurrence FROM program_entries WHERE program = ");
+                b.push_bind(program.to_string()).push(" ORDER BY customer_id");
+                rows_of(&self.pool, b, |r| {
+                    Ok($crate::Entry {
+                        program: program.to_string(),
+                        customer_id: get(r, "customer_id")?,
+                        started_at: get(r, "started_at")?,
+                        occurrence: get(r, "occurrence")?,
+                    })
+                })
+                .await
+            }
+
             /// The current build's profile columns (`Store::profile_columns`).
             async fn read_profile_columns(&self) -> $crate::Result<Option<$crate::ProfileColumns>> {
                 use futures::TryStreamExt as _;
