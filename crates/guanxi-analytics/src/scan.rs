@@ -12,6 +12,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, DictionaryArray, Int64Array, RecordBatch, StringArray};
 use chrono::{DateTime, Utc};
+use guanxi_domain::interner::Interner;
 use guanxi_domain::profile::OrderFact;
 use guanxi_domain::report::{Granularity, OrderFigures, OrderSummary, PeriodOrders};
 use guanxi_domain::{Cents, OrderStatus, ShopTz};
@@ -72,6 +73,15 @@ fn dictionary<'a>(b: &'a RecordBatch, name: &str) -> Result<(&'a DictionaryArray
     Ok((d, values))
 }
 
+/// A batch's status keys and its dictionary's statuses, each name parsed once.
+fn statuses(b: &RecordBatch) -> Result<(&DictionaryArray<Int32Type>, Vec<OrderStatus>)> {
+    let (keys, names) = dictionary(b, "status")?;
+    let statuses = (0..names.len())
+        .map(|k| OrderStatus::parse(names.value(k)).map_err(schema))
+        .collect::<Result<Vec<OrderStatus>>>()?;
+    Ok((keys, statuses))
+}
+
 /// A batch's order id, revision and buyer columns.
 fn order_keys(b: &RecordBatch) -> Result<(&Int64Array, &Int64Array, &Int64Array)> {
     Ok((int64(b, "order_id")?, int64(b, "revision")?, int64(b, "customer_id")?))
@@ -110,22 +120,11 @@ const NONE: u32 = u32::MAX;
 /// categories of the orders that have more than one.
 #[derive(Default)]
 struct Categories {
-    names: Vec<String>,
-    ids: HashMap<String, u32>,
+    names: Interner,
     more: Vec<Vec<u32>>,
 }
 
 impl Categories {
-    fn id(&mut self, name: &str) -> u32 {
-        if let Some(id) = self.ids.get(name) {
-            return *id;
-        }
-        let id = self.names.len() as u32;
-        self.names.push(name.to_string());
-        self.ids.insert(name.to_string(), id);
-        id
-    }
-
     /// Adds `more`'s lines (of the same order) to `p`. The order's shipping is in
     /// `p.paid` already: of `more`, only the goods count.
     fn merge(&mut self, p: &mut Partial, more: &Partial) {
@@ -161,7 +160,7 @@ impl Categories {
         let mut categories: Vec<String> = std::iter::once(p.category)
             .chain(self.list(p.more).iter().copied())
             .filter(|c| *c != NONE)
-            .map(|c| self.names[c as usize].clone())
+            .map(|c| self.names.name(c).to_string())
             .collect();
         categories.sort();
         categories.dedup();
@@ -254,10 +253,7 @@ impl Scan {
         for b in self.batches(&COLUMNS) {
             let b = b?;
             let (order, revision, customer) = order_keys(&b)?;
-            let (status_keys, statuses) = dictionary(&b, "status")?;
-            let batch_statuses = (0..statuses.len())
-                .map(|k| OrderStatus::parse(statuses.value(k)).map_err(schema))
-                .collect::<Result<Vec<OrderStatus>>>()?;
+            let (status_keys, statuses) = statuses(&b)?;
             let created_at = micros(&b, "created_at")?;
             let (amount, shipping, refund) = (
                 int64(&b, "amount_cents")?,
@@ -281,7 +277,7 @@ impl Scan {
                         let summary = OrderSummary {
                             created_at: DateTime::from_timestamp_micros(created_at.value(i))
                                 .ok_or_else(|| schema("a creation time out of range"))?,
-                            status: batch_statuses[status_keys.keys().value(i) as usize],
+                            status: statuses[status_keys.keys().value(i) as usize],
                             guest: customer.is_null(i),
                             goods: Cents(amount.value(i)),
                             shipping: Cents(shipping.value(i)),
@@ -320,7 +316,7 @@ impl Scan {
         for b in self.batches(&COLUMNS) {
             let b = b?;
             let (order, revision, customer) = order_keys(&b)?;
-            let (status_keys, statuses) = dictionary(&b, "status")?;
+            let (status_keys, statuses) = statuses(&b)?;
             let (paid_at, created_at) = (micros(&b, "paid_at")?, micros(&b, "created_at")?);
             let (amount, discount, cost, refund, shipping) = (
                 int64(&b, "amount_cents")?,
@@ -332,15 +328,14 @@ impl Scan {
             let campaign = column(&b, "campaign")?;
             let (category_keys, names) = dictionary(&b, "category")?;
             // This batch's dictionary in the scan's ids, each name looked up once.
-            let batch_categories: Vec<u32> = (0..names.len()).map(|k| categories.id(names.value(k))).collect();
+            let batch_categories: Vec<u32> = (0..names.len()).map(|k| categories.names.id(names.value(k))).collect();
             for i in 0..b.num_rows() {
                 let id = order.value(i);
                 let newest = updated.get(&id).copied().unwrap_or(1);
                 if revision.value(i) != newest || customer.is_null(i) {
                     continue;
                 }
-                let status = statuses.value(status_keys.keys().value(i) as usize);
-                if matches!(status, "created" | "closed") {
+                if !statuses[status_keys.keys().value(i) as usize].is_paid() {
                     continue;
                 }
                 let paid_us = if paid_at.is_null(i) {

@@ -66,6 +66,7 @@ pub mod clv;
 mod contact;
 mod customer;
 mod fingerprint;
+pub mod interner;
 mod message;
 mod money;
 mod order;

@@ -12,6 +12,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ShopTz;
+use crate::interner::Interner;
 use crate::profile::{OrderFact, intervals, median};
 
 /// How reports split time.
@@ -248,8 +249,7 @@ pub struct OrderReports {
     periods: BTreeMap<i32, (u64, u64, u64, i64)>,
     /// The categories met, each name once: the maps below key them by index, so that a
     /// customer's orders are counted without a string made or compared per order.
-    category_names: Vec<String>,
-    category_ids: HashMap<String, u32>,
+    category_names: Interner,
     /// (category, period) → (buyers, once).
     categories: HashMap<(u32, i32), (u64, u64)>,
     /// period → (buyers in the period before, of whom bought in this one).
@@ -271,8 +271,7 @@ impl OrderReports {
             customers: 0,
             orders: 0,
             periods: BTreeMap::new(),
-            category_names: Vec::new(),
-            category_ids: HashMap::new(),
+            category_names: Interner::default(),
             categories: HashMap::new(),
             retention: BTreeMap::new(),
             cohorts: BTreeMap::new(),
@@ -360,15 +359,12 @@ impl OrderReports {
         }
     }
 
-    /// The index of category `name`, given one on its first sight.
+    /// The index of category `name`, given one (with its list of cycles) on first sight.
     fn category_id(&mut self, name: &str) -> u32 {
-        if let Some(id) = self.category_ids.get(name) {
-            return *id;
+        let id = self.category_names.id(name);
+        if id as usize == self.category_cycles.len() {
+            self.category_cycles.push(Vec::new());
         }
-        let id = self.category_names.len() as u32;
-        self.category_names.push(name.to_string());
-        self.category_ids.insert(name.to_string(), id);
-        self.category_cycles.push(Vec::new());
         id
     }
 
@@ -390,7 +386,7 @@ impl OrderReports {
             .enumerate()
             .filter(|(_, v)| !v.is_empty())
             .map(|(c, mut v)| CategoryCycle {
-                category: names[c].clone(),
+                category: names.name(c as u32).to_string(),
                 repeat_buyers: v.len() as u64,
                 median_days: median(&mut v).unwrap_or_default(),
             })
@@ -416,7 +412,7 @@ impl OrderReports {
             categories: self
                 .categories
                 .into_iter()
-                .map(|((c, p), counts)| ((names[c as usize].as_str(), p), counts))
+                .map(|((c, p), counts)| ((names.name(c), p), counts))
                 .collect::<BTreeMap<_, _>>()
                 .into_iter()
                 .map(|((category, p), (buyers, once))| CategoryOnce {

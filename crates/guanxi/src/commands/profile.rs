@@ -238,9 +238,8 @@ pub async fn profiles(o: &Opened, settings: &Settings, as_of: Option<&str>) -> a
 async fn assembled(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyhow::Result<Assembled> {
     // Before the scan opens the files: reports kept under this version hold at most what
     // the scan read, so that an import landing meanwhile makes them stale, never wrong.
-    let version = o.lake.version()?;
+    let version = as_of.is_none().then(|| o.lake.version()).transpose()?;
     let engine = Engine::open(&o.lake).await?;
-    let as_of_given = as_of;
     let as_of = as_of_or_last(&engine, o.tz, as_of, "--as-of").await?;
     let read = std::time::Instant::now();
     // Four independent reads, each decoded on its own connection's thread.
@@ -274,9 +273,7 @@ async fn assembled(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyh
             .push(f);
     }
     let read = read.elapsed().as_secs_f64();
-    let reports = as_of_given
-        .is_none()
-        .then(|| ReportsBasis::new(version, &people.merged_into, o.tz, settings.cycle.occasion_gap()));
+    let reports = version.map(|v| ReportsBasis::new(v, &people.merged_into, o.tz, settings.cycle.occasion_gap()));
     let mut build = guanxi_analytics::assembled(&engine, as_of, o.tz, settings, &people, reports).await?;
     build
         .phases
