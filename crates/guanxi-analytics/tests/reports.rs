@@ -88,6 +88,15 @@ async fn the_shop_reports_are_kept_beside_the_lake_until_it_changes() {
         Some(&r),
         "kept"
     );
+    // The same lake named through a link (moved, mounted elsewhere) keeps them.
+    #[cfg(unix)]
+    {
+        let link = shop.lake.root().with_extension("link");
+        std::os::unix::fs::symlink(shop.lake.root(), &link).unwrap();
+        let through = guanxi_lake::Lake::new(&link);
+        let basis_through = ReportsBasis::of(&through, &[], tz, gap).unwrap();
+        assert_eq!(kept_shop_reports(&through, &basis_through).unwrap().as_ref(), Some(&r));
+    }
     // Another basis (a merge, another cycle setting) does not take them.
     let merged = ReportsBasis::of(&shop.lake, &[(2, 1)], tz, gap).unwrap();
     assert_eq!(kept_shop_reports(&shop.lake, &merged).unwrap(), None);

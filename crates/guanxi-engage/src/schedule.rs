@@ -227,14 +227,16 @@ impl Scheduler<'_> {
         }
         match &program.trigger {
             Trigger::Order(event) => {
-                let mut after = 0;
+                let mut after = None;
                 loop {
-                    let page = self
+                    let (page, cursor) = self
                         .store
                         .orders_by_event(column(*event), from, now, after, 2000)
                         .await?;
-                    let Some(last) = page.last() else { break };
-                    after = last.id;
+                    if cursor.is_none() {
+                        break;
+                    }
+                    after = cursor;
                     for o in &page {
                         let Some(started) = event_time(o, *event) else { continue };
                         planned.runs += 1;

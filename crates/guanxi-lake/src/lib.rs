@@ -174,6 +174,7 @@ impl Lake {
     /// What the lake holds now, as far as a reader can tell without reading a row: each
     /// file with its size and modification time. Every import that changes an order, and
     /// every compaction, writes new files, so an equal version means equal contents.
+    /// Paths are relative to the lake's root.
     pub fn version(&self) -> Result<LakeVersion> {
         let mut files = Vec::new();
         for f in self.files()? {
@@ -183,7 +184,9 @@ impl Lake {
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_nanos());
-            files.push((f.to_string_lossy().into_owned(), meta.len(), modified));
+            // Relative to the lake: a lake moved, or named through a link, is the same lake.
+            let name = f.strip_prefix(self.root()).unwrap_or(&f);
+            files.push((name.to_string_lossy().into_owned(), meta.len(), modified));
         }
         Ok(LakeVersion(files))
     }

@@ -4,18 +4,15 @@
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Utc};
 use guanxi_store::{
-    BuildRecord, CLASS_KINDS, ClassChange, FigureSums, PreviousClasses, ProfileColumns, ProfileRow, Result,
-    Satisfaction, sql as q,
+    BuildRecord, CLASS_KINDS, COLUMNS_SQL, ClassChange, ColumnRow, FigureSums, PreviousClasses, ProfileColumns,
+    ProfileRow, Result, Satisfaction, sql as q,
 };
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension as _, params, params_from_iter};
 
 use crate::SqliteStore;
-use crate::tx::{blocking, col, db_err, drop_indexes, insert_sql, open_writer, opt_time, parse_time, time};
-
-static SELECT_PROFILES: LazyLock<String> = LazyLock::new(|| format!("SELECT {} FROM profiles", q::PROFILE_COLUMNS));
+use crate::tx::{blocking, col, db_err, drop_indexes, insert_sql, open_writer, opt_time, time};
 
 static INSERT_PROFILE: LazyLock<String> = LazyLock::new(|| {
     let columns: Vec<&str> = q::PROFILE_COLUMNS.split(", ").map(str::trim).collect();
@@ -54,50 +51,24 @@ fn read_columns(path: &std::path::Path) -> Result<Option<ProfileColumns>> {
         .map_err(db_err)?;
     let Some(build) = build else { return Ok(None) };
     let mut columns = ProfileColumns::new(build);
-    let mut select = conn.prepare(&SELECT_PROFILES).map_err(db_err)?;
+    let mut select = conn
+        .prepare(&format!("SELECT {} FROM profiles p", *COLUMNS_SQL))
+        .map_err(db_err)?;
     let mut rows = select.query([]).map_err(db_err)?;
     while let Some(r) = rows.next().map_err(db_err)? {
-        columns.push(&profile_row(r)?);
+        let row = ColumnRow::read(
+            |i| col(r, i),
+            |i| {
+                r.get_ref(i)
+                    .map_err(db_err)?
+                    .as_str_or_null()
+                    .map_err(|e| db_err(e.into()))
+            },
+            |i| col(r, i),
+        )?;
+        columns.push_row(&row);
     }
     Ok(Some(columns))
-}
-
-/// A profile from a row of [`SELECT_PROFILES`] (`PROFILE_COLUMNS`' order).
-fn profile_row(r: &rusqlite::Row<'_>) -> Result<ProfileRow> {
-    let when = |i: usize| -> Result<Option<DateTime<Utc>>> {
-        let text: Option<String> = col(r, i)?;
-        text.map(|t| parse_time(&t, "profiles")).transpose()
-    };
-    let mut classes: [Option<String>; 8] = Default::default();
-    for (k, slot) in classes.iter_mut().enumerate() {
-        *slot = col(r, 2 + k)?;
-    }
-    Ok(ProfileRow {
-        customer_id: col(r, 0)?,
-        classes,
-        r: col(r, 10)?,
-        f: col(r, 11)?,
-        m: col(r, 12)?,
-        recency_days: col(r, 13)?,
-        paid_orders: col(r, 14)?,
-        frequency: col(r, 15)?,
-        cycle_days: col(r, 16)?,
-        discount_share: col(r, 17)?,
-        complaint_count: col(r, 18)?,
-        praise_count: col(r, 19)?,
-        paid_amount_cents: col(r, 20)?,
-        profit_cents: col(r, 21)?,
-        refunds_cents: col(r, 22)?,
-        monetary_cents: col(r, 23)?,
-        won_back: col::<i64>(r, 24)? != 0,
-        upgrade_potential: col::<i64>(r, 25)? != 0,
-        first_paid_at: when(26)?,
-        last_paid_at: when(27)?,
-        p_alive: col(r, 28)?,
-        expected_purchases: col(r, 29)?,
-        clv_cents: col(r, 30)?,
-        next_purchase_at: when(31)?,
-    })
 }
 
 fn write(

@@ -45,10 +45,10 @@ pub mod tables;
 
 pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
 pub use outbox::{
-    Claimed, Entry, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState, Recipient,
-    SentMessage, Settle, Task,
+    Claimed, Entry, EventCursor, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState,
+    Recipient, SentMessage, Settle, Task,
 };
-pub use profile_columns::{HeldColumns, ProfileColumns};
+pub use profile_columns::{COLUMNS_SQL, ColumnRow, HeldColumns, ProfileColumns};
 pub use profiles::{
     BuildFigures, BuildRecord, CLASS_KINDS, CLV_BUCKETS, ClassChange, ClassTotal, ClvBucket, FigureSums, MergeChange,
     MergeProposal, Movement, PreviousClasses, ProfileRow, Satisfaction, SavedSegment, SegmentMember, SegmentPlan,

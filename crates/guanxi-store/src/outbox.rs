@@ -231,6 +231,13 @@ pub struct OrderEvents {
     pub times: guanxi_domain::StatusTimes,
 }
 
+/// Where a page of [`Outbox::orders_by_event`] ended: the last order's event time and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventCursor {
+    pub at: DateTime<Utc>,
+    pub id: i64,
+}
+
 /// Programs and the outbox. Every backend implements it with the shared SQL.
 #[async_trait]
 pub trait Outbox: Send + Sync {
@@ -263,15 +270,18 @@ pub trait Outbox: Send + Sync {
     async fn entries(&self, program: &str) -> Result<Vec<Entry>>;
 
     /// Orders whose `event` (a column: `created_at`, `paid_at`, `shipped_at`…) happened in
-    /// `[from, to]`, at most `limit` with id above `after_id`, by id.
+    /// `[from, to]`, by event time then id: at most `limit` past `after` (the cursor the
+    /// previous page ended at), and the cursor this page ends at. Paged by the event's
+    /// index, not by id: a page by id seeks the newest orders by scanning the table from
+    /// its oldest (0.85 s at 10M orders, at every pass).
     async fn orders_by_event(
         &self,
         event: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-        after_id: i64,
+        after: Option<EventCursor>,
         limit: u32,
-    ) -> Result<Vec<OrderEvents>>;
+    ) -> Result<(Vec<OrderEvents>, Option<EventCursor>)>;
 
     async fn order_events(&self, ids: &[i64]) -> Result<HashMap<i64, OrderEvents>>;
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use guanxi_domain::segment::{Attr, CLASS_ATTRS, Cond, Expr, Op};
 
-use crate::segment::{Bind, bind};
+use crate::segment::{Bind, bind, column};
 use crate::{BuildRecord, ProfileRow, Store};
 
 /// Missing integers and reals: no stored value is either (cents, days and counts are far
@@ -62,7 +62,60 @@ enum Column<'a> {
     Real(&'a [f64]),
 }
 
-const INT_ATTRS: [Attr; 15] = [
+/// One profile's column values as a backend reads them ([`COLUMNS_SQL`]'s order), the
+/// class names borrowed from the row.
+pub struct ColumnRow<'a> {
+    pub customer_id: i64,
+    pub classes: [Option<&'a str>; 8],
+    pub ints: [Option<i64>; INT_ATTRS.len()],
+    pub reals: [Option<f64>; REAL_ATTRS.len()],
+}
+
+impl<'a> ColumnRow<'a> {
+    /// A row of [`COLUMNS_SQL`] read through a backend's getters (by column index).
+    pub fn read<E>(
+        mut int: impl FnMut(usize) -> Result<Option<i64>, E>,
+        mut text: impl FnMut(usize) -> Result<Option<&'a str>, E>,
+        mut real: impl FnMut(usize) -> Result<Option<f64>, E>,
+    ) -> Result<ColumnRow<'a>, E> {
+        let mut row = ColumnRow {
+            customer_id: int(0)?.unwrap_or_default(),
+            classes: [None; CLASS_ATTRS.len()],
+            ints: [None; INT_ATTRS.len()],
+            reals: [None; REAL_ATTRS.len()],
+        };
+        let mut i = 1;
+        for slot in &mut row.classes {
+            *slot = text(i)?;
+            i += 1;
+        }
+        for slot in &mut row.ints {
+            *slot = int(i)?;
+            i += 1;
+        }
+        for slot in &mut row.reals {
+            *slot = real(i)?;
+            i += 1;
+        }
+        Ok(row)
+    }
+}
+
+/// What a backend selects `FROM profiles p` to fill a [`ColumnRow`]: the customer id,
+/// the class columns (`CLASS_ATTRS` order), the integer columns, the real ones.
+pub static COLUMNS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let mut columns = vec!["p.customer_id"];
+    columns.extend(
+        CLASS_ATTRS
+            .iter()
+            .chain(&INT_ATTRS)
+            .chain(&REAL_ATTRS)
+            .map(|a| column(*a).0),
+    );
+    columns.join(", ")
+});
+
+pub const INT_ATTRS: [Attr; 15] = [
     Attr::R,
     Attr::F,
     Attr::M,
@@ -80,7 +133,7 @@ const INT_ATTRS: [Attr; 15] = [
     Attr::Clv,
 ];
 
-const REAL_ATTRS: [Attr; 4] = [
+pub const REAL_ATTRS: [Attr; 4] = [
     Attr::CycleDays,
     Attr::DiscountShare,
     Attr::PAlive,
@@ -133,7 +186,19 @@ impl ProfileColumns {
     }
 
     pub fn push(&mut self, p: &ProfileRow) {
-        for (k, class) in p.classes.iter().enumerate() {
+        self.push_row(&ColumnRow {
+            customer_id: p.customer_id,
+            classes: std::array::from_fn(|k| p.classes[k].as_deref()),
+            ints: INT_ATTRS.map(|a| int_of(a, p)),
+            reals: REAL_ATTRS.map(|a| real_of(a, p)),
+        });
+    }
+
+    /// Adds one row read straight from the store (see [`COLUMNS_SQL`]): no profile is
+    /// assembled and no class name allocated per row, which is most of the time a
+    /// million rows take.
+    pub fn push_row(&mut self, row: &ColumnRow<'_>) {
+        for (k, class) in row.classes.iter().enumerate() {
             let code = match class {
                 None => 0,
                 Some(name) => {
@@ -144,7 +209,7 @@ impl ProfileColumns {
                     match names.iter().position(|n| n == name) {
                         Some(i) => i as u8,
                         None => {
-                            names.push(name.clone());
+                            names.push((*name).to_string());
                             (names.len() - 1) as u8
                         }
                     }
@@ -152,12 +217,12 @@ impl ProfileColumns {
             };
             self.classes[k].push(code);
         }
-        self.ids.push(p.customer_id);
-        for (attr, column) in &mut self.ints {
-            column.push(int_of(*attr, p).unwrap_or(NO_INT));
+        self.ids.push(row.customer_id);
+        for ((_, column), v) in self.ints.iter_mut().zip(row.ints) {
+            column.push(v.unwrap_or(NO_INT));
         }
-        for (attr, column) in &mut self.reals {
-            column.push(real_of(*attr, p).unwrap_or(f64::NAN));
+        for ((_, column), v) in self.reals.iter_mut().zip(row.reals) {
+            column.push(v.unwrap_or(f64::NAN));
         }
         self.len += 1;
     }

@@ -110,7 +110,7 @@ fn expression(out: &mut Out, e: &Expr, as_of: DateTime<Utc>) -> Result<(), Store
 }
 
 /// The column of an attribute and whether it can be NULL.
-fn column(attr: Attr) -> (&'static str, bool) {
+pub(crate) fn column(attr: Attr) -> (&'static str, bool) {
     match attr {
         Attr::Relationship => ("p.relationship", false),
         Attr::Activity => ("p.activity", true),

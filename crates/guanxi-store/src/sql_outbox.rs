@@ -326,19 +326,36 @@ macro_rules! sql_outbox {
                 event: &str,
                 from: chrono::DateTime<chrono::Utc>,
                 to: chrono::DateTime<chrono::Utc>,
-                after_id: i64,
+                after: Option<$crate::EventCursor>,
                 limit: u32,
-            ) -> $crate::Result<Vec<$crate::OrderEvents>> {
+            ) -> $crate::Result<(Vec<$crate::OrderEvents>, Option<$crate::EventCursor>)> {
                 let Some(column) = $crate::sql_outbox::EVENT_COLUMNS.iter().find(|c| **c == event) else {
                     return Err($crate::StoreError::Refused(format!("no order event column {event:?}")));
                 };
-                let mut b = Builder::new(ORDER_EVENT_SELECT);
-                b.push(format!("WHERE {column} >= ")).push_bind(from);
+                let mut b = Builder::new(format!(
+                    "SELECT {column} AS event_at, {} WHERE {column} >= ",
+                    &ORDER_EVENT_SELECT["SELECT ".len()..]
+                ));
+                b.push_bind(from);
                 b.push(format!(" AND {column} <= ")).push_bind(to);
                 // A guest order has nobody to reach.
                 b.push(" AND customer_id IS NOT NULL");
-                b.push(" AND id > ").push_bind(after_id).push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
-                rows_of(&self.pool, b, order_events_from_row).await
+                if let Some(c) = after {
+                    b.push(format!(" AND ({column} > ")).push_bind(c.at);
+                    b.push(format!(" OR ({column} = ")).push_bind(c.at);
+                    b.push(" AND id > ").push_bind(c.id).push("))");
+                }
+                b.push(format!(" ORDER BY {column}, id LIMIT ")).push_bind(i64::from(limit));
+                let rows = b.build().fetch_all(&self.pool).await.map_err(db_err)?;
+                let cursor = match rows.last() {
+                    Some(r) => Some($crate::EventCursor {
+                        at: get(r, "event_at")?,
+                        id: get(r, "id")?,
+                    }),
+                    None => None,
+                };
+                let page = rows.iter().map(order_events_from_row).collect::<$crate::Result<Vec<_>>>()?;
+                Ok((page, cursor))
             }
 
             async fn order_events(&self, ids: &[i64]) -> $crate::Result<HashMap<i64, $crate::OrderEvents>> {

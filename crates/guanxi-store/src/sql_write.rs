@@ -436,9 +436,16 @@ macro_rules! sql_store_tx {
                     return Ok(None);
                 };
                 let mut columns = $crate::ProfileColumns::new(get(&build, "id")?);
-                let mut rows = sqlx::query("SELECT * FROM profiles").fetch(&mut *conn);
-                while let Some(row) = rows.try_next().await.map_err(db_err)? {
-                    columns.push(&profile_from_row(&row)?);
+                // Built from the column names of `segment`, no input.
+                let select = sqlx::AssertSqlSafe(format!("SELECT {} FROM profiles p", *$crate::COLUMNS_SQL));
+                let mut rows = sqlx::query(select).fetch(&mut *conn);
+                while let Some(r) = rows.try_next().await.map_err(db_err)? {
+                    let row = $crate::ColumnRow::read(
+                        |i| r.try_get(i).map_err(db_err),
+                        |i| r.try_get(i).map_err(db_err),
+                        |i| r.try_get(i).map_err(db_err),
+                    )?;
+                    columns.push_row(&row);
                 }
                 Ok(Some(columns))
             }

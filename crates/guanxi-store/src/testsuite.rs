@@ -7,7 +7,7 @@ use guanxi_domain::{
     Rating, Review, ServiceKind, ServiceRecord, ServiceStatus, Source, StatusTimes,
 };
 
-use crate::{Counts, Outcome, Store};
+use crate::{Counts, EventCursor, Outcome, Store};
 
 fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_700_000_000 + secs, 0).expect("a valid time")
@@ -1283,19 +1283,27 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
 
     // The scheduler's reads: orders by event time, birthdays.
     upsert(store, &[order("o1", "c1", 1)]).await;
-    let paid = store.orders_by_event("paid_at", at(0), at(100), 0, 10).await.unwrap();
+    let (paid, cursor) = store
+        .orders_by_event("paid_at", at(0), at(100), None, 10)
+        .await
+        .unwrap();
     assert_eq!(paid.len(), 1);
     assert_eq!(paid[0].times.paid_at, Some(at(60)));
-    assert!(
-        store
-            .orders_by_event("paid_at", at(61), at(100), 0, 10)
-            .await
-            .unwrap()
-            .is_empty()
+    assert_eq!(
+        cursor,
+        Some(EventCursor {
+            at: at(60),
+            id: paid[0].id
+        })
     );
+    let (none, end) = store
+        .orders_by_event("paid_at", at(61), at(100), None, 10)
+        .await
+        .unwrap();
+    assert!(none.is_empty() && end.is_none());
     assert!(
         store
-            .orders_by_event("paid_at; DROP TABLE orders", at(0), at(1), 0, 1)
+            .orders_by_event("paid_at; DROP TABLE orders", at(0), at(1), None, 1)
             .await
             .is_err()
     );
@@ -1308,6 +1316,30 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
     assert_eq!(store.paid_since(&[id], at(0)).await.unwrap(), vec![(id, at(60))]);
     assert!(store.paid_since(&[id], at(60)).await.unwrap().is_empty());
     assert!(store.birthdays(5, 18).await.unwrap().is_empty());
+
+    // Paged by (event time, id): orders paid at one instant are neither lost nor repeated
+    // across pages, and later ones follow.
+    let mut later = order("o3", "c1", 2);
+    later.times.paid_at = Some(at(90));
+    upsert(store, &[order("o2", "c1", 1), later]).await;
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, cursor) = store
+            .orders_by_event("paid_at", at(0), at(200), after, 1)
+            .await
+            .unwrap();
+        let Some(c) = cursor else { break };
+        assert_eq!(page.len(), 1);
+        seen.push((page[0].times.paid_at.unwrap(), page[0].external_id.clone()));
+        after = Some(c);
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
+    let mut ids: Vec<&str> = seen.iter().map(|s| s.1.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["o1", "o2", "o3"]);
+    assert_eq!(seen[2], (at(90), "o3".to_string()));
 }
 
 /// The catalogue: products upserted by SKU (new, changed, unchanged), keyword rules
