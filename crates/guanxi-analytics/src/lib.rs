@@ -14,7 +14,7 @@
 //! - This crate reads files, never the store's tables.
 //! - Memory: the scan's per-order facts (80 bytes an order, sorted in place), then one
 //!   chunk of persons at a time into their measures; profiles are made from the
-//!   measures a chunk at a time (`Assembled::each_chunk`).
+//!   measures a chunk at a time (`Assembled::chunks`).
 
 use std::collections::HashMap;
 
@@ -561,7 +561,7 @@ pub async fn build(
 }
 
 /// A build up to its profiles: the measures, the population figures, the forecasts (and
-/// the shop's reports, with a `reports` basis). [`Assembled::each_chunk`] makes the
+/// the shop's reports, with a `reports` basis). [`Assembled::chunks`] makes the
 /// profiles.
 pub async fn assembled(
     engine: &Engine,
@@ -597,10 +597,8 @@ pub async fn assembled(
     Ok(build)
 }
 
-/// One buyer's measures and place among the buyers.
-struct Buyer {
-    id: i64,
-    measures: Measures,
+/// One buyer's place among the buyers.
+struct Place {
     rfm: RfmScores,
     tier: Tier,
     /// By profit in the pyramid window, 1 the most.
@@ -610,7 +608,7 @@ struct Buyer {
 /// A build before its profiles are made: the population figures, the forecasts and every
 /// person's measures with their place among the buyers. The profiles — with their
 /// explanations, most of a profile's memory — are made from it a chunk at a time
-/// ([`Assembled::each_chunk`]), so that storing a million profiles never holds them all.
+/// ([`Assembled::chunks`]), so that storing a million profiles never holds them all.
 pub struct Assembled {
     pub as_of: DateTime<Utc>,
     pub population: Population,
@@ -622,8 +620,11 @@ pub struct Assembled {
     pub reports: Option<ShopReports>,
     /// Where the time went, in seconds.
     pub phases: Vec<(&'static str, f64)>,
-    /// In id order.
-    buyers: Vec<Buyer>,
+    /// The buyers' measures, in id order (where the scan made them: a million are not
+    /// copied again).
+    buyers: Vec<(i64, Measures)>,
+    /// Each buyer's place, in the same order.
+    places: Vec<Place>,
     /// Everyone else, in id order.
     idle: Vec<(i64, Measures)>,
     forecasts: HashMap<i64, Forecast>,
@@ -638,8 +639,10 @@ const PROFILES_CHUNK: usize = 16 * 1024;
 /// nothing): the population figures, RFM and pyramid over the buyers, each buyer's place
 /// in them. Pure; shared by every engine.
 pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime<Utc>, s: &Settings) -> Assembled {
-    // Only buyers enter the population figures, RFM and the pyramid.
-    let (measures, idle): (Vec<_>, Vec<_>) = measures.into_iter().partition(|(_, m)| m.paid_orders > 0);
+    // Only buyers enter the population figures, RFM and the pyramid. Those who bought
+    // nothing are taken out in place: the buyers stay where they are.
+    let mut measures = measures;
+    let idle: Vec<(i64, Measures)> = measures.extract_if(.., |(_, m)| m.paid_orders == 0).collect();
     let buyers: Vec<&Measures> = measures.iter().map(|(_, m)| m).collect();
     let population = profile::population(&buyers, s);
     drop(buyers);
@@ -657,18 +660,11 @@ pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime
         .sum();
     let ranks = profile::ranks(&values);
     drop(values);
-    let buyers = measures
+    let places = rfm
         .into_iter()
-        .zip(rfm)
         .zip(tiers)
         .zip(ranks)
-        .map(|((((id, measures), rfm), tier), rank)| Buyer {
-            id,
-            measures,
-            rfm,
-            tier,
-            rank,
-        })
+        .map(|((rfm, tier), rank)| Place { rfm, tier, rank })
         .collect();
     Assembled {
         as_of,
@@ -677,7 +673,8 @@ pub fn assemble(measures: Vec<(i64, Measures)>, people: &People, as_of: DateTime
         prediction: Err("not forecast".into()),
         reports: None,
         phases: Vec::new(),
-        buyers,
+        buyers: measures,
+        places,
         idle,
         forecasts: HashMap::new(),
         standings: people.standings.clone(),
@@ -712,9 +709,11 @@ impl Assembled {
         self.standings.get(&id).copied().unwrap_or_default()
     }
 
-    fn buyer(&self, b: &Buyer) -> CustomerProfile {
-        let (s, m, tier) = (&self.settings, &b.measures, b.tier);
-        let classes = profile::classify(m, &self.population, self.standing(b.id), s);
+    /// The profile of buyer `i` (of [`Assembled::buyers`]).
+    fn buyer(&self, i: usize) -> CustomerProfile {
+        let ((id, m), b) = (&self.buyers[i], &self.places[i]);
+        let (s, tier, id) = (&self.settings, b.tier, *id);
+        let classes = profile::classify(m, &self.population, self.standing(id), s);
         let growth =
             m.previous_amount.0 > 0 && m.recent_amount.0 as f64 > s.pyramid.upgrade_growth * m.previous_amount.0 as f64;
         let upgrade_potential = matches!(tier, Tier::Ordinary | Tier::Small) && growth;
@@ -729,13 +728,13 @@ impl Assembled {
             s.pyramid.ordinary_percent
         );
         CustomerProfile {
-            customer_id: b.id,
+            customer_id: id,
             measures: m.clone(),
             classes,
             tier: Some(Explained { class: tier, why }),
             upgrade_potential,
             rfm: Some(b.rfm.clone()),
-            forecast: self.forecasts.get(&b.id).copied(),
+            forecast: self.forecasts.get(&id).copied(),
         }
     }
 
@@ -751,20 +750,21 @@ impl Assembled {
         }
     }
 
-    /// Hands every profile to `each` in customer id order, a chunk at a time (each chunk
-    /// made in parallel); stops at `each`'s first error.
-    pub fn each_chunk<E>(&self, mut each: impl FnMut(Vec<CustomerProfile>) -> Result<(), E>) -> Result<(), E> {
+    /// Every profile in customer id order, a chunk at a time, each chunk made (in
+    /// parallel) when it is asked for: a store writing them pulls the next chunk only
+    /// when it has written the last.
+    pub fn chunks(&self) -> impl Iterator<Item = Vec<CustomerProfile>> + Send + '_ {
         enum Who<'a> {
-            Buyer(&'a Buyer),
+            Buyer(usize),
             Other(i64, &'a Measures),
         }
-        let (mut buyers, mut idle) = (self.buyers.iter().peekable(), self.idle.iter().peekable());
-        loop {
+        let (mut buyers, mut idle) = (self.buyers.iter().enumerate().peekable(), self.idle.iter().peekable());
+        std::iter::from_fn(move || {
             let mut chunk: Vec<Who<'_>> = Vec::with_capacity(PROFILES_CHUNK);
             while chunk.len() < PROFILES_CHUNK {
                 let next = match (buyers.peek(), idle.peek()) {
-                    (Some(b), Some((id, _))) if b.id < *id => buyers.next().map(Who::Buyer),
-                    (Some(_), None) => buyers.next().map(Who::Buyer),
+                    (Some((_, (b, _))), Some((id, _))) if b < id => buyers.next().map(|(i, _)| Who::Buyer(i)),
+                    (Some(_), None) => buyers.next().map(|(i, _)| Who::Buyer(i)),
                     _ => idle.next().map(|(id, m)| Who::Other(*id, m)),
                 };
                 match next {
@@ -772,24 +772,21 @@ impl Assembled {
                     None => break,
                 }
             }
-            if chunk.is_empty() {
-                return Ok(());
-            }
-            let profiles = chunk
-                .into_par_iter()
-                .map(|w| match w {
-                    Who::Buyer(b) => self.buyer(b),
-                    Who::Other(id, m) => self.other(id, m),
-                })
-                .collect();
-            each(profiles)?;
-        }
+            (!chunk.is_empty()).then(|| {
+                chunk
+                    .into_par_iter()
+                    .map(|w| match w {
+                        Who::Buyer(i) => self.buyer(i),
+                        Who::Other(id, m) => self.other(id, m),
+                    })
+                    .collect()
+            })
+        })
     }
 
-    /// Every profile at once: the buyers in id order, then everyone else in id order.
     pub fn into_build(self) -> ProfileBuild {
         let mut profiles: Vec<CustomerProfile> = Vec::with_capacity(self.len());
-        profiles.par_extend(self.buyers.par_iter().map(|b| self.buyer(b)));
+        profiles.par_extend((0..self.buyers.len()).into_par_iter().map(|i| self.buyer(i)));
         profiles.par_extend(self.idle.par_iter().map(|(id, m)| self.other(*id, m)));
         ProfileBuild {
             as_of: self.as_of,

@@ -5,7 +5,7 @@
 //! engine to compile: the default binary builds in minutes, not the better part of an
 //! hour (see the README).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use arrow_array::cast::AsArray;
@@ -115,6 +115,9 @@ struct Partial {
 }
 
 const NONE: u32 = u32::MAX;
+
+/// Persons per bucket of the scan's orders (16 buckets for a million customers).
+const BUCKET_PERSONS: i64 = 1 << 16;
 
 /// The categories the scan has met (each name once) and the lists of further
 /// categories of the orders that have more than one.
@@ -305,13 +308,11 @@ impl Scan {
         let updated = self.updated()?;
         let person: HashMap<i64, i64> = merged_into.iter().copied().collect();
         let until = as_of.timestamp_micros();
-        // Room for every row at once: growing by doubling would copy (and hold twice)
-        // what is already the scan's largest allocation.
-        let mut rows = 0;
-        for f in &self.files {
-            rows += guanxi_lake::rows_in(f).map_err(lake)?;
-        }
-        let mut partials: Vec<Partial> = Vec::with_capacity(rows as usize);
+        // The orders in buckets of persons by id: each bucket is sorted when it is
+        // reached and given back once read, so that the profiles the reader makes grow
+        // as the scan's orders shrink instead of on top of them, and a bucket growing
+        // copies only itself.
+        let mut buckets: BTreeMap<i64, Vec<Partial>> = BTreeMap::new();
         let mut categories = Categories::default();
         for b in self.batches(&COLUMNS) {
             let b = b?;
@@ -363,34 +364,147 @@ impl Scan {
                     more: NONE,
                     campaign: !campaign.is_null(i),
                 };
+                let c = customer.value(i);
+                let person = person.get(&c).copied().unwrap_or(c);
+                let partials = buckets.entry(person.div_euclid(BUCKET_PERSONS)).or_default();
                 // Lines of one order are adjacent in the files the lake writes: add
                 // to the order in hand, else start the next.
                 match partials.last_mut() {
                     Some(p) if p.order == id => categories.merge(p, &line),
-                    _ => {
-                        let c = customer.value(i);
-                        partials.push(Partial {
-                            person: person.get(&c).copied().unwrap_or(c),
-                            // Shipping is an order's, written on each line: once.
-                            paid: line.paid + shipping.value(i),
-                            ..line
-                        });
-                    }
+                    _ => partials.push(Partial {
+                        person,
+                        // Shipping is an order's, written on each line: once.
+                        paid: line.paid + shipping.value(i),
+                        ..line
+                    }),
                 }
             }
         }
-        // In place: a stable sort would allocate half the orders again. Two entries with
-        // the same key are lines of one order, merged below in any order.
-        partials.sort_unstable_by_key(|p| (p.person, p.paid_us, p.order));
-        // An order whose lines were not adjacent (a lake written otherwise) is one order:
-        // merged in place, so that the facts are never held twice.
-        partials.dedup_by(|later, kept| {
-            let same = later.order == kept.order;
-            if same {
-                categories.merge(kept, later);
+        let mut buckets = buckets.into_values();
+        let mut bucket = Vec::new().into_iter();
+        Ok(std::iter::from_fn(move || {
+            loop {
+                if let Some(p) = bucket.next() {
+                    return Some(categories.fact(&p).map(|f| (p.person, f)));
+                }
+                let mut partials = buckets.next()?;
+                // In place: a stable sort would allocate half the bucket again. Two
+                // entries with the same key are lines of one order, merged below in any
+                // order.
+                partials.sort_unstable_by_key(|p| (p.person, p.paid_us, p.order));
+                // An order whose lines were not adjacent (a lake written otherwise) is
+                // one order: merged in place, so that the facts are never held twice.
+                partials.dedup_by(|later, kept| {
+                    let same = later.order == kept.order;
+                    if same {
+                        categories.merge(kept, later);
+                    }
+                    same
+                });
+                // The bucket read before is given back here.
+                bucket = partials.into_iter();
             }
-            same
-        });
-        Ok(partials.into_iter().map(move |p| Ok((p.person, categories.fact(&p)?))))
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone as _};
+    use guanxi_domain::{CustomerKey, Order, OrderKey, OrderLine, OrderStatus, Source, StatusTimes};
+    use guanxi_lake::{Lake, LakeOrder};
+
+    use super::*;
+
+    fn order(external: &str, paid: DateTime<Utc>, lines: &[(i64, &str)]) -> Order {
+        let source = Source::parse("t").unwrap();
+        Order {
+            key: OrderKey {
+                source: source.clone(),
+                external_id: external.into(),
+            },
+            customer: Some(CustomerKey {
+                source,
+                external_id: "c".into(),
+            }),
+            status: OrderStatus::Paid,
+            created_at: paid,
+            times: StatusTimes {
+                paid_at: Some(paid),
+                ..Default::default()
+            },
+            shipping_fee: Cents(500),
+            currency: None,
+            coupon: None,
+            campaign: None,
+            province: None,
+            city: None,
+            lines: lines
+                .iter()
+                .map(|(amount, category)| OrderLine {
+                    sku: None,
+                    title: None,
+                    category: Some((*category).into()),
+                    quantity: 1,
+                    amount: Cents(*amount),
+                    discount: Cents(0),
+                    cost: None,
+                    refund: Cents(0),
+                })
+                .collect(),
+        }
+    }
+
+    /// Persons on both sides of a bucket's edge, far apart, and one merged across
+    /// buckets: every order once, by person then time, its lines summed.
+    #[test]
+    fn facts_come_by_person_then_time_across_buckets() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().join("lake"));
+        let t0 = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+        let day = |d: i64| t0 + Duration::days(d);
+        // (order id, customer id, order): written newest person first, times mixed.
+        let orders = [
+            (1, 200_000, order("a", day(3), &[(100, "x")])),
+            (2, BUCKET_PERSONS, order("b", day(2), &[(200, "x"), (300, "y")])),
+            (3, BUCKET_PERSONS - 1, order("c", day(5), &[(400, "y")])),
+            (4, 200_000, order("d", day(1), &[(500, "x")])),
+            (5, 7, order("e", day(4), &[(600, "z")])),
+            // Merged into person 7 (another bucket): counted for them.
+            (6, 3 * BUCKET_PERSONS + 5, order("f", day(0), &[(700, "x")])),
+        ];
+        let mut appender = lake.appender("t").unwrap();
+        for (id, customer, o) in &orders {
+            appender
+                .push(LakeOrder {
+                    id: *id,
+                    customer_id: Some(*customer),
+                    revision: 1,
+                    order: o,
+                })
+                .unwrap();
+        }
+        appender.finish().unwrap().publish(&lake).unwrap();
+        let scan = Scan::open(&lake).unwrap();
+        let facts: Vec<(i64, DateTime<Utc>, i64, Vec<String>)> = scan
+            .facts(day(10), &[(3 * BUCKET_PERSONS + 5, 7)])
+            .unwrap()
+            .map(|f| {
+                let (person, f) = f.unwrap();
+                (person, f.paid_at, f.paid.0, f.categories)
+            })
+            .collect();
+        let cats = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            facts,
+            vec![
+                (7, day(0), 1200, cats(&["x"])),
+                (7, day(4), 1100, cats(&["z"])),
+                (BUCKET_PERSONS - 1, day(5), 900, cats(&["y"])),
+                (BUCKET_PERSONS, day(2), 1000, cats(&["x", "y"])),
+                (200_000, day(1), 1000, cats(&["x"])),
+                (200_000, day(3), 600, cats(&["x"])),
+            ]
+        );
     }
 }

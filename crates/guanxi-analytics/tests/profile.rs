@@ -101,13 +101,7 @@ async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {
     let assembled = guanxi_analytics::assembled(&engine, as_of(), tz, &s, &everyone, None)
         .await
         .unwrap();
-    let mut chunked = Vec::new();
-    assembled
-        .each_chunk(|c| {
-            chunked.extend(c);
-            Ok::<_, ()>(())
-        })
-        .unwrap();
+    let chunked: Vec<_> = assembled.chunks().flatten().collect();
     let mut whole = assembled.into_build().profiles;
     let last_buyer = whole
         .iter()

@@ -5,8 +5,8 @@
 use std::sync::LazyLock;
 
 use guanxi_store::{
-    BuildRecord, CLASS_KINDS, COLUMNS_SQL, ClassChange, ColumnRow, FigureSums, PreviousClasses, ProfileColumns,
-    ProfileRow, Result, Satisfaction, sql as q,
+    BuildRecord, BuildRows, CLASS_KINDS, COLUMNS_SQL, ClassChange, ColumnRow, FigureSums, PreviousClasses,
+    ProfileColumns, ProfileRow, Result, Satisfaction, StoreError, sql as q,
 };
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension as _, params, params_from_iter};
@@ -21,11 +21,7 @@ static INSERT_PROFILE: LazyLock<String> = LazyLock::new(|| {
 
 impl SqliteStore {
     /// Stores a build as the current one, with its class changes and figures.
-    pub(crate) async fn write_build(
-        &self,
-        build: &BuildRecord,
-        rows: &mut (dyn Iterator<Item = ProfileRow> + Send),
-    ) -> Result<BuildRecord> {
+    pub(crate) async fn write_build(&self, build: &BuildRecord, rows: &mut dyn BuildRows) -> Result<BuildRecord> {
         // The figures' satisfaction, read before the write as the build's profiles were:
         // both describe the shop as of the build.
         let satisfaction = self.satisfaction_as_of(build.as_of).await?;
@@ -74,7 +70,7 @@ fn read_columns(path: &std::path::Path) -> Result<Option<ProfileColumns>> {
 fn write(
     path: &std::path::Path,
     build: &BuildRecord,
-    rows: &mut (dyn Iterator<Item = ProfileRow> + Send),
+    rows: &mut dyn BuildRows,
     satisfaction: Satisfaction,
 ) -> Result<BuildRecord> {
     let conn = open_writer(path).map_err(db_err)?;
@@ -116,7 +112,7 @@ fn write(
             }
             Ok(())
         };
-        for p in rows {
+        while let Some(p) = rows.next_row() {
             sums.add(&p);
             if let Some(old) = old.as_mut() {
                 old.changes(&p, &mut changes);
@@ -130,12 +126,18 @@ fn write(
             flush(&mut changes)?;
         }
     }
+    // Rows that could not all be made leave the transaction uncommitted (rolled back as
+    // the connection closes).
+    let summary = rows
+        .finish()
+        .map_err(StoreError::Refused)?
+        .unwrap_or_else(|| build.summary.clone());
     for sql in &indexes {
         conn.execute_batch(sql).map_err(db_err)?;
     }
     conn.execute(
-        "UPDATE profile_builds SET customers = ?1, transitions = ?2, figures = ?3 WHERE id = ?4",
-        params![customers, transitions, sums.finish(satisfaction).to_json(), id],
+        "UPDATE profile_builds SET customers = ?1, transitions = ?2, figures = ?3, summary = ?4 WHERE id = ?5",
+        params![customers, transitions, sums.finish(satisfaction).to_json(), summary, id],
     )
     .map_err(db_err)?;
     conn.execute_batch("COMMIT").map_err(db_err)?;
@@ -143,6 +145,7 @@ fn write(
         id,
         customers,
         transitions,
+        summary,
         ..build.clone()
     })
 }

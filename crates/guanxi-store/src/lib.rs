@@ -63,6 +63,26 @@ pub enum Backend {
     Postgres,
 }
 
+/// The rows of a build as a store writes them: made as they are read, so that a
+/// million profiles are never held together as rows.
+pub trait BuildRows: Send {
+    fn next_row(&mut self) -> Option<ProfileRow>;
+    /// Asked once the last row was read: the build's summary (`None`: the record's), or
+    /// why the rows could not all be made — the build is then not stored.
+    fn finish(&mut self) -> std::result::Result<Option<String>, String>;
+}
+
+/// Rows already made: the record's summary stands.
+impl<I: Iterator<Item = ProfileRow> + Send> BuildRows for I {
+    fn next_row(&mut self) -> Option<ProfileRow> {
+        self.next()
+    }
+
+    fn finish(&mut self) -> std::result::Result<Option<String>, String> {
+        Ok(None)
+    }
+}
+
 /// A store failure. Every variant has a stable [`StoreError::code`]; the message names the
 /// location or record it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -226,13 +246,9 @@ pub trait Store: Outbox + Send + Sync {
 
     /// Replaces the current profiles with `rows` as one build, records every class change
     /// against the previous build (none for the first) and returns the build with its id.
-    /// `rows` is consumed in chunks, so that a million profiles need not be in memory at
-    /// once as rows.
-    async fn save_build(
-        &self,
-        build: &BuildRecord,
-        rows: &mut (dyn Iterator<Item = ProfileRow> + Send),
-    ) -> Result<BuildRecord>;
+    /// `rows` is read as it is written, so that a million profiles need not be in memory
+    /// at once as rows; its summary, when it gives one, replaces the record's.
+    async fn save_build(&self, build: &BuildRecord, rows: &mut dyn BuildRows) -> Result<BuildRecord>;
 
     /// The newest build, if any.
     async fn latest_build(&self) -> Result<Option<BuildRecord>>;

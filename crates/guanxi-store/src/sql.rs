@@ -808,7 +808,7 @@ macro_rules! sql_store {
             async fn save_build(
                 &self,
                 build: &$crate::BuildRecord,
-                rows: &mut (dyn Iterator<Item = $crate::ProfileRow> + Send),
+                rows: &mut dyn $crate::BuildRows,
             ) -> $crate::Result<$crate::BuildRecord> {
                 self.write_build(build, rows).await
             }

@@ -454,7 +454,7 @@ macro_rules! sql_store_tx {
             async fn write_build(
                 &self,
                 build: &$crate::BuildRecord,
-                rows: &mut (dyn Iterator<Item = $crate::ProfileRow> + Send),
+                rows: &mut dyn $crate::BuildRows,
             ) -> $crate::Result<$crate::BuildRecord> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let previous: i64 = get(&sqlx::query("SELECT count(*) AS n FROM profile_builds").fetch_one(&mut *tx).await.map_err(db_err)?, "n")?;
@@ -473,7 +473,7 @@ macro_rules! sql_store_tx {
                 let mut sums = $crate::FigureSums::default();
                 loop {
                     chunk.clear();
-                    chunk.extend((&mut *rows).take(q::ROWS_PER_STATEMENT / 2));
+                    chunk.extend(std::iter::from_fn(|| rows.next_row()).take(q::ROWS_PER_STATEMENT / 2));
                     for p in &chunk {
                         sums.add(p);
                     }
@@ -534,6 +534,8 @@ macro_rules! sql_store_tx {
                         break;
                     }
                 }
+                // Rows that could not all be made leave the transaction uncommitted.
+                let summary = rows.finish().map_err($crate::StoreError::Refused)?.unwrap_or_else(|| build.summary.clone());
                 let figures = sums.finish(satisfaction_of(&mut tx, build.as_of).await?);
                 let figures = figures.to_json();
                 let mut b = Builder::new("UPDATE profile_builds SET customers = ");
@@ -542,6 +544,8 @@ macro_rules! sql_store_tx {
                     .push_bind(transitions)
                     .push(", figures = ")
                     .push_bind(figures)
+                    .push(", summary = ")
+                    .push_bind(summary.clone())
                     .push(" WHERE id = ")
                     .push_bind(id);
                 b.build().execute(&mut *tx).await.map_err(db_err)?;
@@ -550,6 +554,7 @@ macro_rules! sql_store_tx {
                     id,
                     customers,
                     transitions,
+                    summary,
                     ..build.clone()
                 })
             }

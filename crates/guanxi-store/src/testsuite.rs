@@ -437,6 +437,55 @@ pub async fn builds_record_class_transitions(store: &dyn Store) {
         .map(|m| m.id)
         .collect();
     assert_eq!(current, vec![a, c], "only the current build's profiles are kept");
+
+    // Rows made as they are written: their summary replaces the record's; rows that could
+    // not all be made store nothing.
+    struct Made {
+        rows: std::vec::IntoIter<crate::ProfileRow>,
+        fails: bool,
+    }
+    impl crate::BuildRows for Made {
+        fn next_row(&mut self) -> Option<crate::ProfileRow> {
+            self.rows.next()
+        }
+        fn finish(&mut self) -> Result<Option<String>, String> {
+            if self.fails {
+                Err("the lake is full".into())
+            } else {
+                Ok(Some(r#"{"buyers":1}"#.into()))
+            }
+        }
+    }
+    let failed = store
+        .save_build(
+            &build(at(300)),
+            &mut Made {
+                rows: vec![profile_row(a, LOYAL, 6, 950)].into_iter(),
+                fails: true,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(failed.to_string().contains("the lake is full"), "{failed}");
+    assert_eq!(store.latest_build().await.unwrap().unwrap(), second, "nothing stored");
+    assert_eq!(store.customer_transitions(a).await.unwrap().len(), 8);
+    assert_eq!(
+        store.segment_members(&e, at(300), 0, 10).await.unwrap().len(),
+        2,
+        "the profiles are the second build's"
+    );
+    let third = store
+        .save_build(
+            &build(at(300)),
+            &mut Made {
+                rows: vec![profile_row(a, SLIPPING, 6, 950)].into_iter(),
+                fails: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(third.summary, r#"{"buyers":1}"#);
+    assert_eq!(store.latest_build().await.unwrap().unwrap(), third);
 }
 
 /// The reports the store sums: class totals of the current build, the CLV distribution

@@ -101,27 +101,46 @@ const SUMMARY_KINDS: [&str; 8] = [
     "rfm11",
 ];
 
-/// The build's class counts, from its stored rows: a person who bought nothing has a
-/// relationship type alone.
-fn distribution(b: &Assembled, rows: &[ProfileRow], elapsed_ms: u64) -> Distribution {
-    let mut classes: BTreeMap<&'static str, BTreeMap<String, usize>> = BTreeMap::new();
-    for r in rows {
+/// The build's class counts, from its stored rows as they are made: a person who bought
+/// nothing has a relationship type alone.
+#[derive(Default)]
+struct Counts {
+    classes: BTreeMap<&'static str, BTreeMap<String, usize>>,
+    buyers: usize,
+    won_back: usize,
+    upgrade_potential: usize,
+}
+
+impl Counts {
+    fn add(&mut self, r: &ProfileRow) {
         let kinds = if r.paid_orders > 0 { SUMMARY_KINDS.len() } else { 1 };
         for (kind, class) in SUMMARY_KINDS.iter().zip(&r.classes).take(kinds) {
             if let Some(c) = class {
-                *classes.entry(kind).or_default().entry(c.clone()).or_default() += 1;
+                let counts = self.classes.entry(kind).or_default();
+                match counts.get_mut(c.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        counts.insert(c.clone(), 1);
+                    }
+                }
             }
         }
+        self.buyers += usize::from(r.paid_orders > 0);
+        self.won_back += usize::from(r.won_back);
+        self.upgrade_potential += usize::from(r.upgrade_potential);
     }
+}
+
+fn distribution(b: &Assembled, counts: Counts, elapsed_ms: u64) -> Distribution {
     Distribution {
         as_of: b.as_of,
-        buyers: rows.iter().filter(|r| r.paid_orders > 0).count(),
+        buyers: counts.buyers,
         shop_cycle_days: b.population.shop_cycle_days,
         median_profit: b.population.median_profit.to_string(),
         key_customers_profit_share: b.key_customers_profit_share,
-        won_back: rows.iter().filter(|r| r.won_back).count(),
-        upgrade_potential: rows.iter().filter(|r| r.upgrade_potential).count(),
-        classes,
+        won_back: counts.won_back,
+        upgrade_potential: counts.upgrade_potential,
+        classes: counts.classes,
         elapsed_ms,
         build_id: None,
         transitions: None,
@@ -132,6 +151,59 @@ fn distribution(b: &Assembled, rows: &[ProfileRow], elapsed_ms: u64) -> Distribu
     }
 }
 
+/// A build's rows for the store, made a chunk at a time as the store reads them: each
+/// chunk's details (with their explanations) go to the lake, staged until the store has
+/// committed the build, and its rows to the summary's counts. A million profiles are
+/// held neither as explanations nor as rows.
+struct Rows<'a, C> {
+    built: &'a Assembled,
+    chunks: C,
+    made: std::vec::IntoIter<ProfileRow>,
+    details: &'a mut guanxi_lake::DetailsWriter,
+    counts: Counts,
+    elapsed_ms: u64,
+    /// Why the rows stopped early: the store then stores nothing.
+    failed: Option<anyhow::Error>,
+    summary: Option<Distribution>,
+}
+
+impl<C: Iterator<Item = Vec<CustomerProfile>> + Send> guanxi_store::BuildRows for Rows<'_, C> {
+    fn next_row(&mut self) -> Option<ProfileRow> {
+        loop {
+            if let Some(row) = self.made.next() {
+                self.counts.add(&row);
+                return Some(row);
+            }
+            if self.failed.is_some() {
+                return None;
+            }
+            let chunk = self.chunks.next()?;
+            let mut rows = Vec::with_capacity(chunk.len());
+            for p in &chunk {
+                let pushed = serde_json::to_string(p)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|d| Ok(self.details.push(p.customer_id, &d)?));
+                if let Err(e) = pushed {
+                    self.failed = Some(e);
+                    return None;
+                }
+                rows.push(row(p, self.built.as_of));
+            }
+            self.made = rows.into_iter();
+        }
+    }
+
+    fn finish(&mut self) -> Result<Option<String>, String> {
+        if let Some(e) = &self.failed {
+            return Err(format!("{e:#}"));
+        }
+        let d = distribution(self.built, std::mem::take(&mut self.counts), self.elapsed_ms);
+        let summary = serde_json::to_string(&d).map_err(|e| e.to_string())?;
+        self.summary = Some(d);
+        Ok(Some(summary))
+    }
+}
+
 /// Builds the profiles as of `as_of` (a date, or the last order's time), stores them as
 /// the current build with its class changes, and counts them.
 pub async fn build(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyhow::Result<Distribution> {
@@ -139,35 +211,38 @@ pub async fn build(o: &Opened, settings: &Settings, as_of: Option<&str>) -> anyh
     let built = assembled(o, settings, as_of).await?;
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let stored = std::time::Instant::now();
-    // Each profile's detail (with its explanations) goes to the lake, staged until the
-    // store has committed the build, and its stored columns are kept: the profiles are
-    // made a chunk at a time, so that a million profiles' explanations are never held
-    // together.
     let mut details = o.lake.details_writer()?;
-    let mut rows: Vec<ProfileRow> = Vec::with_capacity(built.len());
-    built.each_chunk(|chunk| -> anyhow::Result<()> {
-        for p in &chunk {
-            details.push(p.customer_id, &serde_json::to_string(p)?)?;
-            rows.push(row(p, built.as_of));
-        }
-        Ok(())
-    })?;
-    let staged = details.finish()?;
-    let mut d = distribution(&built, &rows, elapsed_ms);
+    let mut rows = Rows {
+        built: &built,
+        chunks: built.chunks(),
+        made: Vec::new().into_iter(),
+        details: &mut details,
+        counts: Counts::default(),
+        elapsed_ms,
+        failed: None,
+        summary: None,
+    };
     let record = BuildRecord {
         id: 0,
         as_of: built.as_of,
         built_at: Utc::now(),
         customers: 0,
         transitions: 0,
-        summary: serde_json::to_string(&d)?,
+        // Replaced by the rows' own summary once they are all made.
+        summary: String::new(),
     };
-    let mut rows = rows.into_iter();
-    let saved = match o.store.save_build(&record, &mut rows).await {
-        Ok(saved) => saved,
-        Err(e) => {
+    let saved = o.store.save_build(&record, &mut rows).await;
+    let (failed, summary) = (rows.failed.take(), rows.summary.take());
+    let staged = details.finish()?;
+    let (saved, mut d) = match (saved, failed, summary) {
+        (Ok(saved), None, Some(d)) => (saved, d),
+        (saved, failed, _) => {
             staged.discard()?;
-            return Err(e.into());
+            return Err(match (failed, saved) {
+                (Some(e), _) => e,
+                (None, Err(e)) => e.into(),
+                (None, Ok(_)) => anyhow::anyhow!("the store stored a build without asking for its summary"),
+            });
         }
     };
     staged.publish(&o.lake, saved.id)?;
@@ -231,7 +306,7 @@ pub async fn profiles(o: &Opened, settings: &Settings, as_of: Option<&str>) -> a
     Ok(assembled(o, settings, as_of).await?.into_build())
 }
 
-/// [`profiles`] up to the profiles themselves (made by [`Assembled::each_chunk`]).
+/// [`profiles`] up to the profiles themselves (made by [`Assembled::chunks`]).
 ///
 /// As of the last order, the build also computes the shop's reports in the same pass
 /// (kept beside the lake by [`build`], for the reports pages' first views).
