@@ -29,7 +29,11 @@ pub async fn show(
     let Some(build) = s.store.latest_build().await? else {
         return Ok(html(no_build(lang, Page::Dashboard, &here, &title)));
     };
-    let summary: serde_json::Value = serde_json::from_str(&build.summary).unwrap_or_default();
+    // A summary this version cannot read (a store written by an older one) leaves its
+    // two figures blank; the page stands on the store's totals.
+    let summary = guanxi_app::profiles::BuildSummary::of(&build)
+        .inspect_err(|e| tracing::warn!(error = %e, "the dashboard's build summary"))
+        .ok();
     let (totals, satisfaction, clv) = tokio::try_join!(
         s.store.class_totals(),
         s.store.satisfaction(build.as_of),
@@ -61,13 +65,15 @@ pub async fn show(
     let date = build.as_of.with_timezone(&s.tz.0).date_naive().to_string();
     let kpis = [
         (lang.t("kpi-customers"), build.customers.to_string()),
-        (lang.t("kpi-buyers"), summary["buyers"].to_string()),
+        (
+            lang.t("kpi-buyers"),
+            summary.as_ref().map_or("–".into(), |s| s.buyers.to_string()),
+        ),
         (
             lang.t("kpi-key-share"),
-            format!(
-                "{:.1}%",
-                summary["key_customers_profit_share"].as_f64().unwrap_or(0.0) * 100.0
-            ),
+            summary.as_ref().map_or("–".into(), |s| {
+                format!("{:.1}%", s.key_customers_profit_share * 100.0)
+            }),
         ),
         (lang.t("kpi-paid-orders"), satisfaction.paid_orders.to_string()),
         (

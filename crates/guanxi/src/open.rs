@@ -20,6 +20,17 @@ pub struct Opened {
     pub location: String,
 }
 
+impl Opened {
+    /// The shop as the use cases (`guanxi_app`) take it.
+    pub fn shop(&self) -> guanxi_app::Shop<'_> {
+        guanxi_app::Shop {
+            store: self.store.as_ref(),
+            lake: &self.lake,
+            tz: self.tz,
+        }
+    }
+}
+
 const TZ_SETTING: &str = "shop.time_zone";
 
 /// Opens the store; `default_db` is the file used when neither --db nor a URL is given.

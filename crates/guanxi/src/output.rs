@@ -64,6 +64,9 @@ fn code(e: &anyhow::Error) -> &'static str {
         if let Some(b) = cause.downcast_ref::<BadInput>() {
             return b.code;
         }
+        if let Some(a) = cause.downcast_ref::<guanxi_app::AppError>() {
+            return a.code();
+        }
     }
     "error"
 }
@@ -103,7 +106,11 @@ pub fn error(e: &anyhow::Error, json: bool) -> ExitCode {
     } else {
         eprintln!("error[{code}]: {e:#}");
     }
-    let bad_input = e.chain().any(|c| c.downcast_ref::<BadInput>().is_some());
+    let bad_input = e.chain().any(|c| {
+        c.downcast_ref::<BadInput>().is_some()
+            || c.downcast_ref::<guanxi_app::AppError>()
+                .is_some_and(guanxi_app::AppError::is_bad_input)
+    });
     match invalid {
         Some(_) => ExitCode::from(65),
         None if bad_input => ExitCode::from(65),

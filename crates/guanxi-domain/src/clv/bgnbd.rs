@@ -3,13 +3,13 @@
 //! probability drawn from Beta(a, b). The MBG/NBD variant (Batislam et al. 2007) also
 //! lets a customer drop out at time zero, before any repeat purchase.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::special::{digamma, hyp2f1, ln_gamma};
 use super::{Distinct, FitError, Rft, Row, accumulate, minimise, negative_mean, std_errors, sum_rows};
 
 /// Which of the two models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {
     /// BG/NBD: dropout only after a repeat purchase.
@@ -19,7 +19,7 @@ pub enum Variant {
 }
 
 /// BG/NBD (or MBG/NBD) parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BgNbd {
     pub variant: Variant,
     pub r: f64,
@@ -30,7 +30,7 @@ pub struct BgNbd {
 
 /// A fit: the parameters, the log-likelihood (in the data's units, summed over
 /// customers), standard errors from the observed information, and how it ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BgNbdFit {
     pub params: BgNbd,
     pub log_likelihood: f64,

@@ -84,7 +84,7 @@ impl Default for Predict {
 }
 
 /// A fitted purchase model.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "lowercase")]
 pub enum Model {
     Bgnbd(BgNbd),
@@ -160,7 +160,7 @@ impl Model {
 }
 
 /// One customer's future.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Forecast {
     /// Probability the customer is still active.
     pub p_alive: f64,
@@ -177,7 +177,7 @@ pub struct Forecast {
 }
 
 /// The models fitted for a build and what they were fitted to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fitted {
     pub settings: Predict,
     pub purchases: Model,

@@ -2,20 +2,20 @@
 //! transaction values are Gamma(p, ν) with ν ~ Gamma(q, γ) across customers; fitted on
 //! customers with repeat purchases, from their number x and mean value m.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::special::{digamma, ln_gamma};
 use super::{FitError, minimise, std_errors};
 
 /// Gamma-Gamma parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GammaGamma {
     pub p: f64,
     pub q: f64,
     pub gamma: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GammaGammaFit {
     pub params: GammaGamma,
     pub log_likelihood: f64,

@@ -5,13 +5,13 @@
 //! large frequencies do not overflow the powers.
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::special::{digamma, hyp2f1_1, hyp2f1_a1, ln_gamma, log_add_exp};
 use super::{Distinct, FitError, Rft, Row, accumulate, minimise, negative_mean, std_errors, sum_rows};
 
 /// Pareto/NBD parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ParetoNbd {
     pub r: f64,
     pub alpha: f64,
@@ -19,7 +19,7 @@ pub struct ParetoNbd {
     pub beta: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParetoNbdFit {
     pub params: ParetoNbd,
     pub log_likelihood: f64,

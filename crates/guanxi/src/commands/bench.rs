@@ -12,7 +12,7 @@ use guanxi_domain::segment::parse;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{BenchCommand, Global};
-use crate::commands::{config, demo, profile};
+use crate::commands::{config, demo};
 use crate::open::open;
 use crate::output::report;
 
@@ -51,7 +51,7 @@ struct Figures {
     generated_s: Option<f64>,
     buyers: usize,
     build_s: f64,
-    phases: crate::output::Named<f64>,
+    phases: guanxi_app::profiles::Phases,
     store_s: f64,
     segment_counts: Vec<SegmentTiming>,
     duckdb: Option<Duck>,
@@ -151,7 +151,7 @@ pub async fn run(global: &Global, cmd: BenchCommand) -> anyhow::Result<()> {
         generated_s = Some(t.elapsed().as_secs_f64());
         counts = o.store.counts().await?;
     }
-    let d = profile::build(&o, &settings, None).await?;
+    let d = guanxi_app::profiles::build(o.shop(), &settings, None).await?;
     let build_s = d.elapsed_ms as f64 / 1000.0;
     let store_s = d.store_ms.unwrap_or_default() as f64 / 1000.0;
     let mut segment_counts = Vec::new();

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::cli::Global;
 use crate::commands::bench::peak_rss_mib;
-use crate::commands::{config, profile};
+use crate::commands::config;
 use crate::open::open;
 use crate::output::{BadInput, report};
 
@@ -82,14 +82,14 @@ pub async fn run(global: &Global, dir: &Path, days: u32) -> anyhow::Result<()> {
     // (second purchase's trigger) fall inside the window.
     let last = match o.store.latest_build().await? {
         Some(b) => b.as_of,
-        None => profile::build(&o, &settings, None).await?.as_of,
+        None => guanxi_app::profiles::build(o.shop(), &settings, None).await?.as_of,
     };
     let earlier = (last - Duration::days(i64::from(days)))
         .with_timezone(&o.tz.0)
         .date_naive();
     let t = Instant::now();
-    profile::build(&o, &settings, Some(&earlier.to_string())).await?;
-    profile::build(&o, &settings, None).await?;
+    guanxi_app::profiles::build(o.shop(), &settings, Some(&earlier.to_string())).await?;
+    guanxi_app::profiles::build(o.shop(), &settings, None).await?;
     let builds_s = t.elapsed().as_secs_f64();
     let build = o.store.latest_build().await?.context("a profile build")?;
     let now = build.as_of;

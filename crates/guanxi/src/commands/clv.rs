@@ -12,7 +12,7 @@ use guanxi_domain::clv::{
 use serde::Serialize;
 
 use crate::cli::{ClvCommand, Global, ModelArg, PurchaseModelArg, UnitArg};
-use crate::commands::{config, customer, default_db, profile};
+use crate::commands::{config, customer, default_db};
 use crate::open::{Opened, open};
 use crate::output::{BadInput, report};
 
@@ -114,7 +114,7 @@ async fn until(
     date: Option<&str>,
     flag: &str,
 ) -> anyhow::Result<(DateTime<Utc>, NaiveDate)> {
-    let at = profile::as_of_or_last(engine, o.tz, date, flag).await?;
+    let at = guanxi_app::profiles::as_of_or_last(engine, o.tz, date, flag).await?;
     Ok((at, at.with_timezone(&o.tz.0).date_naive()))
 }
 

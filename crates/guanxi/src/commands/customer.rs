@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cli::{CustomerCommand, Global};
-use crate::commands::{config, default_db, profile};
+use crate::commands::{config, default_db};
 use crate::open::{Opened, open};
 use crate::output::{done, report};
 
@@ -103,7 +103,7 @@ pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
             let profile = match as_of {
                 Some(date) => {
                     let (settings, _) = config::load(global)?;
-                    let build = profile::profiles(&o, &settings, Some(&date)).await?;
+                    let build = guanxi_app::profiles::profiles(o.shop(), &settings, Some(&date)).await?;
                     let p = build.profiles.into_iter().find(|p| p.customer_id == pid);
                     p.map(|p| serde_json::to_value(&p)).transpose()?
                 }

@@ -39,14 +39,14 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         seed: u64,
         #[serde(flatten)]
         summary: &'a Summary,
-        profiles: Option<super::profile::Distribution>,
+        profiles: Option<guanxi_app::profiles::BuildSummary>,
         served: bool,
     }
     // Build everything that exists so far: the customer profiles.
     let (settings, _) = super::config::load(global)?;
     let profiles = match summary.orders_total {
         0 => None,
-        _ => Some(super::profile::build(&opened, &settings, None).await?),
+        _ => Some(guanxi_app::profiles::build(opened.shop(), &settings, None).await?),
     };
     let loaded = Loaded {
         store: &opened.location,

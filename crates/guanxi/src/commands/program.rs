@@ -148,7 +148,10 @@ fn time(s: &str, tz: ShopTz, flag: &str) -> Result<DateTime<Utc>, BadInput> {
 /// A date's end (a dry run's `--to 2026-06-30` includes that day), or the moment given.
 fn end_of(s: &str, tz: ShopTz) -> Result<DateTime<Utc>, BadInput> {
     if s.trim().len() == 10 {
-        return super::profile::end_of_day(s, tz, "--to");
+        return guanxi_app::profiles::end_of_day(s, tz, "--to").map_err(|e| BadInput {
+            code: e.code(),
+            message: e.to_string(),
+        });
     }
     time(s, tz, "--to")
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cli::{Global, OrderReportArgs, PeriodArg, ReportCommand};
-use crate::commands::{default_db, profile};
+use crate::commands::default_db;
 use crate::open::open;
 use crate::output::{BadInput, report};
 
@@ -46,7 +46,7 @@ async fn classes(global: &Global, kind: Option<String>, csv: bool) -> anyhow::Re
         .into());
     }
     let o = open(global, default_db()).await?;
-    let build = profile::current_build(&o).await?;
+    let build = guanxi_app::profiles::current_build(o.store.as_ref()).await?;
     let totals: Vec<ClassTotal> = o
         .store
         .class_totals()
@@ -63,7 +63,7 @@ async fn classes(global: &Global, kind: Option<String>, csv: bool) -> anyhow::Re
 async fn satisfaction(global: &Global, as_of: Option<String>, csv: bool) -> anyhow::Result<()> {
     let o = open(global, default_db()).await?;
     let engine = Engine::open(&o.lake).await?;
-    let as_of = profile::as_of_or_last(&engine, o.tz, as_of.as_deref(), "--as-of").await?;
+    let as_of = guanxi_app::profiles::as_of_or_last(&engine, o.tz, as_of.as_deref(), "--as-of").await?;
     let s = o.store.satisfaction(as_of).await?;
     let (header, rows) = tables::satisfaction(&s);
     let mut doc = serde_json::to_value(&s)?;
@@ -76,7 +76,7 @@ async fn satisfaction(global: &Global, as_of: Option<String>, csv: bool) -> anyh
 
 async fn clv(global: &Global, csv: bool) -> anyhow::Result<()> {
     let o = open(global, default_db()).await?;
-    let build = profile::current_build(&o).await?;
+    let build = guanxi_app::profiles::current_build(o.store.as_ref()).await?;
     let buckets = o.store.clv_distribution().await?;
     let (header, rows) = tables::clv(&buckets);
     let doc = json!({ "build_id": build.id, "as_of": build.as_of, "buckets": buckets });
@@ -108,7 +108,9 @@ fn print_table(
 
 async fn movements(global: &Global, since: Option<String>, csv: bool) -> anyhow::Result<()> {
     let o = open(global, default_db()).await?;
-    let since = since.map(|d| profile::end_of_day(&d, o.tz, "--since")).transpose()?;
+    let since = since
+        .map(|d| guanxi_app::profiles::end_of_day(&d, o.tz, "--since"))
+        .transpose()?;
     let moves = o.store.movements(since).await?;
     if csv {
         let (header, rows) = tables::movements(&moves);
@@ -132,10 +134,10 @@ async fn orders(global: &Global, which: OrderReport, args: OrderReportArgs) -> a
         None => guanxi_analytics::current_shop_reports(&o.lake, o.tz, ReportsBasis::of(&o.lake, &merged, o.tz, gap)?)
             .await?
             .and_then(|s| s.reports(granularity).cloned())
-            .ok_or_else(profile::empty_lake)?,
+            .ok_or_else(guanxi_app::profiles::empty_lake)?,
         Some(date) => {
             let engine = Engine::open(&o.lake).await?;
-            let as_of = profile::end_of_day(date, o.tz, "--as-of")?;
+            let as_of = guanxi_app::profiles::end_of_day(date, o.tz, "--as-of")?;
             guanxi_analytics::order_reports(&engine, as_of, o.tz, &merged, granularity, gap).await?
         }
     };

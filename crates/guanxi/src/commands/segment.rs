@@ -55,7 +55,7 @@ pub(crate) async fn resolve(o: &Opened, asked: &str) -> anyhow::Result<Resolved>
 
 /// The as-of moment of the current build: behaviour windows end there.
 pub(crate) async fn as_of(o: &Opened) -> anyhow::Result<DateTime<Utc>> {
-    Ok(super::profile::current_build(o).await?.as_of)
+    Ok(guanxi_app::profiles::current_build(o.store.as_ref()).await?.as_of)
 }
 
 #[derive(Serialize)]

@@ -113,7 +113,7 @@ impl Analytics for LakeAnalytics {
     async fn order_reports(&self, granularity: Granularity) -> Result<Reports, String> {
         self.current(|r| {
             r.and_then(|r| r.reports(granularity).cloned())
-                .ok_or_else(|| format!("{:#}", super::profile::empty_lake()))
+                .ok_or_else(|| format!("{:#}", guanxi_app::profiles::empty_lake()))
         })
         .await
     }

@@ -1,0 +1,27 @@
+//! guanxi's use cases, each written once as a function over an open shop (its store, its
+//! lake, its time zone) and the engines: the CLI's commands, the web pages and the API
+//! call these and only present what they return. A use case returns typed data (never
+//! JSON for its caller to read back by string keys) and an [`AppError`] with a stable
+//! code.
+//!
+//! Moved here so far: the profile build ([`profiles`]). The rest of the use cases still
+//! live where they were first written (the binary's commands, the web's pages) and move
+//! one at a time.
+
+pub mod error;
+pub mod profiles;
+
+pub use error::AppError;
+
+use guanxi_domain::ShopTz;
+use guanxi_lake::Lake;
+use guanxi_store::Store;
+
+/// An open shop as a use case sees it: the store, the lake beside it, the shop's time
+/// zone. Borrowed from whoever opened them (the CLI's `Opened`, the web's state).
+#[derive(Clone, Copy)]
+pub struct Shop<'a> {
+    pub store: &'a dyn Store,
+    pub lake: &'a Lake,
+    pub tz: ShopTz,
+}
