@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Datelike as _, Duration, Utc};
 use guanxi_domain::ShopTz;
 use guanxi_domain::program::{Action, ContactPolicy, OrderEvent, Program, Trigger, Wait, ledger_key};
-use guanxi_domain::segment::{expand, parse};
+use guanxi_store::segment::ResolveError;
 use guanxi_store::{Entry, HeldColumns, NewAction, NewMessage, OrderEvents, Plan, ProfileColumns, ProgramState, Store};
 use serde::{Deserialize, Serialize};
 
@@ -540,17 +540,14 @@ impl Scheduler<'_> {
             tracing::warn!(program = %program.name, "no profile build yet: segment and calendar programs wait for one");
             return Ok(None);
         };
-        let saved: HashMap<String, String> = self
-            .store
-            .segments()
-            .await?
-            .into_iter()
-            .map(|s| (s.name, s.expression))
-            .collect();
-        let parsed = parse(text)
-            .map_err(|e| EngageError::Program(format!("program '{}': {}", program.name, e.render(text, "segment"))))?;
-        let expr = expand(&parsed, &|name: &str| saved.get(name).and_then(|t| parse(t).ok()))
-            .map_err(|e| EngageError::Program(format!("program '{}': {e}", program.name)))?;
+        let expr = match guanxi_store::segment::resolve(self.store, text, "segment").await {
+            Ok(r) => r.expr,
+            Err(ResolveError::Store(e)) => return Err(e.into()),
+            Err(ResolveError::Syntax { rendered }) => {
+                return Err(EngageError::Program(format!("program '{}': {rendered}", program.name)));
+            }
+            Err(e) => return Err(EngageError::Program(format!("program '{}': {e}", program.name))),
+        };
         if ProfileColumns::answers(&expr)
             && let Some(held) = self.columns
             && let Some(columns) = held.of(self.store, &build).await?

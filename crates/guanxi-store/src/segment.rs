@@ -15,6 +15,66 @@ use guanxi_domain::segment::{Attr, Behaviour, Cond, Expr, Kind, Op, Value};
 
 use crate::StoreError;
 
+/// A segment as asked for — a saved segment's name, or an expression — with the saved
+/// segments it names inlined: what the CLI, the web and the scheduler count, list and
+/// trigger on, resolved by one function ([`resolve`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// The expression as written (canonical form), before inlining.
+    pub text: String,
+    pub expr: Expr,
+}
+
+/// Why a segment could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// The expression does not parse: the located error, rendered against its text.
+    #[error("the segment expression is not valid\n{rendered}")]
+    Syntax { rendered: String },
+    /// It names a saved segment that does not exist, or segments that name each other.
+    #[error("{0}")]
+    Reference(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ResolveError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ResolveError::Syntax { .. } => "segment_syntax",
+            ResolveError::Reference(_) => "segment_reference",
+            ResolveError::Store(e) => e.code(),
+        }
+    }
+}
+
+/// Resolves `asked`: a saved segment by that name, else an expression (errors located
+/// against `field`, the parameter it came in: `q`, `--segment`, a program's `segment`),
+/// with every saved segment it names inlined.
+pub async fn resolve(store: &dyn crate::Store, asked: &str, field: &str) -> Result<Resolved, ResolveError> {
+    let saved: std::collections::HashMap<String, String> = store
+        .segments()
+        .await?
+        .into_iter()
+        .map(|s| (s.name, s.expression))
+        .collect();
+    let (text, origin) = match saved.get(asked) {
+        Some(t) => (t.as_str(), format!("segment '{asked}'")),
+        None => (asked, field.to_string()),
+    };
+    let parsed = guanxi_domain::segment::parse(text).map_err(|e| ResolveError::Syntax {
+        rendered: e.render(text, &origin),
+    })?;
+    let expr = guanxi_domain::segment::expand(&parsed, &|name: &str| {
+        saved.get(name).and_then(|t| guanxi_domain::segment::parse(t).ok())
+    })
+    .map_err(|e| ResolveError::Reference(e.to_string()))?;
+    Ok(Resolved {
+        text: parsed.to_string(),
+        expr,
+    })
+}
+
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Bind {

@@ -690,6 +690,34 @@ pub async fn segments_count_list_and_explain(store: &dyn Store) {
         (at(1), at(9)),
         "created_at survives an update"
     );
+    // Resolved once for every caller: a saved segment by its name, one named in an
+    // expression inlined, errors located against the parameter or the saved segment.
+    use crate::segment::{ResolveError, resolve};
+    let by_name = resolve(store, "slipping", "q").await.unwrap();
+    assert_eq!(by_name.text, "lifecycle = 'decline' and r >= 3");
+    let nested = resolve(store, "in segment 'slipping' and not tag = 'vip'", "q")
+        .await
+        .unwrap();
+    assert_eq!(nested.text, "in segment 'slipping' and not tag = 'vip'");
+    assert_eq!(
+        store.segment_count(&nested.expr, as_of).await.unwrap(),
+        store
+            .segment_count(
+                &guanxi_domain::segment::parse("lifecycle = 'decline' and r >= 3 and not tag = 'vip'").unwrap(),
+                as_of
+            )
+            .await
+            .unwrap()
+    );
+    match resolve(store, "lifecycle = ", "q").await.unwrap_err() {
+        e @ ResolveError::Syntax { .. } => {
+            assert_eq!(e.code(), "segment_syntax");
+            assert!(e.to_string().contains("q:1:"), "{e}");
+        }
+        e => panic!("{e:?}"),
+    }
+    let missing = resolve(store, "in segment 'nobody'", "q").await.unwrap_err();
+    assert_eq!(missing.code(), "segment_reference", "{missing}");
     assert!(store.delete_segment("slipping").await.unwrap());
     assert!(!store.delete_segment("slipping").await.unwrap());
 }

@@ -8,7 +8,8 @@ use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
-use guanxi_domain::segment::{Expr, SaveError, check_save, class_kinds, expand, parse};
+use guanxi_domain::segment::{Expr, SaveError, check_save, class_kinds, parse};
+use guanxi_store::segment::ResolveError;
 use guanxi_store::{SavedSegment, Search};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
@@ -293,16 +294,12 @@ async fn resolve(s: &AppState, text: &str) -> Result<Result<Expr, String>, WebEr
     if text.trim().is_empty() {
         return Ok(parse("paid_orders >= 0").map_err(|e| e.render("", "")));
     }
-    let saved: HashMap<String, String> = s
-        .store
-        .segments()
-        .await?
-        .into_iter()
-        .map(|g| (g.name, g.expression))
-        .collect();
-    Ok(parse(text)
-        .map_err(|e| e.render(text, "q"))
-        .and_then(|e| expand(&e, &|name: &str| saved.get(name).and_then(|t| parse(t).ok())).map_err(|e| e.to_string())))
+    match guanxi_store::segment::resolve(s.store.as_ref(), text, "q").await {
+        Ok(r) => Ok(Ok(r.expr)),
+        Err(ResolveError::Store(e)) => Err(e.into()),
+        Err(ResolveError::Syntax { rendered }) => Ok(Err(rendered)),
+        Err(e) => Ok(Err(e.to_string())),
+    }
 }
 
 /// `GET /customers.csv?q=…&tier=…`: the filter's members (everyone profiled when blank)

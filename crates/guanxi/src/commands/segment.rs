@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use guanxi_domain::segment::{Expr, SaveError, check_save, expand, parse};
+use guanxi_domain::segment::{Expr, SaveError, check_save};
 use guanxi_domain::{CustomerKey, Source};
+use guanxi_store::segment::{ResolveError, Resolved};
 use guanxi_store::{SavedSegment, SegmentMember};
 use serde::Serialize;
 
@@ -14,13 +15,6 @@ use crate::cli::{Global, SegmentCommand};
 use crate::commands::default_db;
 use crate::open::{Opened, open};
 use crate::output::{BadInput, done, report};
-
-/// An expression (or a saved segment's name) parsed, with nested segments inlined.
-pub(crate) struct Resolved {
-    /// The canonical text of what was asked (before inlining).
-    pub text: String,
-    pub expr: Expr,
-}
 
 fn syntax(text: &str, origin: &str, e: guanxi_domain::segment::SegmentError) -> anyhow::Error {
     BadInput {
@@ -36,21 +30,19 @@ async fn saved(o: &Opened) -> anyhow::Result<HashMap<String, String>> {
     Ok(all.into_iter().map(|s| (s.name, s.expression)).collect())
 }
 
+/// `asked` (a saved segment's name or an expression) resolved by the one use case
+/// (`guanxi_store::segment::resolve`), its errors as bad input.
 pub(crate) async fn resolve(o: &Opened, asked: &str) -> anyhow::Result<Resolved> {
-    let saved = saved(o).await?;
-    let (text, origin) = match saved.get(asked) {
-        Some(t) => (t.clone(), format!("segment '{asked}'")),
-        None => (asked.to_string(), "expression".to_string()),
-    };
-    let parsed = parse(&text).map_err(|e| syntax(&text, &origin, e))?;
-    let expr = expand(&parsed, &|name: &str| saved.get(name).and_then(|t| parse(t).ok())).map_err(|e| BadInput {
-        code: "segment_reference",
-        message: e.to_string(),
-    })?;
-    Ok(Resolved {
-        text: parsed.to_string(),
-        expr,
-    })
+    guanxi_store::segment::resolve(o.store.as_ref(), asked, "expression")
+        .await
+        .map_err(|e| match e {
+            ResolveError::Store(e) => e.into(),
+            e => BadInput {
+                code: e.code(),
+                message: e.to_string(),
+            }
+            .into(),
+        })
 }
 
 /// The as-of moment of the current build: behaviour windows end there.
