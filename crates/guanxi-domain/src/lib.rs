@@ -61,6 +61,7 @@ macro_rules! names {
     };
 }
 
+pub mod access;
 pub mod catalogue;
 pub mod clv;
 mod contact;

@@ -30,6 +30,7 @@ use serde::Serialize;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
+mod access;
 mod history;
 pub mod outbox;
 mod profile_columns;
@@ -38,11 +39,14 @@ pub mod segment;
 #[doc(hidden)]
 pub mod sql;
 #[doc(hidden)]
+pub mod sql_access;
+#[doc(hidden)]
 pub mod sql_outbox;
 #[doc(hidden)]
 pub mod sql_write;
 pub mod tables;
 
+pub use access::{Access, Audited, Session, User};
 pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
 pub use outbox::{
     Claimed, Entry, EventCursor, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState,
@@ -194,7 +198,7 @@ pub struct ProfiledCustomer {
 
 /// The system of record. See the crate docs.
 #[async_trait]
-pub trait Store: Outbox + Send + Sync {
+pub trait Store: Outbox + Access + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Starts a transaction for writes.

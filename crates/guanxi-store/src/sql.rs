@@ -1283,5 +1283,6 @@ macro_rules! sql_store {
 
 
         $crate::sql_outbox!($store, $db, $backend);
+        $crate::sql_access!($store, $db, $backend);
     };
 }

@@ -1508,6 +1508,7 @@ macro_rules! store_stories {
             search_and_history_find_a_customer,
             outbox_queues_once_claims_once_and_settles,
             catalogue_upserts_products_and_replaces_keywords,
+            access_keeps_users_sessions_and_the_audit_log,
         );
     };
     (@each $make:expr; $attrs:tt; $($story:ident),+ $(,)?) => {
@@ -1522,4 +1523,81 @@ macro_rules! store_stories {
             $crate::testsuite::$story(&store).await;
         }
     };
+}
+
+/// Users (a name taken refused, the addition audited), sessions (found by their id's
+/// hash while they last and their user is enabled; ended), and the audit log (appended,
+/// read from a time on, counted per subject or origin for the sign-in throttle).
+pub async fn access_keeps_users_sessions_and_the_audit_log(store: &dyn Store) {
+    use guanxi_domain::access::Role;
+    let by = crate::Audited {
+        at: at(0),
+        actor: "cli".into(),
+        action: String::new(),
+        subject: String::new(),
+        detail: String::new(),
+        origin: "cli".into(),
+    };
+    let ann = store.add_user("ann", Role::Admin, "$argon2id$…", &by).await.unwrap();
+    assert_eq!(
+        (ann.name.as_str(), ann.role, ann.disabled_at),
+        ("ann", Role::Admin, None)
+    );
+    let again = store
+        .add_user("ann", Role::Agent, "$argon2id$…", &by)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("exists"), "{again}");
+    let bob = store.add_user("bob", Role::Agent, "$argon2id$…2", &by).await.unwrap();
+    assert_eq!(store.users().await.unwrap(), vec![ann.clone(), bob.clone()]);
+    assert_eq!(store.user_named("bob").await.unwrap(), Some(bob.clone()));
+    assert_eq!(store.user_named("nobody").await.unwrap(), None);
+
+    let session = crate::Session {
+        id_hash: "h1".into(),
+        user_id: bob.id,
+        csrf: "c1".into(),
+        created_at: at(10),
+        expires_at: at(100),
+        origin: "127.0.0.1".into(),
+    };
+    store.start_session(&session).await.unwrap();
+    assert_eq!(
+        store.session("h1", at(50)).await.unwrap(),
+        Some((session.clone(), bob.clone()))
+    );
+    assert_eq!(store.session("h1", at(100)).await.unwrap(), None, "expired");
+    assert_eq!(store.session("h2", at(50)).await.unwrap(), None);
+    assert!(store.end_session("h1").await.unwrap());
+    assert!(!store.end_session("h1").await.unwrap());
+    assert_eq!(store.session("h1", at(50)).await.unwrap(), None, "ended");
+
+    for (t, origin) in [(20, "10.0.0.1"), (30, "10.0.0.2"), (40, "10.0.0.2")] {
+        store
+            .audit(&crate::Audited {
+                at: at(t),
+                actor: "bob".into(),
+                action: "login.failed".into(),
+                subject: "user:bob".into(),
+                detail: String::new(),
+                origin: origin.into(),
+            })
+            .await
+            .unwrap();
+    }
+    let log = store.audit_log(None, 100).await.unwrap();
+    assert_eq!(
+        log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["user.add", "user.add", "login.failed", "login.failed", "login.failed"]
+    );
+    assert_eq!(log[0].subject, format!("user:{}", ann.id));
+    assert_eq!(log[0].origin, "cli");
+    assert_eq!(store.audit_log(Some(at(30)), 100).await.unwrap().len(), 2);
+    assert_eq!(store.audit_log(None, 1).await.unwrap().len(), 1);
+    let count = |subject, origin| store.audited_count("login.failed", at(25), subject, origin);
+    assert_eq!(count(Some("user:bob"), None).await.unwrap(), 2);
+    assert_eq!(count(None, Some("10.0.0.1")).await.unwrap(), 0, "before since");
+    assert_eq!(count(None, Some("10.0.0.2")).await.unwrap(), 2);
+    assert_eq!(count(Some("user:ann"), Some("10.0.0.2")).await.unwrap(), 2);
+    assert_eq!(count(Some("user:ann"), None).await.unwrap(), 0);
 }
