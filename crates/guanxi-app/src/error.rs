@@ -15,6 +15,10 @@ pub enum AppError {
     /// what to do about it.
     #[error("{message}")]
     Missing { code: &'static str, message: String },
+    /// The caller may not do this: not signed in, a wrong password, a role without the
+    /// capability, too many failed sign-ins.
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
     /// A profile's details could not be written for the lake.
     #[error("cannot write a profile's details: {0}")]
     Details(String),
@@ -29,7 +33,7 @@ pub enum AppError {
 impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
-            AppError::BadInput { code, .. } | AppError::Missing { code, .. } => code,
+            AppError::BadInput { code, .. } | AppError::Missing { code, .. } | AppError::Denied { code, .. } => code,
             AppError::Details(_) => "profile_details",
             AppError::Store(e) => e.code(),
             AppError::Lake(e) => e.code(),

@@ -4,10 +4,12 @@
 //! JSON for its caller to read back by string keys) and an [`AppError`] with a stable
 //! code.
 //!
-//! Moved here so far: the profile build ([`profiles`]). The rest of the use cases still
+//! Here so far: the profile build ([`profiles`]), staff and their sessions
+//! ([`access`]). The rest of the use cases still
 //! live where they were first written (the binary's commands, the web's pages) and move
 //! one at a time.
 
+pub mod access;
 pub mod error;
 pub mod profiles;
 

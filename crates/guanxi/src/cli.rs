@@ -128,6 +128,15 @@ pub enum Command {
     #[command(subcommand, visible_alias = "tasks")]
     Task(TaskCommand),
 
+    /// Staff who sign in to the web UI and the API: add them, list them.
+    #[command(subcommand, visible_alias = "users")]
+    User(UserCommand),
+
+    /// The audit log: every user added, sign-in and failed sign-in, merge, program
+    /// change and closed task — who, what, when, from where.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+
     /// Benchmarks that print figures (not tests).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -269,6 +278,45 @@ pub enum ProfileCommand {
         /// order's time]. Nothing reads the clock: the same data and date give the same result.
         #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user with a role; the password is read from standard input (one line)
+    #[command(
+        after_help = "Roles: admin (everything), marketer (segments, programs, reports; no contacts),
+agent (customer 360, tasks; contacts masked), analyst (reports and segments; no contacts).
+There is no default user: add the first admin here.
+
+Examples:
+  guanxi user add ann --role admin < ann-password.txt
+  printf '%s\\n' \"$PASSWORD\" | guanxi user add bob --role agent"
+    )]
+    Add {
+        /// The name they sign in with (no spaces)
+        name: String,
+        /// admin, marketer, agent or analyst
+        #[arg(long)]
+        role: String,
+    },
+    /// Every user with their role
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The audit log, oldest first
+    #[command(after_help = "Examples:
+  guanxi audit list --since 2026-11-01
+  guanxi audit list --json --limit 50")]
+    List {
+        /// From the start of this day (shop time) on
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        since: Option<String>,
+        /// At most this many lines
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
     },
 }
 

@@ -615,3 +615,47 @@ fn customers_export_writes_each_member_with_profile_and_contacts() {
     assert_eq!(bad.status.code(), Some(65), "{}", String::from_utf8_lossy(&bad.stderr));
     assert!(!dir.path().join("bad.csv").exists());
 }
+
+/// `guanxi user add` reads the password from standard input, refuses a weak one (65,
+/// located), never shows the hash; `guanxi audit list` shows who added whom from where.
+#[test]
+fn users_are_added_from_the_command_line_and_audited() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let add = |name: &str, role: &str, password: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_guanxi"))
+            .current_dir(dir.path())
+            .args(["--json", "user", "add", name, "--role", role])
+            .env_remove("GUANXI_DATABASE_URL")
+            .env_remove("GUANXI_LAKE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let weak = add("ann", "admin", "short");
+    assert_eq!(weak.status.code(), Some(65));
+    assert_eq!(json(&weak)["error"]["code"], "weak_password");
+    let role = add("ann", "root", "a long enough password");
+    assert_eq!(role.status.code(), Some(65));
+    assert_eq!(json(&role)["error"]["code"], "bad_role");
+    let added = add("ann", "admin", "a long enough password");
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert_eq!(json(&added)["role"], "admin");
+    let users = guanxi(dir.path(), &["--json", "user", "list"]);
+    let text = String::from_utf8_lossy(&users.stdout).to_string();
+    assert!(!text.contains("argon2") && !text.contains("password"), "{text}");
+    assert_eq!(json(&users)[0]["name"], "ann");
+    let log = json(&guanxi(dir.path(), &["--json", "audit", "list"]));
+    assert_eq!(log.as_array().map(Vec::len), Some(1), "{log}");
+    assert_eq!(
+        (&log[0]["actor"], &log[0]["action"], &log[0]["origin"]),
+        (&Value::from("cli"), &Value::from("user.add"), &Value::from("cli"))
+    );
+    let bad = guanxi(dir.path(), &["audit", "list", "--since", "yesterday"]);
+    assert_eq!(bad.status.code(), Some(65));
+}

@@ -18,6 +18,7 @@ pub mod segment;
 pub mod serve;
 pub mod status;
 pub mod task;
+pub mod user;
 
 use std::path::Path;
 

@@ -1,0 +1,205 @@
+//! Staff and their sessions: adding a user, signing in (with throttling), the session a
+//! request carries, signing out, and the audit log. Passwords are argon2id hashes;
+//! session ids are 256 random bits the browser holds and the store knows only by their
+//! SHA-256; every sign-in, failed sign-in and user added is audited with where it came
+//! from.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use chrono::{DateTime, Duration, Utc};
+use guanxi_domain::access::Role;
+use guanxi_store::{Audited, Session, Store, User};
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
+
+use crate::error::{AppError, Result};
+
+/// How long a session lasts after sign-in.
+pub const SESSION_HOURS: i64 = 12;
+/// Failed sign-ins within [`THROTTLE_MINUTES`] after which an account is refused…
+pub const FAILURES_PER_ACCOUNT: u64 = 5;
+/// …and after which a client address is refused (it may be guessing many accounts).
+pub const FAILURES_PER_ORIGIN: u64 = 20;
+pub const THROTTLE_MINUTES: i64 = 15;
+/// The shortest password a user may be given.
+pub const MIN_PASSWORD: usize = 12;
+
+/// Who is acting and from where: a user's name (or `cli`) and a client's address (or
+/// `cli`), for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub origin: String,
+}
+
+impl Actor {
+    /// Whoever runs the command line on the shop's machine.
+    pub fn cli() -> Actor {
+        Actor {
+            name: "cli".into(),
+            origin: "cli".into(),
+        }
+    }
+
+    fn audited(&self, at: DateTime<Utc>, action: &str, subject: String, detail: String) -> Audited {
+        Audited {
+            at,
+            actor: self.name.clone(),
+            action: action.into(),
+            subject,
+            detail,
+            origin: self.origin.clone(),
+        }
+    }
+}
+
+/// A sign-in that succeeded: the session id to hand the browser (shown once, stored
+/// only hashed), the session and its user.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub token: String,
+    pub session: Session,
+    pub user: User,
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> AppError {
+    AppError::BadInput {
+        code,
+        message: message.into(),
+    }
+}
+
+fn random_hex() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// The SHA-256 of a session id, as the store keeps it.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AppError::Details(e.to_string()))?;
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| AppError::Details(e.to_string()))?
+        .to_string())
+}
+
+/// Whether `password` is the one `hash` was made from; a hash that does not parse
+/// matches nothing.
+fn password_matches(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// Adds a user with `role`. The name is what they sign in with (1 to 64 characters, no
+/// spaces); the password at least [`MIN_PASSWORD`] characters. There is no default
+/// user and no default password: the first admin is added from the command line.
+pub async fn add_user(store: &dyn Store, name: &str, role: Role, password: &str, by: &Actor) -> Result<User> {
+    let n = name.chars().count();
+    if n == 0 || n > 64 || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad(
+            "user_name",
+            format!("name: expected 1 to 64 characters without spaces, found {name:?}"),
+        ));
+    }
+    let p = password.chars().count();
+    if p < MIN_PASSWORD || password.len() > 1024 {
+        return Err(bad(
+            "weak_password",
+            format!("password: expected at least {MIN_PASSWORD} characters (at most 1,024 bytes), found {p}"),
+        ));
+    }
+    let hash = hash_password(password)?;
+    let by = by.audited(Utc::now(), "user.add", String::new(), String::new());
+    match store.add_user(name, role, &hash, &by).await {
+        Err(guanxi_store::StoreError::Refused(message)) => Err(bad("user_exists", message)),
+        other => Ok(other?),
+    }
+}
+
+/// Signs `name` in with `password` from `origin` at `now`: a new session (a sign-in
+/// never reuses a session id, so one planted before sign-in is worthless after it).
+/// Refused alike for an unknown name, a disabled user and a wrong password (audited as
+/// `login.failed`), and for an account or address with too many recent failures.
+pub async fn sign_in(
+    store: &dyn Store,
+    name: &str,
+    password: &str,
+    origin: &str,
+    now: DateTime<Utc>,
+) -> Result<SignedIn> {
+    let subject = format!("user:{name}");
+    let since = now - Duration::minutes(THROTTLE_MINUTES);
+    let (by_account, by_origin) = tokio::try_join!(
+        store.audited_count("login.failed", since, Some(&subject), None),
+        store.audited_count("login.failed", since, None, Some(origin)),
+    )?;
+    let actor = Actor {
+        name: name.into(),
+        origin: origin.into(),
+    };
+    if by_account >= FAILURES_PER_ACCOUNT || by_origin >= FAILURES_PER_ORIGIN {
+        store
+            .audit(&actor.audited(now, "login.throttled", subject, String::new()))
+            .await?;
+        return Err(AppError::Denied {
+            code: "sign_in_throttled",
+            message: format!("too many failed sign-ins: try again in {THROTTLE_MINUTES} minutes"),
+        });
+    }
+    let user = store.user_named(name).await?;
+    // An unknown name costs the same hash as a known one: the time taken tells nothing.
+    static NOBODY: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| hash_password(&random_hex()).unwrap_or_default());
+    let hash = user.as_ref().map_or(NOBODY.as_str(), |u| u.password_hash.as_str());
+    let matches = password_matches(password, hash);
+    let Some(user) = user.filter(|u| matches && u.disabled_at.is_none()) else {
+        store
+            .audit(&actor.audited(now, "login.failed", subject, String::new()))
+            .await?;
+        return Err(AppError::Denied {
+            code: "sign_in_failed",
+            message: "wrong name or password".into(),
+        });
+    };
+    let token = random_hex();
+    let session = Session {
+        id_hash: token_hash(&token),
+        user_id: user.id,
+        csrf: random_hex(),
+        created_at: now,
+        expires_at: now + Duration::hours(SESSION_HOURS),
+        origin: origin.into(),
+    };
+    store.start_session(&session).await?;
+    store
+        .audit(&actor.audited(now, "login", format!("user:{}", user.id), String::new()))
+        .await?;
+    Ok(SignedIn { token, session, user })
+}
+
+/// The live session a request's session id names, and its user.
+pub async fn session(store: &dyn Store, token: &str, now: DateTime<Utc>) -> Result<Option<(Session, User)>> {
+    Ok(store.session(&token_hash(token), now).await?)
+}
+
+/// Ends the session `token` names (audited when there was one).
+pub async fn sign_out(store: &dyn Store, token: &str, by: &Actor, now: DateTime<Utc>) -> Result<bool> {
+    let ended = store.end_session(&token_hash(token)).await?;
+    if ended {
+        store
+            .audit(&by.audited(now, "logout", format!("user:{}", by.name), String::new()))
+            .await?;
+    }
+    Ok(ended)
+}
+
+/// The audit log from `since` on (all of it when `None`), oldest first, at most `limit`.
+pub async fn audit_log(store: &dyn Store, since: Option<DateTime<Utc>>, limit: u32) -> Result<Vec<Audited>> {
+    Ok(store.audit_log(since, limit).await?)
+}
