@@ -75,6 +75,12 @@ fn random_hex() -> String {
     hex::encode(bytes)
 }
 
+/// A new random password (24 hexadecimal digits, 96 bits), for a user the machine makes
+/// (the demo's).
+pub fn new_password() -> String {
+    random_hex()[..24].to_string()
+}
+
 /// The SHA-256 of a session id, as the store keeps it.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

@@ -216,6 +216,7 @@ fn save_form(lang: Lang, text: &str, name: &str, description: &str, error: Optio
     html! {
         form method="post" action="/segments" {
             h2 { (lang.t("segment-save")) }
+            (crate::auth::csrf_field())
             input type="hidden" name="lang" value=(lang.code());
             p {
                 label for="seg-q" { (lang.t("customers-filter")) } " "

@@ -5,7 +5,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use crate::i18n::Lang;
 
 /// Inline, so that the server works offline and a page is one request.
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 :root { font-family: system-ui, "PingFang SC", "Microsoft YaHei", sans-serif; color: #1d2330; }
 body { margin: 0; background: #f6f7f9; }
 header { color: #e8ecf3; display: flex; gap: 1.5rem; align-items: center; padding: .75rem 1.5rem; background: #1d2330; }
@@ -74,6 +74,14 @@ pub fn frame(lang: Lang, current: Page, path_and_query: &str, title: &str, body:
                     nav aria-label=(lang.t("nav-dashboard")) {
                         @for (p, href, label) in &nav {
                             a href=(format!("{href}?lang={}", lang.code())) aria-current=[(*p == current).then_some("page")] { (label) } " "
+                        }
+                    }
+                    @if let Some(v) = crate::auth::viewer() {
+                        form.signout method="post" action="/logout" {
+                            (lang.t1("signed-in-as", "name", v.user.name.clone())) " (" (v.user.role.as_str()) ")"
+                            " "
+                            (crate::auth::csrf_field())
+                            button type="submit" { (lang.t("logout")) }
                         }
                     }
                     div.langs role="group" aria-label=(lang.t("language")) {

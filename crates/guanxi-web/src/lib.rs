@@ -5,6 +5,7 @@
 //! catalogues (`i18n`), charts are inline SVG (`chart`): the server needs no network and
 //! no script. The crate reads the store only; it builds without DataFusion.
 
+pub mod auth;
 mod chart;
 pub mod counts;
 mod customer;
@@ -78,6 +79,9 @@ pub fn router(state: AppState) -> Router {
         .route("/u/{id}", get(responses::ask).post(responses::unsubscribe))
         .route("/hooks/sms/reply", axum::routing::post(responses::sms_reply))
         .route("/hooks/receipt", axum::routing::post(responses::receipt))
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/logout", axum::routing::post(auth::logout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(bounded_uri))
         .with_state(state)
@@ -106,7 +110,12 @@ async fn bounded_uri(req: axum::extract::Request, next: axum::middleware::Next) 
 pub async fn serve(addr: SocketAddr, state: AppState) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "serving the web UI");
-    axum::serve(listener, router(state)).await
+    // The client's address reaches the audit log (sign-ins, failures).
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }
 
 /// A failure while rendering a page: logged, and shown as a plain 500.
@@ -114,6 +123,8 @@ pub async fn serve(addr: SocketAddr, state: AppState) -> std::io::Result<()> {
 pub enum WebError {
     #[error("store: {0}")]
     Store(#[from] guanxi_store::StoreError),
+    #[error("{0}")]
+    App(#[from] guanxi_app::AppError),
     #[error("lake: {0}")]
     Lake(String),
     #[error("analytics: {0}")]

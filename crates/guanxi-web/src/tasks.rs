@@ -75,6 +75,7 @@ pub async fn show(
                                     Some(at) => { (lang.t1("tasks-done-at", "at", when(at))) }
                                     None => {
                                         form method="post" action="/tasks/done" {
+                                            (crate::auth::csrf_field())
                                             input type="hidden" name="key" value=(t.key);
                                             input type="hidden" name="lang" value=(code);
                                             button type="submit" aria-label={ (lang.t("tasks-close")) ": " (t.task) } {

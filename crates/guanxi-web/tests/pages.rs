@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use guanxi_domain::access::{Capability, Role};
 use guanxi_domain::report::{Granularity, OrderReports, Reports};
 use guanxi_store_sqlite::SqliteStore;
 use guanxi_web::{Analytics, AppState, router};
@@ -66,14 +67,40 @@ async fn empty_shop() -> (tempfile::TempDir, Arc<SqliteStore>, AppState) {
     (dir, store, state)
 }
 
+/// A session of a user with `role` (added the first time): the cookie and the form token.
+async fn signed_in(state: &AppState, role: Role) -> (String, String) {
+    use guanxi_app::access::{self, Actor};
+    let name = format!("test-{role}");
+    if state.store.user_named(&name).await.unwrap().is_none() {
+        access::add_user(state.store.as_ref(), &name, role, "a long test password", &Actor::cli())
+            .await
+            .unwrap();
+    }
+    let s = access::sign_in(
+        state.store.as_ref(),
+        &name,
+        "a long test password",
+        "test",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    (format!("{}={}", guanxi_web::auth::COOKIE, s.token), s.session.csrf)
+}
+
 async fn get(state: AppState, uri: &str, accept_language: &str) -> (StatusCode, String) {
+    let (cookie, _) = signed_in(&state, Role::Admin).await;
+    get_as(state, uri, accept_language, Some(&cookie)).await
+}
+
+/// A GET with the session `cookie` (none: not signed in).
+async fn get_as(state: AppState, uri: &str, accept_language: &str, cookie: Option<&str>) -> (StatusCode, String) {
+    let mut request = Request::get(uri).header(header::ACCEPT_LANGUAGE, accept_language);
+    if let Some(c) = cookie {
+        request = request.header(header::COOKIE, c);
+    }
     let response = router(state)
-        .oneshot(
-            Request::get(uri)
-                .header(header::ACCEPT_LANGUAGE, accept_language)
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();
     let status = response.status();
@@ -176,13 +203,29 @@ async fn report_pages_show_the_table_and_export_it_as_csv() {
 }
 
 async fn post_form(state: AppState, uri: &str, form: &str) -> (StatusCode, Option<String>, String) {
+    let (cookie, csrf) = signed_in(&state, Role::Admin).await;
+    post_as(state, uri, &format!("{form}&csrf={csrf}"), Some(&cookie), None).await
+}
+
+/// A form POST with the session `cookie` and the browser's `Origin` header, if any.
+async fn post_as(
+    state: AppState,
+    uri: &str,
+    form: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> (StatusCode, Option<String>, String) {
+    let mut request = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::HOST, "127.0.0.1:8080");
+    if let Some(c) = cookie {
+        request = request.header(header::COOKIE, c);
+    }
+    if let Some(o) = origin {
+        request = request.header(header::ORIGIN, o);
+    }
     let response = router(state)
-        .oneshot(
-            Request::post(uri)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(form.to_string()))
-                .unwrap(),
-        )
+        .oneshot(request.body(Body::from(form.to_string())).unwrap())
         .await
         .unwrap();
     let status = response.status();
@@ -268,6 +311,7 @@ async fn two_profiled(state: &AppState) {
     };
     let mut ann = customer("ann");
     ann.mobile = Some(guanxi_domain::Contact::mobile("13812345678"));
+    ann.email = Some(guanxi_domain::Contact::email("ann@example.com"));
     let mut tx = state.store.begin().await.unwrap();
     tx.upsert_customers(&[ann, customer("bob")]).await.unwrap();
     tx.commit().await.unwrap();
@@ -356,4 +400,115 @@ async fn the_customers_page_exports_its_filter_as_csv_with_contacts_masked() {
     let (status, why) = get(state, "/customers.csv?q=tier%20%3D", "en").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(why.contains("q:1:"), "{why}");
+}
+
+/// Every route × every role: allowed (200, or what the page answers for an empty shop)
+/// or 403; 401 without a session (pages with the sign-in form, `/api/` with JSON). Forms
+/// need the session's token and the server's origin. An agent never sees a contact
+/// unmasked.
+#[tokio::test]
+async fn each_role_reaches_its_pages_and_nothing_else() {
+    let (_dir, _store, state) = empty_shop().await;
+    two_profiled(&state).await;
+    let key = guanxi_domain::CustomerKey {
+        source: guanxi_domain::Source::parse("t").unwrap(),
+        external_id: "ann".into(),
+    };
+    let ann = state.store.customer(&key).await.unwrap().unwrap().0;
+    let customer = format!("/customers/{ann}");
+    let routes: [(&str, Capability); 9] = [
+        ("/", Capability::ReadReports),
+        ("/reports?report=classes", Capability::ReadReports),
+        ("/reports.csv?report=classes", Capability::ReadReports),
+        ("/customers", Capability::Segments),
+        ("/api/segment/count?q=tier%20%3D%20%27vip%27", Capability::Segments),
+        ("/customers.csv", Capability::ExportCustomers),
+        (&customer, Capability::ReadCustomer),
+        ("/programs", Capability::Programs),
+        ("/tasks", Capability::Tasks),
+    ];
+    for (route, _) in &routes {
+        let (status, body) = get_as(state.clone(), route, "en", None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{route} without a session");
+        if route.starts_with("/api/") {
+            assert!(body.contains(r#""code":"unauthorized""#), "{body}");
+        } else {
+            assert!(body.contains(r#"action="/login"#), "{route}: the sign-in form\n{body}");
+        }
+    }
+    for role in Role::ALL {
+        let (cookie, _) = signed_in(&state, *role).await;
+        for (route, capability) in &routes {
+            let (status, body) = get_as(state.clone(), route, "en", Some(&cookie)).await;
+            let want = if role.may(*capability) {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(status, want, "{role} {route}");
+            if *role == Role::Agent {
+                // The fixtures' contacts: 13812345678 and ann@example.com, masked.
+                assert!(
+                    !body.contains("13812345678") && !body.contains("ann@example.com"),
+                    "{route}: {body}"
+                );
+            }
+        }
+    }
+    // Forms: the session's token and the server's origin, or 403 and nothing changed.
+    let (cookie, csrf) = signed_in(&state, Role::Marketer).await;
+    let form = "lang=en&q=tier+%3D+%27vip%27&name=vips&description=";
+    let (status, _, _) = post_as(state.clone(), "/segments", form, Some(&cookie), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no token");
+    let stale = format!("{form}&csrf=0000");
+    let (status, _, _) = post_as(state.clone(), "/segments", &stale, Some(&cookie), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another token");
+    let good = format!("{form}&csrf={csrf}");
+    let (status, _, _) = post_as(
+        state.clone(),
+        "/segments",
+        &good,
+        Some(&cookie),
+        Some("http://evil.example"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another origin");
+    assert!(state.store.segments().await.unwrap().is_empty(), "nothing saved");
+    let (status, _, _) = post_as(
+        state.clone(),
+        "/segments",
+        &good,
+        Some(&cookie),
+        Some("http://127.0.0.1:8080"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "saved");
+    assert_eq!(state.store.segments().await.unwrap().len(), 1);
+    // Signing in: a wrong password is 401 with the form again; a right one a new session
+    // cookie (HTTP-only, SameSite=Strict) and the way back to where the user was going.
+    let (status, _, page) = post_as(
+        state.clone(),
+        "/login",
+        "name=test-analyst&password=wrong&next=%2Freports",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("Wrong name or password"), "{page}");
+    let response = router(state.clone())
+        .oneshot(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(
+                    "name=test-analyst&password=a+long+test+password&next=%2F%2Fevil.example",
+                ))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/", "never to another site");
+    let set = response.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
 }

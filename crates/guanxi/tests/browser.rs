@@ -156,8 +156,40 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     let base = format!("http://{}", server.addr);
     let c = browser(&driver).await;
 
-    // The dashboard, in English as the browser asks, then in Chinese from the switch.
+    // Signed out, the dashboard is the sign-in form; a wrong password keeps it, with the
+    // reason; the right one leads to the dashboard.
     c.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(text_of(&c, "h1").await, "Sign in");
+    let sign_in = |password: &'static str| {
+        let c = c.clone();
+        async move {
+            c.find(Locator::Css("input[name='name']"))
+                .await
+                .unwrap()
+                .send_keys(common::E2E_USER)
+                .await
+                .unwrap();
+            c.find(Locator::Css("input[name='password']"))
+                .await
+                .unwrap()
+                .send_keys(password)
+                .await
+                .unwrap();
+            c.find(Locator::Css("form button[type='submit']"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+    };
+    sign_in("not the password").await;
+    wait_text(&c, "p.error", |t| t.contains("Wrong name or password")).await;
+    shot(&c, "00-sign-in").await;
+    sign_in(common::E2E_PASSWORD).await;
+
+    // The dashboard, in English as the browser asks, then in Chinese from the switch.
+    wait_text(&c, "h1", |t| t == "Dashboard").await;
     assert_eq!(text_of(&c, "h1").await, "Dashboard");
     assert!(c.find(Locator::Css(".kpis .value")).await.is_ok());
     shot(&c, "01-dashboard-en").await;

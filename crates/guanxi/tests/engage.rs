@@ -937,8 +937,7 @@ fn a_stuck_parcel_becomes_a_service_task_that_staff_close_once() {
         "{customer}"
     );
     let form = format!("key={}&lang=en", common::percent(&key));
-    let urlencoded = [("Content-Type", "application/x-www-form-urlencoded")];
-    let (head, _) = http(&server.addr, "POST", "/tasks/done", &urlencoded, &form);
+    let (head, _) = server.post_form("/tasks/done", &form);
     assert!(
         head.starts_with("HTTP/1.1 303") && head.contains("location: /tasks?lang=en&closed="),
         "{head}"
@@ -948,7 +947,7 @@ fn a_stuck_parcel_becomes_a_service_task_that_staff_close_once() {
     let customer = server.get(&format!("/customers/{r1}?lang=en"), "en");
     assert!(!customer.contains("Open service tasks"), "{customer}");
     assert!(server.get("/tasks?all=1&lang=en", "en").contains("Done 20"));
-    let (head, _) = http(&server.addr, "POST", "/tasks/done", &urlencoded, &form);
+    let (head, _) = server.post_form("/tasks/done", &form);
     assert!(head.contains("location: /tasks?lang=en&gone=1"), "{head}");
     assert_eq!(tasks(), serde_json::json!([]));
 

@@ -22,20 +22,32 @@ fn raw(server: &Server, request: &[u8]) -> u16 {
         .unwrap_or(0)
 }
 
+/// A GET as the signed-in admin (so that the handlers, not the sign-in check, meet the
+/// input).
 fn get(server: &Server, target: &str) -> u16 {
     raw(
         server,
-        format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!(
+            "GET {target} HTTP/1.1\r\nHost: x\r\nCookie: {}\r\nConnection: close\r\n\r\n",
+            server.cookie
+        )
+        .as_bytes(),
     )
 }
 
+/// A POST as the signed-in admin; a form carries the session's token after its fields.
 fn post(server: &Server, target: &str, content_type: &str, body: &[u8]) -> u16 {
+    let mut body = body.to_vec();
+    if content_type == "application/x-www-form-urlencoded" {
+        body.extend_from_slice(format!("&csrf={}", server.csrf).as_bytes());
+    }
     let mut request = format!(
-        "POST {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        "POST {target} HTTP/1.1\r\nHost: x\r\nCookie: {}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        server.cookie,
         body.len()
     )
     .into_bytes();
-    request.extend_from_slice(body);
+    request.extend_from_slice(&body);
     raw(server, &request)
 }
 

@@ -218,3 +218,15 @@ tasks-done-at = Done { $at }
 col-due = Due
 col-customer = Customer
 col-task = Task
+
+# Sign-in
+login-title = Sign in
+login-name = Name
+login-password = Password
+login-submit = Sign in
+login-failed = Wrong name or password.
+login-throttled = Too many failed sign-ins: try again in 15 minutes.
+logout = Sign out
+signed-in-as = Signed in as { $name }
+forbidden-title = Not for your role
+forbidden = Your role may not open this page. Ask an admin if your work needs it.

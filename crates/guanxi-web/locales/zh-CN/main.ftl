@@ -218,3 +218,15 @@ tasks-done-at = { $at } 完成
 col-due = 到期
 col-customer = 客户
 col-task = 任务
+
+# 登录
+login-title = 登录
+login-name = 用户名
+login-password = 密码
+login-submit = 登录
+login-failed = 用户名或密码错误。
+login-throttled = 登录失败次数过多，请 15 分钟后再试。
+logout = 退出登录
+signed-in-as = 当前用户：{ $name }
+forbidden-title = 无权访问
+forbidden = 您的角色无权打开此页面。如工作需要，请联系管理员。

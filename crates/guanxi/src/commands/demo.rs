@@ -41,7 +41,34 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         summary: &'a Summary,
         profiles: Option<guanxi_app::profiles::BuildSummary>,
         served: bool,
+        /// The admin made for the served demo when the store had no user yet.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sign_in: Option<SignIn>,
     }
+    #[derive(Serialize)]
+    struct SignIn {
+        name: String,
+        password: String,
+    }
+    // The web UI needs a user: a served demo without one gets an admin with a random
+    // password, printed once (there is no default password).
+    let sign_in = if !args.no_serve && opened.store.users().await?.is_empty() {
+        let password = guanxi_app::access::new_password();
+        guanxi_app::access::add_user(
+            opened.store.as_ref(),
+            "demo",
+            guanxi_domain::access::Role::Admin,
+            &password,
+            &guanxi_app::access::Actor::cli(),
+        )
+        .await?;
+        Some(SignIn {
+            name: "demo".into(),
+            password,
+        })
+    } else {
+        None
+    };
     // Build everything that exists so far: the customer profiles.
     let (settings, _) = super::config::load(global)?;
     let profiles = match summary.orders_total {
@@ -54,6 +81,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         summary: &summary,
         profiles,
         served: !args.no_serve,
+        sign_in,
     };
     report(global.json, &loaded, |l| {
         let s = l.summary;
@@ -72,6 +100,12 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         }
         if !args.no_serve {
             out += &format!("the dashboard: http://{}/ (Ctrl-C stops the server)\n", args.addr);
+        }
+        if let Some(s) = &l.sign_in {
+            out += &format!(
+                "sign in as {} with the password {} (add staff with guanxi user add)\n",
+                s.name, s.password
+            );
         }
         out
     })?;

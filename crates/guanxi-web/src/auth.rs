@@ -1,0 +1,312 @@
+//! Sign-in and who may reach what. Every route but the sign-in page, customers' own links
+//! (click-through, unsubscribe) and gateways' signed callbacks needs a session: without
+//! one a page answers 401 with the sign-in form, an `/api/` endpoint 401 with JSON. A
+//! role without the route's capability gets 403. Every POST with a session must carry
+//! the session's form token (`csrf`) and, when the browser says where it comes from
+//! (`Origin`), come from this server. The session cookie is HTTP-only and SameSite=Strict;
+//! a sign-in always opens a new session (and ends the one it replaces).
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Form, FromRequest as _, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use guanxi_app::access::{self, Actor};
+use guanxi_domain::access::Capability;
+use guanxi_store::{Session, User};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use serde::Deserialize;
+
+use crate::{AppState, Lang, MAX_BODY, WebError, html, lang_of};
+
+/// The session cookie's name.
+pub const COOKIE: &str = "guanxi_session";
+
+/// The signed-in user of the request being answered, and their session.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub user: User,
+    pub session: Session,
+}
+
+tokio::task_local! {
+    /// The viewer while their request is answered: the page frame shows who is signed
+    /// in (and their sign-out form), forms carry the session's token.
+    static VIEWER: Viewer;
+}
+
+/// The viewer of the request being answered, if signed in.
+pub fn viewer() -> Option<Viewer> {
+    VIEWER.try_with(Clone::clone).ok()
+}
+
+/// The hidden form field that carries the session's form token.
+pub fn csrf_field() -> Markup {
+    html! {
+        @if let Some(v) = viewer() {
+            input type="hidden" name="csrf" value=(v.session.csrf);
+        }
+    }
+}
+
+/// Routes anyone may reach.
+fn public(path: &str) -> bool {
+    path == "/login" || path.starts_with("/r/") || path.starts_with("/u/") || path.starts_with("/hooks/")
+}
+
+/// What a route does, as far as roles are concerned (`None`: any signed-in user).
+pub fn capability(path: &str) -> Option<Capability> {
+    Some(match path {
+        "/" | "/reports" | "/reports.csv" => Capability::ReadReports,
+        "/customers" | "/api/segment/count" | "/segments" => Capability::Segments,
+        "/customers.csv" => Capability::ExportCustomers,
+        "/programs" => Capability::Programs,
+        "/tasks" | "/tasks/done" => Capability::Tasks,
+        p if p.starts_with("/customers/") => Capability::ReadCustomer,
+        _ => return None,
+    })
+}
+
+fn cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v)
+}
+
+/// Where the request came from, for the audit log.
+fn origin_of(req: &Request) -> String {
+    req.extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".into(), |c| c.0.ip().to_string())
+}
+
+/// Whether a state-changing request comes from this server's pages: a browser sends
+/// `Origin` on every POST, and it must name the host the request was sent to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    !host.is_empty() && origin_host == host
+}
+
+fn refuse(status: StatusCode, path: &str, code: &str, message: &str, lang: Lang, next: &str) -> Response {
+    if path.starts_with("/api/") {
+        let body = serde_json::json!({ "code": code, "message": message, "details": {} });
+        return (status, axum::Json(body)).into_response();
+    }
+    let page = match status {
+        StatusCode::UNAUTHORIZED => login_page(lang, next, None),
+        _ => message_page(lang, &lang.t("forbidden-title"), &lang.t("forbidden")),
+    };
+    (status, html(page)).into_response()
+}
+
+/// Lets a request through when it may pass: see the module's docs.
+pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let post = req.method() == Method::POST;
+    if post && !same_origin(req.headers()) {
+        return (StatusCode::FORBIDDEN, "cross-origin form refused").into_response();
+    }
+    if public(&path) {
+        return next.run(req).await;
+    }
+    let lang = lang_of(req.uri().query(), req.headers());
+    let here = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let found = match cookie(req.headers()) {
+        Some(token) => match access::session(s.store.as_ref(), token, Utc::now()).await {
+            Ok(found) => found,
+            Err(e) => return WebError::from(e).into_response(),
+        },
+        None => None,
+    };
+    let Some((session, user)) = found else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            &path,
+            "unauthorized",
+            "sign in first",
+            lang,
+            &here,
+        );
+    };
+    if let Some(c) = capability(&path)
+        && !user.role.may(c)
+    {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            &path,
+            "forbidden",
+            "your role may not do this",
+            lang,
+            &here,
+        );
+    }
+    let req = if post {
+        // The form token, read from the body (at most MAX_BODY, as every handler) and
+        // the body handed on as it was.
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+        };
+        let token = form_token(&bytes);
+        if token.as_deref() != Some(session.csrf.as_str()) {
+            return (
+                StatusCode::FORBIDDEN,
+                "the form's token is missing or stale: reload the page",
+            )
+                .into_response();
+        }
+        Request::from_parts(parts, Body::from(bytes))
+    } else {
+        req
+    };
+    VIEWER.scope(Viewer { user, session }, next.run(req)).await
+}
+
+/// The form token of a URL-encoded form body (other fields ignored; a body that is not a
+/// form has none).
+fn form_token(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Token {
+        csrf: Option<String>,
+    }
+    serde_urlencoded::from_bytes::<Token>(body).ok()?.csrf
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    lang: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    name: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// Only a path of this server: never another site (`//host`, `https://…`).
+fn local(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
+        _ => "/".into(),
+    }
+}
+
+/// `GET /login`: the sign-in form.
+pub async fn login_form(Query(q): Query<LoginQuery>, headers: HeaderMap) -> Response {
+    let lang = lang_of(q.lang.as_deref().map(|l| format!("lang={l}")).as_deref(), &headers);
+    html(login_page(lang, &local(q.next.as_deref()), None)).into_response()
+}
+
+/// `POST /login`: signs in and sends the browser where it was going, with a new session.
+pub async fn login(State(s): State<AppState>, req: Request) -> Result<Response, WebError> {
+    let origin = origin_of(&req);
+    let lang = lang_of(req.uri().query(), req.headers());
+    let replaced = cookie(req.headers()).map(str::to_string);
+    let Ok(Form(form)) = Form::<LoginForm>::from_request(req, &s).await else {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            html(login_page(lang, "/", Some(&lang.t("login-failed")))),
+        )
+            .into_response());
+    };
+    let next = local(form.next.as_deref());
+    match access::sign_in(s.store.as_ref(), &form.name, &form.password, &origin, Utc::now()).await {
+        Ok(signed) => {
+            // The session this browser had before is ended, not kept beside the new one.
+            if let Some(old) = replaced {
+                s.store.end_session(&access::token_hash(&old)).await?;
+            }
+            let cookie = format!(
+                "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+                signed.token,
+                access::SESSION_HOURS * 3600
+            );
+            let mut res = Redirect::to(&next).into_response();
+            res.headers_mut().insert(
+                header::SET_COOKIE,
+                cookie.parse().expect("a cookie of hex is a header value"),
+            );
+            Ok(res)
+        }
+        Err(e @ guanxi_app::AppError::Denied { .. }) => {
+            let (status, key) = if e.code() == "sign_in_throttled" {
+                (StatusCode::TOO_MANY_REQUESTS, "login-throttled")
+            } else {
+                (StatusCode::UNAUTHORIZED, "login-failed")
+            };
+            Ok((status, html(login_page(lang, &next, Some(&lang.t(key))))).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /logout`: ends the session and forgets the cookie.
+pub async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+    if let (Some(token), Some(v)) = (cookie(&headers), viewer()) {
+        let by = Actor {
+            name: v.user.name.clone(),
+            origin: v.session.origin.clone(),
+        };
+        access::sign_out(s.store.as_ref(), token, &by, Utc::now()).await?;
+    }
+    let mut res = Redirect::to("/login").into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+            .parse()
+            .expect("a static cookie"),
+    );
+    Ok(res)
+}
+
+fn message_page(lang: Lang, title: &str, text: &str) -> Markup {
+    bare(
+        lang,
+        title,
+        html! { p { (text) } p { a href="/login" { (lang.t("login-title")) } } },
+    )
+}
+
+fn login_page(lang: Lang, next: &str, error: Option<&str>) -> Markup {
+    bare(
+        lang,
+        &lang.t("login-title"),
+        html! {
+            form method="post" action={ "/login?lang=" (lang.code()) } {
+                input type="hidden" name="next" value=(next);
+                p { label { (lang.t("login-name")) " " input name="name" autocomplete="username" required; } }
+                p { label { (lang.t("login-password")) " " input type="password" name="password" autocomplete="current-password" required; } }
+                @if let Some(e) = error { p.error role="alert" { (e) } }
+                p { button type="submit" { (lang.t("login-submit")) } }
+            }
+        },
+    )
+}
+
+/// A page outside the application's frame (no navigation before sign-in).
+fn bare(lang: Lang, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (lang.t("app-name")) }
+                style { (PreEscaped(crate::layout::STYLE)) }
+            }
+            body { main { h1 { (title) } (body) } }
+        }
+    }
+}
