@@ -205,6 +205,12 @@ pub async fn sign_out(store: &dyn Store, token: &str, by: &Actor, now: DateTime<
     Ok(ended)
 }
 
+/// Records what `by` did: an export, a contact revealed — what has no store write of
+/// its own to be audited with.
+pub async fn record(store: &dyn Store, by: &Actor, action: &str, subject: String, detail: String) -> Result<()> {
+    Ok(store.audit(&by.audited(Utc::now(), action, subject, detail)).await?)
+}
+
 /// The audit log from `since` on (all of it when `None`), oldest first, at most `limit`.
 pub async fn audit_log(store: &dyn Store, since: Option<DateTime<Utc>>, limit: u32) -> Result<Vec<Audited>> {
     Ok(store.audit_log(since, limit).await?)

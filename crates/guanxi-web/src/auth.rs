@@ -15,7 +15,7 @@ use chrono::Utc;
 use guanxi_app::access::{self, Actor};
 use guanxi_domain::access::Capability;
 use guanxi_store::{Session, User};
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::{AppState, Lang, MAX_BODY, WebError, html, lang_of};
@@ -28,6 +28,18 @@ pub const COOKIE: &str = "guanxi_session";
 pub struct Viewer {
     pub user: User,
     pub session: Session,
+    /// Where this request came from (the client's address), for the audit log.
+    pub origin: String,
+}
+
+impl Viewer {
+    /// The viewer as the audit log names them.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            name: self.user.name.clone(),
+            origin: self.origin.clone(),
+        }
+    }
 }
 
 tokio::task_local! {
@@ -63,6 +75,7 @@ pub fn capability(path: &str) -> Option<Capability> {
         "/customers.csv" => Capability::ExportCustomers,
         "/programs" => Capability::Programs,
         "/tasks" | "/tasks/done" => Capability::Tasks,
+        "/audit" => Capability::Administer,
         p if p.starts_with("/customers/") => Capability::ReadCustomer,
         _ => return None,
     })
@@ -121,6 +134,7 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
     }
     let lang = lang_of(req.uri().query(), req.headers());
     let here = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let origin = origin_of(&req);
     let found = match cookie(req.headers()) {
         Some(token) => match access::session(s.store.as_ref(), token, Utc::now()).await {
             Ok(found) => found,
@@ -169,7 +183,7 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
     } else {
         req
     };
-    VIEWER.scope(Viewer { user, session }, next.run(req)).await
+    VIEWER.scope(Viewer { user, session, origin }, next.run(req)).await
 }
 
 /// The form token of a URL-encoded form body (other fields ignored; a body that is not a
@@ -255,11 +269,7 @@ pub async fn login(State(s): State<AppState>, req: Request) -> Result<Response, 
 /// `POST /logout`: ends the session and forgets the cookie.
 pub async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
     if let (Some(token), Some(v)) = (cookie(&headers), viewer()) {
-        let by = Actor {
-            name: v.user.name.clone(),
-            origin: v.session.origin.clone(),
-        };
-        access::sign_out(s.store.as_ref(), token, &by, Utc::now()).await?;
+        access::sign_out(s.store.as_ref(), token, &v.actor(), Utc::now()).await?;
     }
     let mut res = Redirect::to("/login").into_response();
     res.headers_mut().insert(
@@ -297,16 +307,5 @@ fn login_page(lang: Lang, next: &str, error: Option<&str>) -> Markup {
 
 /// A page outside the application's frame (no navigation before sign-in).
 fn bare(lang: Lang, title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang=(lang.code()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · " (lang.t("app-name")) }
-                style { (PreEscaped(crate::layout::STYLE)) }
-            }
-            body { main { h1 { (title) } (body) } }
-        }
-    }
+    crate::layout::page(lang, title, html! { main { h1 { (title) } (body) } })
 }

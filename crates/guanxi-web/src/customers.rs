@@ -319,6 +319,21 @@ pub async fn export(State(s): State<AppState>, Query(filter): Query<Filter>) -> 
         Ok(e) => Some(e),
         Err(why) => return Ok((StatusCode::BAD_REQUEST, why).into_response()),
     };
+    if let Some(v) = crate::auth::viewer() {
+        let of = if text.trim().is_empty() {
+            "everyone"
+        } else {
+            text.as_str()
+        };
+        guanxi_app::access::record(
+            s.store.as_ref(),
+            &v.actor(),
+            "customers.export",
+            "customers".into(),
+            format!("customers of {of}, contacts masked"),
+        )
+        .await?;
+    }
     fn csv_bytes(rows: &[Vec<String>], header: bool) -> Result<Bytes, csv::Error> {
         let mut w = csv::Writer::from_writer(Vec::new());
         if header {

@@ -5,7 +5,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use crate::i18n::Lang;
 
 /// Inline, so that the server works offline and a page is one request.
-pub(crate) const STYLE: &str = r#"
+const STYLE: &str = r#"
 :root { font-family: system-ui, "PingFang SC", "Microsoft YaHei", sans-serif; color: #1d2330; }
 body { margin: 0; background: #f6f7f9; }
 header { color: #e8ecf3; display: flex; gap: 1.5rem; align-items: center; padding: .75rem 1.5rem; background: #1d2330; }
@@ -49,26 +49,31 @@ pub enum Page {
     Reports,
     Programs,
     Tasks,
+    Audit,
 }
 
 pub fn frame(lang: Lang, current: Page, path_and_query: &str, title: &str, body: Markup) -> Markup {
-    let nav = [
+    // Only the pages the viewer's role may open.
+    let viewer = crate::auth::viewer();
+    let nav: Vec<_> = [
         (Page::Dashboard, "/", lang.t("nav-dashboard")),
         (Page::Customers, "/customers", lang.t("nav-customers")),
         (Page::Reports, "/reports", lang.t("nav-reports")),
         (Page::Programs, "/programs", lang.t("nav-programs")),
         (Page::Tasks, "/tasks", lang.t("nav-tasks")),
-    ];
-    html! {
-        (DOCTYPE)
-        html lang=(lang.code()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · " (lang.t("app-name")) }
-                style { (PreEscaped(STYLE)) }
-            }
-            body {
+        (Page::Audit, "/audit", lang.t("nav-audit")),
+    ]
+    .into_iter()
+    .filter(|(_, href, _)| {
+        viewer
+            .as_ref()
+            .is_none_or(|v| crate::auth::capability(href).is_none_or(|c| v.user.role.may(c)))
+    })
+    .collect();
+    page(
+        lang,
+        title,
+        html! {
                 header {
                     strong { (lang.t("app-name")) }
                     nav aria-label=(lang.t("nav-dashboard")) {
@@ -76,7 +81,7 @@ pub fn frame(lang: Lang, current: Page, path_and_query: &str, title: &str, body:
                             a href=(format!("{href}?lang={}", lang.code())) aria-current=[(*p == current).then_some("page")] { (label) } " "
                         }
                     }
-                    @if let Some(v) = crate::auth::viewer() {
+                    @if let Some(v) = &viewer {
                         form.signout method="post" action="/logout" {
                             (lang.t1("signed-in-as", "name", v.user.name.clone())) " (" (v.user.role.as_str()) ")"
                             " "
@@ -92,7 +97,22 @@ pub fn frame(lang: Lang, current: Page, path_and_query: &str, title: &str, body:
                     }
                 }
                 main { h1 { (title) } (body) }
+        },
+    )
+}
+
+/// A whole page: the head (title, style) and `body`, in `lang`.
+pub(crate) fn page(lang: Lang, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (lang.t("app-name")) }
+                style { (PreEscaped(STYLE)) }
             }
+            body { (body) }
         }
     }
 }

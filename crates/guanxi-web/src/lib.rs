@@ -5,6 +5,7 @@
 //! catalogues (`i18n`), charts are inline SVG (`chart`): the server needs no network and
 //! no script. The crate reads the store only; it builds without DataFusion.
 
+mod audit;
 pub mod auth;
 mod chart;
 pub mod counts;
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/u/{id}", get(responses::ask).post(responses::unsubscribe))
         .route("/hooks/sms/reply", axum::routing::post(responses::sms_reply))
         .route("/hooks/receipt", axum::routing::post(responses::receipt))
+        .route("/audit", get(audit::show))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", axum::routing::post(auth::logout))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))

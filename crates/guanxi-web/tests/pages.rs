@@ -416,7 +416,7 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
     };
     let ann = state.store.customer(&key).await.unwrap().unwrap().0;
     let customer = format!("/customers/{ann}");
-    let routes: [(&str, Capability); 9] = [
+    let routes: [(&str, Capability); 10] = [
         ("/", Capability::ReadReports),
         ("/reports?report=classes", Capability::ReadReports),
         ("/reports.csv?report=classes", Capability::ReadReports),
@@ -426,6 +426,7 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
         (&customer, Capability::ReadCustomer),
         ("/programs", Capability::Programs),
         ("/tasks", Capability::Tasks),
+        ("/audit", Capability::Administer),
     ];
     for (route, _) in &routes {
         let (status, body) = get_as(state.clone(), route, "en", None).await;
@@ -455,6 +456,20 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
             }
         }
     }
+    // The navigation offers only what the role may open.
+    let (cookie, _) = signed_in(&state, Role::Agent).await;
+    let (_, tasks) = get_as(state.clone(), "/tasks", "en", Some(&cookie)).await;
+    assert!(
+        tasks.contains(r#"href="/tasks?"#) && !tasks.contains(r#"href="/programs?"#),
+        "{tasks}"
+    );
+    // The audit log (admins) shows the sign-ins and the exports made above, with where
+    // they came from.
+    let (status, audit) = get(state.clone(), "/audit?since=2000-01-01&lang=en", "en").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(audit.contains("customers.export") && audit.contains("login"), "{audit}");
+    let (status, _) = get(state.clone(), "/audit?since=yesterday", "en").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     // Forms: the session's token and the server's origin, or 403 and nothing changed.
     let (cookie, csrf) = signed_in(&state, Role::Marketer).await;
     let form = "lang=en&q=tier+%3D+%27vip%27&name=vips&description=";

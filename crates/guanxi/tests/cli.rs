@@ -616,6 +616,21 @@ fn customers_export_writes_each_member_with_profile_and_contacts() {
     );
     assert_eq!(bad.status.code(), Some(65), "{}", String::from_utf8_lossy(&bad.stderr));
     assert!(!dir.path().join("bad.csv").exists());
+
+    // Each export that was written is in the audit log, with what it held.
+    let log = ok(&["audit", "list"]);
+    let exports: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "customers.export")
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert_eq!(exports.len(), 3, "{log}");
+    assert!(
+        exports[2].contains("lifecycle = 'decline'") && exports[2].contains("saved.csv"),
+        "{exports:?}"
+    );
 }
 
 /// `guanxi user add` reads the password from standard input, refuses a weak one (65,

@@ -230,3 +230,17 @@ logout = Sign out
 signed-in-as = Signed in as { $name }
 forbidden-title = Not for your role
 forbidden = Your role may not open this page. Ask an admin if your work needs it.
+
+# The audit log
+nav-audit = Audit log
+audit-title = Audit log
+audit-since = From
+audit-show = Show
+audit-empty = Nothing was recorded in this period.
+audit-bad-date = expected a date such as 2026-11-01
+audit-at = When
+audit-actor = Who
+audit-action = What
+audit-subject = About
+audit-origin = From
+audit-detail = Detail

@@ -230,3 +230,17 @@ logout = 退出登录
 signed-in-as = 当前用户：{ $name }
 forbidden-title = 无权访问
 forbidden = 您的角色无权打开此页面。如工作需要，请联系管理员。
+
+# 审计日志
+nav-audit = 审计日志
+audit-title = 审计日志
+audit-since = 起始日期
+audit-show = 查看
+audit-empty = 这段时间没有记录。
+audit-bad-date = 应为日期，例如 2026-11-01
+audit-at = 时间
+audit-actor = 操作人
+audit-action = 操作
+audit-subject = 对象
+audit-origin = 来源
+audit-detail = 详情

@@ -168,6 +168,19 @@ pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
             let view = if masked { ContactView::Masked } else { ContactView::Full };
             let written = export(&o, r.as_ref().map(|r| &r.expr), as_of, view, &csv).await?;
             let expression = r.map(|r| r.text);
+            guanxi_app::access::record(
+                o.store.as_ref(),
+                &guanxi_app::access::Actor::cli(),
+                "customers.export",
+                "customers".into(),
+                format!(
+                    "{written} customers of {}, contacts {}, to {}",
+                    expression.as_deref().unwrap_or("everyone"),
+                    if masked { "masked" } else { "in full" },
+                    csv.display()
+                ),
+            )
+            .await?;
             done(
                 global.json,
                 format!(
