@@ -128,6 +128,16 @@ pub async fn add_user(store: &dyn Store, name: &str, role: Role, password: &str,
     }
 }
 
+/// Disables a user: their sessions end and they can no longer sign in; the audit log
+/// keeps their name. There is no deletion.
+pub async fn disable_user(store: &dyn Store, name: &str, by: &Actor) -> Result<User> {
+    let by = by.audited(Utc::now(), "user.disable", String::new(), String::new());
+    store.disable_user(name, &by).await?.ok_or_else(|| AppError::BadInput {
+        code: "user_unknown",
+        message: format!("no user named {name:?} (guanxi user list shows them)"),
+    })
+}
+
 /// Signs `name` in with `password` from `origin` at `now`: a new session (a sign-in
 /// never reuses a session id, so one planted before sign-in is worthless after it).
 /// Refused alike for an unknown name, a disabled user and a wrong password (audited as

@@ -85,7 +85,24 @@ async fn a_sign_in_opens_a_new_session_until_sign_out_or_expiry() {
     assert!(access::sign_out(&store, &second.token, &bob, now).await.unwrap());
     assert!(access::session(&store, &second.token, now).await.unwrap().is_none());
     assert!(!access::sign_out(&store, &second.token, &bob, now).await.unwrap());
-    let actions: Vec<String> = access::audit_log(&store, None, 10)
+    // Disabled: the open session ends, and the right password is refused like a wrong one.
+    let third = access::sign_in(&store, "bob", "correct horse battery", "10.0.0.9", now)
+        .await
+        .unwrap();
+    access::disable_user(&store, "bob", &Actor::cli()).await.unwrap();
+    assert!(access::session(&store, &third.token, now).await.unwrap().is_none());
+    let refused = access::sign_in(&store, "bob", "correct horse battery", "10.0.0.9", now)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "sign_in_failed");
+    assert_eq!(
+        access::disable_user(&store, "nobody", &Actor::cli())
+            .await
+            .unwrap_err()
+            .code(),
+        "user_unknown"
+    );
+    let actions: Vec<String> = access::audit_log(&store, None, 20)
         .await
         .unwrap()
         .into_iter()
@@ -97,7 +114,10 @@ async fn a_sign_in_opens_a_new_session_until_sign_out_or_expiry() {
             "cli user.add cli",
             "bob login 10.0.0.9",
             "bob login 10.0.0.9",
-            "bob logout 10.0.0.9"
+            "bob logout 10.0.0.9",
+            "bob login 10.0.0.9",
+            "cli user.disable cli",
+            "bob login.failed 10.0.0.9"
         ]
     );
 }

@@ -55,6 +55,11 @@ pub trait Access: Send + Sync {
 
     async fn user_named(&self, name: &str) -> Result<Option<User>>;
 
+    /// Disables a user and ends their sessions (audited as `user.disable` by `by`): they
+    /// can no longer sign in, and the audit log keeps their name. `None` when there is no
+    /// such user.
+    async fn disable_user(&self, name: &str, by: &Audited) -> Result<Option<User>>;
+
     /// Every user, by id.
     async fn users(&self) -> Result<Vec<User>>;
 

@@ -101,6 +101,40 @@ macro_rules! sql_access {
                     .transpose()
             }
 
+            async fn disable_user(&self, name: &str, by: &$crate::Audited) -> $crate::Result<Option<$crate::User>> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut b = Builder::new("UPDATE users SET disabled_at = ");
+                b.push_bind(by.at)
+                    .push(" WHERE name = ")
+                    .push_bind(name.to_string())
+                    .push(format!(" AND disabled_at IS NULL RETURNING {USER_COLUMNS}"));
+                let Some(row) = b.build().fetch_optional(&mut *tx).await.map_err(db_err)? else {
+                    let mut b = Builder::new(format!("SELECT {USER_COLUMNS} FROM users WHERE name = "));
+                    b.push_bind(name.to_string());
+                    // Disabled already: nothing to change.
+                    return b
+                        .build()
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?
+                        .map(|r| user_from_row(&r))
+                        .transpose();
+                };
+                let user = user_from_row(&row)?;
+                let mut b = Builder::new("DELETE FROM sessions WHERE user_id = ");
+                b.push_bind(user.id);
+                b.build().execute(&mut *tx).await.map_err(db_err)?;
+                let entry = $crate::Audited {
+                    action: "user.disable".into(),
+                    subject: format!("user:{}", user.id),
+                    detail: user.name.clone(),
+                    ..by.clone()
+                };
+                append_audit(&mut *tx, &entry).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(Some(user))
+            }
+
             async fn users(&self) -> $crate::Result<Vec<$crate::User>> {
                 let b = Builder::new(format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"));
                 rows_of(&self.pool, b, user_from_row).await

@@ -1571,6 +1571,24 @@ pub async fn access_keeps_users_sessions_and_the_audit_log(store: &dyn Store) {
     assert!(store.end_session("h1").await.unwrap());
     assert!(!store.end_session("h1").await.unwrap());
     assert_eq!(store.session("h1", at(50)).await.unwrap(), None, "ended");
+    // Disabling a user ends their sessions and keeps them (the log names them).
+    store
+        .start_session(&crate::Session {
+            id_hash: "h3".into(),
+            ..session.clone()
+        })
+        .await
+        .unwrap();
+    let disabled = store.disable_user("bob", &by).await.unwrap().unwrap();
+    assert_eq!(disabled.disabled_at, Some(at(0)));
+    assert_eq!(store.session("h3", at(50)).await.unwrap(), None, "their sessions end");
+    assert_eq!(
+        store.disable_user("bob", &by).await.unwrap(),
+        Some(disabled.clone()),
+        "once"
+    );
+    assert_eq!(store.disable_user("nobody", &by).await.unwrap(), None);
+    assert_eq!(store.user_named("bob").await.unwrap(), Some(disabled));
 
     for (t, origin) in [(20, "10.0.0.1"), (30, "10.0.0.2"), (40, "10.0.0.2")] {
         store
@@ -1588,7 +1606,14 @@ pub async fn access_keeps_users_sessions_and_the_audit_log(store: &dyn Store) {
     let log = store.audit_log(None, 100).await.unwrap();
     assert_eq!(
         log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
-        ["user.add", "user.add", "login.failed", "login.failed", "login.failed"]
+        [
+            "user.add",
+            "user.add",
+            "user.disable",
+            "login.failed",
+            "login.failed",
+            "login.failed"
+        ]
     );
     assert_eq!(log[0].subject, format!("user:{}", ann.id));
     assert_eq!(log[0].origin, "cli");

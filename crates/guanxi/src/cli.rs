@@ -302,6 +302,11 @@ Examples:
     },
     /// Every user with their role
     List,
+    /// Disable a user: their sessions end and they cannot sign in again (the audit log
+    /// keeps their name)
+    #[command(after_help = "Examples:
+  guanxi user disable bob")]
+    Disable { name: String },
 }
 
 #[derive(Debug, Subcommand)]

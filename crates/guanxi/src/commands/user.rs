@@ -42,6 +42,17 @@ pub async fn run(global: &Global, cmd: UserCommand) -> anyhow::Result<()> {
                 serde_json::json!({ "id": user.id, "name": user.name, "role": user.role }),
             )
         }
+        UserCommand::Disable { name } => {
+            let user = access::disable_user(o.store.as_ref(), &name, &Actor::cli()).await?;
+            done(
+                global.json,
+                format!(
+                    "{} (user {}) is disabled; their sessions have ended",
+                    user.name, user.id
+                ),
+                serde_json::json!({ "id": user.id, "name": user.name }),
+            )
+        }
         UserCommand::List => {
             let users: Vec<Listed> = o
                 .store
