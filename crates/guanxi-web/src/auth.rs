@@ -76,6 +76,7 @@ pub fn capability(path: &str) -> Option<Capability> {
         "/programs" => Capability::Programs,
         "/tasks" | "/tasks/done" => Capability::Tasks,
         "/audit" => Capability::Administer,
+        p if p.starts_with("/customers/") && p.ends_with("/reveal") => Capability::RevealContact,
         p if p.starts_with("/customers/") => Capability::ReadCustomer,
         _ => return None,
     })

@@ -60,6 +60,8 @@ pub async fn show(
     let money = |v: &Value| yuan(v.as_i64().unwrap_or_default());
     let day = |t: &chrono::DateTime<chrono::Utc>| t.with_timezone(&s.tz.0).format("%Y-%m-%d %H:%M").to_string();
     let stars = |r: Option<i64>| r.map_or("–".to_string(), |r| r.to_string());
+    let may_reveal =
+        crate::auth::viewer().is_some_and(|v| v.user.role.may(guanxi_domain::access::Capability::RevealContact));
     let body = html! {
         p { (c.key.source) ":" (c.key.external_id) " · #" (id) }
         section aria-labelledby="contacts" {
@@ -74,6 +76,15 @@ pub async fn show(
                     dd { (consent.state) " (" (consent.recorded_at.date_naive()) ")" }
                 }
                 @if !c.tags.is_empty() { dt { (lang.t("field-tags")) } dd { (c.tags.join(", ")) } }
+            }
+            @if may_reveal && (c.mobile.is_some() || c.email.is_some() || c.wechat.is_some()) {
+                form method="post" action={ "/customers/" (id) "/reveal" } {
+                    (crate::auth::csrf_field())
+                    input type="hidden" name="lang" value=(lang.code());
+                    label { (lang.t("reveal-reason")) " "
+                        input type="text" name="reason" required minlength="3" maxlength="200"; }
+                    " " button type="submit" { (lang.t("reveal-button")) }
+                }
             }
         }
         @if !tasks.is_empty() {
@@ -201,4 +212,65 @@ pub async fn show(
 /// Cents as yuan with two decimals.
 fn yuan(cents: i64) -> String {
     format!("¥{}", guanxi_domain::Cents(cents))
+}
+
+#[derive(Deserialize)]
+pub struct RevealForm {
+    reason: String,
+    lang: Option<String>,
+}
+
+/// `POST /customers/{id}/reveal`: one customer's contacts unmasked, for a reason that goes
+/// to the audit log with who asked and from where (agents and admins). Never cached.
+pub async fn reveal(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    uri: Uri,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<RevealForm>,
+) -> Result<Response, WebError> {
+    let lang = lang_of(f.lang.as_deref(), &headers);
+    let here = uri.to_string();
+    let title = lang.t("reveal-title");
+    let reason = f.reason.trim();
+    let n = reason.chars().count();
+    if !(3..=200).contains(&n) {
+        let body = html! { p.error role="alert" { "reason: " (lang.t("reveal-bad-reason")) } };
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            html(frame(lang, Page::Customers, &here, &title, body)),
+        )
+            .into_response());
+    }
+    let Some(c) = s.store.customer_by_id(id).await? else {
+        let title = lang.t("not-found");
+        let page = frame(lang, Page::Customers, &here, &title, html! { p { (title) } });
+        return Ok((StatusCode::NOT_FOUND, html(page)).into_response());
+    };
+    let Some(viewer) = crate::auth::viewer() else {
+        return Ok(StatusCode::UNAUTHORIZED.into_response());
+    };
+    guanxi_app::access::record(
+        s.store.as_ref(),
+        &viewer.actor(),
+        "contact.reveal",
+        format!("customer:{id}"),
+        reason.to_string(),
+    )
+    .await?;
+    let body = html! {
+        p { (c.key.source) ":" (c.key.external_id) " · #" (id) }
+        dl {
+            @if let Some(m) = &c.mobile { dt { (lang.t("field-mobile")) } dd { (m.raw) } }
+            @if let Some(e) = &c.email { dt { (lang.t("field-email")) } dd { (e.raw) } }
+            @if let Some(w) = &c.wechat { dt { (lang.t("field-wechat")) } dd { (w) } }
+        }
+        p { (lang.t("reveal-note")) }
+        p { a href={ "/customers/" (id) "?lang=" (lang.code()) } { (lang.t("reveal-back")) } }
+    };
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        html(frame(lang, Page::Customers, &here, &title, body)),
+    )
+        .into_response())
 }

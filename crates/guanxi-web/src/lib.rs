@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/customers", get(customers::show))
         .route("/customers.csv", get(customers::export))
         .route("/customers/{id}", get(customer::show))
+        .route("/customers/{id}/reveal", axum::routing::post(customer::reveal))
         .route("/api/segment/count", get(customers::count))
         .route("/segments", axum::routing::post(customers::save))
         .route("/reports", get(reports::show))

@@ -499,6 +499,45 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "saved");
     assert_eq!(state.store.segments().await.unwrap().len(), 1);
+    // An agent reveals one customer's contacts with a reason (audited); without a reason
+    // it is refused; a marketer may not.
+    let reveal = format!("/customers/{ann}/reveal");
+    let (cookie, csrf) = signed_in(&state, Role::Agent).await;
+    let (_, page) = get_as(state.clone(), &customer, "en", Some(&cookie)).await;
+    assert!(page.contains(&format!(r#"action="{reveal}""#)), "{page}");
+    let (status, _, _) = post_as(
+        state.clone(),
+        &reveal,
+        &format!("reason=&csrf={csrf}"),
+        Some(&cookie),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let form = format!("reason=she+called+about+a+parcel&lang=en&csrf={csrf}");
+    let (status, _, shown) = post_as(state.clone(), &reveal, &form, Some(&cookie), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        shown.contains("13812345678") && shown.contains("ann@example.com"),
+        "{shown}"
+    );
+    let (cookie, csrf) = signed_in(&state, Role::Marketer).await;
+    let (_, page) = get_as(state.clone(), "/customers", "en", Some(&cookie)).await;
+    assert!(!page.contains("/reveal"), "{page}");
+    let form = format!("reason=curious&csrf={csrf}");
+    let (status, _, _) = post_as(state.clone(), &reveal, &form, Some(&cookie), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let log = state.store.audit_log(None, 1000).await.unwrap();
+    let reveals: Vec<_> = log.iter().filter(|e| e.action == "contact.reveal").collect();
+    assert_eq!(reveals.len(), 1, "{log:?}");
+    assert_eq!(
+        (
+            reveals[0].actor.as_str(),
+            reveals[0].detail.as_str(),
+            reveals[0].subject.clone()
+        ),
+        ("test-agent", "she called about a parcel", format!("customer:{ann}"))
+    );
     // Signing in: a wrong password is 401 with the form again; a right one a new session
     // cookie (HTTP-only, SameSite=Strict) and the way back to where the user was going.
     let (status, _, page) = post_as(

@@ -113,7 +113,14 @@ fn random_input_at_every_endpoint_gets_no_5xx() {
         ("/r/1", &["s"]),
         ("/u/1", &["s", "lang"]),
     ];
-    let posts = ["/segments", "/tasks/done", "/u/1", "/hooks/sms/reply", "/hooks/receipt"];
+    let posts = [
+        "/segments",
+        "/tasks/done",
+        "/customers/1/reveal",
+        "/u/1",
+        "/hooks/sms/reply",
+        "/hooks/receipt",
+    ];
     let mut answers = std::collections::BTreeMap::<u16, u32>::new();
     let started = std::time::Instant::now();
     for round in 0..40 {

@@ -244,3 +244,11 @@ audit-action = What
 audit-subject = About
 audit-origin = From
 audit-detail = Detail
+
+# Revealing a contact
+reveal-reason = Reason
+reveal-button = Reveal contacts
+reveal-title = Contacts revealed
+reveal-note = This was recorded in the audit log with your name and reason.
+reveal-back = Back to the customer
+reveal-bad-reason = say why you need the contact (3 to 200 characters)

@@ -244,3 +244,11 @@ audit-action = 操作
 audit-subject = 对象
 audit-origin = 来源
 audit-detail = 详情
+
+# 查看完整联系方式
+reveal-reason = 原因
+reveal-button = 查看完整联系方式
+reveal-title = 完整联系方式
+reveal-note = 此次查看已连同您的姓名和原因记入审计日志。
+reveal-back = 返回客户页面
+reveal-bad-reason = 请说明需要联系方式的原因（3 到 200 个字）
