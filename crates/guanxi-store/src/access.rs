@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use guanxi_domain::access::Role;
+use guanxi_domain::access::{Capability, Role};
 use serde::Serialize;
 
 use crate::Result;
@@ -48,8 +48,46 @@ pub struct Audited {
     pub origin: String,
 }
 
+/// An API token: a user's, named, with the capabilities it may use (within the user's
+/// role), until it expires or is revoked. The secret is not here: the store keeps only
+/// its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub scopes: Vec<Capability>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A token to store: its owner, name, scopes, times and the secret's hash.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub user_id: i64,
+    pub name: String,
+    pub token_hash: String,
+    pub scopes: Vec<Capability>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 #[async_trait]
 pub trait Access: Send + Sync {
+    /// Stores a token (audited as `token.add` by `by`).
+    async fn add_token(&self, token: &NewToken, by: &Audited) -> Result<ApiToken>;
+
+    /// The live token whose secret hashes to `token_hash` and its user: not expired at
+    /// `now`, not revoked, its user not disabled.
+    async fn token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<(ApiToken, User)>>;
+
+    /// Every token (of `user_id`, when given), by id.
+    async fn tokens(&self, user_id: Option<i64>) -> Result<Vec<ApiToken>>;
+
+    /// Revokes a token (audited as `token.revoke`); whether it was live.
+    async fn revoke_token(&self, id: i64, by: &Audited) -> Result<bool>;
+
     /// Adds a user (audited as `user.add` by `by`); a name already taken is refused.
     async fn add_user(&self, name: &str, role: Role, password_hash: &str, by: &Audited) -> Result<User>;
 

@@ -46,7 +46,7 @@ pub mod sql_outbox;
 pub mod sql_write;
 pub mod tables;
 
-pub use access::{Access, Audited, Session, User};
+pub use access::{Access, ApiToken, Audited, NewToken, Session, User};
 pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
 pub use outbox::{
     Claimed, Entry, EventCursor, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState,

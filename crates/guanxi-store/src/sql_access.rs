@@ -48,8 +48,98 @@ macro_rules! sql_access {
             Ok(())
         }
 
+        const TOKEN_COLUMNS: &str = "t.id AS t_id, t.user_id, t.name AS t_name, t.scopes, t.created_at AS t_created_at, t.expires_at, t.revoked_at";
+
+        fn token_from_row(r: &DbRow) -> $crate::Result<$crate::ApiToken> {
+            let scopes: String = get(r, "scopes")?;
+            Ok($crate::ApiToken {
+                id: get(r, "t_id")?,
+                user_id: get(r, "user_id")?,
+                name: get(r, "t_name")?,
+                scopes: scopes
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(dom::access::Capability::parse)
+                    .collect::<Result<_, _>>()
+                    .map_err(corrupt)?,
+                created_at: get(r, "t_created_at")?,
+                expires_at: get(r, "expires_at")?,
+                revoked_at: get(r, "revoked_at")?,
+            })
+        }
+
         #[async_trait::async_trait]
         impl $crate::Access for $store {
+            async fn add_token(&self, t: &$crate::NewToken, by: &$crate::Audited) -> $crate::Result<$crate::ApiToken> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let scopes: Vec<&str> = t.scopes.iter().map(|c| c.as_str()).collect();
+                let mut b = Builder::new("INSERT INTO api_tokens (user_id, name, token_hash, scopes, created_at, expires_at) ");
+                b.push_values([t], |mut q, t| {
+                    q.push_bind(t.user_id)
+                        .push_bind(t.name.clone())
+                        .push_bind(t.token_hash.clone())
+                        .push_bind(scopes.join(","))
+                        .push_bind(t.created_at)
+                        .push_bind(t.expires_at);
+                });
+                b.push(" RETURNING id AS t_id, user_id, name AS t_name, scopes, created_at AS t_created_at, expires_at, revoked_at");
+                let token = token_from_row(&b.build().fetch_one(&mut *tx).await.map_err(db_err)?)?;
+                let entry = $crate::Audited {
+                    action: "token.add".into(),
+                    subject: format!("token:{}", token.id),
+                    detail: format!("{} for user {} ({}), until {}", token.name, t.user_id, scopes.join(","), t.expires_at),
+                    ..by.clone()
+                };
+                append_audit(&mut *tx, &entry).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(token)
+            }
+
+            async fn token(
+                &self,
+                token_hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<Option<($crate::ApiToken, $crate::User)>> {
+                let mut b = Builder::new(format!(
+                    "SELECT {TOKEN_COLUMNS}, u.id, u.name, u.role, u.password_hash, u.created_at, u.disabled_at \
+                     FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = "
+                ));
+                b.push_bind(token_hash.to_string())
+                    .push(" AND t.expires_at > ")
+                    .push_bind(now)
+                    .push(" AND t.revoked_at IS NULL AND u.disabled_at IS NULL");
+                let Some(r) = b.build().fetch_optional(&self.pool).await.map_err(db_err)? else {
+                    return Ok(None);
+                };
+                Ok(Some((token_from_row(&r)?, user_from_row(&r)?)))
+            }
+
+            async fn tokens(&self, user_id: Option<i64>) -> $crate::Result<Vec<$crate::ApiToken>> {
+                let mut b = Builder::new(format!("SELECT {TOKEN_COLUMNS} FROM api_tokens t"));
+                if let Some(u) = user_id {
+                    b.push(" WHERE t.user_id = ").push_bind(u);
+                }
+                b.push(" ORDER BY t.id");
+                rows_of(&self.pool, b, token_from_row).await
+            }
+
+            async fn revoke_token(&self, id: i64, by: &$crate::Audited) -> $crate::Result<bool> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut b = Builder::new("UPDATE api_tokens SET revoked_at = ");
+                b.push_bind(by.at).push(" WHERE id = ").push_bind(id).push(" AND revoked_at IS NULL");
+                let revoked = b.build().execute(&mut *tx).await.map_err(db_err)?.rows_affected() > 0;
+                if revoked {
+                    let entry = $crate::Audited {
+                        action: "token.revoke".into(),
+                        subject: format!("token:{id}"),
+                        ..by.clone()
+                    };
+                    append_audit(&mut *tx, &entry).await?;
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok(revoked)
+            }
+
             async fn add_user(
                 &self,
                 name: &str,

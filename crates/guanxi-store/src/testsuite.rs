@@ -1571,6 +1571,31 @@ pub async fn access_keeps_users_sessions_and_the_audit_log(store: &dyn Store) {
     assert!(store.end_session("h1").await.unwrap());
     assert!(!store.end_session("h1").await.unwrap());
     assert_eq!(store.session("h1", at(50)).await.unwrap(), None, "ended");
+    // Tokens: found by their secret's hash while live; revoked once; listed.
+    use guanxi_domain::access::Capability;
+    let new = crate::NewToken {
+        user_id: ann.id,
+        name: "sync".into(),
+        token_hash: "t1".into(),
+        scopes: vec![Capability::ReadReports, Capability::Segments],
+        created_at: at(0),
+        expires_at: at(100),
+    };
+    let token = store.add_token(&new, &by).await.unwrap();
+    assert_eq!(
+        (token.name.as_str(), token.scopes.clone()),
+        ("sync", new.scopes.clone())
+    );
+    let (found, owner) = store.token("t1", at(50)).await.unwrap().unwrap();
+    assert_eq!((found, owner.name.as_str()), (token.clone(), "ann"));
+    assert_eq!(store.token("t1", at(100)).await.unwrap(), None, "expired");
+    assert_eq!(store.token("t2", at(50)).await.unwrap(), None);
+    assert_eq!(store.tokens(Some(ann.id)).await.unwrap(), vec![token.clone()]);
+    assert!(store.tokens(Some(bob.id)).await.unwrap().is_empty());
+    assert!(store.revoke_token(token.id, &by).await.unwrap());
+    assert!(!store.revoke_token(token.id, &by).await.unwrap(), "once");
+    assert_eq!(store.token("t1", at(50)).await.unwrap(), None, "revoked");
+    assert_eq!(store.tokens(None).await.unwrap()[0].revoked_at, Some(at(0)));
     // Disabling a user ends their sessions and keeps them (the log names them).
     store
         .start_session(&crate::Session {
@@ -1609,6 +1634,8 @@ pub async fn access_keeps_users_sessions_and_the_audit_log(store: &dyn Store) {
         [
             "user.add",
             "user.add",
+            "token.add",
+            "token.revoke",
             "user.disable",
             "login.failed",
             "login.failed",
