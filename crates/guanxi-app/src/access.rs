@@ -7,8 +7,8 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use chrono::{DateTime, Duration, Utc};
-use guanxi_domain::access::Role;
-use guanxi_store::{Audited, Session, Store, User};
+use guanxi_domain::access::{Capability, Role};
+use guanxi_store::{ApiToken, Audited, NewToken, Session, Store, User};
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 
@@ -219,6 +219,85 @@ pub async fn sign_out(store: &dyn Store, token: &str, by: &Actor, now: DateTime<
 /// its own to be audited with.
 pub async fn record(store: &dyn Store, by: &Actor, action: &str, subject: String, detail: String) -> Result<()> {
     Ok(store.audit(&by.audited(Utc::now(), action, subject, detail)).await?)
+}
+
+/// The prefix of every API token's secret (so that a leaked one is recognisable).
+pub const TOKEN_PREFIX: &str = "gx_";
+/// The longest an API token lasts.
+pub const MAX_TOKEN_DAYS: i64 = 365;
+
+/// Makes an API token for `user` named `name`, with `scopes` (each within the user's
+/// role), lasting `days`. The secret is returned once and never stored.
+pub async fn create_token(
+    store: &dyn Store,
+    user: &str,
+    name: &str,
+    scopes: &[Capability],
+    days: i64,
+    by: &Actor,
+) -> Result<(String, ApiToken)> {
+    let Some(owner) = store.user_named(user).await?.filter(|u| u.disabled_at.is_none()) else {
+        return Err(bad("user_unknown", format!("--user: no enabled user named {user:?}")));
+    };
+    let n = name.chars().count();
+    if n == 0 || n > 64 || name.chars().any(char::is_control) {
+        return Err(bad(
+            "token_name",
+            format!("--name: expected 1 to 64 characters, found {name:?}"),
+        ));
+    }
+    if scopes.is_empty() {
+        return Err(bad("token_scopes", "--scope: name at least one capability"));
+    }
+    if let Some(c) = scopes.iter().find(|c| !owner.role.may(**c)) {
+        return Err(bad(
+            "scope_not_in_role",
+            format!("--scope: {c} is not something a {} may do", owner.role),
+        ));
+    }
+    if !(1..=MAX_TOKEN_DAYS).contains(&days) {
+        return Err(bad(
+            "token_days",
+            format!("--days: expected 1 to {MAX_TOKEN_DAYS}, found {days}"),
+        ));
+    }
+    let secret = format!("{TOKEN_PREFIX}{}", random_hex());
+    let now = Utc::now();
+    let token = store
+        .add_token(
+            &NewToken {
+                user_id: owner.id,
+                name: name.into(),
+                token_hash: token_hash(&secret),
+                scopes: scopes.to_vec(),
+                created_at: now,
+                expires_at: now + Duration::days(days),
+            },
+            &by.audited(now, "token.add", String::new(), String::new()),
+        )
+        .await?;
+    Ok((secret, token))
+}
+
+/// The live token a request's `Authorization: Bearer` secret names, and its user.
+pub async fn bearer(store: &dyn Store, secret: &str, now: DateTime<Utc>) -> Result<Option<(ApiToken, User)>> {
+    if !secret.starts_with(TOKEN_PREFIX) {
+        return Ok(None);
+    }
+    Ok(store.token(&token_hash(secret), now).await?)
+}
+
+/// Revokes token `id`; an unknown or already revoked one is bad input.
+pub async fn revoke_token(store: &dyn Store, id: i64, by: &Actor) -> Result<()> {
+    let by = by.audited(Utc::now(), "token.revoke", String::new(), String::new());
+    if store.revoke_token(id, &by).await? {
+        Ok(())
+    } else {
+        Err(bad(
+            "token_unknown",
+            format!("no live token {id} (guanxi token list shows them)"),
+        ))
+    }
 }
 
 /// The audit log from `since` on (all of it when `None`), oldest first, at most `limit`.

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use guanxi_app::access::{self, Actor};
 use guanxi_domain::access::Capability;
-use guanxi_store::{Session, User};
+use guanxi_store::{ApiToken, Session, User};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -27,7 +27,10 @@ pub const COOKIE: &str = "guanxi_session";
 #[derive(Debug, Clone)]
 pub struct Viewer {
     pub user: User,
-    pub session: Session,
+    /// Signed in through the browser: the session (and its form token).
+    pub session: Option<Session>,
+    /// Or calling with an API token: what it may do.
+    pub token: Option<ApiToken>,
     /// Where this request came from (the client's address), for the audit log.
     pub origin: String,
 }
@@ -56,8 +59,8 @@ pub fn viewer() -> Option<Viewer> {
 /// The hidden form field that carries the session's form token.
 pub fn csrf_field() -> Markup {
     html! {
-        @if let Some(v) = viewer() {
-            input type="hidden" name="csrf" value=(v.session.csrf);
+        @if let Some(s) = viewer().and_then(|v| v.session) {
+            input type="hidden" name="csrf" value=(s.csrf);
         }
     }
 }
@@ -136,55 +139,76 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
     let lang = lang_of(req.uri().query(), req.headers());
     let here = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
     let origin = origin_of(&req);
-    let found = match cookie(req.headers()) {
-        Some(token) => match access::session(s.store.as_ref(), token, Utc::now()).await {
-            Ok(found) => found,
-            Err(e) => return WebError::from(e).into_response(),
-        },
-        None => None,
+    // An API call names its token (`Authorization: Bearer gx_…`); a browser its session
+    // cookie. A token carries no cookie, so a form token is asked of sessions only.
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let now = Utc::now();
+    let found = match (&bearer, cookie(req.headers())) {
+        (Some(secret), _) => access::bearer(s.store.as_ref(), secret, now)
+            .await
+            .map(|f| f.map(|(token, user)| (None, Some(token), user))),
+        (None, Some(token)) => access::session(s.store.as_ref(), token, now)
+            .await
+            .map(|f| f.map(|(session, user)| (Some(session), None, user))),
+        (None, None) => Ok(None),
     };
-    let Some((session, user)) = found else {
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => return WebError::from(e).into_response(),
+    };
+    let Some((session, token, user)) = found else {
         return refuse(
             StatusCode::UNAUTHORIZED,
             &path,
             "unauthorized",
-            "sign in first",
+            "sign in first, or name a live API token",
             lang,
             &here,
         );
     };
     if let Some(c) = capability(&path)
-        && !user.role.may(c)
+        && (!user.role.may(c) || token.as_ref().is_some_and(|t| !t.scopes.contains(&c)))
     {
         return refuse(
             StatusCode::FORBIDDEN,
             &path,
             "forbidden",
-            "your role may not do this",
+            "your role (or this token's scopes) may not do this",
             lang,
             &here,
         );
     }
-    let req = if post {
-        // The form token, read from the body (at most MAX_BODY, as every handler) and
-        // the body handed on as it was.
-        let (parts, body) = req.into_parts();
-        let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
-        };
-        let token = form_token(&bytes);
-        if token.as_deref() != Some(session.csrf.as_str()) {
-            return (
-                StatusCode::FORBIDDEN,
-                "the form's token is missing or stale: reload the page",
-            )
-                .into_response();
+    let req = match (&session, post) {
+        (Some(session), true) => {
+            // The form token, read from the body (at most MAX_BODY, as every handler) and
+            // the body handed on as it was.
+            let (parts, body) = req.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+                return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+            };
+            if form_token(&bytes).as_deref() != Some(session.csrf.as_str()) {
+                return (
+                    StatusCode::FORBIDDEN,
+                    "the form's token is missing or stale: reload the page",
+                )
+                    .into_response();
+            }
+            Request::from_parts(parts, Body::from(bytes))
         }
-        Request::from_parts(parts, Body::from(bytes))
-    } else {
-        req
+        _ => req,
     };
-    VIEWER.scope(Viewer { user, session, origin }, next.run(req)).await
+    let viewer = Viewer {
+        user,
+        session,
+        token,
+        origin,
+    };
+    VIEWER.scope(viewer, next.run(req)).await
 }
 
 /// The form token of a URL-encoded form body (other fields ignored; a body that is not a

@@ -566,3 +566,91 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
     let set = response.headers()[header::SET_COOKIE].to_str().unwrap();
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
 }
+
+/// API tokens: `Authorization: Bearer` reaches what both the token's scopes and its
+/// user's role allow (403 otherwise), no form token is asked (a token is no cookie), and
+/// a revoked, unknown or malformed one is 401.
+#[tokio::test]
+async fn api_tokens_reach_their_scopes_and_nothing_else() {
+    use guanxi_app::access::{self, Actor};
+    let (_dir, _store, state) = empty_shop().await;
+    two_profiled(&state).await;
+    signed_in(&state, Role::Analyst).await;
+    let cli = Actor::cli();
+    let (segments, t) = access::create_token(
+        state.store.as_ref(),
+        "test-analyst",
+        "sync",
+        &[Capability::Segments],
+        30,
+        &cli,
+    )
+    .await
+    .unwrap();
+    assert!(segments.starts_with("gx_"));
+    let (reports, _) = access::create_token(
+        state.store.as_ref(),
+        "test-analyst",
+        "charts",
+        &[Capability::ReadReports],
+        30,
+        &cli,
+    )
+    .await
+    .unwrap();
+    let beyond = access::create_token(
+        state.store.as_ref(),
+        "test-analyst",
+        "too much",
+        &[Capability::ExportCustomers],
+        30,
+        &cli,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(beyond.code(), "scope_not_in_role");
+    let call = |method: &str, uri: &str, secret: &str, body: &str| {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let app = router(state.clone());
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            (status, String::from_utf8(bytes.to_vec()).unwrap())
+        }
+    };
+    let count = "/api/segment/count?q=tier%20%3D%20%27vip%27";
+    let (status, body) = call("GET", count, &segments, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(r#""customers""#), "{body}");
+    assert_eq!(
+        call("GET", count, &reports, "").await.0,
+        StatusCode::FORBIDDEN,
+        "not in its scopes"
+    );
+    assert_eq!(call("GET", "/", &reports, "").await.0, StatusCode::OK);
+    assert_eq!(
+        call("GET", "/customers.csv", &segments, "").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let saved = call(
+        "POST",
+        "/segments",
+        &segments,
+        "lang=en&q=tier+%3D+%27vip%27&name=vips&description=",
+    )
+    .await;
+    assert_eq!(saved.0, StatusCode::SEE_OTHER, "no form token for a token: {}", saved.1);
+    access::revoke_token(state.store.as_ref(), t.id, &cli).await.unwrap();
+    let (status, body) = call("GET", count, &segments, "").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains(r#""code":"unauthorized""#), "{body}");
+    assert_eq!(call("GET", count, "gx_0000", "").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(call("GET", count, "not a token", "").await.0, StatusCode::UNAUTHORIZED);
+}

@@ -132,6 +132,10 @@ pub enum Command {
     #[command(subcommand, visible_alias = "users")]
     User(UserCommand),
 
+    /// API tokens: make one for a user (shown once), list them, revoke one.
+    #[command(subcommand, visible_alias = "tokens")]
+    Token(TokenCommand),
+
     /// The audit log: every user added, sign-in and failed sign-in, merge, program
     /// change and closed task — who, what, when, from where.
     #[command(subcommand)]
@@ -307,6 +311,41 @@ Examples:
     #[command(after_help = "Examples:
   guanxi user disable bob")]
     Disable { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token for a user; its secret is printed once and never stored
+    #[command(
+        after_help = "Scopes (each within the user's role): read-reports, segments, read-customer,
+reveal-contact, export-customers, programs, tasks, administer.
+
+Examples:
+  guanxi token create --user ann --name crm-sync --scope read-reports,segments --days 90
+  curl -H \"Authorization: Bearer gx_…\" 'http://127.0.0.1:8080/api/segment/count?q=tier%20%3D%20%27vip%27'"
+    )]
+    Create {
+        /// The user the token acts as
+        #[arg(long)]
+        user: String,
+        /// What it is for (shown in the list and the audit log)
+        #[arg(long)]
+        name: String,
+        /// Comma-separated capabilities
+        #[arg(long, value_delimiter = ',', required = true)]
+        scope: Vec<String>,
+        /// How many days it lasts (at most 365)
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+    },
+    /// Every token (never their secrets)
+    List {
+        /// One user's tokens
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a token by id (as the list shows it)
+    Revoke { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]

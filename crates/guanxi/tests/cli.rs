@@ -675,4 +675,45 @@ fn users_are_added_from_the_command_line_and_audited() {
     );
     let bad = guanxi(dir.path(), &["audit", "list", "--since", "yesterday"]);
     assert_eq!(bad.status.code(), Some(65));
+
+    // An API token: its secret printed once, never listed; a scope beyond the role and an
+    // unknown capability refused; revoked once.
+    let made = guanxi(
+        dir.path(),
+        &[
+            "--json",
+            "token",
+            "create",
+            "--user",
+            "ann",
+            "--name",
+            "sync",
+            "--scope",
+            "segments,read-reports",
+        ],
+    );
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stdout));
+    let made = json(&made);
+    let secret = made["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("gx_") && secret.len() == 67, "{secret}");
+    let listed = guanxi(dir.path(), &["--json", "token", "list"]);
+    let text = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(!text.contains(&secret[3..]) && text.contains("sync"), "{text}");
+    let unknown = guanxi(
+        dir.path(),
+        &[
+            "--json", "token", "create", "--user", "ann", "--name", "x", "--scope", "root",
+        ],
+    );
+    assert_eq!(
+        (unknown.status.code(), json(&unknown)["error"]["code"].clone()),
+        (Some(65), Value::from("bad_scope"))
+    );
+    let id = made["id"].as_i64().unwrap().to_string();
+    assert!(guanxi(dir.path(), &["token", "revoke", &id]).status.success());
+    let again = guanxi(dir.path(), &["--json", "token", "revoke", &id]);
+    assert_eq!(
+        (again.status.code(), json(&again)["error"]["code"].clone()),
+        (Some(65), Value::from("token_unknown"))
+    );
 }

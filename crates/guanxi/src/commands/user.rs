@@ -4,11 +4,11 @@
 use std::io::BufRead as _;
 
 use guanxi_app::access::{self, Actor};
-use guanxi_domain::access::Role;
+use guanxi_domain::access::{Capability, Role};
 use guanxi_domain::parse_date;
 use serde::Serialize;
 
-use crate::cli::{AuditCommand, Global, UserCommand};
+use crate::cli::{AuditCommand, Global, TokenCommand, UserCommand};
 use crate::commands::default_db;
 use crate::open::open;
 use crate::output::{BadInput, done, report};
@@ -126,4 +126,77 @@ pub async fn audit(global: &Global, cmd: AuditCommand) -> anyhow::Result<()> {
             })
             .collect()
     })
+}
+
+pub async fn token(global: &Global, cmd: TokenCommand) -> anyhow::Result<()> {
+    let o = open(global, default_db()).await?;
+    match cmd {
+        TokenCommand::Create {
+            user,
+            name,
+            scope,
+            days,
+        } => {
+            let scopes = scope
+                .iter()
+                .map(|s| Capability::parse(s))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| BadInput {
+                    code: "bad_scope",
+                    message: format!("--scope: {e}"),
+                })?;
+            let (secret, t) =
+                access::create_token(o.store.as_ref(), &user, &name, &scopes, days, &Actor::cli()).await?;
+            done(
+                global.json,
+                format!(
+                    "token {} ({name}) for {user} until {}: {secret}\nit is shown only now: keep it where the caller reads it",
+                    t.id,
+                    t.expires_at.date_naive()
+                ),
+                serde_json::json!({ "id": t.id, "secret": secret, "scopes": t.scopes, "expires_at": t.expires_at }),
+            )
+        }
+        TokenCommand::List { user } => {
+            let user_id = match user {
+                Some(name) => Some(
+                    o.store
+                        .user_named(&name)
+                        .await?
+                        .ok_or_else(|| BadInput {
+                            code: "user_unknown",
+                            message: format!("--user: no user named {name:?}"),
+                        })?
+                        .id,
+                ),
+                None => None,
+            };
+            let tokens = o.store.tokens(user_id).await?;
+            report(global.json, &tokens, |tokens| {
+                tokens
+                    .iter()
+                    .map(|t| {
+                        let scopes: Vec<&str> = t.scopes.iter().map(|c| c.as_str()).collect();
+                        format!(
+                            "{:>4}  {:<20} user {:<4} {}  until {}{}\n",
+                            t.id,
+                            t.name,
+                            t.user_id,
+                            scopes.join(","),
+                            t.expires_at.date_naive(),
+                            if t.revoked_at.is_some() { "  revoked" } else { "" }
+                        )
+                    })
+                    .collect()
+            })
+        }
+        TokenCommand::Revoke { id } => {
+            access::revoke_token(o.store.as_ref(), id, &Actor::cli()).await?;
+            done(
+                global.json,
+                format!("token {id} is revoked"),
+                serde_json::json!({ "id": id }),
+            )
+        }
+    }
 }
