@@ -5,13 +5,14 @@
 //! code.
 //!
 //! Here so far: the profile build ([`profiles`]), staff and their sessions
-//! ([`access`]). The rest of the use cases still
+//! ([`access`]), turning programs on and off ([`programs`]). The rest of the use cases still
 //! live where they were first written (the binary's commands, the web's pages) and move
 //! one at a time.
 
 pub mod access;
 pub mod error;
 pub mod profiles;
+pub mod programs;
 
 pub use error::AppError;
 

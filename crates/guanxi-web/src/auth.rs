@@ -76,7 +76,7 @@ pub fn capability(path: &str) -> Option<Capability> {
         "/" | "/reports" | "/reports.csv" => Capability::ReadReports,
         "/customers" | "/api/segment/count" | "/segments" => Capability::Segments,
         "/customers.csv" => Capability::ExportCustomers,
-        "/programs" => Capability::Programs,
+        "/programs" | "/programs/enable" | "/programs/disable" => Capability::Programs,
         "/tasks" | "/tasks/done" => Capability::Tasks,
         "/audit" => Capability::Administer,
         p if p.starts_with("/customers/") && p.ends_with("/reveal") => Capability::RevealContact,

@@ -74,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         .route("/segments", axum::routing::post(customers::save))
         .route("/reports", get(reports::show))
         .route("/programs", get(programs::show))
+        .route("/programs/enable", axum::routing::post(programs::enable))
+        .route("/programs/disable", axum::routing::post(programs::disable))
         .route("/tasks", get(tasks::show))
         .route("/tasks/done", axum::routing::post(tasks::close))
         .route("/reports.csv", get(reports::csv))

@@ -2,15 +2,16 @@
 //! or off, with its trigger and steps, and what each step did — messages sent, delivered,
 //! clicked, dropped, failed, conversions within 7 days, actions.
 
+use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
 use guanxi_engage::stats::StepStats;
 use maud::html;
 use serde::Deserialize;
 
 use crate::layout::{Page, frame};
-use crate::{AppState, WebError, html, lang_of};
+use crate::{AppState, Lang, WebError, html, lang_of};
 
 #[derive(Deserialize)]
 pub struct Params {
@@ -71,12 +72,19 @@ pub async fn show(
             @let program = &known.program;
             section aria-labelledby={ "p-" (program.name) } {
                 h2 id={ "p-" (program.name) } { (program.title) }
+                @let on = known.state.as_ref().is_some_and(|s| s.enabled);
                 p {
                     @match known.state.as_ref().filter(|s| s.enabled) {
                         Some(st) => { strong { (lang.t("programs-on")) } " " (since(st)) }
                         None => { span { (lang.t("programs-off")) } }
                     }
                     " · " code { (program.name) } " · " (program.trigger)
+                }
+                form method="post" action={ "/programs/" (if on { "disable" } else { "enable" }) } {
+                    (crate::auth::csrf_field())
+                    input type="hidden" name="name" value=(program.name);
+                    input type="hidden" name="lang" value=(lang.code());
+                    button type="submit" { (lang.t(if on { "programs-disable" } else { "programs-enable" })) }
                 }
                 table {
                     thead { tr {
@@ -104,4 +112,53 @@ pub async fn show(
         }
     };
     Ok(html(frame(lang, Page::Programs, &uri.to_string(), &title, body)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct Switch {
+    name: String,
+    lang: Option<String>,
+}
+
+/// `POST /programs/enable`: turns a built-in or stored program on, its runs starting now
+/// (audited under the signed-in user's name), and back to the programs page.
+pub async fn enable(State(s): State<AppState>, Form(f): Form<Switch>) -> Result<Response, WebError> {
+    let Some(by) = crate::auth::viewer().map(|v| v.actor()) else {
+        return Ok(StatusCode::UNAUTHORIZED.into_response());
+    };
+    let Some((program, definition)) = guanxi_app::programs::find(s.store.as_ref(), &f.name).await? else {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            guanxi_app::programs::unknown(&f.name).to_string(),
+        )
+            .into_response());
+    };
+    guanxi_app::programs::enable(s.store.as_ref(), &program, definition, chrono::Utc::now(), &by).await?;
+    Ok(back(&f))
+}
+
+/// `POST /programs/disable`: turns a stored program off (audited), and back.
+pub async fn disable(State(s): State<AppState>, Form(f): Form<Switch>) -> Result<Response, WebError> {
+    let Some(by) = crate::auth::viewer().map(|v| v.actor()) else {
+        return Ok(StatusCode::UNAUTHORIZED.into_response());
+    };
+    match guanxi_app::programs::disable(s.store.as_ref(), &f.name, &by).await {
+        Ok(_) => Ok(back(&f)),
+        Err(e) if e.is_bad_input() => Ok((StatusCode::BAD_REQUEST, e.to_string()).into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn back(f: &Switch) -> Response {
+    // Only a language this server speaks goes back into the address.
+    let lang = Lang::ALL
+        .into_iter()
+        .find(|l| Some(l.code()) == f.lang.as_deref())
+        .unwrap_or(Lang::En);
+    Redirect::to(&format!(
+        "/programs?lang={}#p-{}",
+        lang.code(),
+        crate::customers::encode(&f.name)
+    ))
+    .into_response()
 }

@@ -252,3 +252,5 @@ reveal-title = Contacts revealed
 reveal-note = This was recorded in the audit log with your name and reason.
 reveal-back = Back to the customer
 reveal-bad-reason = say why you need the contact (3 to 200 characters)
+programs-enable = Turn on (runs start now)
+programs-disable = Turn off

@@ -252,3 +252,5 @@ reveal-title = 完整联系方式
 reveal-note = 此次查看已连同您的姓名和原因记入审计日志。
 reveal-back = 返回客户页面
 reveal-bad-reason = 请说明需要联系方式的原因（3 到 200 个字）
+programs-enable = 开启（从现在开始运行）
+programs-disable = 关闭

@@ -6,11 +6,13 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use guanxi_domain::profile::Settings;
-use guanxi_domain::program::{Program, builtin};
+use guanxi_domain::program::Program;
 use guanxi_domain::{ShopTz, parse_timestamp};
 use guanxi_engage::{Channels, Engine, LinkKey, Loaded, Templates, Worker};
 use guanxi_store::ProgramState;
 use serde::Serialize;
+
+use guanxi_app::access::Actor;
 
 use crate::cli::{Global, ProgramCommand};
 use crate::commands::default_db;
@@ -30,14 +32,7 @@ pub async fn run(global: &Global, cmd: ProgramCommand) -> anyhow::Result<()> {
                 Some(s) => time(&s, o.tz, "--since")?,
                 None => Utc::now(),
             };
-            let state = ProgramState {
-                name: p.name.clone(),
-                definition,
-                enabled: true,
-                since: Some(since),
-                updated_at: Utc::now(),
-            };
-            o.store.save_program(&state, "cli").await?;
+            guanxi_app::programs::enable(o.store.as_ref(), &p, definition, since, &Actor::cli()).await?;
             done(
                 global.json,
                 format!("program '{}' enabled: runs start from {}", p.name, since.to_rfc3339()),
@@ -45,19 +40,7 @@ pub async fn run(global: &Global, cmd: ProgramCommand) -> anyhow::Result<()> {
             )
         }
         ProgramCommand::Disable { name } => {
-            let mut state = o
-                .store
-                .programs()
-                .await?
-                .into_iter()
-                .find(|p| p.name == name)
-                .ok_or_else(|| BadInput {
-                    code: "program_unknown",
-                    message: format!("no enabled or stored program named {name:?} (guanxi program list)"),
-                })?;
-            state.enabled = false;
-            state.updated_at = Utc::now();
-            o.store.save_program(&state, "cli").await?;
+            guanxi_app::programs::disable(o.store.as_ref(), &name, &Actor::cli()).await?;
             done(
                 global.json,
                 format!("program '{name}' disabled"),
@@ -169,23 +152,18 @@ async fn resolve(o: &Opened, asked: &str) -> anyhow::Result<(Program, String)> {
         })?;
         return Ok((p, text));
     }
-    if let Some(state) = o.store.programs().await?.into_iter().find(|p| p.name == asked) {
-        let p = Program::parse(&state.definition, &format!("program '{asked}'"))?;
-        return Ok((p, state.definition));
+    match guanxi_app::programs::find(o.store.as_ref(), asked).await? {
+        Some(found) => Ok(found),
+        None => {
+            // The command line also takes a definition file.
+            let e = guanxi_app::programs::unknown(asked);
+            Err(BadInput {
+                code: e.code(),
+                message: format!("{e}, or a .toml file"),
+            }
+            .into())
+        }
     }
-    if let Some(p) = builtin().into_iter().find(|p| p.name == asked) {
-        let text = toml::to_string(&p)?;
-        return Ok((p, text));
-    }
-    let known: Vec<String> = builtin().into_iter().map(|p| p.name).collect();
-    Err(BadInput {
-        code: "program_unknown",
-        message: format!(
-            "no program named {asked:?}: expected a built-in ({}), a stored program or a .toml file",
-            known.join(", ")
-        ),
-    }
-    .into())
 }
 
 #[derive(Serialize)]
