@@ -5,7 +5,7 @@
 //! code.
 //!
 //! Here so far: the profile build ([`profiles`]), staff and their sessions
-//! ([`access`]), turning programs on and off ([`programs`]). The rest of the use cases still
+//! ([`access`]), turning programs on and off ([`programs`]), saving segments ([`segments`]). The rest of the use cases still
 //! live where they were first written (the binary's commands, the web's pages) and move
 //! one at a time.
 
@@ -13,6 +13,7 @@ pub mod access;
 pub mod error;
 pub mod profiles;
 pub mod programs;
+pub mod segments;
 
 pub use error::AppError;
 

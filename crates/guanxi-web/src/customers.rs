@@ -1,16 +1,14 @@
 //! The customers list: everyone profiled, or those a segment expression selects, a page
 //! at a time by id (constant time at any size), with the count.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
-use guanxi_domain::segment::{Expr, SaveError, check_save, class_kinds, parse};
+use guanxi_domain::segment::{Expr, SaveError, class_kinds, parse};
+use guanxi_store::Search;
 use guanxi_store::segment::ResolveError;
-use guanxi_store::{SavedSegment, Search};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 use serde_json::json;
@@ -248,29 +246,16 @@ pub async fn save(
     Form(f): Form<SaveForm>,
 ) -> Result<Response, WebError> {
     let lang = lang_of(f.lang.as_deref(), &headers);
-    let existing = s.store.segments().await?;
-    let saved: HashMap<String, String> = existing
-        .iter()
-        .map(|g| (g.name.clone(), g.expression.clone()))
-        .collect();
+    let Some(by) = crate::auth::viewer().map(|v| v.actor()) else {
+        return Ok(StatusCode::UNAUTHORIZED.into_response());
+    };
     let name = f.name.trim().to_string();
-    match check_save(&name, &f.q, &saved) {
-        Ok(parsed) => {
-            let now = chrono::Utc::now();
-            let created_at = existing.iter().find(|g| g.name == name).map_or(now, |g| g.created_at);
-            s.store
-                .save_segment(&SavedSegment {
-                    name: name.clone(),
-                    description: f.description.trim().to_string(),
-                    expression: parsed.to_string(),
-                    created_at,
-                    updated_at: now,
-                })
-                .await?;
+    match guanxi_app::segments::save(s.store.as_ref(), &name, &f.q, f.description.trim(), &by).await? {
+        Ok(saved) => {
             let to = format!(
                 "/customers?lang={}&q={}&saved={}",
                 lang.code(),
-                encode(&parsed.to_string()),
+                encode(&saved.expression),
                 encode(&name)
             );
             Ok(Redirect::to(&to).into_response())

@@ -499,6 +499,13 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "saved");
     assert_eq!(state.store.segments().await.unwrap().len(), 1);
+    let log = state.store.audit_log(None, 1000).await.unwrap();
+    let saved: Vec<_> = log.iter().filter(|e| e.action == "segment.save").collect();
+    assert_eq!(
+        (saved.len(), saved[0].actor.as_str(), saved[0].subject.as_str()),
+        (1, "test-marketer", "segment:vips"),
+        "{log:?}"
+    );
     // An agent reveals one customer's contacts with a reason (audited); without a reason
     // it is refused; a marketer may not.
     let reveal = format!("/customers/{ann}/reveal");

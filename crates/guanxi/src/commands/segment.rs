@@ -1,11 +1,10 @@
 //! `guanxi segment count|list|explain|save|delete|saved`: segments over the stored profiles.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use guanxi_domain::segment::{Expr, SaveError, check_save};
+use guanxi_domain::segment::{Expr, SaveError};
 use guanxi_domain::{CustomerKey, Source};
 use guanxi_store::segment::{ResolveError, Resolved};
 use guanxi_store::{SavedSegment, SegmentMember};
@@ -22,12 +21,6 @@ fn syntax(text: &str, origin: &str, e: guanxi_domain::segment::SegmentError) -> 
         message: format!("the segment expression is not valid\n{}", e.render(text, origin)),
     }
     .into()
-}
-
-/// The saved segments: name → expression.
-async fn saved(o: &Opened) -> anyhow::Result<HashMap<String, String>> {
-    let all = o.store.segments().await?;
-    Ok(all.into_iter().map(|s| (s.name, s.expression)).collect())
 }
 
 /// `asked` (a saved segment's name or an expression) resolved by the one use case
@@ -205,7 +198,15 @@ pub async fn run(global: &Global, cmd: SegmentCommand) -> anyhow::Result<()> {
             expr,
             description,
         } => {
-            let parsed = check_save(&name, &expr, &saved(&o).await?).map_err(|e| match e {
+            let parsed = guanxi_app::segments::save(
+                o.store.as_ref(),
+                &name,
+                &expr,
+                &description,
+                &guanxi_app::access::Actor::cli(),
+            )
+            .await?
+            .map_err(|e| match e {
                 SaveError::NoName => BadInput {
                     code: "segment_name",
                     message: e.to_string(),
@@ -216,22 +217,12 @@ pub async fn run(global: &Global, cmd: SegmentCommand) -> anyhow::Result<()> {
                     code: "segment_reference",
                     message: e.to_string(),
                 }),
-            })?;
-            let now = Utc::now();
-            let existing = o.store.segments().await?.into_iter().find(|s| s.name == name);
-            o.store
-                .save_segment(&SavedSegment {
-                    name: name.clone(),
-                    description,
-                    expression: parsed.to_string(),
-                    created_at: existing.map_or(now, |s| s.created_at),
-                    updated_at: now,
-                })
-                .await?;
+            })?
+            .expression;
             done(
                 global.json,
                 format!("saved segment '{name}': {parsed}"),
-                serde_json::json!({ "name": name, "expression": parsed.to_string() }),
+                serde_json::json!({ "name": name, "expression": parsed }),
             )
         }
         SegmentCommand::Delete { name } => {
