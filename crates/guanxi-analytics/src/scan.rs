@@ -306,7 +306,7 @@ impl Scan {
         merged_into: &[(i64, i64)],
     ) -> Result<impl Iterator<Item = Result<(i64, OrderFact)>> + use<>> {
         let updated = self.updated()?;
-        let person: HashMap<i64, i64> = merged_into.iter().copied().collect();
+        let merges = guanxi_domain::Merges::new(merged_into);
         let until = as_of.timestamp_micros();
         // The orders in buckets of persons by id: each bucket is sorted when it is
         // reached and given back once read, so that the profiles the reader makes grow
@@ -365,7 +365,7 @@ impl Scan {
                     campaign: !campaign.is_null(i),
                 };
                 let c = customer.value(i);
-                let person = person.get(&c).copied().unwrap_or(c);
+                let person = merges.person(c);
                 let partials = buckets.entry(person.div_euclid(BUCKET_PERSONS)).or_default();
                 // Lines of one order are adjacent in the files the lake writes: add
                 // to the order in hand, else start the next.

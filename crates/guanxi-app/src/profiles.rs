@@ -2,7 +2,7 @@
 //! (buyers) and the store (everyone else), stored as the current build with its class
 //! changes, and the build's typed summary.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use guanxi_analytics::{Assembled, CustomerProfile, Engine, People, ProfileBuild, ReportsBasis};
@@ -370,7 +370,7 @@ async fn assembled(shop: Shop<'_>, settings: &Settings, as_of: Option<&str>) -> 
         shop.store.service_facts(),
         shop.store.review_facts()
     )?;
-    let person: HashMap<i64, i64> = merged_into.iter().copied().collect();
+    let merges = guanxi_domain::Merges::new(&merged_into);
     let mut people = People {
         standings: standings
             .into_iter()
@@ -380,18 +380,10 @@ async fn assembled(shop: Shop<'_>, settings: &Settings, as_of: Option<&str>) -> 
         ..Default::default()
     };
     for (id, f) in service {
-        people
-            .service
-            .entry(*person.get(&id).unwrap_or(&id))
-            .or_default()
-            .push(f);
+        people.service.entry(merges.person(id)).or_default().push(f);
     }
     for (id, f) in reviews {
-        people
-            .reviews
-            .entry(*person.get(&id).unwrap_or(&id))
-            .or_default()
-            .push(f);
+        people.reviews.entry(merges.person(id)).or_default().push(f);
     }
     let read = read.elapsed().as_secs_f64();
     let reports = version.map(|v| ReportsBasis::new(v, &people.merged_into, shop.tz, settings.cycle.occasion_gap()));
