@@ -15,7 +15,7 @@ pub mod profiles;
 pub mod programs;
 pub mod segments;
 
-pub use error::AppError;
+pub use error::{AppError, Kind};
 
 use guanxi_domain::ShopTz;
 use guanxi_lake::Lake;

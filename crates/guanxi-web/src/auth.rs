@@ -114,7 +114,8 @@ fn same_origin(headers: &HeaderMap) -> bool {
     !host.is_empty() && origin_host == host
 }
 
-fn refuse(status: StatusCode, path: &str, code: &str, message: &str, lang: Lang, next: &str) -> Response {
+fn refuse(kind: guanxi_app::Kind, path: &str, code: &str, message: &str, lang: Lang, next: &str) -> Response {
+    let status = StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::FORBIDDEN);
     if path.starts_with("/api/") {
         let body = serde_json::json!({ "code": code, "message": message, "details": {} });
         return (status, axum::Json(body)).into_response();
@@ -163,7 +164,7 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
     };
     let Some((session, token, user)) = found else {
         return refuse(
-            StatusCode::UNAUTHORIZED,
+            guanxi_app::Kind::Unauthenticated,
             &path,
             "unauthorized",
             "sign in first, or name a live API token",
@@ -175,7 +176,7 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
         && (!user.role.may(c) || token.as_ref().is_some_and(|t| !t.scopes.contains(&c)))
     {
         return refuse(
-            StatusCode::FORBIDDEN,
+            guanxi_app::Kind::Forbidden,
             &path,
             "forbidden",
             "your role (or this token's scopes) may not do this",

@@ -142,6 +142,15 @@ impl IntoResponse for WebError {
     /// The cause goes to the log, not to the client: a store's message can name tables,
     /// paths or values that are nobody else's business.
     fn into_response(self) -> Response {
+        // A use case's error that is the caller's (bad input, missing, denied) is answered
+        // as the one table says, with its code and message; anything else is ours.
+        if let WebError::App(e) = &self
+            && e.kind() != guanxi_app::Kind::Internal
+        {
+            let status = StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let body = serde_json::json!({ "code": e.code(), "message": e.to_string(), "details": {} });
+            return (status, axum::Json(body)).into_response();
+        }
         tracing::error!(error = %self, "page failed");
         (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -127,11 +127,7 @@ pub async fn enable(State(s): State<AppState>, Form(f): Form<Switch>) -> Result<
         return Ok(StatusCode::UNAUTHORIZED.into_response());
     };
     let Some((program, definition)) = guanxi_app::programs::find(s.store.as_ref(), &f.name).await? else {
-        return Ok((
-            StatusCode::BAD_REQUEST,
-            guanxi_app::programs::unknown(&f.name).to_string(),
-        )
-            .into_response());
+        return Err(guanxi_app::programs::unknown(&f.name).into());
     };
     guanxi_app::programs::enable(s.store.as_ref(), &program, definition, chrono::Utc::now(), &by).await?;
     Ok(back(&f))
@@ -142,11 +138,8 @@ pub async fn disable(State(s): State<AppState>, Form(f): Form<Switch>) -> Result
     let Some(by) = crate::auth::viewer().map(|v| v.actor()) else {
         return Ok(StatusCode::UNAUTHORIZED.into_response());
     };
-    match guanxi_app::programs::disable(s.store.as_ref(), &f.name, &by).await {
-        Ok(_) => Ok(back(&f)),
-        Err(e) if e.is_bad_input() => Ok((StatusCode::BAD_REQUEST, e.to_string()).into_response()),
-        Err(e) => Err(e.into()),
-    }
+    guanxi_app::programs::disable(s.store.as_ref(), &f.name, &by).await?;
+    Ok(back(&f))
 }
 
 fn back(f: &Switch) -> Response {

@@ -693,7 +693,12 @@ async fn marketers_turn_programs_on_and_off_from_the_page() {
     let (status, _, _) = switch("disable", "payment-reminder").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(!state.store.programs().await.unwrap()[0].enabled);
-    assert_eq!(switch("enable", "no-such-program").await.0, StatusCode::BAD_REQUEST);
+    // A use case's bad input is answered as the one table says: 400, its code, its message.
+    let (status, _, body) = switch("enable", "no-such-program").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["code"], "program_unknown", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("no-such-program"), "{body}");
     assert_eq!(
         switch("disable", "order-care").await.0,
         StatusCode::BAD_REQUEST,

@@ -106,14 +106,16 @@ pub fn error(e: &anyhow::Error, json: bool) -> ExitCode {
     } else {
         eprintln!("error[{code}]: {e:#}");
     }
-    let bad_input = e.chain().any(|c| {
-        c.downcast_ref::<BadInput>().is_some()
-            || c.downcast_ref::<guanxi_app::AppError>()
-                .is_some_and(guanxi_app::AppError::is_bad_input)
-    });
-    match invalid {
-        Some(_) => ExitCode::from(65),
-        None if bad_input => ExitCode::from(65),
-        None => ExitCode::FAILURE,
+    let bad_input = e.chain().any(|c| c.downcast_ref::<BadInput>().is_some());
+    // A use case's error exits as the one table of answers says.
+    let app = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<guanxi_app::AppError>())
+        .map(|a| a.kind().exit_code());
+    match (invalid, app) {
+        (Some(_), _) => ExitCode::from(65),
+        _ if bad_input => ExitCode::from(65),
+        (None, Some(code)) => ExitCode::from(code),
+        (None, None) => ExitCode::FAILURE,
     }
 }
