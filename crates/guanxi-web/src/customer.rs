@@ -111,7 +111,7 @@ pub async fn show(
                         @let f = &p["forecast"];
                         @if let Some(alive) = f["p_alive"].as_f64() {
                             li { span.label { "P(alive)" } span.value { (format!("{alive:.2}")) } }
-                            li { span.label { (lang.t("kpi-clv")) } span.value { (f["clv"].as_f64().map_or("–".into(), |v| format!("¥{v:.2}"))) } }
+                            li { span.label { (lang.t("kpi-clv")) } span.value { (f["clv"].as_f64().map_or("–".into(), |v| crate::format::yuan((v * 100.0).round() as i64))) } }
                         }
                     }
                 }
@@ -211,7 +211,7 @@ pub async fn show(
 
 /// Cents as yuan with two decimals.
 fn yuan(cents: i64) -> String {
-    format!("¥{}", guanxi_domain::Cents(cents))
+    crate::format::yuan(cents)
 }
 
 #[derive(Deserialize)]

@@ -64,10 +64,12 @@ pub async fn show(
     let count = |v: f64| format!("{v:.0}");
     let date = build.as_of.with_timezone(&s.tz.0).date_naive().to_string();
     let kpis = [
-        (lang.t("kpi-customers"), build.customers.to_string()),
+        (lang.t("kpi-customers"), crate::format::grouped(build.customers)),
         (
             lang.t("kpi-buyers"),
-            summary.as_ref().map_or("–".into(), |s| s.buyers.to_string()),
+            summary
+                .as_ref()
+                .map_or("–".into(), |s| crate::format::grouped(s.buyers as i64)),
         ),
         (
             lang.t("kpi-key-share"),
@@ -75,7 +77,10 @@ pub async fn show(
                 format!("{:.1}%", s.key_customers_profit_share * 100.0)
             }),
         ),
-        (lang.t("kpi-paid-orders"), satisfaction.paid_orders.to_string()),
+        (
+            lang.t("kpi-paid-orders"),
+            crate::format::grouped(satisfaction.paid_orders as i64),
+        ),
         (
             lang.t("kpi-complaint-rate"),
             format!("{:.2}", satisfaction.complaint_rate),
@@ -84,7 +89,7 @@ pub async fn show(
             lang.t("kpi-item-rating"),
             satisfaction.item_rating.map_or("–".into(), |r| format!("{r:.2}")),
         ),
-        (lang.t("kpi-clv"), format!("¥{:.0}", clv_total as f64 / 100.0)),
+        (lang.t("kpi-clv"), crate::format::yuan_whole(clv_total)),
     ];
     let body = html! {
         p { (lang.t1("as-of", "date", date)) }
@@ -159,7 +164,7 @@ fn period_kpis(lang: Lang, months: &[PeriodRepurchase]) -> Vec<PeriodKpi> {
         },
         PeriodKpi {
             label: lang.t("col-paid"),
-            value: format!("¥{:.0}", last.paid_cents as f64 / 100.0),
+            value: crate::format::yuan_whole(last.paid_cents),
             change: change(last.paid_cents as f64, before.map(|b| b.paid_cents as f64)),
         },
         PeriodKpi {

@@ -12,6 +12,7 @@ pub mod counts;
 mod customer;
 mod customers;
 mod dashboard;
+mod format;
 mod i18n;
 mod layout;
 mod programs;

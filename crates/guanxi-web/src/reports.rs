@@ -266,7 +266,7 @@ fn column(lang: Lang, name: &str) -> String {
 fn charts(lang: Lang, title: &str, figures: &Figures, c: &Chosen) -> Vec<Markup> {
     let pct = |v: f64| format!("{v:.1}%");
     let count = |v: f64| format!("{v:.0}");
-    let yuan = |cents: i64| format!("¥{:.0}", cents as f64 / 100.0);
+    let yuan = crate::format::yuan_whole;
     match figures {
         Figures::Orders(r) => match c.shown {
             Shown::Orders(OrderReport::Repurchase) => {
