@@ -20,6 +20,66 @@ use serde::Deserialize;
 
 use crate::{AppState, Lang, MAX_BODY, WebError, html, lang_of};
 
+/// How many requests a client address, and an API token, may make: each a burst of this
+/// many, refilled at this rate per minute (beyond it: 429 with `Retry-After`). Per
+/// instance of the server; the sign-in throttle (in the store) is shared by all.
+#[derive(Debug, Clone, Copy)]
+pub struct Quotas {
+    pub per_address: u32,
+    pub per_token: u32,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            per_address: 3000,
+            per_token: 600,
+        }
+    }
+}
+
+/// The request limits a server holds.
+pub struct Limits {
+    addresses: governor::DefaultKeyedRateLimiter<String>,
+    tokens: governor::DefaultKeyedRateLimiter<i64>,
+}
+
+impl Limits {
+    pub fn new(q: Quotas) -> Limits {
+        let quota = |n: u32| {
+            governor::Quota::per_minute(std::num::NonZeroU32::new(n.max(1)).unwrap_or(std::num::NonZeroU32::MIN))
+        };
+        Limits {
+            addresses: governor::RateLimiter::keyed(quota(q.per_address)),
+            tokens: governor::RateLimiter::keyed(quota(q.per_token)),
+        }
+    }
+
+    /// Forgets the keys whose allowance is full again, so that many addresses seen once do
+    /// not stay in memory.
+    fn prune(&self) {
+        if self.addresses.len() > 10_000 {
+            self.addresses.retain_recent();
+        }
+        if self.tokens.len() > 10_000 {
+            self.tokens.retain_recent();
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::new(Quotas::default())
+    }
+}
+
+fn too_many() -> Response {
+    let status =
+        StatusCode::from_u16(guanxi_app::Kind::Throttled.http_status()).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+    let body = serde_json::json!({ "code": "rate_limited", "message": "too many requests: slow down", "details": {} });
+    (status, [(header::RETRY_AFTER, "60")], axum::Json(body)).into_response()
+}
+
 /// The session cookie's name.
 pub const COOKIE: &str = "guanxi_session";
 
@@ -129,6 +189,10 @@ fn refuse(kind: guanxi_app::Kind, path: &str, code: &str, message: &str, lang: L
 
 /// Lets a request through when it may pass: see the module's docs.
 pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    s.limits.prune();
+    if s.limits.addresses.check_key(&origin_of(&req)).is_err() {
+        return too_many();
+    }
     let path = req.uri().path().to_string();
     let post = req.method() == Method::POST;
     if post && !same_origin(req.headers()) {
@@ -172,6 +236,11 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
             &here,
         );
     };
+    if let Some(t) = &token
+        && s.limits.tokens.check_key(&t.id).is_err()
+    {
+        return too_many();
+    }
     if let Some(c) = capability(&path)
         && (!user.role.may(c) || token.as_ref().is_some_and(|t| !t.scopes.contains(&c)))
     {

@@ -61,6 +61,8 @@ pub struct AppState {
     pub responses: Option<Responses>,
     /// The current build's profile columns, for live segment counts.
     pub counts: Arc<guanxi_store::HeldColumns>,
+    /// Requests per client address and per API token.
+    pub limits: Arc<auth::Limits>,
 }
 
 /// The application's routes.

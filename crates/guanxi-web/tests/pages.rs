@@ -63,6 +63,7 @@ async fn empty_shop() -> (tempfile::TempDir, Arc<SqliteStore>, AppState) {
         tz: Default::default(),
         responses: None,
         counts: Default::default(),
+        limits: Default::default(),
     };
     (dir, store, state)
 }
@@ -724,4 +725,49 @@ async fn marketers_turn_programs_on_and_off_from_the_page() {
     let form = format!("name=payment-reminder&csrf={csrf}");
     let (status, _, _) = post_as(state.clone(), "/programs/enable", &form, Some(&cookie), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// A token (and a client address) past its quota gets 429 with `Retry-After` and the
+/// error's code, and the server goes on answering others.
+#[tokio::test]
+async fn requests_past_a_quota_are_refused_until_it_refills() {
+    use guanxi_app::access::{self, Actor};
+    use guanxi_web::auth::{Limits, Quotas};
+    let (_dir, _store, mut state) = empty_shop().await;
+    state.limits = Arc::new(Limits::new(Quotas {
+        per_address: 1000,
+        per_token: 3,
+    }));
+    signed_in(&state, Role::Analyst).await;
+    let (secret, _) = access::create_token(
+        state.store.as_ref(),
+        "test-analyst",
+        "busy",
+        &[Capability::ReadReports],
+        1,
+        &Actor::cli(),
+    )
+    .await
+    .unwrap();
+    let call = |secret: String| {
+        let app = router(state.clone());
+        async move {
+            let request = Request::get("/reports?report=classes")
+                .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+                .body(Body::empty())
+                .unwrap();
+            app.oneshot(request).await.unwrap()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(call(secret.clone()).await.status(), StatusCode::OK);
+    }
+    let refused = call(secret.clone()).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()[header::RETRY_AFTER], "60");
+    let body = axum::body::to_bytes(refused.into_body(), 1 << 16).await.unwrap();
+    assert!(String::from_utf8_lossy(&body).contains(r#""code":"rate_limited""#));
+    // Someone else is still answered.
+    let (status, _) = get(state.clone(), "/reports?report=classes", "en").await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -57,6 +57,7 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
         tz: o.tz,
         responses: Some(responses),
         counts: columns,
+        limits: Default::default(),
     };
     // The dashboard's monthly figures and the orders page's default (quarters), computed
     // before the first visit asks.
