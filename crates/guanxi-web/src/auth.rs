@@ -127,16 +127,20 @@ pub fn csrf_field() -> Markup {
 
 /// Routes anyone may reach.
 fn public(path: &str) -> bool {
-    path == "/login" || path.starts_with("/r/") || path.starts_with("/u/") || path.starts_with("/hooks/")
+    path == "/login"
+        || path == "/api/v1/openapi.json"
+        || path.starts_with("/r/")
+        || path.starts_with("/u/")
+        || path.starts_with("/hooks/")
 }
 
 /// What a route does, as far as roles are concerned (`None`: any signed-in user).
 pub fn capability(path: &str) -> Option<Capability> {
     Some(match path {
         "/" | "/reports" | "/reports.csv" => Capability::ReadReports,
-        "/customers" | "/api/segment/count" | "/segments" => Capability::Segments,
+        "/customers" | "/api/segment/count" | "/api/v1/segments/count" | "/segments" => Capability::Segments,
         "/customers.csv" => Capability::ExportCustomers,
-        "/programs" | "/programs/enable" | "/programs/disable" => Capability::Programs,
+        "/programs" | "/programs/enable" | "/programs/disable" | "/api/v1/programs" => Capability::Programs,
         "/tasks" | "/tasks/done" => Capability::Tasks,
         "/audit" => Capability::Administer,
         p if p.starts_with("/customers/") && p.ends_with("/reveal") => Capability::RevealContact,

@@ -5,6 +5,7 @@
 //! catalogues (`i18n`), charts are inline SVG (`chart`): the server needs no network and
 //! no script. The crate reads the store only; it builds without DataFusion.
 
+pub mod api;
 mod audit;
 pub mod auth;
 mod chart;
@@ -87,6 +88,10 @@ pub fn router(state: AppState) -> Router {
         .route("/hooks/sms/reply", axum::routing::post(responses::sms_reply))
         .route("/hooks/receipt", axum::routing::post(responses::receipt))
         .route("/audit", get(audit::show))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/api/v1/me", get(api::me))
+        .route("/api/v1/segments/count", get(api::segment_count))
+        .route("/api/v1/programs", get(api::programs))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", axum::routing::post(auth::logout))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))

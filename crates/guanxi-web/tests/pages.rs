@@ -771,3 +771,87 @@ async fn requests_past_a_quota_are_refused_until_it_refills() {
     let (status, _) = get(state.clone(), "/reports?report=classes", "en").await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// The REST API: its OpenAPI document is public and names every endpoint; each endpoint
+/// answers a token within its scopes with JSON, and errors as `{code, message, details}`.
+#[tokio::test]
+async fn the_rest_api_answers_tokens_and_describes_itself() {
+    use guanxi_app::access::{self, Actor};
+    let (_dir, _store, state) = empty_shop().await;
+    two_profiled(&state).await;
+    signed_in(&state, Role::Marketer).await;
+    let (secret, _) = access::create_token(
+        state.store.as_ref(),
+        "test-marketer",
+        "api",
+        &[Capability::Segments],
+        7,
+        &Actor::cli(),
+    )
+    .await
+    .unwrap();
+    let call = |uri: &str, secret: Option<&str>| {
+        let mut request = Request::get(uri);
+        if let Some(s) = secret {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {s}"));
+        }
+        let request = request.body(Body::empty()).unwrap();
+        let app = router(state.clone());
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            (status, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap())
+        }
+    };
+    let (status, doc) = call("/api/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    for path in ["/api/v1/me", "/api/v1/segments/count", "/api/v1/programs"] {
+        assert!(doc["paths"][path].is_object(), "{path} in {doc}");
+    }
+    assert!(doc["components"]["schemas"]["ApiError"].is_object());
+    let (status, me) = call("/api/v1/me", Some(&secret)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (me["name"].as_str(), me["role"].as_str()),
+        (Some("test-marketer"), Some("marketer"))
+    );
+    assert_eq!(me["scopes"], serde_json::json!(["segments"]));
+    let (status, count) = call(
+        "/api/v1/segments/count?q=relationship%20%3D%20%27loyal%27",
+        Some(&secret),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{count}");
+    assert_eq!(count["customers"], 1);
+    assert_eq!(count["expression"], "relationship = 'loyal'");
+    let (status, bad) = call("/api/v1/segments/count?q=tier%20%3D", Some(&secret)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad["code"], "segment_syntax");
+    assert!(bad["details"].is_object());
+    let (status, denied) = call("/api/v1/programs", Some(&secret)).await;
+    assert_eq!(
+        (status, denied["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (programs, _) = access::create_token(
+        state.store.as_ref(),
+        "test-marketer",
+        "programs",
+        &[Capability::Programs],
+        7,
+        &Actor::cli(),
+    )
+    .await
+    .unwrap();
+    let (status, list) = call("/api/v1/programs", Some(&programs)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().map(Vec::len), Some(6), "the built-ins: {list}");
+    assert!(list.as_array().unwrap().iter().all(|p| p["enabled"] == false));
+    let (status, anonymous) = call("/api/v1/me", None).await;
+    assert_eq!(
+        (status, anonymous["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+}

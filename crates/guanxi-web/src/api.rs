@@ -1,0 +1,160 @@
+//! The REST API under `/api/v1`, over the same use cases as the pages, for programs that
+//! call with an API token (`Authorization: Bearer gx_…`) or a signed-in browser. Its
+//! OpenAPI 3 document (`/api/v1/openapi.json`) is generated from these handlers and
+//! types (utoipa). Errors are `{code, message, details}` with the status of the one
+//! table of answers. So far: who is calling, live segment counts, the programs.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::{AppState, WebError};
+
+/// An error as every endpoint answers it.
+#[derive(Serialize, ToSchema)]
+pub struct ApiError {
+    /// Stable: programs may match on it.
+    code: String,
+    message: String,
+    details: serde_json::Value,
+}
+
+fn error(status: StatusCode, code: &str, message: String) -> Response {
+    let body = ApiError {
+        code: code.into(),
+        message,
+        details: serde_json::json!({}),
+    };
+    (status, Json(body)).into_response()
+}
+
+/// The caller.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    name: String,
+    /// admin, marketer, agent or analyst.
+    role: String,
+    /// Calling with a token: what it may do (else the role's capabilities).
+    scopes: Vec<String>,
+    /// Calling with a token: when it expires.
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// Who is calling, and what they may do.
+#[utoipa::path(get, path = "/api/v1/me", tag = "access",
+    responses((status = 200, body = Me), (status = 401, body = ApiError)))]
+pub async fn me() -> Response {
+    let Some(v) = crate::auth::viewer() else {
+        return error(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first".into());
+    };
+    let scopes: Vec<String> = match &v.token {
+        Some(t) => t.scopes.iter().map(|c| c.as_str().to_string()).collect(),
+        None => guanxi_domain::access::Capability::ALL
+            .iter()
+            .filter(|c| v.user.role.may(**c))
+            .map(|c| c.as_str().to_string())
+            .collect(),
+    };
+    Json(Me {
+        name: v.user.name.clone(),
+        role: v.user.role.as_str().into(),
+        scopes,
+        expires_at: v.token.as_ref().map(|t| t.expires_at),
+    })
+    .into_response()
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct CountQuery {
+    /// A segment expression, or a saved segment's name (`tier in ('vip', 'major')`).
+    q: String,
+}
+
+/// A live count.
+#[derive(Serialize, ToSchema)]
+pub struct Count {
+    /// The expression as written (canonical form), saved segments not inlined.
+    expression: String,
+    customers: u64,
+    /// The profile build it counted in; behaviour windows end here.
+    as_of: DateTime<Utc>,
+}
+
+/// How many customers a segment holds in the current profile build.
+#[utoipa::path(get, path = "/api/v1/segments/count", tag = "segments", params(CountQuery),
+    responses((status = 200, body = Count), (status = 400, body = ApiError),
+              (status = 401, body = ApiError), (status = 403, body = ApiError),
+              (status = 409, description = "no profile build yet", body = ApiError)))]
+pub async fn segment_count(State(s): State<AppState>, Query(q): Query<CountQuery>) -> Result<Response, WebError> {
+    let Some(build) = s.store.latest_build().await? else {
+        return Ok(error(
+            StatusCode::CONFLICT,
+            "no_build",
+            "no profile build yet: guanxi profile build".into(),
+        ));
+    };
+    let resolved = match guanxi_store::segment::resolve(s.store.as_ref(), &q.q, "q").await {
+        Ok(r) => r,
+        Err(guanxi_store::segment::ResolveError::Store(e)) => return Err(e.into()),
+        Err(e) => return Ok(error(StatusCode::BAD_REQUEST, e.code(), e.to_string())),
+    };
+    let customers = crate::counts::count(&s, &resolved.expr, &build).await?;
+    Ok(Json(Count {
+        expression: resolved.text,
+        customers,
+        as_of: build.as_of,
+    })
+    .into_response())
+}
+
+/// A program and whether it runs.
+#[derive(Serialize, ToSchema)]
+pub struct ProgramItem {
+    name: String,
+    title: String,
+    enabled: bool,
+    /// When its runs start from, once enabled.
+    since: Option<DateTime<Utc>>,
+}
+
+/// Every program guanxi knows (the built-ins and the shop's own), on or off.
+#[utoipa::path(get, path = "/api/v1/programs", tag = "programs",
+    responses((status = 200, body = [ProgramItem]), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn programs(State(s): State<AppState>) -> Result<Response, WebError> {
+    let known = guanxi_engage::schedule::catalogue(s.store.as_ref())
+        .await
+        .map_err(|e| WebError::Engage(e.to_string()))?;
+    let items: Vec<ProgramItem> = known
+        .into_iter()
+        .map(|k| ProgramItem {
+            name: k.program.name.clone(),
+            title: k.program.title.clone(),
+            enabled: k.state.as_ref().is_some_and(|s| s.enabled),
+            since: k.state.and_then(|s| s.since),
+        })
+        .collect();
+    Ok(Json(items).into_response())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "guanxi",
+        description = "guanxi's REST API: call with `Authorization: Bearer gx_…` (guanxi token create)."
+    ),
+    paths(me, segment_count, programs),
+    components(schemas(ApiError, Me, Count, ProgramItem))
+)]
+pub struct ApiDoc;
+
+/// `GET /api/v1/openapi.json`: the document, generated from the code above.
+pub async fn openapi() -> Response {
+    match ApiDoc::openapi().to_json() {
+        Ok(text) => ([(axum::http::header::CONTENT_TYPE, "application/json")], text).into_response(),
+        Err(e) => WebError::Lake(e.to_string()).into_response(),
+    }
+}
