@@ -50,11 +50,6 @@ impl Role {
             Role::Analyst => matches!(c, ReadReports | Segments),
         }
     }
-
-    /// Whether the role sees customers' contacts unmasked (on screen and in exports).
-    pub fn sees_contacts(self) -> bool {
-        self == Role::Admin
-    }
 }
 
 #[cfg(test)]
@@ -99,7 +94,6 @@ mod tests {
                 (Role::Analyst, vec!["read-reports", "segments"]),
             ]
         );
-        assert!(Role::ALL.iter().filter(|r| r.sees_contacts()).eq([&Role::Admin]));
         assert_eq!(Role::parse("marketer"), Ok(Role::Marketer));
         assert!(Role::parse("root").is_err());
     }

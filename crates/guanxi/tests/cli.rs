@@ -627,6 +627,17 @@ fn customers_export_writes_each_member_with_profile_and_contacts() {
         .map(|e| e["detail"].as_str().unwrap())
         .collect();
     assert_eq!(exports.len(), 3, "{log}");
+    // Saving and deleting a segment are audited too.
+    ok(&["segment", "delete", "slipping"]);
+    let log = ok(&["audit", "list"]);
+    let segment: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == "segment:slipping")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(segment, ["segment.save", "segment.delete"], "{log}");
     assert!(
         exports[2].contains("lifecycle = 'decline'") && exports[2].contains("saved.csv"),
         "{exports:?}"

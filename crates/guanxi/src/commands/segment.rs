@@ -242,6 +242,14 @@ pub async fn run(global: &Global, cmd: SegmentCommand) -> anyhow::Result<()> {
             if !o.store.delete_segment(&name).await? {
                 anyhow::bail!("no saved segment is named '{name}'");
             }
+            guanxi_app::access::record(
+                o.store.as_ref(),
+                &guanxi_app::access::Actor::cli(),
+                "segment.delete",
+                format!("segment:{name}"),
+                String::new(),
+            )
+            .await?;
             done(
                 global.json,
                 format!("deleted segment '{name}'"),
