@@ -89,7 +89,15 @@ pub struct Count {
     responses((status = 200, body = Count), (status = 400, body = ApiError),
               (status = 401, body = ApiError), (status = 403, body = ApiError),
               (status = 409, description = "no profile build yet", body = ApiError)))]
-pub async fn segment_count(State(s): State<AppState>, Query(q): Query<CountQuery>) -> Result<Response, WebError> {
+pub async fn segment_count(
+    State(s): State<AppState>,
+    q: Result<Query<CountQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    // A query that does not parse is answered like every other error, in JSON.
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return Ok(error(StatusCode::BAD_REQUEST, "bad_query", e.body_text())),
+    };
     let Some(build) = s.store.latest_build().await? else {
         return Ok(error(
             StatusCode::CONFLICT,

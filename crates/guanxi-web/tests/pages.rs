@@ -830,6 +830,12 @@ async fn the_rest_api_answers_tokens_and_describes_itself() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(bad["code"], "segment_syntax");
     assert!(bad["details"].is_object());
+    // A query that does not parse is JSON too (schemathesis found it answered in text).
+    let (status, missing) = call("/api/v1/segments/count", Some(&secret)).await;
+    assert_eq!(
+        (status, missing["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_query"))
+    );
     let (status, denied) = call("/api/v1/programs", Some(&secret)).await;
     assert_eq!(
         (status, denied["code"].as_str()),
