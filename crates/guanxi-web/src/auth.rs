@@ -27,6 +27,8 @@ use crate::{AppState, Lang, MAX_BODY, WebError, html, lang_of};
 pub struct Quotas {
     pub per_address: u32,
     pub per_token: u32,
+    /// The longest a request may take before its answer begins (then 503).
+    pub timeout: std::time::Duration,
 }
 
 impl Default for Quotas {
@@ -34,6 +36,7 @@ impl Default for Quotas {
         Quotas {
             per_address: 3000,
             per_token: 600,
+            timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -42,6 +45,7 @@ impl Default for Quotas {
 pub struct Limits {
     addresses: governor::DefaultKeyedRateLimiter<String>,
     tokens: governor::DefaultKeyedRateLimiter<i64>,
+    timeout: std::time::Duration,
 }
 
 impl Limits {
@@ -52,7 +56,13 @@ impl Limits {
         Limits {
             addresses: governor::RateLimiter::keyed(quota(q.per_address)),
             tokens: governor::RateLimiter::keyed(quota(q.per_token)),
+            timeout: q.timeout,
         }
+    }
+
+    /// The longest a request may take before its answer begins.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
     }
 
     /// Forgets the keys whose allowance is full again, so that many addresses seen once do

@@ -97,7 +97,32 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(bounded_uri))
+        .layer(axum::middleware::from_fn_with_state(
+            state.limits.timeout(),
+            bounded_time,
+        ))
         .with_state(state)
+}
+
+/// Answers 503 (`{"code": "timeout"}`) to a request whose answer has not begun within the
+/// server's limit, so that no request holds a connection and its resources for ever.
+async fn bounded_time(
+    axum::extract::State(limit): axum::extract::State<std::time::Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!("a request took longer than {limit:?}");
+            let body = serde_json::json!({
+                "code": "timeout",
+                "message": "the answer took too long: try again, or narrow the request",
+                "details": {},
+            });
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+        }
+    }
 }
 
 /// The largest request body read (forms, gateway callbacks): far above any real one.
@@ -176,4 +201,40 @@ fn lang_of(query: Option<&str>, headers: &HeaderMap) -> Lang {
 
 fn html(markup: maud::Markup) -> Html<String> {
     Html(markup.into_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt as _;
+
+    /// On a paused clock: a handler that would answer after 10 s is cut at the 1 s limit
+    /// with 503 and the error's code; one within it is answered.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_past_the_time_limit_gets_503() {
+        let app = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                    "late"
+                }),
+            )
+            .route("/quick", get(|| async { "on time" }))
+            .layer(axum::middleware::from_fn_with_state(
+                std::time::Duration::from_secs(1),
+                bounded_time,
+            ));
+        let request = |uri: &str| {
+            axum::extract::Request::get(uri)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let slow = app.clone().oneshot(request("/slow")).await.unwrap();
+        assert_eq!(slow.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(slow.into_body(), 1 << 16).await.unwrap();
+        assert!(String::from_utf8_lossy(&body).contains(r#""code":"timeout""#));
+        let quick = app.oneshot(request("/quick")).await.unwrap();
+        assert_eq!(quick.status(), StatusCode::OK);
+    }
 }

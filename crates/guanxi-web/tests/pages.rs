@@ -737,6 +737,7 @@ async fn requests_past_a_quota_are_refused_until_it_refills() {
     state.limits = Arc::new(Limits::new(Quotas {
         per_address: 1000,
         per_token: 3,
+        ..Quotas::default()
     }));
     signed_in(&state, Role::Analyst).await;
     let (secret, _) = access::create_token(
