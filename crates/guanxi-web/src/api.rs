@@ -14,7 +14,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::{AppState, WebError};
 
-/// An error as every endpoint answers it.
+/// An error as every endpoint answers it ([`error`]).
 #[derive(Serialize, ToSchema)]
 pub struct ApiError {
     /// Stable: programs may match on it.
@@ -23,7 +23,9 @@ pub struct ApiError {
     details: serde_json::Value,
 }
 
-fn error(status: StatusCode, code: &str, message: String) -> Response {
+/// An error answer: `status` with `{code, message, details}` — every JSON error of the
+/// server (the API's, the sign-in guard's, the limits') is written here.
+pub(crate) fn error(status: StatusCode, code: &str, message: String) -> Response {
     let body = ApiError {
         code: code.into(),
         message,

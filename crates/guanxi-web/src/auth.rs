@@ -86,8 +86,10 @@ impl Default for Limits {
 fn too_many() -> Response {
     let status =
         StatusCode::from_u16(guanxi_app::Kind::Throttled.http_status()).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
-    let body = serde_json::json!({ "code": "rate_limited", "message": "too many requests: slow down", "details": {} });
-    (status, [(header::RETRY_AFTER, "60")], axum::Json(body)).into_response()
+    let mut res = crate::api::error(status, "rate_limited", "too many requests: slow down".into());
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+    res
 }
 
 /// The session cookie's name.
@@ -191,8 +193,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 fn refuse(kind: guanxi_app::Kind, path: &str, code: &str, message: &str, lang: Lang, next: &str) -> Response {
     let status = StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::FORBIDDEN);
     if path.starts_with("/api/") {
-        let body = serde_json::json!({ "code": code, "message": message, "details": {} });
-        return (status, axum::Json(body)).into_response();
+        return crate::api::error(status, code, message.into());
     }
     let page = match status {
         StatusCode::UNAUTHORIZED => login_page(lang, next, None),

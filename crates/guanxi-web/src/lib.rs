@@ -115,12 +115,11 @@ async fn bounded_time(
         Ok(response) => response,
         Err(_) => {
             tracing::warn!("a request took longer than {limit:?}");
-            let body = serde_json::json!({
-                "code": "timeout",
-                "message": "the answer took too long: try again, or narrow the request",
-                "details": {},
-            });
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+            api::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the answer took too long: try again, or narrow the request".into(),
+            )
         }
     }
 }
@@ -181,8 +180,7 @@ impl IntoResponse for WebError {
             && e.kind() != guanxi_app::Kind::Internal
         {
             let status = StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-            let body = serde_json::json!({ "code": e.code(), "message": e.to_string(), "details": {} });
-            return (status, axum::Json(body)).into_response();
+            return api::error(status, e.code(), e.to_string());
         }
         tracing::error!(error = %self, "page failed");
         (
