@@ -355,13 +355,6 @@ pub fn read(path: &Path, only: Option<&[&str]>) -> Result<impl Iterator<Item = R
     }))
 }
 
-/// How many rows a file holds, from its footer (nothing else is read).
-pub fn rows_in(path: &Path) -> Result<u64> {
-    let file = File::open(path).map_err(io(path))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(path))?;
-    Ok(builder.metadata().file_metadata().num_rows().max(0) as u64)
-}
-
 fn live_mask(batch: &RecordBatch, newest: &HashMap<i64, i64>, id_col: usize, rev_col: usize) -> BooleanArray {
     let ids = batch.column(id_col).as_primitive::<Int64Type>();
     let revs = batch.column(rev_col).as_primitive::<Int64Type>();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use guanxi_domain::segment::{Attr, CLASS_ATTRS, Cond, Expr, Op};
 
 use crate::segment::{Bind, bind, column};
-use crate::{BuildRecord, ProfileRow, Store};
+use crate::{BuildRecord, Store};
 
 /// Missing integers and reals: no stored value is either (cents, days and counts are far
 /// from `i64::MIN`; reals are finite).
@@ -140,39 +140,8 @@ pub const REAL_ATTRS: [Attr; 4] = [
     Attr::ExpectedPurchases,
 ];
 
-fn int_of(attr: Attr, p: &ProfileRow) -> Option<i64> {
-    match attr {
-        Attr::R => p.r,
-        Attr::F => p.f,
-        Attr::M => p.m,
-        Attr::RecencyDays => p.recency_days,
-        Attr::PaidOrders => Some(p.paid_orders),
-        Attr::Frequency => Some(p.frequency),
-        Attr::Complaints => Some(p.complaint_count),
-        Attr::Praise => Some(p.praise_count),
-        Attr::PaidAmount => Some(p.paid_amount_cents),
-        Attr::Profit => Some(p.profit_cents),
-        Attr::Refunds => Some(p.refunds_cents),
-        Attr::Monetary => Some(p.monetary_cents),
-        Attr::WonBack => Some(i64::from(p.won_back)),
-        Attr::UpgradePotential => Some(i64::from(p.upgrade_potential)),
-        Attr::Clv => p.clv_cents,
-        _ => None,
-    }
-}
-
-fn real_of(attr: Attr, p: &ProfileRow) -> Option<f64> {
-    match attr {
-        Attr::CycleDays => p.cycle_days,
-        Attr::DiscountShare => Some(p.discount_share),
-        Attr::PAlive => p.p_alive,
-        Attr::ExpectedPurchases => p.expected_purchases,
-        _ => None,
-    }
-}
-
 impl ProfileColumns {
-    /// An empty set of columns for `build_id`; rows are added with [`ProfileColumns::push`].
+    /// An empty set of columns for `build_id`; rows are added with [`ProfileColumns::push_row`].
     pub fn new(build_id: i64) -> ProfileColumns {
         let ints = INT_ATTRS.iter().map(|a| (*a, Vec::new())).collect();
         let reals = REAL_ATTRS.iter().map(|a| (*a, Vec::new())).collect();
@@ -183,15 +152,6 @@ impl ProfileColumns {
             reals,
             ..Default::default()
         }
-    }
-
-    pub fn push(&mut self, p: &ProfileRow) {
-        self.push_row(&ColumnRow {
-            customer_id: p.customer_id,
-            classes: std::array::from_fn(|k| p.classes[k].as_deref()),
-            ints: INT_ATTRS.map(|a| int_of(a, p)),
-            reals: REAL_ATTRS.map(|a| real_of(a, p)),
-        });
     }
 
     /// Adds one row read straight from the store (see [`COLUMNS_SQL`]): no profile is

@@ -46,6 +46,9 @@ pub struct Limits {
     addresses: governor::DefaultKeyedRateLimiter<String>,
     tokens: governor::DefaultKeyedRateLimiter<i64>,
     timeout: std::time::Duration,
+    /// Requests seen, so that the keys are pruned once in a while, not on every request
+    /// (counting a keyed limiter's keys visits every shard).
+    seen: std::sync::atomic::AtomicU64,
 }
 
 impl Limits {
@@ -57,6 +60,7 @@ impl Limits {
             addresses: governor::RateLimiter::keyed(quota(q.per_address)),
             tokens: governor::RateLimiter::keyed(quota(q.per_token)),
             timeout: q.timeout,
+            seen: Default::default(),
         }
     }
 
@@ -68,6 +72,13 @@ impl Limits {
     /// Forgets the keys whose allowance is full again, so that many addresses seen once do
     /// not stay in memory.
     fn prune(&self) {
+        if !self
+            .seen
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .is_multiple_of(1024)
+        {
+            return;
+        }
         if self.addresses.len() > 10_000 {
             self.addresses.retain_recent();
         }
@@ -205,7 +216,8 @@ fn refuse(kind: guanxi_app::Kind, path: &str, code: &str, message: &str, lang: L
 /// Lets a request through when it may pass: see the module's docs.
 pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
     s.limits.prune();
-    if s.limits.addresses.check_key(&origin_of(&req)).is_err() {
+    let origin = origin_of(&req);
+    if s.limits.addresses.check_key(&origin).is_err() {
         return too_many();
     }
     let path = req.uri().path().to_string();
@@ -218,7 +230,6 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
     }
     let lang = lang_of(req.uri().query(), req.headers());
     let here = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
-    let origin = origin_of(&req);
     // An API call names its token (`Authorization: Bearer gx_…`); a browser its session
     // cookie. A token carries no cookie, so a form token is asked of sessions only.
     let bearer = req
