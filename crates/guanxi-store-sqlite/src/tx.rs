@@ -294,6 +294,21 @@ impl StoreTx for SqliteTx {
         })
     }
 
+    async fn record_event(&mut self, e: &guanxi_store::ReceivedEvent) -> Result<bool> {
+        blocking(|| {
+            let (conn, _) = self.parts()?;
+            let n = conn
+                .prepare_cached(
+                    "INSERT INTO received_events (source, event_id, topic, received_at) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (source, event_id) DO NOTHING",
+                )
+                .map_err(db_err)?
+                .execute(params![e.source, e.event_id, e.topic, time(e.received_at)])
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+    }
+
     async fn commit(self: Box<Self>) -> Result<()> {
         (*self).commit()
     }

@@ -179,6 +179,17 @@ pub struct ImportRecord {
     pub summary: String,
 }
 
+/// One delivery of an event from a shop (a webhook, a middleware's event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReceivedEvent {
+    /// Who sent it: `shopify`, or the source a signed event names.
+    pub source: String,
+    /// The sender's id of the delivery (`X-Shopify-Event-Id`, the event's `id`).
+    pub event_id: String,
+    pub topic: String,
+    pub received_at: DateTime<Utc>,
+}
+
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
@@ -358,6 +369,10 @@ pub trait StoreTx: Send {
     async fn replace_keywords(&mut self, rules: &[KeywordRule]) -> Result<()>;
 
     async fn record_import(&mut self, record: &ImportRecord) -> Result<()>;
+
+    /// Records a delivery of an event from a shop; `false` when this delivery (its source
+    /// and id) was recorded before, in which case the caller applies nothing.
+    async fn record_event(&mut self, event: &ReceivedEvent) -> Result<bool>;
 
     async fn commit(self: Box<Self>) -> Result<()>;
 

@@ -642,6 +642,21 @@ macro_rules! sql_store_tx {
                 Ok(())
             }
 
+            async fn record_event(&mut self, e: &$crate::ReceivedEvent) -> $crate::Result<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO received_events (source, event_id, topic, received_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (source, event_id) DO NOTHING",
+                )
+                .bind(&e.source)
+                .bind(&e.event_id)
+                .bind(&e.topic)
+                .bind(e.received_at)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn commit(self: Box<Self>) -> $crate::Result<()> {
                 self.tx.commit().await.map_err(db_err)
             }

@@ -121,6 +121,38 @@ pub async fn update_replaces_lines_and_bumps_revision(store: &dyn Store) {
     assert_eq!(counts(store).await.order_lines, 1);
 }
 
+/// A delivery (source, event id) is recorded once: a repeat is told apart, and a
+/// delivery recorded in a transaction rolled back was not received.
+pub async fn a_delivery_is_applied_once(store: &dyn Store) {
+    let event = |id: &str| crate::ReceivedEvent {
+        source: "shopify".into(),
+        event_id: id.into(),
+        topic: "orders/create".into(),
+        received_at: at(0),
+    };
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.record_event(&event("e1")).await.unwrap());
+    assert!(
+        !tx.record_event(&event("e1")).await.unwrap(),
+        "a repeat in one transaction"
+    );
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(!tx.record_event(&event("e1")).await.unwrap(), "a repeat later");
+    assert!(tx.record_event(&event("e2")).await.unwrap());
+    tx.rollback().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        tx.record_event(&event("e2")).await.unwrap(),
+        "the rolled-back delivery was not kept"
+    );
+    // The same id from another source is another delivery.
+    let mut other = event("e1");
+    other.source = "erp".into();
+    assert!(tx.record_event(&other).await.unwrap());
+    tx.commit().await.unwrap();
+}
+
 pub async fn rollback_leaves_the_store_as_it_was(store: &dyn Store) {
     upsert(store, &[order("o1", "c1", 1)]).await;
     let before = counts(store).await;
@@ -1509,6 +1541,7 @@ macro_rules! store_stories {
             outbox_queues_once_claims_once_and_settles,
             catalogue_upserts_products_and_replaces_keywords,
             access_keeps_users_sessions_and_the_audit_log,
+            a_delivery_is_applied_once,
         );
     };
     (@each $make:expr; $attrs:tt; $($story:ident),+ $(,)?) => {

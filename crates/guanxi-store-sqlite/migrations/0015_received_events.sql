@@ -1,0 +1,11 @@
+-- Events received from a shop (Shopify webhooks, a middleware's signed events): one row
+-- per delivery id, written in the transaction that applies the event, so that a delivery
+-- repeated by the sender (Shopify retries until it gets a 2xx) is applied once.
+CREATE TABLE received_events (
+    source TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (source, event_id)
+);
+CREATE INDEX received_events_at ON received_events (received_at);
