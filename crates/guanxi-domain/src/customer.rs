@@ -113,6 +113,48 @@ impl Customer {
         }
     }
 
+    /// What is known of this customer updated by a `newer` record of them (a live event
+    /// carries a few fields, not the whole record): what the newer record knows replaces
+    /// ours, what it does not know stays; consent per channel is the more recently
+    /// recorded one; tags are kept and added to.
+    pub fn overlay(&mut self, newer: Customer) {
+        fn take<T>(mine: &mut Option<T>, theirs: Option<T>) {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
+        take(&mut self.name, newer.name);
+        take(&mut self.gender, newer.gender);
+        take(&mut self.birthday, newer.birthday);
+        take(&mut self.province, newer.province);
+        take(&mut self.city, newer.city);
+        take(&mut self.phone, newer.phone);
+        take(&mut self.mobile, newer.mobile);
+        take(&mut self.email, newer.email);
+        take(&mut self.qq, newer.qq);
+        take(&mut self.wechat, newer.wechat);
+        take(&mut self.credit_level, newer.credit_level);
+        take(&mut self.source_channel, newer.source_channel);
+        take(&mut self.first_seen_at, newer.first_seen_at);
+        take(&mut self.preferred_style, newer.preferred_style);
+        take(&mut self.price_sensitivity, newer.price_sensitivity);
+        take(&mut self.preferred_brand, newer.preferred_brand);
+        take(&mut self.preferred_channel, newer.preferred_channel);
+        take(&mut self.max_messages_per_week, newer.max_messages_per_week);
+        for c in newer.consents {
+            match self.consents.iter_mut().find(|k| k.channel == c.channel) {
+                Some(known) if known.recorded_at > c.recorded_at => {}
+                Some(known) => *known = c,
+                None => self.consents.push(c),
+            }
+        }
+        for t in newer.tags {
+            if !self.tags.contains(&t) {
+                self.tags.push(t);
+            }
+        }
+    }
+
     /// The content hash a store keeps to recognise an unchanged re-import.
     pub fn fingerprint(&self) -> i64 {
         let mut f = Fingerprint::new();
@@ -153,5 +195,46 @@ impl Customer {
             f.str(t);
         }
         f.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overlay_replaces_what_it_knows_and_keeps_the_rest() {
+        let at = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+        let key = CustomerKey {
+            source: crate::Source::parse("shopify").unwrap(),
+            external_id: "a@example.com".into(),
+        };
+        let consent = |state, s: i64| Consent {
+            channel: Channel::Email,
+            state,
+            recorded_at: at(s),
+            evidence: format!("at {s}"),
+        };
+        let mut known = Customer::bare(key.clone());
+        known.name = Some("Old".into());
+        known.birthday = NaiveDate::from_ymd_opt(1990, 5, 1);
+        known.tags = vec!["vip".into()];
+        known.consents = vec![consent(ConsentState::Denied, 100)];
+        let mut newer = Customer::bare(key);
+        newer.name = Some("New".into());
+        newer.city = Some("杭州市".into());
+        newer.tags = vec!["vip".into(), "webhook".into()];
+        // An older grant does not undo a later refusal.
+        newer.consents = vec![consent(ConsentState::Granted, 50)];
+        known.overlay(newer.clone());
+        assert_eq!(known.name.as_deref(), Some("New"));
+        assert_eq!(known.city.as_deref(), Some("杭州市"));
+        assert_eq!(known.birthday, NaiveDate::from_ymd_opt(1990, 5, 1));
+        assert_eq!(known.tags, ["vip", "webhook"]);
+        assert_eq!(known.consents, [consent(ConsentState::Denied, 100)]);
+        // A newer one does.
+        newer.consents = vec![consent(ConsentState::Granted, 200)];
+        known.overlay(newer);
+        assert_eq!(known.consents, [consent(ConsentState::Granted, 200)]);
     }
 }

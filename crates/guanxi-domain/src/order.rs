@@ -22,6 +22,20 @@ names! {
 }
 
 impl OrderStatus {
+    /// How far along its path an order is: created, then paid, shipped, arrived, signed,
+    /// completed; closed and refunded end it.
+    fn progress(self) -> u8 {
+        match self {
+            OrderStatus::Created => 0,
+            OrderStatus::Paid => 1,
+            OrderStatus::Shipped => 2,
+            OrderStatus::Arrived => 3,
+            OrderStatus::Signed => 4,
+            OrderStatus::Completed => 5,
+            OrderStatus::Closed | OrderStatus::Refunded => 6,
+        }
+    }
+
     /// Whether the customer paid: the orders that count as purchases in every measure.
     /// A refunded order was paid; its refund is subtracted from profit, not the purchase.
     pub fn is_paid(self) -> bool {
@@ -124,6 +138,35 @@ impl Order {
         self.lines.iter().map(|l| l.refund).sum()
     }
 
+    /// This report of the order merged with what was `known` of it before. Live events
+    /// arrive out of order and are retried (an `orders/create` may come after the
+    /// `orders/paid`): a report that is behind the known status changes nothing but the
+    /// times it adds; otherwise it replaces the order, keeping the known status times it
+    /// does not carry (an `orders/fulfilled` payload need not repeat when it was paid).
+    pub fn merged_with(self, known: &Order) -> Order {
+        let (mut out, other) = if self.status.progress() < known.status.progress() {
+            (known.clone(), self.times)
+        } else {
+            let times = known.times.clone();
+            (self, times)
+        };
+        let t = &mut out.times;
+        for (mine, theirs) in [
+            (&mut t.paid_at, other.paid_at),
+            (&mut t.shipped_at, other.shipped_at),
+            (&mut t.arrived_at, other.arrived_at),
+            (&mut t.signed_at, other.signed_at),
+            (&mut t.completed_at, other.completed_at),
+            (&mut t.closed_at, other.closed_at),
+            (&mut t.refunded_at, other.refunded_at),
+        ] {
+            if mine.is_none() {
+                *mine = theirs;
+            }
+        }
+        out
+    }
+
     /// The content hash a store keeps to recognise an unchanged re-import.
     pub fn fingerprint(&self) -> i64 {
         let mut f = Fingerprint::new();
@@ -190,6 +233,44 @@ mod tests {
                 refund: Cents(0),
             }],
         }
+    }
+
+    #[test]
+    fn a_late_report_never_moves_an_order_back_and_known_times_stay() {
+        let t = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+        let mut created = order();
+        created.status = OrderStatus::Created;
+        created.times = StatusTimes::default();
+        let mut paid = order();
+        paid.times.paid_at = Some(t(60));
+        // In order: the paid report replaces the created one.
+        let merged = paid.clone().merged_with(&created);
+        assert_eq!(merged, paid);
+        // Out of order: a retried `created` after `paid` keeps the order paid.
+        let merged = created.clone().merged_with(&paid);
+        assert_eq!(merged.status, OrderStatus::Paid);
+        assert_eq!(merged.times.paid_at, Some(t(60)));
+        // A shipped report without the payment time keeps the known one.
+        let mut shipped = order();
+        shipped.status = OrderStatus::Shipped;
+        shipped.times = StatusTimes {
+            shipped_at: Some(t(3600)),
+            ..Default::default()
+        };
+        let merged = shipped.merged_with(&paid);
+        assert_eq!(merged.status, OrderStatus::Shipped);
+        assert_eq!(merged.times.paid_at, Some(t(60)));
+        assert_eq!(merged.times.shipped_at, Some(t(3600)));
+        // A stale report still adds a time the known order lacks.
+        let mut closed = created.clone();
+        closed.status = OrderStatus::Closed;
+        closed.times.closed_at = Some(t(7200));
+        let mut stale = created;
+        stale.times.paid_at = None;
+        stale.times.refunded_at = Some(t(9000));
+        let merged = stale.merged_with(&closed);
+        assert_eq!(merged.status, OrderStatus::Closed);
+        assert_eq!(merged.times.refunded_at, Some(t(9000)));
     }
 
     #[test]
