@@ -17,6 +17,7 @@
 //!   fingerprint; re-importing a file reports everything unchanged and writes nothing.
 //! - Formats live in `formats/`, one module each, and know nothing of the store.
 
+pub mod events;
 mod export;
 mod formats;
 mod load;

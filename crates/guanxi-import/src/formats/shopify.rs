@@ -42,7 +42,7 @@ pub(crate) struct Shopify {
     cols: Option<Columns<24>>,
 }
 
-fn status(financial: &str, fulfilled: bool, cancelled: bool) -> Result<OrderStatus, String> {
+pub(crate) fn status(financial: &str, fulfilled: bool, cancelled: bool) -> Result<OrderStatus, String> {
     if cancelled {
         return Ok(OrderStatus::Closed);
     }
