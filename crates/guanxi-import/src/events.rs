@@ -125,14 +125,22 @@ const TOPICS: [(&str, ShopifyTopic); 11] = [
 impl ShopifyTopic {
     /// The topic of an `X-Shopify-Topic` header; the error lists the topics taken.
     pub fn parse(s: &str) -> Result<ShopifyTopic, String> {
-        TOPICS.iter().find(|(name, _)| *name == s).map(|(_, t)| *t).ok_or_else(|| {
-            let names: Vec<&str> = TOPICS.iter().map(|(n, _)| *n).collect();
-            format!("expected one of {}, found {s:?}", names.join(", "))
-        })
+        TOPICS
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                let names: Vec<&str> = TOPICS.iter().map(|(n, _)| *n).collect();
+                format!("expected one of {}, found {s:?}", names.join(", "))
+            })
     }
 
     pub fn as_str(self) -> &'static str {
-        TOPICS.iter().find(|(_, t)| *t == self).map(|(n, _)| *n).unwrap_or("unknown")
+        TOPICS
+            .iter()
+            .find(|(_, t)| *t == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("unknown")
     }
 }
 
@@ -195,7 +203,10 @@ impl Refund {
                 .ok_or_else(|| {
                     format!(
                         "the refund names a line ({}) the order {} does not have",
-                        r.sku.as_deref().or(r.title.as_deref()).unwrap_or("without SKU or title"),
+                        r.sku
+                            .as_deref()
+                            .or(r.title.as_deref())
+                            .unwrap_or("without SKU or title"),
                         order.key.external_id
                     )
                 })?;
@@ -413,7 +424,10 @@ pub fn shopify(
 
 fn shopify_order(o: SOrder, evidence: &str, received_at: DateTime<Utc>) -> Result<ShopifyEvent, PayloadError> {
     if o.name.trim().is_empty() || o.name.len() > 128 {
-        return Err(PayloadError::at("name", "expected the order's name (#1001), 1 to 128 characters"));
+        return Err(PayloadError::at(
+            "name",
+            "expected the order's name (#1001), 1 to 128 characters",
+        ));
     }
     let financial = o.financial_status.as_deref().unwrap_or("pending");
     let fulfilled = o
@@ -478,8 +492,12 @@ fn shopify_order(o: SOrder, evidence: &str, received_at: DateTime<Utc>) -> Resul
     }
     let address = o.shipping_address.as_ref().or(o.billing_address.as_ref());
     let customer_id = buyer(
-        o.email.as_deref().or(o.customer.as_ref().and_then(|c| c.email.as_deref())),
-        o.phone.as_deref().or(o.customer.as_ref().and_then(|c| c.phone.as_deref())),
+        o.email
+            .as_deref()
+            .or(o.customer.as_ref().and_then(|c| c.email.as_deref())),
+        o.phone
+            .as_deref()
+            .or(o.customer.as_ref().and_then(|c| c.phone.as_deref())),
     );
     let customer_key = customer_id.map(|external_id| CustomerKey {
         source: shopify_source(),
@@ -499,7 +517,14 @@ fn shopify_order(o: SOrder, evidence: &str, received_at: DateTime<Utc>) -> Resul
         created_at: utc(o.created_at),
         times: StatusTimes {
             paid_at: status.is_paid().then_some(changed_at),
-            shipped_at: fulfilled.then(|| o.fulfillments.iter().filter_map(|f| f.created_at).map(utc).min().unwrap_or(changed_at)),
+            shipped_at: fulfilled.then(|| {
+                o.fulfillments
+                    .iter()
+                    .filter_map(|f| f.created_at)
+                    .map(utc)
+                    .min()
+                    .unwrap_or(changed_at)
+            }),
             closed_at: o.cancelled_at.map(utc),
             refunded_at,
             ..Default::default()
@@ -564,7 +589,10 @@ fn shopify_customer(
     out.first_seen_at = c.created_at.map(utc);
     out.tags = crate::formats::tags(c.tags.as_deref(), &[',']);
     let updated = c.updated_at.map_or(received_at, utc);
-    for (consent, channel) in [(c.email_marketing_consent, Channel::Email), (c.sms_marketing_consent, Channel::Sms)] {
+    for (consent, channel) in [
+        (c.email_marketing_consent, Channel::Email),
+        (c.sms_marketing_consent, Channel::Sms),
+    ] {
         let Some(consent) = consent else { continue };
         if let Some(state) = consent.state.as_deref().and_then(consent_state) {
             out.consents.push(Consent {
@@ -701,7 +729,10 @@ impl Event {
         let e: Event = read(body)?;
         for (path, id) in [("id", &e.id), ("order.id", &e.order.id)] {
             if id.trim().is_empty() || id.len() > MAX_ID {
-                return Err(PayloadError::at(path, format!("expected an id of 1 to {MAX_ID} characters")));
+                return Err(PayloadError::at(
+                    path,
+                    format!("expected an id of 1 to {MAX_ID} characters"),
+                ));
             }
         }
         if let Some(c) = &e.order.customer
@@ -826,8 +857,11 @@ mod tests {
 
     #[test]
     fn a_shopify_order_reads_as_its_export_would_key_it() {
-        let ShopifyEvent::Order { order, platform_id, buyer } =
-            shopify(ShopifyTopic::OrdersCreate, ORDER.as_bytes(), "test", at()).unwrap()
+        let ShopifyEvent::Order {
+            order,
+            platform_id,
+            buyer,
+        } = shopify(ShopifyTopic::OrdersCreate, ORDER.as_bytes(), "test", at()).unwrap()
         else {
             panic!("an order");
         };
@@ -836,7 +870,10 @@ mod tests {
         assert_eq!(order.status, OrderStatus::Created);
         assert_eq!(order.times.paid_at, None);
         let customer = order.customer.clone().unwrap();
-        assert_eq!(customer.external_id, "jon@example.com", "e-mail lower-cased, as the export's");
+        assert_eq!(
+            customer.external_id, "jon@example.com",
+            "e-mail lower-cased, as the export's"
+        );
         assert_eq!(order.lines.len(), 2);
         assert_eq!(order.lines[0].amount, Cents(19900 - 500));
         assert_eq!(order.lines[0].discount, Cents(500));
@@ -846,7 +883,11 @@ mod tests {
         assert_eq!(order.city.as_deref(), Some("Ottawa"));
         let buyer = buyer.unwrap();
         assert_eq!(buyer.name.as_deref(), Some("Jon Snow"));
-        assert_eq!(buyer.consents.len(), 1, "email subscribed; sms not_subscribed records nothing");
+        assert_eq!(
+            buyer.consents.len(),
+            1,
+            "email subscribed; sms not_subscribed records nothing"
+        );
         assert_eq!(buyer.consents[0].state, ConsentState::Granted);
     }
 
@@ -860,7 +901,11 @@ mod tests {
         assert!(e.message.contains("name"), "{e}");
         let deep = "[".repeat(10_000);
         assert!(shopify(ShopifyTopic::OrdersPaid, deep.as_bytes(), "test", at()).is_err());
-        assert!(ShopifyTopic::parse("orders/delete").unwrap_err().contains("orders/create"));
+        assert!(
+            ShopifyTopic::parse("orders/delete")
+                .unwrap_err()
+                .contains("orders/create")
+        );
     }
 
     #[test]

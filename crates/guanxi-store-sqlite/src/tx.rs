@@ -299,11 +299,18 @@ impl StoreTx for SqliteTx {
             let (conn, _) = self.parts()?;
             let n = conn
                 .prepare_cached(
-                    "INSERT INTO received_events (source, event_id, topic, received_at) VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT (source, event_id) DO NOTHING",
+                    "INSERT INTO received_events (source, event_id, topic, received_at, platform_order_id, order_id) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (source, event_id) DO NOTHING",
                 )
                 .map_err(db_err)?
-                .execute(params![e.source, e.event_id, e.topic, time(e.received_at)])
+                .execute(params![
+                    e.source,
+                    e.event_id,
+                    e.topic,
+                    time(e.received_at),
+                    e.order.as_ref().map(|o| &o.0),
+                    e.order.as_ref().map(|o| &o.1)
+                ])
                 .map_err(db_err)?;
             Ok(n == 1)
         })

@@ -188,6 +188,10 @@ pub struct ReceivedEvent {
     pub event_id: String,
     pub topic: String,
     pub received_at: DateTime<Utc>,
+    /// For an order's delivery: the platform's id of the order and the order's external
+    /// id (its key), so that a later delivery naming the order by the platform's id only
+    /// (a Shopify refund) finds it.
+    pub order: Option<(String, String)>,
 }
 
 /// One line of the audit trail.
@@ -346,6 +350,10 @@ pub trait Store: Outbox + Access + Send + Sync {
 
     /// The id of a customer by its key, also through merged identities.
     async fn customer_id(&self, key: &CustomerKey) -> Result<Option<i64>>;
+
+    /// The external id of the order a platform knows by `platform_order_id`, from the
+    /// deliveries received from `source` (see [`ReceivedEvent::order`]).
+    async fn order_of_platform_id(&self, source: &str, platform_order_id: &str) -> Result<Option<String>>;
 }
 
 /// A write transaction. Dropping it without [`StoreTx::commit`] rolls it back.

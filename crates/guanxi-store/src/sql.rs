@@ -1279,6 +1279,16 @@ macro_rules! sql_store {
                 let row = b.build().fetch_optional(&self.pool).await.map_err(db_err)?;
                 row.map(|r| get(&r, "id")).transpose()
             }
+
+            async fn order_of_platform_id(&self, source: &str, platform_order_id: &str) -> $crate::Result<Option<String>> {
+                let mut b = Builder::new("SELECT order_id FROM received_events WHERE source = ");
+                b.push_bind(source.to_string())
+                    .push(" AND platform_order_id = ")
+                    .push_bind(platform_order_id.to_string())
+                    .push(" AND order_id IS NOT NULL LIMIT 1");
+                let row = b.build().fetch_optional(&self.pool).await.map_err(db_err)?;
+                row.map(|r| get(&r, "order_id")).transpose()
+            }
         }
 
 

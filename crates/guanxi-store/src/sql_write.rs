@@ -644,13 +644,15 @@ macro_rules! sql_store_tx {
 
             async fn record_event(&mut self, e: &$crate::ReceivedEvent) -> $crate::Result<bool> {
                 let done = sqlx::query(
-                    "INSERT INTO received_events (source, event_id, topic, received_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (source, event_id) DO NOTHING",
+                    "INSERT INTO received_events (source, event_id, topic, received_at, platform_order_id, order_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (source, event_id) DO NOTHING",
                 )
                 .bind(&e.source)
                 .bind(&e.event_id)
                 .bind(&e.topic)
                 .bind(e.received_at)
+                .bind(e.order.as_ref().map(|o| o.0.clone()))
+                .bind(e.order.as_ref().map(|o| o.1.clone()))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(db_err)?;

@@ -129,6 +129,7 @@ pub async fn a_delivery_is_applied_once(store: &dyn Store) {
         event_id: id.into(),
         topic: "orders/create".into(),
         received_at: at(0),
+        order: Some(("8209".into(), format!("#{id}"))),
     };
     let mut tx = store.begin().await.unwrap();
     assert!(tx.record_event(&event("e1")).await.unwrap());
@@ -151,6 +152,13 @@ pub async fn a_delivery_is_applied_once(store: &dyn Store) {
     other.source = "erp".into();
     assert!(tx.record_event(&other).await.unwrap());
     tx.commit().await.unwrap();
+    // The platform's id of an order finds its key, per source.
+    assert_eq!(
+        store.order_of_platform_id("shopify", "8209").await.unwrap().as_deref(),
+        Some("#e1")
+    );
+    assert_eq!(store.order_of_platform_id("shopify", "1").await.unwrap(), None);
+    assert_eq!(store.order_of_platform_id("other", "8209").await.unwrap(), None);
 }
 
 pub async fn rollback_leaves_the_store_as_it_was(store: &dyn Store) {
