@@ -4,6 +4,7 @@
 //! the CLI exits.
 
 use guanxi_analytics::AnalyticsError;
+use guanxi_import::ImportError;
 use guanxi_lake::LakeError;
 use guanxi_store::StoreError;
 
@@ -30,6 +31,8 @@ pub enum AppError {
     Lake(#[from] LakeError),
     #[error(transparent)]
     Analytics(#[from] AnalyticsError),
+    #[error(transparent)]
+    Import(#[from] guanxi_import::ImportError),
 }
 
 /// What sort of failure an error is, for the one table of answers.
@@ -87,6 +90,11 @@ impl AppError {
             },
             // A store's refusal is about the request (a name taken, a merged customer).
             AppError::Store(StoreError::Refused(_)) => Kind::BadInput,
+            AppError::Import(ImportError::Invalid { .. } | ImportError::Usage(_) | ImportError::Rejects { .. }) => {
+                Kind::BadInput
+            }
+            AppError::Import(ImportError::Store(StoreError::Refused(_))) => Kind::BadInput,
+            AppError::Import(_) => Kind::Internal,
             AppError::Details(_) | AppError::Store(_) | AppError::Lake(_) | AppError::Analytics(_) => Kind::Internal,
         }
     }
@@ -98,6 +106,7 @@ impl AppError {
             AppError::Store(e) => e.code(),
             AppError::Lake(e) => e.code(),
             AppError::Analytics(e) => e.code(),
+            AppError::Import(e) => e.code(),
         }
     }
 

@@ -5,12 +5,17 @@
 //! code.
 //!
 //! Here so far: the profile build ([`profiles`]), staff and their sessions
-//! ([`access`]), turning programs on and off ([`programs`]), saving segments ([`segments`]). The rest of the use cases still
+//! ([`access`]), turning programs on and off ([`programs`]), saving segments
+//! ([`segments`]), a customer's 360 ([`customers`]), live events from shops
+//! ([`events`]), a person's data exported or erased ([`privacy`]). The rest of the use cases still
 //! live where they were first written (the binary's commands, the web's pages) and move
 //! one at a time.
 
 pub mod access;
+pub mod customers;
 pub mod error;
+pub mod events;
+pub mod privacy;
 pub mod profiles;
 pub mod programs;
 pub mod segments;

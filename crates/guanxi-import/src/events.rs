@@ -149,16 +149,16 @@ impl ShopifyTopic {
 pub enum ShopifyEvent {
     /// The order as it now is, with Shopify's id of it and the buyer it names.
     Order {
-        order: Order,
+        order: Box<Order>,
         platform_id: String,
-        buyer: Option<Customer>,
+        buyer: Option<Box<Customer>>,
     },
     /// A refund of the order Shopify knows by `platform_order_id`.
     Refund {
         platform_order_id: String,
         refund: Refund,
     },
-    Customer(Customer),
+    Customer(Box<Customer>),
     /// A customer asks for their data (`customers/data_request`) or for its erasure
     /// (`customers/redact`); `None` when the payload names no usable e-mail or phone.
     Privacy {
@@ -397,7 +397,7 @@ pub fn shopify(
             let c: SCustomer = read(body)?;
             let customer = shopify_customer(c, None, evidence, received_at)
                 .ok_or_else(|| PayloadError::at("email", "an e-mail or a phone is needed to know the customer"))?;
-            Ok(ShopifyEvent::Customer(customer))
+            Ok(ShopifyEvent::Customer(Box::new(customer)))
         }
         T::CustomersDataRequest | T::CustomersRedact => {
             let p: SPrivacy = read(body)?;
@@ -504,7 +504,7 @@ fn shopify_order(o: SOrder, evidence: &str, received_at: DateTime<Utc>) -> Resul
         external_id,
     });
     let buyer = match (o.customer, &customer_key) {
-        (Some(c), Some(key)) => shopify_customer(c, Some(key.clone()), evidence, received_at),
+        (Some(c), Some(key)) => shopify_customer(c, Some(key.clone()), evidence, received_at).map(Box::new),
         _ => None,
     };
     let order = Order {
@@ -538,7 +538,7 @@ fn shopify_order(o: SOrder, evidence: &str, received_at: DateTime<Utc>) -> Resul
         lines,
     };
     Ok(ShopifyEvent::Order {
-        order,
+        order: Box::new(order),
         platform_id: o.id.0,
         buyer,
     })

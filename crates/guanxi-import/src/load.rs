@@ -164,6 +164,36 @@ impl Loader {
         lake: &Lake,
         s: &mut Summary,
     ) -> Result<(), ImportError> {
+        self.tx.record_import(record).await?;
+        self.publish(lake).await?;
+        let counts = store.counts().await?;
+        s.customers_total = counts.customers;
+        s.orders_total = counts.orders;
+        s.order_lines_total = counts.order_lines;
+        Ok(())
+    }
+
+    /// Records a delivery of a live event in this unit of work; `false` when it was
+    /// received before (the caller then aborts: nothing is applied twice).
+    pub async fn received(&mut self, event: &guanxi_store::ReceivedEvent) -> Result<bool, ImportError> {
+        Ok(self.tx.record_event(event).await?)
+    }
+
+    /// Erases a customer's personal data in this unit of work (see
+    /// [`guanxi_store::StoreTx::erase_customer`]); its orders are rewritten by the caller
+    /// through [`Loader::orders`], so that the lake gets them too.
+    pub async fn erase_customer(&mut self, id: i64, anonymous_id: &str) -> Result<(), ImportError> {
+        Ok(self.tx.erase_customer(id, anonymous_id).await?)
+    }
+
+    /// Commits a live event's unit of work (recorded with [`Loader::received`]).
+    pub async fn commit_event(self, lake: &Lake) -> Result<(), ImportError> {
+        self.publish(lake).await
+    }
+
+    /// Commits the store, then publishes the lake files (see the lake's crate docs for
+    /// why in this order); a fragmented lake is compacted.
+    async fn publish(self, lake: &Lake) -> Result<(), ImportError> {
         let staged = match self.appender.finish() {
             Ok(staged) => staged,
             Err(e) => {
@@ -171,21 +201,12 @@ impl Loader {
                 return Err(e.into());
             }
         };
-        let committed = async {
-            self.tx.record_import(record).await?;
-            self.tx.commit().await
-        }
-        .await;
-        if let Err(e) = committed {
+        if let Err(e) = self.tx.commit().await {
             let _ = staged.discard();
             return Err(e.into());
         }
         staged.publish(lake)?;
         lake.compact_if_fragmented()?;
-        let counts = store.counts().await?;
-        s.customers_total = counts.customers;
-        s.orders_total = counts.orders;
-        s.order_lines_total = counts.order_lines;
         Ok(())
     }
 

@@ -97,6 +97,57 @@ impl Lake {
     }
 }
 
+impl Lake {
+    /// Removes the details of `customer_ids` from every kept build's file (a privacy
+    /// erasure): each file that holds one is rewritten without them and replaces the old
+    /// one atomically. Returns how many details were removed.
+    pub fn erase_profile_details(&self, customer_ids: &[i64]) -> Result<usize> {
+        let dir = self.profiles_dir();
+        if !dir.exists() {
+            return Ok(0);
+        }
+        let mut removed = 0;
+        let files: Vec<PathBuf> = fs::read_dir(&dir)
+            .map_err(io(&dir))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("build-"))
+            })
+            .collect();
+        for path in files {
+            let file = File::open(&path).map_err(io(&path))?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(pq(&path))?
+                .build()
+                .map_err(pq(&path))?;
+            let mut writer = self.details_writer()?;
+            let mut here = 0;
+            for batch in reader {
+                let batch = batch?;
+                let ids = batch.column(0).as_primitive::<Int64Type>();
+                let details = batch.column(1).as_string::<i32>();
+                for i in 0..batch.num_rows() {
+                    if customer_ids.contains(&ids.value(i)) {
+                        here += 1;
+                    } else {
+                        writer.push(ids.value(i), details.value(i))?;
+                    }
+                }
+            }
+            let staged = writer.finish()?;
+            if here == 0 {
+                staged.discard()?;
+                continue;
+            }
+            fs::rename(&staged.path, &path).map_err(io(&staged.path))?;
+            removed += here;
+        }
+        Ok(removed)
+    }
+}
+
 /// Writes one build's details; rows must come in increasing customer id order.
 pub struct DetailsWriter {
     path: PathBuf,
@@ -192,6 +243,28 @@ fn remove(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn erased_details_are_gone_from_every_build_and_the_others_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path());
+        for build in [1, 2] {
+            let mut w = lake.details_writer().unwrap();
+            for id in 1..=10_000 {
+                w.push(id, &format!("{{\"build\": {build}, \"id\": {id}}}")).unwrap();
+            }
+            w.finish().unwrap().publish(&lake, build).unwrap();
+        }
+        assert_eq!(lake.erase_profile_details(&[7, 9_999]).unwrap(), 4);
+        for build in [1, 2] {
+            assert_eq!(lake.profile_detail(build, 7).unwrap(), None);
+            assert_eq!(lake.profile_detail(build, 9_999).unwrap(), None);
+            assert!(lake.profile_detail(build, 8).unwrap().unwrap().contains("\"id\": 8"));
+        }
+        assert_eq!(lake.erase_profile_details(&[7]).unwrap(), 0);
+        let left: Vec<_> = fs::read_dir(lake.profiles_dir()).unwrap().collect();
+        assert_eq!(left.len(), 2, "no staging file left behind");
+    }
 
     #[test]
     fn details_are_found_by_customer_and_only_published_builds_count() {

@@ -316,6 +316,24 @@ impl StoreTx for SqliteTx {
         })
     }
 
+    async fn erase_customer(&mut self, id: i64, anonymous_id: &str) -> Result<()> {
+        blocking(|| {
+            let (conn, ids) = self.parts()?;
+            // The ids met in this transaction may name the customer by its old key.
+            ids.retain(|_, v| *v != id);
+            for statement in guanxi_store::ERASE_CUSTOMER {
+                if statement.contains("{1}") {
+                    let sql = statement.replace("{1}", "?1").replace("{2}", "?2");
+                    conn.execute(&sql, params![anonymous_id, id]).map_err(db_err)?;
+                } else {
+                    conn.execute(&statement.replace("{2}", "?1"), params![id])
+                        .map_err(db_err)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     async fn commit(self: Box<Self>) -> Result<()> {
         (*self).commit()
     }

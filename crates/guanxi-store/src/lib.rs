@@ -179,6 +179,21 @@ pub struct ImportRecord {
     pub summary: String,
 }
 
+/// The statements of [`StoreTx::erase_customer`]: `{1}` stands for the anonymous id and
+/// `{2}` for the customer id, each driver writing its own placeholders (a statement
+/// without `{1}` is given the customer id alone).
+pub const ERASE_CUSTOMER: [&str; 6] = [
+    "UPDATE customers SET external_id = {1}, name = NULL, gender = NULL, birthday = NULL, city = NULL, \
+     phone = NULL, mobile_raw = NULL, mobile = NULL, email_raw = NULL, email = NULL, qq = NULL, wechat = NULL, \
+     credit_level = NULL, source_channel = NULL, preferred_style = NULL, preferred_brand = NULL, content_hash = 0 \
+     WHERE id = {2}",
+    "DELETE FROM customer_identities WHERE customer_id = {2}",
+    "DELETE FROM customer_tags WHERE customer_id = {2}",
+    "DELETE FROM customer_consents WHERE customer_id = {2}",
+    "UPDATE service_records SET note = NULL WHERE customer_id = {2}",
+    "UPDATE reviews SET text = NULL WHERE customer_id = {2}",
+];
+
 /// One delivery of an event from a shop (a webhook, a middleware's event).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReceivedEvent {
@@ -381,6 +396,13 @@ pub trait StoreTx: Send {
     /// Records a delivery of an event from a shop; `false` when this delivery (its source
     /// and id) was recorded before, in which case the caller applies nothing.
     async fn record_event(&mut self, event: &ReceivedEvent) -> Result<bool>;
+
+    /// Erases customer `id`'s personal data (a privacy erasure): the record keeps its id,
+    /// and with it its orders' money for the books, but its key becomes `anonymous_id`,
+    /// its name, contacts, birthday, city and the like are emptied, its tags, consents and
+    /// other identities go, and its service notes and review texts are emptied. Its
+    /// orders are the caller's to rewrite (their city, in the store and the lake).
+    async fn erase_customer(&mut self, id: i64, anonymous_id: &str) -> Result<()>;
 
     async fn commit(self: Box<Self>) -> Result<()>;
 

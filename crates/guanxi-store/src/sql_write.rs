@@ -659,6 +659,18 @@ macro_rules! sql_store_tx {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn erase_customer(&mut self, id: i64, anonymous_id: &str) -> $crate::Result<()> {
+                for statement in $crate::ERASE_CUSTOMER {
+                    let q = if statement.contains("{1}") {
+                        sqlx::query(&statement.replace("{1}", "$1").replace("{2}", "$2")).bind(anonymous_id)
+                    } else {
+                        sqlx::query(&statement.replace("{2}", "$1"))
+                    };
+                    q.bind(id).execute(&mut *self.tx).await.map_err(db_err)?;
+                }
+                Ok(())
+            }
+
             async fn commit(self: Box<Self>) -> $crate::Result<()> {
                 self.tx.commit().await.map_err(db_err)
             }

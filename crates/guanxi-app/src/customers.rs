@@ -1,0 +1,58 @@
+//! One customer, whole: the record (contacts, consents, tags), the current profile with
+//! its explanations, how their classes changed, their orders, service records, reviews and
+//! messages, and their open tasks — what the customer 360 page, the API and a privacy
+//! export show.
+
+use guanxi_domain::Customer;
+use guanxi_store::{History, Task, Transition};
+use serde::Serialize;
+
+use crate::{AppError, Shop};
+
+/// A customer 360.
+#[derive(Debug, Clone, Serialize)]
+pub struct View {
+    pub id: i64,
+    pub customer: Customer,
+    /// The current build's profile of the customer with its explanations (as the build
+    /// wrote it); `None` before a build, or for a customer who never bought.
+    pub profile: Option<serde_json::Value>,
+    pub transitions: Vec<Transition>,
+    pub history: History,
+    pub open_tasks: Vec<Task>,
+}
+
+/// How many of each kind of record a view lists (the newest first).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub history: u32,
+    pub tasks: u32,
+}
+
+/// The customer 360 of `id`; `None` when no customer has this id.
+pub async fn view(shop: Shop<'_>, id: i64, limits: Limits) -> Result<Option<View>, AppError> {
+    let Some(customer) = shop.store.customer_by_id(id).await? else {
+        return Ok(None);
+    };
+    let profile = match shop.store.latest_build().await? {
+        Some(build) => shop
+            .lake
+            .profile_detail(build.id, id)?
+            .map(|d| serde_json::from_str(&d).map_err(|e| AppError::Details(e.to_string())))
+            .transpose()?,
+        None => None,
+    };
+    let (transitions, history, open_tasks) = tokio::try_join!(
+        shop.store.customer_transitions(id),
+        shop.store.customer_history(id, limits.history),
+        shop.store.tasks(false, Some(id), limits.tasks)
+    )?;
+    Ok(Some(View {
+        id,
+        customer,
+        profile,
+        transitions,
+        history,
+        open_tasks,
+    }))
+}
