@@ -3,7 +3,7 @@
 //! messages, and their open tasks — what the customer 360 page, the API and a privacy
 //! export show.
 
-use guanxi_domain::Customer;
+use guanxi_domain::{Customer, masked};
 use guanxi_store::{History, Task, Transition};
 use serde::Serialize;
 
@@ -20,6 +20,39 @@ pub struct View {
     pub transitions: Vec<Transition>,
     pub history: History,
     pub open_tasks: Vec<Task>,
+}
+
+impl View {
+    /// The view with every contact masked (138****8000, j***@example.com; WeChat, QQ
+    /// and landline to their last characters), as staff see it unless they reveal one
+    /// with a reason.
+    pub fn masked(mut self) -> View {
+        let c = &mut self.customer;
+        if let Some(m) = &mut c.mobile {
+            m.raw = masked(&m.raw);
+            m.normalised = None;
+        }
+        if let Some(e) = &mut c.email {
+            e.raw = masked(&e.raw);
+            e.normalised = None;
+        }
+        for text in [&mut c.phone, &mut c.qq, &mut c.wechat].into_iter().flatten() {
+            *text = masked(text);
+        }
+        c.key.external_id = shown_id(&c.key.external_id);
+        self
+    }
+}
+
+/// A customer's external id as staff see it: a Shopify buyer's id is their e-mail (or
+/// mobile), as its export names them, and is masked like one; a platform's opaque id is
+/// shown as it is.
+pub fn shown_id(external_id: &str) -> String {
+    if external_id.contains('@') || guanxi_domain::Mobile::parse(external_id).is_ok() {
+        masked(external_id)
+    } else {
+        external_id.to_string()
+    }
 }
 
 /// How many of each kind of record a view lists (the newest first).

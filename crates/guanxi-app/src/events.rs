@@ -38,6 +38,14 @@ impl<'a> Verified<'a> {
     }
 }
 
+/// The `X-Shopify-Hmac-Sha256` Shopify would send with `body` (to test a shop's set-up,
+/// and the tests').
+pub fn shopify_signature(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(body);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
 /// What a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]

@@ -73,6 +73,9 @@ pub struct Engine {
     /// The latest build's profile columns, for segment members (shared with the web's
     /// live counts when both run in one process).
     pub columns: std::sync::Arc<guanxi_store::HeldColumns>,
+    /// Notified when something happened that may make a message due now (a live order
+    /// event): the engine runs a pass at once instead of at the next interval.
+    pub wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// What a run of the engine did.
@@ -165,7 +168,14 @@ impl Engine {
                 Ok(worked) if worked.claimed > 0 => {
                     tracing::debug!(?worked, "batch");
                 }
-                Ok(_) => tokio::time::sleep(StdDuration::from_secs(1)).await,
+                Ok(_) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(StdDuration::from_secs(1)) => {}
+                        // An event came in: plan now (what it made due is queued within
+                        // the pass, and sent by the batch right after it).
+                        _ = self.wake.notified() => last_pass = None,
+                    }
+                }
                 Err(e) => {
                     tracing::error!(code = e.code(), "worker batch: {e}");
                     tokio::time::sleep(StdDuration::from_secs(5)).await;

@@ -179,6 +179,7 @@ async fn the_supervisor_restarts_an_engine_that_panicked_and_records_why() {
         worker,
         every: std::time::Duration::from_secs(60),
         columns: Default::default(),
+        wake: Default::default(),
     };
     let supervised = tokio::spawn(guanxi_engage::supervise(engine));
 

@@ -5,7 +5,7 @@
 //! table of answers. So far: who is calling, live segment counts, the programs.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -150,14 +150,154 @@ pub async fn programs(State(s): State<AppState>) -> Result<Response, WebError> {
     Ok(Json(items).into_response())
 }
 
+/// A customer's id in the path; anything else is a JSON 400 like every other error.
+fn customer_id(p: Result<Path<i64>, axum::extract::rejection::PathRejection>) -> Result<i64, Response> {
+    p.map(|Path(id)| id).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "bad_path",
+            format!("id: expected a customer's number: {}", e.body_text()),
+        )
+    })
+}
+
+fn shop(s: &AppState) -> guanxi_app::Shop<'_> {
+    guanxi_app::Shop {
+        store: s.store.as_ref(),
+        lake: &s.lake,
+        tz: s.tz,
+    }
+}
+
+fn no_customer(id: i64) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "customer_unknown",
+        format!("id: no customer #{id}"),
+    )
+}
+
+/// A customer 360, contacts masked (reveal one on the page, with a reason).
+#[derive(Serialize, ToSchema)]
+pub struct Customer360 {
+    id: i64,
+    /// The record: key, name, contacts (masked), consents, tags.
+    #[schema(value_type = Object)]
+    customer: guanxi_domain::Customer,
+    /// The current build's profile with its explanations; null before a build.
+    #[schema(value_type = Option<Object>)]
+    profile: Option<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    transitions: Vec<guanxi_store::Transition>,
+    /// Orders, service records, reviews and messages, the newest first.
+    #[schema(value_type = Object)]
+    history: guanxi_store::History,
+    #[schema(value_type = Vec<Object>)]
+    open_tasks: Vec<guanxi_store::Task>,
+}
+
+/// One customer, whole (the 100 newest of each kind of record), contacts masked.
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers",
+    params(("id" = i64, Path, description = "the customer's number")),
+    responses((status = 200, body = Customer360), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn customer(
+    State(s): State<AppState>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+) -> Result<Response, WebError> {
+    let id = match customer_id(id) {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let limits = guanxi_app::customers::Limits {
+        history: 100,
+        tasks: 100,
+    };
+    let Some(v) = guanxi_app::customers::view(shop(&s), id, limits).await? else {
+        return Ok(no_customer(id));
+    };
+    let v = v.masked();
+    Ok(Json(Customer360 {
+        id: v.id,
+        customer: v.customer,
+        profile: v.profile,
+        transitions: v.transitions,
+        history: v.history,
+        open_tasks: v.open_tasks,
+    })
+    .into_response())
+}
+
+fn actor() -> guanxi_app::access::Actor {
+    crate::auth::viewer().map_or_else(guanxi_app::access::Actor::cli, |v| v.actor())
+}
+
+/// Everything the shop holds about a person (the customer and the identities merged
+/// into them), unmasked, for their data request (PIPL art. 45, GDPR art. 15); audited.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/privacy-export", tag = "privacy",
+    params(("id" = i64, Path, description = "the customer's number")),
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn privacy_export(
+    State(s): State<AppState>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+) -> Result<Response, WebError> {
+    let id = match customer_id(id) {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let data = guanxi_app::privacy::export(shop(&s), id, &actor(), Utc::now()).await?;
+    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(data)).into_response())
+}
+
+/// What an erasure did.
+#[derive(Serialize, ToSchema)]
+pub struct ErasedBody {
+    customers: usize,
+    orders: usize,
+    profile_details: usize,
+}
+
+/// Erases a person's personal data (PIPL art. 47, GDPR art. 17), keeping their orders'
+/// money for the books; audited. Cannot be undone.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/erase", tag = "privacy",
+    params(("id" = i64, Path, description = "the customer's number")),
+    responses((status = 200, body = ErasedBody), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn privacy_erase(
+    State(s): State<AppState>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+) -> Result<Response, WebError> {
+    let id = match customer_id(id) {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let e = guanxi_app::privacy::erase(shop(&s), id, &actor()).await?;
+    Ok(Json(ErasedBody {
+        customers: e.customers,
+        orders: e.orders,
+        profile_details: e.profile_details,
+    })
+    .into_response())
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "guanxi",
         description = "guanxi's REST API: call with `Authorization: Bearer gx_…` (guanxi token create)."
     ),
-    paths(me, segment_count, programs),
-    components(schemas(ApiError, Me, Count, ProgramItem))
+    paths(
+        me,
+        segment_count,
+        programs,
+        customer,
+        privacy_export,
+        privacy_erase,
+        crate::events::shopify,
+        crate::events::event
+    ),
+    components(schemas(ApiError, Me, Count, ProgramItem, Customer360, ErasedBody))
 )]
 pub struct ApiDoc;
 

@@ -155,6 +155,9 @@ fn public(path: &str) -> bool {
         || path.starts_with("/r/")
         || path.starts_with("/u/")
         || path.starts_with("/hooks/")
+        // Signed by the shop's secret, checked by the handler.
+        || path == "/api/v1/webhooks/shopify"
+        || path == "/api/v1/events"
 }
 
 /// What a route does, as far as roles are concerned (`None`: any signed-in user).
@@ -166,6 +169,10 @@ pub fn capability(path: &str) -> Option<Capability> {
         "/programs" | "/programs/enable" | "/programs/disable" | "/api/v1/programs" => Capability::Programs,
         "/tasks" | "/tasks/done" => Capability::Tasks,
         "/audit" => Capability::Administer,
+        p if p.starts_with("/api/v1/customers/") && (p.ends_with("/privacy-export") || p.ends_with("/erase")) => {
+            Capability::Administer
+        }
+        p if p.starts_with("/api/v1/customers/") => Capability::ReadCustomer,
         p if p.starts_with("/customers/") && p.ends_with("/reveal") => Capability::RevealContact,
         p if p.starts_with("/customers/") => Capability::ReadCustomer,
         _ => return None,

@@ -4,6 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use guanxi_app::customers::shown_id;
 use guanxi_domain::masked;
 use maud::html;
 use serde::Deserialize;
@@ -35,35 +36,39 @@ pub async fn show(
 ) -> Result<Response, WebError> {
     let lang = lang_of(p.lang.as_deref(), &headers);
     let here = uri.to_string();
-    let Some(c) = s.store.customer_by_id(id).await? else {
+    let shop = guanxi_app::Shop {
+        store: s.store.as_ref(),
+        lake: &s.lake,
+        tz: s.tz,
+    };
+    let limits = guanxi_app::customers::Limits {
+        history: HISTORY,
+        tasks: TASKS,
+    };
+    let Some(view) = guanxi_app::customers::view(shop, id, limits).await? else {
         let title = lang.t("not-found");
         let page = frame(lang, Page::Customers, &here, &title, html! { p { (title) } });
         return Ok((StatusCode::NOT_FOUND, html(page)).into_response());
     };
-    let profile: Option<Value> = match s.store.latest_build().await? {
-        Some(build) => s
-            .lake
-            .profile_detail(build.id, id)
-            .map_err(|e| WebError::Lake(e.to_string()))?
-            .and_then(|d| serde_json::from_str(&d).ok()),
-        None => None,
-    };
-    let (transitions, history, tasks) = tokio::try_join!(
-        s.store.customer_transitions(id),
-        s.store.customer_history(id, HISTORY),
-        s.store.tasks(false, Some(id), TASKS)
-    )?;
+    let guanxi_app::customers::View {
+        customer: c,
+        profile,
+        transitions,
+        history,
+        open_tasks: tasks,
+        ..
+    } = view;
     let title = c
         .name
         .clone()
-        .unwrap_or_else(|| format!("{}:{}", c.key.source, c.key.external_id));
+        .unwrap_or_else(|| format!("{}:{}", c.key.source, shown_id(&c.key.external_id)));
     let money = |v: &Value| yuan(v.as_i64().unwrap_or_default());
     let day = |t: &chrono::DateTime<chrono::Utc>| t.with_timezone(&s.tz.0).format("%Y-%m-%d %H:%M").to_string();
     let stars = |r: Option<i64>| r.map_or("–".to_string(), |r| r.to_string());
     let may_reveal =
         crate::auth::viewer().is_some_and(|v| v.user.role.may(guanxi_domain::access::Capability::RevealContact));
     let body = html! {
-        p { (c.key.source) ":" (c.key.external_id) " · #" (id) }
+        p { (c.key.source) ":" (shown_id(&c.key.external_id)) " · #" (id) }
         section aria-labelledby="contacts" {
             h2 #contacts { (lang.t("section-contacts")) }
             dl {

@@ -174,7 +174,7 @@ pub async fn show(
                         tr {
                             td { (m.id) }
                             td { a href=(format!("/customers/{}?lang={}", m.id, lang.code())) { (m.name.as_deref().unwrap_or("–")) } }
-                            td { (m.source) ":" (m.external_id) }
+                            td { (m.source) ":" (guanxi_app::customers::shown_id(&m.external_id)) }
                         }
                     }
                 }

@@ -13,6 +13,7 @@ pub mod counts;
 mod customer;
 mod customers;
 mod dashboard;
+pub mod events;
 mod format;
 mod i18n;
 mod layout;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub counts: Arc<guanxi_store::HeldColumns>,
     /// Requests per client address and per API token.
     pub limits: Arc<auth::Limits>,
+    /// Live events' secrets, and the scheduler to wake.
+    pub live: events::Live,
 }
 
 /// The application's routes.
@@ -92,6 +95,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/segments/count", get(api::segment_count))
         .route("/api/v1/programs", get(api::programs))
+        .route("/api/v1/customers/{id}", get(api::customer))
+        .route("/api/v1/customers/{id}/privacy-export", get(api::privacy_export))
+        .route("/api/v1/customers/{id}/erase", axum::routing::post(api::privacy_erase))
+        .route(
+            "/api/v1/webhooks/shopify",
+            axum::routing::post(events::shopify).layer(axum::extract::DefaultBodyLimit::max(events::MAX_EVENT_BODY)),
+        )
+        .route(
+            "/api/v1/events",
+            axum::routing::post(events::event).layer(axum::extract::DefaultBodyLimit::max(events::MAX_EVENT_BODY)),
+        )
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", axum::routing::post(auth::logout))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))

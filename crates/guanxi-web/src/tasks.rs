@@ -66,7 +66,7 @@ pub async fn show(
                                 a href={ "/customers/" (t.customer_id) "?lang=" (code) } {
                                     (t.customer_name.as_deref().unwrap_or("–"))
                                 }
-                                " (" (t.customer_external_id) ")"
+                                " (" (guanxi_app::customers::shown_id(&t.customer_external_id)) ")"
                             }
                             td { (t.task) }
                             td { (t.program) " · " (t.step) }

@@ -64,6 +64,7 @@ async fn empty_shop() -> (tempfile::TempDir, Arc<SqliteStore>, AppState) {
         responses: None,
         counts: Default::default(),
         limits: Default::default(),
+        live: Default::default(),
     };
     (dir, store, state)
 }
@@ -417,7 +418,11 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
     };
     let ann = state.store.customer(&key).await.unwrap().unwrap().0;
     let customer = format!("/customers/{ann}");
-    let routes: [(&str, Capability); 10] = [
+    let api_customer = format!("/api/v1/customers/{ann}");
+    let privacy_export = format!("/api/v1/customers/{ann}/privacy-export");
+    let routes: [(&str, Capability); 12] = [
+        (&api_customer, Capability::ReadCustomer),
+        (&privacy_export, Capability::Administer),
         ("/", Capability::ReadReports),
         ("/reports?report=classes", Capability::ReadReports),
         ("/reports.csv?report=classes", Capability::ReadReports),
@@ -860,5 +865,159 @@ async fn the_rest_api_answers_tokens_and_describes_itself() {
     assert_eq!(
         (status, anonymous["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+}
+
+/// A signed Shopify webhook: applied once (a retry is a 200 that changes nothing), the
+/// scheduler woken; a wrong or missing signature is 401, audited; without a configured
+/// secret the endpoint is 404. The buyer it brings is masked for an agent everywhere,
+/// their key (their e-mail, as Shopify's export names them) too.
+#[tokio::test]
+async fn shopify_webhooks_are_verified_applied_once_and_wake_the_scheduler() {
+    let (_dir, _store, mut state) = empty_shop().await;
+    let secret = b"shpss_secret".to_vec();
+    let body = include_str!("../../guanxi-import/tests/data/shopify-webhooks/orders-create.json");
+    let send = |state: AppState, signature: String, id: &'static str| async move {
+        let req = Request::post("/api/v1/webhooks/shopify")
+            .header("content-type", "application/json")
+            .header("x-shopify-topic", "orders/create")
+            .header("x-shopify-event-id", id)
+            .header("x-shopify-hmac-sha256", signature)
+            .body(Body::from(body))
+            .unwrap();
+        let res = guanxi_web::router(state).oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    };
+    let good = guanxi_app::events::shopify_signature(&secret, body.as_bytes());
+    let (status, text) = send(state.clone(), good.clone(), "ev-1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no secret configured: {text}");
+    state.live.shopify_secret = Some(secret.clone());
+    let wake = state.live.wake.clone();
+    let (status, text) = send(state.clone(), good.clone(), "ev-1").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(
+        text.contains(r#""outcome":"applied""#) && text.contains("#9999"),
+        "{text}"
+    );
+    // The engine was told: its next wait ends at once.
+    tokio::time::timeout(std::time::Duration::from_millis(100), wake.notified())
+        .await
+        .expect("the scheduler was woken");
+    let (status, text) = send(state.clone(), good.clone(), "ev-1").await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, r#"{"outcome":"repeated"}"#));
+    let before = state.store.counts().await.unwrap();
+    let wrong = guanxi_app::events::shopify_signature(b"another secret", body.as_bytes());
+    for signature in [wrong, String::new(), "%%%".into()] {
+        let (status, text) = send(state.clone(), signature, "ev-2").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{text}");
+        assert!(text.contains(r#""code":"bad_signature""#), "{text}");
+    }
+    assert_eq!(state.store.counts().await.unwrap(), before, "nothing applied");
+    let log = guanxi_app::access::audit_log(state.store.as_ref(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(log.iter().filter(|a| a.action == "event.refused").count(), 3);
+    // An agent meets the buyer masked on every page and endpoint they may reach.
+    let key = guanxi_app::events::customer_key("jon@example.com");
+    let id = state.store.customer(&key).await.unwrap().unwrap().0;
+    let (cookie, _) = signed_in(&state, Role::Agent).await;
+    for route in [
+        format!("/customers/{id}"),
+        format!("/api/v1/customers/{id}"),
+        "/tasks".into(),
+    ] {
+        let (status, page) = get_as(state.clone(), &route, "en", Some(&cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{route}");
+        assert!(!page.contains("jon@example.com"), "{route}: {page}");
+    }
+    let (_, page) = get_as(state.clone(), &format!("/api/v1/customers/{id}"), "en", Some(&cookie)).await;
+    assert!(page.contains("j***@example.com"), "{page}");
+}
+
+/// Privacy through the API: an admin exports a person (unmasked, audited) and erases
+/// them; an agent may do neither; a bad id is a JSON 400.
+#[tokio::test]
+async fn admins_export_and_erase_a_person_through_the_api() {
+    let (_dir, _store, state) = empty_shop().await;
+    two_profiled(&state).await;
+    let key = guanxi_domain::CustomerKey {
+        source: guanxi_domain::Source::parse("t").unwrap(),
+        external_id: "ann".into(),
+    };
+    let ann = state.store.customer(&key).await.unwrap().unwrap().0;
+    let (agent, agent_csrf) = signed_in(&state, Role::Agent).await;
+    let (status, _) = get_as(
+        state.clone(),
+        &format!("/api/v1/customers/{ann}/privacy-export"),
+        "en",
+        Some(&agent),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = post_as(
+        state.clone(),
+        &format!("/api/v1/customers/{ann}/erase"),
+        &format!("csrf={agent_csrf}"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (admin, admin_csrf) = signed_in(&state, Role::Admin).await;
+    let (status, data) = get_as(
+        state.clone(),
+        &format!("/api/v1/customers/{ann}/privacy-export"),
+        "en",
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{data}");
+    assert!(
+        data.contains("ann@example.com") && data.contains("13812345678"),
+        "{data}"
+    );
+    let (status, _, text) = post_as(
+        state.clone(),
+        &format!("/api/v1/customers/{ann}/erase"),
+        "",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a form without its token: {text}");
+    let (status, _, text) = post_as(
+        state.clone(),
+        &format!("/api/v1/customers/{ann}/erase"),
+        &format!("csrf={admin_csrf}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains(r#""customers":1"#), "{text}");
+    let (_, data) = get_as(
+        state.clone(),
+        &format!("/api/v1/customers/{ann}/privacy-export"),
+        "en",
+        Some(&admin),
+    )
+    .await;
+    assert!(
+        !data.contains("ann@example.com") && !data.contains("13812345678") && !data.contains("Name ann"),
+        "{data}"
+    );
+    let (status, text) = get_as(state.clone(), "/api/v1/customers/abc", "en", Some(&admin)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains(r#""code":"bad_path""#), "{text}");
+    let (status, text) = get_as(state.clone(), "/api/v1/customers/999999", "en", Some(&admin)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
+    let log = guanxi_app::access::audit_log(state.store.as_ref(), None, 100)
+        .await
+        .unwrap();
+    assert!(
+        log.iter().any(|a| a.action == "privacy.erase" && a.actor != "cli"),
+        "{log:?}"
     );
 }

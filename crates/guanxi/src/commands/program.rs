@@ -118,6 +118,7 @@ pub async fn engine(o: &Opened, settings: &Settings, lease_secs: u32, batch: u32
         },
         every: StdDuration::from_secs(30),
         columns: Default::default(),
+        wake: Default::default(),
     })
 }
 

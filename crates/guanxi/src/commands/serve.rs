@@ -43,6 +43,19 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
         shop_url: settings.channels.shop_url.clone(),
         inbound_secret: reply_secret,
     };
+    // Live events: the secrets they are signed with, from the environment (never a
+    // settings file that may be shared); each event applied wakes the engine.
+    let secret = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .map(String::into_bytes)
+    };
+    let live = guanxi_web::events::Live {
+        shopify_secret: secret("GUANXI_SHOPIFY_SECRET"),
+        events_secret: secret("GUANXI_EVENTS_SECRET"),
+        wake: engine.wake.clone(),
+    };
     tokio::spawn(guanxi_engage::supervise(engine));
     let state = AppState {
         store: o.store.clone(),
@@ -58,6 +71,7 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
         responses: Some(responses),
         counts: columns,
         limits: Default::default(),
+        live,
     };
     // The dashboard's monthly figures and the orders page's default (quarters), computed
     // before the first visit asks.
