@@ -210,6 +210,38 @@ pub async fn large_batches_round_trip(store: &dyn Store) {
     assert_eq!(seen, 1500);
 }
 
+/// A privacy erasure: the record keeps its id, its orders and their money; its key is
+/// the anonymous one, its contacts, tags and consents are gone; the old key finds no one.
+pub async fn an_erased_customer_keeps_its_id_and_orders_and_nothing_personal(store: &dyn Store) {
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_customers(&[full_customer("c1"), full_customer("c2")])
+        .await
+        .unwrap();
+    tx.upsert_orders(&[order("o1", "c1", 2)]).await.unwrap();
+    tx.commit().await.unwrap();
+    let (id, _) = store.customer(&customer_key("c1")).await.unwrap().unwrap();
+    let before = counts(store).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.erase_customer(id, "erased-1").await.unwrap();
+    tx.commit().await.unwrap();
+    let c = store.customer_by_id(id).await.unwrap().unwrap();
+    assert_eq!(c.key.external_id, "erased-1");
+    assert_eq!((c.name, c.birthday, c.mobile, c.email), (None, None, None, None));
+    assert!(c.consents.is_empty() && c.tags.is_empty());
+    assert_eq!(
+        c.province.as_deref(),
+        Some("广东省"),
+        "the region stays for the shop's reports"
+    );
+    assert_eq!(store.customer(&customer_key("c1")).await.unwrap(), None);
+    assert_eq!(counts(store).await, before, "no record and no order lost");
+    let o = store.order(&order("o1", "c1", 2).key).await.unwrap().unwrap();
+    assert_eq!(o.customer_id, Some(id));
+    // The other customer is untouched.
+    let (_, other) = store.customer(&customer_key("c2")).await.unwrap().unwrap();
+    assert_eq!(other, full_customer("c2"));
+}
+
 fn full_customer(id: &str) -> Customer {
     let mut c = Customer::bare(customer_key(id));
     c.name = Some("李娜".into());
@@ -1550,6 +1582,7 @@ macro_rules! store_stories {
             catalogue_upserts_products_and_replaces_keywords,
             access_keeps_users_sessions_and_the_audit_log,
             a_delivery_is_applied_once,
+            an_erased_customer_keeps_its_id_and_orders_and_nothing_personal,
         );
     };
     (@each $make:expr; $attrs:tt; $($story:ident),+ $(,)?) => {

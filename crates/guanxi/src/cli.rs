@@ -136,6 +136,11 @@ pub enum Command {
     #[command(subcommand, visible_alias = "tokens")]
     Token(TokenCommand),
 
+    /// A person's rights over their data (PIPL, GDPR): export everything the shop holds
+    /// about them, or erase their personal data (the books keep their orders' money).
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
+
     /// The audit log: every user added, sign-in and failed sign-in, merge, program
     /// change and closed task — who, what, when, from where.
     #[command(subcommand)]
@@ -346,6 +351,35 @@ Examples:
     },
     /// Revoke a token by id (as the list shows it)
     Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrivacyCommand {
+    /// Everything about a person as JSON (audited)
+    #[command(after_help = "Examples:
+  guanxi privacy export jon@example.com --source shopify --out jon.json
+  guanxi privacy export C0000042 --source demo")]
+    Export {
+        /// The customer's id in its source
+        id: String,
+        #[arg(long, default_value = "generic")]
+        source: String,
+        /// Write here (standard output when absent)
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Erase a person's personal data, in the store and the lake (audited; cannot be undone)
+    #[command(after_help = "Examples:
+  guanxi privacy erase jon@example.com --source shopify --yes")]
+    Erase {
+        /// The customer's id in its source
+        id: String,
+        #[arg(long, default_value = "generic")]
+        source: String,
+        /// Confirms the erasure (it cannot be undone)
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

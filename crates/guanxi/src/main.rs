@@ -52,6 +52,7 @@ fn main() -> std::process::ExitCode {
             Command::Task(cmd) => commands::task::run(&cli.global, cmd).await,
             Command::User(cmd) => commands::user::run(&cli.global, cmd).await,
             Command::Audit(cmd) => commands::user::audit(&cli.global, cmd).await,
+            Command::Privacy(cmd) => commands::privacy::run(&cli.global, cmd).await,
             Command::Token(cmd) => commands::user::token(&cli.global, cmd).await,
         }
     });

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod lake;
+pub mod privacy;
 pub mod profile;
 pub mod program;
 pub mod report;
