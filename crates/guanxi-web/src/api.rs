@@ -151,14 +151,9 @@ pub async fn programs(State(s): State<AppState>) -> Result<Response, WebError> {
 }
 
 /// A customer's id in the path; anything else is a JSON 400 like every other error.
-fn customer_id(p: Result<Path<i64>, axum::extract::rejection::PathRejection>) -> Result<i64, Response> {
-    p.map(|Path(id)| id).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "bad_path",
-            format!("id: expected a customer's number: {}", e.body_text()),
-        )
-    })
+fn customer_id(p: Result<Path<i64>, axum::extract::rejection::PathRejection>) -> Result<i64, String> {
+    p.map(|Path(id)| id)
+        .map_err(|e| format!("id: expected a customer's number: {}", e.body_text()))
 }
 
 fn shop(s: &AppState) -> guanxi_app::Shop<'_> {
@@ -207,7 +202,7 @@ pub async fn customer(
 ) -> Result<Response, WebError> {
     let id = match customer_id(id) {
         Ok(id) => id,
-        Err(r) => return Ok(r),
+        Err(m) => return Ok(error(StatusCode::BAD_REQUEST, "bad_path", m)),
     };
     let limits = guanxi_app::customers::Limits {
         history: 100,
@@ -244,7 +239,7 @@ pub async fn privacy_export(
 ) -> Result<Response, WebError> {
     let id = match customer_id(id) {
         Ok(id) => id,
-        Err(r) => return Ok(r),
+        Err(m) => return Ok(error(StatusCode::BAD_REQUEST, "bad_path", m)),
     };
     let data = guanxi_app::privacy::export(shop(&s), id, &actor(), Utc::now()).await?;
     Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(data)).into_response())
@@ -270,7 +265,7 @@ pub async fn privacy_erase(
 ) -> Result<Response, WebError> {
     let id = match customer_id(id) {
         Ok(id) => id,
-        Err(r) => return Ok(r),
+        Err(m) => return Ok(error(StatusCode::BAD_REQUEST, "bad_path", m)),
     };
     let e = guanxi_app::privacy::erase(shop(&s), id, &actor()).await?;
     Ok(Json(ErasedBody {
