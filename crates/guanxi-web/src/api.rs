@@ -151,9 +151,21 @@ pub async fn programs(State(s): State<AppState>) -> Result<Response, WebError> {
 }
 
 /// A customer's id in the path; anything else is a JSON 400 like every other error.
-fn customer_id(p: Result<Path<i64>, axum::extract::rejection::PathRejection>) -> Result<i64, String> {
-    p.map(|Path(id)| id)
-        .map_err(|e| format!("id: expected a customer's number: {}", e.body_text()))
+pub struct CustomerId(i64);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CustomerId {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Response> {
+        match Path::<i64>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(CustomerId(id)),
+            Err(e) => Err(error(
+                StatusCode::BAD_REQUEST,
+                "bad_path",
+                format!("id: expected a customer's number: {}", e.body_text()),
+            )),
+        }
+    }
 }
 
 fn shop(s: &AppState) -> guanxi_app::Shop<'_> {
@@ -196,14 +208,7 @@ pub struct Customer360 {
     params(("id" = i64, Path, description = "the customer's number")),
     responses((status = 200, body = Customer360), (status = 400, body = ApiError), (status = 401, body = ApiError),
               (status = 403, body = ApiError), (status = 404, body = ApiError)))]
-pub async fn customer(
-    State(s): State<AppState>,
-    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
-) -> Result<Response, WebError> {
-    let id = match customer_id(id) {
-        Ok(id) => id,
-        Err(m) => return Ok(error(StatusCode::BAD_REQUEST, "bad_path", m)),
-    };
+pub async fn customer(State(s): State<AppState>, CustomerId(id): CustomerId) -> Result<Response, WebError> {
     let limits = guanxi_app::customers::Limits {
         history: 100,
         tasks: 100,
@@ -233,14 +238,7 @@ fn actor() -> guanxi_app::access::Actor {
     params(("id" = i64, Path, description = "the customer's number")),
     responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
               (status = 403, body = ApiError)))]
-pub async fn privacy_export(
-    State(s): State<AppState>,
-    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
-) -> Result<Response, WebError> {
-    let id = match customer_id(id) {
-        Ok(id) => id,
-        Err(m) => return Ok(error(StatusCode::BAD_REQUEST, "bad_path", m)),
-    };
+pub async fn privacy_export(State(s): State<AppState>, CustomerId(id): CustomerId) -> Result<Response, WebError> {
     let data = guanxi_app::privacy::export(shop(&s), id, &actor(), Utc::now()).await?;
     Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(data)).into_response())
 }
@@ -259,14 +257,7 @@ pub struct ErasedBody {
     params(("id" = i64, Path, description = "the customer's number")),
     responses((status = 200, body = ErasedBody), (status = 400, body = ApiError), (status = 401, body = ApiError),
               (status = 403, body = ApiError)))]
-pub async fn privacy_erase(
-    State(s): State<AppState>,
-    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
-) -> Result<Response, WebError> {
-    let id = match customer_id(id) {
-        Ok(id) => id,
-        Err(m) => return Ok(error(StatusCode::BAD_REQUEST, "bad_path", m)),
-    };
+pub async fn privacy_erase(State(s): State<AppState>, CustomerId(id): CustomerId) -> Result<Response, WebError> {
     let e = guanxi_app::privacy::erase(shop(&s), id, &actor()).await?;
     Ok(Json(ErasedBody {
         customers: e.customers,
