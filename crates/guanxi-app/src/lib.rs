@@ -7,7 +7,8 @@
 //! Here so far: the profile build ([`profiles`]), staff and their sessions
 //! ([`access`]), turning programs on and off ([`programs`]), saving segments
 //! ([`segments`]), a customer's 360 ([`customers`]), live events from shops
-//! ([`events`]), a person's data exported or erased ([`privacy`]). The rest of the use cases still
+//! ([`events`]), a person's data exported or erased ([`privacy`]), service tasks
+//! ([`tasks`]). The rest of the use cases still
 //! live where they were first written (the binary's commands, the web's pages) and move
 //! one at a time.
 
@@ -19,6 +20,7 @@ pub mod privacy;
 pub mod profiles;
 pub mod programs;
 pub mod segments;
+pub mod tasks;
 
 pub use error::{AppError, Kind};
 

@@ -1,11 +1,16 @@
-//! Saving a named segment: the CLI's `guanxi segment save` and the customers page's
-//! "save as a segment" call this. (Resolving one — a name or an expression, saved
-//! segments inlined — is `guanxi_store::segment::resolve`, which the scheduler needs too.)
+//! Segments: saving a named one (the CLI's `guanxi segment save`, the customers page's
+//! "save as a segment"), resolving one to an expression and listing its members a page
+//! at a time (the CLI's `segment list`, the API). Resolution itself — a name or an
+//! expression, saved segments inlined — is `guanxi_store::segment::resolve`, which the
+//! scheduler needs too; here its errors become the application's.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use guanxi_domain::segment::{SaveError, check_save};
-use guanxi_store::{SavedSegment, Store};
+use guanxi_store::segment::{ResolveError, Resolved};
+use guanxi_store::{SavedSegment, SegmentMember, Store};
+use serde::Serialize;
 
+use crate::AppError;
 use crate::access::{self, Actor};
 use crate::error::Result;
 
@@ -46,4 +51,51 @@ pub async fn save(
     )
     .await?;
     Ok(Ok(segment))
+}
+
+/// `asked` (a saved segment's name or an expression) resolved, its errors located
+/// against `field` (the parameter or argument it came in) as bad input.
+pub async fn resolve(store: &dyn Store, asked: &str, field: &str) -> Result<Resolved> {
+    guanxi_store::segment::resolve(store, asked, field)
+        .await
+        .map_err(|e| match e {
+            ResolveError::Store(e) => e.into(),
+            e => AppError::BadInput {
+                code: e.code(),
+                message: e.to_string(),
+            },
+        })
+}
+
+/// One page of a segment's members in the current build.
+#[derive(Debug, Clone, Serialize)]
+pub struct Members {
+    /// The expression as written (canonical form), saved segments not inlined.
+    pub expression: String,
+    /// The build it was evaluated in; behaviour windows end here.
+    pub as_of: DateTime<Utc>,
+    pub members: Vec<SegmentMember>,
+    /// Where the next page starts (the last member's id), when there may be one.
+    pub next_after: Option<i64>,
+}
+
+/// The most members one page holds.
+pub const MAX_PAGE: u32 = 10_000;
+
+/// The members of `asked` with an id above `after`, in id order, at most `limit`
+/// (a cursor: pass `next_after` back for the next page).
+pub async fn members(store: &dyn Store, asked: &str, field: &str, after: i64, limit: u32) -> Result<Members> {
+    let r = resolve(store, asked, field).await?;
+    let as_of = crate::profiles::current_build(store).await?.as_of;
+    let limit = limit.clamp(1, MAX_PAGE);
+    let members = store.segment_members(&r.expr, as_of, after, limit).await?;
+    let next_after = (members.len() as u32 == limit)
+        .then(|| members.last().map(|m| m.id))
+        .flatten();
+    Ok(Members {
+        expression: r.text,
+        as_of,
+        members,
+        next_after,
+    })
 }

@@ -267,6 +267,306 @@ pub async fn privacy_erase(State(s): State<AppState>, CustomerId(id): CustomerId
     .into_response())
 }
 
+/// A page of anything listed with a cursor: pass `next_after` back as `after`.
+#[derive(Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// Start after this id (0: from the start).
+    #[serde(default)]
+    after: i64,
+    /// At most this many (1 to 1,000).
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+/// The most rows one API page holds.
+const MAX_PAGE: u32 = 1000;
+
+fn bad_query(e: axum::extract::rejection::QueryRejection) -> Response {
+    error(StatusCode::BAD_REQUEST, "bad_query", e.body_text())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct MembersQuery {
+    /// A segment expression, or a saved segment's name.
+    q: String,
+    /// Start after this customer id (0: from the start).
+    #[serde(default)]
+    after: i64,
+    /// At most this many (1 to 1,000).
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+/// One customer in a list: ids and name (a key that is an e-mail or a mobile masked).
+#[derive(Serialize, ToSchema)]
+pub struct Listed {
+    id: i64,
+    source: String,
+    external_id: String,
+    name: Option<String>,
+}
+
+impl From<guanxi_store::SegmentMember> for Listed {
+    fn from(m: guanxi_store::SegmentMember) -> Listed {
+        Listed {
+            id: m.id,
+            source: m.source,
+            external_id: guanxi_app::customers::shown_id(&m.external_id),
+            name: m.name,
+        }
+    }
+}
+
+/// A page of a segment's members.
+#[derive(Serialize, ToSchema)]
+pub struct MembersPage {
+    expression: String,
+    as_of: DateTime<Utc>,
+    members: Vec<Listed>,
+    /// Pass as `after` for the next page; null on the last.
+    next_after: Option<i64>,
+}
+
+/// A segment's members in the current build, a page at a time (cursor: `after`).
+#[utoipa::path(get, path = "/api/v1/segments/members", tag = "segments", params(MembersQuery),
+    responses((status = 200, body = MembersPage), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError), (status = 409, body = ApiError, description = "no profile build yet")))]
+pub async fn segment_members(
+    State(s): State<AppState>,
+    q: Result<Query<MembersQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return Ok(bad_query(e)),
+    };
+    let m = guanxi_app::segments::members(s.store.as_ref(), &q.q, "q", q.after, q.limit.clamp(1, MAX_PAGE)).await?;
+    Ok(Json(MembersPage {
+        expression: m.expression,
+        as_of: m.as_of,
+        members: m.members.into_iter().map(Listed::from).collect(),
+        next_after: m.next_after,
+    })
+    .into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct SearchQuery {
+    /// A customer's number (#42), mobile, e-mail, id in its source or name.
+    s: String,
+}
+
+/// Customers found by number, mobile, e-mail, id or name (at most 50).
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(SearchQuery),
+    responses((status = 200, body = [Listed]), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn customer_search(
+    State(s): State<AppState>,
+    q: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return Ok(bad_query(e)),
+    };
+    let Some(search) = guanxi_store::Search::parse(&q.s) else {
+        return Ok(error(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            "s: what to search for is empty".into(),
+        ));
+    };
+    let found = s.store.search_customers(&search, 50).await?;
+    Ok(Json(found.into_iter().map(Listed::from).collect::<Vec<_>>()).into_response())
+}
+
+/// An order as the API lists it (its buyer's key masked when it is an e-mail or mobile).
+#[derive(Serialize, ToSchema)]
+pub struct OrderItem {
+    id: i64,
+    customer_id: Option<i64>,
+    /// Bumped each time the order changes.
+    revision: i64,
+    /// The order: key, buyer, status, times, money in cents, lines.
+    #[schema(value_type = Object)]
+    order: guanxi_domain::Order,
+}
+
+/// A page of orders.
+#[derive(Serialize, ToSchema)]
+pub struct OrdersPage {
+    orders: Vec<OrderItem>,
+    /// Pass as `after` for the next page; null on the last.
+    next_after: Option<i64>,
+}
+
+/// Every order in id order, a page at a time (cursor: `after`): a sync's feed.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(PageQuery),
+    responses((status = 200, body = OrdersPage), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn orders(
+    State(s): State<AppState>,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return Ok(bad_query(e)),
+    };
+    let limit = q.limit.clamp(1, MAX_PAGE);
+    let page = s.store.orders_after(q.after, limit).await?;
+    let next_after = (page.len() as u32 == limit)
+        .then(|| page.last().map(|o| o.id))
+        .flatten();
+    let orders = page
+        .into_iter()
+        .map(|mut o| {
+            if let Some(c) = &mut o.order.customer {
+                c.external_id = guanxi_app::customers::shown_id(&c.external_id);
+            }
+            OrderItem {
+                id: o.id,
+                customer_id: o.customer_id,
+                revision: o.revision,
+                order: o.order,
+            }
+        })
+        .collect();
+    Ok(Json(OrdersPage { orders, next_after }).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct TasksQuery {
+    /// Closed tasks too.
+    #[serde(default)]
+    all: bool,
+    /// At most this many (1 to 1,000).
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+/// Service tasks, the earliest due first (open ones unless `all`).
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TasksQuery),
+    responses((status = 200, body = [Object]), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn tasks(
+    State(s): State<AppState>,
+    q: Result<Query<TasksQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return Ok(bad_query(e)),
+    };
+    let mut tasks = guanxi_app::tasks::list(s.store.as_ref(), q.all, None, q.limit).await?;
+    for t in &mut tasks {
+        t.customer_external_id = guanxi_app::customers::shown_id(&t.customer_external_id);
+    }
+    Ok(Json(tasks).into_response())
+}
+
+/// A task to close.
+#[derive(Deserialize, ToSchema)]
+pub struct TaskKey {
+    /// The task's key, as listed.
+    key: String,
+}
+
+/// Closes an open task (audited under the caller's name); its text.
+#[utoipa::path(post, path = "/api/v1/tasks/done", tag = "tasks", request_body = TaskKey,
+    responses((status = 200, body = String), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn task_done(
+    State(s): State<AppState>,
+    body: Result<Json<TaskKey>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, WebError> {
+    let Json(k) = match body {
+        Ok(b) => b,
+        Err(e) => return Ok(error(StatusCode::BAD_REQUEST, "bad_body", e.body_text())),
+    };
+    let text = guanxi_app::tasks::close(s.store.as_ref(), &k.key, &actor(), Utc::now()).await?;
+    Ok(Json(text).into_response())
+}
+
+/// A program's name in the path.
+#[derive(Deserialize, IntoParams)]
+pub struct ProgramName {
+    /// As listed by `GET /api/v1/programs`.
+    name: String,
+}
+
+/// Turns a program on (its runs start now) or off; audited under the caller's name.
+async fn switch(s: &AppState, name: &str, on: bool) -> Result<Response, WebError> {
+    let store = s.store.as_ref();
+    let by = actor();
+    let state = if on {
+        let Some((program, text)) = guanxi_app::programs::find(store, name).await? else {
+            return Err(guanxi_app::programs::unknown(name).into());
+        };
+        guanxi_app::programs::enable(store, &program, text, Utc::now(), &by).await?
+    } else {
+        guanxi_app::programs::disable(store, name, &by).await?
+    };
+    Ok(Json(ProgramItem {
+        name: state.name.clone(),
+        title: guanxi_app::programs::find(store, name)
+            .await?
+            .map_or_else(String::new, |(p, _)| p.title),
+        enabled: state.enabled,
+        since: state.since,
+    })
+    .into_response())
+}
+
+/// Enables a program: its runs start now.
+#[utoipa::path(post, path = "/api/v1/programs/{name}/enable", tag = "programs", params(ProgramName),
+    responses((status = 200, body = ProgramItem), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn program_enable(State(s): State<AppState>, Path(p): Path<ProgramName>) -> Result<Response, WebError> {
+    switch(&s, &p.name, true).await
+}
+
+/// Disables a program: the scheduler plans nothing more for it.
+#[utoipa::path(post, path = "/api/v1/programs/{name}/disable", tag = "programs", params(ProgramName),
+    responses((status = 200, body = ProgramItem), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn program_disable(State(s): State<AppState>, Path(p): Path<ProgramName>) -> Result<Response, WebError> {
+    switch(&s, &p.name, false).await
+}
+
+/// One class of the current build: its customers and what they bring (cents).
+#[derive(Serialize, ToSchema)]
+pub struct ClassRow {
+    /// relationship, activity, lifecycle, quadrant, pricing, tier, rfm11…
+    kind: String,
+    class: String,
+    customers: u64,
+    paid_amount_cents: i64,
+    profit_cents: i64,
+    clv_cents: i64,
+}
+
+/// Every class of every kind in the current build, with its customers and money.
+#[utoipa::path(get, path = "/api/v1/reports/classes", tag = "reports",
+    responses((status = 200, body = [ClassRow]), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn report_classes(State(s): State<AppState>) -> Result<Response, WebError> {
+    let rows: Vec<ClassRow> = s
+        .store
+        .class_totals()
+        .await?
+        .into_iter()
+        .map(|t| ClassRow {
+            kind: t.kind,
+            class: t.class,
+            customers: t.customers,
+            paid_amount_cents: t.paid_amount_cents,
+            profit_cents: t.profit_cents,
+            clv_cents: t.clv_cents,
+        })
+        .collect();
+    Ok(Json(rows).into_response())
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(

@@ -163,8 +163,13 @@ fn public(path: &str) -> bool {
 /// What a route does, as far as roles are concerned (`None`: any signed-in user).
 pub fn capability(path: &str) -> Option<Capability> {
     Some(match path {
-        "/" | "/reports" | "/reports.csv" => Capability::ReadReports,
-        "/customers" | "/api/segment/count" | "/api/v1/segments/count" | "/segments" => Capability::Segments,
+        "/" | "/reports" | "/reports.csv" | "/api/v1/reports/classes" => Capability::ReadReports,
+        "/customers" | "/api/segment/count" | "/api/v1/segments/count" | "/api/v1/segments/members" | "/segments" => {
+            Capability::Segments
+        }
+        "/api/v1/customers" | "/api/v1/orders" => Capability::ReadCustomer,
+        "/api/v1/tasks" | "/api/v1/tasks/done" => Capability::Tasks,
+        p if p.starts_with("/api/v1/programs/") => Capability::Programs,
         "/customers.csv" => Capability::ExportCustomers,
         "/programs" | "/programs/enable" | "/programs/disable" | "/api/v1/programs" => Capability::Programs,
         "/tasks" | "/tasks/done" => Capability::Tasks,

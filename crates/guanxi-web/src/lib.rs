@@ -95,6 +95,20 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/segments/count", get(api::segment_count))
         .route("/api/v1/programs", get(api::programs))
+        .route("/api/v1/segments/members", get(api::segment_members))
+        .route(
+            "/api/v1/programs/{name}/enable",
+            axum::routing::post(api::program_enable),
+        )
+        .route(
+            "/api/v1/programs/{name}/disable",
+            axum::routing::post(api::program_disable),
+        )
+        .route("/api/v1/customers", get(api::customer_search))
+        .route("/api/v1/orders", get(api::orders))
+        .route("/api/v1/tasks", get(api::tasks))
+        .route("/api/v1/tasks/done", axum::routing::post(api::task_done))
+        .route("/api/v1/reports/classes", get(api::report_classes))
         .route("/api/v1/customers/{id}", get(api::customer))
         .route("/api/v1/customers/{id}/privacy-export", get(api::privacy_export))
         .route("/api/v1/customers/{id}/erase", axum::routing::post(api::privacy_erase))

@@ -8,6 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
+use guanxi_app::access::Actor;
 use maud::html;
 use serde::Deserialize;
 
@@ -36,7 +37,7 @@ pub async fn show(
 ) -> Result<Response, WebError> {
     let lang = lang_of(p.lang.as_deref(), &headers);
     let all = p.all.is_some();
-    let tasks = s.store.tasks(all, None, SHOWN).await?;
+    let tasks = guanxi_app::tasks::list(s.store.as_ref(), all, None, SHOWN).await?;
     let tz = s.tz;
     let when = |at: DateTime<Utc>| at.with_timezone(&tz.0).format("%Y-%m-%d %H:%M").to_string();
     let code = lang.code();
@@ -103,10 +104,11 @@ pub struct Close {
 /// `POST /tasks/done`: closes the task, then back to the list with a notice.
 pub async fn close(State(s): State<AppState>, headers: HeaderMap, Form(f): Form<Close>) -> Result<Response, WebError> {
     let lang = lang_of(f.lang.as_deref(), &headers);
-    // No sign-in yet (the security issue brings users and roles): the web is the actor.
-    let to = match s.store.close_task(&f.key, Utc::now(), "web").await? {
-        Some(task) => format!("/tasks?lang={}&closed={}", lang.code(), encode(&task)),
-        None => format!("/tasks?lang={}&gone=1", lang.code()),
+    let by = crate::auth::viewer().map_or_else(Actor::cli, |v| v.actor());
+    let to = match guanxi_app::tasks::close(s.store.as_ref(), &f.key, &by, Utc::now()).await {
+        Ok(task) => format!("/tasks?lang={}&closed={}", lang.code(), encode(&task)),
+        Err(e) if e.code() == "task_unknown" => format!("/tasks?lang={}&gone=1", lang.code()),
+        Err(e) => return Err(e.into()),
     };
     Ok(Redirect::to(&to).into_response())
 }

@@ -420,8 +420,16 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
     let customer = format!("/customers/{ann}");
     let api_customer = format!("/api/v1/customers/{ann}");
     let privacy_export = format!("/api/v1/customers/{ann}/privacy-export");
-    let routes: [(&str, Capability); 12] = [
+    let routes: [(&str, Capability); 17] = [
         (&api_customer, Capability::ReadCustomer),
+        ("/api/v1/customers?s=ann", Capability::ReadCustomer),
+        ("/api/v1/orders", Capability::ReadCustomer),
+        (
+            "/api/v1/segments/members?q=relationship%20%3D%20%27loyal%27",
+            Capability::Segments,
+        ),
+        ("/api/v1/tasks", Capability::Tasks),
+        ("/api/v1/reports/classes", Capability::ReadReports),
         (&privacy_export, Capability::Administer),
         ("/", Capability::ReadReports),
         ("/reports?report=classes", Capability::ReadReports),
@@ -1019,5 +1027,139 @@ async fn admins_export_and_erase_a_person_through_the_api() {
     assert!(
         log.iter().any(|a| a.action == "privacy.erase" && a.actor != "cli"),
         "{log:?}"
+    );
+}
+
+/// The rest of the API a token calls: a segment's members a page at a time (the cursor
+/// walks every member once), customers found, orders as a feed, the classes' report,
+/// programs switched on and off (audited under the token's user), tasks; bad parameters
+/// are JSON 400s naming the parameter.
+#[tokio::test]
+async fn api_pages_walk_with_a_cursor_and_programs_switch() {
+    use guanxi_app::access::{self, Actor};
+    let (_dir, _store, state) = empty_shop().await;
+    two_profiled(&state).await;
+    signed_in(&state, Role::Admin).await;
+    let (secret, _) = access::create_token(
+        state.store.as_ref(),
+        "test-admin",
+        "api",
+        &[
+            Capability::Segments,
+            Capability::ReadCustomer,
+            Capability::Programs,
+            Capability::Tasks,
+            Capability::ReadReports,
+        ],
+        7,
+        &Actor::cli(),
+    )
+    .await
+    .unwrap();
+    let call = |method: &str, uri: &str, body: &str| {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let app = router(state.clone());
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
+            )
+        }
+    };
+    // Both profiled customers, one a page: the cursor walks them once each.
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = call(
+            "GET",
+            &format!("/api/v1/segments/members?q=paid_orders%20%3E%3D%201&limit=1&after={after}"),
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(
+            page["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["external_id"].as_str().unwrap().to_string()),
+        );
+        match page["next_after"].as_i64() {
+            Some(n) => after = n,
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["ann", "bob"]);
+    let (status, bad) = call("GET", "/api/v1/segments/members?q=tier%20%3D", "").await;
+    assert_eq!(
+        (status, bad["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("segment_syntax"))
+    );
+    let (status, bad) = call("GET", "/api/v1/orders?limit=lots", "").await;
+    assert_eq!(
+        (status, bad["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_query"))
+    );
+    let (status, found) = call("GET", "/api/v1/customers?s=13812345678", "").await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found[0]["external_id"], "ann");
+    let (status, orders) = call("GET", "/api/v1/orders", "").await;
+    assert_eq!(
+        (status, orders["next_after"].clone()),
+        (StatusCode::OK, serde_json::Value::Null)
+    );
+    let (status, classes) = call("GET", "/api/v1/reports/classes", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        classes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "relationship" && r["class"] == "loyal" && r["customers"] == 1),
+        "{classes}"
+    );
+    let (status, on) = call("POST", "/api/v1/programs/second-purchase/enable", "").await;
+    assert_eq!(
+        (status, on["enabled"].clone()),
+        (StatusCode::OK, serde_json::Value::Bool(true)),
+        "{on}"
+    );
+    let (status, off) = call("POST", "/api/v1/programs/second-purchase/disable", "").await;
+    assert_eq!(
+        (status, off["enabled"].clone()),
+        (StatusCode::OK, serde_json::Value::Bool(false))
+    );
+    let (status, unknown) = call("POST", "/api/v1/programs/nope/enable", "").await;
+    assert_eq!(
+        (status, unknown["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("program_unknown"))
+    );
+    let log = access::audit_log(state.store.as_ref(), None, 100).await.unwrap();
+    assert!(
+        log.iter()
+            .any(|a| a.actor == "test-admin" && a.action.starts_with("program")),
+        "{log:?}"
+    );
+    let (status, tasks) = call("GET", "/api/v1/tasks", "").await;
+    assert_eq!((status, tasks.clone()), (StatusCode::OK, serde_json::json!([])));
+    let (status, gone) = call("POST", "/api/v1/tasks/done", r#"{"key": "7/x/y/z"}"#).await;
+    assert_eq!(
+        (status, gone["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("task_unknown"))
+    );
+    let (status, bad) = call("POST", "/api/v1/tasks/done", r#"{"key": "#).await;
+    assert_eq!(
+        (status, bad["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_body"))
     );
 }

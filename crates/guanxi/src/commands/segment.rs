@@ -6,8 +6,8 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use guanxi_domain::segment::{Expr, SaveError};
 use guanxi_domain::{CustomerKey, Source};
-use guanxi_store::segment::{ResolveError, Resolved};
-use guanxi_store::{SavedSegment, SegmentMember};
+use guanxi_store::SavedSegment;
+use guanxi_store::segment::Resolved;
 use serde::Serialize;
 
 use crate::cli::{Global, SegmentCommand};
@@ -23,19 +23,9 @@ fn syntax(text: &str, origin: &str, e: guanxi_domain::segment::SegmentError) -> 
     .into()
 }
 
-/// `asked` (a saved segment's name or an expression) resolved by the one use case
-/// (`guanxi_store::segment::resolve`), its errors as bad input.
+/// `asked` (a saved segment's name or an expression) resolved by the one use case.
 pub(crate) async fn resolve(o: &Opened, asked: &str) -> anyhow::Result<Resolved> {
-    guanxi_store::segment::resolve(o.store.as_ref(), asked, "expression")
-        .await
-        .map_err(|e| match e {
-            ResolveError::Store(e) => e.into(),
-            e => BadInput {
-                code: e.code(),
-                message: e.to_string(),
-            }
-            .into(),
-        })
+    Ok(guanxi_app::segments::resolve(o.store.as_ref(), asked, "expression").await?)
 }
 
 /// The as-of moment of the current build: behaviour windows end there.
@@ -49,14 +39,6 @@ struct Counted {
     customers: u64,
     as_of: DateTime<Utc>,
     elapsed_ms: f64,
-}
-
-#[derive(Serialize)]
-struct Members {
-    expression: String,
-    members: Vec<SegmentMember>,
-    /// Pass as --after for the next page.
-    next_after: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -115,17 +97,7 @@ pub async fn run(global: &Global, cmd: SegmentCommand) -> anyhow::Result<()> {
             })
         }
         SegmentCommand::List { expr, limit, after } => {
-            let r = resolve(&o, &expr).await?;
-            let as_of = as_of(&o).await?;
-            let members = o.store.segment_members(&r.expr, as_of, after, limit).await?;
-            let next_after = (members.len() as u32 == limit)
-                .then(|| members.last().map(|m| m.id))
-                .flatten();
-            let m = Members {
-                expression: r.text,
-                members,
-                next_after,
-            };
+            let m = guanxi_app::segments::members(o.store.as_ref(), &expr, "expression", after, limit).await?;
             report(global.json, &m, |m| {
                 let mut out = String::new();
                 for c in &m.members {

@@ -6,7 +6,8 @@ use crate::cli::{Global, TaskCommand};
 use crate::commands::customer::{actor, lookup, source};
 use crate::commands::default_db;
 use crate::open::open;
-use crate::output::{BadInput, done, report};
+use crate::output::{done, report};
+use guanxi_app::access::Actor;
 
 pub async fn run(global: &Global, cmd: TaskCommand) -> anyhow::Result<()> {
     let o = open(global, default_db()).await?;
@@ -21,7 +22,7 @@ pub async fn run(global: &Global, cmd: TaskCommand) -> anyhow::Result<()> {
                 Some(id) => Some(lookup(&o, &id, &source(&src)?, true).await?),
                 None => None,
             };
-            let tasks = o.store.tasks(all, customer, limit).await?;
+            let tasks = guanxi_app::tasks::list(o.store.as_ref(), all, customer, limit).await?;
             let tz = o.tz;
             report(global.json, &tasks, |tasks| {
                 if tasks.is_empty() {
@@ -51,13 +52,11 @@ pub async fn run(global: &Global, cmd: TaskCommand) -> anyhow::Result<()> {
             })
         }
         TaskCommand::Done { key, actor: who } => {
-            let Some(task) = o.store.close_task(&key, Utc::now(), &actor(who)).await? else {
-                return Err(BadInput {
-                    code: "task_unknown",
-                    message: format!("no open task with key {key:?} (guanxi task list shows the open ones)"),
-                }
-                .into());
+            let by = Actor {
+                name: actor(who),
+                origin: "cli".into(),
             };
+            let task = guanxi_app::tasks::close(o.store.as_ref(), &key, &by, Utc::now()).await?;
             done(
                 global.json,
                 format!("task {key} closed: {task}"),
