@@ -567,8 +567,41 @@ pub async fn report_classes(State(s): State<AppState>) -> Result<Response, WebEr
     Ok(Json(rows).into_response())
 }
 
+/// Answers every endpoint may give, whatever it does: too many requests (429, with
+/// `Retry-After`) and an answer that took too long (503), both `{code, message, details}`.
+struct Limits;
+
+impl utoipa::Modify for Limits {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let answer = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ApiError")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in doc.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+                op.responses.responses.insert(
+                    "429".into(),
+                    answer("too many requests from this address or token: wait (Retry-After)").into(),
+                );
+                op.responses
+                    .responses
+                    .insert("503".into(), answer("the answer took too long: try again").into());
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&Limits),
     info(
         title = "guanxi",
         description = "guanxi's REST API: call with `Authorization: Bearer gx_…` (guanxi token create)."
@@ -576,14 +609,35 @@ pub async fn report_classes(State(s): State<AppState>) -> Result<Response, WebEr
     paths(
         me,
         segment_count,
+        segment_members,
         programs,
+        program_enable,
+        program_disable,
+        customer_search,
         customer,
         privacy_export,
         privacy_erase,
+        orders,
+        tasks,
+        task_done,
+        report_classes,
         crate::events::shopify,
         crate::events::event
     ),
-    components(schemas(ApiError, Me, Count, ProgramItem, Customer360, ErasedBody))
+    components(schemas(
+        ApiError,
+        Me,
+        Count,
+        ProgramItem,
+        Customer360,
+        ErasedBody,
+        Listed,
+        MembersPage,
+        OrderItem,
+        OrdersPage,
+        TaskKey,
+        ClassRow
+    ))
 )]
 pub struct ApiDoc;
 
