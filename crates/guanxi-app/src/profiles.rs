@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use guanxi_analytics::{Assembled, CustomerProfile, Engine, People, ProfileBuild, ReportsBasis};
-use guanxi_domain::profile::{Settings, Standing};
+use guanxi_domain::profile::{ClassKind, Settings, Standing};
 use guanxi_domain::{ShopTz, parse_date};
 use guanxi_store::{BuildRecord, ProfileRow, Store};
 use serde::{Deserialize, Serialize};
@@ -131,19 +131,13 @@ pub fn end_of_day(date: &str, tz: ShopTz, field: &str) -> Result<DateTime<Utc>> 
     Ok(start.with_timezone(&Utc) - Duration::microseconds(1))
 }
 
-/// The class kinds of a build's summary, in the stored row's order (`CLASS_KINDS`, where
-/// the tier is called the pyramid).
-const SUMMARY_KINDS: [&str; 8] = [
-    "relationship",
-    "activity",
-    "lifecycle",
-    "quadrant",
-    "pricing",
-    "pyramid",
-    "rfm8",
-    "rfm11",
-];
-
+/// A class kind as a build's summary names it (the tier is called the pyramid there).
+fn summary_name(kind: ClassKind) -> &'static str {
+    match kind {
+        ClassKind::Tier => "pyramid",
+        k => k.as_str(),
+    }
+}
 /// The build's class counts, from its stored rows as they are made: a person who bought
 /// nothing has a relationship type alone.
 #[derive(Default)]
@@ -156,12 +150,17 @@ struct Counts {
 
 impl Counts {
     fn add(&mut self, r: &ProfileRow) {
-        let kinds = if r.paid_orders > 0 { SUMMARY_KINDS.len() } else { 1 };
-        for (kind, class) in SUMMARY_KINDS.iter().zip(&r.classes).take(kinds) {
+        let kinds = if r.paid_orders > 0 { ClassKind::COUNT } else { 1 };
+        for (kind, class) in ClassKind::ALL
+            .iter()
+            .map(|k| summary_name(*k))
+            .zip(&r.classes)
+            .take(kinds)
+        {
             if let Some(c) = class {
-                let counts = match self.classes.get_mut(*kind) {
+                let counts = match self.classes.get_mut(kind) {
                     Some(counts) => counts,
-                    None => self.classes.entry((*kind).to_string()).or_default(),
+                    None => self.classes.entry(kind.to_string()).or_default(),
                 };
                 match counts.get_mut(c.as_str()) {
                     Some(n) => *n += 1,

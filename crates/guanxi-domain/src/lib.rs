@@ -25,7 +25,7 @@ macro_rules! names {
         impl $ty {
             pub const ALL: &'static [$ty] = &[$($ty::$v),+];
 
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $($ty::$v => $s),+ }
             }
 

@@ -5,8 +5,8 @@
 use std::sync::LazyLock;
 
 use guanxi_store::{
-    BuildRecord, BuildRows, CLASS_KINDS, COLUMNS_SQL, ClassChange, ColumnRow, FigureSums, PreviousClasses,
-    ProfileColumns, ProfileRow, Result, Satisfaction, StoreError, sql as q,
+    BuildRecord, BuildRows, COLUMNS_SQL, ClassChange, ColumnRow, FigureSums, PreviousClasses, ProfileColumns,
+    ProfileRow, Result, Satisfaction, StoreError, sql as q,
 };
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension as _, params, params_from_iter};
@@ -203,7 +203,10 @@ fn insert_profile(
 fn current_classes(conn: &Connection) -> Result<PreviousClasses> {
     let mut out = PreviousClasses::default();
     let mut read = conn
-        .prepare(&format!("SELECT customer_id, {} FROM profiles", CLASS_KINDS.join(", ")))
+        .prepare(&format!(
+            "SELECT customer_id, {} FROM profiles",
+            guanxi_store::class_columns()
+        ))
         .map_err(db_err)?;
     let mut rows = read.query([]).map_err(db_err)?;
     while let Some(row) = rows.next().map_err(db_err)? {

@@ -54,9 +54,9 @@ pub use outbox::{
 };
 pub use profile_columns::{COLUMNS_SQL, ColumnRow, HeldColumns, ProfileColumns};
 pub use profiles::{
-    BuildFigures, BuildRecord, CLASS_KINDS, CLV_BUCKETS, ClassChange, ClassTotal, ClvBucket, FigureSums, MergeChange,
-    MergeProposal, Movement, PreviousClasses, ProfileRow, Satisfaction, SavedSegment, SegmentMember, SegmentPlan,
-    Transition, transitions,
+    BuildFigures, BuildRecord, CLV_BUCKETS, ClassChange, ClassTotal, ClvBucket, FigureSums, MergeChange, MergeProposal,
+    Movement, PreviousClasses, ProfileRow, Satisfaction, SavedSegment, SegmentMember, SegmentPlan, Transition,
+    class_columns, transitions,
 };
 
 /// Which database a store runs on.

@@ -9,7 +9,8 @@
 
 use std::sync::Arc;
 
-use guanxi_domain::segment::{Attr, CLASS_ATTRS, Cond, Expr, Op};
+use guanxi_domain::profile::ClassKind;
+use guanxi_domain::segment::{Attr, Cond, Expr, Op};
 
 use crate::segment::{Bind, bind, column};
 use crate::{BuildRecord, Store};
@@ -26,7 +27,7 @@ pub struct ProfileColumns {
     len: usize,
     /// Each row's customer id.
     ids: Vec<i64>,
-    /// Per class kind (in `CLASS_KINDS` order), each row's class code; 0 is "none".
+    /// Per class kind (in `ClassKind` order), each row's class code; 0 is "none".
     classes: [Vec<u8>; 8],
     /// Per class kind, the names by code (index 0 unused).
     names: [Vec<String>; 8],
@@ -80,7 +81,7 @@ impl<'a> ColumnRow<'a> {
     ) -> Result<ColumnRow<'a>, E> {
         let mut row = ColumnRow {
             customer_id: int(0)?.unwrap_or_default(),
-            classes: [None; CLASS_ATTRS.len()],
+            classes: [None; ClassKind::COUNT],
             ints: [None; INT_ATTRS.len()],
             reals: [None; REAL_ATTRS.len()],
         };
@@ -102,11 +103,12 @@ impl<'a> ColumnRow<'a> {
 }
 
 /// What a backend selects `FROM profiles p` to fill a [`ColumnRow`]: the customer id,
-/// the class columns (`CLASS_ATTRS` order), the integer columns, the real ones.
+/// the class columns (`ClassKind` order), the integer columns, the real ones.
 pub static COLUMNS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let mut columns = vec!["p.customer_id"];
+    let classes: Vec<Attr> = ClassKind::ALL.iter().map(|k| k.attr()).collect();
     columns.extend(
-        CLASS_ATTRS
+        classes
             .iter()
             .chain(&INT_ATTRS)
             .chain(&REAL_ATTRS)
@@ -197,7 +199,7 @@ impl ProfileColumns {
     }
 
     fn column(&self, attr: Attr) -> Option<Column<'_>> {
-        if let Some(k) = CLASS_ATTRS.iter().position(|a| *a == attr) {
+        if let Some(k) = ClassKind::ALL.iter().position(|k| k.attr() == attr) {
             return Some(Column::Class(k));
         }
         if let Some((_, c)) = self.ints.iter().find(|(a, _)| *a == attr) {
@@ -213,7 +215,7 @@ impl ProfileColumns {
     pub fn answers(expr: &Expr) -> bool {
         expr.conditions().iter().all(|c| match c {
             Cond::Compare { attr, .. } | Cond::In { attr, .. } | Cond::Between { attr, .. } => {
-                CLASS_ATTRS.contains(attr) || INT_ATTRS.contains(attr) || REAL_ATTRS.contains(attr)
+                ClassKind::of(*attr).is_some() || INT_ATTRS.contains(attr) || REAL_ATTRS.contains(attr)
             }
             Cond::Count { .. } | Cond::InSegment(_) => false,
         })

@@ -4,27 +4,20 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use guanxi_domain::profile::ClassKind;
 use serde::{Deserialize, Serialize};
 
-/// The class kinds a profile has, in the order of [`ProfileRow::classes`]; also the
-/// `kind` of a [`Transition`] and the profile table's column names.
-pub const CLASS_KINDS: [&str; 8] = [
-    "relationship",
-    "activity",
-    "lifecycle",
-    "quadrant",
-    "pricing",
-    "tier",
-    "rfm8",
-    "rfm11",
-];
+/// The profile table's class columns, named as their kinds, in [`ClassKind`] order.
+pub fn class_columns() -> String {
+    ClassKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+}
 
 /// One person's profile as stored: the columns segments filter on. (The whole profile
 /// with its explanations is kept in the lake, one file per build.)
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProfileRow {
     pub customer_id: i64,
-    /// One class per kind of [`CLASS_KINDS`]; `None` where the kind does not apply
+    /// One class per [`ClassKind`], in its order; `None` where the kind does not apply
     /// (a non-buyer has no lifecycle stage).
     pub classes: [Option<String>; 8],
     pub r: Option<i64>,
@@ -133,10 +126,10 @@ pub fn transitions<'a>(
     old: Option<&'a [Option<String>; 8]>,
     new: Option<&'a [Option<String>; 8]>,
 ) -> impl Iterator<Item = (&'static str, Option<&'a str>, Option<&'a str>)> {
-    (0..CLASS_KINDS.len()).filter_map(move |k| {
+    (0..ClassKind::COUNT).filter_map(move |k| {
         let from = old.and_then(|c| c[k].as_deref());
         let to = new.and_then(|c| c[k].as_deref());
-        (from != to).then_some((CLASS_KINDS[k], from, to))
+        (from != to).then_some((ClassKind::ALL[k].as_str(), from, to))
     })
 }
 
@@ -171,7 +164,7 @@ impl Default for PreviousClasses {
 }
 
 impl PreviousClasses {
-    /// Adds one stored profile's classes (in [`CLASS_KINDS`] order).
+    /// Adds one stored profile's classes (in [`ClassKind`] order).
     pub fn insert(&mut self, customer_id: i64, classes: [Option<String>; 8]) {
         let codes = classes.map(|c| match c {
             None => 0,
@@ -363,7 +356,7 @@ impl FigureSums {
             .classes
             .into_iter()
             .map(|((k, class), (customers, paid, profit, clv))| ClassTotal {
-                kind: CLASS_KINDS[k].to_string(),
+                kind: ClassKind::ALL[k].as_str().to_string(),
                 class,
                 customers,
                 paid_amount_cents: paid,

@@ -279,7 +279,7 @@ macro_rules! sql_store {
         /// The current profile from a `profiles` row.
         fn profile_from_row(row: &DbRow) -> $crate::Result<$crate::ProfileRow> {
             let mut classes: [Option<String>; 8] = Default::default();
-            for (slot, kind) in classes.iter_mut().zip($crate::CLASS_KINDS) {
+            for (slot, kind) in classes.iter_mut().zip(guanxi_domain::profile::ClassKind::ALL.iter().map(|k| k.as_str())) {
                 *slot = get(row, kind)?;
             }
             Ok($crate::ProfileRow {
@@ -843,7 +843,7 @@ macro_rules! sql_store {
                 }
                 // A build stored before its figures were: one grouped scan per kind; sums cast so that PostgreSQL's numeric sums
                 // decode as integers like SQLite's.
-                let parts: Vec<String> = $crate::CLASS_KINDS
+                let parts: Vec<String> = guanxi_domain::profile::ClassKind::ALL
                     .iter()
                     .map(|k| {
                         format!(

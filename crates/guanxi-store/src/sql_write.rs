@@ -395,11 +395,11 @@ macro_rules! sql_store_tx {
         async fn current_classes(conn: &mut Conn) -> $crate::Result<$crate::PreviousClasses> {
             use futures::TryStreamExt as _;
             let mut out = $crate::PreviousClasses::default();
-            let mut b = Builder::new(format!("SELECT customer_id, {} FROM profiles", $crate::CLASS_KINDS.join(", ")));
+            let mut b = Builder::new(format!("SELECT customer_id, {} FROM profiles", $crate::class_columns()));
             let mut rows = b.build().fetch(&mut *conn);
             while let Some(row) = rows.try_next().await.map_err(db_err)? {
                 let mut classes: [Option<String>; 8] = Default::default();
-                for (slot, kind) in classes.iter_mut().zip($crate::CLASS_KINDS) {
+                for (slot, kind) in classes.iter_mut().zip(guanxi_domain::profile::ClassKind::ALL.iter().map(|k| k.as_str())) {
                     *slot = get(&row, kind)?;
                 }
                 out.insert(get(&row, "customer_id")?, classes);

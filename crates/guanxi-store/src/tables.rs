@@ -166,7 +166,7 @@ pub const CUSTOMER_EXPORT_HEADER: [&str; 45] = {
         all[i] = if i < 15 {
             WHO[i]
         } else if i < 23 {
-            crate::CLASS_KINDS[i - 15]
+            guanxi_domain::profile::ClassKind::ALL[i - 15].as_str()
         } else {
             MEASURES[i - 23]
         };

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use guanxi_app::customers::shown_id;
 use guanxi_domain::masked;
+use guanxi_domain::profile::ClassKind;
 use maud::html;
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,9 +24,6 @@ const HISTORY: u32 = 100;
 
 /// The most open tasks the page lists (the earliest due first; the Tasks page has all).
 const TASKS: u32 = 20;
-
-/// The class kinds whose explanations the page lists, in the order shown.
-const EXPLAINED: [&str; 5] = ["relationship", "activity", "lifecycle", "quadrant", "pricing"];
 
 pub async fn show(
     State(s): State<AppState>,
@@ -123,7 +121,7 @@ pub async fn show(
                 section aria-labelledby="classes" {
                     h2 #classes { (lang.t("section-classes")) }
                     ul {
-                        @for kind in EXPLAINED {
+                        @for kind in ClassKind::ALL.iter().filter(|k| k.explained_by_rule()).map(|k| k.as_str()) {
                             @if let Some(why) = p["classes"][kind]["why"].as_str() {
                                 li { strong { (lang.class(kind, p["classes"][kind]["class"].as_str().unwrap_or_default())) } " — " (why) }
                             }

@@ -58,7 +58,7 @@ pub async fn show(
     };
     let clv_total: i64 = totals
         .iter()
-        .filter(|t| t.kind == "relationship")
+        .filter(|t| t.kind == guanxi_domain::profile::ClassKind::Relationship.as_str())
         .map(|t| t.clv_cents)
         .sum();
     let count = |v: f64| format!("{v:.0}");

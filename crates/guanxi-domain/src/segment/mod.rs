@@ -65,25 +65,10 @@ names! {
     }
 }
 
-/// The class attributes, in the order of [`Attr`] (and of a profile's classes).
-pub const CLASS_ATTRS: [Attr; 8] = [
-    Attr::Relationship,
-    Attr::Activity,
-    Attr::Lifecycle,
-    Attr::Quadrant,
-    Attr::Pricing,
-    Attr::Tier,
-    Attr::Rfm8,
-    Attr::Rfm11,
-];
-
 /// Every class kind a segment can select on, with its class names, in the order of
 /// [`Attr`]: what a form offers as filters.
 pub fn class_kinds() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
-    CLASS_ATTRS.into_iter().filter_map(|a| match a.kind() {
-        Kind::Class(names) => Some((a.as_str(), names)),
-        _ => None,
-    })
+    crate::profile::ClassKind::ALL.iter().map(|k| (k.as_str(), k.classes()))
 }
 
 /// The type of an attribute: which operators and values it takes.

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use guanxi_analytics::{Engine, ReportsBasis};
+use guanxi_domain::profile::ClassKind;
 use guanxi_domain::report::{Granularity, OrderReport, Reports};
-use guanxi_store::{CLASS_KINDS, ClassTotal, Movement, tables};
+use guanxi_store::{ClassTotal, Movement, tables};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -38,10 +39,10 @@ pub async fn run(global: &Global, cmd: ReportCommand) -> anyhow::Result<()> {
 }
 
 async fn classes(global: &Global, kind: Option<String>, csv: bool) -> anyhow::Result<()> {
-    if let Some(k) = kind.as_deref().filter(|k| !CLASS_KINDS.contains(k)) {
+    if let Some(k) = kind.as_deref().filter(|k| ClassKind::parse(k).is_err()) {
         return Err(BadInput {
             code: "bad_kind",
-            message: format!("--kind: expected one of {}, found {k:?}", CLASS_KINDS.join(", ")),
+            message: format!("--kind: expected one of {}, found {k:?}", guanxi_store::class_columns()),
         }
         .into());
     }
