@@ -34,7 +34,7 @@ impl<'a> Verified<'a> {
     /// guanxi's signature, as its gateways' callbacks carry it: `X-Guanxi-Signature:
     /// sha256=<hex HMAC-SHA256 of the body>`.
     pub fn guanxi(secret: &[u8], body: &'a [u8], header: &str) -> Option<Verified<'a>> {
-        guanxi_engage::channel::signature_matches(secret, body, header).then_some(Verified(body))
+        guanxi_engage::signature_matches(secret, body, header).then_some(Verified(body))
     }
 }
 

@@ -271,7 +271,7 @@ async fn a_signed_event_from_any_platform_moves_its_order_once() {
     let secret = b"erp secret";
     let f = &f;
     let send = |body: &'static str| async move {
-        let signature = guanxi_engage::channel::signature(secret, body.as_bytes());
+        let signature = guanxi_engage::signature(secret, body.as_bytes());
         let verified = Verified::guanxi(secret, body.as_bytes(), &signature).unwrap();
         events::event(f.shop(), verified, t("2026-11-11T00:00:00Z")).await
     };

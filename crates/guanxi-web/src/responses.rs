@@ -129,7 +129,7 @@ fn signed(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), (StatusC
         .get("x-guanxi-signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !guanxi_engage::channel::signature_matches(&secret, body, given) {
+    if !guanxi_engage::signature_matches(&secret, body, given) {
         return Err((StatusCode::UNAUTHORIZED, "bad signature"));
     }
     Ok(())

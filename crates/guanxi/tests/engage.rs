@@ -291,7 +291,7 @@ fn webhooks_are_signed_and_a_failing_gateway_is_retried() {
     );
     assert_eq!(
         d.signature.as_deref(),
-        Some(guanxi_engage::channel::signature(b"s3cret", d.body.as_bytes()).as_str())
+        Some(guanxi_engage::signature(b"s3cret", d.body.as_bytes()).as_str())
     );
     let body: Value = serde_json::from_str(&d.body).unwrap();
     assert_eq!(body["program"], "paid-hook");
@@ -559,7 +559,7 @@ fn clicks_unsubscribes_and_sms_replies_reach_the_store() {
         .expect("R2's message")
         .key;
     let receipt = format!(r#"{{"id": "{key}", "status": "delivered"}}"#);
-    let sig = guanxi_engage::channel::signature(b"r3ply", receipt.as_bytes());
+    let sig = guanxi_engage::signature(b"r3ply", receipt.as_bytes());
     let (head, answer) = http(
         &addr,
         "POST",
@@ -599,7 +599,7 @@ fn clicks_unsubscribes_and_sms_replies_reach_the_store() {
         reply,
     );
     assert!(head.starts_with("HTTP/1.1 401"), "a forged callback is refused: {head}");
-    let sig = guanxi_engage::channel::signature(b"r3ply", reply.as_bytes());
+    let sig = guanxi_engage::signature(b"r3ply", reply.as_bytes());
     let (head, answer) = http(
         &addr,
         "POST",
