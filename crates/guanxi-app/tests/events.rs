@@ -94,6 +94,11 @@ fn only_the_secret_signs_a_body() {
 
 /// The scheduler's messages queued by a pass at `now` for the payment reminder.
 async fn reminders_due(store: &dyn Store, now: DateTime<Utc>) -> u64 {
+    reminder_pass(store, now).await.0
+}
+
+/// A pass at `now`: the reminders it queued, and when the next one falls due.
+async fn reminder_pass(store: &dyn Store, now: DateTime<Utc>) -> (u64, Option<DateTime<Utc>>) {
     let programs = schedule::load(store).await.unwrap();
     let policy = ContactPolicy::default();
     let scheduler = Scheduler {
@@ -102,14 +107,9 @@ async fn reminders_due(store: &dyn Store, now: DateTime<Utc>) -> u64 {
         tz: ShopTz::default(),
         columns: None,
     };
-    scheduler
-        .pass(&programs, now)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|p| p.program == "payment-reminder")
-        .map(|p| p.messages)
-        .sum()
+    let planned = scheduler.pass(&programs, now).await.unwrap();
+    let p = planned.iter().find(|p| p.program == "payment-reminder").unwrap();
+    (p.messages, p.next_due)
 }
 
 async fn enable_payment_reminder(store: &dyn Store) {
@@ -153,7 +153,12 @@ async fn an_unpaid_order_makes_its_reminder_due_at_30_minutes_and_once() {
     assert_eq!((stored.order.status, stored.revision), (OrderStatus::Created, 1));
     // The order is in the lake at once (the reports and the next build see it).
     assert!(!f.lake.files().unwrap().is_empty());
-    assert_eq!(reminders_due(&f.store, created + Duration::minutes(29)).await, 0);
+    // A pass before the 30th minute queues nothing and says when to come back: the
+    // engine plans again at that minute, not at its next interval.
+    assert_eq!(
+        reminder_pass(&f.store, created + Duration::minutes(29)).await,
+        (0, Some(created + Duration::minutes(30)))
+    );
     assert_eq!(reminders_due(&f.store, created + Duration::minutes(30)).await, 1);
     assert_eq!(
         reminders_due(&f.store, created + Duration::minutes(31)).await,
@@ -207,6 +212,11 @@ async fn an_order_paid_before_30_minutes_is_never_reminded() {
     for minutes in [30, 60, 6 * 60 + 1] {
         assert_eq!(reminders_due(&f.store, created + Duration::minutes(minutes)).await, 0);
     }
+    assert_eq!(
+        reminder_pass(&f.store, created + Duration::minutes(21)).await,
+        (0, None),
+        "nothing more to wake for"
+    );
 }
 
 #[tokio::test]

@@ -96,8 +96,11 @@ impl Engine {
         let mut last_pass: Option<std::time::Instant> = None;
         let mut pause = self.every;
         let mut health = Health::read(w.store.as_ref()).await.unwrap_or_default();
+        // The earliest minute a step of the runs the last pass saw falls due: planned
+        // then (a payment reminder at its 30th minute), not at the next interval.
+        let mut next_due: Option<DateTime<Utc>> = None;
         loop {
-            if last_pass.is_none_or(|t| t.elapsed() >= pause) {
+            if last_pass.is_none_or(|t| t.elapsed() >= pause) || next_due.is_some_and(|t| Utc::now() >= t) {
                 let started = std::time::Instant::now();
                 last_pass = Some(started);
                 match self.pass(Utc::now(), &mut health).await {
@@ -105,6 +108,7 @@ impl Engine {
                         for p in planned.iter().filter(|p| p.messages > 0 || p.entered > 0) {
                             tracing::info!(program = %p.program, queued = p.messages, entered = p.entered, "scheduled");
                         }
+                        next_due = planned.iter().filter_map(|p| p.next_due).min();
                     }
                     Err(e) => tracing::error!(code = e.code(), "scheduler pass: {e}"),
                 }

@@ -103,9 +103,21 @@ pub struct Planned {
     pub left: u64,
     /// Why the program was skipped this pass.
     pub error: Option<String>,
+    /// When the earliest step of the runs seen falls due after this pass: the engine
+    /// plans again at that minute rather than at its next interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_due: Option<DateTime<Utc>>,
 }
 
 impl Planned {
+    /// Keeps the earlier of the known next due time and `t`.
+    fn due_later(&mut self, t: Option<DateTime<Utc>>) {
+        self.next_due = match (self.next_due, t) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
     fn failed(program: &str, error: String) -> Planned {
         Planned {
             program: program.to_string(),
@@ -242,7 +254,7 @@ impl Scheduler<'_> {
                         planned.runs += 1;
                         let events = |e: OrderEvent| event_time(o, e);
                         let occurrence = format!("o{}", o.id);
-                        self.push_due(
+                        planned.due_later(self.push_due(
                             &mut plan,
                             program,
                             o.customer_id,
@@ -252,7 +264,7 @@ impl Scheduler<'_> {
                             &events,
                             since,
                             now,
-                        );
+                        ));
                     }
                 }
             }
@@ -272,7 +284,7 @@ impl Scheduler<'_> {
                         .and_then(|v| v.iter().filter(|t| **t > started).min().copied());
                     let events = |e: OrderEvent| (e == OrderEvent::Paid).then_some(next_paid).flatten();
                     let occurrence = format!("b{build}");
-                    self.push_due(
+                    planned.due_later(self.push_due(
                         &mut plan,
                         program,
                         customer,
@@ -282,7 +294,7 @@ impl Scheduler<'_> {
                         &events,
                         since,
                         now,
-                    );
+                    ));
                 }
             }
             Trigger::Date(day) if day == "birthday" => {
@@ -294,7 +306,7 @@ impl Scheduler<'_> {
                     for customer in self.store.birthdays(date.month(), date.day()).await? {
                         planned.runs += 1;
                         let occurrence = format!("{}", date.year());
-                        self.push_due(
+                        planned.due_later(self.push_due(
                             &mut plan,
                             program,
                             customer,
@@ -304,7 +316,7 @@ impl Scheduler<'_> {
                             &|_| None,
                             since,
                             now,
-                        );
+                        ));
                     }
                     let Some(next) = date.succ_opt() else { break };
                     date = next;
@@ -430,7 +442,7 @@ impl Scheduler<'_> {
                     let events = |ev: OrderEvent| (ev == OrderEvent::Paid).then_some(next_paid).flatten();
                     // A run spread into the future queues its first step now, due then.
                     let by = e.started_at.max(now);
-                    self.push_due(
+                    planned.due_later(self.push_due(
                         &mut plan,
                         program,
                         e.customer_id,
@@ -440,7 +452,7 @@ impl Scheduler<'_> {
                         &events,
                         since,
                         by,
-                    );
+                    ));
                 }
                 planned.entered = new.len() as u64;
                 planned.left = left.len() as u64;
@@ -525,9 +537,9 @@ impl Scheduler<'_> {
                 planned.runs += 1;
                 let bought = paid.get(customer).copied();
                 let events = |e: OrderEvent| (e == OrderEvent::Paid).then_some(bought).flatten();
-                self.push_due(
+                planned.due_later(self.push_due(
                     plan, program, *customer, None, occurrence, *started, &events, since, now,
-                );
+                ));
             }
         }
         Ok(true)
@@ -586,7 +598,7 @@ impl Scheduler<'_> {
         events: &dyn Fn(OrderEvent) -> Option<DateTime<Utc>>,
         since: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) {
+    ) -> Option<DateTime<Utc>> {
         for (i, due) in program.due(started, events, now, self.tz) {
             let step = &program.steps[i];
             if due < since {
@@ -625,5 +637,6 @@ impl Scheduler<'_> {
                 due_at: due,
             });
         }
+        program.next_due(started, events, now, self.tz)
     }
 }

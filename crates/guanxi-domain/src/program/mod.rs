@@ -404,6 +404,30 @@ impl Program {
             })
             .collect()
     }
+
+    /// When the run's next step falls due after `now` (the earliest step not yet due
+    /// that no stop event has cancelled), for a scheduler that wakes at that minute
+    /// instead of at its next pass.
+    pub fn next_due(
+        &self,
+        started: DateTime<Utc>,
+        events: &dyn Fn(OrderEvent) -> Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        tz: ShopTz,
+    ) -> Option<DateTime<Utc>> {
+        let stopped = self.stop_on.iter().filter_map(|e| events(*e)).min();
+        self.steps
+            .iter()
+            .filter_map(|step| {
+                let from = match step.on {
+                    Some(e) => events(e)?,
+                    None => started,
+                };
+                let at = step.after.after(from, tz);
+                (at > now && stopped.is_none_or(|s| at < s)).then_some(at)
+            })
+            .min()
+    }
 }
 
 /// The six built-in programs with docs/domain.md §5's defaults, ready to enable.
@@ -446,6 +470,17 @@ mod tests {
         assert_eq!(all.len(), 6);
         let reminder = &all[0];
         assert_eq!(reminder.name, "payment-reminder");
+        // The next step's time, for a scheduler that wakes at it: +30 min, then +6 h;
+        // nothing once paid.
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let tz = ShopTz::default();
+        let unpaid = |_: OrderEvent| None;
+        let minutes = |m: i64| t0 + chrono::Duration::minutes(m);
+        assert_eq!(reminder.next_due(t0, &unpaid, minutes(10), tz), Some(minutes(30)));
+        assert_eq!(reminder.next_due(t0, &unpaid, minutes(30), tz), Some(minutes(360)));
+        assert_eq!(reminder.next_due(t0, &unpaid, minutes(360), tz), None);
+        let paid = |e: OrderEvent| (e == OrderEvent::Paid).then_some(minutes(20));
+        assert_eq!(reminder.next_due(t0, &paid, minutes(10), tz), None);
         let waits: Vec<Wait> = reminder.steps.iter().map(|s| s.after).collect();
         assert_eq!(waits, vec![Wait::Minutes(30), Wait::Minutes(360)]);
         assert_eq!(reminder.stop_on, vec![OrderEvent::Paid, OrderEvent::Closed]);
