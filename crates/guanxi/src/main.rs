@@ -40,7 +40,18 @@ fn main() -> std::process::ExitCode {
             Command::Export(args) => commands::export::run(&cli.global, args).await,
             Command::Lake(cmd) => commands::lake::run(&cli.global, cmd).await,
             Command::Status => commands::status::run(&cli.global).await,
-            Command::Serve { addr } => commands::serve::run(&cli.global, addr).await,
+            Command::Serve {
+                addr,
+                token_requests,
+                address_requests,
+            } => {
+                let quotas = guanxi_web::auth::Quotas {
+                    per_token: token_requests,
+                    per_address: address_requests,
+                    ..Default::default()
+                };
+                commands::serve::run(&cli.global, addr, quotas).await
+            }
             Command::Config(cmd) => commands::config::run(&cli.global, cmd),
             Command::Profile(cmd) => commands::profile::run(&cli.global, cmd).await,
             Command::Customer(cmd) => commands::customer::run(&cli.global, cmd).await,

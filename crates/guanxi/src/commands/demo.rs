@@ -110,7 +110,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         out
     })?;
     if !args.no_serve {
-        super::serve::serve(global, &opened, args.addr).await?;
+        super::serve::serve(global, &opened, args.addr, Default::default()).await?;
     }
     Ok(())
 }

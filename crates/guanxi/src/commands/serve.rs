@@ -16,15 +16,20 @@ use crate::cli::Global;
 use crate::commands::default_db;
 use crate::open::{Opened, open};
 
-pub async fn run(global: &Global, addr: SocketAddr) -> anyhow::Result<()> {
+pub async fn run(global: &Global, addr: SocketAddr, quotas: guanxi_web::auth::Quotas) -> anyhow::Result<()> {
     let o = open(global, default_db()).await?;
     eprintln!("serving {} at http://{addr}/ (Ctrl-C stops)", o.location);
-    serve(global, &o, addr).await
+    serve(global, &o, addr, quotas).await
 }
 
 /// Serves the web UI for an open store until the process ends, with the engagement
 /// scheduler and workers beside it (they do nothing until a program is enabled).
-pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Result<()> {
+pub async fn serve(
+    global: &Global,
+    o: &Opened,
+    addr: SocketAddr,
+    quotas: guanxi_web::auth::Quotas,
+) -> anyhow::Result<()> {
     let (settings, _) = super::config::load(global)?;
     let engine = super::program::engine(o, &settings, 60, 500).await?;
     // One copy of the latest build's profile columns for the live counts and the
@@ -70,7 +75,7 @@ pub async fn serve(global: &Global, o: &Opened, addr: SocketAddr) -> anyhow::Res
         tz: o.tz,
         responses: Some(responses),
         counts: columns,
-        limits: Default::default(),
+        limits: std::sync::Arc::new(guanxi_web::auth::Limits::new(quotas)),
         live,
     };
     // The dashboard's monthly figures and the orders page's default (quarters), computed
