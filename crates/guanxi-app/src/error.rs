@@ -53,6 +53,25 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// A store's error: its refusal is about the request (a name taken, a merged
+    /// customer); anything else is ours.
+    pub fn of_store(e: &StoreError) -> Kind {
+        match e {
+            StoreError::Refused(_) => Kind::BadInput,
+            _ => Kind::Internal,
+        }
+    }
+
+    /// An import's error: bad files and bad options are the caller's (located problems,
+    /// a usage mistake, a rejects file that cannot be written where asked).
+    pub fn of_import(e: &ImportError) -> Kind {
+        match e {
+            ImportError::Invalid { .. } | ImportError::Usage(_) | ImportError::Rejects { .. } => Kind::BadInput,
+            ImportError::Store(e) => Kind::of_store(e),
+            ImportError::Lake(_) | ImportError::Writer(_) => Kind::Internal,
+        }
+    }
+
     /// The HTTP status the web and the API answer with.
     pub fn http_status(self) -> u16 {
         match self {
@@ -88,14 +107,9 @@ impl AppError {
                 "sign_in_throttled" => Kind::Throttled,
                 _ => Kind::Forbidden,
             },
-            // A store's refusal is about the request (a name taken, a merged customer).
-            AppError::Store(StoreError::Refused(_)) => Kind::BadInput,
-            AppError::Import(ImportError::Invalid { .. } | ImportError::Usage(_) | ImportError::Rejects { .. }) => {
-                Kind::BadInput
-            }
-            AppError::Import(ImportError::Store(StoreError::Refused(_))) => Kind::BadInput,
-            AppError::Import(_) => Kind::Internal,
-            AppError::Details(_) | AppError::Store(_) | AppError::Lake(_) | AppError::Analytics(_) => Kind::Internal,
+            AppError::Store(e) => Kind::of_store(e),
+            AppError::Import(e) => Kind::of_import(e),
+            AppError::Details(_) | AppError::Lake(_) | AppError::Analytics(_) => Kind::Internal,
         }
     }
 

@@ -1,8 +1,10 @@
 //! What the binary prints: one JSON document with `--json`, text otherwise; errors with
-//! their stable code, and exit codes by kind (65: the input is bad, 1: anything else).
+//! their stable code, and the exit code of their kind in the one table of answers
+//! (`guanxi_app::Kind::exit_code`: 65 bad input, 77 denied, 75 try later, 1 anything else).
 
 use std::process::ExitCode;
 
+use guanxi_app::Kind;
 use guanxi_import::ImportError;
 use guanxi_store::StoreError;
 use serde::Serialize;
@@ -106,16 +108,25 @@ pub fn error(e: &anyhow::Error, json: bool) -> ExitCode {
     } else {
         eprintln!("error[{code}]: {e:#}");
     }
-    let bad_input = e.chain().any(|c| c.downcast_ref::<BadInput>().is_some());
-    // A use case's error exits as the one table of answers says.
-    let app = e
-        .chain()
-        .find_map(|c| c.downcast_ref::<guanxi_app::AppError>())
-        .map(|a| a.kind().exit_code());
-    match (invalid, app) {
-        (Some(_), _) => ExitCode::from(65),
-        _ if bad_input => ExitCode::from(65),
-        (None, Some(code)) => ExitCode::from(code),
-        (None, None) => ExitCode::FAILURE,
+    ExitCode::from(kind(e).exit_code())
+}
+
+/// Where an error sits in the one table of answers (`guanxi_app::Kind`), found along its
+/// chain: the first error that knows says; anything else is ours (exit 1).
+fn kind(e: &anyhow::Error) -> Kind {
+    for cause in e.chain() {
+        if let Some(a) = cause.downcast_ref::<guanxi_app::AppError>() {
+            return a.kind();
+        }
+        if let Some(i) = cause.downcast_ref::<ImportError>() {
+            return Kind::of_import(i);
+        }
+        if let Some(s) = cause.downcast_ref::<StoreError>() {
+            return Kind::of_store(s);
+        }
+        if cause.downcast_ref::<BadInput>().is_some() {
+            return Kind::BadInput;
+        }
     }
+    Kind::Internal
 }

@@ -57,6 +57,15 @@ fn bad_input_exits_65_with_located_problems() {
     assert_eq!(out.status.code(), Some(65));
     let e = json(&out);
     assert_eq!(e["error"]["code"], "import_invalid");
+    // A usage mistake is the caller's too: the one table of answers says 65.
+    let usage = guanxi(dir.path(), &["import", "service", "bad.csv", "--format", "shopify"]);
+    assert_eq!(
+        usage.status.code(),
+        Some(65),
+        "{}",
+        String::from_utf8_lossy(&usage.stderr)
+    );
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("error[import_usage]"));
     assert_eq!(e["error"]["problems"][0]["line"], 2);
     assert_eq!(e["error"]["problems"][0]["field"], "ordered_at");
     let status = json(&guanxi(dir.path(), &["status", "--json"]));
