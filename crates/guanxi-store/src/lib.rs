@@ -52,7 +52,7 @@ pub use outbox::{
     Claimed, Entry, EventCursor, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState,
     Recipient, SentMessage, Settle, Task,
 };
-pub use profile_columns::{COLUMNS_SQL, ColumnRow, HeldColumns, ProfileColumns};
+pub use profile_columns::{COLUMNS_SQL, ColumnRow, HeldColumns, ListedProfile, ProfileColumns};
 pub use profiles::{
     BuildFigures, BuildRecord, CLV_BUCKETS, ClassChange, ClassTotal, ClvBucket, FigureSums, MergeChange, MergeProposal,
     Movement, PreviousClasses, ProfileRow, Satisfaction, SavedSegment, SegmentMember, SegmentPlan, Transition,

@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
 use guanxi_domain::profile::ClassKind;
 use guanxi_domain::segment::{Attr, Cond, Expr, Op};
 
@@ -54,6 +56,17 @@ impl HeldColumns {
         }
         Ok(held.clone().filter(|c| c.build_id == build.id))
     }
+}
+
+/// What a customers list shows of one profile beside the record: its value, its
+/// relationship type and tier, and how long since its last paid order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ListedProfile {
+    pub paid_amount_cents: Option<i64>,
+    pub profit_cents: Option<i64>,
+    pub recency_days: Option<i64>,
+    pub relationship: Option<String>,
+    pub tier: Option<String>,
 }
 
 /// A column of one attribute.
@@ -211,6 +224,77 @@ impl ProfileColumns {
             .map(|(_, c)| Column::Real(c))
     }
 
+    /// Row `i`'s value of an integer column.
+    fn int(&self, attr: Attr, i: usize) -> Option<i64> {
+        match self.column(attr)? {
+            Column::Int(c) => Some(c[i]).filter(|v| *v != NO_INT),
+            _ => None,
+        }
+    }
+
+    /// Row `i`'s class of `kind`.
+    fn class(&self, kind: ClassKind, i: usize) -> Option<&str> {
+        let k = ClassKind::ALL.iter().position(|x| *x == kind)?;
+        let code = *self.classes[k].get(i)? as usize;
+        (code > 0)
+            .then(|| self.names[k].get(code).map(String::as_str))
+            .flatten()
+    }
+
+    /// The listed figures of the profiles of `ids` (those that have one).
+    pub fn listed(&self, ids: &[i64]) -> HashMap<i64, ListedProfile> {
+        let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
+        let mut out = HashMap::with_capacity(ids.len());
+        for (i, id) in self.ids.iter().enumerate() {
+            if !wanted.contains(id) {
+                continue;
+            }
+            out.insert(
+                *id,
+                ListedProfile {
+                    paid_amount_cents: self.int(Attr::PaidAmount, i),
+                    profit_cents: self.int(Attr::Profit, i),
+                    recency_days: self.int(Attr::RecencyDays, i),
+                    relationship: self.class(ClassKind::Relationship, i).map(str::to_string),
+                    tier: self.class(ClassKind::Tier, i).map(str::to_string),
+                },
+            );
+        }
+        out
+    }
+
+    /// The customers `expr` holds for, ordered by the number column `by` (highest first
+    /// when `descending`), those without a value last, ties by id; `None` when `expr`
+    /// reads anything but profile columns or `by` is not a number column.
+    pub fn ranked(&self, expr: &Expr, by: Attr, descending: bool) -> Option<Vec<i64>> {
+        let bits = self.eval(expr)?;
+        let key: Box<dyn Fn(usize) -> Option<f64>> = match self.column(by)? {
+            Column::Int(c) => Box::new(move |i| Some(c[i]).filter(|v| *v != NO_INT).map(|v| v as f64)),
+            Column::Real(c) => Box::new(move |i| Some(c[i]).filter(|v| !v.is_nan())),
+            Column::Class(_) => return None,
+        };
+        let mut rows: Vec<(Option<f64>, i64)> = Vec::new();
+        for (w, &word) in bits.iter().enumerate() {
+            let mut rest = word;
+            while rest != 0 {
+                let i = w * 64 + rest.trailing_zeros() as usize;
+                rows.push((key(i), self.ids[i]));
+                rest &= rest - 1;
+            }
+        }
+        rows.sort_unstable_by(|(a, ida), (b, idb)| {
+            let by_value = match (a, b) {
+                (Some(a), Some(b)) if descending => b.total_cmp(a),
+                (Some(a), Some(b)) => a.total_cmp(b),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            };
+            by_value.then(ida.cmp(idb))
+        });
+        Some(rows.into_iter().map(|(_, id)| id).collect())
+    }
+
     /// Whether `expr` reads profile columns only (what [`ProfileColumns::count`] answers).
     pub fn answers(expr: &Expr) -> bool {
         expr.conditions().iter().all(|c| match c {
@@ -345,5 +429,62 @@ fn compare(x: Cell<'_>, op: Op, v: &Bind) -> bool {
         (Cell::Real(a), Bind::Real(b)) => op.holds(a, *b),
         (Cell::Real(a), Bind::Int(b)) => op.holds(a, *b as f64),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns() -> ProfileColumns {
+        let mut c = ProfileColumns::new(1);
+        let paid = INT_ATTRS.iter().position(|a| *a == Attr::PaidAmount).unwrap();
+        let recency = INT_ATTRS.iter().position(|a| *a == Attr::RecencyDays).unwrap();
+        for (id, class, amount) in [
+            (3, "loyal", Some(500)),
+            (1, "repeat", Some(900)),
+            (2, "loyal", None),
+            (4, "loyal", Some(900)),
+        ] {
+            let mut row = ColumnRow {
+                customer_id: id,
+                classes: [None; ClassKind::COUNT],
+                ints: [None; INT_ATTRS.len()],
+                reals: [None; REAL_ATTRS.len()],
+            };
+            row.classes[0] = Some(class);
+            row.ints[paid] = amount;
+            row.ints[recency] = Some(id * 10);
+            c.push_row(&row);
+        }
+        c
+    }
+
+    #[test]
+    fn members_rank_by_a_number_column_missing_last_ties_by_id() {
+        let c = columns();
+        let all = guanxi_domain::segment::parse("relationship in ('loyal', 'repeat')").unwrap();
+        assert_eq!(c.ranked(&all, Attr::PaidAmount, true), Some(vec![1, 4, 3, 2]));
+        assert_eq!(c.ranked(&all, Attr::PaidAmount, false), Some(vec![3, 1, 4, 2]));
+        let loyal = guanxi_domain::segment::parse("relationship = 'loyal'").unwrap();
+        assert_eq!(c.ranked(&loyal, Attr::RecencyDays, false), Some(vec![2, 3, 4]));
+        assert_eq!(
+            c.ranked(&loyal, Attr::Relationship, false),
+            None,
+            "a class is no number"
+        );
+        let listed = c.listed(&[4, 2, 99]);
+        assert_eq!(listed.len(), 2);
+        assert_eq!(
+            listed[&4],
+            ListedProfile {
+                paid_amount_cents: Some(900),
+                profit_cents: None,
+                recency_days: Some(40),
+                relationship: Some("loyal".into()),
+                tier: None,
+            }
+        );
+        assert_eq!(listed[&2].paid_amount_cents, None);
     }
 }

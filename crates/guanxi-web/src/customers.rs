@@ -1,14 +1,16 @@
 //! The customers list: everyone profiled, or those a segment expression selects, a page
-//! at a time by id (constant time at any size), with the count.
+//! at a time by id (constant time at any size), with the count; each with their value,
+//! relationship type, tier and last order from the current build's columns held in
+//! memory, which also sort a filter over profiles by value, profit or recency.
 
 use axum::Json;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
-use guanxi_domain::segment::{Expr, SaveError, class_kinds, parse};
-use guanxi_store::Search;
+use guanxi_domain::segment::{Attr, Expr, SaveError, class_kinds, parse};
 use guanxi_store::segment::ResolveError;
+use guanxi_store::{ProfileColumns, Search, SegmentMember};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 use serde_json::json;
@@ -27,7 +29,19 @@ pub struct Params {
     after: Option<i64>,
     /// The name the filter was just saved as.
     saved: Option<String>,
+    /// Order by `value` (paid, highest first), `profit` (highest first) or `recency` (the
+    /// latest buyer first); by id when absent.
+    sort: Option<String>,
+    /// The page of a sorted list (from 0).
+    page: Option<u32>,
 }
+
+/// A sort the list offers: the parameter's value, the profile column, highest first.
+const SORTS: [(&str, Attr, bool); 3] = [
+    ("value", Attr::PaidAmount, true),
+    ("profit", Attr::Profit, true),
+    ("recency", Attr::RecencyDays, false),
+];
 
 /// The filter as the form sends it: a segment expression and a class per kind chosen
 /// from the lists; together, one expression (`q and kind = 'class' …`).
@@ -99,21 +113,63 @@ pub async fn show(
     let search = p.s.as_deref().and_then(Search::parse);
     let text = filter.text();
     let expr = resolve(&s, &text).await?;
+    // The current build's columns, held in memory: they give each listed customer's
+    // value and classes, and sort a filter over profile columns alone.
+    let columns = s.counts.of(s.store.as_ref(), &build).await?;
+    let sort = p
+        .sort
+        .as_deref()
+        .and_then(|v| SORTS.iter().find(|(name, _, _)| *name == v));
+    let page = p.page.unwrap_or(0);
+    let mut sorted = false;
     let (count, members, error) = match (&search, &expr) {
         (Some(found), _) => (None, s.store.search_customers(found, PAGE).await?, None),
         (None, Ok(e)) => {
-            let (count, members) = tokio::try_join!(
-                crate::counts::count(&s, e, &build),
-                s.store.segment_members(e, build.as_of, p.after.unwrap_or(0), PAGE)
-            )?;
-            (Some(count), members, None)
+            let ranked = match (sort, &columns) {
+                (Some((_, by, desc)), Some(c)) if ProfileColumns::answers(e) => c.ranked(e, *by, *desc),
+                _ => None,
+            };
+            match ranked {
+                Some(ids) => {
+                    sorted = true;
+                    let count = ids.len() as u64;
+                    let start = (page as usize).saturating_mul(PAGE as usize).min(ids.len());
+                    let end = (start + PAGE as usize).min(ids.len());
+                    let mut members = Vec::with_capacity(end - start);
+                    for id in &ids[start..end] {
+                        if let Some(c) = s.store.customer_by_id(*id).await? {
+                            members.push(SegmentMember {
+                                id: *id,
+                                source: c.key.source.to_string(),
+                                external_id: c.key.external_id,
+                                name: c.name,
+                            });
+                        }
+                    }
+                    (Some(count), members, None)
+                }
+                None => {
+                    let (count, members) = tokio::try_join!(
+                        crate::counts::count(&s, e, &build),
+                        s.store.segment_members(e, build.as_of, p.after.unwrap_or(0), PAGE)
+                    )?;
+                    (Some(count), members, None)
+                }
+            }
         }
         (None, Err(why)) => (None, Vec::new(), Some(why.clone())),
     };
-    let next = (search.is_none() && members.len() == PAGE as usize).then(|| {
-        let last = members.last().map_or(0, |m| m.id);
-        format!("/customers?lang={}&q={}&after={last}", lang.code(), encode(&text))
+    let listed = columns
+        .as_ref()
+        .map(|c| c.listed(&members.iter().map(|m| m.id).collect::<Vec<_>>()))
+        .unwrap_or_default();
+    let base = format!("/customers?lang={}&q={}", lang.code(), encode(&text));
+    let next = (search.is_none() && members.len() == PAGE as usize).then(|| match (sorted, sort) {
+        (true, Some((name, _, _))) => format!("{base}&sort={name}&page={}", page + 1),
+        _ => format!("{base}&after={}", members.last().map_or(0, |m| m.id)),
     });
+    let sort_link = |name: &str| format!("{base}&sort={name}");
+    let days_ago = |d: i64| lang.t1("customers-days-ago", "days", d);
     let body = html! {
         form.search method="get" action="/customers" role="search" {
             input type="hidden" name="lang" value=(lang.code());
@@ -160,6 +216,9 @@ pub async fn show(
                 @if let Some(n) = count { (lang.t1("customers-count", "count", n)) }
             }
             script { (PreEscaped(LIVE_COUNT)) }
+            @if sort.is_some() && !sorted && error.is_none() {
+                p role="status" { (lang.t("customers-sorted-ids")) }
+            }
             @if error.is_none() {
                 p { a #export href=(format!("/customers.csv?q={}", encode(&text))) download { (lang.t("customers-export")) } }
             }
@@ -168,13 +227,29 @@ pub async fn show(
             @if error.is_none() { p { (lang.t("customers-none")) } }
         } @else {
             table {
-                thead { tr { th scope="col" { (lang.t("col-id")) } th scope="col" { (lang.t("col-name")) } th scope="col" { (lang.t("col-source")) } } }
+                thead { tr {
+                    th scope="col" { (lang.t("col-id")) } th scope="col" { (lang.t("col-name")) } th scope="col" { (lang.t("col-source")) }
+                    th.num scope="col" aria-sort=[(sort.is_some_and(|x| x.0 == "value") && sorted).then_some("descending")] {
+                        a href=(sort_link("value")) { (lang.t("col-paid")) } }
+                    th.num scope="col" aria-sort=[(sort.is_some_and(|x| x.0 == "profit") && sorted).then_some("descending")] {
+                        a href=(sort_link("profit")) { (lang.t("col-profit")) } }
+                    th scope="col" { (lang.t("kind-relationship")) }
+                    th scope="col" { (lang.t("kind-tier")) }
+                    th scope="col" aria-sort=[(sort.is_some_and(|x| x.0 == "recency") && sorted).then_some("ascending")] {
+                        a href=(sort_link("recency")) { (lang.t("col-last-order")) } }
+                } }
                 tbody {
                     @for m in &members {
+                        @let l = listed.get(&m.id);
                         tr {
                             td { (m.id) }
                             td { a href=(format!("/customers/{}?lang={}", m.id, lang.code())) { (m.name.as_deref().unwrap_or("–")) } }
                             td { (m.source) ":" (guanxi_app::customers::shown_id(&m.external_id)) }
+                            td.num { (l.and_then(|l| l.paid_amount_cents).map_or("–".into(), crate::format::yuan)) }
+                            td.num { (l.and_then(|l| l.profit_cents).map_or("–".into(), crate::format::yuan)) }
+                            td { (l.and_then(|l| l.relationship.as_deref()).map_or("–".into(), |c| lang.class("relationship", c))) }
+                            td { (l.and_then(|l| l.tier.as_deref()).map_or("–".into(), |c| lang.class("tier", c))) }
+                            td { (l.and_then(|l| l.recency_days).map_or("–".into(), days_ago)) }
                         }
                     }
                 }

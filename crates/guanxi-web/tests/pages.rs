@@ -1181,3 +1181,103 @@ async fn api_pages_walk_with_a_cursor_and_programs_switch() {
         (StatusCode::BAD_REQUEST, Some("bad_body"))
     );
 }
+
+/// The customers list shows each customer's value, classes and last order, and sorts a
+/// filter over profiles by value (the highest first), profit or recency; a filter that
+/// is not over profiles alone stays in id order and says so.
+#[tokio::test]
+async fn the_customers_list_shows_value_and_sorts_by_it() {
+    let (_dir, _store, state) = empty_shop().await;
+    let src = guanxi_domain::Source::parse("t").unwrap();
+    let mut tx = state.store.begin().await.unwrap();
+    let people: Vec<guanxi_domain::Customer> = ["a", "b", "c"]
+        .iter()
+        .map(|id| {
+            let mut c = guanxi_domain::Customer::bare(guanxi_domain::CustomerKey {
+                source: src.clone(),
+                external_id: (*id).into(),
+            });
+            c.name = Some(format!("Person {id}"));
+            c
+        })
+        .collect();
+    tx.upsert_customers(&people).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut rows = Vec::new();
+    for (id, paid, days) in [("a", 1_000, 5), ("b", 900_000, 300), ("c", 50_000, 1)] {
+        let key = guanxi_domain::CustomerKey {
+            source: src.clone(),
+            external_id: id.into(),
+        };
+        let customer_id = state.store.customer(&key).await.unwrap().unwrap().0;
+        rows.push(guanxi_store::ProfileRow {
+            customer_id,
+            classes: [
+                Some("repeat".into()),
+                None,
+                None,
+                None,
+                None,
+                Some("vip".into()),
+                None,
+                None,
+            ],
+            paid_orders: 2,
+            paid_amount_cents: paid,
+            profit_cents: paid / 10,
+            recency_days: Some(days),
+            ..Default::default()
+        });
+    }
+    let as_of = chrono::DateTime::from_timestamp(1_782_777_600, 0).unwrap();
+    let build = guanxi_store::BuildRecord {
+        id: 0,
+        as_of,
+        built_at: as_of,
+        customers: 3,
+        transitions: 0,
+        summary: "{}".into(),
+    };
+    state.store.save_build(&build, &mut rows.into_iter()).await.unwrap();
+    let (cookie, _) = signed_in(&state, Role::Marketer).await;
+    let order = |page: &str| {
+        let mut found: Vec<(usize, &str)> = ["Person a", "Person b", "Person c"]
+            .iter()
+            .filter_map(|n| page.find(n).map(|i| (i, *n)))
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, n)| n.to_string()).collect::<Vec<_>>()
+    };
+    let (status, page) = get_as(state.clone(), "/customers?lang=en", "en", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(order(&page), ["Person a", "Person b", "Person c"], "by id");
+    assert!(page.contains("¥9,000.00") && page.contains("300 days ago"), "{page}");
+    let (_, page) = get_as(state.clone(), "/customers?lang=en&sort=value", "en", Some(&cookie)).await;
+    assert_eq!(
+        order(&page),
+        ["Person b", "Person c", "Person a"],
+        "the highest value first"
+    );
+    assert!(page.contains(r#"aria-sort="descending""#));
+    let (_, page) = get_as(
+        state.clone(),
+        "/customers?lang=en&sort=recency&tier=vip",
+        "en",
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(
+        order(&page),
+        ["Person c", "Person a", "Person b"],
+        "the latest buyer first"
+    );
+    // A filter on a customer field is not over profiles alone: id order, and a note.
+    let (_, page) = get_as(
+        state.clone(),
+        "/customers?lang=en&sort=value&q=province%20%3D%20%27x%27",
+        "en",
+        Some(&cookie),
+    )
+    .await;
+    assert!(page.contains("Sorting applies to filters over profiles"), "{page}");
+}

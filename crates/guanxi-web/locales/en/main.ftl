@@ -23,6 +23,9 @@ customers-filter = Segment filter
 customers-filter-hint = e.g. lifecycle = 'decline' and profit > 500
 customers-apply = Apply
 customers-count = { $count } customers
+col-last-order = Last order
+customers-days-ago = { $days } days ago
+customers-sorted-ids = Sorting applies to filters over profiles; this filter is listed by id.
 customers-next = Next page
 customers-export = Export these customers (CSV, contacts masked)
 customers-none = No customer matches.

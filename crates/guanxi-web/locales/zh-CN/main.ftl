@@ -23,6 +23,9 @@ customers-filter = 细分条件
 customers-filter-hint = 例如 lifecycle = 'decline' and profit > 500
 customers-apply = 筛选
 customers-count = 共 { $count } 位客户
+col-last-order = 最近下单
+customers-days-ago = { $days } 天前
+customers-sorted-ids = 排序仅适用于按画像筛选；此筛选按编号列出。
 customers-next = 下一页
 customers-export = 导出这些客户（CSV，联系方式已打码）
 customers-none = 没有符合条件的客户。
