@@ -70,3 +70,88 @@ pub async fn disable(store: &dyn Store, name: &str, by: &Actor) -> Result<Progra
     store.save_program(&state, &by.name).await?;
     Ok(state)
 }
+
+/// What a program's step would send one customer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Preview {
+    pub program: String,
+    pub step: String,
+    pub channel: guanxi_domain::Channel,
+    pub template: String,
+    pub subject: String,
+    pub text: String,
+}
+
+/// What the shop's messages are written with: its templates, its name as messages say
+/// it, their language.
+#[derive(Debug, Clone)]
+pub struct Writing {
+    pub templates: std::sync::Arc<guanxi_engage::Templates>,
+    pub shop_name: String,
+    pub language: String,
+}
+
+impl Default for Writing {
+    fn default() -> Writing {
+        Writing {
+            templates: std::sync::Arc::new(guanxi_engage::Templates::builtin()),
+            shop_name: String::new(),
+            language: "zh-CN".into(),
+        }
+    }
+}
+
+fn bad(code: &'static str, message: String) -> AppError {
+    AppError::BadInput { code, message }
+}
+
+/// Renders step `step` of program `program` for customer `customer_id` as the worker
+/// would (their name, their latest order and its items; the link shown as a
+/// placeholder, since a preview is no message and tracks nothing).
+pub async fn preview(
+    store: &dyn Store,
+    writing: &Writing,
+    program: &str,
+    step: &str,
+    customer_id: i64,
+) -> Result<Preview> {
+    let Some((p, _)) = find(store, program).await? else {
+        return Err(unknown(program));
+    };
+    let Some(s) = p.steps.iter().find(|s| s.name == step) else {
+        let steps: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
+        return Err(bad(
+            "step_unknown",
+            format!("step: {program} has no step {step:?} (its steps: {})", steps.join(", ")),
+        ));
+    };
+    let guanxi_domain::program::Action::Send { send, template } = &s.action else {
+        return Err(bad(
+            "step_not_message",
+            format!("step: {program}'s step {step:?} sends no message ({})", s.action),
+        ));
+    };
+    let Some(customer) = store.customer_by_id(customer_id).await? else {
+        return Err(bad("customer_unknown", format!("customer: no customer #{customer_id}")));
+    };
+    let latest = store.customer_history(customer_id, 1).await?.orders.into_iter().next();
+    let vars = guanxi_engage::templates::Vars {
+        name: guanxi_engage::templates::Vars::addressing(customer.name.as_deref(), &writing.language),
+        shop: writing.shop_name.clone(),
+        order: latest.as_ref().map(|o| o.external_id.clone()).unwrap_or_default(),
+        items: latest.map(|o| o.items).unwrap_or_default(),
+        link: "https://…/r/…".into(),
+    };
+    let rendered = writing
+        .templates
+        .render(template, &writing.language, &vars)
+        .map_err(|e| bad("template", e.to_string()))?;
+    Ok(Preview {
+        program: p.name.clone(),
+        step: s.name.clone(),
+        channel: *send,
+        template: template.clone(),
+        subject: rendered.subject,
+        text: rendered.text,
+    })
+}

@@ -32,6 +32,18 @@ pub struct Vars {
     pub link: String,
 }
 
+impl Vars {
+    /// How a message addresses the customer: their name, else a greeting that needs none
+    /// (亲, the way Chinese shops address a buyer; "there" in English).
+    pub fn addressing(name: Option<&str>, language: &str) -> String {
+        match name.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => n.to_string(),
+            None if language == "en" => "there".into(),
+            None => "亲".into(),
+        }
+    }
+}
+
 /// Templates by name, then language.
 #[derive(Debug, Clone)]
 pub struct Templates {

@@ -247,10 +247,7 @@ impl Worker {
     ) -> Result<Outgoing, EngageError> {
         let en = self.delivery.language == "en";
         let mut vars = Vars {
-            name: r
-                .name
-                .clone()
-                .unwrap_or_else(|| if en { "there" } else { "亲" }.to_string()),
+            name: Vars::addressing(r.name.as_deref(), &self.delivery.language),
             shop: self.delivery.shop_name.clone(),
             link: self.links.url(&self.delivery.base_url, LinkKind::Track, m.id),
             ..Vars::default()

@@ -534,6 +534,51 @@ pub async fn program_disable(State(s): State<AppState>, Path(p): Path<ProgramNam
     switch(&s, &p.name, false).await
 }
 
+#[derive(Deserialize, IntoParams)]
+pub struct PreviewQuery {
+    /// The step's name, as the program lists it.
+    step: String,
+    /// The customer's number.
+    customer: i64,
+}
+
+/// What a step would send one customer, rendered as the worker would (nothing is sent).
+#[derive(Serialize, ToSchema)]
+pub struct PreviewBody {
+    program: String,
+    step: String,
+    /// sms, email, wechat or webhook.
+    channel: String,
+    template: String,
+    subject: String,
+    text: String,
+}
+
+/// Renders a step's message for a customer: a preview, nothing sent or recorded.
+#[utoipa::path(get, path = "/api/v1/programs/{name}/preview", tag = "programs", params(ProgramName, PreviewQuery),
+    responses((status = 200, body = PreviewBody), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn program_preview(
+    State(s): State<AppState>,
+    Path(p): Path<ProgramName>,
+    q: Result<Query<PreviewQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return Ok(bad_query(e)),
+    };
+    let v = guanxi_app::programs::preview(s.store.as_ref(), &s.writing, &p.name, &q.step, q.customer).await?;
+    Ok(Json(PreviewBody {
+        program: v.program,
+        step: v.step,
+        channel: v.channel.as_str().into(),
+        template: v.template,
+        subject: v.subject,
+        text: v.text,
+    })
+    .into_response())
+}
+
 /// One class of the current build: its customers and what they bring (cents).
 #[derive(Serialize, ToSchema)]
 pub struct ClassRow {
@@ -613,6 +658,7 @@ impl utoipa::Modify for Limits {
         programs,
         program_enable,
         program_disable,
+        program_preview,
         customer_search,
         customer,
         privacy_export,
@@ -636,7 +682,8 @@ impl utoipa::Modify for Limits {
         OrderItem,
         OrdersPage,
         TaskKey,
-        ClassRow
+        ClassRow,
+        PreviewBody
     ))
 )]
 pub struct ApiDoc;

@@ -171,7 +171,9 @@ pub fn capability(path: &str) -> Option<Capability> {
         "/api/v1/tasks" | "/api/v1/tasks/done" => Capability::Tasks,
         p if p.starts_with("/api/v1/programs/") => Capability::Programs,
         "/customers.csv" => Capability::ExportCustomers,
-        "/programs" | "/programs/enable" | "/programs/disable" | "/api/v1/programs" => Capability::Programs,
+        "/programs" | "/programs/enable" | "/programs/disable" | "/programs/preview" | "/api/v1/programs" => {
+            Capability::Programs
+        }
         "/tasks" | "/tasks/done" => Capability::Tasks,
         "/audit" => Capability::Administer,
         p if p.starts_with("/api/v1/customers/") && (p.ends_with("/privacy-export") || p.ends_with("/erase")) => {

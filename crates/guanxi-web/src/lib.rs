@@ -67,6 +67,8 @@ pub struct AppState {
     pub limits: Arc<auth::Limits>,
     /// Live events' secrets, and the scheduler to wake.
     pub live: events::Live,
+    /// The shop's templates, name and language, for message previews.
+    pub writing: guanxi_app::programs::Writing,
 }
 
 /// The application's routes.
@@ -81,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/segments", axum::routing::post(customers::save))
         .route("/reports", get(reports::show))
         .route("/programs", get(programs::show))
+        .route("/programs/preview", get(programs::preview))
         .route("/programs/enable", axum::routing::post(programs::enable))
         .route("/programs/disable", axum::routing::post(programs::disable))
         .route("/tasks", get(tasks::show))
@@ -104,6 +107,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/programs/{name}/disable",
             axum::routing::post(api::program_disable),
         )
+        .route("/api/v1/programs/{name}/preview", get(api::program_preview))
         .route("/api/v1/customers", get(api::customer_search))
         .route("/api/v1/orders", get(api::orders))
         .route("/api/v1/tasks", get(api::tasks))

@@ -100,7 +100,19 @@ pub async fn show(
                                     (step.after)
                                     @if let Some(e) = step.on { " ← " (e.name()) }
                                 }
-                                td { (step.action) }
+                                td {
+                                    (step.action)
+                                    @if matches!(step.action, guanxi_domain::program::Action::Send { .. }) {
+                                        form.preview method="get" action="/programs/preview" {
+                                            input type="hidden" name="program" value=(program.name);
+                                            input type="hidden" name="step" value=(step.name);
+                                            input type="hidden" name="lang" value=(lang.code());
+                                            label { (lang.t("programs-preview-for")) " "
+                                                input type="number" name="customer" min="1" required size="8"; }
+                                            " " button type="submit" { (lang.t("programs-preview")) }
+                                        }
+                                    }
+                                }
                                 @for v in [n.sent, n.delivered, n.clicked, n.dropped, n.failed, n.converted, n.actions] {
                                     td.num { (v) }
                                 }
@@ -154,4 +166,54 @@ fn back(f: &Switch) -> Response {
         crate::customers::encode(&f.name)
     ))
     .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct PreviewQuery {
+    program: String,
+    step: String,
+    /// The customer's number, as the customers list shows it.
+    customer: String,
+    lang: Option<String>,
+}
+
+/// `GET /programs/preview?program=…&step=…&customer=…`: what a step would send that
+/// customer, rendered as the worker would (nothing is sent or recorded).
+pub async fn preview(
+    State(s): State<AppState>,
+    Query(q): Query<PreviewQuery>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let lang = lang_of(q.lang.as_deref(), &headers);
+    let title = lang.t("programs-preview");
+    let page = |status: StatusCode, body: maud::Markup| {
+        (
+            status,
+            html(frame(lang, Page::Programs, &uri.to_string(), &title, body)),
+        )
+            .into_response()
+    };
+    let Ok(customer) = q.customer.trim().trim_start_matches('#').parse::<i64>() else {
+        let body = html! { p.error role="alert" { "customer: " (lang.t("programs-preview-bad-customer")) } };
+        return Ok(page(StatusCode::BAD_REQUEST, body));
+    };
+    match guanxi_app::programs::preview(s.store.as_ref(), &s.writing, &q.program, &q.step, customer).await {
+        Ok(p) => Ok(page(
+            StatusCode::OK,
+            html! {
+                p { code { (p.program) } " · " (p.step) " · " (p.channel) " · " (p.template) " · "
+                    a href={ "/customers/" (customer) "?lang=" (lang.code()) } { "#" (customer) } }
+                @if !p.subject.is_empty() { h2 { (p.subject) } }
+                pre.message { (p.text) }
+                p { (lang.t("programs-preview-note")) }
+                p { a href={ "/programs?lang=" (lang.code()) } { (lang.t("nav-programs")) } }
+            },
+        )),
+        Err(e) if e.is_bad_input() => Ok(page(
+            StatusCode::BAD_REQUEST,
+            html! { p.error role="alert" { (e.to_string()) } },
+        )),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -65,6 +65,7 @@ async fn empty_shop() -> (tempfile::TempDir, Arc<SqliteStore>, AppState) {
         counts: Default::default(),
         limits: Default::default(),
         live: Default::default(),
+        writing: Default::default(),
     };
     (dir, store, state)
 }
@@ -829,6 +830,7 @@ async fn the_rest_api_answers_tokens_and_describes_itself() {
         "/api/v1/programs",
         "/api/v1/programs/{name}/enable",
         "/api/v1/programs/{name}/disable",
+        "/api/v1/programs/{name}/preview",
         "/api/v1/customers",
         "/api/v1/customers/{id}",
         "/api/v1/customers/{id}/privacy-export",
@@ -1280,4 +1282,77 @@ async fn the_customers_list_shows_value_and_sorts_by_it() {
     )
     .await;
     assert!(page.contains("Sorting applies to filters over profiles"), "{page}");
+}
+
+/// A marketer previews what a step would send a customer, from the programs page and the
+/// API: their name in the rendered template, nothing queued; a step that sends nothing,
+/// an unknown step or a bad customer number are 400s that say which.
+#[tokio::test]
+async fn a_steps_message_is_previewed_for_a_customer() {
+    let (_dir, _store, state) = empty_shop().await;
+    two_profiled(&state).await;
+    let key = guanxi_domain::CustomerKey {
+        source: guanxi_domain::Source::parse("t").unwrap(),
+        external_id: "ann".into(),
+    };
+    let ann = state.store.customer(&key).await.unwrap().unwrap().0;
+    let (cookie, _) = signed_in(&state, Role::Marketer).await;
+    let (status, page) = get_as(state.clone(), "/programs?lang=en", "en", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"action="/programs/preview""#), "{page}");
+    let (status, page) = get_as(
+        state.clone(),
+        &format!("/programs/preview?program=payment-reminder&step=first&customer={ann}&lang=en"),
+        "en",
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("Name ann您好"),
+        "the zh-CN template with the customer's name: {page}"
+    );
+    assert!(page.contains("nothing was sent"), "{page}");
+    for (query, why) in [
+        ("program=order-care&step=nope&customer=1", "has no step"),
+        ("program=payment-reminder&step=first&customer=abc", "customer"),
+        ("program=nope&step=first&customer=1", "no program named"),
+    ] {
+        let (status, page) = get_as(
+            state.clone(),
+            &format!("/programs/preview?{query}&lang=en"),
+            "en",
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(page.contains(why), "{query}: {page}");
+    }
+    let (status, page) = get_as(
+        state.clone(),
+        &format!("/api/v1/programs/payment-reminder/preview?step=second&customer={ann}"),
+        "en",
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let v: serde_json::Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(
+        (v["channel"].as_str(), v["template"].as_str()),
+        (Some("sms"), Some("payment-reminder-2"))
+    );
+    let analyst = signed_in(&state, Role::Analyst).await.0;
+    let (status, _) = get_as(
+        state.clone(),
+        &format!("/programs/preview?program=payment-reminder&step=first&customer={ann}"),
+        "en",
+        Some(&analyst),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        state.store.counts().await.unwrap().messages,
+        0,
+        "a preview sends nothing"
+    );
 }

@@ -61,6 +61,11 @@ pub async fn serve(
         events_secret: secret("GUANXI_EVENTS_SECRET"),
         wake: engine.wake.clone(),
     };
+    let writing = guanxi_app::programs::Writing {
+        templates: engine.worker.templates.clone(),
+        shop_name: settings.channels.shop_name.clone(),
+        language: settings.channels.language.clone(),
+    };
     tokio::spawn(guanxi_engage::supervise(engine));
     let state = AppState {
         store: o.store.clone(),
@@ -77,6 +82,7 @@ pub async fn serve(
         counts: columns,
         limits: std::sync::Arc::new(guanxi_web::auth::Limits::new(quotas)),
         live,
+        writing,
     };
     // The dashboard's monthly figures and the orders page's default (quarters), computed
     // before the first visit asks.
