@@ -274,7 +274,7 @@ async fn finish_reports(
 const CHUNK: usize = 16 * 1024;
 
 /// One customer's profile.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomerProfile {
     /// The store's customer id.
     pub customer_id: i64,

@@ -126,6 +126,13 @@ async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {
         .count();
     assert_eq!(vip, (n as f64 * 0.01).round() as usize);
     assert!(build.key_customers_profit_share > 0.05 && build.key_customers_profit_share < 1.0);
+    // Each profile as the build writes it to the lake's details reads back the same:
+    // the customer page and the API read it typed.
+    for p in &build.profiles {
+        let text = serde_json::to_string(p).unwrap();
+        let back: guanxi_analytics::CustomerProfile = serde_json::from_str(&text).unwrap();
+        assert_eq!(&back, p, "customer {}", p.customer_id);
+    }
     assert_eq!(engine.last_order_at().await.unwrap().map(|t| t <= as_of()), Some(true));
 }
 

@@ -3,6 +3,7 @@
 //! messages, and their open tasks — what the customer 360 page, the API and a privacy
 //! export show.
 
+pub use guanxi_analytics::CustomerProfile;
 use guanxi_domain::{Customer, masked};
 use guanxi_store::{History, Task, Transition};
 use serde::Serialize;
@@ -16,7 +17,7 @@ pub struct View {
     pub customer: Customer,
     /// The current build's profile of the customer with its explanations (as the build
     /// wrote it); `None` before a build, or for a customer who never bought.
-    pub profile: Option<serde_json::Value>,
+    pub profile: Option<CustomerProfile>,
     pub transitions: Vec<Transition>,
     pub history: History,
     pub open_tasks: Vec<Task>,
@@ -68,11 +69,14 @@ pub async fn view(shop: Shop<'_>, id: i64, limits: Limits) -> Result<Option<View
         return Ok(None);
     };
     let profile = match shop.store.latest_build().await? {
-        Some(build) => shop
-            .lake
-            .profile_detail(build.id, id)?
-            .map(|d| serde_json::from_str(&d).map_err(|e| AppError::Details(e.to_string())))
-            .transpose()?,
+        Some(build) => match shop.lake.profile_detail(build.id, id)? {
+            // Written by the build as `CustomerProfile`; a detail another version wrote that
+            // this one cannot read shows as no profile until the next build, not as a failure.
+            Some(d) => serde_json::from_str(&d)
+                .map_err(|e| tracing::warn!(customer = id, build = build.id, "a profile detail does not read: {e}"))
+                .ok(),
+            None => None,
+        },
         None => None,
     };
     let (transitions, history, open_tasks) = tokio::try_join!(

@@ -193,7 +193,7 @@ pub struct Customer360 {
     customer: guanxi_domain::Customer,
     /// The current build's profile with its explanations; null before a build.
     #[schema(value_type = Option<Object>)]
-    profile: Option<serde_json::Value>,
+    profile: Option<guanxi_app::customers::CustomerProfile>,
     #[schema(value_type = Vec<Object>)]
     transitions: Vec<guanxi_store::Transition>,
     /// Orders, service records, reviews and messages, the newest first.

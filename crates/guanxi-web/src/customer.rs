@@ -9,7 +9,6 @@ use guanxi_domain::masked;
 use guanxi_domain::profile::ClassKind;
 use maud::html;
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::layout::{Page, frame};
 use crate::{AppState, WebError, html, lang_of};
@@ -60,7 +59,6 @@ pub async fn show(
         .name
         .clone()
         .unwrap_or_else(|| format!("{}:{}", c.key.source, shown_id(&c.key.external_id)));
-    let money = |v: &Value| yuan(v.as_i64().unwrap_or_default());
     let day = |t: &chrono::DateTime<chrono::Utc>| t.with_timezone(&s.tz.0).format("%Y-%m-%d %H:%M").to_string();
     let stars = |r: Option<i64>| r.map_or("–".to_string(), |r| r.to_string());
     let may_reveal =
@@ -106,30 +104,29 @@ pub async fn show(
             Some(p) => {
                 section aria-labelledby="value" {
                     h2 #value { (lang.t("section-value")) }
-                    @let m = &p["measures"];
+                    @let m = &p.measures;
                     ul.kpis {
-                        li { span.label { (lang.t("kpi-paid-orders")) } span.value { (m["paid_orders"]) } }
-                        li { span.label { (lang.t("col-paid")) } span.value { (money(&m["paid_amount"])) } }
-                        li { span.label { (lang.t("col-profit")) } span.value { (money(&m["profit"])) } }
-                        @let f = &p["forecast"];
-                        @if let Some(alive) = f["p_alive"].as_f64() {
-                            li { span.label { "P(alive)" } span.value { (format!("{alive:.2}")) } }
-                            li { span.label { (lang.t("kpi-clv")) } span.value { (f["clv"].as_f64().map_or("–".into(), |v| crate::format::yuan((v * 100.0).round() as i64))) } }
+                        li { span.label { (lang.t("kpi-paid-orders")) } span.value { (m.paid_orders) } }
+                        li { span.label { (lang.t("col-paid")) } span.value { (yuan(m.paid_amount.0)) } }
+                        li { span.label { (lang.t("col-profit")) } span.value { (yuan(m.profit.0)) } }
+                        @if let Some(f) = &p.forecast {
+                            li { span.label { "P(alive)" } span.value { (format!("{:.2}", f.p_alive)) } }
+                            li { span.label { (lang.t("kpi-clv")) } span.value { (f.clv.map_or("–".into(), |v| yuan((v * 100.0).round() as i64))) } }
                         }
                     }
                 }
                 section aria-labelledby="classes" {
                     h2 #classes { (lang.t("section-classes")) }
                     ul {
-                        @for kind in ClassKind::ALL.iter().filter(|k| k.explained_by_rule()).map(|k| k.as_str()) {
-                            @if let Some(why) = p["classes"][kind]["why"].as_str() {
-                                li { strong { (lang.class(kind, p["classes"][kind]["class"].as_str().unwrap_or_default())) } " — " (why) }
+                        @for kind in ClassKind::ALL.iter().filter(|k| k.explained_by_rule()) {
+                            @if let Some((class, why)) = p.classes.explained(*kind) {
+                                li { strong { (lang.class(kind.as_str(), class)) } " — " (why) }
                             }
                         }
-                        @if let Some(why) = p["tier"]["why"].as_str() {
-                            li { strong { (lang.class("tier", p["tier"]["class"].as_str().unwrap_or_default())) } " — " (why) }
+                        @if let Some(t) = &p.tier {
+                            li { strong { (lang.class("tier", t.class.as_str())) } " — " (t.why) }
                         }
-                        @if let Some(why) = p["rfm"]["why"].as_str() { li { "RFM — " (why) } }
+                        @if let Some(r) = &p.rfm { li { "RFM — " (r.why) } }
                     }
                 }
             }

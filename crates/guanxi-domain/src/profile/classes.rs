@@ -1,7 +1,7 @@
 //! The per-customer classes of docs/domain.md §3, each with the rule and the figures that
 //! placed the customer there.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Measures, Settings};
 use crate::Cents;
@@ -47,7 +47,7 @@ names! {
 
 /// A class and why: the rule with the customer's figures, e.g. "loyal: 6 paid orders in
 /// 4 quarters of the last 24 months (≥ 4 in ≥ 3)".
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Explained<T> {
     pub class: T,
     pub why: String,
@@ -96,7 +96,7 @@ impl Standing {
 }
 
 /// Every per-customer class.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Classes {
     pub relationship: Explained<Relationship>,
     /// Came back after a gap longer than the churn threshold (挽回).
@@ -105,6 +105,22 @@ pub struct Classes {
     pub lifecycle: Option<Explained<Lifecycle>>,
     pub quadrant: Option<Explained<Quadrant>>,
     pub pricing: Option<Explained<Pricing>>,
+}
+
+impl Classes {
+    /// The class of `kind` and why, for the kinds explained by a rule on the customer's
+    /// own figures (relationship, activity, lifecycle, quadrant, pricing).
+    pub fn explained(&self, kind: super::ClassKind) -> Option<(&'static str, &str)> {
+        use super::ClassKind as K;
+        match kind {
+            K::Relationship => Some((self.relationship.class.as_str(), self.relationship.why.as_str())),
+            K::Activity => self.activity.as_ref().map(|e| (e.class.as_str(), e.why.as_str())),
+            K::Lifecycle => self.lifecycle.as_ref().map(|e| (e.class.as_str(), e.why.as_str())),
+            K::Quadrant => self.quadrant.as_ref().map(|e| (e.class.as_str(), e.why.as_str())),
+            K::Pricing => self.pricing.as_ref().map(|e| (e.class.as_str(), e.why.as_str())),
+            K::Tier | K::Rfm8 | K::Rfm11 => None,
+        }
+    }
 }
 
 fn days(d: f64) -> String {

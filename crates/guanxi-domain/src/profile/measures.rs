@@ -3,14 +3,14 @@
 //! against this.
 
 use chrono::{DateTime, Datelike, Duration, Months, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Cents, Order, Review, ServiceKind, ServiceRecord, ServiceStatus, ShopTz};
 
 use super::Settings;
 
 /// What a customer's history says as of a moment.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Measures {
     pub first_paid: Option<DateTime<Utc>>,
     pub last_paid: Option<DateTime<Utc>>,

@@ -2,7 +2,7 @@
 //! pyramid, and the population figures other classes compare against. Deterministic:
 //! ties are broken by customer id.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::settings::{Basis, Comparison, Threshold};
 use super::{Measures, Population, Settings, median};
@@ -124,7 +124,7 @@ pub fn ntile<K: PartialOrd + Copy>(keys: &[(i64, K)], n: u32) -> Vec<u8> {
 }
 
 /// One buyer's RFM.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RfmScores {
     pub recency_days: i64,
     pub frequency: u32,
