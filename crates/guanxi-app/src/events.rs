@@ -112,6 +112,10 @@ pub async fn shopify(
                 if !loader.received(&record).await? {
                     return Ok(None);
                 }
+                // Another instance applying an event to this order waits for this one.
+                loader
+                    .hold(&format!("order:{}:{}", order.key.source, order.key.external_id))
+                    .await?;
                 if let Some(buyer) = buyer {
                     out.1 = Some(buyer.key.external_id.clone());
                     let customer = overlaid(shop, *buyer).await?;
@@ -133,6 +137,9 @@ pub async fn shopify(
                     return Ok(None);
                 }
                 let name = shop.store.order_of_platform_id("shopify", &platform_order_id).await?;
+                if let Some(name) = &name {
+                    loader.hold(&format!("order:shopify:{name}")).await?;
+                }
                 let known = match name {
                     Some(name) => shop.store.order(&order_key(&name)).await?,
                     None => None,
@@ -249,7 +256,11 @@ pub async fn event(shop: Shop<'_>, body: Verified<'_>, now: DateTime<Utc>) -> Re
         if !loader.received(&record).await? {
             return Ok(None);
         }
-        let known = shop.store.order(&event.order_key()).await?.map(|o| o.order);
+        let key = event.order_key();
+        loader
+            .hold(&format!("order:{}:{}", key.source, key.external_id))
+            .await?;
+        let known = shop.store.order(&key).await?.map(|o| o.order);
         let order = event.apply(known.as_ref()).map_err(|e| {
             if known.is_none() && e.path == "order.lines" {
                 // 409: the sender retries, and by then the order's first event has come.

@@ -179,6 +179,11 @@ impl Loader {
         Ok(self.tx.record_event(event).await?)
     }
 
+    /// Holds `key` until this unit of work ends (see [`guanxi_store::StoreTx::hold`]).
+    pub async fn hold(&mut self, key: &str) -> Result<(), ImportError> {
+        Ok(self.tx.hold(key).await?)
+    }
+
     /// Erases a customer's personal data in this unit of work (see
     /// [`guanxi_store::StoreTx::erase_customer`]); its orders are rewritten by the caller
     /// through [`Loader::orders`], so that the lake gets them too.

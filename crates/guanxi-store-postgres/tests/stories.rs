@@ -41,3 +41,25 @@ async fn fresh() -> (PgStore, ()) {
 }
 
 guanxi_store::store_stories!(fresh(), #[cfg_attr(no_postgres, ignore = "no PostgreSQL: set GUANXI_TEST_POSTGRES_URL")]);
+
+/// Two instances applying events to one order: the second transaction holding the
+/// order's key waits until the first ends, a different key does not.
+#[tokio::test]
+#[cfg_attr(no_postgres, ignore = "no PostgreSQL: set GUANXI_TEST_POSTGRES_URL")]
+async fn a_held_key_waits_for_the_transaction_holding_it() {
+    use guanxi_store::Store as _;
+    let (store, _) = fresh().await;
+    let mut first = store.begin().await.unwrap();
+    first.hold("shopify:#1").await.unwrap();
+    let mut other = store.begin().await.unwrap();
+    other.hold("shopify:#2").await.unwrap();
+    other.commit().await.unwrap();
+    let mut second = store.begin().await.unwrap();
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(300), second.hold("shopify:#1")).await;
+    assert!(waited.is_err(), "the second transaction waits for the key");
+    drop(second);
+    first.commit().await.unwrap();
+    let mut third = store.begin().await.unwrap();
+    third.hold("shopify:#1").await.unwrap();
+    third.commit().await.unwrap();
+}

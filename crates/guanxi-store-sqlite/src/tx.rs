@@ -316,6 +316,11 @@ impl StoreTx for SqliteTx {
         })
     }
 
+    async fn hold(&mut self, _key: &str) -> Result<()> {
+        // `BEGIN IMMEDIATE`: this transaction is already the only writer.
+        Ok(())
+    }
+
     async fn erase_customer(&mut self, id: i64, anonymous_id: &str) -> Result<()> {
         blocking(|| {
             let (conn, ids) = self.parts()?;

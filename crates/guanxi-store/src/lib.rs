@@ -397,6 +397,12 @@ pub trait StoreTx: Send {
     /// and id) was recorded before, in which case the caller applies nothing.
     async fn record_event(&mut self, event: &ReceivedEvent) -> Result<bool>;
 
+    /// Holds `key` (an order's key, say) until this transaction ends: another transaction
+    /// asking for the same key waits, so that two instances applying events to one order
+    /// do not each merge with the state before the other's. (SQLite's write transaction
+    /// is already the only one; PostgreSQL takes a transaction-level advisory lock.)
+    async fn hold(&mut self, key: &str) -> Result<()>;
+
     /// Erases customer `id`'s personal data (a privacy erasure): the record keeps its id,
     /// and with it its orders' money for the books, but its key becomes `anonymous_id`,
     /// its name, contacts, birthday, city and the like are emptied, its tags, consents and

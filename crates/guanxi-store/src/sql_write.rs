@@ -659,6 +659,15 @@ macro_rules! sql_store_tx {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn hold(&mut self, key: &str) -> $crate::Result<()> {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                    .bind(key)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
             async fn erase_customer(&mut self, id: i64, anonymous_id: &str) -> $crate::Result<()> {
                 for statement in $crate::ERASE_CUSTOMER {
                     // Our own constant statements, with the driver's placeholders.

@@ -210,6 +210,20 @@ pub async fn large_batches_round_trip(store: &dyn Store) {
     assert_eq!(seen, 1500);
 }
 
+/// Holding a key: again in the same transaction, and again after it ends, never waits
+/// for itself. (That another transaction waits for a held key is PostgreSQL's own test:
+/// on SQLite a second writer cannot begin at all while one writes.)
+pub async fn a_held_key_is_held_until_the_transaction_ends(store: &dyn Store) {
+    let mut first = store.begin().await.unwrap();
+    first.hold("shopify:#1").await.unwrap();
+    first.hold("shopify:#1").await.unwrap();
+    first.hold("shopify:#2").await.unwrap();
+    first.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.hold("shopify:#1").await.unwrap();
+    tx.rollback().await.unwrap();
+}
+
 /// A privacy erasure: the record keeps its id, its orders and their money; its key is
 /// the anonymous one, its contacts, tags and consents are gone; the old key finds no one.
 pub async fn an_erased_customer_keeps_its_id_and_orders_and_nothing_personal(store: &dyn Store) {
@@ -1583,6 +1597,7 @@ macro_rules! store_stories {
             access_keeps_users_sessions_and_the_audit_log,
             a_delivery_is_applied_once,
             an_erased_customer_keeps_its_id_and_orders_and_nothing_personal,
+            a_held_key_is_held_until_the_transaction_ends,
         );
     };
     (@each $make:expr; $attrs:tt; $($story:ident),+ $(,)?) => {
