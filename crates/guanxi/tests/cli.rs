@@ -737,3 +737,74 @@ fn users_are_added_from_the_command_line_and_audited() {
         (Some(65), Value::from("token_unknown"))
     );
 }
+
+/// `guanxi privacy`: a person's data exported whole to a file (audited), then erased
+/// once confirmed — the export after holds nothing personal, the figures stay.
+#[test]
+fn privacy_export_then_erase_from_the_command_line() {
+    let (dir, _) = demo_shop();
+    let out = ok(
+        dir.path(),
+        &[
+            "privacy",
+            "export",
+            "C0000001",
+            "--source",
+            "demo",
+            "--out",
+            "person.json",
+        ],
+    );
+    assert!(out["done"].as_str().unwrap().contains("person.json"), "{out}");
+    let before: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("person.json")).unwrap()).unwrap();
+    let record = &before["customers"][0]["customer"];
+    let name = record["name"]
+        .as_str()
+        .expect("the demo customer has a name")
+        .to_string();
+    assert_eq!(record["key"]["external_id"], "C0000001");
+    let unconfirmed = run_demo(dir.path(), &["privacy", "erase", "C0000001", "--source", "demo"]);
+    assert_eq!(unconfirmed.status.code(), Some(65));
+    assert_eq!(json(&unconfirmed)["error"]["code"], "confirm");
+    let counts_before = ok(dir.path(), &["status"])["counts"].clone();
+    let erased = ok(
+        dir.path(),
+        &["privacy", "erase", "C0000001", "--source", "demo", "--yes"],
+    );
+    assert_eq!(erased["customers"], 1, "{erased}");
+    assert_eq!(
+        ok(dir.path(), &["status"])["counts"],
+        counts_before,
+        "no record or order lost"
+    );
+    // The old id finds no one; the record, by its number, holds nothing personal.
+    let gone = run_demo(dir.path(), &["privacy", "export", "C0000001", "--source", "demo"]);
+    assert!(!gone.status.success());
+    let log = ok(dir.path(), &["audit", "list"]);
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"privacy.export") && actions.contains(&"privacy.erase"),
+        "{actions:?}"
+    );
+    // The record keeps its number and its profile, under an anonymous key, without a name.
+    let id = before["customers"][0]["id"].as_i64().unwrap();
+    let after = (id - 1).to_string();
+    let listed = ok(
+        dir.path(),
+        &["segment", "list", "paid_orders >= 0", "--after", &after, "--limit", "1"],
+    );
+    let member = &listed["members"][0];
+    assert_eq!(member["id"].as_i64(), Some(id), "{listed}");
+    assert!(
+        member["external_id"].as_str().unwrap().starts_with("erased-"),
+        "{member}"
+    );
+    assert!(member["name"].is_null(), "{member}");
+    assert!(!listed.to_string().contains(&name));
+}
