@@ -56,6 +56,19 @@ pub enum Kind {
     Products,
 }
 
+impl Kind {
+    /// As the command line names it (`guanxi import service`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Orders => "orders",
+            Kind::Customers => "customers",
+            Kind::Service => "service",
+            Kind::Reviews => "reviews",
+            Kind::Products => "products",
+        }
+    }
+}
+
 /// How an orders file is laid out. Customers, service and reviews files have one
 /// format each, guanxi's own CSV (`Generic`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

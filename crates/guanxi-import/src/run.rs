@@ -45,7 +45,7 @@ pub async fn import(
     if opts.kind != Kind::Orders && opts.format != Format::Generic && !shopify_customers {
         return Err(ImportError::Usage(format!(
             "{} files are read in guanxi's CSV (--format generic){}; {} is for orders",
-            kind_name(opts.kind),
+            opts.kind.name(),
             if opts.kind == Kind::Customers {
                 " or Shopify's customers export (--format shopify)"
             } else {
@@ -131,16 +131,6 @@ pub async fn import(
     };
     progress.done();
     session.conclude(result, store, lake, opts, started).await
-}
-
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Orders => "orders",
-        Kind::Customers => "customers",
-        Kind::Service => "service",
-        Kind::Reviews => "reviews",
-        Kind::Products => "products",
-    }
 }
 
 /// What one kind of import does with what [`Session::read`] finds.
@@ -360,7 +350,7 @@ impl Session {
         }
         self.summary.elapsed_ms = started.elapsed().as_millis() as u64;
         let record = ImportRecord {
-            kind: kind_name(opts.kind).to_string(),
+            kind: opts.kind.name().to_string(),
             format: opts.format.name().to_string(),
             files: self.summary.files.clone(),
             started_at: opts.now,

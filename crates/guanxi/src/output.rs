@@ -90,9 +90,19 @@ struct ErrorBody<'a> {
 
 pub fn error(e: &anyhow::Error, json: bool) -> ExitCode {
     let code = code(e);
-    let invalid = e.chain().find_map(|c| match c.downcast_ref::<ImportError>() {
-        Some(ImportError::Invalid { problems, total }) => Some((problems.as_slice(), *total)),
-        _ => None,
+    // An import's problems, whether the import ran alone or within a use case (whose
+    // error is transparent: the import's error is its own, not in the chain).
+    let invalid = e.chain().find_map(|c| {
+        let import = c
+            .downcast_ref::<ImportError>()
+            .or_else(|| match c.downcast_ref::<guanxi_app::AppError>() {
+                Some(guanxi_app::AppError::Import(i)) => Some(i),
+                _ => None,
+            });
+        match import {
+            Some(ImportError::Invalid { problems, total }) => Some((problems.as_slice(), *total)),
+            _ => None,
+        }
     });
     tracing::debug!("{e:?}");
     if json {

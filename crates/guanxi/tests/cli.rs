@@ -36,6 +36,21 @@ fn import_reports_one_json_document_and_reimport_changes_nothing() {
         (Some(0), Some(2))
     );
     assert!(dir.path().join("guanxi.db").exists() && dir.path().join("guanxi.lake/order_lines").is_dir());
+    // Both imports are in the audit log with what they did.
+    let log = json(&guanxi(dir.path(), &["audit", "list", "--json"]));
+    let imports: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "import")
+        .filter_map(|a| a["detail"].as_str())
+        .collect();
+    assert_eq!(imports.len(), 2, "{log}");
+    assert!(
+        imports[0].starts_with("generic orders from orders.csv: 2 rows read; orders 2 inserted"),
+        "{}",
+        imports[0]
+    );
 }
 
 #[test]
@@ -66,6 +81,15 @@ fn bad_input_exits_65_with_located_problems() {
         String::from_utf8_lossy(&usage.stderr)
     );
     assert!(String::from_utf8_lossy(&usage.stderr).contains("error[import_usage]"));
+    let log = json(&guanxi(dir.path(), &["audit", "list", "--json"]));
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "import.refused"
+                && a["detail"].as_str().is_some_and(|d| d.contains("import_invalid"))),
+        "{log}"
+    );
     assert_eq!(e["error"]["problems"][0]["line"], 2);
     assert_eq!(e["error"]["problems"][0]["field"], "ordered_at");
     let status = json(&guanxi(dir.path(), &["status", "--json"]));

@@ -55,7 +55,11 @@ pub async fn run(global: &Global, args: ImportArgs) -> anyhow::Result<()> {
         now: chrono::Utc::now(),
     };
     let mut bar = Bar::bytes();
-    let summary = guanxi_import::import(opened.store.as_ref(), &opened.lake, &args.files, &opts, &mut bar).await?;
+    let by = guanxi_app::access::Actor {
+        name: super::customer::actor(None),
+        origin: "cli".into(),
+    };
+    let summary = guanxi_app::imports::import(opened.shop(), &args.files, &opts, &mut bar, &by).await?;
     report(global.json, &summary, text)
 }
 
