@@ -63,22 +63,28 @@ pub struct Limits {
     pub tasks: u32,
 }
 
+/// The current build's profile of customer `id` with its explanations; `None` before a
+/// build or for someone it did not profile.
+pub async fn profile(shop: Shop<'_>, id: i64) -> Result<Option<CustomerProfile>, AppError> {
+    let Some(build) = shop.store.latest_build().await? else {
+        return Ok(None);
+    };
+    Ok(match shop.lake.profile_detail(build.id, id)? {
+        // Written by the build as `CustomerProfile`; a detail another version wrote that
+        // this one cannot read shows as no profile until the next build, not as a failure.
+        Some(d) => serde_json::from_str(&d)
+            .map_err(|e| tracing::warn!(customer = id, build = build.id, "a profile detail does not read: {e}"))
+            .ok(),
+        None => None,
+    })
+}
+
 /// The customer 360 of `id`; `None` when no customer has this id.
 pub async fn view(shop: Shop<'_>, id: i64, limits: Limits) -> Result<Option<View>, AppError> {
     let Some(customer) = shop.store.customer_by_id(id).await? else {
         return Ok(None);
     };
-    let profile = match shop.store.latest_build().await? {
-        Some(build) => match shop.lake.profile_detail(build.id, id)? {
-            // Written by the build as `CustomerProfile`; a detail another version wrote that
-            // this one cannot read shows as no profile until the next build, not as a failure.
-            Some(d) => serde_json::from_str(&d)
-                .map_err(|e| tracing::warn!(customer = id, build = build.id, "a profile detail does not read: {e}"))
-                .ok(),
-            None => None,
-        },
-        None => None,
-    };
+    let profile = profile(shop, id).await?;
     let (transitions, history, open_tasks) = tokio::try_join!(
         shop.store.customer_transitions(id),
         shop.store.customer_history(id, limits.history),

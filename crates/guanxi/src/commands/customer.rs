@@ -2,11 +2,12 @@
 //! the rule and figures behind each class; records of one person merged and unmerged.
 
 use anyhow::Context as _;
+use guanxi_app::customers::CustomerProfile;
+use guanxi_domain::profile::ClassKind;
 use guanxi_domain::{Customer, CustomerKey, Source};
 use guanxi_store::tables::{self, ContactView};
 use guanxi_store::{MergeProposal, Transition};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::cli::{CustomerCommand, Global};
 use crate::commands::{config, default_db};
@@ -18,7 +19,7 @@ struct Shown {
     id: i64,
     customer: Customer,
     /// The stored profile (or the one computed for --as-of); `None` before any build.
-    profile: Option<Value>,
+    profile: Option<CustomerProfile>,
     /// Class changes recorded by builds, oldest first.
     transitions: Vec<Transition>,
 }
@@ -104,16 +105,9 @@ pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
                 Some(date) => {
                     let (settings, _) = config::load(global)?;
                     let build = guanxi_app::profiles::profiles(o.shop(), &settings, Some(&date)).await?;
-                    let p = build.profiles.into_iter().find(|p| p.customer_id == pid);
-                    p.map(|p| serde_json::to_value(&p)).transpose()?
+                    build.profiles.into_iter().find(|p| p.customer_id == pid)
                 }
-                None => match o.store.latest_build().await? {
-                    Some(build) => match o.lake.profile_detail(build.id, pid)? {
-                        Some(detail) => Some(serde_json::from_str(&detail).context("the stored profile")?),
-                        None => None,
-                    },
-                    None => None,
-                },
+                None => guanxi_app::customers::profile(o.shop(), pid).await?,
             };
             let transitions = o.store.customer_transitions(pid).await?;
             report(
@@ -207,58 +201,6 @@ pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
     }
 }
 
-/// What the text shows of a stored profile.
-#[derive(Deserialize)]
-struct View {
-    measures: MeasuresView,
-    classes: ClassesView,
-    tier: Option<Why>,
-    rfm: Option<RfmView>,
-    #[serde(default)]
-    upgrade_potential: bool,
-    forecast: Option<ForecastView>,
-}
-
-#[derive(Deserialize)]
-struct MeasuresView {
-    paid_orders: u64,
-    paid_amount: i64,
-    profit: i64,
-    recency_days: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct ClassesView {
-    relationship: Option<Why>,
-    activity: Option<Why>,
-    lifecycle: Option<Why>,
-    quadrant: Option<Why>,
-    pricing: Option<Why>,
-}
-
-#[derive(Deserialize)]
-struct Why {
-    why: String,
-}
-
-#[derive(Deserialize)]
-struct RfmView {
-    r: u8,
-    f: u8,
-    m: u8,
-    why: String,
-}
-
-#[derive(Deserialize)]
-struct ForecastView {
-    p_alive: f64,
-    expected_purchases: f64,
-    horizon_days: i64,
-    expected_spend: Option<f64>,
-    clv: Option<f64>,
-    next_purchase_days: Option<f64>,
-}
-
 fn text(s: &Shown) -> String {
     let c = &s.customer;
     let mut out = format!(
@@ -287,21 +229,12 @@ fn text(s: &Shown) -> String {
     if !c.tags.is_empty() {
         out += &format!("  tags {}\n", c.tags.join(", "));
     }
-    let Some(p) = &s.profile else {
+    let Some(v) = &s.profile else {
         out += "  no profile yet: build the profiles (guanxi profile build)\n";
         return out;
     };
-    // The profile as the build wrote it, read into what the text shows (typed: a field
-    // renamed in the profile fails here, not silently in the output).
-    let v: View = match serde_json::from_value(p.clone()) {
-        Ok(v) => v,
-        Err(e) => {
-            out += &format!("  the stored profile cannot be read ({e}); see --json\n");
-            return out;
-        }
-    };
     let m = &v.measures;
-    let money = |cents: i64| format!("{:.2}", cents as f64 / 100.0);
+    let money = |cents: guanxi_domain::Cents| format!("{:.2}", cents.0 as f64 / 100.0);
     if m.paid_orders > 0 {
         out += &format!(
             "  {} paid orders, paid {}, profit {}, last {} days ago\n",
@@ -313,19 +246,13 @@ fn text(s: &Shown) -> String {
     } else {
         out += "  no paid order\n";
     }
-    let c = &v.classes;
-    for w in [
-        &c.relationship,
-        &c.activity,
-        &c.lifecycle,
-        &c.quadrant,
-        &c.pricing,
-        &v.tier,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        out += &format!("  - {}\n", w.why);
+    for kind in ClassKind::ALL.iter().filter(|k| k.explained_by_rule()) {
+        if let Some((_, why)) = v.classes.explained(*kind) {
+            out += &format!("  - {why}\n");
+        }
+    }
+    if let Some(t) = &v.tier {
+        out += &format!("  - {}\n", t.why);
     }
     if let Some(r) = &v.rfm {
         out += &format!("  - RFM {}{}{}: {}\n", r.r, r.f, r.m, r.why);
@@ -343,7 +270,7 @@ fn text(s: &Shown) -> String {
                 (Some(spend), Some(clv)) => format!("{spend:.2} a purchase, CLV {clv:.2}"),
                 _ => "no spend model".to_string(),
             },
-            f.next_purchase_days.unwrap_or_default()
+            f.next_purchase_days
         );
     }
     for t in &s.transitions {
