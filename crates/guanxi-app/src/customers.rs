@@ -99,3 +99,43 @@ pub async fn view(shop: Shop<'_>, id: i64, limits: Limits) -> Result<Option<View
         open_tasks,
     }))
 }
+
+/// Merges customer record `merged` into `kept` (one person from now on; the most
+/// restrictive consent per channel kept), audited by the store under `by`'s name. A
+/// record already merged, or merged into itself, is refused as bad input.
+pub async fn merge(
+    store: &dyn guanxi_store::Store,
+    kept: i64,
+    merged: i64,
+    by: &crate::access::Actor,
+) -> Result<(), AppError> {
+    if kept == merged {
+        return Err(AppError::BadInput {
+            code: "merge_self",
+            message: format!("merged: #{merged} cannot be merged into itself"),
+        });
+    }
+    Ok(store.merge(kept, merged, &by.name, chrono::Utc::now()).await?)
+}
+
+/// Undoes the merge of record `merged`, restoring what the merge changed; the person it
+/// was merged into.
+pub async fn unmerge(store: &dyn guanxi_store::Store, merged: i64, by: &crate::access::Actor) -> Result<i64, AppError> {
+    Ok(store.unmerge(merged, &by.name, chrono::Utc::now()).await?)
+}
+
+/// Pairs of records that share a normalised mobile number or e-mail: proposed as one
+/// person, the shared value masked unless `unmasked`.
+pub async fn duplicates(
+    store: &dyn guanxi_store::Store,
+    limit: u32,
+    unmasked: bool,
+) -> Result<Vec<guanxi_store::MergeProposal>, AppError> {
+    let mut pairs = store.merge_proposals(limit.clamp(1, 10_000)).await?;
+    if !unmasked {
+        for p in &mut pairs {
+            p.value = masked(&p.value);
+        }
+    }
+    Ok(pairs)
+}

@@ -579,6 +579,53 @@ pub async fn program_preview(
     .into_response())
 }
 
+/// Two records of one person: `merged` goes into `kept`.
+#[derive(Deserialize, ToSchema)]
+pub struct MergeBody {
+    kept: i64,
+    merged: i64,
+}
+
+/// Merges one customer record into another (one person from now on; the most restrictive
+/// consent per channel kept); audited. Rebuild the profiles to see them as one.
+#[utoipa::path(post, path = "/api/v1/customers/merge", tag = "customers", request_body = MergeBody,
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn customer_merge(
+    State(s): State<AppState>,
+    body: Result<Json<MergeBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, WebError> {
+    let Json(b) = match body {
+        Ok(b) => b,
+        Err(e) => return Ok(error(StatusCode::BAD_REQUEST, "bad_body", e.body_text())),
+    };
+    guanxi_app::customers::merge(s.store.as_ref(), b.kept, b.merged, &actor()).await?;
+    Ok(Json(serde_json::json!({ "kept": b.kept, "merged": b.merged })).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct DuplicatesQuery {
+    /// At most this many pairs (1 to 1,000).
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+/// Pairs of records sharing a mobile number or e-mail (the shared value masked).
+#[utoipa::path(get, path = "/api/v1/customers/duplicates", tag = "customers", params(DuplicatesQuery),
+    responses((status = 200, body = [Object]), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn customer_duplicates(
+    State(s): State<AppState>,
+    q: Result<Query<DuplicatesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return Ok(bad_query(e)),
+    };
+    let pairs = guanxi_app::customers::duplicates(s.store.as_ref(), q.limit.clamp(1, MAX_PAGE), false).await?;
+    Ok(Json(pairs).into_response())
+}
+
 /// One class of the current build: its customers and what they bring (cents).
 #[derive(Serialize, ToSchema)]
 pub struct ClassRow {
@@ -660,6 +707,8 @@ impl utoipa::Modify for Limits {
         program_disable,
         program_preview,
         customer_search,
+        customer_duplicates,
+        customer_merge,
         customer,
         privacy_export,
         privacy_erase,
@@ -683,7 +732,8 @@ impl utoipa::Modify for Limits {
         OrdersPage,
         TaskKey,
         ClassRow,
-        PreviewBody
+        PreviewBody,
+        MergeBody
     ))
 )]
 pub struct ApiDoc;

@@ -167,7 +167,8 @@ pub fn capability(path: &str) -> Option<Capability> {
         "/customers" | "/api/segment/count" | "/api/v1/segments/count" | "/api/v1/segments/members" | "/segments" => {
             Capability::Segments
         }
-        "/api/v1/customers" | "/api/v1/orders" => Capability::ReadCustomer,
+        "/api/v1/customers" | "/api/v1/orders" | "/api/v1/customers/duplicates" => Capability::ReadCustomer,
+        "/api/v1/customers/merge" => Capability::Administer,
         "/api/v1/tasks" | "/api/v1/tasks/done" => Capability::Tasks,
         p if p.starts_with("/api/v1/programs/") => Capability::Programs,
         "/customers.csv" => Capability::ExportCustomers,

@@ -109,6 +109,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/programs/{name}/preview", get(api::program_preview))
         .route("/api/v1/customers", get(api::customer_search))
+        .route("/api/v1/customers/duplicates", get(api::customer_duplicates))
+        .route("/api/v1/customers/merge", axum::routing::post(api::customer_merge))
         .route("/api/v1/orders", get(api::orders))
         .route("/api/v1/tasks", get(api::tasks))
         .route("/api/v1/tasks/done", axum::routing::post(api::task_done))

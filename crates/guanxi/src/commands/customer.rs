@@ -122,7 +122,8 @@ pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
             )
         }
         CustomerCommand::Duplicates { limit } => {
-            let pairs = o.store.merge_proposals(limit).await?;
+            // The shop's own machine: the shared values are shown whole.
+            let pairs = guanxi_app::customers::duplicates(o.store.as_ref(), limit, true).await?;
             report(global.json, &pairs, |p: &Vec<MergeProposal>| {
                 let mut out = format!("{} pairs share a mobile number or email\n", p.len());
                 for m in p {
@@ -144,7 +145,11 @@ pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
                 lookup(&o, &kept, &src, false).await?,
                 lookup(&o, &merged, &src, false).await?,
             );
-            o.store.merge(k, m, &actor(who), chrono::Utc::now()).await?;
+            let by = guanxi_app::access::Actor {
+                name: actor(who),
+                origin: "cli".into(),
+            };
+            guanxi_app::customers::merge(o.store.as_ref(), k, m, &by).await?;
             done(
                 global.json,
                 format!(
@@ -191,7 +196,11 @@ pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
             actor: who,
         } => {
             let m = lookup(&o, &merged, &source(&src)?, false).await?;
-            let k = o.store.unmerge(m, &actor(who), chrono::Utc::now()).await?;
+            let by = guanxi_app::access::Actor {
+                name: actor(who),
+                origin: "cli".into(),
+            };
+            let k = guanxi_app::customers::unmerge(o.store.as_ref(), m, &by).await?;
             done(
                 global.json,
                 format!("unmerged {merged} (#{m}) from #{k}"),
