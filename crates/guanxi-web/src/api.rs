@@ -579,6 +579,29 @@ pub async fn program_preview(
     .into_response())
 }
 
+#[derive(Deserialize, IntoParams)]
+pub struct ExportQuery {
+    /// A segment expression, or a saved segment's name; everyone profiled when absent.
+    q: Option<String>,
+}
+
+/// A segment's members as CSV (the columns of `guanxi customers export`: who, contacts
+/// masked, every class and measure), streamed; audited.
+#[utoipa::path(get, path = "/api/v1/segments/export", tag = "segments", params(ExportQuery),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = ApiError),
+              (status = 401, body = ApiError), (status = 403, body = ApiError),
+              (status = 409, body = ApiError, description = "no profile build yet")))]
+pub async fn segment_export(
+    State(s): State<AppState>,
+    q: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, WebError> {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return Ok(bad_query(e)),
+    };
+    crate::customers::export(State(s), Query(crate::customers::Filter::of_expression(q.q))).await
+}
+
 /// Two records of one person: `merged` goes into `kept`.
 #[derive(Deserialize, ToSchema)]
 pub struct MergeBody {
@@ -702,6 +725,7 @@ impl utoipa::Modify for Limits {
         me,
         segment_count,
         segment_members,
+        segment_export,
         programs,
         program_enable,
         program_disable,

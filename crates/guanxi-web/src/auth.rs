@@ -171,7 +171,7 @@ pub fn capability(path: &str) -> Option<Capability> {
         "/api/v1/customers/merge" => Capability::Administer,
         "/api/v1/tasks" | "/api/v1/tasks/done" => Capability::Tasks,
         p if p.starts_with("/api/v1/programs/") => Capability::Programs,
-        "/customers.csv" => Capability::ExportCustomers,
+        "/customers.csv" | "/api/v1/segments/export" => Capability::ExportCustomers,
         "/programs" | "/programs/enable" | "/programs/disable" | "/programs/preview" | "/api/v1/programs" => {
             Capability::Programs
         }

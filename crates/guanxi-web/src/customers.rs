@@ -60,6 +60,11 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// A filter of one expression (or a saved segment's name), no class chosen.
+    pub(crate) fn of_expression(q: Option<String>) -> Filter {
+        Filter { q, ..Filter::default() }
+    }
+
     /// The class chosen for `kind`, if any.
     fn chosen(&self, kind: &str) -> Option<&str> {
         let v = match kind {
@@ -371,13 +376,17 @@ pub async fn export(State(s): State<AppState>, Query(filter): Query<Filter>) -> 
     use axum::body::{Body, Bytes};
     use guanxi_store::tables::{CUSTOMER_EXPORT_HEADER, ContactView, customer_export_page};
     let Some(build) = s.store.latest_build().await? else {
-        return Ok((StatusCode::CONFLICT, "no profile build yet: guanxi profile build").into_response());
+        return Ok(crate::api::error(
+            StatusCode::CONFLICT,
+            "no_build",
+            "no profile build yet: guanxi profile build".into(),
+        ));
     };
     let text = filter.text();
     let expr = match resolve(&s, &text).await? {
         Ok(_) if text.trim().is_empty() => None,
         Ok(e) => Some(e),
-        Err(why) => return Ok((StatusCode::BAD_REQUEST, why).into_response()),
+        Err(why) => return Ok(crate::api::error(StatusCode::BAD_REQUEST, "segment_syntax", why)),
     };
     if let Some(v) = crate::auth::viewer() {
         let of = if text.trim().is_empty() {

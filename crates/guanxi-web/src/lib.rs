@@ -99,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/segments/count", get(api::segment_count))
         .route("/api/v1/programs", get(api::programs))
         .route("/api/v1/segments/members", get(api::segment_members))
+        .route("/api/v1/segments/export", get(api::segment_export))
         .route(
             "/api/v1/programs/{name}/enable",
             axum::routing::post(api::program_enable),

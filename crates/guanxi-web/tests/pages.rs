@@ -421,10 +421,14 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
     let customer = format!("/customers/{ann}");
     let api_customer = format!("/api/v1/customers/{ann}");
     let privacy_export = format!("/api/v1/customers/{ann}/privacy-export");
-    let routes: [(&str, Capability); 18] = [
+    let routes: [(&str, Capability); 19] = [
         (&api_customer, Capability::ReadCustomer),
         ("/api/v1/customers?s=ann", Capability::ReadCustomer),
         ("/api/v1/customers/duplicates", Capability::ReadCustomer),
+        (
+            "/api/v1/segments/export?q=relationship%20%3D%20%27loyal%27",
+            Capability::ExportCustomers,
+        ),
         ("/api/v1/orders", Capability::ReadCustomer),
         (
             "/api/v1/segments/members?q=relationship%20%3D%20%27loyal%27",
@@ -828,6 +832,7 @@ async fn the_rest_api_answers_tokens_and_describes_itself() {
         "/api/v1/me",
         "/api/v1/segments/count",
         "/api/v1/segments/members",
+        "/api/v1/segments/export",
         "/api/v1/programs",
         "/api/v1/programs/{name}/enable",
         "/api/v1/programs/{name}/disable",

@@ -127,6 +127,7 @@ fn random_input_at_every_endpoint_gets_no_5xx() {
         ("/api/v1/tasks", &["all", "limit"]),
         ("/api/v1/reports/classes", &["x"]),
         ("/api/v1/customers/duplicates", &["limit"]),
+        ("/api/v1/segments/export", &["q"]),
         ("/api/v1/programs/payment-reminder/preview", &["step", "customer"]),
         ("/audit", &["since", "lang"]),
         ("/reports", &["report", "period", "kind", "lang"]),
