@@ -91,15 +91,7 @@ pub struct Count {
     responses((status = 200, body = Count), (status = 400, body = ApiError),
               (status = 401, body = ApiError), (status = 403, body = ApiError),
               (status = 409, description = "no profile build yet", body = ApiError)))]
-pub async fn segment_count(
-    State(s): State<AppState>,
-    q: Result<Query<CountQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, WebError> {
-    // A query that does not parse is answered like every other error, in JSON.
-    let Query(q) = match q {
-        Ok(q) => q,
-        Err(e) => return Ok(error(StatusCode::BAD_REQUEST, "bad_query", e.body_text())),
-    };
+pub async fn segment_count(State(s): State<AppState>, ApiQuery(q): ApiQuery<CountQuery>) -> Result<Response, WebError> {
     let Some(build) = s.store.latest_build().await? else {
         return Ok(error(
             StatusCode::CONFLICT,
@@ -285,8 +277,33 @@ fn default_limit() -> u32 {
 /// The most rows one API page holds.
 const MAX_PAGE: u32 = 1000;
 
-fn bad_query(e: axum::extract::rejection::QueryRejection) -> Response {
-    error(StatusCode::BAD_REQUEST, "bad_query", e.body_text())
+/// A query string read as `T`; one that does not read is a JSON 400 `bad_query` naming
+/// what is wrong, like every other error (axum's own rejection is plain text).
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Response> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(q)) => Ok(ApiQuery(q)),
+            Err(e) => Err(error(StatusCode::BAD_REQUEST, "bad_query", e.body_text())),
+        }
+    }
+}
+
+/// A JSON body read as `T`; one that does not read is a JSON 400 `bad_body`.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(b)) => Ok(ApiJson(b)),
+            Err(e) => Err(error(StatusCode::BAD_REQUEST, "bad_body", e.body_text())),
+        }
+    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -337,12 +354,8 @@ pub struct MembersPage {
               (status = 403, body = ApiError), (status = 409, body = ApiError, description = "no profile build yet")))]
 pub async fn segment_members(
     State(s): State<AppState>,
-    q: Result<Query<MembersQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<MembersQuery>,
 ) -> Result<Response, WebError> {
-    let Query(q) = match q {
-        Ok(q) => q,
-        Err(e) => return Ok(bad_query(e)),
-    };
     let m = guanxi_app::segments::members(s.store.as_ref(), &q.q, "q", q.after, q.limit.clamp(1, MAX_PAGE)).await?;
     Ok(Json(MembersPage {
         expression: m.expression,
@@ -365,12 +378,8 @@ pub struct SearchQuery {
               (status = 403, body = ApiError)))]
 pub async fn customer_search(
     State(s): State<AppState>,
-    q: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Response, WebError> {
-    let Query(q) = match q {
-        Ok(q) => q,
-        Err(e) => return Ok(bad_query(e)),
-    };
     let Some(search) = guanxi_store::Search::parse(&q.s) else {
         return Ok(error(
             StatusCode::BAD_REQUEST,
@@ -406,14 +415,7 @@ pub struct OrdersPage {
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(PageQuery),
     responses((status = 200, body = OrdersPage), (status = 400, body = ApiError), (status = 401, body = ApiError),
               (status = 403, body = ApiError)))]
-pub async fn orders(
-    State(s): State<AppState>,
-    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, WebError> {
-    let Query(q) = match q {
-        Ok(q) => q,
-        Err(e) => return Ok(bad_query(e)),
-    };
+pub async fn orders(State(s): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Response, WebError> {
     let limit = q.limit.clamp(1, MAX_PAGE);
     let page = s.store.orders_after(q.after, limit).await?;
     let next_after = (page.len() as u32 == limit)
@@ -450,14 +452,7 @@ pub struct TasksQuery {
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TasksQuery),
     responses((status = 200, body = [Object]), (status = 400, body = ApiError), (status = 401, body = ApiError),
               (status = 403, body = ApiError)))]
-pub async fn tasks(
-    State(s): State<AppState>,
-    q: Result<Query<TasksQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, WebError> {
-    let Query(q) = match q {
-        Ok(q) => q,
-        Err(e) => return Ok(bad_query(e)),
-    };
+pub async fn tasks(State(s): State<AppState>, ApiQuery(q): ApiQuery<TasksQuery>) -> Result<Response, WebError> {
     let mut tasks = guanxi_app::tasks::list(s.store.as_ref(), q.all, None, q.limit).await?;
     for t in &mut tasks {
         t.customer_external_id = guanxi_app::customers::shown_id(&t.customer_external_id);
@@ -476,14 +471,7 @@ pub struct TaskKey {
 #[utoipa::path(post, path = "/api/v1/tasks/done", tag = "tasks", request_body = TaskKey,
     responses((status = 200, body = String), (status = 400, body = ApiError), (status = 401, body = ApiError),
               (status = 403, body = ApiError)))]
-pub async fn task_done(
-    State(s): State<AppState>,
-    body: Result<Json<TaskKey>, axum::extract::rejection::JsonRejection>,
-) -> Result<Response, WebError> {
-    let Json(k) = match body {
-        Ok(b) => b,
-        Err(e) => return Ok(error(StatusCode::BAD_REQUEST, "bad_body", e.body_text())),
-    };
+pub async fn task_done(State(s): State<AppState>, ApiJson(k): ApiJson<TaskKey>) -> Result<Response, WebError> {
     let text = guanxi_app::tasks::close(s.store.as_ref(), &k.key, &actor(), Utc::now()).await?;
     Ok(Json(text).into_response())
 }
@@ -561,12 +549,8 @@ pub struct PreviewBody {
 pub async fn program_preview(
     State(s): State<AppState>,
     Path(p): Path<ProgramName>,
-    q: Result<Query<PreviewQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<PreviewQuery>,
 ) -> Result<Response, WebError> {
-    let Query(q) = match q {
-        Ok(q) => q,
-        Err(e) => return Ok(bad_query(e)),
-    };
     let v = guanxi_app::programs::preview(s.store.as_ref(), &s.writing, &p.name, &q.step, q.customer).await?;
     Ok(Json(PreviewBody {
         program: v.program,
@@ -593,12 +577,8 @@ pub struct ExportQuery {
               (status = 409, body = ApiError, description = "no profile build yet")))]
 pub async fn segment_export(
     State(s): State<AppState>,
-    q: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, WebError> {
-    let Query(q) = match q {
-        Ok(q) => q,
-        Err(e) => return Ok(bad_query(e)),
-    };
     crate::customers::export(State(s), Query(crate::customers::Filter::of_expression(q.q))).await
 }
 
@@ -614,14 +594,7 @@ pub struct MergeBody {
 #[utoipa::path(post, path = "/api/v1/customers/merge", tag = "customers", request_body = MergeBody,
     responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
               (status = 403, body = ApiError)))]
-pub async fn customer_merge(
-    State(s): State<AppState>,
-    body: Result<Json<MergeBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Response, WebError> {
-    let Json(b) = match body {
-        Ok(b) => b,
-        Err(e) => return Ok(error(StatusCode::BAD_REQUEST, "bad_body", e.body_text())),
-    };
+pub async fn customer_merge(State(s): State<AppState>, ApiJson(b): ApiJson<MergeBody>) -> Result<Response, WebError> {
     guanxi_app::customers::merge(s.store.as_ref(), b.kept, b.merged, &actor()).await?;
     Ok(Json(serde_json::json!({ "kept": b.kept, "merged": b.merged })).into_response())
 }
@@ -639,12 +612,8 @@ pub struct DuplicatesQuery {
               (status = 403, body = ApiError)))]
 pub async fn customer_duplicates(
     State(s): State<AppState>,
-    q: Result<Query<DuplicatesQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<DuplicatesQuery>,
 ) -> Result<Response, WebError> {
-    let Query(q) = match q {
-        Ok(q) => q,
-        Err(e) => return Ok(bad_query(e)),
-    };
     let pairs = guanxi_app::customers::duplicates(s.store.as_ref(), q.limit.clamp(1, MAX_PAGE), false).await?;
     Ok(Json(pairs).into_response())
 }

@@ -240,6 +240,31 @@ async fn post_as(
     (status, location, String::from_utf8(bytes.to_vec()).unwrap())
 }
 
+/// An API call as a program makes it: `Authorization: Bearer` when given, a JSON body;
+/// the status and the JSON answer (null when the answer is not JSON).
+async fn api(
+    state: &AppState,
+    method: &str,
+    bearer: Option<&str>,
+    uri: &str,
+    body: &str,
+) -> (StatusCode, serde_json::Value) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(s) = bearer {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {s}"));
+    }
+    let response = router(state.clone())
+        .oneshot(request.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
 #[tokio::test]
 async fn saving_a_segment_checks_the_name_and_expression_next_to_the_fields() {
     let (_dir, store, state) = empty_shop().await;
@@ -810,21 +835,7 @@ async fn the_rest_api_answers_tokens_and_describes_itself() {
     )
     .await
     .unwrap();
-    let call = |uri: &str, secret: Option<&str>| {
-        let mut request = Request::get(uri);
-        if let Some(s) = secret {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {s}"));
-        }
-        let request = request.body(Body::empty()).unwrap();
-        let app = router(state.clone());
-        async move {
-            let response = app.oneshot(request).await.unwrap();
-            let status = response.status();
-            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-            (status, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap())
-        }
-    };
-    let (status, doc) = call("/api/v1/openapi.json", None).await;
+    let (status, doc) = api(&state, "GET", None, "/api/v1/openapi.json", "").await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
     // Every route under /api/v1 the router serves is in the document.
@@ -853,32 +864,35 @@ async fn the_rest_api_answers_tokens_and_describes_itself() {
         assert!(doc["paths"][path].is_object(), "{path} in {doc}");
     }
     assert!(doc["components"]["schemas"]["ApiError"].is_object());
-    let (status, me) = call("/api/v1/me", Some(&secret)).await;
+    let (status, me) = api(&state, "GET", Some(&secret), "/api/v1/me", "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         (me["name"].as_str(), me["role"].as_str()),
         (Some("test-marketer"), Some("marketer"))
     );
     assert_eq!(me["scopes"], serde_json::json!(["segments"]));
-    let (status, count) = call(
-        "/api/v1/segments/count?q=relationship%20%3D%20%27loyal%27",
+    let (status, count) = api(
+        &state,
+        "GET",
         Some(&secret),
+        "/api/v1/segments/count?q=relationship%20%3D%20%27loyal%27",
+        "",
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{count}");
     assert_eq!(count["customers"], 1);
     assert_eq!(count["expression"], "relationship = 'loyal'");
-    let (status, bad) = call("/api/v1/segments/count?q=tier%20%3D", Some(&secret)).await;
+    let (status, bad) = api(&state, "GET", Some(&secret), "/api/v1/segments/count?q=tier%20%3D", "").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(bad["code"], "segment_syntax");
     assert!(bad["details"].is_object());
     // A query that does not parse is JSON too (schemathesis found it answered in text).
-    let (status, missing) = call("/api/v1/segments/count", Some(&secret)).await;
+    let (status, missing) = api(&state, "GET", Some(&secret), "/api/v1/segments/count", "").await;
     assert_eq!(
         (status, missing["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("bad_query"))
     );
-    let (status, denied) = call("/api/v1/programs", Some(&secret)).await;
+    let (status, denied) = api(&state, "GET", Some(&secret), "/api/v1/programs", "").await;
     assert_eq!(
         (status, denied["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("forbidden"))
@@ -893,11 +907,11 @@ async fn the_rest_api_answers_tokens_and_describes_itself() {
     )
     .await
     .unwrap();
-    let (status, list) = call("/api/v1/programs", Some(&programs)).await;
+    let (status, list) = api(&state, "GET", Some(&programs), "/api/v1/programs", "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list.as_array().map(Vec::len), Some(6), "the built-ins: {list}");
     assert!(list.as_array().unwrap().iter().all(|p| p["enabled"] == false));
-    let (status, anonymous) = call("/api/v1/me", None).await;
+    let (status, anonymous) = api(&state, "GET", None, "/api/v1/me", "").await;
     assert_eq!(
         (status, anonymous["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("unauthorized"))
@@ -1084,31 +1098,14 @@ async fn api_pages_walk_with_a_cursor_and_programs_switch() {
     )
     .await
     .unwrap();
-    let call = |method: &str, uri: &str, body: &str| {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {secret}"))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        let app = router(state.clone());
-        async move {
-            let response = app.oneshot(request).await.unwrap();
-            let status = response.status();
-            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-            (
-                status,
-                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
-            )
-        }
-    };
     // Both profiled customers, one a page: the cursor walks them once each.
     let mut seen = Vec::new();
     let mut after = 0;
     loop {
-        let (status, page) = call(
+        let (status, page) = api(
+            &state,
             "GET",
+            Some(&secret),
             &format!("/api/v1/segments/members?q=paid_orders%20%3E%3D%201&limit=1&after={after}"),
             "",
         )
@@ -1128,25 +1125,32 @@ async fn api_pages_walk_with_a_cursor_and_programs_switch() {
     }
     seen.sort();
     assert_eq!(seen, ["ann", "bob"]);
-    let (status, bad) = call("GET", "/api/v1/segments/members?q=tier%20%3D", "").await;
+    let (status, bad) = api(
+        &state,
+        "GET",
+        Some(&secret),
+        "/api/v1/segments/members?q=tier%20%3D",
+        "",
+    )
+    .await;
     assert_eq!(
         (status, bad["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("segment_syntax"))
     );
-    let (status, bad) = call("GET", "/api/v1/orders?limit=lots", "").await;
+    let (status, bad) = api(&state, "GET", Some(&secret), "/api/v1/orders?limit=lots", "").await;
     assert_eq!(
         (status, bad["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("bad_query"))
     );
-    let (status, found) = call("GET", "/api/v1/customers?s=13812345678", "").await;
+    let (status, found) = api(&state, "GET", Some(&secret), "/api/v1/customers?s=13812345678", "").await;
     assert_eq!(status, StatusCode::OK, "{found}");
     assert_eq!(found[0]["external_id"], "ann");
-    let (status, orders) = call("GET", "/api/v1/orders", "").await;
+    let (status, orders) = api(&state, "GET", Some(&secret), "/api/v1/orders", "").await;
     assert_eq!(
         (status, orders["next_after"].clone()),
         (StatusCode::OK, serde_json::Value::Null)
     );
-    let (status, classes) = call("GET", "/api/v1/reports/classes", "").await;
+    let (status, classes) = api(&state, "GET", Some(&secret), "/api/v1/reports/classes", "").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         classes
@@ -1156,18 +1160,32 @@ async fn api_pages_walk_with_a_cursor_and_programs_switch() {
             .any(|r| r["kind"] == "relationship" && r["class"] == "loyal" && r["customers"] == 1),
         "{classes}"
     );
-    let (status, on) = call("POST", "/api/v1/programs/second-purchase/enable", "").await;
+    let (status, on) = api(
+        &state,
+        "POST",
+        Some(&secret),
+        "/api/v1/programs/second-purchase/enable",
+        "",
+    )
+    .await;
     assert_eq!(
         (status, on["enabled"].clone()),
         (StatusCode::OK, serde_json::Value::Bool(true)),
         "{on}"
     );
-    let (status, off) = call("POST", "/api/v1/programs/second-purchase/disable", "").await;
+    let (status, off) = api(
+        &state,
+        "POST",
+        Some(&secret),
+        "/api/v1/programs/second-purchase/disable",
+        "",
+    )
+    .await;
     assert_eq!(
         (status, off["enabled"].clone()),
         (StatusCode::OK, serde_json::Value::Bool(false))
     );
-    let (status, unknown) = call("POST", "/api/v1/programs/nope/enable", "").await;
+    let (status, unknown) = api(&state, "POST", Some(&secret), "/api/v1/programs/nope/enable", "").await;
     assert_eq!(
         (status, unknown["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("program_unknown"))
@@ -1178,14 +1196,21 @@ async fn api_pages_walk_with_a_cursor_and_programs_switch() {
             .any(|a| a.actor == "test-admin" && a.action.starts_with("program")),
         "{log:?}"
     );
-    let (status, tasks) = call("GET", "/api/v1/tasks", "").await;
+    let (status, tasks) = api(&state, "GET", Some(&secret), "/api/v1/tasks", "").await;
     assert_eq!((status, tasks.clone()), (StatusCode::OK, serde_json::json!([])));
-    let (status, gone) = call("POST", "/api/v1/tasks/done", r#"{"key": "7/x/y/z"}"#).await;
+    let (status, gone) = api(
+        &state,
+        "POST",
+        Some(&secret),
+        "/api/v1/tasks/done",
+        r#"{"key": "7/x/y/z"}"#,
+    )
+    .await;
     assert_eq!(
         (status, gone["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("task_unknown"))
     );
-    let (status, bad) = call("POST", "/api/v1/tasks/done", r#"{"key": "#).await;
+    let (status, bad) = api(&state, "POST", Some(&secret), "/api/v1/tasks/done", r#"{"key": "#).await;
     assert_eq!(
         (status, bad["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("bad_body"))
@@ -1393,43 +1418,33 @@ async fn admins_merge_records_through_the_api() {
         async move { store.customer(&key).await.unwrap().unwrap().0 }
     };
     let (ann, bob) = (id("ann").await, id("bob").await);
-    let call = |method: &str, uri: &str, body: String| {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {secret}"))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body))
-            .unwrap();
-        let app = router(state.clone());
-        async move {
-            let response = app.oneshot(request).await.unwrap();
-            let status = response.status();
-            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-            (
-                status,
-                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
-            )
-        }
-    };
-    let (status, pairs) = call("GET", "/api/v1/customers/duplicates", String::new()).await;
+    let (status, pairs) = api(&state, "GET", Some(&secret), "/api/v1/customers/duplicates", "").await;
     assert_eq!((status, pairs), (StatusCode::OK, serde_json::json!([])));
     let body = format!(r#"{{"kept": {ann}, "merged": {bob}}}"#);
-    let (status, done) = call("POST", "/api/v1/customers/merge", body.clone()).await;
+    let (status, done) = api(&state, "POST", Some(&secret), "/api/v1/customers/merge", &body).await;
     assert_eq!(status, StatusCode::OK, "{done}");
-    let (status, again) = call("POST", "/api/v1/customers/merge", body).await;
+    let (status, again) = api(&state, "POST", Some(&secret), "/api/v1/customers/merge", &body).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{again}");
-    let (status, own) = call(
+    let (status, own) = api(
+        &state,
         "POST",
+        Some(&secret),
         "/api/v1/customers/merge",
-        format!(r#"{{"kept": {ann}, "merged": {ann}}}"#),
+        &format!(r#"{{"kept": {ann}, "merged": {ann}}}"#),
     )
     .await;
     assert_eq!(
         (status, own["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("merge_self"))
     );
-    let (status, bad) = call("POST", "/api/v1/customers/merge", r#"{"kept": "x"}"#.into()).await;
+    let (status, bad) = api(
+        &state,
+        "POST",
+        Some(&secret),
+        "/api/v1/customers/merge",
+        r#"{"kept": "x"}"#,
+    )
+    .await;
     assert_eq!(
         (status, bad["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("bad_body"))
