@@ -91,6 +91,23 @@ async fn signed_in(state: &AppState, role: Role) -> (String, String) {
     (format!("{}={}", guanxi_web::auth::COOKIE, s.token), s.session.csrf)
 }
 
+/// An API token of the user `test-{role}` (added the first time) with `scopes`.
+async fn token(state: &AppState, role: Role, scopes: &[Capability]) -> String {
+    use guanxi_app::access::{self, Actor};
+    signed_in(state, role).await;
+    access::create_token(
+        state.store.as_ref(),
+        &format!("test-{role}"),
+        "api",
+        scopes,
+        7,
+        &Actor::cli(),
+    )
+    .await
+    .unwrap()
+    .0
+}
+
 async fn get(state: AppState, uri: &str, accept_language: &str) -> (StatusCode, String) {
     let (cookie, _) = signed_in(&state, Role::Admin).await;
     get_as(state, uri, accept_language, Some(&cookie)).await
@@ -1078,14 +1095,12 @@ async fn admins_export_and_erase_a_person_through_the_api() {
 /// are JSON 400s naming the parameter.
 #[tokio::test]
 async fn api_pages_walk_with_a_cursor_and_programs_switch() {
-    use guanxi_app::access::{self, Actor};
+    use guanxi_app::access;
     let (_dir, _store, state) = empty_shop().await;
     two_profiled(&state).await;
-    signed_in(&state, Role::Admin).await;
-    let (secret, _) = access::create_token(
-        state.store.as_ref(),
-        "test-admin",
-        "api",
+    let secret = token(
+        &state,
+        Role::Admin,
         &[
             Capability::Segments,
             Capability::ReadCustomer,
@@ -1093,11 +1108,8 @@ async fn api_pages_walk_with_a_cursor_and_programs_switch() {
             Capability::Tasks,
             Capability::ReadReports,
         ],
-        7,
-        &Actor::cli(),
     )
-    .await
-    .unwrap();
+    .await;
     // Both profiled customers, one a page: the cursor walks them once each.
     let mut seen = Vec::new();
     let mut after = 0;
@@ -1395,20 +1407,9 @@ async fn a_steps_message_is_previewed_for_a_customer() {
 /// with the shared value masked.
 #[tokio::test]
 async fn admins_merge_records_through_the_api() {
-    use guanxi_app::access::{self, Actor};
     let (_dir, _store, state) = empty_shop().await;
     two_profiled(&state).await;
-    signed_in(&state, Role::Admin).await;
-    let (secret, _) = access::create_token(
-        state.store.as_ref(),
-        "test-admin",
-        "merge",
-        &[Capability::Administer, Capability::ReadCustomer],
-        7,
-        &Actor::cli(),
-    )
-    .await
-    .unwrap();
+    let secret = token(&state, Role::Admin, &[Capability::Administer, Capability::ReadCustomer]).await;
     let id = |k: &str| {
         let key = guanxi_domain::CustomerKey {
             source: guanxi_domain::Source::parse("t").unwrap(),
