@@ -343,8 +343,9 @@ async fn the_programs_page_lists_every_program_on_or_off_in_both_languages() {
     assert_eq!(page.matches("<span>未启用</span>").count(), 5, "{page}");
 }
 
-/// Two profiled customers, one with a mobile number; the build as of 2026-06-30.
-async fn two_profiled(state: &AppState) {
+/// Two profiled customers, one with a mobile number; the build as of 2026-06-30. Their
+/// ids: (ann, bob).
+async fn two_profiled(state: &AppState) -> (i64, i64) {
     let src = guanxi_domain::Source::parse("t").unwrap();
     let customer = |id: &str| {
         let mut c = guanxi_domain::Customer::bare(guanxi_domain::CustomerKey {
@@ -403,8 +404,10 @@ async fn two_profiled(state: &AppState) {
         transitions: 0,
         summary: "{}".into(),
     };
-    let rows = vec![row(id("ann").await, "loyal"), row(id("bob").await, "new")];
+    let (ann, bob) = (id("ann").await, id("bob").await);
+    let rows = vec![row(ann, "loyal"), row(bob, "new")];
     state.store.save_build(&build, &mut rows.into_iter()).await.unwrap();
+    (ann, bob)
 }
 
 #[tokio::test]
@@ -454,12 +457,7 @@ async fn the_customers_page_exports_its_filter_as_csv_with_contacts_masked() {
 #[tokio::test]
 async fn each_role_reaches_its_pages_and_nothing_else() {
     let (_dir, _store, state) = empty_shop().await;
-    two_profiled(&state).await;
-    let key = guanxi_domain::CustomerKey {
-        source: guanxi_domain::Source::parse("t").unwrap(),
-        external_id: "ann".into(),
-    };
-    let ann = state.store.customer(&key).await.unwrap().unwrap().0;
+    let (ann, _) = two_profiled(&state).await;
     let customer = format!("/customers/{ann}");
     let api_customer = format!("/api/v1/customers/{ann}");
     let privacy_export = format!("/api/v1/customers/{ann}/privacy-export");
@@ -1008,12 +1006,7 @@ async fn shopify_webhooks_are_verified_applied_once_and_wake_the_scheduler() {
 #[tokio::test]
 async fn admins_export_and_erase_a_person_through_the_api() {
     let (_dir, _store, state) = empty_shop().await;
-    two_profiled(&state).await;
-    let key = guanxi_domain::CustomerKey {
-        source: guanxi_domain::Source::parse("t").unwrap(),
-        external_id: "ann".into(),
-    };
-    let ann = state.store.customer(&key).await.unwrap().unwrap().0;
+    let (ann, _) = two_profiled(&state).await;
     let (agent, agent_csrf) = signed_in(&state, Role::Agent).await;
     let (status, _) = get_as(
         state.clone(),
@@ -1335,12 +1328,7 @@ async fn the_customers_list_shows_value_and_sorts_by_it() {
 #[tokio::test]
 async fn a_steps_message_is_previewed_for_a_customer() {
     let (_dir, _store, state) = empty_shop().await;
-    two_profiled(&state).await;
-    let key = guanxi_domain::CustomerKey {
-        source: guanxi_domain::Source::parse("t").unwrap(),
-        external_id: "ann".into(),
-    };
-    let ann = state.store.customer(&key).await.unwrap().unwrap().0;
+    let (ann, _) = two_profiled(&state).await;
     let (cookie, _) = signed_in(&state, Role::Marketer).await;
     let (status, page) = get_as(state.clone(), "/programs?lang=en", "en", Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK);
