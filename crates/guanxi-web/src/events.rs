@@ -81,6 +81,57 @@ fn answered(s: &AppState, r: Result<Received, guanxi_app::AppError>) -> Result<R
     Ok(axum::Json(received).into_response())
 }
 
+/// The two event endpoints: their secret, its variable, their path.
+#[derive(Clone, Copy)]
+enum Endpoint {
+    Shopify,
+    Events,
+}
+
+impl Endpoint {
+    fn secret(self, live: &Live) -> Option<&[u8]> {
+        match self {
+            Endpoint::Shopify => live.shopify_secret.as_deref(),
+            Endpoint::Events => live.events_secret.as_deref(),
+        }
+    }
+
+    fn variable(self) -> &'static str {
+        match self {
+            Endpoint::Shopify => "GUANXI_SHOPIFY_SECRET",
+            Endpoint::Events => "GUANXI_EVENTS_SECRET",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Endpoint::Shopify => "/api/v1/webhooks/shopify",
+            Endpoint::Events => "/api/v1/events",
+        }
+    }
+}
+
+/// The body verified with the endpoint's secret by `verify`; else the answer: 404 when no
+/// secret is configured, 401 (logged, audited) when the signature does not verify.
+async fn signed<'b>(
+    s: &AppState,
+    ext: &axum::http::Extensions,
+    endpoint: Endpoint,
+    verify: impl FnOnce(&[u8]) -> Option<Verified<'b>>,
+) -> Result<Result<Verified<'b>, Response>, WebError> {
+    let Some(secret) = endpoint.secret(&s.live) else {
+        return Ok(Err(error(
+            StatusCode::NOT_FOUND,
+            "not_configured",
+            format!("no secret is configured for this endpoint ({})", endpoint.variable()),
+        )));
+    };
+    match verify(secret) {
+        Some(v) => Ok(Ok(v)),
+        None => Ok(Err(refused(s, &client(ext), endpoint.path()).await?)),
+    }
+}
+
 /// A Shopify webhook. Headers: `X-Shopify-Topic`, `X-Shopify-Hmac-Sha256` (base64
 /// HMAC-SHA256 of the raw body with the app's secret), `X-Shopify-Event-Id` (the delivery,
 /// repeated on retries; older deliveries name it `X-Shopify-Webhook-Id`).
@@ -96,16 +147,13 @@ pub async fn shopify(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let Some(secret) = s.live.shopify_secret.clone() else {
-        return Ok(error(
-            StatusCode::NOT_FOUND,
-            "not_configured",
-            "no Shopify webhook secret is configured (GUANXI_SHOPIFY_SECRET)".into(),
-        ));
-    };
-    let from = client(&ext);
-    let Some(verified) = Verified::shopify(&secret, &body, header(&headers, "x-shopify-hmac-sha256")) else {
-        return refused(&s, &from, "/api/v1/webhooks/shopify").await;
+    let verified = match signed(&s, &ext, Endpoint::Shopify, |secret| {
+        Verified::shopify(secret, &body, header(&headers, "x-shopify-hmac-sha256"))
+    })
+    .await?
+    {
+        Ok(v) => v,
+        Err(refusal) => return Ok(refusal),
     };
     let id = match header(&headers, "x-shopify-event-id") {
         "" => header(&headers, "x-shopify-webhook-id"),
@@ -130,16 +178,13 @@ pub async fn event(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let Some(secret) = s.live.events_secret.clone() else {
-        return Ok(error(
-            StatusCode::NOT_FOUND,
-            "not_configured",
-            "no events secret is configured (GUANXI_EVENTS_SECRET)".into(),
-        ));
-    };
-    let from = client(&ext);
-    let Some(verified) = Verified::guanxi(&secret, &body, header(&headers, "x-guanxi-signature")) else {
-        return refused(&s, &from, "/api/v1/events").await;
+    let verified = match signed(&s, &ext, Endpoint::Events, |secret| {
+        Verified::guanxi(secret, &body, header(&headers, "x-guanxi-signature"))
+    })
+    .await?
+    {
+        Ok(v) => v,
+        Err(refusal) => return Ok(refusal),
     };
     answered(&s, events::event(shop(&s), verified, Utc::now()).await)
 }
