@@ -58,7 +58,13 @@ fn alive(server: &Server) {
 #[test]
 fn nested_parentheses_get_a_400_and_the_server_goes_on() {
     let (dir, _) = demo_shop();
-    let server = Server::start(dir.path());
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            ("GUANXI_SHOPIFY_SECRET", "hostile-test"),
+            ("GUANXI_EVENTS_SECRET", "hostile-test"),
+        ],
+    );
     // 2,000 nested parentheses: a 12 KB URL once overflowed the stack and killed the process.
     let nested = format!("{}r = 1{}", "(".repeat(2000), ")".repeat(2000));
     let q = percent(&nested);
@@ -91,6 +97,13 @@ fn nested_parentheses_get_a_400_and_the_server_goes_on() {
         post(&server, "/segments", "application/x-www-form-urlencoded", &big),
         413
     );
+    // The event endpoints read up to 2 MiB (Shopify's large orders) and no more; a deep
+    // body within it is refused for its signature before anything reads it.
+    let huge = vec![b'['; 3 * 1024 * 1024];
+    for path in ["/api/v1/webhooks/shopify", "/api/v1/events"] {
+        assert_eq!(post(&server, path, "application/json", &huge), 413, "{path}");
+        assert_eq!(post(&server, path, "application/json", &big), 401, "{path}");
+    }
     alive(&server);
 }
 
