@@ -442,3 +442,28 @@ mod tests {
         assert_eq!(BuildSummary::of(&broken).unwrap_err().code(), "store_corrupt");
     }
 }
+
+/// One page of the current build's profiles, in customer id order.
+#[derive(Debug, Clone)]
+pub struct ProfilesPage {
+    pub as_of: DateTime<Utc>,
+    pub profiles: Vec<guanxi_store::ProfiledCustomer>,
+    /// Where the next page starts, when there may be one.
+    pub next_after: Option<i64>,
+}
+
+/// The profiles of the current build with a customer id above `after`, at most `limit`
+/// (1 to 1,000), each with the customer's record; `no_build` before the first build.
+pub async fn page(store: &dyn Store, after: i64, limit: u32) -> Result<ProfilesPage> {
+    let as_of = current_build(store).await?.as_of;
+    let limit = limit.clamp(1, 1000);
+    let profiles = store.profiled_customers(None, as_of, after, limit).await?;
+    let next_after = (profiles.len() as u32 == limit)
+        .then(|| profiles.last().map(|p| p.id))
+        .flatten();
+    Ok(ProfilesPage {
+        as_of,
+        profiles,
+        next_after,
+    })
+}

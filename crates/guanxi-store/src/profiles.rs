@@ -7,6 +7,16 @@ use chrono::{DateTime, Utc};
 use guanxi_domain::profile::ClassKind;
 use serde::{Deserialize, Serialize};
 
+/// A profile's classes as `{kind: class}`, the kinds it has none of left out.
+fn classes_by_kind<S: serde::Serializer>(classes: &[Option<String>; 8], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(
+        ClassKind::ALL
+            .iter()
+            .zip(classes)
+            .filter_map(|(k, c)| c.as_ref().map(|c| (k.as_str(), c))),
+    )
+}
+
 /// The profile table's class columns, named as their kinds, in [`ClassKind`] order.
 pub fn class_columns() -> String {
     ClassKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
@@ -14,11 +24,12 @@ pub fn class_columns() -> String {
 
 /// One person's profile as stored: the columns segments filter on. (The whole profile
 /// with its explanations is kept in the lake, one file per build.)
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct ProfileRow {
     pub customer_id: i64,
     /// One class per [`ClassKind`], in its order; `None` where the kind does not apply
-    /// (a non-buyer has no lifecycle stage).
+    /// (a non-buyer has no lifecycle stage). Written out as `{kind: class}`.
+    #[serde(serialize_with = "classes_by_kind")]
     pub classes: [Option<String>; 8],
     pub r: Option<i64>,
     pub f: Option<i64>,

@@ -582,6 +582,76 @@ pub async fn segment_export(
     crate::customers::export(State(s), Query(crate::customers::Filter::of_expression(q.q))).await
 }
 
+/// A profile in a list: who (a key that is an e-mail or a mobile masked) and the current
+/// build's columns — classes by kind, measures, forecast.
+#[derive(Serialize, ToSchema)]
+pub struct ProfileItem {
+    id: i64,
+    source: String,
+    external_id: String,
+    name: Option<String>,
+    /// `{"classes": {kind: class}, "paid_orders": …, "paid_amount_cents": …, …}`
+    #[schema(value_type = Object)]
+    profile: guanxi_store::ProfileRow,
+}
+
+/// A page of profiles.
+#[derive(Serialize, ToSchema)]
+pub struct ProfilesBody {
+    as_of: DateTime<Utc>,
+    profiles: Vec<ProfileItem>,
+    /// Pass as `after` for the next page; null on the last.
+    next_after: Option<i64>,
+}
+
+/// The current build's profiles in customer id order, a page at a time (cursor: `after`).
+#[utoipa::path(get, path = "/api/v1/profiles", tag = "segments", params(PageQuery),
+    responses((status = 200, body = ProfilesBody), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError), (status = 409, body = ApiError, description = "no profile build yet")))]
+pub async fn profiles(State(s): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Response, WebError> {
+    let page = guanxi_app::profiles::page(s.store.as_ref(), q.after, q.limit.clamp(1, MAX_PAGE)).await?;
+    Ok(Json(ProfilesBody {
+        as_of: page.as_of,
+        profiles: page
+            .profiles
+            .into_iter()
+            .map(|p| ProfileItem {
+                id: p.id,
+                source: p.customer.key.source.to_string(),
+                external_id: guanxi_app::customers::shown_id(&p.customer.key.external_id),
+                name: p.customer.name,
+                profile: p.profile,
+            })
+            .collect(),
+        next_after: page.next_after,
+    })
+    .into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct HistoryQuery {
+    /// At most this many of each kind of record, the newest first (1 to 1,000).
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+/// A customer's orders, service records, reviews and messages, the newest first.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/history", tag = "customers",
+    params(("id" = i64, Path, description = "the customer's number"), HistoryQuery),
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn customer_history(
+    State(s): State<AppState>,
+    CustomerId(id): CustomerId,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> Result<Response, WebError> {
+    if s.store.customer_by_id(id).await?.is_none() {
+        return Ok(no_customer(id));
+    }
+    let history = s.store.customer_history(id, q.limit.clamp(1, MAX_PAGE)).await?;
+    Ok(Json(history).into_response())
+}
+
 /// Two records of one person: `merged` goes into `kept`.
 #[derive(Deserialize, ToSchema)]
 pub struct MergeBody {
@@ -703,6 +773,8 @@ impl utoipa::Modify for Limits {
         customer_duplicates,
         customer_merge,
         customer,
+        customer_history,
+        profiles,
         privacy_export,
         privacy_erase,
         orders,
@@ -726,7 +798,9 @@ impl utoipa::Modify for Limits {
         TaskKey,
         ClassRow,
         PreviewBody,
-        MergeBody
+        MergeBody,
+        ProfileItem,
+        ProfilesBody
     ))
 )]
 pub struct ApiDoc;

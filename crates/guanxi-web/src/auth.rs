@@ -164,9 +164,12 @@ fn public(path: &str) -> bool {
 pub fn capability(path: &str) -> Option<Capability> {
     Some(match path {
         "/" | "/reports" | "/reports.csv" | "/api/v1/reports/classes" => Capability::ReadReports,
-        "/customers" | "/api/segment/count" | "/api/v1/segments/count" | "/api/v1/segments/members" | "/segments" => {
-            Capability::Segments
-        }
+        "/customers"
+        | "/api/segment/count"
+        | "/api/v1/segments/count"
+        | "/api/v1/segments/members"
+        | "/api/v1/profiles"
+        | "/segments" => Capability::Segments,
         "/api/v1/customers" | "/api/v1/orders" | "/api/v1/customers/duplicates" => Capability::ReadCustomer,
         "/api/v1/customers/merge" => Capability::Administer,
         "/api/v1/tasks" | "/api/v1/tasks/done" => Capability::Tasks,

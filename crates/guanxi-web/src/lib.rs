@@ -117,6 +117,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tasks/done", axum::routing::post(api::task_done))
         .route("/api/v1/reports/classes", get(api::report_classes))
         .route("/api/v1/customers/{id}", get(api::customer))
+        .route("/api/v1/customers/{id}/history", get(api::customer_history))
+        .route("/api/v1/profiles", get(api::profiles))
         .route("/api/v1/customers/{id}/privacy-export", get(api::privacy_export))
         .route("/api/v1/customers/{id}/erase", axum::routing::post(api::privacy_erase))
         .route(

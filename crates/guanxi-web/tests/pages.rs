@@ -460,9 +460,12 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
     let (ann, _) = two_profiled(&state).await;
     let customer = format!("/customers/{ann}");
     let api_customer = format!("/api/v1/customers/{ann}");
+    let api_history = format!("/api/v1/customers/{ann}/history");
     let privacy_export = format!("/api/v1/customers/{ann}/privacy-export");
-    let routes: [(&str, Capability); 19] = [
+    let routes: [(&str, Capability); 21] = [
         (&api_customer, Capability::ReadCustomer),
+        (&api_history, Capability::ReadCustomer),
+        ("/api/v1/profiles", Capability::Segments),
         ("/api/v1/customers?s=ann", Capability::ReadCustomer),
         ("/api/v1/customers/duplicates", Capability::ReadCustomer),
         (
@@ -867,6 +870,8 @@ async fn the_rest_api_answers_tokens_and_describes_itself() {
         "/api/v1/customers/duplicates",
         "/api/v1/customers/merge",
         "/api/v1/customers/{id}",
+        "/api/v1/customers/{id}/history",
+        "/api/v1/profiles",
         "/api/v1/customers/{id}/privacy-export",
         "/api/v1/customers/{id}/erase",
         "/api/v1/orders",
@@ -1154,6 +1159,37 @@ async fn api_pages_walk_with_a_cursor_and_programs_switch() {
     assert_eq!(
         (status, orders["next_after"].clone()),
         (StatusCode::OK, serde_json::Value::Null)
+    );
+    let (status, profiles) = api(&state, "GET", Some(&secret), "/api/v1/profiles?limit=1", "").await;
+    assert_eq!(status, StatusCode::OK, "{profiles}");
+    assert_eq!(
+        profiles["profiles"][0]["profile"]["classes"],
+        serde_json::json!({"relationship": "loyal"})
+    );
+    assert_eq!(profiles["profiles"][0]["profile"]["paid_amount_cents"], 12_345);
+    let after = profiles["next_after"].as_i64().expect("a next page");
+    let (_, next) = api(
+        &state,
+        "GET",
+        Some(&secret),
+        &format!("/api/v1/profiles?after={after}"),
+        "",
+    )
+    .await;
+    assert_eq!(next["profiles"][0]["profile"]["classes"]["relationship"], "new");
+    assert!(next["next_after"].is_null(), "{next}");
+    let (status, history) = api(
+        &state,
+        "GET",
+        Some(&secret),
+        &format!("/api/v1/customers/{after}/history"),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        history["orders"].is_array() && history["reviews"].is_array(),
+        "{history}"
     );
     let (status, classes) = api(&state, "GET", Some(&secret), "/api/v1/reports/classes", "").await;
     assert_eq!(status, StatusCode::OK);
