@@ -147,7 +147,68 @@ impl OrderReport {
     }
 }
 
+/// One report as a document: what it was computed over, and its rows (typed; the CLI's
+/// `--json` and the API write it).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportDocument<'a> {
+    pub as_of: DateTime<Utc>,
+    pub granularity: Granularity,
+    pub customers: u64,
+    pub orders: u64,
+    #[serde(flatten)]
+    pub rows: ReportRows<'a>,
+}
+
+/// The rows of one report, named as the report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum ReportRows<'a> {
+    Repurchase {
+        repurchase: &'a [PeriodRepurchase],
+    },
+    Categories {
+        categories: &'a [CategoryOnce],
+    },
+    Retention {
+        retention: &'a [PeriodRetention],
+    },
+    Cohorts {
+        cohorts: &'a [Cohort],
+    },
+    Cycles {
+        shop_cycle_days: Option<f64>,
+        cycles: &'a [CategoryCycle],
+    },
+}
+
 impl Reports {
+    /// One report as a document (see [`ReportDocument`]).
+    pub fn document(&self, which: OrderReport) -> ReportDocument<'_> {
+        let rows = match which {
+            OrderReport::Repurchase => ReportRows::Repurchase {
+                repurchase: &self.repurchase,
+            },
+            OrderReport::Categories => ReportRows::Categories {
+                categories: &self.categories,
+            },
+            OrderReport::Retention => ReportRows::Retention {
+                retention: &self.retention,
+            },
+            OrderReport::Cohorts => ReportRows::Cohorts { cohorts: &self.cohorts },
+            OrderReport::Cycles => ReportRows::Cycles {
+                shop_cycle_days: self.shop_cycle_days,
+                cycles: &self.cycles,
+            },
+        };
+        ReportDocument {
+            as_of: self.as_of,
+            granularity: self.granularity,
+            customers: self.customers,
+            orders: self.orders,
+            rows,
+        }
+    }
+
     /// One report as a table of text (header, rows; percentages with 2 decimals): what
     /// CSV exports, the CLI and the web pages show.
     pub fn table(&self, which: OrderReport) -> (Vec<String>, Vec<Vec<String>>) {

@@ -688,6 +688,69 @@ pub async fn customer_duplicates(
     Ok(Json(pairs).into_response())
 }
 
+/// A report's name in the path.
+#[derive(Deserialize, IntoParams)]
+pub struct ReportName {
+    /// repurchase, categories, retention, cohorts, cycles or orders.
+    name: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct PeriodQuery {
+    /// month, quarter (the default) or year.
+    period: Option<String>,
+}
+
+/// A report over the shop's orders up to the last one, per period: repurchase,
+/// categories, retention, cohorts, cycles (paid orders, buyers), or orders (every order,
+/// guest orders included).
+#[utoipa::path(get, path = "/api/v1/reports/{name}", tag = "reports", params(ReportName, PeriodQuery),
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn report(
+    State(s): State<AppState>,
+    Path(r): Path<ReportName>,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> Result<Response, WebError> {
+    use guanxi_domain::report::{Granularity, OrderReport};
+    let granularity = match q.period.as_deref().unwrap_or("quarter") {
+        "month" => Granularity::Month,
+        "quarter" => Granularity::Quarter,
+        "year" => Granularity::Year,
+        other => {
+            return Ok(error(
+                StatusCode::BAD_REQUEST,
+                "bad_period",
+                format!("period: expected month, quarter or year, found {other:?}"),
+            ));
+        }
+    };
+    if r.name == "orders" {
+        let periods = s
+            .analytics
+            .order_figures(granularity)
+            .await
+            .map_err(WebError::Analytics)?;
+        return Ok(Json(serde_json::json!({ "granularity": granularity, "periods": periods })).into_response());
+    }
+    let Some(which) = OrderReport::parse(&r.name) else {
+        return Ok(error(
+            StatusCode::BAD_REQUEST,
+            "report_unknown",
+            format!(
+                "name: expected repurchase, categories, retention, cohorts, cycles or orders, found {:?} (the classes are /api/v1/reports/classes)",
+                r.name
+            ),
+        ));
+    };
+    let reports = s
+        .analytics
+        .order_reports(granularity)
+        .await
+        .map_err(WebError::Analytics)?;
+    Ok(Json(reports.document(which)).into_response())
+}
+
 /// One class of the current build: its customers and what they bring (cents).
 #[derive(Serialize, ToSchema)]
 pub struct ClassRow {
@@ -781,6 +844,7 @@ impl utoipa::Modify for Limits {
         tasks,
         task_done,
         report_classes,
+        report,
         crate::events::shopify,
         crate::events::event
     ),

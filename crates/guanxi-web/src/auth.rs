@@ -164,6 +164,7 @@ fn public(path: &str) -> bool {
 pub fn capability(path: &str) -> Option<Capability> {
     Some(match path {
         "/" | "/reports" | "/reports.csv" | "/api/v1/reports/classes" => Capability::ReadReports,
+        p if p.starts_with("/api/v1/reports/") => Capability::ReadReports,
         "/customers"
         | "/api/segment/count"
         | "/api/v1/segments/count"

@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tasks", get(api::tasks))
         .route("/api/v1/tasks/done", axum::routing::post(api::task_done))
         .route("/api/v1/reports/classes", get(api::report_classes))
+        .route("/api/v1/reports/{name}", get(api::report))
         .route("/api/v1/customers/{id}", get(api::customer))
         .route("/api/v1/customers/{id}/history", get(api::customer_history))
         .route("/api/v1/profiles", get(api::profiles))

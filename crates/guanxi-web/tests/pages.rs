@@ -462,7 +462,7 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
     let api_customer = format!("/api/v1/customers/{ann}");
     let api_history = format!("/api/v1/customers/{ann}/history");
     let privacy_export = format!("/api/v1/customers/{ann}/privacy-export");
-    let routes: [(&str, Capability); 21] = [
+    let routes: [(&str, Capability); 22] = [
         (&api_customer, Capability::ReadCustomer),
         (&api_history, Capability::ReadCustomer),
         ("/api/v1/profiles", Capability::Segments),
@@ -479,6 +479,7 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
         ),
         ("/api/v1/tasks", Capability::Tasks),
         ("/api/v1/reports/classes", Capability::ReadReports),
+        ("/api/v1/reports/repurchase?period=quarter", Capability::ReadReports),
         (&privacy_export, Capability::Administer),
         ("/", Capability::ReadReports),
         ("/reports?report=classes", Capability::ReadReports),
@@ -878,6 +879,7 @@ async fn the_rest_api_answers_tokens_and_describes_itself() {
         "/api/v1/tasks",
         "/api/v1/tasks/done",
         "/api/v1/reports/classes",
+        "/api/v1/reports/{name}",
         "/api/v1/webhooks/shopify",
         "/api/v1/events",
     ] {
@@ -1159,6 +1161,39 @@ async fn api_pages_walk_with_a_cursor_and_programs_switch() {
     assert_eq!(
         (status, orders["next_after"].clone()),
         (StatusCode::OK, serde_json::Value::Null)
+    );
+    let (status, repurchase) = api(
+        &state,
+        "GET",
+        Some(&secret),
+        "/api/v1/reports/repurchase?period=quarter",
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{repurchase}");
+    assert!(
+        repurchase["repurchase"].is_array() && repurchase["as_of"].is_string(),
+        "{repurchase}"
+    );
+    let (status, orders) = api(&state, "GET", Some(&secret), "/api/v1/reports/orders?period=month", "").await;
+    assert_eq!(status, StatusCode::OK, "{orders}");
+    assert!(orders["periods"].is_array(), "{orders}");
+    let (status, bad) = api(
+        &state,
+        "GET",
+        Some(&secret),
+        "/api/v1/reports/repurchase?period=week",
+        "",
+    )
+    .await;
+    assert_eq!(
+        (status, bad["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_period"))
+    );
+    let (status, bad) = api(&state, "GET", Some(&secret), "/api/v1/reports/nope", "").await;
+    assert_eq!(
+        (status, bad["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("report_unknown"))
     );
     let (status, profiles) = api(&state, "GET", Some(&secret), "/api/v1/profiles?limit=1", "").await;
     assert_eq!(status, StatusCode::OK, "{profiles}");

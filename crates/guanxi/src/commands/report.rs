@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use guanxi_analytics::{Engine, ReportsBasis};
 use guanxi_domain::profile::ClassKind;
-use guanxi_domain::report::{Granularity, OrderReport, Reports};
+use guanxi_domain::report::{Granularity, OrderReport};
 use guanxi_store::{ClassTotal, Movement, tables};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -150,7 +150,14 @@ async fn orders(global: &Global, which: OrderReport, args: OrderReportArgs) -> a
         r.customers,
         r.orders
     );
-    print_table(global.json, args.csv, &document(which, &r), &title, &header, rows)
+    print_table(
+        global.json,
+        args.csv,
+        &serde_json::to_value(r.document(which))?,
+        &title,
+        &header,
+        rows,
+    )
 }
 
 /// `guanxi report orders`: every order, guest orders included, per period.
@@ -180,27 +187,6 @@ fn granularity(period: PeriodArg) -> Granularity {
         PeriodArg::Quarter => Granularity::Quarter,
         PeriodArg::Year => Granularity::Year,
     }
-}
-
-/// The report's JSON: what it was computed over, and its table.
-fn document(which: OrderReport, r: &Reports) -> Value {
-    let mut doc = json!({
-        "as_of": r.as_of,
-        "granularity": r.granularity,
-        "customers": r.customers,
-        "orders": r.orders,
-    });
-    let part = match which {
-        OrderReport::Repurchase => json!({ "repurchase": r.repurchase }),
-        OrderReport::Categories => json!({ "categories": r.categories }),
-        OrderReport::Retention => json!({ "retention": r.retention }),
-        OrderReport::Cohorts => json!({ "cohorts": r.cohorts }),
-        OrderReport::Cycles => json!({ "shop_cycle_days": r.shop_cycle_days, "cycles": r.cycles }),
-    };
-    if let (Some(d), Some(p)) = (doc.as_object_mut(), part.as_object()) {
-        d.extend(p.clone());
-    }
-    doc
 }
 
 /// A table as aligned text, right-aligned columns.
