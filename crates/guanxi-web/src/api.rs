@@ -691,7 +691,7 @@ pub async fn customer_duplicates(
 /// A report's name in the path.
 #[derive(Deserialize, IntoParams)]
 pub struct ReportName {
-    /// repurchase, categories, retention, cohorts, cycles or orders.
+    /// repurchase, categories, retention, cohorts, cycles, orders, movements or clv.
     name: String,
 }
 
@@ -699,11 +699,14 @@ pub struct ReportName {
 pub struct PeriodQuery {
     /// month, quarter (the default) or year.
     period: Option<String>,
+    /// movements: from the end of this day (YYYY-MM-DD, the shop's time) on.
+    since: Option<String>,
 }
 
-/// A report over the shop's orders up to the last one, per period: repurchase,
-/// categories, retention, cohorts, cycles (paid orders, buyers), or orders (every order,
-/// guest orders included).
+/// A report: over the shop's orders up to the last one, per period — repurchase,
+/// categories, retention, cohorts, cycles (paid orders, buyers), orders (every order,
+/// guest orders included) —; or over the profile builds — movements (class changes
+/// between builds, since a day) and clv (the current build's predicted CLV distribution).
 #[utoipa::path(get, path = "/api/v1/reports/{name}", tag = "reports", params(ReportName, PeriodQuery),
     responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
               (status = 403, body = ApiError)))]
@@ -725,6 +728,26 @@ pub async fn report(
             ));
         }
     };
+    match r.name.as_str() {
+        "movements" => {
+            let since = q
+                .since
+                .as_deref()
+                .map(|d| guanxi_app::profiles::end_of_day(d, s.tz, "since"))
+                .transpose()?;
+            let moves = s.store.movements(since).await?;
+            return Ok(Json(serde_json::json!({ "since": since, "movements": moves })).into_response());
+        }
+        "clv" => {
+            let build = guanxi_app::profiles::current_build(s.store.as_ref()).await?;
+            let buckets = s.store.clv_distribution().await?;
+            return Ok(
+                Json(serde_json::json!({ "build_id": build.id, "as_of": build.as_of, "buckets": buckets }))
+                    .into_response(),
+            );
+        }
+        _ => {}
+    }
     if r.name == "orders" {
         let periods = s
             .analytics
@@ -738,7 +761,7 @@ pub async fn report(
             StatusCode::BAD_REQUEST,
             "report_unknown",
             format!(
-                "name: expected repurchase, categories, retention, cohorts, cycles or orders, found {:?} (the classes are /api/v1/reports/classes)",
+                "name: expected repurchase, categories, retention, cohorts, cycles, orders, movements or clv, found {:?} (the classes are /api/v1/reports/classes)",
                 r.name
             ),
         ));

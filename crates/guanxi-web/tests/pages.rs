@@ -1190,6 +1190,32 @@ async fn api_pages_walk_with_a_cursor_and_programs_switch() {
         (status, bad["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("bad_period"))
     );
+    let (status, moves) = api(
+        &state,
+        "GET",
+        Some(&secret),
+        "/api/v1/reports/movements?since=2026-01-01",
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{moves}");
+    assert!(moves["movements"].is_array(), "{moves}");
+    let (status, bad) = api(
+        &state,
+        "GET",
+        Some(&secret),
+        "/api/v1/reports/movements?since=yesterday",
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    assert!(
+        bad["message"].as_str().unwrap_or_default().starts_with("since"),
+        "{bad}"
+    );
+    let (status, clv) = api(&state, "GET", Some(&secret), "/api/v1/reports/clv", "").await;
+    assert_eq!(status, StatusCode::OK, "{clv}");
+    assert!(clv["buckets"].is_array(), "{clv}");
     let (status, bad) = api(&state, "GET", Some(&secret), "/api/v1/reports/nope", "").await;
     assert_eq!(
         (status, bad["code"].as_str()),

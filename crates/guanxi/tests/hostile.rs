@@ -143,6 +143,7 @@ fn random_input_at_every_endpoint_gets_no_5xx() {
         ("/api/v1/segments/export", &["q"]),
         ("/api/v1/profiles", &["after", "limit"]),
         ("/api/v1/reports/repurchase", &["period"]),
+        ("/api/v1/reports/movements", &["since"]),
         ("/api/v1/customers/1/history", &["limit"]),
         ("/api/v1/programs/payment-reminder/preview", &["step", "customer"]),
         ("/audit", &["since", "lang"]),
