@@ -8,7 +8,8 @@
 //! ([`access`]), turning programs on and off ([`programs`]), saving segments
 //! ([`segments`]), a customer's 360 ([`customers`]), live events from shops
 //! ([`events`]), a person's data exported or erased ([`privacy`]), service tasks
-//! ([`tasks`]), imports recorded with who ran them ([`imports`]). The rest of the use cases still
+//! ([`tasks`]), imports recorded with who ran them ([`imports`]), customers exported
+//! ([`exports`]). The rest of the use cases still
 //! live where they were first written (the binary's commands, the web's pages) and move
 //! one at a time.
 
@@ -16,6 +17,7 @@ pub mod access;
 pub mod customers;
 pub mod error;
 pub mod events;
+pub mod exports;
 pub mod imports;
 pub mod privacy;
 pub mod profiles;

@@ -374,35 +374,24 @@ async fn resolve(s: &AppState, text: &str) -> Result<Result<Expr, String>, WebEr
 /// that does not parse is a 400 with the located error.
 pub async fn export(State(s): State<AppState>, Query(filter): Query<Filter>) -> Result<Response, WebError> {
     use axum::body::{Body, Bytes};
-    use guanxi_store::tables::{CUSTOMER_EXPORT_HEADER, ContactView, customer_export_page};
-    let Some(build) = s.store.latest_build().await? else {
+    use guanxi_store::tables::{CUSTOMER_EXPORT_HEADER, ContactView};
+    if s.store.latest_build().await?.is_none() {
         return Ok(crate::api::error(
             StatusCode::CONFLICT,
             "no_build",
             "no profile build yet: guanxi profile build".into(),
         ));
-    };
+    }
     let text = filter.text();
     let expr = match resolve(&s, &text).await? {
         Ok(_) if text.trim().is_empty() => None,
         Ok(e) => Some(e),
         Err(why) => return Ok(crate::api::error(StatusCode::BAD_REQUEST, "segment_syntax", why)),
     };
-    if let Some(v) = crate::auth::viewer() {
-        let of = if text.trim().is_empty() {
-            "everyone"
-        } else {
-            text.as_str()
-        };
-        guanxi_app::access::record(
-            s.store.as_ref(),
-            &v.actor(),
-            "customers.export",
-            "customers".into(),
-            format!("customers of {of}, contacts masked"),
-        )
-        .await?;
-    }
+    let by = crate::auth::viewer().map_or_else(guanxi_app::access::Actor::cli, |v| v.actor());
+    let described = (!text.trim().is_empty()).then_some(text.as_str());
+    let export =
+        guanxi_app::exports::customers(s.store.as_ref(), expr, described, ContactView::Masked, "web", &by).await?;
     fn csv_bytes(rows: &[Vec<String>], header: bool) -> Result<Bytes, csv::Error> {
         let mut w = csv::Writer::from_writer(Vec::new());
         if header {
@@ -413,23 +402,23 @@ pub async fn export(State(s): State<AppState>, Query(filter): Query<Filter>) -> 
         }
         w.into_inner().map(Bytes::from).map_err(|e| e.into_error().into())
     }
-    // State: the next page's start, `None` once the last was sent.
-    let pages = futures::stream::unfold(Some(0i64), move |after| {
-        let (s, expr) = (s.clone(), expr.clone());
+    // State: the export, `None` once the last page was sent; the first page carries the header.
+    let pages = futures::stream::unfold(Some((export, true)), move |state| {
+        let s = s.clone();
         async move {
-            let after = after?;
-            let page =
-                customer_export_page(s.store.as_ref(), expr.as_ref(), build.as_of, after, ContactView::Masked).await;
-            let (rows, next) = match page {
-                Ok(p) => p,
+            let (mut export, first) = state?;
+            match export.next_page(s.store.as_ref()).await {
+                Ok(Some(rows)) => Some((
+                    csv_bytes(&rows, first).map_err(std::io::Error::other),
+                    Some((export, false)),
+                )),
+                Ok(None) => None,
                 Err(e) => {
                     // Mid-stream the status is sent: the body stops short, the cause is logged.
                     tracing::error!(error = %e, "customers export stopped");
-                    return Some((Err(std::io::Error::other("the export stopped")), None));
+                    Some((Err(std::io::Error::other("the export stopped")), None))
                 }
-            };
-            let bytes = csv_bytes(&rows, after == 0).map_err(std::io::Error::other);
-            Some((bytes, next))
+            }
         }
     });
     Ok((

@@ -51,11 +51,9 @@ pub(crate) async fn lookup(o: &Opened, id: &str, source: &Source, person: bool) 
 
 /// Writes the export page by page to a file beside `path`, renamed into place when
 /// whole: a failed export leaves no half-written file. Returns the customers written.
-async fn export(
+async fn write_export(
     o: &Opened,
-    expr: Option<&guanxi_domain::segment::Expr>,
-    as_of: chrono::DateTime<chrono::Utc>,
-    view: ContactView,
+    export: &mut guanxi_app::exports::CustomersExport,
     path: &std::path::Path,
 ) -> anyhow::Result<u64> {
     let dir = match path.parent() {
@@ -65,16 +63,9 @@ async fn export(
     let tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
     let mut w = csv::Writer::from_writer(std::io::BufWriter::new(tmp));
     w.write_record(tables::CUSTOMER_EXPORT_HEADER)?;
-    let (mut after, mut written) = (0, 0u64);
-    loop {
-        let (rows, next) = tables::customer_export_page(o.store.as_ref(), expr, as_of, after, view).await?;
+    while let Some(rows) = export.next_page(o.store.as_ref()).await? {
         for row in &rows {
             w.write_record(row)?;
-        }
-        written += rows.len() as u64;
-        match next {
-            Some(n) => after = n,
-            None => break,
         }
     }
     let tmp = w
@@ -84,7 +75,7 @@ async fn export(
         .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error()))?;
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(written)
+    Ok(export.written)
 }
 
 /// Who acts, for the audit trail: as given, else the login user.
@@ -163,23 +154,19 @@ pub async fn run(global: &Global, cmd: CustomerCommand) -> anyhow::Result<()> {
                 Some(asked) => Some(super::segment::resolve(&o, asked).await?),
                 None => None,
             };
-            let as_of = super::segment::as_of(&o).await?;
             let view = if masked { ContactView::Masked } else { ContactView::Full };
-            let written = export(&o, r.as_ref().map(|r| &r.expr), as_of, view, &csv).await?;
-            let expression = r.map(|r| r.text);
-            guanxi_app::access::record(
+            let expression = r.as_ref().map(|r| r.text.clone());
+            let mut export = guanxi_app::exports::customers(
                 o.store.as_ref(),
+                r.map(|r| r.expr),
+                expression.as_deref(),
+                view,
+                &csv.display().to_string(),
                 &guanxi_app::access::Actor::cli(),
-                "customers.export",
-                "customers".into(),
-                format!(
-                    "{written} customers of {}, contacts {}, to {}",
-                    expression.as_deref().unwrap_or("everyone"),
-                    if masked { "masked" } else { "in full" },
-                    csv.display()
-                ),
             )
             .await?;
+            let as_of = export.as_of();
+            let written = write_export(&o, &mut export, &csv).await?;
             done(
                 global.json,
                 format!(
