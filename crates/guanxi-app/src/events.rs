@@ -9,6 +9,9 @@
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use guanxi_import::events::{self, Event, PayloadError, PrivacyRequest, ShopifyEvent, ShopifyTopic};
+/// The keys of Shopify's orders (`#1001`) and buyers (their e-mail, else mobile), as its
+/// webhooks and its orders export name them.
+pub use guanxi_import::events::{shopify_customer_key as customer_key, shopify_order_key as order_key};
 use guanxi_import::{Loader, Summary};
 use guanxi_store::ReceivedEvent;
 use hmac::{KeyInit as _, Mac as _};
@@ -90,34 +93,33 @@ pub async fn shopify(
     check_id("X-Shopify-Event-Id", event_id)?;
     let evidence = format!("Shopify webhook {topic} {event_id}");
     let event = events::shopify(parsed, body.0, &evidence, now).map_err(payload)?;
-    let mut record = ReceivedEvent {
+    let record = ReceivedEvent {
         source: "shopify".into(),
         event_id: event_id.to_string(),
         topic: topic.to_string(),
         received_at: now,
-        order: None,
+        order: match &event {
+            ShopifyEvent::Order { order, platform_id, .. } => {
+                Some((platform_id.clone(), order.key.external_id.clone()))
+            }
+            _ => None,
+        },
     };
     let _one = APPLYING.lock().await;
     let mut loader = Loader::begin(shop.store, shop.lake, "event").await?;
     let mut s = Summary::default();
     let applied = async {
+        if !loader.received(&record).await? {
+            return Ok(None);
+        }
         let mut out = (None, None);
         match event {
-            ShopifyEvent::Order {
-                order,
-                platform_id,
-                buyer,
-            } => {
-                record.order = Some((platform_id, order.key.external_id.clone()));
-                if !loader.received(&record).await? {
-                    return Ok(None);
-                }
+            ShopifyEvent::Order { order, buyer, .. } => {
                 // Another instance applying an event to this order waits for this one.
                 loader
                     .hold(&format!("order:{}:{}", order.key.source, order.key.external_id))
                     .await?;
                 if let Some(buyer) = buyer {
-                    out.1 = Some(buyer.key.external_id.clone());
                     let customer = overlaid(shop, *buyer).await?;
                     loader.customers(&[customer], &mut s).await?;
                 }
@@ -133,9 +135,6 @@ pub async fn shopify(
                 platform_order_id,
                 refund,
             } => {
-                if !loader.received(&record).await? {
-                    return Ok(None);
-                }
                 let name = shop.store.order_of_platform_id("shopify", &platform_order_id).await?;
                 if let Some(name) = &name {
                     loader.hold(&format!("order:shopify:{name}")).await?;
@@ -162,25 +161,15 @@ pub async fn shopify(
                 loader.orders(&[order], &mut s).await?;
             }
             ShopifyEvent::Customer(customer) => {
-                if !loader.received(&record).await? {
-                    return Ok(None);
-                }
                 out.1 = Some(customer.key.external_id.clone());
                 let customer = overlaid(shop, *customer).await?;
                 loader.customers(&[customer], &mut s).await?;
             }
             ShopifyEvent::Privacy { customer, request } => {
-                if !loader.received(&record).await? {
-                    return Ok(None);
-                }
                 out.1 = customer.as_ref().map(|c| c.external_id.clone());
                 return Ok(Some((out, Some((request, customer)))));
             }
-            ShopifyEvent::ShopRedact => {
-                if !loader.received(&record).await? {
-                    return Ok(None);
-                }
-            }
+            ShopifyEvent::ShopRedact => {}
         }
         Ok::<_, AppError>(Some((out, None)))
     }
@@ -315,25 +304,4 @@ async fn overlaid(shop: Shop<'_>, newer: guanxi_domain::Customer) -> Result<guan
         }
         None => newer,
     })
-}
-
-fn shopify_source() -> guanxi_domain::Source {
-    guanxi_domain::Source::parse("shopify").expect("a valid source")
-}
-
-/// The key of the Shopify order named `name` (`#1001`), as its webhooks and its orders
-/// export key it.
-pub fn order_key(name: &str) -> guanxi_domain::OrderKey {
-    guanxi_domain::OrderKey {
-        source: shopify_source(),
-        external_id: name.to_string(),
-    }
-}
-
-/// The key of a Shopify customer known by `id` (the e-mail lower-cased, else the mobile).
-pub fn customer_key(id: &str) -> guanxi_domain::CustomerKey {
-    guanxi_domain::CustomerKey {
-        source: shopify_source(),
-        external_id: id.to_string(),
-    }
 }

@@ -347,6 +347,22 @@ fn shopify_source() -> Source {
     Source::parse("shopify").expect("a valid source")
 }
 
+/// The key of the Shopify order named `name` (`#1001`).
+pub fn shopify_order_key(name: &str) -> OrderKey {
+    OrderKey {
+        source: shopify_source(),
+        external_id: name.to_string(),
+    }
+}
+
+/// The key of the Shopify buyer known by `id` (the e-mail lower-cased, else the mobile).
+pub fn shopify_customer_key(id: &str) -> CustomerKey {
+    CustomerKey {
+        source: shopify_source(),
+        external_id: id.to_string(),
+    }
+}
+
 /// Reads a Shopify delivery of `topic`. `evidence` names the delivery (consents record
 /// where they came from); `received_at` stands for times the payload does not carry.
 pub fn shopify(

@@ -259,6 +259,9 @@ impl ProfileColumns {
                     tier: self.class(ClassKind::Tier, i).map(str::to_string),
                 },
             );
+            if out.len() == wanted.len() {
+                break;
+            }
         }
         out
     }

@@ -160,14 +160,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CustomerId {
     }
 }
 
-fn shop(s: &AppState) -> guanxi_app::Shop<'_> {
-    guanxi_app::Shop {
-        store: s.store.as_ref(),
-        lake: &s.lake,
-        tz: s.tz,
-    }
-}
-
 fn no_customer(id: i64) -> Response {
     error(
         StatusCode::NOT_FOUND,
@@ -205,7 +197,7 @@ pub async fn customer(State(s): State<AppState>, CustomerId(id): CustomerId) -> 
         history: 100,
         tasks: 100,
     };
-    let Some(v) = guanxi_app::customers::view(shop(&s), id, limits).await? else {
+    let Some(v) = guanxi_app::customers::view(s.shop(), id, limits).await? else {
         return Ok(no_customer(id));
     };
     let v = v.masked();
@@ -220,10 +212,6 @@ pub async fn customer(State(s): State<AppState>, CustomerId(id): CustomerId) -> 
     .into_response())
 }
 
-fn actor() -> guanxi_app::access::Actor {
-    crate::auth::viewer().map_or_else(guanxi_app::access::Actor::cli, |v| v.actor())
-}
-
 /// Everything the shop holds about a person (the customer and the identities merged
 /// into them), unmasked, for their data request (PIPL art. 45, GDPR art. 15); audited.
 #[utoipa::path(get, path = "/api/v1/customers/{id}/privacy-export", tag = "privacy",
@@ -231,7 +219,7 @@ fn actor() -> guanxi_app::access::Actor {
     responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
               (status = 403, body = ApiError)))]
 pub async fn privacy_export(State(s): State<AppState>, CustomerId(id): CustomerId) -> Result<Response, WebError> {
-    let data = guanxi_app::privacy::export(shop(&s), id, &actor(), Utc::now()).await?;
+    let data = guanxi_app::privacy::export(s.shop(), id, &crate::auth::actor(), Utc::now()).await?;
     Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(data)).into_response())
 }
 
@@ -250,7 +238,7 @@ pub struct ErasedBody {
     responses((status = 200, body = ErasedBody), (status = 400, body = ApiError), (status = 401, body = ApiError),
               (status = 403, body = ApiError)))]
 pub async fn privacy_erase(State(s): State<AppState>, CustomerId(id): CustomerId) -> Result<Response, WebError> {
-    let e = guanxi_app::privacy::erase(shop(&s), id, &actor()).await?;
+    let e = guanxi_app::privacy::erase(s.shop(), id, &crate::auth::actor()).await?;
     Ok(Json(ErasedBody {
         customers: e.customers,
         orders: e.orders,
@@ -472,7 +460,7 @@ pub struct TaskKey {
     responses((status = 200, body = String), (status = 400, body = ApiError), (status = 401, body = ApiError),
               (status = 403, body = ApiError)))]
 pub async fn task_done(State(s): State<AppState>, ApiJson(k): ApiJson<TaskKey>) -> Result<Response, WebError> {
-    let text = guanxi_app::tasks::close(s.store.as_ref(), &k.key, &actor(), Utc::now()).await?;
+    let text = guanxi_app::tasks::close(s.store.as_ref(), &k.key, &crate::auth::actor(), Utc::now()).await?;
     Ok(Json(text).into_response())
 }
 
@@ -486,20 +474,18 @@ pub struct ProgramName {
 /// Turns a program on (its runs start now) or off; audited under the caller's name.
 async fn switch(s: &AppState, name: &str, on: bool) -> Result<Response, WebError> {
     let store = s.store.as_ref();
-    let by = actor();
+    let by = crate::auth::actor();
+    let Some((program, text)) = guanxi_app::programs::find(store, name).await? else {
+        return Err(guanxi_app::programs::unknown(name).into());
+    };
     let state = if on {
-        let Some((program, text)) = guanxi_app::programs::find(store, name).await? else {
-            return Err(guanxi_app::programs::unknown(name).into());
-        };
         guanxi_app::programs::enable(store, &program, text, Utc::now(), &by).await?
     } else {
         guanxi_app::programs::disable(store, name, &by).await?
     };
     Ok(Json(ProgramItem {
-        name: state.name.clone(),
-        title: guanxi_app::programs::find(store, name)
-            .await?
-            .map_or_else(String::new, |(p, _)| p.title),
+        name: state.name,
+        title: program.title,
         enabled: state.enabled,
         since: state.since,
     })
@@ -665,7 +651,7 @@ pub struct MergeBody {
     responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
               (status = 403, body = ApiError)))]
 pub async fn customer_merge(State(s): State<AppState>, ApiJson(b): ApiJson<MergeBody>) -> Result<Response, WebError> {
-    guanxi_app::customers::merge(s.store.as_ref(), b.kept, b.merged, &actor()).await?;
+    guanxi_app::customers::merge(s.store.as_ref(), b.kept, b.merged, &crate::auth::actor()).await?;
     Ok(Json(serde_json::json!({ "kept": b.kept, "merged": b.merged })).into_response())
 }
 

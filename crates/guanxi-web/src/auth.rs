@@ -139,6 +139,12 @@ pub fn viewer() -> Option<Viewer> {
     VIEWER.try_with(Clone::clone).ok()
 }
 
+/// Who the request acts as, for the audit log: the signed-in user or the token's, else
+/// the machine itself (no route that writes is public but the signed events').
+pub fn actor() -> Actor {
+    viewer().map_or_else(Actor::cli, |v| v.actor())
+}
+
 /// The hidden form field that carries the session's form token.
 pub fn csrf_field() -> Markup {
     html! {

@@ -33,16 +33,11 @@ pub async fn show(
 ) -> Result<Response, WebError> {
     let lang = lang_of(p.lang.as_deref(), &headers);
     let here = uri.to_string();
-    let shop = guanxi_app::Shop {
-        store: s.store.as_ref(),
-        lake: &s.lake,
-        tz: s.tz,
-    };
     let limits = guanxi_app::customers::Limits {
         history: HISTORY,
         tasks: TASKS,
     };
-    let Some(view) = guanxi_app::customers::view(shop, id, limits).await? else {
+    let Some(view) = guanxi_app::customers::view(s.shop(), id, limits).await? else {
         let title = lang.t("not-found");
         let page = frame(lang, Page::Customers, &here, &title, html! { p { (title) } });
         return Ok((StatusCode::NOT_FOUND, html(page)).into_response());

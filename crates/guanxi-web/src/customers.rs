@@ -388,7 +388,7 @@ pub async fn export(State(s): State<AppState>, Query(filter): Query<Filter>) -> 
         Ok(e) => Some(e),
         Err(why) => return Ok(crate::api::error(StatusCode::BAD_REQUEST, "segment_syntax", why)),
     };
-    let by = crate::auth::viewer().map_or_else(guanxi_app::access::Actor::cli, |v| v.actor());
+    let by = crate::auth::actor();
     let described = (!text.trim().is_empty()).then_some(text.as_str());
     let export =
         guanxi_app::exports::customers(s.store.as_ref(), expr, described, ContactView::Masked, "web", &by).await?;

@@ -42,14 +42,6 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
     headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-fn shop(s: &AppState) -> guanxi_app::Shop<'_> {
-    guanxi_app::Shop {
-        store: s.store.as_ref(),
-        lake: &s.lake,
-        tz: s.tz,
-    }
-}
-
 /// 401 for a body whose signature does not verify: logged, and audited with where it
 /// came from.
 async fn refused(s: &AppState, from: &str, endpoint: &str) -> Result<Response, WebError> {
@@ -160,7 +152,7 @@ pub async fn shopify(
         id => id,
     };
     let topic = header(&headers, "x-shopify-topic");
-    answered(&s, events::shopify(shop(&s), topic, id, verified, Utc::now()).await)
+    answered(&s, events::shopify(s.shop(), topic, id, verified, Utc::now()).await)
 }
 
 /// A signed order event from any platform (see `guanxi_import::events::Event` for the
@@ -186,5 +178,5 @@ pub async fn event(
         Ok(v) => v,
         Err(refusal) => return Ok(refusal),
     };
-    answered(&s, events::event(shop(&s), verified, Utc::now()).await)
+    answered(&s, events::event(s.shop(), verified, Utc::now()).await)
 }

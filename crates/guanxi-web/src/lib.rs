@@ -71,6 +71,17 @@ pub struct AppState {
     pub writing: guanxi_app::programs::Writing,
 }
 
+impl AppState {
+    /// The open shop as the use cases take it.
+    pub fn shop(&self) -> guanxi_app::Shop<'_> {
+        guanxi_app::Shop {
+            store: self.store.as_ref(),
+            lake: &self.lake,
+            tz: self.tz,
+        }
+    }
+}
+
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
