@@ -33,6 +33,10 @@ pub enum AppError {
     Analytics(#[from] AnalyticsError),
     #[error(transparent)]
     Import(#[from] guanxi_import::ImportError),
+    /// The engines' failure: a stored program or template that does not read, or the
+    /// store under them.
+    #[error(transparent)]
+    Engage(#[from] guanxi_engage::EngageError),
 }
 
 /// What sort of failure an error is, for the one table of answers.
@@ -109,7 +113,7 @@ impl AppError {
             },
             AppError::Store(e) => Kind::of_store(e),
             AppError::Import(e) => Kind::of_import(e),
-            AppError::Details(_) | AppError::Lake(_) | AppError::Analytics(_) => Kind::Internal,
+            AppError::Details(_) | AppError::Lake(_) | AppError::Analytics(_) | AppError::Engage(_) => Kind::Internal,
         }
     }
 
@@ -121,6 +125,7 @@ impl AppError {
             AppError::Lake(e) => e.code(),
             AppError::Analytics(e) => e.code(),
             AppError::Import(e) => e.code(),
+            AppError::Engage(e) => e.code(),
         }
     }
 

@@ -8,7 +8,7 @@
 //! ([`access`]), turning programs on and off ([`programs`]), saving segments
 //! ([`segments`]), a customer's 360 ([`customers`]), live events from shops
 //! ([`events`]), a person's data exported or erased ([`privacy`]), service tasks
-//! ([`tasks`]), imports recorded with who ran them ([`imports`]), customers exported
+//! ([`tasks`]), service records and reviews ([`service`]), imports recorded with who ran them ([`imports`]), customers exported
 //! ([`exports`]). The rest of the use cases still
 //! live where they were first written (the binary's commands, the web's pages) and move
 //! one at a time.
@@ -23,6 +23,7 @@ pub mod privacy;
 pub mod profiles;
 pub mod programs;
 pub mod segments;
+pub mod service;
 pub mod tasks;
 
 pub use error::{AppError, Kind};

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use guanxi_domain::program::{Program, builtin};
+pub use guanxi_engage::stats::StepStats;
 use guanxi_store::{ProgramState, Store, StoreError};
 
 use crate::access::Actor;
@@ -99,6 +100,27 @@ impl Default for Writing {
             language: "zh-CN".into(),
         }
     }
+}
+
+/// The longest attribution window a program's figures take (days).
+pub const MAX_WINDOW_DAYS: u32 = 365;
+
+/// What programs did, per step (messages by outcome, clicks, conversions — a paid order
+/// within `window_days` after the message — and actions): of program `name`, or of all.
+pub async fn stats(store: &dyn Store, name: Option<&str>, window_days: u32) -> Result<Vec<StepStats>> {
+    if !(1..=MAX_WINDOW_DAYS).contains(&window_days) {
+        return Err(bad(
+            "window_invalid",
+            format!("window_days: expected 1 to {MAX_WINDOW_DAYS} days, found {window_days}"),
+        ));
+    }
+    if let Some(name) = name
+        && find(store, name).await?.is_none()
+    {
+        return Err(unknown(name));
+    }
+    let window = chrono::Duration::days(i64::from(window_days));
+    Ok(guanxi_engage::stats::step_stats(store, name, window).await?)
 }
 
 fn bad(code: &'static str, message: String) -> AppError {

@@ -246,6 +246,14 @@ pub trait Store: Outbox + Access + Send + Sync {
     /// over all orders (the lake rebuild, exports).
     async fn orders_after(&self, after_id: i64, limit: u32) -> Result<Vec<StoredOrder>>;
 
+    /// Service records of every customer with `id > after_id` in id order, at most
+    /// `limit`, each as (id, customer id, record): the API's cursor-paged list.
+    async fn service_records_after(&self, after_id: i64, limit: u32) -> Result<Vec<(i64, i64, HistoryService)>>;
+
+    /// Reviews of every customer with `id > after_id` in id order, at most `limit`, each
+    /// as (id, customer id, review).
+    async fn reviews_after(&self, after_id: i64, limit: u32) -> Result<Vec<(i64, i64, HistoryReview)>>;
+
     /// The product catalogue: every product and the keyword rules in their order.
     async fn catalogue(&self) -> Result<Catalogue>;
 

@@ -586,6 +586,53 @@ macro_rules! sql_store {
                 Ok(orders)
             }
 
+            async fn service_records_after(
+                &self,
+                after_id: i64,
+                limit: u32,
+            ) -> $crate::Result<Vec<(i64, i64, $crate::HistoryService)>> {
+                let mut b = Builder::new(
+                    "SELECT id, customer_id, kind, status, opened_at, closed_at, satisfaction, note FROM service_records WHERE id > ",
+                );
+                b.push_bind(after_id).push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+                rows_of(&self.pool, b, |r| {
+                    Ok((
+                        get(r, "id")?,
+                        get(r, "customer_id")?,
+                        $crate::HistoryService {
+                            kind: get(r, "kind")?,
+                            status: get(r, "status")?,
+                            opened_at: get(r, "opened_at")?,
+                            closed_at: get(r, "closed_at")?,
+                            satisfaction: get(r, "satisfaction")?,
+                            note: get(r, "note")?,
+                        },
+                    ))
+                })
+                .await
+            }
+
+            async fn reviews_after(&self, after_id: i64, limit: u32) -> $crate::Result<Vec<(i64, i64, $crate::HistoryReview)>> {
+                let mut b = Builder::new(
+                    "SELECT id, customer_id, created_at, item_rating, service_rating, logistics_rating, text FROM reviews WHERE id > ",
+                );
+                b.push_bind(after_id).push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+                rows_of(&self.pool, b, |r| {
+                    Ok((
+                        get(r, "id")?,
+                        get(r, "customer_id")?,
+                        $crate::HistoryReview {
+                            created_at: get(r, "created_at")?,
+                            item_rating: get(r, "item_rating")?,
+                            service_rating: get(r, "service_rating")?,
+                            logistics_rating: get(r, "logistics_rating")?,
+                            text: get(r, "text")?,
+                        },
+                    ))
+                })
+                .await
+            }
+
             async fn customer(&self, key: &dom::CustomerKey) -> $crate::Result<Option<(i64, dom::Customer)>> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 let mut b = Builder::new("SELECT * FROM customers WHERE source = ");

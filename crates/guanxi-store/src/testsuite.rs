@@ -372,6 +372,23 @@ pub async fn service_records_and_reviews_upsert(store: &dyn Store) {
     tx.commit().await.unwrap();
     let c = counts(store).await;
     assert_eq!((c.customers, c.service_records, c.reviews), (1, 1, 1));
+    // The cursor-paged lists: the updated record as it now is, then nothing after it.
+    let listed = store.service_records_after(0, 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let (id, customer, s) = &listed[0];
+    assert_eq!(
+        (s.kind.as_str(), s.status.as_str(), s.closed_at),
+        ("complaint", "closed", Some(at(99)))
+    );
+    assert_eq!(s.note.as_deref(), Some("物流太慢"));
+    assert!(store.service_records_after(*id, 10).await.unwrap().is_empty());
+    let reviews = store.reviews_after(0, 10).await.unwrap();
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(
+        (reviews[0].1, reviews[0].2.item_rating, reviews[0].2.text.as_deref()),
+        (*customer, Some(5), Some("好评"))
+    );
+    assert!(store.reviews_after(reviews[0].0, 10).await.unwrap().is_empty());
 }
 
 pub async fn settings_and_import_history(store: &dyn Store) {

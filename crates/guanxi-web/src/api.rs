@@ -406,9 +406,7 @@ pub struct OrdersPage {
 pub async fn orders(State(s): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Response, WebError> {
     let limit = q.limit.clamp(1, MAX_PAGE);
     let page = s.store.orders_after(q.after, limit).await?;
-    let next_after = (page.len() as u32 == limit)
-        .then(|| page.last().map(|o| o.id))
-        .flatten();
+    let next_after = next_after(limit, page.len(), page.last().map(|o| o.id));
     let orders = page
         .into_iter()
         .map(|mut o| {
@@ -424,6 +422,189 @@ pub async fn orders(State(s): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>)
         })
         .collect();
     Ok(Json(OrdersPage { orders, next_after }).into_response())
+}
+
+/// The cursor of the page after one of `len` rows asked for `limit` at a time: the last
+/// row's id while pages come full, none after the last.
+fn next_after(limit: u32, len: usize, last: Option<i64>) -> Option<i64> {
+    (len == limit as usize).then_some(last).flatten()
+}
+
+/// A service record as listed.
+#[derive(Serialize, ToSchema)]
+pub struct ServiceItem {
+    id: i64,
+    customer_id: i64,
+    /// inquiry, in-sale, after-sale, return, complaint, dispute or praise.
+    kind: String,
+    /// open or closed.
+    status: String,
+    opened_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+    /// 1 to 5, when the customer rated it.
+    satisfaction: Option<i64>,
+    note: Option<String>,
+}
+
+/// A page of service records.
+#[derive(Serialize, ToSchema)]
+pub struct ServicePage {
+    records: Vec<ServiceItem>,
+    /// Pass as `after` for the next page; null on the last.
+    next_after: Option<i64>,
+}
+
+/// Every customer's service records in id order, a page at a time (cursor: `after`).
+#[utoipa::path(get, path = "/api/v1/service-records", tag = "service", params(PageQuery),
+    responses((status = 200, body = ServicePage), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn service_records(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Response, WebError> {
+    let limit = q.limit.clamp(1, MAX_PAGE);
+    let page = guanxi_app::service::list(s.store.as_ref(), q.after, limit).await?;
+    let next_after = next_after(limit, page.len(), page.last().map(|r| r.0));
+    let records = page
+        .into_iter()
+        .map(|(id, customer_id, r)| ServiceItem {
+            id,
+            customer_id,
+            kind: r.kind,
+            status: r.status,
+            opened_at: r.opened_at,
+            closed_at: r.closed_at,
+            satisfaction: r.satisfaction,
+            note: r.note,
+        })
+        .collect();
+    Ok(Json(ServicePage { records, next_after }).into_response())
+}
+
+/// A service record staff make by hand: a call taken, a complaint heard on WeChat.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewServiceBody {
+    /// The customer's number.
+    customer: i64,
+    /// inquiry, in-sale, after-sale, return, complaint, dispute or praise.
+    #[schema(value_type = String)]
+    kind: guanxi_domain::ServiceKind,
+    /// open (the default) or closed.
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    status: Option<guanxi_domain::ServiceStatus>,
+    /// The order it concerns, by its id on its platform.
+    #[serde(default)]
+    order: Option<String>,
+    /// The customer's satisfaction, 1 to 5.
+    #[schema(value_type = Option<u8>)]
+    #[serde(default)]
+    satisfaction: Option<guanxi_domain::Rating>,
+    /// What handling it cost the shop, in cents.
+    #[serde(default)]
+    cost_cents: i64,
+    /// Up to 4,000 characters.
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// What a recorded service record is now known by.
+#[derive(Serialize, ToSchema)]
+pub struct RecordedService {
+    external_id: String,
+}
+
+/// Records a service contact on a customer (audited under the caller's name); it counts
+/// in their profit and satisfaction from the next profile build on.
+#[utoipa::path(post, path = "/api/v1/service-records", tag = "service", request_body = NewServiceBody,
+    responses((status = 201, body = RecordedService), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn service_record(
+    State(s): State<AppState>,
+    ApiJson(b): ApiJson<NewServiceBody>,
+) -> Result<Response, WebError> {
+    let new = guanxi_app::service::NewService {
+        customer: b.customer,
+        kind: b.kind,
+        status: b.status.unwrap_or(guanxi_domain::ServiceStatus::Open),
+        order: b.order,
+        satisfaction: b.satisfaction,
+        cost: guanxi_domain::Cents(b.cost_cents),
+        note: b.note,
+    };
+    let external_id = guanxi_app::service::record(s.store.as_ref(), &crate::auth::actor(), new, Utc::now()).await?;
+    Ok((StatusCode::CREATED, Json(RecordedService { external_id })).into_response())
+}
+
+/// A review as listed.
+#[derive(Serialize, ToSchema)]
+pub struct ReviewItem {
+    id: i64,
+    customer_id: i64,
+    created_at: DateTime<Utc>,
+    /// 1 to 5: the item as described.
+    item_rating: Option<i64>,
+    /// 1 to 5: the seller's service.
+    service_rating: Option<i64>,
+    /// 1 to 5: the delivery.
+    logistics_rating: Option<i64>,
+    text: Option<String>,
+}
+
+/// A page of reviews.
+#[derive(Serialize, ToSchema)]
+pub struct ReviewsPage {
+    reviews: Vec<ReviewItem>,
+    /// Pass as `after` for the next page; null on the last.
+    next_after: Option<i64>,
+}
+
+/// Every customer's reviews in id order, a page at a time (cursor: `after`).
+#[utoipa::path(get, path = "/api/v1/reviews", tag = "service", params(PageQuery),
+    responses((status = 200, body = ReviewsPage), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn reviews(State(s): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Response, WebError> {
+    let limit = q.limit.clamp(1, MAX_PAGE);
+    let page = guanxi_app::service::reviews(s.store.as_ref(), q.after, limit).await?;
+    let next_after = next_after(limit, page.len(), page.last().map(|r| r.0));
+    let reviews = page
+        .into_iter()
+        .map(|(id, customer_id, r)| ReviewItem {
+            id,
+            customer_id,
+            created_at: r.created_at,
+            item_rating: r.item_rating,
+            service_rating: r.service_rating,
+            logistics_rating: r.logistics_rating,
+            text: r.text,
+        })
+        .collect();
+    Ok(Json(ReviewsPage { reviews, next_after }).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct StatsQuery {
+    /// A paid order within this many days after a message is its conversion (1 to 365).
+    #[serde(default = "default_window")]
+    window_days: u32,
+}
+
+fn default_window() -> u32 {
+    7
+}
+
+/// What a program did, per step: messages by outcome, clicks, conversions, actions.
+#[utoipa::path(get, path = "/api/v1/programs/{name}/stats", tag = "programs", params(ProgramName, StatsQuery),
+    responses((status = 200, body = [Object]), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn program_stats(
+    State(s): State<AppState>,
+    Path(p): Path<ProgramName>,
+    ApiQuery(q): ApiQuery<StatsQuery>,
+) -> Result<Response, WebError> {
+    let stats = guanxi_app::programs::stats(s.store.as_ref(), Some(&p.name), q.window_days).await?;
+    Ok(Json(stats).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -841,6 +1022,7 @@ impl utoipa::Modify for Limits {
         program_enable,
         program_disable,
         program_preview,
+        program_stats,
         customer_search,
         customer_duplicates,
         customer_merge,
@@ -852,6 +1034,9 @@ impl utoipa::Modify for Limits {
         orders,
         tasks,
         task_done,
+        service_records,
+        service_record,
+        reviews,
         report_classes,
         report,
         crate::events::shopify,
@@ -869,6 +1054,12 @@ impl utoipa::Modify for Limits {
         OrderItem,
         OrdersPage,
         TaskKey,
+        ServiceItem,
+        ServicePage,
+        NewServiceBody,
+        RecordedService,
+        ReviewItem,
+        ReviewsPage,
         ClassRow,
         PreviewBody,
         MergeBody,

@@ -177,7 +177,10 @@ pub fn capability(path: &str) -> Option<Capability> {
         | "/api/v1/segments/members"
         | "/api/v1/profiles"
         | "/segments" => Capability::Segments,
-        "/api/v1/customers" | "/api/v1/orders" | "/api/v1/customers/duplicates" => Capability::ReadCustomer,
+        "/api/v1/customers" | "/api/v1/orders" | "/api/v1/customers/duplicates" | "/api/v1/reviews" => {
+            Capability::ReadCustomer
+        }
+        "/api/v1/service-records" => Capability::Tasks,
         "/api/v1/customers/merge" => Capability::Administer,
         "/api/v1/tasks" | "/api/v1/tasks/done" => Capability::Tasks,
         p if p.starts_with("/api/v1/programs/") => Capability::Programs,

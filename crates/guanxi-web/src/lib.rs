@@ -120,6 +120,12 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(api::program_disable),
         )
         .route("/api/v1/programs/{name}/preview", get(api::program_preview))
+        .route("/api/v1/programs/{name}/stats", get(api::program_stats))
+        .route(
+            "/api/v1/service-records",
+            get(api::service_records).post(api::service_record),
+        )
+        .route("/api/v1/reviews", get(api::reviews))
         .route("/api/v1/customers", get(api::customer_search))
         .route("/api/v1/customers/duplicates", get(api::customer_duplicates))
         .route("/api/v1/customers/merge", axum::routing::post(api::customer_merge))

@@ -25,9 +25,7 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let lang = lang_of(p.lang.as_deref(), &headers);
-    let stats = guanxi_engage::stats::step_stats(s.store.as_ref(), None, chrono::Duration::days(7))
-        .await
-        .map_err(|e| WebError::Engage(e.to_string()))?;
+    let stats = guanxi_app::programs::stats(s.store.as_ref(), None, 7).await?;
     let programs = guanxi_engage::schedule::catalogue(s.store.as_ref())
         .await
         .map_err(|e| WebError::Engage(e.to_string()))?;

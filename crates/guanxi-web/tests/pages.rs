@@ -462,8 +462,11 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
     let api_customer = format!("/api/v1/customers/{ann}");
     let api_history = format!("/api/v1/customers/{ann}/history");
     let privacy_export = format!("/api/v1/customers/{ann}/privacy-export");
-    let routes: [(&str, Capability); 22] = [
+    let routes: [(&str, Capability); 25] = [
         (&api_customer, Capability::ReadCustomer),
+        ("/api/v1/service-records", Capability::Tasks),
+        ("/api/v1/reviews", Capability::ReadCustomer),
+        ("/api/v1/programs/second-purchase/stats", Capability::Programs),
         (&api_history, Capability::ReadCustomer),
         ("/api/v1/profiles", Capability::Segments),
         ("/api/v1/customers?s=ann", Capability::ReadCustomer),
@@ -867,6 +870,9 @@ async fn the_rest_api_answers_tokens_and_describes_itself() {
         "/api/v1/programs/{name}/enable",
         "/api/v1/programs/{name}/disable",
         "/api/v1/programs/{name}/preview",
+        "/api/v1/programs/{name}/stats",
+        "/api/v1/service-records",
+        "/api/v1/reviews",
         "/api/v1/customers",
         "/api/v1/customers/duplicates",
         "/api/v1/customers/merge",
@@ -1553,5 +1559,112 @@ async fn admins_merge_records_through_the_api() {
             .iter()
             .any(|a| a.action == "customer.merge" && a.actor == "test-admin"),
         "{trail:?}"
+    );
+}
+
+/// An agent records a complaint taken by phone: listed with the rest, audited under their
+/// name; a bad kind, an unknown customer or an unknown field is a 400 naming it and
+/// records nothing; staff without the service capability get 403.
+#[tokio::test]
+async fn agents_record_service_contacts_through_the_api() {
+    let (_dir, _store, state) = empty_shop().await;
+    let (ann, _) = two_profiled(&state).await;
+    let agent = token(&state, Role::Agent, &[Capability::Tasks, Capability::ReadCustomer]).await;
+    let body = format!(
+        r#"{{"customer": {ann}, "kind": "complaint", "satisfaction": 2, "cost_cents": 500, "note": "parcel late"}}"#
+    );
+    let (status, made) = api(&state, "POST", Some(&agent), "/api/v1/service-records", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let external_id = made["external_id"].as_str().unwrap().to_string();
+    assert!(external_id.starts_with("staff-"), "{external_id}");
+    let (status, page) = api(&state, "GET", Some(&agent), "/api/v1/service-records", "").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let records = page["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{page}");
+    assert_eq!(
+        (
+            &records[0]["customer_id"],
+            &records[0]["kind"],
+            &records[0]["status"],
+            &records[0]["satisfaction"]
+        ),
+        (
+            &serde_json::json!(ann),
+            &serde_json::json!("complaint"),
+            &serde_json::json!("open"),
+            &serde_json::json!(2)
+        )
+    );
+    let trail = state.store.audit_trail(&format!("customer:{ann}")).await.unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == "service.recorded" && e.actor == "test-agent" && e.detail.contains(&external_id)),
+        "{trail:?}"
+    );
+    for (body, field) in [
+        (format!(r#"{{"customer": {ann}, "kind": "moan"}}"#), "kind"),
+        (
+            format!(r#"{{"customer": {ann}, "kind": "praise", "satisfaction": 9}}"#),
+            "satisfaction",
+        ),
+        (
+            format!(r#"{{"customer": {ann}, "kind": "praise", "colour": "red"}}"#),
+            "colour",
+        ),
+        (r#"{"customer": 999999, "kind": "praise"}"#.to_string(), "customer"),
+        (
+            format!(r#"{{"customer": {ann}, "kind": "praise", "cost_cents": -1}}"#),
+            "cost_cents",
+        ),
+    ] {
+        let (status, why) = api(&state, "POST", Some(&agent), "/api/v1/service-records", &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {why}");
+        assert!(why["message"].as_str().unwrap().contains(field), "{body}: {why}");
+    }
+    let (_, page) = api(&state, "GET", Some(&agent), "/api/v1/service-records", "").await;
+    assert_eq!(page["records"].as_array().unwrap().len(), 1, "nothing more recorded");
+    let analyst = token(&state, Role::Analyst, &[Capability::ReadReports]).await;
+    let (status, _) = api(
+        &state,
+        "POST",
+        Some(&analyst),
+        "/api/v1/service-records",
+        &format!(r#"{{"customer": {ann}, "kind": "praise"}}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, reviews) = api(&state, "GET", Some(&agent), "/api/v1/reviews", "").await;
+    assert_eq!(
+        (status, reviews["reviews"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0))
+    );
+    // A program's figures: an unknown program or window is a 400.
+    let marketer = token(&state, Role::Marketer, &[Capability::Programs]).await;
+    let (status, stats) = api(
+        &state,
+        "GET",
+        Some(&marketer),
+        "/api/v1/programs/second-purchase/stats?window_days=30",
+        "",
+    )
+    .await;
+    assert_eq!((status, stats.is_array()), (StatusCode::OK, true), "{stats}");
+    let (status, why) = api(&state, "GET", Some(&marketer), "/api/v1/programs/no-such/stats", "").await;
+    assert_eq!(
+        (status, why["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("program_unknown"))
+    );
+    let (status, why) = api(
+        &state,
+        "GET",
+        Some(&marketer),
+        "/api/v1/programs/second-purchase/stats?window_days=0",
+        "",
+    )
+    .await;
+    assert_eq!(
+        (status, why["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("window_invalid"))
     );
 }

@@ -101,10 +101,10 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
         /// Requests a minute each API token may make (a burst of that many, refilled)
-        #[arg(long, default_value_t = 600, value_name = "N")]
+        #[arg(long, default_value_t = 600, env = "GUANXI_TOKEN_REQUESTS", value_name = "N")]
         token_requests: u32,
         /// Requests a minute each client address may make
-        #[arg(long, default_value_t = 3000, value_name = "N")]
+        #[arg(long, default_value_t = 3000, env = "GUANXI_ADDRESS_REQUESTS", value_name = "N")]
         address_requests: u32,
     },
 

@@ -66,8 +66,7 @@ pub async fn run(global: &Global, cmd: ProgramCommand) -> anyhow::Result<()> {
             })
         }
         ProgramCommand::Stats { name, window_days } => {
-            let window = Duration::days(i64::from(window_days));
-            let stats = guanxi_engage::stats::step_stats(o.store.as_ref(), name.as_deref(), window).await?;
+            let stats = guanxi_app::programs::stats(o.store.as_ref(), name.as_deref(), window_days).await?;
             report(global.json, &stats, stats_text)
         }
         ProgramCommand::DryRun { program, from, to } => {
