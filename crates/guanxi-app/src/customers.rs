@@ -4,6 +4,7 @@
 //! export show.
 
 pub use guanxi_analytics::CustomerProfile;
+pub use guanxi_domain::shown_id;
 use guanxi_domain::{Customer, masked};
 use guanxi_store::{History, Task, Transition};
 use serde::Serialize;
@@ -42,17 +43,6 @@ impl View {
         }
         c.key.external_id = shown_id(&c.key.external_id);
         self
-    }
-}
-
-/// A customer's external id as staff see it: a Shopify buyer's id is their e-mail (or
-/// mobile), as its export names them, and is masked like one; a platform's opaque id is
-/// shown as it is.
-pub fn shown_id(external_id: &str) -> String {
-    if external_id.contains('@') || guanxi_domain::Mobile::parse(external_id).is_ok() {
-        masked(external_id)
-    } else {
-        external_id.to_string()
     }
 }
 

@@ -101,6 +101,17 @@ impl<T> Contact<T> {
     }
 }
 
+/// A customer's external id as staff and the audit log see it: a Shopify buyer's id is
+/// their e-mail (or mobile), as its export names them, and is masked like one; a
+/// platform's opaque id is shown as it is.
+pub fn shown_id(external_id: &str) -> String {
+    if external_id.contains('@') || Mobile::parse(external_id).is_ok() {
+        masked(external_id)
+    } else {
+        external_id.to_string()
+    }
+}
+
 /// A contact as staff may see it on screen: enough to recognise, not to copy. A mobile
 /// keeps its first 3 and last 4 digits (138****8000, the way Chinese platforms show
 /// them); an email its first character and domain (a***@example.com); anything else its

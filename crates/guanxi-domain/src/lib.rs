@@ -81,7 +81,7 @@ mod service;
 mod source;
 mod time;
 
-pub use contact::{Contact, ContactError, Email, Mobile, masked};
+pub use contact::{Contact, ContactError, Email, Mobile, masked, shown_id};
 pub use customer::{Channel, Consent, ConsentState, Customer, CustomerKey, Gender, most_restrictive};
 pub use fingerprint::Fingerprint;
 pub use merges::Merges;

@@ -1271,7 +1271,7 @@ macro_rules! sql_store {
                     s.push_bind(kept).push_bind(merged).push_bind(at).push_bind(actor.to_string()).push_bind(change.clone());
                 });
                 b.build().execute(&mut *tx).await.map_err(db_err)?;
-                audit(&mut tx, at, actor, "customer.merge", format!("customer:{kept}"), format!("merged customer #{merged} ({m_source}:{m_external}) into #{kept}")).await?;
+                audit(&mut tx, at, actor, "customer.merge", format!("customer:{kept}"), format!("merged customer #{merged} ({m_source}:{}) into #{kept}", dom::shown_id(&m_external))).await?;
                 tx.commit().await.map_err(db_err)
             }
 
@@ -1309,7 +1309,7 @@ macro_rules! sql_store {
                 let mut b = Builder::new("UPDATE customer_merges SET undone_at = ");
                 b.push_bind(at).push(" WHERE id = ").push_bind(merge_id);
                 b.build().execute(&mut *tx).await.map_err(db_err)?;
-                audit(&mut tx, at, actor, "customer.unmerge", format!("customer:{kept}"), format!("unmerged customer #{merged} ({m_source}:{m_external}) from #{kept}")).await?;
+                audit(&mut tx, at, actor, "customer.unmerge", format!("customer:{kept}"), format!("unmerged customer #{merged} ({m_source}:{}) from #{kept}", dom::shown_id(&m_external))).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(kept)
             }
