@@ -62,6 +62,7 @@ macro_rules! names {
 }
 
 pub mod access;
+pub mod campaign;
 pub mod catalogue;
 pub mod clv;
 mod contact;
