@@ -14,6 +14,7 @@
 //!   clock, so a seed always gives the same shop.
 //! - Pure: no I/O. The binary writes what this yields to the store or to CSV.
 
+pub mod campaign;
 mod names;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
