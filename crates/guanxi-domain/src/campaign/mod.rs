@@ -32,7 +32,48 @@ pub struct Variant {
     /// Relative weight among the audience's variants (default 1: an even split).
     #[serde(default = "one")]
     pub weight: u32,
+    /// The channel its waves go by (default SMS).
+    #[serde(default = "sms")]
+    pub channel: crate::Channel,
+    /// A template per wave, in the waves' order; one template serves every wave
+    /// (default: the pre-heat templates, `preheat-7`, `preheat-3`, `preheat-1`).
+    #[serde(default)]
+    pub templates: Vec<String>,
 }
+
+fn sms() -> crate::Channel {
+    crate::Channel::Sms
+}
+
+impl Variant {
+    /// A variant named `name` with the defaults: weight 1, SMS, the pre-heat templates.
+    pub fn named(name: &str) -> Variant {
+        Variant {
+            name: name.into(),
+            weight: 1,
+            channel: crate::Channel::Sms,
+            templates: Vec::new(),
+        }
+    }
+
+    /// The template of wave `i` of `waves`.
+    pub fn template(&self, i: usize, waves: usize) -> String {
+        match self.templates.as_slice() {
+            // The default templates count back from the goal: the last wave is T−1's.
+            [] => DEFAULT_TEMPLATES[(DEFAULT_TEMPLATES.len() + i)
+                .saturating_sub(waves)
+                .min(DEFAULT_TEMPLATES.len() - 1)]
+            .to_string(),
+            [one] => one.clone(),
+            many => many[i.min(many.len() - 1)].clone(),
+        }
+    }
+}
+
+/// The templates of the default waves (T−7, T−3, T−1).
+pub const DEFAULT_TEMPLATES: [&str; 3] = ["preheat-7", "preheat-3", "preheat-1"];
+/// The default waves: days before the goal window starts.
+pub const DEFAULT_WAVES: [i32; 3] = [-7, -3, -1];
 
 fn one() -> u32 {
     1
@@ -88,6 +129,148 @@ pub struct Campaign {
     pub audiences: Vec<Audience>,
 }
 
+/// A campaign as a marketer writes it (TOML): a goal window, waves before it, and
+/// audiences in their order of precedence.
+///
+/// ```toml
+/// name = "double-11"
+/// title = "Double 11"
+/// starts = "2026-11-01"
+/// ends = "2026-11-11"
+/// waves = [-7, -3, -1]          # days before `starts` (the default)
+/// attribution_days = 7          # the default
+///
+/// [[audiences]]
+/// name = "vip"
+/// segment = "vips"              # a saved segment, or an expression
+/// holdout = 0.1                 # the default
+/// variants = [{ name = "a", templates = ["preheat-7", "preheat-3", "preheat-1"] },
+///             { name = "b", weight = 1, channel = "wechat", templates = ["vip-offer"] }]
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub name: String,
+    #[serde(default)]
+    pub title: String,
+    /// The goal window's first and last days (the shop's days).
+    pub starts: chrono::NaiveDate,
+    pub ends: chrono::NaiveDate,
+    /// The waves: days before `starts` (negative), in order.
+    #[serde(default = "default_waves")]
+    pub waves: Vec<i32>,
+    #[serde(default = "default_attribution")]
+    pub attribution_days: u32,
+    /// Skip, from the second wave on, customers who bought since the first.
+    #[serde(default = "yes")]
+    pub exclude_buyers: bool,
+    pub audiences: Vec<Audience>,
+}
+
+fn default_waves() -> Vec<i32> {
+    DEFAULT_WAVES.to_vec()
+}
+
+fn default_attribution() -> u32 {
+    DEFAULT_ATTRIBUTION_DAYS
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The longest attribution window (days).
+pub const MAX_ATTRIBUTION_DAYS: u32 = 90;
+
+impl Plan {
+    /// Reads a plan, every field checked (the field named in the error).
+    pub fn parse(text: &str) -> Result<Plan, CampaignError> {
+        let bad = |field: &str, message: String| CampaignError {
+            field: field.into(),
+            message,
+        };
+        let plan: Plan = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|r| line_col(text, r.start)).unwrap_or_default();
+            bad(&format!("plan{at}"), e.message().to_string())
+        })?;
+        let slug = !plan.name.is_empty()
+            && plan.name.len() <= 64
+            && plan
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !slug {
+            return Err(bad(
+                "name",
+                format!(
+                    "expected 1-64 lowercase letters, digits, '-' or '_', found {:?}",
+                    plan.name
+                ),
+            ));
+        }
+        if plan.ends < plan.starts {
+            return Err(bad(
+                "ends",
+                format!(
+                    "expected a day on or after starts ({}), found {}",
+                    plan.starts, plan.ends
+                ),
+            ));
+        }
+        if plan.waves.is_empty() || plan.waves.len() > 10 {
+            return Err(bad("waves", "expected 1 to 10 waves".into()));
+        }
+        if plan.waves.windows(2).any(|w| w[0] >= w[1]) || plan.waves.iter().any(|w| !(-90..=0).contains(w)) {
+            return Err(bad(
+                "waves",
+                format!(
+                    "expected days before the start, -90 to 0, in increasing order, found {:?}",
+                    plan.waves
+                ),
+            ));
+        }
+        if !(1..=MAX_ATTRIBUTION_DAYS).contains(&plan.attribution_days) {
+            return Err(bad(
+                "attribution_days",
+                format!(
+                    "expected 1 to {MAX_ATTRIBUTION_DAYS} days, found {}",
+                    plan.attribution_days
+                ),
+            ));
+        }
+        for (i, a) in plan.audiences.iter().enumerate() {
+            for (j, v) in a.variants.iter().enumerate() {
+                if v.templates.len() > 1 && v.templates.len() != plan.waves.len() {
+                    return Err(bad(
+                        &format!("audiences[{i}].variants[{j}].templates"),
+                        format!(
+                            "expected one template, or one per wave ({}), found {}",
+                            plan.waves.len(),
+                            v.templates.len()
+                        ),
+                    ));
+                }
+            }
+        }
+        // The audiences' own checks.
+        Campaign::new(&plan.name, 0, plan.audiences.clone())?;
+        Ok(plan)
+    }
+
+    /// The campaign this plan draws with `seed`.
+    pub fn campaign(&self, seed: u64) -> Campaign {
+        Campaign::new(&self.name, seed, self.audiences.clone()).expect("a parsed plan's audiences are well formed")
+    }
+}
+
+/// `:line:column` of byte `at` in `text` (1-based).
+fn line_col(text: &str, at: usize) -> String {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!(":{line}:{column}")
+}
+
 /// A campaign that does not hold together.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -116,10 +299,7 @@ impl Campaign {
                 ));
             }
             if a.variants.is_empty() {
-                a.variants.push(Variant {
-                    name: "main".into(),
-                    weight: 1,
-                });
+                a.variants.push(Variant::named("main"));
             }
             for (j, v) in a.variants.iter().enumerate() {
                 if v.weight == 0 {
@@ -238,13 +418,10 @@ mod tests {
                     segment: "sleeping".into(),
                     holdout: 0.2,
                     variants: vec![
+                        Variant::named("a"),
                         Variant {
-                            name: "a".into(),
-                            weight: 1,
-                        },
-                        Variant {
-                            name: "b".into(),
                             weight: 3,
+                            ..Variant::named("b")
                         },
                     ],
                 },
@@ -306,6 +483,60 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_reads_with_its_defaults_and_bad_fields_are_named() {
+        let plan = Plan::parse(
+            r#"
+name = "double-11"
+starts = "2026-11-01"
+ends = "2026-11-11"
+
+[[audiences]]
+name = "vip"
+segment = "vips"
+
+[[audiences]]
+name = "sleeping"
+segment = "activity = 'sleeping'"
+holdout = 0.2
+variants = [{ name = "a" }, { name = "b", channel = "wechat", templates = ["w"] }]
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (plan.waves.clone(), plan.attribution_days, plan.exclude_buyers),
+            (vec![-7, -3, -1], 7, true)
+        );
+        assert_eq!(plan.audiences[0].holdout, 0.1);
+        let c = plan.campaign(9);
+        assert_eq!(c.audiences[0].variants[0].name, "main");
+        let a = &c.audiences[1].variants[0];
+        assert_eq!(
+            (0..3).map(|i| a.template(i, 3)).collect::<Vec<_>>(),
+            ["preheat-7", "preheat-3", "preheat-1"]
+        );
+        assert_eq!(a.template(0, 1), "preheat-1", "one wave: the last day's template");
+        assert_eq!(c.audiences[1].variants[1].template(2, 3), "w");
+        let field = |text: &str| Plan::parse(text).unwrap_err().field;
+        let base = "name = \"x\"\nstarts = \"2026-11-01\"\nends = \"2026-11-11\"\n";
+        let one = "[[audiences]]\nname = \"a\"\nsegment = \"s\"\n";
+        assert_eq!(field(&format!("{base}waves = [-1, -3]\n{one}")), "waves");
+        assert_eq!(field(&format!("{base}attribution_days = 0\n{one}")), "attribution_days");
+        assert_eq!(field(&format!("{base}audiences = []")), "audiences");
+        assert_eq!(field(&format!("{base}{one}holdout = 0.9\n")), "audiences[0].holdout");
+        assert_eq!(field(&format!("{base}{one}colour = 1\n")), "plan:7:1");
+        assert_eq!(
+            field("name = \"X Y\"\nstarts = \"2026-11-01\"\nends = \"2026-11-11\"\naudiences = []"),
+            "name"
+        );
+        assert_eq!(
+            field(&format!(
+                "name = \"x\"\nstarts = \"2026-11-11\"\nends = \"2026-11-01\"\n{one}"
+            )),
+            "ends"
+        );
+    }
+
+    #[test]
     fn bad_audiences_are_named() {
         let bad = |audiences: Vec<Audience>| Campaign::new("x", 1, audiences).unwrap_err().field;
         assert_eq!(bad(vec![]), "audiences");
@@ -319,8 +550,8 @@ mod tests {
         assert_eq!(bad(vec![a("x", 0.1), a("x", 0.1)]), "audiences[1].name");
         let mut v = a("y", 0.1);
         v.variants = vec![Variant {
-            name: "a".into(),
             weight: 0,
+            ..Variant::named("a")
         }];
         assert_eq!(bad(vec![v]), "audiences[0].variants[0].weight");
     }

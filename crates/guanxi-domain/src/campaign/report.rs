@@ -245,10 +245,7 @@ mod tests {
             holdout,
             variants,
         };
-        let v = |name: &str| Variant {
-            name: name.into(),
-            weight: 1,
-        };
+        let v = Variant::named;
         Campaign::new(
             "c",
             1,
