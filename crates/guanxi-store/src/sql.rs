@@ -356,6 +356,27 @@ macro_rules! sql_store {
         }
 
         /// Runs a query and maps every row.
+        fn service_from_row(r: &DbRow) -> $crate::Result<$crate::HistoryService> {
+            Ok($crate::HistoryService {
+                kind: get(r, "kind")?,
+                status: get(r, "status")?,
+                opened_at: get(r, "opened_at")?,
+                closed_at: get(r, "closed_at")?,
+                satisfaction: get(r, "satisfaction")?,
+                note: get(r, "note")?,
+            })
+        }
+
+        fn review_from_row(r: &DbRow) -> $crate::Result<$crate::HistoryReview> {
+            Ok($crate::HistoryReview {
+                created_at: get(r, "created_at")?,
+                item_rating: get(r, "item_rating")?,
+                service_rating: get(r, "service_rating")?,
+                logistics_rating: get(r, "logistics_rating")?,
+                text: get(r, "text")?,
+            })
+        }
+
         async fn rows_of<T>(
             pool: &sqlx::Pool<$db>,
             mut b: Builder,
@@ -599,14 +620,7 @@ macro_rules! sql_store {
                     Ok((
                         get(r, "id")?,
                         get(r, "customer_id")?,
-                        $crate::HistoryService {
-                            kind: get(r, "kind")?,
-                            status: get(r, "status")?,
-                            opened_at: get(r, "opened_at")?,
-                            closed_at: get(r, "closed_at")?,
-                            satisfaction: get(r, "satisfaction")?,
-                            note: get(r, "note")?,
-                        },
+                        service_from_row(r)?,
                     ))
                 })
                 .await
@@ -621,13 +635,7 @@ macro_rules! sql_store {
                     Ok((
                         get(r, "id")?,
                         get(r, "customer_id")?,
-                        $crate::HistoryReview {
-                            created_at: get(r, "created_at")?,
-                            item_rating: get(r, "item_rating")?,
-                            service_rating: get(r, "service_rating")?,
-                            logistics_rating: get(r, "logistics_rating")?,
-                            text: get(r, "text")?,
-                        },
+                        review_from_row(r)?,
                     ))
                 })
                 .await
@@ -1040,30 +1048,11 @@ macro_rules! sql_store {
                 let mut b = Builder::new("SELECT kind, status, opened_at, closed_at, satisfaction, note FROM service_records");
                 who(&mut b);
                 b.push(" ORDER BY opened_at DESC, id DESC LIMIT ").push_bind(limit);
-                let service = rows_of(&self.pool, b, |r| {
-                    Ok($crate::HistoryService {
-                        kind: get(r, "kind")?,
-                        status: get(r, "status")?,
-                        opened_at: get(r, "opened_at")?,
-                        closed_at: get(r, "closed_at")?,
-                        satisfaction: get(r, "satisfaction")?,
-                        note: get(r, "note")?,
-                    })
-                })
-                .await?;
+                let service = rows_of(&self.pool, b, service_from_row).await?;
                 let mut b = Builder::new("SELECT created_at, item_rating, service_rating, logistics_rating, text FROM reviews");
                 who(&mut b);
                 b.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit);
-                let reviews = rows_of(&self.pool, b, |r| {
-                    Ok($crate::HistoryReview {
-                        created_at: get(r, "created_at")?,
-                        item_rating: get(r, "item_rating")?,
-                        service_rating: get(r, "service_rating")?,
-                        logistics_rating: get(r, "logistics_rating")?,
-                        text: get(r, "text")?,
-                    })
-                })
-                .await?;
+                let reviews = rows_of(&self.pool, b, review_from_row).await?;
                 let mut b = Builder::new("SELECT channel, program, campaign, template, status, queued_at, sent_at FROM messages");
                 who(&mut b);
                 b.push(" ORDER BY queued_at DESC, id DESC LIMIT ").push_bind(limit);
