@@ -31,6 +31,7 @@ use serde::Serialize;
 pub mod testsuite;
 
 mod access;
+mod campaigns;
 mod history;
 pub mod outbox;
 mod profile_columns;
@@ -40,6 +41,7 @@ pub mod segment;
 pub mod sql;
 #[doc(hidden)]
 pub mod sql_access;
+pub mod sql_campaigns;
 #[doc(hidden)]
 pub mod sql_outbox;
 #[doc(hidden)]
@@ -47,6 +49,7 @@ pub mod sql_write;
 pub mod tables;
 
 pub use access::{Access, ApiToken, Audited, NewToken, Session, User};
+pub use campaigns::{CampaignMember, Campaigns, StoredCampaign};
 pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
 pub use outbox::{
     Claimed, Entry, EventCursor, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState,
@@ -228,7 +231,7 @@ pub struct ProfiledCustomer {
 
 /// The system of record. See the crate docs.
 #[async_trait]
-pub trait Store: Outbox + Access + Send + Sync {
+pub trait Store: Outbox + Access + Campaigns + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Starts a transaction for writes.

@@ -1330,5 +1330,6 @@ macro_rules! sql_store {
 
         $crate::sql_outbox!($store, $db, $backend);
         $crate::sql_access!($store, $db, $backend);
+        $crate::sql_campaigns!($store, $db, $backend);
     };
 }

@@ -1599,6 +1599,73 @@ pub async fn catalogue_upserts_products_and_replaces_keywords(store: &dyn Store)
     assert_eq!(store.catalogue().await.unwrap(), c);
 }
 
+/// A campaign is created once by name, launched once with its snapshot (all members or
+/// none), and a second launch is refused without touching the first's members.
+pub async fn campaigns_launch_once_with_their_snapshot(store: &dyn Store) {
+    let by = |action: &str| crate::Audited {
+        at: at(100),
+        actor: "marketer".into(),
+        action: action.into(),
+        subject: String::new(),
+        detail: String::new(),
+        origin: "test".into(),
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_customers(&[full_customer("a"), full_customer("b"), full_customer("c")])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (a, b, c) = (
+        id_of(store, "a").await,
+        id_of(store, "b").await,
+        id_of(store, "c").await,
+    );
+    let seed = u64::MAX - 7; // all 64 bits survive the signed column
+    let made = store
+        .create_campaign("double-11", "name = \"double-11\"", seed, &by(""))
+        .await
+        .unwrap();
+    assert_eq!((made.seed, made.launched_at, made.members), (seed, None, 0));
+    assert!(matches!(
+        store.create_campaign("double-11", "", 1, &by("")).await,
+        Err(crate::StoreError::Refused(_))
+    ));
+    let member = |customer_id: i64, variant: Option<u32>| crate::CampaignMember {
+        customer_id,
+        audience: 0,
+        variant,
+        reason: format!("in vip; {variant:?}"),
+    };
+    let members = vec![member(a, Some(0)), member(b, None), member(c, Some(1))];
+    store.launch_campaign(made.id, &members, &by("")).await.unwrap();
+    assert!(matches!(
+        store.launch_campaign(made.id, &[member(a, None)], &by("")).await,
+        Err(crate::StoreError::Refused(_))
+    ));
+    let stored = store.campaign("double-11").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.seed, stored.launched_at, stored.members),
+        (seed, Some(at(100)), 3)
+    );
+    let mut listed = store.campaign_members(made.id, 0, 2).await.unwrap();
+    listed.extend(store.campaign_members(made.id, listed[1].customer_id, 2).await.unwrap());
+    let mut want = members.clone();
+    want.sort_by_key(|m| m.customer_id);
+    assert_eq!(listed, want, "as launched, paged by customer");
+    assert_eq!(store.campaigns().await.unwrap().len(), 1);
+    let trail = store.audit_trail(&format!("campaign:{}", made.id)).await.unwrap();
+    assert_eq!(
+        trail
+            .iter()
+            .map(|t| (t.action.as_str(), t.detail.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("campaign.create", "double-11"),
+            ("campaign.launch", "3 members, 1 held out")
+        ]
+    );
+}
+
 /// Expands to one `#[tokio::test]` per story; `$make` is an async expression giving a
 /// fresh, empty store and a guard to hold while it is used. A backend whose server may be
 /// missing marks the stories ignored with an attribute (PostgreSQL: its build.rs).
@@ -1620,6 +1687,7 @@ macro_rules! store_stories {
             profile_columns_count_as_the_store,
             reports_sum_the_current_build,
             merge_keeps_the_most_restrictive_consent_and_unmerges,
+            campaigns_launch_once_with_their_snapshot,
             search_and_history_find_a_customer,
             outbox_queues_once_claims_once_and_settles,
             catalogue_upserts_products_and_replaces_keywords,

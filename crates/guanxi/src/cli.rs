@@ -134,6 +134,11 @@ pub enum Command {
     #[command(subcommand, visible_alias = "tasks")]
     Task(TaskCommand),
 
+    /// Campaigns with a holdout: create from a plan, launch (the snapshot of who is in,
+    /// where and why), list, members
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
+
     /// Staff who sign in to the web UI and the API: add them, list them.
     #[command(subcommand, visible_alias = "users")]
     User(UserCommand),
@@ -400,6 +405,45 @@ pub enum AuditCommand {
         since: Option<String>,
         /// At most this many lines
         #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Create a campaign from its plan (TOML: goal window, waves, audiences by
+    /// precedence with their holdout share and variants); checked, audited
+    #[command(after_help = "Examples:
+  guanxi campaign create double-11.toml")]
+    Create {
+        /// The plan file
+        plan: std::path::PathBuf,
+        /// Who creates it, for the audit trail [default: $USER]
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Launch a campaign: snapshot its members (each in the first audience that holds
+    /// them, drawn into a variant or the holdout by the campaign's seed, with why)
+    #[command(after_help = "Examples:
+  guanxi campaign launch double-11")]
+    Launch {
+        name: String,
+        /// Who launches it, for the audit trail [default: $USER]
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Every campaign, the newest first
+    List,
+    /// The members a launch chose and why, by customer number
+    #[command(after_help = "Examples:
+  guanxi campaign members double-11 --limit 20")]
+    Members {
+        name: String,
+        /// Start after this customer number
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// At most this many
+        #[arg(long, default_value_t = 200)]
         limit: u32,
     },
 }

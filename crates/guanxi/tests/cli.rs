@@ -832,3 +832,106 @@ fn privacy_export_then_erase_from_the_command_line() {
     assert!(member["name"].is_null(), "{member}");
     assert!(!listed.to_string().contains(&name));
 }
+
+/// A campaign from a plan file on the demo shop: created (a bad plan exits 65 naming the
+/// file and the field), launched once with each member in the first audience that holds
+/// them and about the designed share held out, a second launch refused, the members and
+/// their reasons listed.
+#[test]
+fn campaigns_are_created_launched_once_and_list_their_members() {
+    let (dir, _) = demo_shop();
+    let plan = r#"
+name = "double-11"
+title = "Double 11"
+starts = "2026-11-01"
+ends = "2026-11-11"
+
+[[audiences]]
+name = "loyal"
+segment = "relationship = 'loyal'"
+holdout = 0.2
+
+[[audiences]]
+name = "everyone"
+segment = "paid_orders >= 1"
+holdout = 0.2
+variants = [{ name = "a" }, { name = "b", channel = "wechat", templates = ["preheat-1"] }]
+"#;
+    std::fs::write(dir.path().join("plan.toml"), plan).unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        plan.replace("holdout = 0.2\n\n[[", "holdout = 0.9\n\n[["),
+    )
+    .unwrap();
+    let bad = run_demo(dir.path(), &["campaign", "create", "bad.toml"]);
+    assert_eq!(bad.status.code(), Some(65));
+    let why = json(&bad)["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        why.contains("bad.toml") && why.contains("audiences[0].holdout"),
+        "{why}"
+    );
+    std::fs::write(
+        dir.path().join("misspelt.toml"),
+        plan.replace("'loyal'", "'loyall'")
+            .replace("relationship =", "relationshp ="),
+    )
+    .unwrap();
+    let misspelt = run_demo(dir.path(), &["campaign", "create", "misspelt.toml"]);
+    assert_eq!(
+        misspelt.status.code(),
+        Some(65),
+        "{}",
+        String::from_utf8_lossy(&misspelt.stdout)
+    );
+    assert!(
+        json(&misspelt)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("audiences[0].segment")
+    );
+
+    let made = ok(dir.path(), &["campaign", "create", "plan.toml"]);
+    assert_eq!(made["name"], "double-11");
+    let again = run_demo(dir.path(), &["campaign", "create", "plan.toml"]);
+    assert_eq!(again.status.code(), Some(65), "a name taken");
+    let launched = ok(dir.path(), &["campaign", "launch", "double-11"]);
+    let audiences = launched["audiences"].as_array().unwrap();
+    let loyal = ok(dir.path(), &["segment", "count", "relationship = 'loyal'"])["customers"]
+        .as_u64()
+        .unwrap();
+    let buyers = ok(dir.path(), &["segment", "count", "paid_orders >= 1"])["customers"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(audiences[0]["members"].as_u64(), Some(loyal), "{launched}");
+    assert_eq!(
+        audiences[1]["members"].as_u64(),
+        Some(buyers - loyal),
+        "the loyal are in the first audience only"
+    );
+    let total = loyal + (buyers - loyal);
+    let held: u64 = audiences.iter().map(|a| a["held_out"].as_u64().unwrap()).sum();
+    // 20 % ± 4 standard errors.
+    let sd = (total as f64 * 0.2 * 0.8).sqrt();
+    assert!((held as f64 - 0.2 * total as f64).abs() < 4.0 * sd, "{held} of {total}");
+    let relaunch = run_demo(dir.path(), &["campaign", "launch", "double-11"]);
+    assert_eq!(relaunch.status.code(), Some(65));
+    assert_eq!(json(&relaunch)["error"]["code"], "campaign_launched");
+    let listed = ok(dir.path(), &["campaign", "list"]);
+    assert_eq!(listed[0]["members"].as_u64(), Some(total), "{listed}");
+    let members = ok(dir.path(), &["campaign", "members", "double-11", "--limit", "5"]);
+    let members = members.as_array().unwrap();
+    assert_eq!(members.len(), 5);
+    let reason = members[0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("in "), "{reason}");
+    let log = ok(dir.path(), &["audit", "list"]);
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"campaign.create") && actions.contains(&"campaign.launch"),
+        "{actions:?}"
+    );
+}

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod bench_big;
 pub mod bench_outbox;
 pub mod bench_schedule;
+pub mod campaign;
 pub mod clv;
 pub mod config;
 pub mod customer;

@@ -1,0 +1,20 @@
+-- Campaigns: the plan as a marketer wrote it (TOML) with the seed of its draws, and its
+-- launch's snapshot — every member, their audience, their variant (NULL: held out) and
+-- why — so that the report compares exactly the customers chosen at launch.
+CREATE TABLE campaigns (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    plan TEXT NOT NULL,
+    seed BIGINT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    created_by TEXT NOT NULL,
+    launched_at TIMESTAMPTZ
+);
+CREATE TABLE campaign_members (
+    campaign_id BIGINT NOT NULL REFERENCES campaigns (id),
+    customer_id BIGINT NOT NULL REFERENCES customers (id),
+    audience BIGINT NOT NULL,
+    variant BIGINT,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, customer_id)
+);

@@ -1,0 +1,57 @@
+//! Campaigns: the plan a marketer wrote and its launch's snapshot — every member, their
+//! audience, their variant or the holdout, and why — kept so that the report compares
+//! exactly the customers chosen at launch, however the segments change after. Every
+//! backend implements [`Campaigns`] with the shared SQL (`sql_campaigns.rs`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::{Audited, Result};
+
+/// A campaign as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredCampaign {
+    pub id: i64,
+    pub name: String,
+    /// The plan as written (TOML).
+    pub plan: String,
+    /// The seed of its draws, fixed at creation.
+    pub seed: u64,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub launched_at: Option<DateTime<Utc>>,
+    /// Members snapshotted at launch.
+    pub members: u64,
+}
+
+/// One member of a launched campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CampaignMember {
+    pub customer_id: i64,
+    /// The index of their audience in the plan.
+    pub audience: u32,
+    /// The index of their variant; `None`: held out.
+    pub variant: Option<u32>,
+    pub reason: String,
+}
+
+#[async_trait]
+pub trait Campaigns: Send + Sync {
+    /// Stores a new campaign (audited `campaign.create` with `by`); a name taken is
+    /// refused.
+    async fn create_campaign(&self, name: &str, plan: &str, seed: u64, by: &Audited) -> Result<StoredCampaign>;
+
+    /// Every campaign, the newest first.
+    async fn campaigns(&self) -> Result<Vec<StoredCampaign>>;
+
+    async fn campaign(&self, name: &str) -> Result<Option<StoredCampaign>>;
+
+    /// Records campaign `id`'s launch at `by.at`: its members, all or none, audited
+    /// `campaign.launch`. A campaign launched before is refused and keeps its snapshot.
+    async fn launch_campaign(&self, id: i64, members: &[CampaignMember], by: &Audited) -> Result<()>;
+
+    /// Members of campaign `id` with a customer id above `after`, in customer order, at
+    /// most `limit`.
+    async fn campaign_members(&self, id: i64, after: i64, limit: u32) -> Result<Vec<CampaignMember>>;
+}
