@@ -167,3 +167,105 @@ pub async fn members(store: &dyn Store, name: &str, after: i64, limit: u32) -> R
     let c = find(store, name).await?;
     Ok(store.campaign_members(c.id, after, limit.clamp(1, MAX_LISTED)).await?)
 }
+
+/// A campaign's effect as measured so far.
+#[derive(Debug, Clone, Serialize)]
+pub struct Effect {
+    pub campaign: String,
+    /// Orders paid in `[from, to)` count: from the first wave's day to the attribution
+    /// window after the last wave's day, or to the goal window's end when that is later.
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// `to` has passed: the figures are final.
+    pub complete: bool,
+    pub rows: Vec<guanxi_domain::campaign::Row>,
+}
+
+/// The effect of launched campaign `name`: each member's outcome (treated or held out,
+/// measured alike: paid orders in the window, revenue and profit net of refunds and
+/// cost of goods, profit in the 365 days before launch or the first wave), then
+/// [`guanxi_domain::campaign::report`].
+pub async fn report(store: &dyn Store, tz: guanxi_domain::ShopTz, name: &str, now: DateTime<Utc>) -> Result<Effect> {
+    let stored = find(store, name).await?;
+    let Some(launched) = stored.launched_at else {
+        return Err(AppError::Missing {
+            code: "campaign_not_launched",
+            message: format!("campaign {name:?} is not launched yet: guanxi campaign launch {name}"),
+        });
+    };
+    let plan = plan_of(&stored)?;
+    let day = |d: chrono::NaiveDate| {
+        tz.start_of(d).ok_or_else(|| {
+            bad(
+                "campaign_invalid",
+                format!("starts: {d} has no start in the shop's time zone"),
+            )
+        })
+    };
+    let first = plan.starts + chrono::Duration::days(i64::from(plan.waves[0]));
+    let last = plan.starts + chrono::Duration::days(i64::from(*plan.waves.last().unwrap_or(&0)));
+    let from = day(first)?;
+    let to = day(last)? + chrono::Duration::days(1 + i64::from(plan.attribution_days));
+    let to = to.max(day(plan.ends)? + chrono::Duration::days(1));
+    // Every member, a page at a time.
+    let mut members = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.campaign_members(stored.id, after, MAX_LISTED).await?;
+        let Some(last) = page.last() else { break };
+        after = last.customer_id;
+        let full = page.len() as u32 == MAX_LISTED;
+        members.extend(page);
+        if !full {
+            break;
+        }
+    }
+    let sums = |orders: Vec<guanxi_store::CampaignOrder>| {
+        let mut by: std::collections::HashMap<i64, (bool, i64, i64)> = Default::default();
+        for o in orders {
+            let e = by.entry(o.customer_id).or_default();
+            e.0 = true;
+            e.1 += o.paid_cents - o.refund_cents;
+            e.2 += o.paid_cents - o.refund_cents - o.cost_cents;
+        }
+        by
+    };
+    let during = sums(store.campaign_orders(stored.id, from, to).await?);
+    // The covariate must predate any effect: the year before the launch or the first
+    // wave, whichever came first.
+    let cut = launched.min(from);
+    let before = sums(
+        store
+            .campaign_orders(stored.id, cut - chrono::Duration::days(365), cut)
+            .await?,
+    );
+    let outcomes: Vec<guanxi_domain::campaign::Outcome> = members
+        .iter()
+        .map(|m| {
+            let (converted, revenue, profit) = during.get(&m.customer_id).copied().unwrap_or_default();
+            guanxi_domain::campaign::Outcome {
+                audience: m.audience as usize,
+                assigned: match m.variant {
+                    None => Assigned::Holdout,
+                    Some(v) => Assigned::Variant(v as usize),
+                },
+                // The waves' sends are not wired yet: nobody was reached by the campaign.
+                delivered: false,
+                clicked: false,
+                converted,
+                revenue,
+                profit,
+                profit_before: before.get(&m.customer_id).map_or(0, |b| b.2),
+                cost: 0,
+            }
+        })
+        .collect();
+    let rows = guanxi_domain::campaign::report(&plan.campaign(stored.seed), &outcomes);
+    Ok(Effect {
+        campaign: stored.name,
+        from,
+        to,
+        complete: now >= to,
+        rows,
+    })
+}

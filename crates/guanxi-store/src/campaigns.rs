@@ -36,6 +36,18 @@ pub struct CampaignMember {
     pub reason: String,
 }
 
+/// A paid order of a campaign's member (or of a customer merged into them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CampaignOrder {
+    /// The member it counts for.
+    pub customer_id: i64,
+    pub paid_at: DateTime<Utc>,
+    pub paid_cents: i64,
+    /// The goods' cost where the lines know it (0 where they do not).
+    pub cost_cents: i64,
+    pub refund_cents: i64,
+}
+
 #[async_trait]
 pub trait Campaigns: Send + Sync {
     /// Stores a new campaign (audited `campaign.create` with `by`); a name taken is
@@ -54,4 +66,8 @@ pub trait Campaigns: Send + Sync {
     /// Members of campaign `id` with a customer id above `after`, in customer order, at
     /// most `limit`.
     async fn campaign_members(&self, id: i64, after: i64, limit: u32) -> Result<Vec<CampaignMember>>;
+
+    /// The orders campaign `id`'s members (and the customers merged into them) paid in
+    /// `[from, to)`, each counted for its member.
+    async fn campaign_orders(&self, id: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<CampaignOrder>>;
 }

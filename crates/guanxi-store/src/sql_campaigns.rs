@@ -166,6 +166,36 @@ macro_rules! sql_campaigns {
                 })
                 .await
             }
+
+            async fn campaign_orders(
+                &self,
+                id: i64,
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<Vec<$crate::CampaignOrder>> {
+                let mut b = Builder::new(
+                    "SELECT m.customer_id, o.paid_at, o.paid_cents, o.refund_cents, \
+                     CAST(coalesce((SELECT sum(l.cost_cents) FROM order_lines l WHERE l.order_id = o.id), 0) AS BIGINT) AS cost \
+                     FROM campaign_members m JOIN customers c ON (c.id = m.customer_id OR c.merged_into = m.customer_id) \
+                     JOIN orders o ON o.customer_id = c.id WHERE m.campaign_id = ",
+                );
+                b.push_bind(id)
+                    .push(" AND o.paid_at >= ")
+                    .push_bind(from)
+                    .push(" AND o.paid_at < ")
+                    .push_bind(to)
+                    .push(" ORDER BY m.customer_id, o.paid_at");
+                rows_of(&self.pool, b, |r| {
+                    Ok($crate::CampaignOrder {
+                        customer_id: get(r, "customer_id")?,
+                        paid_at: get(r, "paid_at")?,
+                        paid_cents: get(r, "paid_cents")?,
+                        cost_cents: get(r, "cost")?,
+                        refund_cents: get(r, "refund_cents")?,
+                    })
+                })
+                .await
+            }
         }
     };
 }

@@ -1664,6 +1664,21 @@ pub async fn campaigns_launch_once_with_their_snapshot(store: &dyn Store) {
             ("campaign.launch", "3 members, 1 held out")
         ]
     );
+    // The members' paid orders in a window, each for its member; others' are not theirs.
+    upsert(store, &[order("o-a", "a", 2), order("o-x", "x", 1)]).await;
+    let orders = store.campaign_orders(made.id, at(0), at(61)).await.unwrap();
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(
+        (orders[0].customer_id, orders[0].paid_at, orders[0].cost_cents),
+        (a, at(60), 1000)
+    );
+    assert!(
+        store
+            .campaign_orders(made.id, at(61), at(999))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Expands to one `#[tokio::test]` per story; `$make` is an async expression giving a

@@ -434,6 +434,13 @@ pub enum CampaignCommand {
     },
     /// Every campaign, the newest first
     List,
+    /// What a launched campaign earned: per audience × variant and in total, treated
+    /// against the holdout — conversion and profit per head lifts with 95 % intervals,
+    /// incremental profit, ROI, the split's check, and a verdict the intervals support
+    #[command(after_help = "Examples:
+  guanxi campaign report double-11
+  guanxi --json campaign report double-11")]
+    Report { name: String },
     /// The members a launch chose and why, by customer number
     #[command(after_help = "Examples:
   guanxi campaign members double-11 --limit 20")]

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Server, demo_shop, guanxi, json, ok, percent, run_demo};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn sum_of(v: &Value, array: &str, field: &str) -> u64 {
     v[array]
@@ -934,4 +934,55 @@ variants = [{ name = "a" }, { name = "b", channel = "wechat", templates = ["preh
         actions.contains(&"campaign.create") && actions.contains(&"campaign.launch"),
         "{actions:?}"
     );
+
+    // The report: before any order in its window, every row is there and claims nothing.
+    let effect = ok(dir.path(), &["campaign", "report", "double-11"]);
+    let rows = effect["rows"].as_array().unwrap();
+    let names: Vec<(Value, Value)> = rows
+        .iter()
+        .map(|r| (r["audience"].clone(), r["variant"].clone()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (json!("loyal"), Value::Null),
+            (json!("everyone"), json!("a")),
+            (json!("everyone"), json!("b")),
+            (json!("everyone"), Value::Null),
+            (Value::Null, Value::Null)
+        ],
+        "a row per variant, per audience, and the total (equal holdout shares)"
+    );
+    let total = &rows[4];
+    assert_eq!(
+        total["treated"]["size"].as_u64().unwrap() + total["control"]["size"].as_u64().unwrap(),
+        loyal + (buyers - loyal)
+    );
+    // A campaign over the demo's last weeks: orders fall in its window, intervals hold
+    // their estimates.
+    std::fs::write(
+        dir.path().join("june.toml"),
+        plan.replace("double-11", "june")
+            .replace("2026-11-01", "2026-06-20")
+            .replace("2026-11-11", "2026-06-28"),
+    )
+    .unwrap();
+    ok(dir.path(), &["campaign", "create", "june.toml"]);
+    ok(dir.path(), &["campaign", "launch", "june"]);
+    let effect = ok(dir.path(), &["campaign", "report", "june"]);
+    assert_eq!(effect["complete"], true);
+    let total = &effect["rows"][4];
+    let bought = total["treated"]["converted"].as_u64().unwrap() + total["control"]["converted"].as_u64().unwrap();
+    assert!(bought > 0, "{effect}");
+    let lift = &total["conversion_lift"];
+    assert!(
+        lift["low"].as_f64() <= lift["value"].as_f64() && lift["value"].as_f64() <= lift["high"].as_f64(),
+        "{lift}"
+    );
+    assert!(
+        ["earned", "lost_money", "inconclusive"].contains(&total["verdict"].as_str().unwrap()),
+        "{total}"
+    );
+    let unknown = run_demo(dir.path(), &["campaign", "report", "nope"]);
+    assert_eq!(unknown.status.code(), Some(65));
 }

@@ -74,6 +74,11 @@ pub async fn run(global: &Global, cmd: CampaignCommand) -> anyhow::Result<()> {
                     .collect()
             })
         }
+        CampaignCommand::Report { name } => {
+            let e = guanxi_app::campaigns::report(store, o.tz, &name, Utc::now()).await?;
+            let tz = o.tz;
+            report(global.json, &e, |e| effect_text(e, tz))
+        }
         CampaignCommand::Members { name, after, limit } => {
             let members = guanxi_app::campaigns::members(store, &name, after, limit).await?;
             report(global.json, &members, |members| {
@@ -96,4 +101,68 @@ fn located(plan: &std::path::Path, e: guanxi_app::AppError) -> anyhow::Error {
         .into(),
         e => e.into(),
     }
+}
+
+/// An interval as people read it: `+2.1 [−0.4, +4.6]`, scaled by `k`.
+fn interval(e: Option<guanxi_domain::campaign::effect::Estimate>, k: f64, unit: &str) -> String {
+    match e {
+        Some(e) => format!("{:+.1}{unit} [{:+.1}, {:+.1}]", e.value * k, e.low * k, e.high * k),
+        None => "-".into(),
+    }
+}
+
+fn effect_text(e: &guanxi_app::campaigns::Effect, tz: guanxi_domain::ShopTz) -> String {
+    use guanxi_domain::campaign::Verdict;
+    let mut text = format!(
+        "{}: orders paid {} to {}{}\n",
+        e.campaign,
+        e.from.with_timezone(&tz.0).format("%Y-%m-%d"),
+        e.to.with_timezone(&tz.0).format("%Y-%m-%d"),
+        if e.complete {
+            ""
+        } else {
+            " (not over yet: figures so far)"
+        }
+    );
+    for r in &e.rows {
+        let who = match (&r.audience, &r.variant) {
+            (None, _) => "total".to_string(),
+            (Some(a), None) => a.clone(),
+            (Some(a), Some(v)) => format!("{a} / {v}"),
+        };
+        let rate = |converted: u64, size: u64| {
+            if size == 0 {
+                0.0
+            } else {
+                100.0 * converted as f64 / size as f64
+            }
+        };
+        let verdict = match r.verdict {
+            Verdict::Earned => "earned money (the interval lies above zero)",
+            Verdict::LostMoney => "lost money (the interval lies below zero)",
+            Verdict::Inconclusive => "inconclusive: the interval spans zero",
+            Verdict::NoComparison => "no holdout to compare with: no claim",
+        };
+        text += &format!(
+            "  {who}: treated {} ({:.1} % bought), held out {} ({:.1} % bought)\n    conversion lift {} points; relative {}; profit per head {} (CUPED; {} without)\n    incremental profit {}; ROI {}{}\n    {verdict}\n",
+            r.treated.size,
+            rate(r.treated.converted, r.treated.size),
+            r.control.size,
+            rate(r.control.converted, r.control.size),
+            interval(r.conversion_lift, 100.0, ""),
+            interval(r.relative_lift, 100.0, " %"),
+            interval(r.profit_lift, 0.01, " yuan"),
+            interval(r.profit_lift_unadjusted, 0.01, " yuan"),
+            interval(r.incremental_profit, 0.01, " yuan"),
+            interval(r.roi, 100.0, " %"),
+            match r.srm {
+                Some(s) if s.flagged => format!(
+                    "\n    SAMPLE RATIO MISMATCH (p = {:.1e}): the split is not as designed; trust no figure above",
+                    s.p
+                ),
+                _ => String::new(),
+            },
+        );
+    }
+    text
 }
