@@ -41,7 +41,7 @@ impl Actor {
         }
     }
 
-    fn audited(&self, at: DateTime<Utc>, action: &str, subject: String, detail: String) -> Audited {
+    pub(crate) fn audited(&self, at: DateTime<Utc>, action: &str, subject: String, detail: String) -> Audited {
         Audited {
             at,
             actor: self.name.clone(),

@@ -16,15 +16,9 @@ fn bad(code: &'static str, message: String) -> AppError {
     AppError::BadInput { code, message }
 }
 
+/// Who acts and when; the store names the action and its subject.
 fn audited(by: &Actor, at: DateTime<Utc>) -> Audited {
-    Audited {
-        at,
-        actor: by.name.clone(),
-        action: String::new(),
-        subject: String::new(),
-        detail: String::new(),
-        origin: by.origin.clone(),
-    }
+    by.audited(at, "", String::new(), String::new())
 }
 
 /// A stored campaign's plan, read back.

@@ -377,6 +377,21 @@ macro_rules! sql_store {
             })
         }
 
+        /// Refuses `name` when `table` has a row by that name: a name is how people
+        /// call a thing (a user, a campaign), so taking one twice is their mistake, told
+        /// as such rather than as a constraint's failure.
+        async fn refuse_taken<'c, E>(conn: E, table: &'static str, what: &str, name: &str) -> $crate::Result<()>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+        {
+            let mut b = Builder::new(format!("SELECT 1 AS taken FROM {table} WHERE name = "));
+            b.push_bind(name.to_string());
+            if b.build().fetch_optional(conn).await.map_err(db_err)?.is_some() {
+                return Err($crate::StoreError::Refused(format!("{what} named {name:?} exists")));
+            }
+            Ok(())
+        }
+
         async fn rows_of<T>(
             pool: &sqlx::Pool<$db>,
             mut b: Builder,

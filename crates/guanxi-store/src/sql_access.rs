@@ -148,18 +148,7 @@ macro_rules! sql_access {
                 by: &$crate::Audited,
             ) -> $crate::Result<$crate::User> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
-                let mut b = Builder::new("SELECT id FROM users WHERE name = ");
-                b.push_bind(name.to_string());
-                if b.build()
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?
-                    .is_some()
-                {
-                    return Err($crate::StoreError::Refused(format!(
-                        "a user named {name:?} exists"
-                    )));
-                }
+                refuse_taken(&mut *tx, "users", "a user", name).await?;
                 let mut b = Builder::new("INSERT INTO users (name, role, password_hash, created_at) ");
                 b.push_values([()], |mut s, _| {
                     s.push_bind(name.to_string())

@@ -37,18 +37,7 @@ macro_rules! sql_campaigns {
                 by: &$crate::Audited,
             ) -> $crate::Result<$crate::StoredCampaign> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
-                let mut b = Builder::new("SELECT id FROM campaigns WHERE name = ");
-                b.push_bind(name.to_string());
-                if b.build()
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?
-                    .is_some()
-                {
-                    return Err($crate::StoreError::Refused(format!(
-                        "a campaign named {name:?} exists"
-                    )));
-                }
+                refuse_taken(&mut *tx, "campaigns", "a campaign", name).await?;
                 let mut b = Builder::new("INSERT INTO campaigns (name, plan, seed, created_at, created_by) ");
                 b.push_values([()], |mut s, _| {
                     s.push_bind(name.to_string())
