@@ -32,6 +32,8 @@ names! {
         ExportCustomers = "export-customers",
         /// Enable, disable and preview programs.
         Programs = "programs",
+        /// Create and launch campaigns (their reports are reports).
+        Campaigns = "campaigns",
         /// Service tasks and records.
         Tasks = "tasks",
         /// Users, tokens, settings, the audit log, privacy export and erasure.
@@ -45,7 +47,7 @@ impl Role {
         use Capability::*;
         match self {
             Role::Admin => true,
-            Role::Marketer => matches!(c, ReadReports | Segments | ExportCustomers | Programs),
+            Role::Marketer => matches!(c, ReadReports | Segments | ExportCustomers | Programs | Campaigns),
             Role::Agent => matches!(c, ReadCustomer | RevealContact | Tasks),
             Role::Analyst => matches!(c, ReadReports | Segments),
         }
@@ -82,13 +84,14 @@ mod tests {
                         "reveal-contact",
                         "export-customers",
                         "programs",
+                        "campaigns",
                         "tasks",
                         "administer"
                     ]
                 ),
                 (
                     Role::Marketer,
-                    vec!["read-reports", "segments", "export-customers", "programs"]
+                    vec!["read-reports", "segments", "export-customers", "programs", "campaigns"]
                 ),
                 (Role::Agent, vec!["read-customer", "reveal-contact", "tasks"]),
                 (Role::Analyst, vec!["read-reports", "segments"]),

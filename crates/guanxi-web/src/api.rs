@@ -607,6 +607,85 @@ pub async fn program_stats(
     Ok(Json(stats).into_response())
 }
 
+/// A campaign's name in the path.
+#[derive(Deserialize, IntoParams)]
+pub struct CampaignName {
+    /// As listed by `GET /api/v1/campaigns`.
+    name: String,
+}
+
+/// Every campaign, the newest first: name, plan (TOML), seed, who created it, when it
+/// was launched and how many members it snapshotted.
+#[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns",
+    responses((status = 200, body = [Object]), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn campaigns(State(s): State<AppState>) -> Result<Response, WebError> {
+    Ok(Json(guanxi_app::campaigns::list(s.store.as_ref()).await?).into_response())
+}
+
+/// A campaign's plan, as `guanxi campaign create` reads it from a file.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCampaign {
+    /// The plan in TOML (goal window, waves, audiences with holdout and variants).
+    plan: String,
+}
+
+/// The most a plan may weigh (bytes).
+const MAX_PLAN: usize = 64 * 1024;
+
+/// Creates a campaign from its plan: every field checked and named, each audience's
+/// segment resolved; audited.
+#[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns", request_body = NewCampaign,
+    responses((status = 201, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn campaign_create(
+    State(s): State<AppState>,
+    ApiJson(b): ApiJson<NewCampaign>,
+) -> Result<Response, WebError> {
+    if b.plan.len() > MAX_PLAN {
+        return Ok(error(
+            StatusCode::BAD_REQUEST,
+            "campaign_invalid",
+            format!("plan: expected at most {MAX_PLAN} bytes, found {}", b.plan.len()),
+        ));
+    }
+    let c = guanxi_app::campaigns::create(s.store.as_ref(), &b.plan, &crate::auth::actor(), Utc::now()).await?;
+    Ok((StatusCode::CREATED, Json(c)).into_response())
+}
+
+/// Launches a campaign: its members snapshotted (each in the first audience that holds
+/// them, drawn into a variant or the holdout, with why); once only; audited.
+#[utoipa::path(post, path = "/api/v1/campaigns/{name}/launch", tag = "campaigns", params(CampaignName),
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError), (status = 409, body = ApiError, description = "no profile build yet")))]
+pub async fn campaign_launch(State(s): State<AppState>, Path(p): Path<CampaignName>) -> Result<Response, WebError> {
+    let l = guanxi_app::campaigns::launch(s.store.as_ref(), &p.name, &crate::auth::actor(), Utc::now()).await?;
+    Ok(Json(l).into_response())
+}
+
+/// The members a launch chose and why, by customer number (a cursor: `after`).
+#[utoipa::path(get, path = "/api/v1/campaigns/{name}/members", tag = "campaigns", params(CampaignName, PageQuery),
+    responses((status = 200, body = [Object]), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn campaign_members(
+    State(s): State<AppState>,
+    Path(p): Path<CampaignName>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Response, WebError> {
+    let members = guanxi_app::campaigns::members(s.store.as_ref(), &p.name, q.after, q.limit).await?;
+    Ok(Json(members).into_response())
+}
+
+/// What a launched campaign earned: per audience × variant and in total, treated against
+/// the holdout, with 95 % intervals and a verdict the intervals support.
+#[utoipa::path(get, path = "/api/v1/campaigns/{name}/report", tag = "campaigns", params(CampaignName),
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError), (status = 409, body = ApiError, description = "not launched yet")))]
+pub async fn campaign_report(State(s): State<AppState>, Path(p): Path<CampaignName>) -> Result<Response, WebError> {
+    let e = guanxi_app::campaigns::report(s.store.as_ref(), s.tz, &p.name, Utc::now()).await?;
+    Ok(Json(e).into_response())
+}
+
 #[derive(Deserialize, IntoParams)]
 pub struct TasksQuery {
     /// Closed tasks too.
@@ -1037,6 +1116,11 @@ impl utoipa::Modify for Limits {
         service_records,
         service_record,
         reviews,
+        campaigns,
+        campaign_create,
+        campaign_launch,
+        campaign_members,
+        campaign_report,
         report_classes,
         report,
         crate::events::shopify,
@@ -1057,6 +1141,7 @@ impl utoipa::Modify for Limits {
         ServiceItem,
         ServicePage,
         NewServiceBody,
+        NewCampaign,
         RecordedService,
         ReviewItem,
         ReviewsPage,

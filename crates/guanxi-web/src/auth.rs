@@ -166,9 +166,14 @@ fn public(path: &str) -> bool {
         || path == "/api/v1/events"
 }
 
-/// What a route does, as far as roles are concerned (`None`: any signed-in user).
-pub fn capability(path: &str) -> Option<Capability> {
+/// What a route does, as far as roles are concerned (`None`: any signed-in user). Reading
+/// and writing one path can differ: campaigns are read as reports, written by those who
+/// run them.
+pub fn capability(post: bool, path: &str) -> Option<Capability> {
     Some(match path {
+        p if p.starts_with("/api/v1/campaigns") && p.ends_with("/members") => Capability::Segments,
+        p if p.starts_with("/api/v1/campaigns") && post => Capability::Campaigns,
+        p if p.starts_with("/api/v1/campaigns") => Capability::ReadReports,
         "/" | "/reports" | "/reports.csv" | "/api/v1/reports/classes" => Capability::ReadReports,
         p if p.starts_with("/api/v1/reports/") => Capability::ReadReports,
         "/customers"
@@ -295,7 +300,7 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
     {
         return too_many();
     }
-    if let Some(c) = capability(&path)
+    if let Some(c) = capability(post, &path)
         && (!user.role.may(c) || token.as_ref().is_some_and(|t| !t.scopes.contains(&c)))
     {
         return refuse(

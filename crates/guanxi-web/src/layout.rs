@@ -67,7 +67,7 @@ pub fn frame(lang: Lang, current: Page, path_and_query: &str, title: &str, body:
     .filter(|(_, href, _)| {
         viewer
             .as_ref()
-            .is_none_or(|v| crate::auth::capability(href).is_none_or(|c| v.user.role.may(c)))
+            .is_none_or(|v| crate::auth::capability(false, href).is_none_or(|c| v.user.role.may(c)))
     })
     .collect();
     page(

@@ -126,6 +126,13 @@ pub fn router(state: AppState) -> Router {
             get(api::service_records).post(api::service_record),
         )
         .route("/api/v1/reviews", get(api::reviews))
+        .route("/api/v1/campaigns", get(api::campaigns).post(api::campaign_create))
+        .route(
+            "/api/v1/campaigns/{name}/launch",
+            axum::routing::post(api::campaign_launch),
+        )
+        .route("/api/v1/campaigns/{name}/members", get(api::campaign_members))
+        .route("/api/v1/campaigns/{name}/report", get(api::campaign_report))
         .route("/api/v1/customers", get(api::customer_search))
         .route("/api/v1/customers/duplicates", get(api::customer_duplicates))
         .route("/api/v1/customers/merge", axum::routing::post(api::customer_merge))
