@@ -70,7 +70,12 @@ fn bad(code: &'static str, message: impl Into<String>) -> AppError {
 }
 
 fn random_hex() -> String {
-    let mut bytes = [0u8; 32];
+    random_hex_of::<32>()
+}
+
+/// `N` random bytes as hexadecimal digits.
+pub(crate) fn random_hex_of<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
 }

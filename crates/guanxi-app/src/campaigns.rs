@@ -27,10 +27,19 @@ fn plan_of(c: &StoredCampaign) -> Result<Plan> {
         .map_err(|e| AppError::Store(guanxi_store::StoreError::Corrupt(format!("campaign {}: {e}", c.name))))
 }
 
+/// The most a plan may weigh (bytes): it is kept whole with the campaign.
+pub const MAX_PLAN: usize = 64 * 1024;
+
 /// Creates a campaign from its plan (TOML): every field checked, each audience's
 /// segment resolved now (so that a misspelt segment is found before launch), a random
 /// seed fixed for its draws; audited.
 pub async fn create(store: &dyn Store, text: &str, by: &Actor, now: DateTime<Utc>) -> Result<StoredCampaign> {
+    if text.len() > MAX_PLAN {
+        return Err(bad(
+            "campaign_invalid",
+            format!("plan: expected at most {MAX_PLAN} bytes, found {}", text.len()),
+        ));
+    }
     let plan = Plan::parse(text).map_err(|e| bad("campaign_invalid", e.to_string()))?;
     for (i, a) in plan.audiences.iter().enumerate() {
         crate::segments::resolve(store, &a.segment, &format!("audiences[{i}].segment")).await?;
@@ -91,17 +100,20 @@ pub async fn launch(store: &dyn Store, name: &str, by: &Actor, now: DateTime<Utc
     }
     let plan = plan_of(&stored)?;
     let campaign = plan.campaign(stored.seed);
+    let as_of = crate::profiles::current_build(store).await?.as_of;
     let mut segments = Vec::with_capacity(plan.audiences.len());
     for (i, a) in plan.audiences.iter().enumerate() {
-        let field = format!("audiences[{i}].segment");
+        // Resolved once, then paged in the one build (not re-resolved per page).
+        let resolved = crate::segments::resolve(store, &a.segment, &format!("audiences[{i}].segment")).await?;
         let mut ids = Vec::new();
-        let mut after = 0;
         loop {
-            let page = crate::segments::members(store, &a.segment, &field, after, PAGE).await?;
-            ids.extend(page.members.iter().map(|m| m.id));
-            match page.next_after {
-                Some(next) => after = next,
-                None => break,
+            let page = store
+                .segment_members(&resolved.expr, as_of, ids.last().copied().unwrap_or(0), PAGE)
+                .await?;
+            let full = page.len() as u32 == PAGE;
+            ids.extend(page.iter().map(|m| m.id));
+            if !full {
+                break;
             }
         }
         segments.push(ids);

@@ -56,7 +56,7 @@ pub async fn record(store: &dyn Store, by: &Actor, new: NewService, now: DateTim
         .ok_or_else(|| bad(format!("customer: no customer {}", new.customer)))?;
     // A record on a customer merged into another counts for the person kept, as their
     // imported records do.
-    let external_id = format!("staff-{}", uuid_like());
+    let external_id = format!("staff-{}", crate::access::random_hex_of::<8>());
     let record = ServiceRecord {
         source: customer.key.source.clone(),
         external_id: external_id.clone(),
@@ -92,12 +92,4 @@ pub async fn list(store: &dyn Store, after: i64, limit: u32) -> Result<Vec<(i64,
 /// Reviews of every customer after review `after` (cursor paging), id order.
 pub async fn reviews(store: &dyn Store, after: i64, limit: u32) -> Result<Vec<(i64, i64, HistoryReview)>> {
     Ok(store.reviews_after(after, limit.clamp(1, MAX_LISTED)).await?)
-}
-
-/// 16 random hexadecimal digits: ids staff's records cannot share with each other.
-fn uuid_like() -> String {
-    use rand::RngCore as _;
-    let mut bytes = [0u8; 8];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
 }

@@ -630,9 +630,6 @@ pub struct NewCampaign {
     plan: String,
 }
 
-/// The most a plan may weigh (bytes).
-const MAX_PLAN: usize = 64 * 1024;
-
 /// Creates a campaign from its plan: every field checked and named, each audience's
 /// segment resolved; audited.
 #[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns", request_body = NewCampaign,
@@ -642,13 +639,6 @@ pub async fn campaign_create(
     State(s): State<AppState>,
     ApiJson(b): ApiJson<NewCampaign>,
 ) -> Result<Response, WebError> {
-    if b.plan.len() > MAX_PLAN {
-        return Ok(error(
-            StatusCode::BAD_REQUEST,
-            "campaign_invalid",
-            format!("plan: expected at most {MAX_PLAN} bytes, found {}", b.plan.len()),
-        ));
-    }
     let c = guanxi_app::campaigns::create(s.store.as_ref(), &b.plan, &crate::auth::actor(), Utc::now()).await?;
     Ok((StatusCode::CREATED, Json(c)).into_response())
 }

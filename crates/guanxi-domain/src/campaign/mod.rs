@@ -345,8 +345,12 @@ impl Campaign {
 
     /// Where `customer` lands in `audience`.
     pub fn arm(&self, audience: usize, customer: i64) -> Assigned {
+        self.arm_of(audience, self.draws(customer))
+    }
+
+    /// Where draws `(h, v)` land in `audience`.
+    fn arm_of(&self, audience: usize, (h, v): (f64, f64)) -> Assigned {
         let a = &self.audiences[audience];
-        let (h, v) = self.draws(customer);
         if h < a.holdout {
             return Assigned::Holdout;
         }
@@ -375,8 +379,9 @@ impl Campaign {
             .into_iter()
             .map(|(customer, audience)| {
                 let a = &self.audiences[audience];
-                let assigned = self.arm(audience, customer);
-                let (h, _) = self.draws(customer);
+                let draws = self.draws(customer);
+                let assigned = self.arm_of(audience, draws);
+                let h = draws.0;
                 let before = if audience == 0 {
                     String::new()
                 } else {
