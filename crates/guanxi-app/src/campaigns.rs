@@ -184,14 +184,42 @@ pub struct Effect {
     pub to: DateTime<Utc>,
     /// `to` has passed: the figures are final.
     pub complete: bool,
+    /// The campaign's waves together (per audience, per variant, in total), then each
+    /// wave that has gone out (`wave` set), measured over the attribution window after
+    /// its day.
     pub rows: Vec<guanxi_domain::campaign::Row>,
+}
+
+/// The start of shop day `d`.
+fn start(tz: guanxi_domain::ShopTz, d: chrono::NaiveDate) -> Result<DateTime<Utc>> {
+    tz.start_of(d).ok_or_else(|| {
+        bad(
+            "campaign_invalid",
+            format!("waves: {d} has no start in the shop's time zone"),
+        )
+    })
+}
+
+/// One member's paid orders net of refunds: (converted, revenue, profit) in `[from, to)`.
+fn sums(orders: &[guanxi_store::CampaignOrder], from: DateTime<Utc>, to: DateTime<Utc>) -> (bool, i64, i64) {
+    orders
+        .iter()
+        .filter(|o| o.paid_at >= from && o.paid_at < to)
+        .fold((false, 0, 0), |(_, r, p), o| {
+            let net = o.paid_cents - o.refund_cents;
+            (true, r + net, p + net - o.cost_cents)
+        })
 }
 
 /// The effect of launched campaign `name`: each member's outcome (treated or held out,
 /// measured alike: paid orders in the window, revenue and profit net of refunds and
-/// cost of goods, profit in the 365 days before launch or the first wave), then
-/// [`guanxi_domain::campaign::report`].
+/// cost of goods, profit in the 365 days before launch or the first wave), what its
+/// waves delivered and cost, then [`guanxi_domain::campaign::report`] — for the waves
+/// together and for each wave.
 pub async fn report(store: &dyn Store, tz: guanxi_domain::ShopTz, name: &str, now: DateTime<Utc>) -> Result<Effect> {
+    use guanxi_domain::campaign::Outcome;
+    use std::collections::HashMap;
+
     let stored = find(store, name).await?;
     let Some(launched) = stored.launched_at else {
         return Err(AppError::Missing {
@@ -200,73 +228,92 @@ pub async fn report(store: &dyn Store, tz: guanxi_domain::ShopTz, name: &str, no
         });
     };
     let plan = plan_of(&stored)?;
-    let day = |d: chrono::NaiveDate| {
-        tz.start_of(d).ok_or_else(|| {
-            bad(
-                "campaign_invalid",
-                format!("starts: {d} has no start in the shop's time zone"),
-            )
-        })
-    };
-    let first = plan.starts + chrono::Duration::days(i64::from(plan.waves[0]));
-    let last = plan.starts + chrono::Duration::days(i64::from(*plan.waves.last().unwrap_or(&0)));
-    let from = day(first)?;
-    let to = day(last)? + chrono::Duration::days(1 + i64::from(plan.attribution_days));
-    let to = to.max(day(plan.ends)? + chrono::Duration::days(1));
-    // Every member, a page at a time.
-    let mut members = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = store.campaign_members(stored.id, after, MAX_LISTED).await?;
-        let Some(last) = page.last() else { break };
-        after = last.customer_id;
-        let full = page.len() as u32 == MAX_LISTED;
-        members.extend(page);
-        if !full {
-            break;
-        }
-    }
-    let sums = |orders: Vec<guanxi_store::CampaignOrder>| {
-        let mut by: std::collections::HashMap<i64, (bool, i64, i64)> = Default::default();
+    let attribution = chrono::Duration::days(1 + i64::from(plan.attribution_days));
+    let from = start(tz, plan.wave_day(0))?;
+    let to = (start(tz, plan.wave_day(plan.waves.len() - 1))? + attribution)
+        .max(start(tz, plan.ends)? + chrono::Duration::days(1));
+    let members = store.all_campaign_members(stored.id).await?;
+    let by_member = |orders: Vec<guanxi_store::CampaignOrder>| {
+        let mut by: HashMap<i64, Vec<guanxi_store::CampaignOrder>> = HashMap::new();
         for o in orders {
-            let e = by.entry(o.customer_id).or_default();
-            e.0 = true;
-            e.1 += o.paid_cents - o.refund_cents;
-            e.2 += o.paid_cents - o.refund_cents - o.cost_cents;
+            by.entry(o.customer_id).or_default().push(o);
         }
         by
     };
-    let during = sums(store.campaign_orders(stored.id, from, to).await?);
+    let during = by_member(store.campaign_orders(stored.id, from, to).await?);
     // The covariate must predate any effect: the year before the launch or the first
     // wave, whichever came first.
     let cut = launched.min(from);
-    let before = sums(
+    let before = by_member(
         store
             .campaign_orders(stored.id, cut - chrono::Duration::days(365), cut)
             .await?,
     );
-    let outcomes: Vec<guanxi_domain::campaign::Outcome> = members
-        .iter()
-        .map(|m| {
-            let (converted, revenue, profit) = during.get(&m.customer_id).copied().unwrap_or_default();
-            guanxi_domain::campaign::Outcome {
-                audience: m.audience as usize,
-                assigned: match m.variant {
-                    None => Assigned::Holdout,
-                    Some(v) => Assigned::Variant(v as usize),
-                },
-                // The waves' sends are not wired yet: nobody was reached by the campaign.
-                delivered: false,
-                clicked: false,
-                converted,
-                revenue,
-                profit,
-                profit_before: before.get(&m.customer_id).map_or(0, |b| b.2),
-                cost: 0,
-            }
-        })
-        .collect();
-    let rows = guanxi_domain::campaign::report(&plan.campaign(stored.seed), &outcomes);
+    // What each wave did for each member: (held, delivered, clicked).
+    let mut touched: HashMap<(i64, usize), (bool, bool, bool)> = HashMap::new();
+    for t in store.campaign_touches(&stored.name).await? {
+        if let Some(wave) = plan.wave_of(&t.step) {
+            touched.insert((t.customer_id, wave), (t.held, t.delivered, t.clicked));
+        }
+    }
+    let none = Vec::new();
+    let outcome = |m: &CampaignMember, waves: &[usize], from: DateTime<Utc>, to: DateTime<Utc>| {
+        let assigned = match m.variant {
+            None => Assigned::Holdout,
+            Some(v) => Assigned::Variant(v as usize),
+        };
+        let per_message = m
+            .variant
+            .map_or(0, |v| i64::from(plan.variant(m.audience as usize, v as usize).cost()));
+        let touches: Vec<(bool, bool, bool)> = waves
+            .iter()
+            .filter_map(|w| touched.get(&(m.customer_id, *w)).copied())
+            .collect();
+        let delivered = touches.iter().filter(|t| t.1).count() as i64;
+        let (converted, revenue, profit) = sums(during.get(&m.customer_id).unwrap_or(&none), from, to);
+        let profit_before = before
+            .get(&m.customer_id)
+            .map_or(0, |o| sums(o, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC).2);
+        Outcome {
+            audience: m.audience as usize,
+            assigned,
+            delivered: delivered > 0,
+            clicked: touches.iter().any(|t| t.2),
+            converted,
+            revenue,
+            profit,
+            profit_before,
+            cost: delivered * per_message,
+        }
+    };
+    let campaign = plan.campaign(stored.seed);
+    let all: Vec<usize> = (0..plan.waves.len()).collect();
+    let outcomes: Vec<Outcome> = members.iter().map(|m| outcome(m, &all, from, to)).collect();
+    let mut rows = guanxi_domain::campaign::report(&campaign, &outcomes);
+    // Each wave that went out: those it touched or held out (buyers skipped alike in
+    // both arms), converting within the attribution window after its day.
+    for wave in all {
+        let in_wave: Vec<&CampaignMember> = members
+            .iter()
+            .filter(|m| touched.contains_key(&(m.customer_id, wave)))
+            .collect();
+        if in_wave.is_empty() {
+            continue;
+        }
+        let day = start(tz, plan.wave_day(wave))?;
+        let outcomes: Vec<Outcome> = in_wave
+            .iter()
+            .map(|m| outcome(m, &[wave], day, day + attribution))
+            .collect();
+        rows.extend(
+            guanxi_domain::campaign::report(&campaign, &outcomes)
+                .into_iter()
+                .map(|mut r| {
+                    r.wave = Some(wave as u32 + 1);
+                    r
+                }),
+        );
+    }
     Ok(Effect {
         campaign: stored.name,
         from,

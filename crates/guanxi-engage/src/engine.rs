@@ -69,7 +69,8 @@ impl Engine {
             tz: w.tz,
             columns: Some(&self.columns),
         };
-        let planned = scheduler.pass(&programs, now).await?;
+        let mut planned = scheduler.pass(&programs, now).await?;
+        planned.extend(scheduler.campaigns(now).await?);
         for p in &planned {
             if let Some(error) = &p.error {
                 tracing::error!(program = %p.program, "program skipped: {error}");

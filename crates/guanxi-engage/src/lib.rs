@@ -19,6 +19,7 @@ use serde::Serialize;
 // The channels (SMTP, HTTP gateways: lettre, reqwest) and what sends through them — the
 // workers and the engine — are the `channels` feature: the web and the use cases read
 // programs, links and statistics without them.
+pub mod campaign;
 #[cfg(feature = "channels")]
 pub mod channel;
 pub mod dry_run;

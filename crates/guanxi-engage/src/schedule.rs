@@ -111,14 +111,14 @@ pub struct Planned {
 
 impl Planned {
     /// Keeps the earlier of the known next due time and `t`.
-    fn due_later(&mut self, t: Option<DateTime<Utc>>) {
+    pub(crate) fn due_later(&mut self, t: Option<DateTime<Utc>>) {
         self.next_due = match (self.next_due, t) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
     }
 
-    fn failed(program: &str, error: String) -> Planned {
+    pub(crate) fn failed(program: &str, error: String) -> Planned {
         Planned {
             program: program.to_string(),
             error: Some(error),

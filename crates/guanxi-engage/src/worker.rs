@@ -96,6 +96,8 @@ impl Worker {
         let mut outgoing: Vec<(i64, i64, Outgoing)> = Vec::new();
         for m in &claimed {
             let stopped = match (by_name.get(m.program.as_str()), m.order_id) {
+                // A campaign's wave: launched, it goes (the policy still judges it below).
+                (None, _) if guanxi_domain::campaign::campaign_of(&m.program).is_some() => None,
                 (None, _) => Some("program-disabled"),
                 (Some(p), _) if !p.state.enabled => Some("program-disabled"),
                 (Some(p), Some(order)) => orders.get(&order).and_then(|o| {

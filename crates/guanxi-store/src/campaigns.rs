@@ -48,6 +48,21 @@ pub struct CampaignOrder {
     pub refund_cents: i64,
 }
 
+/// What one wave did for one member: a message (queued, sent, delivered, clicked) or
+/// the record that they were held out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CampaignTouch {
+    pub customer_id: i64,
+    /// The wave's step name (`wave-1`, …).
+    pub step: String,
+    /// The message's channel; `None` when held out.
+    pub channel: Option<guanxi_domain::Channel>,
+    pub held: bool,
+    /// Handed to the channel and not reported failed.
+    pub delivered: bool,
+    pub clicked: bool,
+}
+
 #[async_trait]
 pub trait Campaigns: Send + Sync {
     /// Stores a new campaign (audited `campaign.create` with `by`); a name taken is
@@ -67,7 +82,26 @@ pub trait Campaigns: Send + Sync {
     /// most `limit`.
     async fn campaign_members(&self, id: i64, after: i64, limit: u32) -> Result<Vec<CampaignMember>>;
 
+    /// Every member of campaign `id`, a page at a time, in customer order.
+    async fn all_campaign_members(&self, id: i64) -> Result<Vec<CampaignMember>> {
+        const PAGE: u32 = 10_000;
+        let mut out: Vec<CampaignMember> = Vec::new();
+        loop {
+            let after = out.last().map_or(0, |m| m.customer_id);
+            let page = self.campaign_members(id, after, PAGE).await?;
+            let full = page.len() as u32 == PAGE;
+            out.extend(page);
+            if !full {
+                return Ok(out);
+            }
+        }
+    }
+
     /// The orders campaign `id`'s members (and the customers merged into them) paid in
     /// `[from, to)`, each counted for its member.
     async fn campaign_orders(&self, id: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<CampaignOrder>>;
+
+    /// Every touch of campaign `name`'s waves so far (its messages in the outbox and its
+    /// holdout records), in customer order.
+    async fn campaign_touches(&self, name: &str) -> Result<Vec<CampaignTouch>>;
 }

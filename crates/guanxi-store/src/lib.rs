@@ -49,7 +49,7 @@ pub mod sql_write;
 pub mod tables;
 
 pub use access::{Access, ApiToken, Audited, NewToken, Session, User};
-pub use campaigns::{CampaignMember, CampaignOrder, Campaigns, StoredCampaign};
+pub use campaigns::{CampaignMember, CampaignOrder, CampaignTouch, Campaigns, StoredCampaign};
 pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
 pub use outbox::{
     Claimed, Entry, EventCursor, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState,

@@ -54,7 +54,8 @@ pub struct NewAction {
     pub customer_id: i64,
     pub program: String,
     pub step: String,
-    /// `add-tag`, `remove-tag`, `task`, `coupon` or `points`.
+    /// `add-tag`, `remove-tag`, `task`, `coupon`, `points`, or `holdout` (a campaign's
+    /// held-out member, recorded for a wave: nothing is sent).
     pub action: &'static str,
     pub detail: String,
     pub due_at: DateTime<Utc>,

@@ -185,6 +185,31 @@ macro_rules! sql_campaigns {
                 })
                 .await
             }
+
+            async fn campaign_touches(&self, name: &str) -> $crate::Result<Vec<$crate::CampaignTouch>> {
+                let program = guanxi_domain::campaign::program_name(name);
+                let mut b = Builder::new(
+                    "SELECT customer_id, step, channel, FALSE AS held, (sent_at IS NOT NULL AND status <> 'failed') AS delivered, \
+                     (clicked_at IS NOT NULL) AS clicked FROM messages WHERE program = ",
+                );
+                b.push_bind(program.clone()).push(
+                    " UNION ALL SELECT customer_id, step, NULL, TRUE, FALSE, FALSE FROM program_actions \
+                     WHERE action = 'holdout' AND program = ",
+                );
+                b.push_bind(program).push(" ORDER BY customer_id, step");
+                rows_of(&self.pool, b, |r| {
+                    let channel: Option<String> = get(r, "channel")?;
+                    Ok($crate::CampaignTouch {
+                        customer_id: get(r, "customer_id")?,
+                        step: get(r, "step")?,
+                        channel: channel.map(|c| dom::Channel::parse(&c).map_err(corrupt)).transpose()?,
+                        held: get(r, "held")?,
+                        delivered: get(r, "delivered")?,
+                        clicked: get(r, "clicked")?,
+                    })
+                })
+                .await
+            }
         }
     };
 }

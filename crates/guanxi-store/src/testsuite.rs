@@ -1679,6 +1679,66 @@ pub async fn campaigns_launch_once_with_their_snapshot(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+    // Its waves' touches: a message in the outbox (delivered once sent, clicked once
+    // clicked) and a holdout record; another program's messages are not its.
+    let program = guanxi_domain::campaign::program_name("double-11");
+    let message = |customer_id: i64, program: &str| crate::NewMessage {
+        ledger_key: format!("{customer_id}/{program}/wave-1"),
+        customer_id,
+        channel: guanxi_domain::Channel::Sms,
+        program: program.into(),
+        step: "wave-1".into(),
+        template: "preheat-7".into(),
+        priority: guanxi_domain::program::Priority::Marketing,
+        order_id: None,
+        due_at: at(100),
+        expires_at: at(200),
+    };
+    let plan = crate::Plan {
+        messages: vec![message(a, &program), message(c, "win-back")],
+        actions: vec![crate::NewAction {
+            ledger_key: format!("{b}/{program}/wave-1"),
+            customer_id: b,
+            program: program.clone(),
+            step: "wave-1".into(),
+            action: "holdout",
+            detail: "vip".into(),
+            due_at: at(100),
+        }],
+        at: Some(at(100)),
+        ..crate::Plan::default()
+    };
+    store.apply(&plan).await.unwrap();
+    let touch = |customer_id: i64, held: bool, delivered: bool, clicked: bool| crate::CampaignTouch {
+        customer_id,
+        step: "wave-1".into(),
+        channel: (!held).then_some(guanxi_domain::Channel::Sms),
+        held,
+        delivered,
+        clicked,
+    };
+    let mut want = vec![touch(a, false, false, false), touch(b, true, false, false)];
+    want.sort_by_key(|t| t.customer_id);
+    assert_eq!(store.campaign_touches("double-11").await.unwrap(), want, "queued, held");
+    let claimed = store
+        .claim("w", at(101), at(101), chrono::Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    let sent: Vec<(i64, crate::Settle)> = claimed
+        .iter()
+        .map(|m| (m.id, crate::Settle::Sent { at: at(101) }))
+        .collect();
+    store.settle(&sent).await.unwrap();
+    let mine = claimed.iter().find(|m| m.customer_id == a).unwrap();
+    assert!(store.record_click(mine.id, at(102)).await.unwrap());
+    let mut want = vec![touch(a, false, true, true), touch(b, true, false, false)];
+    want.sort_by_key(|t| t.customer_id);
+    assert_eq!(
+        store.campaign_touches("double-11").await.unwrap(),
+        want,
+        "sent, clicked"
+    );
+    assert!(store.campaign_touches("other").await.unwrap().is_empty());
 }
 
 /// Expands to one `#[tokio::test]` per story; `$make` is an async expression giving a

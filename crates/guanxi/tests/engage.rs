@@ -1045,3 +1045,101 @@ fn a_program_that_cannot_run_is_skipped_and_reported_while_others_go_on() {
     assert_eq!(ran["skipped"].as_array().unwrap().len(), 0, "{ran}");
     assert_eq!(run(dir, &["status"])["engine"]["programs"].as_array().unwrap().len(), 0);
 }
+
+/// A campaign's waves go through the outbox: on each wave's day every treated member gets
+/// their variant's message, held-out members get nothing and are recorded as held out,
+/// a second pass queues nothing again, a buyer since the first wave is skipped from the
+/// second on — and the report counts what was delivered and what it cost.
+#[test]
+fn campaign_waves_reach_the_treated_hold_out_the_rest_and_skip_buyers() {
+    let shop = shop("00:00-00:00", None);
+    let dir = shop.dir.path();
+    std::fs::write(
+        dir.join("summer.toml"),
+        "name = \"summer\"\nstarts = \"2026-07-10\"\nends = \"2026-07-12\"\n\n\
+         [[audiences]]\nname = \"buyers\"\nsegment = \"paid_orders >= 1\"\nholdout = 0.3\n",
+    )
+    .unwrap();
+    run(dir, &["campaign", "create", "summer.toml"]);
+    let launched = run(dir, &["campaign", "launch", "summer"]);
+    let audience = &launched["audiences"][0];
+    let (members, held) = (
+        audience["members"].as_u64().unwrap(),
+        audience["held_out"].as_u64().unwrap(),
+    );
+    let treated = members - held;
+    assert!(held > 0 && treated > held, "{launched}");
+
+    // Before the first wave (T−7: 3 July) nothing is due.
+    assert_eq!(run(dir, &["program", "run", "--now", "2026-07-02 12:00"])["planned"], 0);
+    let first = run(dir, &["program", "run", "--now", "2026-07-03 12:00"]);
+    assert_eq!(first["planned"].as_u64(), Some(treated), "{first}");
+    let again = run(dir, &["program", "run", "--now", "2026-07-03 13:00"]);
+    assert_eq!(again["planned"], 0, "a wave is queued once: {again}");
+    let sent_first = received(&shop.sink, "/sms").len() as u64;
+    assert!(sent_first > 0 && sent_first <= treated, "{sent_first} of {treated}");
+
+    // A treated member buys on 5 July: the second wave (7 July) skips them.
+    let list = run(dir, &["campaign", "members", "summer"]);
+    let buyer = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| !m["variant"].is_null())
+        .unwrap()["customer_id"]
+        .as_i64()
+        .unwrap();
+    let external = format!("C{buyer:07}");
+    assert_eq!(
+        run(dir, &["customer", "show", &external, "--source", "demo"])["id"].as_i64(),
+        Some(buyer),
+        "the demo's ids follow its customer numbers"
+    );
+    std::fs::write(
+        dir.join("sale.csv"),
+        format!(
+            "order_id,customer_id,ordered_at,amount,paid_at,status,title,quantity\n\
+             S1,{external},2026-07-05 10:00:00,199.00,2026-07-05 10:01:00,paid,纸尿裤 L,2\n"
+        ),
+    )
+    .unwrap();
+    import_orders(dir, "sale.csv", "demo");
+    let second = run(dir, &["program", "run", "--now", "2026-07-07 12:00"]);
+    assert_eq!(second["planned"].as_u64(), Some(treated - 1), "{second}");
+
+    let report = run(dir, &["campaign", "report", "summer"]);
+    let rows = report["rows"].as_array().unwrap();
+    let row = |wave: Option<u64>| {
+        rows.iter()
+            .find(|r| r["wave"].as_u64() == wave && r["variant"].is_null())
+            .unwrap_or_else(|| panic!("a row for wave {wave:?}: {report}"))
+    };
+    let all = row(None);
+    assert_eq!(all["treated"]["size"].as_u64(), Some(treated));
+    assert_eq!(all["control"]["size"].as_u64(), Some(held));
+    assert_eq!(all["control"]["delivered"], 0, "the held out get nothing");
+    let delivered: u64 = received(&shop.sink, "/sms")
+        .into_iter()
+        .map(|(to, _)| to)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as u64;
+    assert_eq!(all["treated"]["delivered"].as_u64(), Some(delivered), "{all}");
+    let messages = received(&shop.sink, "/sms").len() as i64;
+    assert_eq!(all["treated"]["cost"].as_i64(), Some(5 * messages), "5 fen an SMS");
+    assert!(
+        all["treated"]["converted"].as_u64().unwrap() >= 1,
+        "the buyer converted"
+    );
+    let (one, two) = (row(Some(1)), row(Some(2)));
+    assert_eq!(one["treated"]["size"].as_u64(), Some(treated));
+    assert_eq!(
+        one["control"]["size"].as_u64(),
+        Some(held),
+        "held out, recorded for the wave"
+    );
+    assert_eq!(two["treated"]["size"].as_u64(), Some(treated - 1), "the buyer skipped");
+    assert!(
+        rows.iter().all(|r| r["wave"].as_u64() != Some(3)),
+        "wave 3 has not come"
+    );
+}

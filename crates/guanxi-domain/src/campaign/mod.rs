@@ -39,6 +39,20 @@ pub struct Variant {
     /// (default: the pre-heat templates, `preheat-7`, `preheat-3`, `preheat-1`).
     #[serde(default)]
     pub templates: Vec<String>,
+    /// What one message sent costs the shop, in cents (default: [`default_cost`] of
+    /// its channel). Counted for each message handed to the channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_cents: Option<u32>,
+}
+
+/// What one message on `channel` costs when a variant does not say: an SMS 5 fen (the
+/// usual bulk price of a Chinese marketing SMS is 3–5 fen), the rest nothing the shop
+/// pays per message.
+pub fn default_cost(channel: crate::Channel) -> u32 {
+    match channel {
+        crate::Channel::Sms => 5,
+        _ => 0,
+    }
 }
 
 fn sms() -> crate::Channel {
@@ -53,7 +67,13 @@ impl Variant {
             weight: 1,
             channel: crate::Channel::Sms,
             templates: Vec::new(),
+            cost_cents: None,
         }
+    }
+
+    /// What one message of this variant costs (cents).
+    pub fn cost(&self) -> u32 {
+        self.cost_cents.unwrap_or_else(|| default_cost(self.channel))
     }
 
     /// The template of wave `i` of `waves`.
@@ -263,6 +283,74 @@ impl Plan {
     }
 }
 
+/// The outbox's program name of campaign `name`'s messages: its waves go through the
+/// same ledger, contact policy and workers as programs' steps.
+pub fn program_name(name: &str) -> String {
+    format!("{PROGRAM_PREFIX}{name}")
+}
+
+/// The campaign a message's program name belongs to, if it is a campaign's.
+pub fn campaign_of(program: &str) -> Option<&str> {
+    program.strip_prefix(PROGRAM_PREFIX)
+}
+
+/// Campaign names are slugs, and a program may not be named with this prefix, so a
+/// campaign's messages are never mistaken for a program's.
+const PROGRAM_PREFIX: &str = "campaign:";
+
+/// What wave `i` does for one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Touch {
+    /// A message of the member's variant.
+    Send { channel: crate::Channel, template: String },
+    /// Held out: recorded as such for the wave, nothing sent.
+    Hold,
+}
+
+impl Plan {
+    /// The day of wave `i` (the shop's day).
+    pub fn wave_day(&self, i: usize) -> chrono::NaiveDate {
+        self.starts + chrono::Duration::days(i64::from(self.waves[i]))
+    }
+
+    /// The ledger's step name of wave `i`: `wave-1`, `wave-2`, …
+    pub fn wave_step(i: usize) -> String {
+        format!("wave-{}", i + 1)
+    }
+
+    /// The wave a step name names, if it is one of this plan's.
+    pub fn wave_of(&self, step: &str) -> Option<usize> {
+        let i = step.strip_prefix("wave-")?.parse::<usize>().ok()?.checked_sub(1)?;
+        (i < self.waves.len()).then_some(i)
+    }
+
+    /// What wave `i` does for a member of `audience` assigned `variant` (`None`: held
+    /// out) who has, or has not, paid for an order since the first wave's day. From the
+    /// second wave on, buyers are skipped when the plan says so — held-out buyers too,
+    /// so that each wave compares like with like.
+    pub fn touch(&self, audience: usize, variant: Option<usize>, wave: usize, bought: bool) -> Option<Touch> {
+        if wave > 0 && bought && self.exclude_buyers {
+            return None;
+        }
+        let Some(v) = variant else { return Some(Touch::Hold) };
+        let variant = self.variant(audience, v);
+        Some(Touch::Send {
+            channel: variant.channel,
+            template: variant.template(wave, self.waves.len()),
+        })
+    }
+
+    /// The variant `v` of `audience` as the campaign draws it (`main` when the plan
+    /// names none).
+    pub fn variant(&self, audience: usize, v: usize) -> Variant {
+        self.audiences
+            .get(audience)
+            .and_then(|a| a.variants.get(v))
+            .cloned()
+            .unwrap_or_else(|| Variant::named("main"))
+    }
+}
+
 /// `:line:column` of byte `at` in `text` (1-based).
 fn line_col(text: &str, at: usize) -> String {
     let before = &text[..at.min(text.len())];
@@ -458,6 +546,48 @@ mod tests {
             "{}",
             m.reason
         );
+    }
+
+    #[test]
+    fn waves_send_the_variants_template_hold_the_holdout_and_skip_buyers_after_the_first() {
+        let plan = Plan::parse(
+            "name = \"d11\"\nstarts = \"2026-11-01\"\nends = \"2026-11-11\"\n\
+             [[audiences]]\nname = \"vip\"\nsegment = \"vips\"\n\
+             variants = [{ name = \"a\" }, { name = \"b\", channel = \"email\", templates = [\"vip-offer\"] }]\n",
+        )
+        .unwrap();
+        assert_eq!(plan.wave_day(0).to_string(), "2026-10-25");
+        assert_eq!(plan.wave_day(2).to_string(), "2026-10-31");
+        assert_eq!(plan.wave_of(&Plan::wave_step(2)), Some(2));
+        assert_eq!(plan.wave_of("wave-4"), None);
+        assert_eq!(plan.wave_of("wave-0"), None);
+        let send = |channel, template: &str| {
+            Some(Touch::Send {
+                channel,
+                template: template.into(),
+            })
+        };
+        assert_eq!(plan.touch(0, Some(0), 0, false), send(crate::Channel::Sms, "preheat-7"));
+        assert_eq!(plan.touch(0, Some(0), 2, false), send(crate::Channel::Sms, "preheat-1"));
+        assert_eq!(
+            plan.touch(0, Some(1), 1, false),
+            send(crate::Channel::Email, "vip-offer")
+        );
+        assert_eq!(plan.touch(0, None, 1, false), Some(Touch::Hold));
+        // A buyer since the first wave: skipped from the second on, in both arms.
+        assert_eq!(plan.touch(0, Some(0), 0, true), send(crate::Channel::Sms, "preheat-7"));
+        assert_eq!(plan.touch(0, Some(0), 1, true), None);
+        assert_eq!(plan.touch(0, None, 1, true), None);
+        assert_eq!(plan.variant(0, 1).cost(), 0, "email costs nothing per message");
+        assert_eq!(plan.variant(0, 0).cost(), 5, "an SMS 5 fen");
+        let keep = Plan::parse(&format!(
+            "exclude_buyers = false\n{}",
+            "name = \"d11\"\nstarts = \"2026-11-01\"\nends = \"2026-11-11\"\n[[audiences]]\nname = \"all\"\nsegment = \"x\"\n"
+        ))
+        .unwrap();
+        assert_eq!(keep.touch(0, Some(0), 2, true), send(crate::Channel::Sms, "preheat-1"));
+        assert_eq!(campaign_of(&program_name("d11")), Some("d11"));
+        assert_eq!(campaign_of("win-back"), None);
     }
 
     /// A fixed draw: the hash is xxh3's specification, so this never changes. The value

@@ -62,6 +62,8 @@ pub struct Row {
     pub audience: Option<String>,
     /// The variant's name; `None` for all the audience's variants together.
     pub variant: Option<String>,
+    /// The wave (1, 2, …) the row measures; `None` for the campaign's waves together.
+    pub wave: Option<u32>,
     pub treated: Arm,
     pub control: Arm,
     /// Treated − control conversion rate (Newcombe).
@@ -206,6 +208,7 @@ fn row(
     Row {
         audience: audience.map(str::to_string),
         variant: variant.map(str::to_string),
+        wave: None,
         treated: t,
         control: c,
         conversion_lift,

@@ -318,6 +318,17 @@ impl Program {
         if p.steps.is_empty() {
             return Err(located(0, "a program needs at least one [[steps]]".into()));
         }
+        if crate::campaign::campaign_of(&p.name).is_some() {
+            // The outbox names campaigns' messages so.
+            let offset = text.find(&p.name).unwrap_or(0);
+            return Err(located(
+                offset,
+                format!(
+                    "name: expected a name not starting with \"campaign:\", found {:?}",
+                    p.name
+                ),
+            ));
+        }
         // Every segment expression in the definition (the trigger's, the audience, each
         // step's condition) parses, or the error points into it.
         let trigger = match &p.trigger {
