@@ -4,7 +4,7 @@
 //! `guanxi campaign`, and later the pages and the API, call these.
 
 use chrono::{DateTime, Utc};
-use guanxi_domain::campaign::{Assigned, Plan};
+use guanxi_domain::campaign::{Assigned, Member, Plan, effect};
 use guanxi_store::{Audited, CampaignMember, Store, StoredCampaign};
 use serde::Serialize;
 
@@ -56,16 +56,19 @@ pub async fn list(store: &dyn Store) -> Result<Vec<StoredCampaign>> {
     Ok(store.campaigns().await?)
 }
 
-async fn find(store: &dyn Store, name: &str) -> Result<StoredCampaign> {
-    store.campaign(name).await?.ok_or_else(|| {
-        bad(
-            "campaign_unknown",
-            format!("name: no campaign named {name:?} (guanxi campaign list)"),
-        )
-    })
+/// The error of a campaign name no campaign has.
+pub fn unknown(name: &str) -> AppError {
+    bad(
+        "campaign_unknown",
+        format!("name: no campaign named {name:?} (guanxi campaign list)"),
+    )
 }
 
-/// One audience at launch.
+async fn find(store: &dyn Store, name: &str) -> Result<StoredCampaign> {
+    store.campaign(name).await?.ok_or_else(|| unknown(name))
+}
+
+/// One audience's size as drawn, and what it can show.
 #[derive(Debug, Clone, Serialize)]
 pub struct LaunchedAudience {
     pub name: String,
@@ -73,9 +76,15 @@ pub struct LaunchedAudience {
     pub held_out: u64,
     /// Members per variant, in the plan's order.
     pub variants: Vec<(String, u64)>,
+    /// The share of these members who paid for an order in the campaign's window a
+    /// year before (up to now): the conversion rate to expect without the campaign.
+    pub base_rate: f64,
+    /// The smallest conversion lift (absolute, 0.02 = 2 points) this split detects with
+    /// 80 % power at the 95 % level, given `base_rate`; `None` without a holdout.
+    pub detectable_lift: Option<f64>,
 }
 
-/// What a launch snapshotted.
+/// What a launch snapshotted (or, before launch, would snapshot now).
 #[derive(Debug, Clone, Serialize)]
 pub struct Launched {
     pub campaign: String,
@@ -86,24 +95,12 @@ pub struct Launched {
 /// The most members one page of a segment gives a launch at a time.
 const PAGE: u32 = 10_000;
 
-/// Launches campaign `name`: each audience's segment resolved in the current build (all
-/// its members, a page at a time), each customer kept in the first audience that holds
-/// them, drawn by the campaign's seed, and the whole snapshot stored at once with the
-/// reasons; audited. A campaign is launched once.
-pub async fn launch(store: &dyn Store, name: &str, by: &Actor, now: DateTime<Utc>) -> Result<Launched> {
-    let stored = find(store, name).await?;
-    if stored.launched_at.is_some() {
-        return Err(bad(
-            "campaign_launched",
-            format!("name: campaign {name:?} was launched already; its members stay as launched"),
-        ));
-    }
-    let plan = plan_of(&stored)?;
-    let campaign = plan.campaign(stored.seed);
+/// The members of each audience's segment in the current build (all of them, a page at
+/// a time; each segment resolved once and paged in the one build).
+async fn segments(store: &dyn Store, plan: &Plan) -> Result<Vec<Vec<i64>>> {
     let as_of = crate::profiles::current_build(store).await?.as_of;
     let mut segments = Vec::with_capacity(plan.audiences.len());
     for (i, a) in plan.audiences.iter().enumerate() {
-        // Resolved once, then paged in the one build (not re-resolved per page).
         let resolved = crate::segments::resolve(store, &a.segment, &format!("audiences[{i}].segment")).await?;
         let mut ids = Vec::new();
         loop {
@@ -118,7 +115,110 @@ pub async fn launch(store: &dyn Store, name: &str, by: &Actor, now: DateTime<Utc
         }
         segments.push(ids);
     }
-    let members = campaign.assign(&segments);
+    Ok(segments)
+}
+
+/// The campaign's window: from its first wave's day to the attribution window after
+/// its last, or to the goal window's end when that is later.
+fn window(plan: &Plan, tz: guanxi_domain::ShopTz) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let attribution = chrono::Duration::days(1 + i64::from(plan.attribution_days));
+    let from = start(tz, plan.wave_day(0))?;
+    let to = (start(tz, plan.wave_day(plan.waves.len() - 1))? + attribution)
+        .max(start(tz, plan.ends)? + chrono::Duration::days(1));
+    Ok((from, to))
+}
+
+/// Each audience's arms as drawn, its base rate (paid orders in the campaign's window a
+/// year before: the same season) and the lift it can detect.
+async fn sizing(
+    store: &dyn Store,
+    plan: &Plan,
+    members: &[Member],
+    tz: guanxi_domain::ShopTz,
+    now: DateTime<Utc>,
+) -> Result<Vec<LaunchedAudience>> {
+    let (from, to) = window(plan, tz)?;
+    let year = chrono::Duration::days(365);
+    let (from, to) = (from - year, (to - year).min(now));
+    let ids: Vec<i64> = members.iter().map(|m| m.customer).collect();
+    let bought: std::collections::HashSet<i64> = store
+        .paid_since(&ids, from)
+        .await?
+        .into_iter()
+        .filter(|(_, at)| *at < to)
+        .map(|(c, _)| c)
+        .collect();
+    // The audiences with their default variant filled in (the seed plays no part here).
+    let campaign = plan.campaign(0);
+    Ok(campaign
+        .audiences
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let of: Vec<&Member> = members.iter().filter(|m| m.audience == i).collect();
+            let held_out = of.iter().filter(|m| m.assigned == Assigned::Holdout).count() as u64;
+            let size = of.len() as u64;
+            let base_rate = if of.is_empty() {
+                0.0
+            } else {
+                of.iter().filter(|m| bought.contains(&m.customer)).count() as f64 / size as f64
+            };
+            LaunchedAudience {
+                name: a.name.clone(),
+                members: size,
+                held_out,
+                variants: a
+                    .variants
+                    .iter()
+                    .enumerate()
+                    .map(|(v, variant)| {
+                        (
+                            variant.name.clone(),
+                            of.iter().filter(|m| m.assigned == Assigned::Variant(v)).count() as u64,
+                        )
+                    })
+                    .collect(),
+                base_rate,
+                detectable_lift: effect::minimum_detectable_lift(size - held_out, held_out, base_rate),
+            }
+        })
+        .collect())
+}
+
+/// Campaign `name` as it would launch now: each audience's members in the current
+/// build, drawn by its seed (the draw is the launch's), their base rate and the lift
+/// the split can detect — what a marketer checks before launching.
+pub async fn preview(store: &dyn Store, tz: guanxi_domain::ShopTz, name: &str, now: DateTime<Utc>) -> Result<Launched> {
+    let stored = find(store, name).await?;
+    let plan = plan_of(&stored)?;
+    let members = plan.campaign(stored.seed).assign(&segments(store, &plan).await?);
+    Ok(Launched {
+        campaign: stored.name,
+        at: now,
+        audiences: sizing(store, &plan, &members, tz, now).await?,
+    })
+}
+
+/// Launches campaign `name`: each audience's segment resolved in the current build (all
+/// its members, a page at a time), each customer kept in the first audience that holds
+/// them, drawn by the campaign's seed, and the whole snapshot stored at once with the
+/// reasons; audited. A campaign is launched once.
+pub async fn launch(
+    store: &dyn Store,
+    tz: guanxi_domain::ShopTz,
+    name: &str,
+    by: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Launched> {
+    let stored = find(store, name).await?;
+    if stored.launched_at.is_some() {
+        return Err(bad(
+            "campaign_launched",
+            format!("name: campaign {name:?} was launched already; its members stay as launched"),
+        ));
+    }
+    let plan = plan_of(&stored)?;
+    let members = plan.campaign(stored.seed).assign(&segments(store, &plan).await?);
     let stored_members: Vec<CampaignMember> = members
         .iter()
         .map(|m| CampaignMember {
@@ -134,34 +234,10 @@ pub async fn launch(store: &dyn Store, name: &str, by: &Actor, now: DateTime<Utc
     store
         .launch_campaign(stored.id, &stored_members, &audited(by, now))
         .await?;
-    let audiences = campaign
-        .audiences
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let of = members.iter().filter(|m| m.audience == i);
-            LaunchedAudience {
-                name: a.name.clone(),
-                members: of.clone().count() as u64,
-                held_out: of.clone().filter(|m| m.assigned == Assigned::Holdout).count() as u64,
-                variants: a
-                    .variants
-                    .iter()
-                    .enumerate()
-                    .map(|(v, variant)| {
-                        (
-                            variant.name.clone(),
-                            of.clone().filter(|m| m.assigned == Assigned::Variant(v)).count() as u64,
-                        )
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
     Ok(Launched {
         campaign: stored.name,
         at: now,
-        audiences,
+        audiences: sizing(store, &plan, &members, tz, now).await?,
     })
 }
 
@@ -229,9 +305,7 @@ pub async fn report(store: &dyn Store, tz: guanxi_domain::ShopTz, name: &str, no
     };
     let plan = plan_of(&stored)?;
     let attribution = chrono::Duration::days(1 + i64::from(plan.attribution_days));
-    let from = start(tz, plan.wave_day(0))?;
-    let to = (start(tz, plan.wave_day(plan.waves.len() - 1))? + attribution)
-        .max(start(tz, plan.ends)? + chrono::Duration::days(1));
+    let (from, to) = window(&plan, tz)?;
     let members = store.all_campaign_members(stored.id).await?;
     let by_member = |orders: Vec<guanxi_store::CampaignOrder>| {
         let mut by: HashMap<i64, Vec<guanxi_store::CampaignOrder>> = HashMap::new();

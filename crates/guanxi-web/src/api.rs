@@ -649,7 +649,7 @@ pub async fn campaign_create(
     responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
               (status = 403, body = ApiError), (status = 409, body = ApiError, description = "no profile build yet")))]
 pub async fn campaign_launch(State(s): State<AppState>, Path(p): Path<CampaignName>) -> Result<Response, WebError> {
-    let l = guanxi_app::campaigns::launch(s.store.as_ref(), &p.name, &crate::auth::actor(), Utc::now()).await?;
+    let l = guanxi_app::campaigns::launch(s.store.as_ref(), s.tz, &p.name, &crate::auth::actor(), Utc::now()).await?;
     Ok(Json(l).into_response())
 }
 

@@ -174,6 +174,9 @@ pub fn capability(post: bool, path: &str) -> Option<Capability> {
         p if p.starts_with("/api/v1/campaigns") && p.ends_with("/members") => Capability::Segments,
         p if p.starts_with("/api/v1/campaigns") && post => Capability::Campaigns,
         p if p.starts_with("/api/v1/campaigns") => Capability::ReadReports,
+        // Marketers create and launch; analysts read.
+        p if (p == "/campaigns" || p.starts_with("/campaigns/")) && post => Capability::Campaigns,
+        p if p == "/campaigns" || p.starts_with("/campaigns/") => Capability::ReadReports,
         "/" | "/reports" | "/reports.csv" | "/api/v1/reports/classes" => Capability::ReadReports,
         p if p.starts_with("/api/v1/reports/") => Capability::ReadReports,
         "/customers"

@@ -211,7 +211,8 @@ pub async fn show(
             }
         }
         @if let Some(name) = &p.saved {
-            p role="status" { (lang.t1("segment-saved", "name", name.clone())) }
+            p role="status" { (lang.t1("segment-saved", "name", name.clone())) " "
+                a #to-campaign href={ "/campaigns?lang=" (lang.code()) "&segment=" (encode(name)) } { (lang.t("segment-to-campaign")) } }
         }
         @if search.is_some() {
             @let key = if members.len() == PAGE as usize { "customers-found-first" } else { "customers-found" };

@@ -70,6 +70,13 @@ impl Lang {
         LOCALES.lookup_with_args(self.id(), key, &args)
     }
 
+    /// The label `key` with several arguments.
+    pub fn t_args(self, key: &str, args: &[(&'static str, FluentValue<'static>)]) -> String {
+        let args: HashMap<std::borrow::Cow<'static, str>, FluentValue<'static>> =
+            args.iter().map(|(k, v)| ((*k).into(), v.clone())).collect();
+        LOCALES.lookup_with_args(self.id(), key, &args)
+    }
+
     /// A class's name in this language: `class-KIND-SLUG` in the catalogue, the slug
     /// being the class's ASCII name lowercased with dashes, or for the 8-class RFM model
     /// (named in Chinese) its position; an unknown class as it is.

@@ -48,6 +48,7 @@ pub enum Page {
     Customers,
     Reports,
     Programs,
+    Campaigns,
     Tasks,
     Audit,
 }
@@ -60,6 +61,7 @@ pub fn frame(lang: Lang, current: Page, path_and_query: &str, title: &str, body:
         (Page::Customers, "/customers", lang.t("nav-customers")),
         (Page::Reports, "/reports", lang.t("nav-reports")),
         (Page::Programs, "/programs", lang.t("nav-programs")),
+        (Page::Campaigns, "/campaigns", lang.t("nav-campaigns")),
         (Page::Tasks, "/tasks", lang.t("nav-tasks")),
         (Page::Audit, "/audit", lang.t("nav-audit")),
     ]

@@ -8,13 +8,14 @@
 pub mod api;
 mod audit;
 pub mod auth;
+pub mod campaigns;
 mod chart;
 pub mod counts;
 mod customer;
 mod customers;
 mod dashboard;
 pub mod events;
-mod format;
+pub mod format;
 mod i18n;
 mod layout;
 mod programs;
@@ -97,6 +98,9 @@ pub fn router(state: AppState) -> Router {
         .route("/programs/preview", get(programs::preview))
         .route("/programs/enable", axum::routing::post(programs::enable))
         .route("/programs/disable", axum::routing::post(programs::disable))
+        .route("/campaigns", get(campaigns::list).post(campaigns::create))
+        .route("/campaigns/{name}", get(campaigns::show))
+        .route("/campaigns/{name}/launch", axum::routing::post(campaigns::launch))
         .route("/tasks", get(tasks::show))
         .route("/tasks/done", axum::routing::post(tasks::close))
         .route("/reports.csv", get(reports::csv))

@@ -462,7 +462,7 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
     let api_customer = format!("/api/v1/customers/{ann}");
     let api_history = format!("/api/v1/customers/{ann}/history");
     let privacy_export = format!("/api/v1/customers/{ann}/privacy-export");
-    let routes: [(&str, Capability); 26] = [
+    let routes: [(&str, Capability); 27] = [
         (&api_customer, Capability::ReadCustomer),
         ("/api/v1/campaigns", Capability::ReadReports),
         ("/api/v1/service-records", Capability::Tasks),
@@ -493,6 +493,7 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
         ("/customers.csv", Capability::ExportCustomers),
         (&customer, Capability::ReadCustomer),
         ("/programs", Capability::Programs),
+        ("/campaigns", Capability::ReadReports),
         ("/tasks", Capability::Tasks),
         ("/audit", Capability::Administer),
     ];
@@ -1727,4 +1728,96 @@ async fn campaigns_through_the_api_by_role() {
     assert_eq!(report["rows"][0]["verdict"], "no_comparison", "{report}");
     let (status, _) = api(&state, "GET", Some(&analyst), "/api/v1/campaigns/nope/report", "").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// The campaign pages: a marketer creates one from the form (a saved segment as its
+/// audience), sees its sizes before launch and launches it; a field that does not read
+/// is named on the form and nothing is created; an analyst reads the pages but may not
+/// create or launch; an unknown campaign is a 404 page.
+#[tokio::test]
+async fn campaigns_from_the_form_by_role() {
+    let (_dir, _store, state) = empty_shop().await;
+    two_profiled(&state).await;
+    let by = guanxi_app::access::Actor::cli();
+    guanxi_app::segments::save(state.store.as_ref(), "loyal", "relationship = 'loyal'", "", &by)
+        .await
+        .unwrap()
+        .unwrap();
+    let (marketer, csrf) = signed_in(&state, Role::Marketer).await;
+    let (analyst, analyst_csrf) = signed_in(&state, Role::Analyst).await;
+    let (status, page) = get_as(state.clone(), "/campaigns?segment=loyal", "en", Some(&marketer)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"<option value="loyal" selected>"#), "{page}");
+    let form = |csrf: &str, ends: &str| {
+        format!(
+            "csrf={csrf}&lang=en&name=spring&title=Spring&starts=2026-05-01&ends={ends}&waves=-7%2C+-1&segment=loyal&holdout_percent=20&channel=sms&plan="
+        )
+    };
+    let (status, _, _) = post_as(
+        state.clone(),
+        "/campaigns",
+        &form(&analyst_csrf, "2026-05-03"),
+        Some(&analyst),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "analysts do not create campaigns");
+    let (status, _, page) = post_as(
+        state.clone(),
+        "/campaigns",
+        &form(&csrf, "May 3"),
+        Some(&marketer),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("ends: expected a day as YYYY-MM-DD"), "{page}");
+    assert!(state.store.campaigns().await.unwrap().is_empty(), "nothing created");
+    let (status, to, _) = post_as(
+        state.clone(),
+        "/campaigns",
+        &form(&csrf, "2026-05-03"),
+        Some(&marketer),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, to.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/campaigns/spring?lang=en"))
+    );
+    let stored = state.store.campaign("spring").await.unwrap().unwrap();
+    let plan = guanxi_domain::campaign::Plan::parse(&stored.plan).unwrap();
+    assert_eq!((plan.waves.clone(), plan.audiences[0].holdout), (vec![-7, -1], 0.2));
+    let (status, page) = get_as(state.clone(), "/campaigns/spring", "en", Some(&analyst)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(r#"id="sizes""#) && page.contains("loyal: no one is held out, so no lift can be measured"),
+        "one member, none drawn into the holdout: {page}"
+    );
+    assert!(!page.contains(r#"id="launch""#), "no launch button for an analyst");
+    let launch = format!("csrf={analyst_csrf}&lang=en");
+    let (status, _, _) = post_as(state.clone(), "/campaigns/spring/launch", &launch, Some(&analyst), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let launch = format!("csrf={csrf}&lang=zh-CN");
+    let (status, to, _) = post_as(
+        state.clone(),
+        "/campaigns/spring/launch",
+        &launch,
+        Some(&marketer),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, to.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/campaigns/spring?lang=zh-CN"))
+    );
+    let (status, page) = get_as(state.clone(), "/campaigns/spring?lang=zh-CN", "zh-CN", Some(&analyst)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(r#"id="verdicts""#) && page.contains("整个活动对loyal"),
+        "{page}"
+    );
+    let (status, page) = get_as(state.clone(), "/campaigns/nope", "en", Some(&analyst)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("no campaign named"), "{page}");
 }

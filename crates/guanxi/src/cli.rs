@@ -422,6 +422,11 @@ pub enum CampaignCommand {
         #[arg(long)]
         actor: Option<String>,
     },
+    /// Before launch: each audience's size as it would be drawn now, the share that
+    /// bought in a window as long before, and the smallest lift the split can detect
+    #[command(after_help = "Examples:
+  guanxi campaign preview double-11")]
+    Preview { name: String },
     /// Launch a campaign: snapshot its members (each in the first audience that holds
     /// them, drawn into a variant or the holdout by the campaign's seed, with why)
     #[command(after_help = "Examples:
@@ -434,7 +439,7 @@ pub enum CampaignCommand {
     },
     /// Every campaign, the newest first
     List,
-    /// What a launched campaign earned: per audience × variant and in total, treated
+    /// What a launched campaign earned: per audience × variant, per wave and in total, treated
     /// against the holdout — conversion and profit per head lifts with 95 % intervals,
     /// incremental profit, ROI, the split's check, and a verdict the intervals support
     #[command(after_help = "Examples:

@@ -291,6 +291,97 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     let listed = cli(&["segment", "count", "in segment 'small-decliners'"]);
     assert_eq!(listed["customers"].as_u64(), Some(decline));
 
+    // From the saved segment to a launched campaign (a 618 campaign of this June, so
+    // that its window has orders): the form starts from the segment, a bad day is named
+    // on the form, the campaign's page shows the sizes and the lift they can detect,
+    // launching shows the report with a verdict in words, in both languages.
+    c.find(Locator::Css("#to-campaign"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", |t| t == "Campaigns").await;
+    let chosen = c
+        .find(Locator::Css("#c-segment option[selected]"))
+        .await
+        .unwrap()
+        .attr("value")
+        .await
+        .unwrap();
+    assert_eq!(chosen.as_deref(), Some("small-decliners"));
+    let fill = |css: &'static str, text: &'static str| {
+        let c = c.clone();
+        async move {
+            let field = c.find(Locator::Css(css)).await.unwrap();
+            field.clear().await.unwrap();
+            field.send_keys(text).await.unwrap();
+        }
+    };
+    fill("#c-name", "mid-year-618").await;
+    fill("#c-title", "618 for small decliners").await;
+    // A date input takes keys in the browser's locale order; set the values directly.
+    c.execute(
+        "document.getElementById('c-starts').value = arguments[0]; document.getElementById('c-ends').value = arguments[1];",
+        vec![json!("2026-06-18"), json!("2026-06-10")],
+    )
+    .await
+    .unwrap();
+    fill("#c-holdout", "20").await;
+    c.find(Locator::Css("#campaign-form button[type='submit']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let why = wait_text(&c, "#campaign-error", |_| true).await;
+    assert!(why.contains("ends"), "the goal window ends before it starts: {why}");
+    c.execute(
+        "document.getElementById('c-starts').value = arguments[0]; document.getElementById('c-ends').value = arguments[1];",
+        vec![json!("2026-06-10"), json!("2026-06-18")],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Css("#campaign-form button[type='submit']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", |t| t == "618 for small decliners").await;
+    let sizes = text_of(&c, "#sizes tbody").await;
+    assert!(sizes.contains(&decline.to_string()), "{sizes}");
+    let mde = text_of(&c, "p.mde").await;
+    assert!(mde.contains("can detect a conversion lift of ≥"), "{mde}");
+    let gone = text_of(&c, "main [role='alert']").await;
+    assert!(
+        gone.starts_with("3 of its 3 waves are already past"),
+        "June's waves: {gone}"
+    );
+    shot(&c, "23-campaign-preview").await;
+    c.find(Locator::Css("#launch")).await.unwrap().click().await.unwrap();
+    wait_text(&c, "#verdicts", |t| !t.is_empty()).await;
+    let verdicts = text_of(&c, "#verdicts").await;
+    assert!(verdicts.contains("the campaign to small-decliners"), "{verdicts}");
+    let rows = c.find_all(Locator::Css("#effect tbody tr")).await.unwrap();
+    assert!(!rows.is_empty());
+    shot(&c, "24-campaign-report").await;
+    let launched = cli(&["campaign", "list"]);
+    assert_eq!(launched[0]["name"], "mid-year-618");
+    assert_eq!(launched[0]["members"].as_u64(), Some(decline), "{launched}");
+    assert!(!launched[0]["launched_at"].is_null());
+    c.goto(&format!("{base}/campaigns/mid-year-618?lang=zh-CN"))
+        .await
+        .unwrap();
+    let verdicts = wait_text(&c, "#verdicts", |t| t.contains("整个活动对small-decliners")).await;
+    assert!(
+        ["赚了钱", "亏了钱", "无定论", "不下结论"]
+            .iter()
+            .any(|v| verdicts.contains(v)),
+        "{verdicts}"
+    );
+    shot(&c, "25-campaign-report-zh").await;
+
     // Every report, from its tab: a chart or a table with rows, the tab marked current.
     c.goto(&format!("{base}/reports?lang=en")).await.unwrap();
     let tabs = c.find_all(Locator::Css("ul.tabs a")).await.unwrap();

@@ -272,14 +272,29 @@ pub fn srm(observed: &[u64], shares: &[f64]) -> Option<Srm> {
 
 /// The smallest absolute conversion lift a campaign of `treated` and `control`
 /// customers detects with 80 % power at 95 % confidence, when the control converts at
-/// `base_rate` (the shop's own rate over a like window).
+/// `base_rate` (the shop's own rate over a like window). The treated arm's variance is
+/// taken at the lifted rate (the fixed point of d = (z₀.₉₇₅ + z₀.₈)·√(p(1−p)/n_c +
+/// (p+d)(1−p−d)/n_t)), so that a base rate of zero still needs a lift of a few
+/// customers, not none.
 pub fn minimum_detectable_lift(treated: u64, control: u64, base_rate: f64) -> Option<f64> {
     if treated == 0 || control == 0 || !(0.0..=1.0).contains(&base_rate) {
         return None;
     }
-    let power = Normal::standard().inverse_cdf(0.8);
+    let k = z(CONFIDENCE) + Normal::standard().inverse_cdf(0.8);
     let p = base_rate;
-    Some((z(CONFIDENCE) + power) * (p * (1.0 - p) * (1.0 / treated as f64 + 1.0 / control as f64)).sqrt())
+    let (nt, nc) = (treated as f64, control as f64);
+    // From above (the largest variance) down to the fixed point: f is increasing in d
+    // where it matters and its slope below 1, so the iteration converges.
+    let mut d = k * (0.25 / nt + p * (1.0 - p) / nc).sqrt();
+    for _ in 0..200 {
+        let q = (p + d).min(1.0);
+        let next = k * (p * (1.0 - p) / nc + q * (1.0 - q) / nt).sqrt();
+        if (next - d).abs() < 1e-12 {
+            return Some(next);
+        }
+        d = next;
+    }
+    Some(d)
 }
 
 #[cfg(test)]
@@ -386,8 +401,12 @@ mod tests {
     fn the_minimum_detectable_lift_shrinks_with_size() {
         let small = minimum_detectable_lift(1800, 200, 0.05).unwrap();
         let big = minimum_detectable_lift(18_000, 2_000, 0.05).unwrap();
-        // (1.95996 + 0.84162) × sqrt(0.05 × 0.95 × (1/1800 + 1/200)) = 0.045511.
-        assert!(close(small, 0.045_511, 1e-6), "{small}");
-        assert!(close(big * 10f64.sqrt(), small, 1e-9));
+        // The fixed point computed with scipy's norm.ppf (d = k·√(p(1−p)/n_c + q(1−q)/n_t),
+        // q = p + d, iterated): 0.047408, 0.014586, and 0.004342 at a base rate of 0.
+        assert!(close(small, 0.047_408, 1e-6), "{small}");
+        assert!(close(big, 0.014_586, 1e-6), "{big}");
+        let none = minimum_detectable_lift(1800, 200, 0.0).unwrap();
+        assert!(close(none, 0.004_342, 1e-6), "{none}");
+        assert_eq!(minimum_detectable_lift(1800, 0, 0.05), None);
     }
 }

@@ -277,6 +277,11 @@ impl Plan {
         Ok(plan)
     }
 
+    /// The plan as TOML, as a marketer would write it (what a form's plan is kept as).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a plan is plain data: strings, numbers, days and arrays")
+    }
+
     /// The campaign this plan draws with `seed`.
     pub fn campaign(&self, seed: u64) -> Campaign {
         Campaign::new(&self.name, seed, self.audiences.clone()).expect("a parsed plan's audiences are well formed")
@@ -587,6 +592,8 @@ mod tests {
         .unwrap();
         assert_eq!(keep.touch(0, Some(0), 2, true), send(crate::Channel::Sms, "preheat-1"));
         assert_eq!(campaign_of(&program_name("d11")), Some("d11"));
+        // Written back as TOML, a plan reads as itself.
+        assert_eq!(Plan::parse(&plan.to_toml()).unwrap(), plan);
         assert_eq!(campaign_of("win-back"), None);
     }
 

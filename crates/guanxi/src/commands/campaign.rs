@@ -36,20 +36,15 @@ pub async fn run(global: &Global, cmd: CampaignCommand) -> anyhow::Result<()> {
                 name: actor(who),
                 origin: "cli".into(),
             };
-            let l = guanxi_app::campaigns::launch(store, &name, &by, Utc::now()).await?;
+            let l = guanxi_app::campaigns::launch(store, o.tz, &name, &by, Utc::now()).await?;
             report(global.json, &l, |l| {
-                let mut text = format!("launched {}\n", l.campaign);
-                for a in &l.audiences {
-                    let variants: Vec<String> = a.variants.iter().map(|(n, c)| format!("{n} {c}")).collect();
-                    text += &format!(
-                        "  {}: {} members, {} held out; {}\n",
-                        a.name,
-                        a.members,
-                        a.held_out,
-                        variants.join(", ")
-                    );
-                }
-                text
+                sizing_text(&format!("launched {}\n", l.campaign), l)
+            })
+        }
+        CampaignCommand::Preview { name } => {
+            let l = guanxi_app::campaigns::preview(store, o.tz, &name, Utc::now()).await?;
+            report(global.json, &l, |l| {
+                sizing_text(&format!("{} as it would launch now\n", l.campaign), l)
             })
         }
         CampaignCommand::List => {
@@ -91,6 +86,30 @@ pub async fn run(global: &Global, cmd: CampaignCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Each audience's arms and the lift they can detect.
+fn sizing_text(head: &str, l: &guanxi_app::campaigns::Launched) -> String {
+    let mut text = head.to_string();
+    for a in &l.audiences {
+        let variants: Vec<String> = a.variants.iter().map(|(n, c)| format!("{n} {c}")).collect();
+        text += &format!(
+            "  {}: {} members, {} held out; {}\n",
+            a.name,
+            a.members,
+            a.held_out,
+            variants.join(", ")
+        );
+        text += &match a.detectable_lift {
+            Some(lift) => format!(
+                "    {:.1} % bought in the same window a year before; this split can detect a lift of ≥ {:.1} points\n",
+                100.0 * a.base_rate,
+                100.0 * lift
+            ),
+            None => "    no holdout: no lift can be measured\n".into(),
+        };
+    }
+    text
+}
+
 /// A plan's error with the file it came from in front (`plan.toml: waves: …`).
 fn located(plan: &std::path::Path, e: guanxi_app::AppError) -> anyhow::Error {
     match e {
@@ -103,16 +122,9 @@ fn located(plan: &std::path::Path, e: guanxi_app::AppError) -> anyhow::Error {
     }
 }
 
-/// An interval as people read it: `+2.1 [−0.4, +4.6]`, scaled by `k`.
-fn interval(e: Option<guanxi_domain::campaign::effect::Estimate>, k: f64, unit: &str) -> String {
-    match e {
-        Some(e) => format!("{:+.1}{unit} [{:+.1}, {:+.1}]", e.value * k, e.low * k, e.high * k),
-        None => "-".into(),
-    }
-}
-
 fn effect_text(e: &guanxi_app::campaigns::Effect, tz: guanxi_domain::ShopTz) -> String {
-    use guanxi_domain::campaign::Verdict;
+    use guanxi_web::Lang;
+    use guanxi_web::campaigns::{interval, verdict, who};
     let mut text = format!(
         "{}: orders paid {} to {}{}\n",
         e.campaign,
@@ -125,11 +137,6 @@ fn effect_text(e: &guanxi_app::campaigns::Effect, tz: guanxi_domain::ShopTz) -> 
         }
     );
     for r in &e.rows {
-        let who = match (&r.audience, &r.variant) {
-            (None, _) => "total".to_string(),
-            (Some(a), None) => a.clone(),
-            (Some(a), Some(v)) => format!("{a} / {v}"),
-        };
         let rate = |converted: u64, size: u64| {
             if size == 0 {
                 0.0
@@ -137,24 +144,22 @@ fn effect_text(e: &guanxi_app::campaigns::Effect, tz: guanxi_domain::ShopTz) -> 
                 100.0 * converted as f64 / size as f64
             }
         };
-        let verdict = match r.verdict {
-            Verdict::Earned => "earned money (the interval lies above zero)",
-            Verdict::LostMoney => "lost money (the interval lies below zero)",
-            Verdict::Inconclusive => "inconclusive: the interval spans zero",
-            Verdict::NoComparison => "no holdout to compare with: no claim",
-        };
         text += &format!(
-            "  {who}: treated {} ({:.1} % bought), held out {} ({:.1} % bought)\n    conversion lift {} points; relative {}; profit per head {} (CUPED; {} without)\n    incremental profit {}; ROI {}{}\n    {verdict}\n",
+            "  {}: treated {} ({} delivered, {} clicked, {:.1} % bought), held out {} ({:.1} % bought)\n    conversion lift {} points; relative {} %; profit per head {} yuan (CUPED; {} without)\n    incremental profit {} yuan; cost {}; ROI {} %{}\n    {}\n",
+            who(Lang::En, r),
             r.treated.size,
+            r.treated.delivered,
+            r.treated.clicked,
             rate(r.treated.converted, r.treated.size),
             r.control.size,
             rate(r.control.converted, r.control.size),
-            interval(r.conversion_lift, 100.0, ""),
-            interval(r.relative_lift, 100.0, " %"),
-            interval(r.profit_lift, 0.01, " yuan"),
-            interval(r.profit_lift_unadjusted, 0.01, " yuan"),
-            interval(r.incremental_profit, 0.01, " yuan"),
-            interval(r.roi, 100.0, " %"),
+            interval(r.conversion_lift, 100.0),
+            interval(r.relative_lift, 100.0),
+            interval(r.profit_lift, 0.01),
+            interval(r.profit_lift_unadjusted, 0.01),
+            interval(r.incremental_profit, 0.01),
+            guanxi_web::format::yuan(r.treated.cost + r.control.cost),
+            interval(r.roi, 100.0),
             match r.srm {
                 Some(s) if s.flagged => format!(
                     "\n    SAMPLE RATIO MISMATCH (p = {:.1e}): the split is not as designed; trust no figure above",
@@ -162,6 +167,7 @@ fn effect_text(e: &guanxi_app::campaigns::Effect, tz: guanxi_domain::ShopTz) -> 
                 ),
                 _ => String::new(),
             },
+            verdict(Lang::En, r),
         );
     }
     text
