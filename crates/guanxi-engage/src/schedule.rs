@@ -599,12 +599,29 @@ impl Scheduler<'_> {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
+        let held = program.holds_out(customer);
         for (i, due) in program.due(started, events, now, self.tz) {
             let step = &program.steps[i];
             if due < since {
                 continue;
             }
             let key = ledger_key(customer, &program.name, &step.name, occurrence);
+            if held {
+                // Recorded as held out where the step would have been done (a message
+                // that would have expired unsent is not, on either side).
+                if !self.expired(program, i, due, now) {
+                    plan.actions.push(NewAction {
+                        ledger_key: key,
+                        customer_id: customer,
+                        program: program.name.clone(),
+                        step: step.name.clone(),
+                        action: "holdout",
+                        detail: step.action.to_string(),
+                        due_at: due,
+                    });
+                }
+                continue;
+            }
             let (action, detail) = match &step.action {
                 Action::Send { send, template } => {
                     plan.messages.push(NewMessage {

@@ -27,6 +27,24 @@ pub struct StepStats {
     pub converted: u64,
     /// Steps that are not messages (tags, tasks, coupons, points) decided.
     pub actions: u64,
+    /// Customers held out of the step (the program's holdout).
+    pub held: u64,
+    /// With a holdout: the step's customers (every message queued for it, sent or not)
+    /// and the held out, each with a paid order within the window after the step fell
+    /// due, and the lift of the first over the second (Newcombe's 95 % interval).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lift: Option<StepLift>,
+}
+
+/// What a step adds over doing nothing, against its holdout.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct StepLift {
+    pub treated: u64,
+    pub treated_converted: u64,
+    pub held: u64,
+    pub held_converted: u64,
+    /// Treated − held conversion rate (0.02 = 2 points), with its interval.
+    pub conversion_lift: Option<guanxi_domain::campaign::effect::Estimate>,
 }
 
 /// Per program step: messages by outcome, conversions within `window` after sending,
@@ -66,14 +84,17 @@ pub async fn step_stats(
             M::Failed => s.failed += c.count,
         }
     }
-    for (p, step, _, n) in store.action_counts(program).await? {
-        by.entry((p.clone(), step.clone()))
-            .or_insert_with(|| StepStats {
-                program: p,
-                step,
-                ..StepStats::default()
-            })
-            .actions += n;
+    for (p, step, action, n) in store.action_counts(program).await? {
+        let s = by.entry((p.clone(), step.clone())).or_insert_with(|| StepStats {
+            program: p,
+            step,
+            ..StepStats::default()
+        });
+        if action == "holdout" {
+            s.held += n;
+        } else {
+            s.actions += n;
+        }
     }
     let programs: std::collections::BTreeSet<String> = by.keys().map(|k| k.0.clone()).collect();
     for p in programs {
@@ -82,6 +103,34 @@ pub async fn step_stats(
                 && let Some(s) = by.get_mut(&(p.clone(), m.step.clone()))
             {
                 s.converted += 1;
+            }
+        }
+    }
+    let held: std::collections::BTreeSet<String> =
+        by.values().filter(|s| s.held > 0).map(|s| s.program.clone()).collect();
+    for p in held {
+        let mut arms: BTreeMap<String, StepLift> = BTreeMap::new();
+        for a in store.step_arms(&p).await? {
+            let l = arms.entry(a.step).or_default();
+            let converted = a.next_paid_at.is_some_and(|t| t - a.due_at <= window);
+            if a.held {
+                l.held += 1;
+                l.held_converted += u64::from(converted);
+            } else {
+                l.treated += 1;
+                l.treated_converted += u64::from(converted);
+            }
+        }
+        for (step, mut l) in arms {
+            l.conversion_lift = guanxi_domain::campaign::effect::newcombe(
+                l.treated_converted,
+                l.treated,
+                l.held_converted,
+                l.held,
+                guanxi_domain::campaign::effect::CONFIDENCE,
+            );
+            if let Some(s) = by.get_mut(&(p.clone(), step)) {
+                s.lift = Some(l);
             }
         }
     }

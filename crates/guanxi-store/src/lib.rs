@@ -53,7 +53,7 @@ pub use campaigns::{CampaignMember, CampaignOrder, CampaignTouch, Campaigns, Sto
 pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
 pub use outbox::{
     Claimed, Entry, EventCursor, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState,
-    Recipient, SentMessage, Settle, Task,
+    Recipient, SentMessage, Settle, StepArm, Task,
 };
 pub use profile_columns::{COLUMNS_SQL, ColumnRow, HeldColumns, ListedProfile, ProfileColumns};
 pub use profiles::{

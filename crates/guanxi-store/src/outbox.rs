@@ -211,6 +211,17 @@ pub struct Task {
     pub done_at: Option<DateTime<Utc>>,
 }
 
+/// One run's step of a program with a holdout, either arm: a message queued for it (sent
+/// or not: every customer the step was meant for) or a held-out customer's record, with
+/// the customer's first paid order after the step fell due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepArm {
+    pub step: String,
+    pub held: bool,
+    pub due_at: DateTime<Utc>,
+    pub next_paid_at: Option<DateTime<Utc>>,
+}
+
 /// A sent message with the first paid order of its customer after it (for conversion
 /// within an attribution window).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,6 +345,10 @@ pub trait Outbox: Send + Sync {
 
     /// Sent messages of a program, for conversions.
     async fn sent_messages(&self, program: &str) -> Result<Vec<SentMessage>>;
+
+    /// Both arms of a program's steps (its messages and its holdout records), for the
+    /// steps' lift.
+    async fn step_arms(&self, program: &str) -> Result<Vec<StepArm>>;
 
     /// A provider's delivery receipt for the message with this ledger key: delivered, or
     /// failed with the provider's reason. False when no sent message has the key.

@@ -639,6 +639,35 @@ macro_rules! sql_outbox {
                 .await
             }
 
+            async fn step_arms(&self, program: &str) -> $crate::Result<Vec<$crate::StepArm>> {
+                let next_paid = |alias: &str| {
+                    format!(
+                        "(SELECT MIN(o.paid_at) FROM orders o WHERE o.customer_id = {alias}.customer_id AND o.paid_at > {alias}.due_at)"
+                    )
+                };
+                let mut b = Builder::new(format!(
+                    "SELECT COALESCE(m.step, '') AS step, FALSE AS held, m.due_at, {} AS next_paid \
+                     FROM messages m WHERE m.due_at IS NOT NULL AND m.program = ",
+                    next_paid("m")
+                ));
+                b.push_bind(program.to_string());
+                b.push(format!(
+                    " UNION ALL SELECT a.step, TRUE, a.due_at, {} FROM program_actions a \
+                     WHERE a.action = 'holdout' AND a.program = ",
+                    next_paid("a")
+                ));
+                b.push_bind(program.to_string());
+                rows_of(&self.pool, b, |r| {
+                    Ok($crate::StepArm {
+                        step: get(r, "step")?,
+                        held: get(r, "held")?,
+                        due_at: get(r, "due_at")?,
+                        next_paid_at: get(r, "next_paid")?,
+                    })
+                })
+                .await
+            }
+
             async fn record_receipt(
                 &self,
                 key: &str,

@@ -1739,6 +1739,26 @@ pub async fn campaigns_launch_once_with_their_snapshot(store: &dyn Store) {
         "sent, clicked"
     );
     assert!(store.campaign_touches("other").await.unwrap().is_empty());
+    // Both arms of the step, each with the first paid order after it fell due: b (held
+    // out) pays at(150), a paid only before.
+    let mut later = order("o-b", "b", 1);
+    later.times.paid_at = Some(at(150));
+    upsert(store, &[later]).await;
+    let mut arms = store.step_arms(&program).await.unwrap();
+    arms.sort_by_key(|a| a.held);
+    assert_eq!(
+        arms.iter()
+            .map(|a| (a.step.as_str(), a.held, a.due_at, a.next_paid_at))
+            .collect::<Vec<_>>(),
+        [
+            ("wave-1", false, at(100), None),
+            ("wave-1", true, at(100), Some(at(150)))
+        ]
+    );
+    assert!(
+        store.step_arms("win-back").await.unwrap().len() == 1,
+        "c's message only"
+    );
 }
 
 /// Expands to one `#[tokio::test]` per story; `$make` is an async expression giving a

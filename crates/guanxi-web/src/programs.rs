@@ -51,6 +51,7 @@ pub async fn show(
         "col-failed",
         "col-converted",
         "col-actions",
+        "col-held",
     ];
     let health = guanxi_engage::Health::read(s.store.as_ref())
         .await
@@ -88,6 +89,7 @@ pub async fn show(
                     thead { tr {
                         th { (lang.t("col-step")) } th { (lang.t("col-wait")) } th { (lang.t("col-action")) }
                         @for c in cols { th.num { (lang.t(c)) } }
+                        th.num { (lang.t("col-lift")) }
                     } }
                     tbody {
                         @for step in &program.steps {
@@ -111,9 +113,13 @@ pub async fn show(
                                         }
                                     }
                                 }
-                                @for v in [n.sent, n.delivered, n.clicked, n.dropped, n.failed, n.converted, n.actions] {
+                                @for v in [n.sent, n.delivered, n.clicked, n.dropped, n.failed, n.converted, n.actions, n.held] {
                                     td.num { (v) }
                                 }
+                                td.num.lift { @match n.lift.as_ref() {
+                                    Some(l) => { (crate::campaigns::interval(l.conversion_lift, 100.0)) }
+                                    None => { "—" }
+                                } }
                             }
                         }
                     }

@@ -1143,3 +1143,77 @@ fn campaign_waves_reach_the_treated_hold_out_the_rest_and_skip_buyers() {
         "wave 3 has not come"
     );
 }
+
+/// A program with a holdout: its share of the customers (drawn by the program's name,
+/// the same at every pass) get nothing and are recorded as held out for each step; the
+/// stats compare everyone the step was meant for with them.
+#[test]
+fn a_program_holdout_gets_nothing_and_is_measured_against() {
+    let shop = shop("00:00-00:00", None);
+    let dir = shop.dir.path();
+    std::fs::write(
+        dir.join("nurture.toml"),
+        "name = \"nurture\"\ntitle = \"Nurture\"\npriority = \"marketing\"\ntrigger = { segment = \"activity = 'active'\" }\n\
+         stop_on = [\"paid\"]\nholdout = 0.3\n\n\
+         [[steps]]\nname = \"hello\"\nafter = \"0m\"\naction = { send = \"sms\", template = \"second-purchase-1\" }\n",
+    )
+    .unwrap();
+    let audience = run(dir, &["segment", "count", "activity = 'active'"])["customers"]
+        .as_u64()
+        .unwrap();
+    run(
+        dir,
+        &["program", "enable", "nurture.toml", "--since", "2026-07-01 00:00"],
+    );
+    let first = run(dir, &["program", "run", "--now", "2026-07-01 10:00"]);
+    let stats = run(dir, &["program", "stats", "nurture"]);
+    let hello = stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "hello")
+        .unwrap()
+        .clone();
+    let held = hello["held"].as_u64().unwrap();
+    let treated = audience - held;
+    assert_eq!(first["planned"].as_u64(), Some(treated), "{first}");
+    // 30 % ± 4 standard errors.
+    let sd = (audience as f64 * 0.3 * 0.7).sqrt();
+    assert!(
+        (held as f64 - 0.3 * audience as f64).abs() < 4.0 * sd,
+        "{held} of {audience}"
+    );
+    let settled: u64 = ["queued", "sent", "dropped", "failed"]
+        .iter()
+        .map(|k| hello[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(settled, treated, "a message for each treated customer only: {hello}");
+    assert!(received(&shop.sink, "/sms").len() as u64 <= treated);
+    assert_eq!(hello["lift"]["treated"].as_u64(), Some(treated), "{hello}");
+    assert_eq!(hello["lift"]["held"].as_u64(), Some(held), "{hello}");
+    assert!(hello["lift"]["conversion_lift"]["low"].is_number(), "{hello}");
+    // Another pass: nothing again, on either side.
+    let again = run(dir, &["program", "run", "--now", "2026-07-01 11:00"]);
+    assert_eq!(again["planned"], 0);
+    let stats = run(dir, &["program", "stats", "nurture"]);
+    assert_eq!(stats[0]["held"].as_u64(), Some(held));
+    // A share outside 0–0.5 is refused where it is written.
+    std::fs::write(
+        dir.join("bad.toml"),
+        std::fs::read_to_string(dir.join("nurture.toml"))
+            .unwrap()
+            .replace("holdout = 0.3", "holdout = 0.9"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_guanxi"))
+        .current_dir(dir)
+        .args(["--db", "guanxi-demo.db", "program", "enable", "bad.toml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{err}");
+    assert!(
+        err.contains("bad.toml:6:1:") && err.contains("holdout: expected a share from 0 to 0.5"),
+        "{err}"
+    );
+}

@@ -288,6 +288,18 @@ impl Plan {
     }
 }
 
+/// Two independent uniform draws in [0, 1) for `customer` under `seed`: the top 53 bits
+/// of each half of xxh3's 128-bit hash of (seed, customer), little-endian. Campaigns
+/// draw their holdout and variant with it, programs their holdout.
+pub fn draw(seed: u64, customer: i64) -> (f64, f64) {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8..].copy_from_slice(&customer.to_le_bytes());
+    let h = xxhash_rust::xxh3::xxh3_128(&bytes);
+    let unit = |x: u64| (x >> 11) as f64 / (1u64 << 53) as f64;
+    (unit((h >> 64) as u64), unit(h as u64))
+}
+
 /// The outbox's program name of campaign `name`'s messages: its waves go through the
 /// same ledger, contact policy and workers as programs' steps.
 pub fn program_name(name: &str) -> String {
@@ -428,12 +440,7 @@ impl Campaign {
     /// for the variant. xxh3's 128-bit hash of (seed, customer), whose output is fixed by
     /// its specification, so a draw never changes between versions or machines.
     pub fn draws(&self, customer: i64) -> (f64, f64) {
-        let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&self.seed.to_le_bytes());
-        bytes[8..].copy_from_slice(&customer.to_le_bytes());
-        let h = xxhash_rust::xxh3::xxh3_128(&bytes);
-        let unit = |x: u64| (x >> 11) as f64 / (1u64 << 53) as f64;
-        (unit((h >> 64) as u64), unit(h as u64))
+        draw(self.seed, customer)
     }
 
     /// Where `customer` lands in `audience`.

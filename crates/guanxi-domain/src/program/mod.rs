@@ -239,7 +239,7 @@ pub struct Step {
 }
 
 /// A program definition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Program {
     pub name: String,
@@ -257,6 +257,12 @@ pub struct Program {
     /// with a paid order]. Birthdays reach whoever has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
+    /// The share of customers held out (0 to 0.5; default none): each step of a held-out
+    /// customer's run is recorded as held out instead of done, so that the programs page
+    /// can show what each step adds over doing nothing. Who is held out is a hash of the
+    /// program's name and the customer, the same at every pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<f64>,
     pub steps: Vec<Step>,
 }
 
@@ -271,6 +277,13 @@ pub struct ProgramError {
 }
 
 impl Program {
+    /// Whether `customer` is in this program's holdout: a draw of xxh3 over (the hash of
+    /// the program's name, the customer), as campaigns draw theirs.
+    pub fn holds_out(&self, customer: i64) -> bool {
+        let share = self.holdout.unwrap_or(0.0);
+        share > 0.0 && crate::campaign::draw(xxhash_rust::xxh3::xxh3_64(self.name.as_bytes()), customer).0 < share
+    }
+
     /// The saved segments the definition names (`in segment '…'` in its trigger, audience
     /// or step conditions): a segment a program uses cannot be deleted.
     pub fn segments(&self) -> Vec<String> {
@@ -317,6 +330,15 @@ impl Program {
         })?;
         if p.steps.is_empty() {
             return Err(located(0, "a program needs at least one [[steps]]".into()));
+        }
+        if let Some(h) = p.holdout
+            && !(0.0..=0.5).contains(&h)
+        {
+            let offset = text.find("\nholdout").map_or(0, |at| at + 1);
+            return Err(located(
+                offset,
+                format!("holdout: expected a share from 0 to 0.5, found {h}"),
+            ));
         }
         if crate::campaign::campaign_of(&p.name).is_some() {
             // The outbox names campaigns' messages so.

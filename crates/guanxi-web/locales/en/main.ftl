@@ -193,7 +193,7 @@ customers-found-first = The first { $count } found: type more to narrow
 # Programs
 nav-programs = Programs
 programs-title = Programs
-programs-how = Enable a program with guanxi program enable NAME (or your own TOML file); guanxi serve runs it. Figures per step; conversions are paid orders within 7 days of a message.
+programs-how = Enable a program with guanxi program enable NAME (or your own TOML file); guanxi serve runs it. Figures per step; conversions are paid orders within 7 days of a message. A program with holdout = 0.1 in its definition holds a tenth of its customers out of every step; the lift compares everyone a step was meant for with them, within 7 days of the step falling due.
 programs-on = On since
 programs-off = Off
 programs-skipped = Program { $name } is skipped while this lasts:
@@ -207,6 +207,8 @@ col-clicked = Clicked
 col-dropped = Dropped
 col-failed = Failed
 col-converted = Converted
+col-held = Held out
+col-lift = Lift vs holdout (points, 95 %)
 col-actions = Actions
 
 # Service tasks

@@ -193,7 +193,7 @@ customers-found-first = 找到的前 { $count } 位：输入更多以缩小范�
 # Programs
 nav-programs = 营销程序
 programs-title = 营销程序
-programs-how = 用 guanxi program enable 名称（或自己的 TOML 文件）启用程序，guanxi serve 运行它。按步骤统计；转化指消息发出后 7 天内的付款订单。
+programs-how = 用 guanxi program enable 名称（或自己的 TOML 文件）启用程序，guanxi serve 运行它。按步骤统计；转化指消息发出后 7 天内的付款订单。定义中写 holdout = 0.1 的程序会把十分之一的客户留作对照组，每一步都不触达他们；提升比较的是该步骤应触达的全部客户与对照组在步骤到期后 7 天内的购买率。
 programs-on = 已启用，自
 programs-off = 未启用
 programs-skipped = 计划 { $name } 暂停运行，原因：
@@ -207,6 +207,8 @@ col-clicked = 已点击
 col-dropped = 未发送
 col-failed = 失败
 col-converted = 转化
+col-held = 对照组
+col-lift = 相对对照组的提升（百分点，95 %）
 col-actions = 动作执行
 
 # 服务任务

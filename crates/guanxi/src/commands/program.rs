@@ -222,6 +222,22 @@ fn stats_text(rows: &Vec<guanxi_engage::stats::StepStats>) -> String {
         "converted",
         "actions"
     );
+    let lifts: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            let l = r.lift.as_ref()?;
+            Some(format!(
+                "{} {}: {} of {} treated bought within the window, {} of {} held out; lift {} points\n",
+                r.program,
+                r.step,
+                l.treated_converted,
+                l.treated,
+                l.held_converted,
+                l.held,
+                guanxi_web::campaigns::interval(l.conversion_lift, 100.0)
+            ))
+        })
+        .collect();
     for r in rows {
         out += &format!(
             "{:<22} {:<10} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7}\n",
@@ -237,6 +253,10 @@ fn stats_text(rows: &Vec<guanxi_engage::stats::StepStats>) -> String {
             r.converted,
             r.actions
         );
+    }
+    if !lifts.is_empty() {
+        out += "against the holdout:\n";
+        out += &lifts.concat();
     }
     out
 }
