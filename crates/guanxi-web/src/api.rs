@@ -666,8 +666,18 @@ pub async fn campaign_members(
     Ok(Json(members).into_response())
 }
 
-/// What a launched campaign earned: per audience × variant and in total, treated against
-/// the holdout, with 95 % intervals and a verdict the intervals support.
+/// Before launch: each audience as it would be drawn now, the share that bought in the
+/// same window a year before, and the smallest conversion lift the split can detect.
+#[utoipa::path(get, path = "/api/v1/campaigns/{name}/preview", tag = "campaigns", params(CampaignName),
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn campaign_preview(State(s): State<AppState>, Path(p): Path<CampaignName>) -> Result<Response, WebError> {
+    let l = guanxi_app::campaigns::preview(s.store.as_ref(), s.tz, &p.name, Utc::now()).await?;
+    Ok(Json(l).into_response())
+}
+
+/// What a launched campaign earned: per audience × variant × wave and in total, treated
+/// against the holdout, with 95 % intervals and a verdict the intervals support.
 #[utoipa::path(get, path = "/api/v1/campaigns/{name}/report", tag = "campaigns", params(CampaignName),
     responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
               (status = 403, body = ApiError), (status = 409, body = ApiError, description = "not launched yet")))]
@@ -1110,6 +1120,7 @@ impl utoipa::Modify for Limits {
         campaign_create,
         campaign_launch,
         campaign_members,
+        campaign_preview,
         campaign_report,
         report_classes,
         report,

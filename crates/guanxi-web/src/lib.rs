@@ -137,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/campaigns/{name}/members", get(api::campaign_members))
         .route("/api/v1/campaigns/{name}/report", get(api::campaign_report))
+        .route("/api/v1/campaigns/{name}/preview", get(api::campaign_preview))
         .route("/api/v1/customers", get(api::customer_search))
         .route("/api/v1/customers/duplicates", get(api::customer_duplicates))
         .route("/api/v1/customers/merge", axum::routing::post(api::customer_merge))

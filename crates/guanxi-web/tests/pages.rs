@@ -879,6 +879,7 @@ async fn the_rest_api_answers_tokens_and_describes_itself() {
         "/api/v1/campaigns/{name}/launch",
         "/api/v1/campaigns/{name}/members",
         "/api/v1/campaigns/{name}/report",
+        "/api/v1/campaigns/{name}/preview",
         "/api/v1/customers",
         "/api/v1/customers/duplicates",
         "/api/v1/customers/merge",
@@ -1707,6 +1708,9 @@ async fn campaigns_through_the_api_by_role() {
     assert_eq!(status, StatusCode::CREATED, "{made}");
     let (status, _) = api(&state, "POST", Some(&analyst), "/api/v1/campaigns/spring/launch", "").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, preview) = api(&state, "GET", Some(&analyst), "/api/v1/campaigns/spring/preview", "").await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(preview["audiences"][0]["members"], 1, "{preview}");
     let (status, launched) = api(&state, "POST", Some(&marketer), "/api/v1/campaigns/spring/launch", "").await;
     assert_eq!(status, StatusCode::OK, "{launched}");
     assert_eq!(launched["audiences"][0]["members"], 1, "ann, the loyal one: {launched}");

@@ -153,6 +153,7 @@ fn random_input_at_every_endpoint_gets_no_5xx() {
         ("/api/v1/reviews", &["after", "limit"]),
         ("/api/v1/campaigns", &["x"]),
         ("/api/v1/campaigns/nope/report", &["x"]),
+        ("/api/v1/campaigns/nope/preview", &["x"]),
         ("/api/v1/campaigns/nope/members", &["after", "limit"]),
         ("/audit", &["since", "lang"]),
         ("/reports", &["report", "period", "kind", "lang"]),
