@@ -336,14 +336,18 @@ pub async fn report(store: &dyn Store, tz: guanxi_domain::ShopTz, name: &str, no
             None => Assigned::Holdout,
             Some(v) => Assigned::Variant(v as usize),
         };
-        let per_message = m
-            .variant
-            .map_or(0, |v| i64::from(plan.variant(m.audience as usize, v as usize).cost()));
-        let touches: Vec<(bool, bool, bool)> = waves
+        // Each delivered message at its wave's price.
+        let per_message = |wave: usize| {
+            m.variant.map_or(0, |v| {
+                i64::from(plan.variant(m.audience as usize, v as usize).cost(wave))
+            })
+        };
+        let touches: Vec<(usize, (bool, bool, bool))> = waves
             .iter()
-            .filter_map(|w| touched.get(&(m.customer_id, *w)).copied())
+            .filter_map(|w| touched.get(&(m.customer_id, *w)).map(|t| (*w, *t)))
             .collect();
-        let delivered = touches.iter().filter(|t| t.1).count() as i64;
+        let delivered = touches.iter().filter(|(_, t)| t.1).count();
+        let cost = touches.iter().filter(|(_, t)| t.1).map(|(w, _)| per_message(*w)).sum();
         let (converted, revenue, profit) = sums(during.get(&m.customer_id).unwrap_or(&none), from, to);
         let profit_before = before
             .get(&m.customer_id)
@@ -352,12 +356,12 @@ pub async fn report(store: &dyn Store, tz: guanxi_domain::ShopTz, name: &str, no
             audience: m.audience as usize,
             assigned,
             delivered: delivered > 0,
-            clicked: touches.iter().any(|t| t.2),
+            clicked: touches.iter().any(|(_, t)| t.2),
             converted,
             revenue,
             profit,
             profit_before,
-            cost: delivered * per_message,
+            cost,
         }
     };
     let campaign = plan.campaign(stored.seed);

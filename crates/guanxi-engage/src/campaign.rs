@@ -128,15 +128,7 @@ impl Scheduler<'_> {
                 }
             }
         }
-        let keys: Vec<String> = outgoing
-            .messages
-            .iter()
-            .map(|m| m.ledger_key.clone())
-            .chain(outgoing.actions.iter().map(|a| a.ledger_key.clone()))
-            .collect();
-        let known = self.store.ledger_has(&keys).await?;
-        outgoing.messages.retain(|m| !known.contains(&m.ledger_key));
-        outgoing.actions.retain(|a| !known.contains(&a.ledger_key));
+        self.drop_recorded(&mut outgoing).await?;
         Ok((outgoing, planned))
     }
 }

@@ -485,6 +485,13 @@ impl Scheduler<'_> {
         // pass's work on a large shop (`guanxi bench schedule`).
         plan.messages.retain(|m| m.expires_at > now);
         // Only what the ledger does not hold yet: a pass re-finds the runs of the window.
+        self.drop_recorded(&mut plan).await?;
+        planned.messages = plan.messages.len() as u64;
+        Ok((plan, planned))
+    }
+
+    /// Leaves out of `plan` the messages and actions the ledger already holds.
+    pub(crate) async fn drop_recorded(&self, plan: &mut Plan) -> Result<(), EngageError> {
         let keys: Vec<String> = plan
             .messages
             .iter()
@@ -494,8 +501,7 @@ impl Scheduler<'_> {
         let known = self.store.ledger_has(&keys).await?;
         plan.messages.retain(|m| !known.contains(&m.ledger_key));
         plan.actions.retain(|a| !known.contains(&a.ledger_key));
-        planned.messages = plan.messages.len() as u64;
-        Ok((plan, planned))
+        Ok(())
     }
 
     /// Runs of a program over its audience, one per start (a calendar day, a period):

@@ -104,6 +104,21 @@ fn shop(quiet_hours: &str, smtp_port: Option<u16>) -> Shop {
     Shop { sink, dir, _rt: rt }
 }
 
+/// The error of enabling `definition` with `from` replaced by `to` (written as
+/// `bad.toml`), asserting it is refused as bad input.
+fn refused(dir: &Path, definition: &str, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(dir.join(definition)).unwrap();
+    std::fs::write(dir.join("bad.toml"), text.replace(from, to)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_guanxi"))
+        .current_dir(dir)
+        .args(["--db", "guanxi-demo.db", "program", "enable", "bad.toml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(65), "{err}");
+    err
+}
+
 /// Messages at the sink under `path`, as (to, text) sorted.
 fn received(sink: &Sink, path: &str) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = sink
@@ -761,20 +776,7 @@ fn calendar_days_reach_their_audience_in_waves_before_the_day() {
         .sum();
     assert_eq!(total, 2 * audience, "{stats}");
     // An unknown day is refused with where and what.
-    std::fs::write(
-        dir.join("bad.toml"),
-        std::fs::read_to_string(dir.join("anniversary.toml"))
-            .unwrap()
-            .replace("07-10", "black-friday"),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_guanxi"))
-        .current_dir(dir)
-        .args(["--db", "guanxi-demo.db", "program", "enable", "bad.toml"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(65), "{err}");
+    let err = refused(dir, "anniversary.toml", "07-10", "black-friday");
     assert!(
         err.contains("bad.toml:4:") && err.contains("unknown day \"black-friday\""),
         "{err}"
@@ -1198,20 +1200,7 @@ fn a_program_holdout_gets_nothing_and_is_measured_against() {
     let stats = run(dir, &["program", "stats", "nurture"]);
     assert_eq!(stats[0]["held"].as_u64(), Some(held));
     // A share outside 0–0.5 is refused where it is written.
-    std::fs::write(
-        dir.join("bad.toml"),
-        std::fs::read_to_string(dir.join("nurture.toml"))
-            .unwrap()
-            .replace("holdout = 0.3", "holdout = 0.9"),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_guanxi"))
-        .current_dir(dir)
-        .args(["--db", "guanxi-demo.db", "program", "enable", "bad.toml"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(65), "{err}");
+    let err = refused(dir, "nurture.toml", "holdout = 0.3", "holdout = 0.9");
     assert!(
         err.contains("bad.toml:6:1:") && err.contains("holdout: expected a share from 0 to 0.5"),
         "{err}"

@@ -35,6 +35,10 @@ pub struct Variant {
     /// The channel its waves go by (default SMS).
     #[serde(default = "sms")]
     pub channel: crate::Channel,
+    /// A channel per wave, in the waves' order, where they differ (an SMS at T−7, a
+    /// WeChat message the day before); when given, `channel` is not read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<crate::Channel>,
     /// A template per wave, in the waves' order; one template serves every wave
     /// (default: the pre-heat templates, `preheat-7`, `preheat-3`, `preheat-1`).
     #[serde(default)]
@@ -66,14 +70,20 @@ impl Variant {
             name: name.into(),
             weight: 1,
             channel: crate::Channel::Sms,
+            channels: Vec::new(),
             templates: Vec::new(),
             cost_cents: None,
         }
     }
 
-    /// What one message of this variant costs (cents).
-    pub fn cost(&self) -> u32 {
-        self.cost_cents.unwrap_or_else(|| default_cost(self.channel))
+    /// The channel of wave `i`.
+    pub fn channel_of(&self, i: usize) -> crate::Channel {
+        self.channels.get(i).copied().unwrap_or(self.channel)
+    }
+
+    /// What one message of wave `i` costs (cents).
+    pub fn cost(&self, i: usize) -> u32 {
+        self.cost_cents.unwrap_or_else(|| default_cost(self.channel_of(i)))
     }
 
     /// The template of wave `i` of `waves`.
@@ -260,6 +270,16 @@ impl Plan {
         }
         for (i, a) in plan.audiences.iter().enumerate() {
             for (j, v) in a.variants.iter().enumerate() {
+                if !v.channels.is_empty() && v.channels.len() != plan.waves.len() {
+                    return Err(bad(
+                        &format!("audiences[{i}].variants[{j}].channels"),
+                        format!(
+                            "expected one channel per wave ({}), found {}",
+                            plan.waves.len(),
+                            v.channels.len()
+                        ),
+                    ));
+                }
                 if v.templates.len() > 1 && v.templates.len() != plan.waves.len() {
                     return Err(bad(
                         &format!("audiences[{i}].variants[{j}].templates"),
@@ -352,7 +372,7 @@ impl Plan {
         let Some(v) = variant else { return Some(Touch::Hold) };
         let variant = self.variant(audience, v);
         Some(Touch::Send {
-            channel: variant.channel,
+            channel: variant.channel_of(wave),
             template: variant.template(wave, self.waves.len()),
         })
     }
@@ -590,8 +610,27 @@ mod tests {
         assert_eq!(plan.touch(0, Some(0), 0, true), send(crate::Channel::Sms, "preheat-7"));
         assert_eq!(plan.touch(0, Some(0), 1, true), None);
         assert_eq!(plan.touch(0, None, 1, true), None);
-        assert_eq!(plan.variant(0, 1).cost(), 0, "email costs nothing per message");
-        assert_eq!(plan.variant(0, 0).cost(), 5, "an SMS 5 fen");
+        assert_eq!(plan.variant(0, 1).cost(0), 0, "email costs nothing per message");
+        assert_eq!(plan.variant(0, 0).cost(0), 5, "an SMS 5 fen");
+        // A channel per wave: the day before by WeChat, and costed as such.
+        let mixed = Plan::parse(
+            "name = \"d11\"\nstarts = \"2026-11-01\"\nends = \"2026-11-11\"\n\
+             [[audiences]]\nname = \"vip\"\nsegment = \"vips\"\n\
+             variants = [{ name = \"a\", channels = [\"sms\", \"sms\", \"wechat\"] }]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            mixed.touch(0, Some(0), 2, false),
+            send(crate::Channel::Wechat, "preheat-1")
+        );
+        assert_eq!((mixed.variant(0, 0).cost(0), mixed.variant(0, 0).cost(2)), (5, 0));
+        let short = Plan::parse(
+            "name = \"d11\"\nstarts = \"2026-11-01\"\nends = \"2026-11-11\"\n\
+             [[audiences]]\nname = \"vip\"\nsegment = \"vips\"\n\
+             variants = [{ name = \"a\", channels = [\"sms\", \"wechat\"] }]\n",
+        )
+        .unwrap_err();
+        assert_eq!(short.field, "audiences[0].variants[0].channels", "{short}");
         let keep = Plan::parse(&format!(
             "exclude_buyers = false\n{}",
             "name = \"d11\"\nstarts = \"2026-11-01\"\nends = \"2026-11-11\"\n[[audiences]]\nname = \"all\"\nsegment = \"x\"\n"
