@@ -73,6 +73,7 @@ mod merges;
 mod message;
 mod money;
 mod order;
+pub mod points;
 pub mod profile;
 pub mod program;
 pub mod report;

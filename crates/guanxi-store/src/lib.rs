@@ -34,6 +34,7 @@ mod access;
 mod campaigns;
 mod history;
 pub mod outbox;
+pub mod points;
 mod profile_columns;
 mod profiles;
 pub mod segment;
@@ -44,6 +45,7 @@ pub mod sql_access;
 pub mod sql_campaigns;
 #[doc(hidden)]
 pub mod sql_outbox;
+pub mod sql_points;
 #[doc(hidden)]
 pub mod sql_write;
 pub mod tables;
@@ -55,6 +57,7 @@ pub use outbox::{
     Claimed, Entry, EventCursor, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState,
     Recipient, SentMessage, Settle, StepArm, Task,
 };
+pub use points::{Appended, LotSum, NewPoints, Points, PointsOrder, PostedPoints};
 pub use profile_columns::{COLUMNS_SQL, ColumnRow, HeldColumns, ListedProfile, ProfileColumns};
 pub use profiles::{
     BuildFigures, BuildRecord, CLV_BUCKETS, ClassChange, ClassTotal, ClvBucket, FigureSums, MergeChange, MergeProposal,
@@ -231,7 +234,7 @@ pub struct ProfiledCustomer {
 
 /// The system of record. See the crate docs.
 #[async_trait]
-pub trait Store: Outbox + Access + Campaigns + Send + Sync {
+pub trait Store: Outbox + Access + Campaigns + Points + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Starts a transaction for writes.

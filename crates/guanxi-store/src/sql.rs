@@ -1346,5 +1346,6 @@ macro_rules! sql_store {
         $crate::sql_outbox!($store, $db, $backend);
         $crate::sql_access!($store, $db, $backend);
         $crate::sql_campaigns!($store, $db, $backend);
+        $crate::sql_points!($store, $db, $backend);
     };
 }

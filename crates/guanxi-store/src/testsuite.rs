@@ -1761,6 +1761,129 @@ pub async fn campaigns_launch_once_with_their_snapshot(store: &dyn Store) {
     );
 }
 
+/// A member's points: an event and its movements appended at once; a replayed key
+/// changes nothing; a stale read is a conflict; balances and lot sums come from the
+/// movements; the ledger pages by member.
+pub async fn points_append_once_and_sum_to_the_balance(store: &dyn Store) {
+    use guanxi_domain::points::{Account, Event, Key, Kind};
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_customers(&[full_customer("a"), full_customer("b")])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (a, b) = (id_of(store, "a").await, id_of(store, "b").await);
+    let mut account = Account::default();
+    let earn = Key::new(Kind::Earn, "t", "o-1");
+    let event = Event::Earn {
+        points: 120,
+        expires_at: at(1000),
+    };
+    let moved = account.post(&earn, at(10), &event).unwrap();
+    assert_eq!(
+        store
+            .append_points(&crate::NewPoints {
+                customer_id: a,
+                last: None,
+                key: &earn,
+                at: at(10),
+                event: &event,
+                movements: &moved,
+                actor: "import"
+            })
+            .await
+            .unwrap(),
+        crate::Appended::Posted
+    );
+    assert_eq!(
+        store
+            .append_points(&crate::NewPoints {
+                customer_id: a,
+                last: None,
+                key: &earn,
+                at: at(10),
+                event: &event,
+                movements: &moved,
+                actor: "import"
+            })
+            .await
+            .unwrap(),
+        crate::Appended::Conflict,
+        "read before the first event"
+    );
+    let posted = store.points_events(a).await.unwrap();
+    assert_eq!(posted.len(), 1);
+    assert_eq!(
+        (&posted[0].key, &posted[0].event, posted[0].at),
+        (&earn, &event, at(10))
+    );
+    assert_eq!(
+        store
+            .append_points(&crate::NewPoints {
+                customer_id: a,
+                last: Some(posted[0].id),
+                key: &earn,
+                at: at(11),
+                event: &event,
+                movements: &moved,
+                actor: "webhook"
+            })
+            .await
+            .unwrap(),
+        crate::Appended::Replayed
+    );
+    let redeem = Key::new(Kind::Redeem, "t", "r-1");
+    let spend = Event::Redeem { points: 20 };
+    let moved = account.post(&redeem, at(20), &spend).unwrap();
+    assert_eq!(
+        store
+            .append_points(&crate::NewPoints {
+                customer_id: a,
+                last: Some(posted[0].id),
+                key: &redeem,
+                at: at(20),
+                event: &spend,
+                movements: &moved,
+                actor: "ann"
+            })
+            .await
+            .unwrap(),
+        crate::Appended::Posted
+    );
+    let mut other = Account::default();
+    let theirs = Key::new(Kind::Earn, "t", "o-2");
+    let moved = other.post(&theirs, at(30), &event).unwrap();
+    store
+        .append_points(&crate::NewPoints {
+            customer_id: b,
+            last: None,
+            key: &theirs,
+            at: at(30),
+            event: &event,
+            movements: &moved,
+            actor: "import",
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.points_balances(0, 10).await.unwrap(), vec![(a, 100), (b, 120)]);
+    assert_eq!(store.points_balances(a, 10).await.unwrap(), vec![(b, 120)]);
+    assert_eq!(store.points_members(0, 1).await.unwrap(), vec![a]);
+    let (events, sums) = store.points_ledger(0, a).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        sums,
+        vec![crate::LotSum {
+            customer_id: a,
+            lot: Some(earn.clone()),
+            points: 100
+        }]
+    );
+    let posted = store
+        .points_posted(&[(a, earn.clone()), (b, earn.clone()), (b, theirs.clone())])
+        .await
+        .unwrap();
+    assert_eq!(posted, [(a, earn), (b, theirs)].into_iter().collect());
+}
+
 /// Expands to one `#[tokio::test]` per story; `$make` is an async expression giving a
 /// fresh, empty store and a guard to hold while it is used. A backend whose server may be
 /// missing marks the stories ignored with an attribute (PostgreSQL: its build.rs).
@@ -1783,6 +1906,7 @@ macro_rules! store_stories {
             reports_sum_the_current_build,
             merge_keeps_the_most_restrictive_consent_and_unmerges,
             campaigns_launch_once_with_their_snapshot,
+            points_append_once_and_sum_to_the_balance,
             search_and_history_find_a_customer,
             outbox_queues_once_claims_once_and_settles,
             catalogue_upserts_products_and_replaces_keywords,

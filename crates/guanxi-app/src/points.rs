@@ -1,0 +1,398 @@
+//! Points (issue 17): a member's balance, lots and history; posting an event (earned,
+//! redeemed, taken back, expired, adjusted) once whatever replays; and the proof that
+//! every balance is what the ledger's events add up to (`guanxi member verify`).
+//!
+//! A post reads the member's events, replays them into an [`Account`] (the domain's
+//! rules), posts the new event and appends it with its movements — provided no other
+//! event of the member came in since the read (else it reads again): two redemptions at
+//! once can never spend the same points.
+
+use chrono::{DateTime, Utc};
+use guanxi_domain::points::{Account, Event, Key, Kind, Lot, Movement};
+use guanxi_store::{Appended, PostedPoints, Store};
+use serde::Serialize;
+
+use crate::AppError;
+use crate::access::Actor;
+use crate::error::Result;
+
+/// How many times a post reads again when other events of the member keep coming in.
+const ATTEMPTS: usize = 8;
+
+/// What a post did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Posted {
+    pub customer_id: i64,
+    pub key: Key,
+    pub appended: Appended,
+    pub movements: Vec<Movement>,
+    pub balance: i64,
+}
+
+/// The account `events` add up to (the events in the order posted).
+fn replay(events: &[PostedPoints]) -> Result<Account> {
+    let mut account = Account::default();
+    for e in events {
+        account.post(&e.key, e.at, &e.event).map_err(|why| {
+            AppError::Store(guanxi_store::StoreError::Corrupt(format!(
+                "points of customer #{}: event {} no longer posts: {why}",
+                e.customer_id, e.key
+            )))
+        })?;
+    }
+    Ok(account)
+}
+
+/// Posts `event` (key `key`) for member `customer_id` at `at`, recorded under `actor`;
+/// a key posted before changes nothing (`Appended::Replayed`), an event the rules
+/// refuse (a redemption beyond the balance) is bad input and nothing is recorded.
+pub async fn post(
+    store: &dyn Store,
+    customer_id: i64,
+    key: &Key,
+    at: DateTime<Utc>,
+    event: &Event,
+    actor: &str,
+) -> Result<Posted> {
+    if store.customer_by_id(customer_id).await?.is_none() {
+        return Err(AppError::BadInput {
+            code: "customer_unknown",
+            message: format!("customer: no customer #{customer_id}"),
+        });
+    }
+    for _ in 0..ATTEMPTS {
+        let events = store.points_events(customer_id).await?;
+        let mut account = replay(&events)?;
+        let movements = account.post(key, at, event).map_err(|why| AppError::BadInput {
+            code: "points_refused",
+            message: why.to_string(),
+        })?;
+        let last = events.last().map(|e| e.id);
+        let appended = if account_had(&events, key) {
+            Appended::Replayed
+        } else {
+            store
+                .append_points(&guanxi_store::NewPoints {
+                    customer_id,
+                    last,
+                    key,
+                    at,
+                    event,
+                    movements: &movements,
+                    actor,
+                })
+                .await?
+        };
+        match appended {
+            Appended::Conflict => continue,
+            Appended::Replayed => {
+                return Ok(Posted {
+                    customer_id,
+                    key: key.clone(),
+                    appended,
+                    movements: Vec::new(),
+                    balance: replay(&events)?.balance(),
+                });
+            }
+            Appended::Posted => {
+                return Ok(Posted {
+                    customer_id,
+                    key: key.clone(),
+                    appended,
+                    movements,
+                    balance: account.balance(),
+                });
+            }
+        }
+    }
+    Err(AppError::BadInput {
+        code: "points_busy",
+        message: format!("customer #{customer_id}: other points events kept coming in; try again"),
+    })
+}
+
+fn account_had(events: &[PostedPoints], key: &Key) -> bool {
+    events.iter().any(|e| &e.key == key)
+}
+
+/// A member's points as the ledger has them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    pub customer_id: i64,
+    pub balance: i64,
+    pub available: u64,
+    pub debt: u64,
+    pub lots: Vec<Lot>,
+    /// Every event, the latest last.
+    pub history: Vec<PostedPoints>,
+}
+
+/// Member `customer_id`'s balance, lots and history.
+pub async fn show(store: &dyn Store, customer_id: i64) -> Result<Member> {
+    let history = store.points_events(customer_id).await?;
+    let account = replay(&history)?;
+    Ok(Member {
+        customer_id,
+        balance: account.balance(),
+        available: account.available(),
+        debt: account.debt(),
+        lots: account.lots().cloned().collect(),
+        history,
+    })
+}
+
+/// A manual adjustment of a member's points.
+#[derive(Debug, Clone)]
+pub struct Adjustment {
+    pub customer_id: i64,
+    /// Positive: a lot that expires like an earning; negative: taken like a redemption,
+    /// into debt beyond the balance.
+    pub points: i64,
+    pub reason: String,
+    /// What makes it unique: a second adjustment with the same reference is a replay.
+    pub reference: String,
+}
+
+/// Posts adjustment `a` by `by` with its reason.
+pub async fn adjust(store: &dyn Store, a: &Adjustment, rules: Rules, by: &Actor, now: DateTime<Utc>) -> Result<Posted> {
+    let event = Event::Adjust {
+        points: a.points,
+        expires_at: expires(now, rules.expiry_months),
+        reason: a.reason.trim().to_string(),
+        operator: by.name.clone(),
+    };
+    let key = Key::new(Kind::Adjust, "staff", &a.reference);
+    post(store, a.customer_id, &key, now, &event, &by.name).await
+}
+
+/// A redemption of `points` (reference: the shop's order or voucher that spent them).
+pub async fn redeem(
+    store: &dyn Store,
+    customer_id: i64,
+    points: u64,
+    source: &str,
+    reference: &str,
+    by: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Posted> {
+    let key = Key::new(Kind::Redeem, source, reference);
+    post(store, customer_id, &key, now, &Event::Redeem { points }, &by.name).await
+}
+
+/// When points earned at `at` expire: `months` later (first in, first out).
+pub fn expires(at: DateTime<Utc>, months: u32) -> DateTime<Utc> {
+    at.checked_add_months(chrono::Months::new(months))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// What an expiry run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Expired {
+    pub period: String,
+    pub members: u64,
+    pub points: i64,
+}
+
+/// The members looked at a time.
+const PAGE: u32 = 1000;
+
+/// Expires, for every member, the lots whose day has come by `now`, once per `period`
+/// (its name keys the event: a second run for the same period changes nothing, so one
+/// instance or many, it happens once).
+pub async fn expire(store: &dyn Store, period: &str, now: DateTime<Utc>) -> Result<Expired> {
+    let mut out = Expired {
+        period: period.to_string(),
+        ..Expired::default()
+    };
+    let key = Key::new(Kind::Expire, "guanxi", period);
+    let mut after = 0;
+    loop {
+        let members = store.points_members(after, PAGE).await?;
+        let Some(last) = members.last() else { break };
+        after = *last;
+        for customer in members {
+            let posted = post(store, customer, &key, now, &Event::Expire, "expiry").await?;
+            let gone: i64 = posted.movements.iter().map(|m| m.points).sum();
+            if gone != 0 {
+                out.members += 1;
+                out.points -= gone;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One member whose stored movements are not what their events add up to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Difference {
+    pub customer_id: i64,
+    /// The lot (`None`: the debt) that differs.
+    pub lot: Option<Key>,
+    pub stored: i64,
+    pub replayed: i64,
+    /// When the events themselves no longer post: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What a proof of the ledger found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Verified {
+    pub members: u64,
+    pub events: u64,
+    /// The balances' total.
+    pub points: i64,
+    pub differences: Vec<Difference>,
+}
+
+/// Proves every balance: each member's events replayed by the domain's rules give, lot
+/// by lot and for the debt, exactly the movements stored. Pages through the members.
+pub async fn verify(store: &dyn Store) -> Result<Verified> {
+    use std::collections::BTreeMap;
+    let mut out = Verified::default();
+    let mut after = 0;
+    loop {
+        let members = store.points_members(after, PAGE).await?;
+        let Some(&upto) = members.last() else { break };
+        let (events, sums) = store.points_ledger(after, upto).await?;
+        after = upto;
+        let mut stored: BTreeMap<(i64, Option<Key>), i64> = BTreeMap::new();
+        for s in sums {
+            *stored.entry((s.customer_id, s.lot)).or_default() += s.points;
+        }
+        let mut replayed: BTreeMap<(i64, Option<Key>), i64> = BTreeMap::new();
+        for group in events.chunk_by(|a, b| a.customer_id == b.customer_id) {
+            let customer = group[0].customer_id;
+            out.members += 1;
+            out.events += group.len() as u64;
+            let account = match replay(group) {
+                Ok(a) => a,
+                Err(e) => {
+                    out.differences.push(Difference {
+                        customer_id: customer,
+                        lot: None,
+                        stored: 0,
+                        replayed: 0,
+                        error: Some(e.to_string()),
+                    });
+                    continue;
+                }
+            };
+            out.points += account.balance();
+            for lot in account.lots() {
+                replayed.insert((customer, Some(lot.key.clone())), lot.remaining as i64);
+            }
+            replayed.insert((customer, None), -(account.debt() as i64));
+        }
+        // Every (member, lot) on either side, zeros included.
+        let keys: std::collections::BTreeSet<&(i64, Option<Key>)> = stored.keys().chain(replayed.keys()).collect();
+        for k in keys {
+            let (s, r) = (
+                stored.get(k).copied().unwrap_or(0),
+                replayed.get(k).copied().unwrap_or(0),
+            );
+            if s != r {
+                out.differences.push(Difference {
+                    customer_id: k.0,
+                    lot: k.1.clone(),
+                    stored: s,
+                    replayed: r,
+                    error: None,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How a shop gives points.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rules {
+    /// Points per yuan paid (default 1).
+    pub points_per_yuan: f64,
+    /// Months a lot lasts (default 12).
+    pub expiry_months: u32,
+}
+
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules {
+            points_per_yuan: 1.0,
+            expiry_months: 12,
+        }
+    }
+}
+
+/// What an earning run posted.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Earned {
+    pub orders: u64,
+    pub earned: u64,
+    pub taken_back: u64,
+    /// Orders already posted (a re-run, a replayed webhook): nothing changed.
+    pub replayed: u64,
+}
+
+/// Posts what orders paid or refunded in `[from, to)` earn and give back: each paid
+/// order earns (paid amount × the rate, its key the order's source and id, so that it
+/// earns once however often it is seen); each refund takes back the refunded share of
+/// what its order earned (keyed by the refund's amount: a larger refund later takes back
+/// the rest).
+pub async fn earn(store: &dyn Store, rules: Rules, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Earned> {
+    let mut out = Earned::default();
+    let mut after = 0;
+    loop {
+        let orders = store.points_orders(from, to, after, PAGE).await?;
+        let Some(last) = orders.last() else { break };
+        after = last.id;
+        for o in orders {
+            out.orders += 1;
+            let points = guanxi_domain::points::earned(o.paid_cents, rules.points_per_yuan, 1.0);
+            let earn_key = Key::new(Kind::Earn, &o.source, &o.external_id);
+            if let Some(paid_at) = o.paid_at
+                && points > 0
+            {
+                let event = Event::Earn {
+                    points,
+                    expires_at: expires(paid_at, rules.expiry_months),
+                };
+                let posted = post(store, o.customer_id, &earn_key, paid_at, &event, "orders").await?;
+                match posted.appended {
+                    Appended::Posted => out.earned += points,
+                    _ => out.replayed += 1,
+                }
+            }
+            if let Some(refunded_at) = o.refunded_at
+                && o.refund_cents > 0
+                && o.paid_cents > 0
+                && points > 0
+            {
+                // The refunded share of what the order earned; the domain takes back at
+                // most what is left of it.
+                let back =
+                    ((points as i128 * i128::from(o.refund_cents.min(o.paid_cents))) / i128::from(o.paid_cents)) as u64;
+                // An order paid before points were given earned nothing to take back.
+                let earned_here = store
+                    .points_posted(&[(o.customer_id, earn_key.clone())])
+                    .await?
+                    .contains(&(o.customer_id, earn_key.clone()));
+                if back > 0 && earned_here {
+                    let key = Key::new(
+                        Kind::Refund,
+                        &o.source,
+                        &format!("{}:{}", o.external_id, o.refund_cents),
+                    );
+                    let event = Event::Refund {
+                        earned: earn_key,
+                        points: back,
+                    };
+                    let posted = post(store, o.customer_id, &key, refunded_at, &event, "orders").await?;
+                    if posted.appended == Appended::Posted {
+                        out.taken_back += back;
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}

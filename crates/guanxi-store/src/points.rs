@@ -1,0 +1,117 @@
+//! Points: each member's ledger — the events as posted and the movements they made
+//! (`guanxi_domain::points`). The store only appends; a balance is a sum. Every backend
+//! implements [`Points`] with the shared SQL (`sql_points.rs`).
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use guanxi_domain::points::{Event, Key, Movement};
+use serde::Serialize;
+
+use crate::Result;
+
+/// An event as the ledger keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PostedPoints {
+    /// Its place in the ledger: events are replayed in this order.
+    pub id: i64,
+    pub customer_id: i64,
+    pub key: Key,
+    pub at: DateTime<Utc>,
+    pub event: Event,
+    pub actor: String,
+}
+
+/// What became of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Appended {
+    Posted,
+    /// The key was posted before: nothing changed.
+    Replayed,
+    /// Another event of the member was posted since they were read: read again, retry.
+    Conflict,
+}
+
+/// The movements of one member's lot (or, `lot` `None`, their debt), summed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LotSum {
+    pub customer_id: i64,
+    pub lot: Option<Key>,
+    pub points: i64,
+}
+
+/// An order as points see it: who it counts for (the customer it was merged into, if
+/// any), what was paid and refunded, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PointsOrder {
+    pub id: i64,
+    pub customer_id: i64,
+    pub source: String,
+    pub external_id: String,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub paid_cents: i64,
+    pub refunded_at: Option<DateTime<Utc>>,
+    pub refund_cents: i64,
+}
+
+/// An event to append to a member's ledger, with the movements it made.
+#[derive(Debug, Clone)]
+pub struct NewPoints<'a> {
+    pub customer_id: i64,
+    /// The member's last event when they were read (`None`: they had none).
+    pub last: Option<i64>,
+    pub key: &'a Key,
+    pub at: DateTime<Utc>,
+    pub event: &'a Event,
+    pub movements: &'a [Movement],
+    pub actor: &'a str,
+}
+
+#[async_trait]
+pub trait Points: Send + Sync {
+    /// Orders paid or refunded in `[from, to)` with an id above `after`, in id order, at
+    /// most `limit`: what earnings and take-backs are posted from.
+    async fn points_orders(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<PointsOrder>>;
+
+    /// A member's events in the order posted.
+    async fn points_events(&self, customer_id: i64) -> Result<Vec<PostedPoints>>;
+
+    /// Appends an event and the movements it made, in one transaction, provided the
+    /// member's last event is still the one it was posted after.
+    async fn append_points(&self, new: &NewPoints<'_>) -> Result<Appended>;
+
+    /// Which of these (member, key) pairs were posted.
+    async fn points_posted(&self, keys: &[(i64, Key)]) -> Result<HashSet<(i64, Key)>>;
+
+    /// Balances (the sum of each member's movements) of the members with an id above
+    /// `after`, in id order, at most `limit` members.
+    async fn points_balances(&self, after: i64, limit: u32) -> Result<Vec<(i64, i64)>>;
+
+    /// For a proof of the balances: the events of the members with an id in
+    /// `(after, upto]`, in order, and their movements summed per lot.
+    async fn points_ledger(&self, after: i64, upto: i64) -> Result<(Vec<PostedPoints>, Vec<LotSum>)>;
+
+    /// The members with points events whose id is above `after`, in id order, at most
+    /// `limit`: how a proof pages through the ledger.
+    async fn points_members(&self, after: i64, limit: u32) -> Result<Vec<i64>>;
+}
+
+/// An event as the ledger's `event` column holds it (for the SQL of every backend).
+#[doc(hidden)]
+pub fn event_text(event: &Event) -> String {
+    serde_json::to_string(event).expect("an event is plain data")
+}
+
+/// An event read back from the ledger's `event` column.
+#[doc(hidden)]
+pub fn event_of(text: &str) -> std::result::Result<Event, serde_json::Error> {
+    serde_json::from_str(text)
+}

@@ -1,0 +1,225 @@
+//! Points in SQL, written once for both backends: expanded inside
+//! [`crate::sql_store!`] as the `Points` implementation of one store.
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! sql_points {
+    ($store:ident, $db:ty, $backend:expr) => {
+        fn points_key(kind: &str, source: String, id: String) -> $crate::Result<guanxi_domain::points::Key> {
+            Ok(guanxi_domain::points::Key {
+                kind: guanxi_domain::points::Kind::parse(kind).map_err(corrupt)?,
+                source,
+                id,
+            })
+        }
+
+        fn posted_from_row(r: &DbRow) -> $crate::Result<$crate::PostedPoints> {
+            let kind: String = get(r, "kind")?;
+            let event: String = get(r, "event")?;
+            Ok($crate::PostedPoints {
+                id: get(r, "id")?,
+                customer_id: get(r, "customer_id")?,
+                key: points_key(&kind, get(r, "source")?, get(r, "business_id")?)?,
+                at: get(r, "at")?,
+                event: $crate::points::event_of(&event).map_err(corrupt)?,
+                actor: get(r, "actor")?,
+            })
+        }
+
+        fn lot_sum_from_row(r: &DbRow) -> $crate::Result<$crate::LotSum> {
+            let kind: Option<String> = get(r, "lot_kind")?;
+            let lot = match kind {
+                Some(k) => Some(points_key(
+                    &k,
+                    get::<Option<String>>(r, "lot_source")?.unwrap_or_default(),
+                    get::<Option<String>>(r, "lot_id")?.unwrap_or_default(),
+                )?),
+                None => None,
+            };
+            Ok($crate::LotSum {
+                customer_id: get(r, "customer_id")?,
+                lot,
+                points: get(r, "points")?,
+            })
+        }
+
+        const POSTED_COLUMNS: &str = "id, customer_id, kind, source, business_id, at, event, actor";
+
+        #[async_trait::async_trait]
+        impl $crate::Points for $store {
+            async fn points_orders(
+                &self,
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+                after: i64,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::PointsOrder>> {
+                let mut b = Builder::new(
+                    "SELECT o.id, COALESCE(c.merged_into, c.id) AS customer_id, o.source, o.external_id, o.paid_at, \
+                     o.paid_cents, o.refunded_at, o.refund_cents FROM orders o JOIN customers c ON c.id = o.customer_id \
+                     WHERE o.id > ",
+                );
+                b.push_bind(after)
+                    .push(" AND ((o.paid_at >= ")
+                    .push_bind(from)
+                    .push(" AND o.paid_at < ")
+                    .push_bind(to)
+                    .push(") OR (o.refunded_at >= ")
+                    .push_bind(from)
+                    .push(" AND o.refunded_at < ")
+                    .push_bind(to)
+                    .push(")) ORDER BY o.id LIMIT ")
+                    .push_bind(i64::from(limit));
+                rows_of(&self.pool, b, |r| {
+                    Ok($crate::PointsOrder {
+                        id: get(r, "id")?,
+                        customer_id: get(r, "customer_id")?,
+                        source: get(r, "source")?,
+                        external_id: get(r, "external_id")?,
+                        paid_at: get(r, "paid_at")?,
+                        paid_cents: get(r, "paid_cents")?,
+                        refunded_at: get(r, "refunded_at")?,
+                        refund_cents: get(r, "refund_cents")?,
+                    })
+                })
+                .await
+            }
+
+            async fn points_events(&self, customer_id: i64) -> $crate::Result<Vec<$crate::PostedPoints>> {
+                let mut b = Builder::new(format!("SELECT {POSTED_COLUMNS} FROM points_events WHERE customer_id = "));
+                b.push_bind(customer_id).push(" ORDER BY id");
+                rows_of(&self.pool, b, posted_from_row).await
+            }
+
+            async fn append_points(&self, new: &$crate::NewPoints<'_>) -> $crate::Result<$crate::Appended> {
+                let $crate::NewPoints {
+                    customer_id,
+                    last,
+                    key,
+                    at,
+                    event,
+                    movements,
+                    actor,
+                } = *new;
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut b = Builder::new("SELECT MAX(id) AS last FROM points_events WHERE customer_id = ");
+                b.push_bind(customer_id);
+                let now_last: Option<i64> = get(&b.build().fetch_one(&mut *tx).await.map_err(db_err)?, "last")?;
+                if now_last != last {
+                    return Ok($crate::Appended::Conflict);
+                }
+                let text = $crate::points::event_text(event);
+                let mut b = Builder::new(
+                    "INSERT INTO points_events (customer_id, kind, source, business_id, at, event, actor) ",
+                );
+                b.push_values([()], |mut s, _| {
+                    s.push_bind(customer_id)
+                        .push_bind(key.kind.as_str())
+                        .push_bind(key.source.clone())
+                        .push_bind(key.id.clone())
+                        .push_bind(at)
+                        .push_bind(text.clone())
+                        .push_bind(actor.to_string());
+                });
+                b.push(" ON CONFLICT (customer_id, kind, source, business_id) DO NOTHING RETURNING id");
+                let Some(row) = b.build().fetch_optional(&mut *tx).await.map_err(db_err)? else {
+                    return Ok($crate::Appended::Replayed);
+                };
+                let id: i64 = get(&row, "id")?;
+                // 8 parameters a row: well under either backend's limit.
+                for chunk in movements.chunks(1000) {
+                    let mut b = Builder::new(
+                        "INSERT INTO points_movements (event_id, customer_id, lot_kind, lot_source, lot_id, points, at) ",
+                    );
+                    b.push_values(chunk, |mut s, m| {
+                        s.push_bind(id)
+                            .push_bind(customer_id)
+                            .push_bind(m.lot.as_ref().map(|l| l.kind.as_str()))
+                            .push_bind(m.lot.as_ref().map(|l| l.source.clone()))
+                            .push_bind(m.lot.as_ref().map(|l| l.id.clone()))
+                            .push_bind(m.points)
+                            .push_bind(m.at);
+                    });
+                    b.build().execute(&mut *tx).await.map_err(db_err)?;
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok($crate::Appended::Posted)
+            }
+
+            async fn points_posted(
+                &self,
+                keys: &[(i64, guanxi_domain::points::Key)],
+            ) -> $crate::Result<std::collections::HashSet<(i64, guanxi_domain::points::Key)>> {
+                let mut out = std::collections::HashSet::new();
+                for chunk in keys.chunks(500) {
+                    let mut b = Builder::new(
+                        "SELECT customer_id, kind, source, business_id FROM points_events WHERE ",
+                    );
+                    for (i, (customer, key)) in chunk.iter().enumerate() {
+                        if i > 0 {
+                            b.push(" OR ");
+                        }
+                        b.push("(customer_id = ")
+                            .push_bind(*customer)
+                            .push(" AND kind = ")
+                            .push_bind(key.kind.as_str())
+                            .push(" AND source = ")
+                            .push_bind(key.source.clone())
+                            .push(" AND business_id = ")
+                            .push_bind(key.id.clone())
+                            .push(")");
+                    }
+                    for r in b.build().fetch_all(&self.pool).await.map_err(db_err)? {
+                        let kind: String = get(&r, "kind")?;
+                        out.insert((
+                            get(&r, "customer_id")?,
+                            points_key(&kind, get(&r, "source")?, get(&r, "business_id")?)?,
+                        ));
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn points_balances(&self, after: i64, limit: u32) -> $crate::Result<Vec<(i64, i64)>> {
+                let mut b = Builder::new(
+                    "SELECT customer_id, CAST(SUM(points) AS BIGINT) AS balance FROM points_movements WHERE customer_id > ",
+                );
+                b.push_bind(after)
+                    .push(" GROUP BY customer_id ORDER BY customer_id LIMIT ")
+                    .push_bind(i64::from(limit));
+                rows_of(&self.pool, b, |r| Ok((get(r, "customer_id")?, get(r, "balance")?))).await
+            }
+
+            async fn points_ledger(
+                &self,
+                after: i64,
+                upto: i64,
+            ) -> $crate::Result<(Vec<$crate::PostedPoints>, Vec<$crate::LotSum>)> {
+                let mut b = Builder::new(format!("SELECT {POSTED_COLUMNS} FROM points_events WHERE customer_id > "));
+                b.push_bind(after)
+                    .push(" AND customer_id <= ")
+                    .push_bind(upto)
+                    .push(" ORDER BY customer_id, id");
+                let events = rows_of(&self.pool, b, posted_from_row).await?;
+                let mut b = Builder::new(
+                    "SELECT customer_id, lot_kind, lot_source, lot_id, CAST(SUM(points) AS BIGINT) AS points \
+                     FROM points_movements WHERE customer_id > ",
+                );
+                b.push_bind(after)
+                    .push(" AND customer_id <= ")
+                    .push_bind(upto)
+                    .push(" GROUP BY customer_id, lot_kind, lot_source, lot_id");
+                let sums = rows_of(&self.pool, b, lot_sum_from_row).await?;
+                Ok((events, sums))
+            }
+
+            async fn points_members(&self, after: i64, limit: u32) -> $crate::Result<Vec<i64>> {
+                let mut b = Builder::new("SELECT DISTINCT customer_id FROM points_events WHERE customer_id > ");
+                b.push_bind(after)
+                    .push(" ORDER BY customer_id LIMIT ")
+                    .push_bind(i64::from(limit));
+                rows_of(&self.pool, b, |r| get(r, "customer_id")).await
+            }
+        }
+    };
+}
