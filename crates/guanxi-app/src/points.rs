@@ -8,7 +8,7 @@
 //! once can never spend the same points.
 
 use chrono::{DateTime, Utc};
-use guanxi_domain::points::{Account, Event, Key, Kind, Lot, Movement};
+use guanxi_domain::points::{Account, Event, Key, Kind, Lot, Movement, Rules};
 use guanxi_store::{Appended, PostedPoints, Store};
 use serde::Serialize;
 
@@ -54,12 +54,7 @@ pub async fn post(
     event: &Event,
     actor: &str,
 ) -> Result<Posted> {
-    if store.customer_by_id(customer_id).await?.is_none() {
-        return Err(AppError::BadInput {
-            code: "customer_unknown",
-            message: format!("customer: no customer #{customer_id}"),
-        });
-    }
+    known(store, customer_id).await?;
     for _ in 0..ATTEMPTS {
         let events = store.points_events(customer_id).await?;
         let mut account = replay(&events)?;
@@ -111,6 +106,17 @@ pub async fn post(
     })
 }
 
+/// Refuses a customer number no customer has.
+async fn known(store: &dyn Store, customer_id: i64) -> Result<()> {
+    match store.customer_by_id(customer_id).await? {
+        Some(_) => Ok(()),
+        None => Err(AppError::BadInput {
+            code: "customer_unknown",
+            message: format!("customer: no customer #{customer_id}"),
+        }),
+    }
+}
+
 fn account_had(events: &[PostedPoints], key: &Key) -> bool {
     events.iter().any(|e| &e.key == key)
 }
@@ -129,6 +135,7 @@ pub struct Member {
 
 /// Member `customer_id`'s balance, lots and history.
 pub async fn show(store: &dyn Store, customer_id: i64) -> Result<Member> {
+    known(store, customer_id).await?;
     let history = store.points_events(customer_id).await?;
     let account = replay(&history)?;
     Ok(Member {
@@ -303,24 +310,6 @@ pub async fn verify(store: &dyn Store) -> Result<Verified> {
         }
     }
     Ok(out)
-}
-
-/// How a shop gives points.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Rules {
-    /// Points per yuan paid (default 1).
-    pub points_per_yuan: f64,
-    /// Months a lot lasts (default 12).
-    pub expiry_months: u32,
-}
-
-impl Default for Rules {
-    fn default() -> Rules {
-        Rules {
-            points_per_yuan: 1.0,
-            expiry_months: 12,
-        }
-    }
 }
 
 /// What an earning run posted.

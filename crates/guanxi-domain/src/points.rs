@@ -329,6 +329,25 @@ impl Account {
     }
 }
 
+/// How a shop gives points (`[points]` in the settings).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rules {
+    /// Points per yuan paid (default 1).
+    pub points_per_yuan: f64,
+    /// Months a lot lasts before it expires, first in first out (default 12).
+    pub expiry_months: u32,
+}
+
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules {
+            points_per_yuan: 1.0,
+            expiry_months: 12,
+        }
+    }
+}
+
 /// The balance movements add up to.
 pub fn balance_of<'a>(movements: impl IntoIterator<Item = &'a Movement>) -> i64 {
     movements.into_iter().map(|m| m.points).sum()

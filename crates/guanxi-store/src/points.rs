@@ -88,6 +88,12 @@ pub trait Points: Send + Sync {
     /// member's last event is still the one it was posted after.
     async fn append_points(&self, new: &NewPoints<'_>) -> Result<Appended>;
 
+    /// Appends events posted elsewhere in order — an opening balance migrated from
+    /// another system, the benchmark's ledger — without the check for events in between
+    /// (the caller posted each member's events through one `Account`, from none); a key
+    /// already posted is skipped with its movements. Returns the events appended.
+    async fn append_points_batch(&self, batch: &[NewPoints<'_>]) -> Result<u64>;
+
     /// Which of these (member, key) pairs were posted.
     async fn points_posted(&self, keys: &[(i64, Key)]) -> Result<HashSet<(i64, Key)>>;
 

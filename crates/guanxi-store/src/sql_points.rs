@@ -146,6 +146,59 @@ macro_rules! sql_points {
                 Ok($crate::Appended::Posted)
             }
 
+            async fn append_points_batch(&self, batch: &[$crate::NewPoints<'_>]) -> $crate::Result<u64> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut appended = 0;
+                // 7 parameters an event, 7 a movement: well under either backend's limit.
+                for chunk in batch.chunks(2000) {
+                    let mut b = Builder::new(
+                        "INSERT INTO points_events (customer_id, kind, source, business_id, at, event, actor) ",
+                    );
+                    b.push_values(chunk, |mut s, p| {
+                        s.push_bind(p.customer_id)
+                            .push_bind(p.key.kind.as_str())
+                            .push_bind(p.key.source.clone())
+                            .push_bind(p.key.id.clone())
+                            .push_bind(p.at)
+                            .push_bind($crate::points::event_text(p.event))
+                            .push_bind(p.actor.to_string());
+                    });
+                    b.push(
+                        " ON CONFLICT (customer_id, kind, source, business_id) DO NOTHING \
+                         RETURNING id, customer_id, kind, source, business_id",
+                    );
+                    let mut ids = std::collections::HashMap::new();
+                    for r in b.build().fetch_all(&mut *tx).await.map_err(db_err)? {
+                        let kind: String = get(&r, "kind")?;
+                        let key = points_key(&kind, get(&r, "source")?, get(&r, "business_id")?)?;
+                        ids.insert((get::<i64>(&r, "customer_id")?, key), get::<i64>(&r, "id")?);
+                    }
+                    appended += ids.len() as u64;
+                    let rows: Vec<(i64, i64, &guanxi_domain::points::Movement)> = chunk
+                        .iter()
+                        .filter_map(|p| ids.get(&(p.customer_id, p.key.clone())).map(|id| (*id, p)))
+                        .flat_map(|(id, p)| p.movements.iter().map(move |m| (id, p.customer_id, m)))
+                        .collect();
+                    for rows in rows.chunks(2000) {
+                        let mut b = Builder::new(
+                            "INSERT INTO points_movements (event_id, customer_id, lot_kind, lot_source, lot_id, points, at) ",
+                        );
+                        b.push_values(rows, |mut s, (id, customer, m)| {
+                            s.push_bind(*id)
+                                .push_bind(*customer)
+                                .push_bind(m.lot.as_ref().map(|l| l.kind.as_str()))
+                                .push_bind(m.lot.as_ref().map(|l| l.source.clone()))
+                                .push_bind(m.lot.as_ref().map(|l| l.id.clone()))
+                                .push_bind(m.points)
+                                .push_bind(m.at);
+                        });
+                        b.build().execute(&mut *tx).await.map_err(db_err)?;
+                    }
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok(appended)
+            }
+
             async fn points_posted(
                 &self,
                 keys: &[(i64, guanxi_domain::points::Key)],

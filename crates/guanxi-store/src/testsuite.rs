@@ -1881,7 +1881,35 @@ pub async fn points_append_once_and_sum_to_the_balance(store: &dyn Store) {
         .points_posted(&[(a, earn.clone()), (b, earn.clone()), (b, theirs.clone())])
         .await
         .unwrap();
-    assert_eq!(posted, [(a, earn), (b, theirs)].into_iter().collect());
+    assert_eq!(posted, [(a, earn.clone()), (b, theirs.clone())].into_iter().collect());
+    // A batch posted elsewhere: the new event appended with its movements, the one
+    // already posted skipped.
+    let more = Key::new(Kind::Earn, "t", "o-3");
+    let moved = other.post(&more, at(40), &event).unwrap();
+    let none: Vec<guanxi_domain::points::Movement> = Vec::new();
+    let batch = [
+        crate::NewPoints {
+            customer_id: b,
+            last: None,
+            key: &theirs,
+            at: at(30),
+            event: &event,
+            movements: &none,
+            actor: "import",
+        },
+        crate::NewPoints {
+            customer_id: b,
+            last: None,
+            key: &more,
+            at: at(40),
+            event: &event,
+            movements: &moved,
+            actor: "import",
+        },
+    ];
+    assert_eq!(store.append_points_batch(&batch).await.unwrap(), 1);
+    assert_eq!(store.points_balances(a, 10).await.unwrap(), vec![(b, 240)]);
+    assert_eq!(store.points_events(b).await.unwrap().len(), 2);
 }
 
 /// Expands to one `#[tokio::test]` per story; `$make` is an async expression giving a

@@ -139,6 +139,11 @@ pub enum Command {
     #[command(subcommand)]
     Campaign(CampaignCommand),
 
+    /// Members' points: a balance with its lots and history, adjustments, redemptions,
+    /// earning from orders, expiry, and the proof of every balance from the ledger
+    #[command(subcommand, visible_alias = "members")]
+    Member(MemberCommand),
+
     /// Staff who sign in to the web UI and the API: add them, list them.
     #[command(subcommand, visible_alias = "users")]
     User(UserCommand),
@@ -407,6 +412,92 @@ pub enum AuditCommand {
         #[arg(long, default_value_t = 1000)]
         limit: u32,
     },
+}
+
+/// A member: their customer number, or their id in a source with --source.
+#[derive(Debug, clap::Args)]
+pub struct MemberId {
+    /// The customer's number (as lists show it), or with --source their id there
+    pub customer: String,
+    /// The source of the id [default: the customer's number]
+    #[arg(long)]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// A member's balance, lots (earned, remaining, expiry) and every event
+    #[command(after_help = "Examples:
+  guanxi member show 42
+  guanxi member show C0000042 --source demo --json")]
+    Show {
+        #[command(flatten)]
+        who: MemberId,
+    },
+    /// A manual adjustment with its reason (positive: a lot; negative: taken like a
+    /// redemption, into a recorded debt beyond the balance)
+    #[command(after_help = "Examples:
+  guanxi member adjust 42 200 --reason \"goodwill: parcel lost\"
+  guanxi member adjust 42 -50 --reason \"points given twice by hand\" --reference FIX-7")]
+    Adjust {
+        #[command(flatten)]
+        who: MemberId,
+        #[arg(allow_negative_numbers = true)]
+        points: i64,
+        /// Why (kept in the ledger with who did it)
+        #[arg(long)]
+        reason: String,
+        /// What makes it unique: the same reference twice is one adjustment [default:
+        /// a new one each time]
+        #[arg(long)]
+        reference: Option<String>,
+        /// Who adjusts, for the ledger [default: $USER]
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Spend points: taken from the lots that expire first; refused beyond the balance
+    #[command(after_help = "Examples:
+  guanxi member redeem 42 100 --reference ORDER-88")]
+    Redeem {
+        #[command(flatten)]
+        who: MemberId,
+        points: u64,
+        /// The shop's order or voucher that spent them (the same reference twice is one
+        /// redemption)
+        #[arg(long)]
+        reference: String,
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Post what orders paid or refunded in a window earn and give back (each order
+    /// once, however often it is run)
+    #[command(after_help = "Examples:
+  guanxi member earn --from 2026-01-01
+  guanxi member earn --from 2026-06-01 --to 2026-07-01")]
+    Earn {
+        /// The window's first day [default: 2000-01-01: every order]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: Option<String>,
+        /// The day after the window [default: now]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        to: Option<String>,
+    },
+    /// Expire the lots whose day has come, once per period (a second run of the same
+    /// period changes nothing)
+    #[command(after_help = "Examples:
+  guanxi member expire
+  guanxi member expire --period 2026-12 --now 2026-12-01")]
+    Expire {
+        /// The period it runs for [default: this month, YYYY-MM]
+        #[arg(long)]
+        period: Option<String>,
+        /// Expire as of this day [default: now]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        now: Option<String>,
+    },
+    /// Rebuild every balance from the ledger's events and report any difference from
+    /// the stored movements (exit 1 when there is one)
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -853,6 +944,19 @@ pub enum BenchCommand {
         /// Workers at once (tasks of this process)
         #[arg(long, default_value_t = 2)]
         workers: u16,
+    },
+
+    /// `guanxi member verify` over a generated ledger of N members (three earnings, a
+    /// redemption, one in ten a refund): the time to write it and to prove every balance
+    #[command(after_help = "Examples:
+  guanxi bench points --members 100000
+  guanxi bench points --members 1000000 --dir /var/tmp/guanxi-points")]
+    Points {
+        #[arg(long, default_value_t = 1_000_000)]
+        members: u64,
+        /// Where the SQLite store is made (emptied first)
+        #[arg(long, default_value = "guanxi-bench-points")]
+        dir: PathBuf,
     },
 
     /// A big shop end to end: generate (or reuse) a file of single-line orders in time

@@ -984,3 +984,94 @@ variants = [{ name = "a" }, { name = "b", channel = "wechat", templates = ["preh
     let unknown = run_demo(dir.path(), &["campaign", "report", "nope"]);
     assert_eq!(unknown.status.code(), Some(65));
 }
+
+/// Points from the demo's orders: each order earns once however often `member earn`
+/// runs; a redemption beyond the balance is refused and changes nothing; an adjustment
+/// carries its reason and is posted once per reference; a negative one beyond the
+/// balance is a recorded debt; expiry runs once per period; `member verify` proves every
+/// balance — and finds a movement written behind the ledger's back.
+#[test]
+fn points_are_earned_once_spent_within_the_balance_and_every_balance_is_proved() {
+    let (dir, _) = demo_shop();
+    let d = dir.path();
+    let first = ok(d, &["member", "earn"]);
+    let earned = first["earned"].as_u64().unwrap();
+    assert!(earned > 0 && first["orders"].as_u64().unwrap() > 0, "{first}");
+    let again = ok(d, &["member", "earn"]);
+    assert_eq!(again["earned"], 0, "each order earns once: {again}");
+    assert_eq!(again["replayed"], first["orders"], "{again}");
+    let member = ok(d, &["member", "show", "C0000005", "--source", "demo"]);
+    let id = member["customer_id"].as_i64().unwrap().to_string();
+    let balance = member["balance"].as_i64().unwrap();
+    assert!(balance > 0, "{member}");
+    // Beyond the balance: refused, nothing recorded.
+    let over = run_demo(
+        d,
+        &["member", "redeem", &id, &(balance + 1).to_string(), "--reference", "R1"],
+    );
+    assert_eq!(over.status.code(), Some(65));
+    assert_eq!(json(&over)["error"]["code"], "points_refused");
+    let spent = ok(d, &["member", "redeem", &id, "100", "--reference", "R1"]);
+    assert_eq!(spent["balance"].as_i64(), Some(balance - 100), "{spent}");
+    let twice = ok(d, &["member", "redeem", &id, "100", "--reference", "R1"]);
+    assert_eq!(
+        (twice["appended"].as_str(), twice["balance"].as_i64()),
+        (Some("replayed"), Some(balance - 100))
+    );
+    // Taken below zero by hand: a recorded debt, not a silent negative.
+    let debt = (balance - 100 + 30).to_string();
+    let fix = ok(
+        d,
+        &[
+            "member",
+            "adjust",
+            &id,
+            &format!("-{debt}"),
+            "--reason",
+            "points given twice",
+            "--reference",
+            "FIX-1",
+            "--actor",
+            "ann",
+        ],
+    );
+    assert_eq!(fix["balance"].as_i64(), Some(-30), "{fix}");
+    let shown = ok(d, &["member", "show", &id]);
+    assert_eq!(
+        (shown["debt"].as_u64(), shown["available"].as_u64()),
+        (Some(30), Some(0))
+    );
+    let adjust = shown["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(adjust["actor"], "ann");
+    assert_eq!(adjust["event"]["reason"], "points given twice", "{adjust}");
+    // Expiry: once per period.
+    let expired = ok(d, &["member", "expire", "--period", "2099-01", "--now", "2099-01-01"]);
+    assert!(expired["points"].as_i64().unwrap() > 0, "{expired}");
+    let repeat = ok(d, &["member", "expire", "--period", "2099-01", "--now", "2099-01-01"]);
+    assert_eq!(repeat["points"], 0, "{repeat}");
+    let proof = ok(d, &["member", "verify"]);
+    assert!(proof["differences"].as_array().unwrap().is_empty(), "{proof}");
+    assert!(proof["members"].as_u64().unwrap() > 1);
+    // A movement written behind the ledger's back is found, and verify fails.
+    let db = rusqlite::Connection::open(d.join("guanxi-demo.db")).unwrap();
+    db.execute(
+        "INSERT INTO points_movements (event_id, customer_id, lot_kind, lot_source, lot_id, points, at) \
+         SELECT id, customer_id, NULL, NULL, NULL, 500, at FROM points_events WHERE customer_id = ?1 LIMIT 1",
+        [id.parse::<i64>().unwrap()],
+    )
+    .unwrap();
+    drop(db);
+    let caught = run_demo(d, &["member", "verify"]);
+    assert_eq!(caught.status.code(), Some(1));
+    let found = json(&caught);
+    let diff = &found["differences"][0];
+    assert_eq!(
+        (
+            diff["customer_id"].to_string(),
+            diff["stored"].as_i64(),
+            diff["replayed"].as_i64()
+        ),
+        (id.clone(), Some(470), Some(-30)),
+        "{found}"
+    );
+}

@@ -24,6 +24,8 @@ pub struct Settings {
     pub contact: crate::program::ContactPolicy,
     /// Where each channel delivers.
     pub channels: crate::program::Delivery,
+    /// Membership points (docs/domain.md §6): how many a yuan earns, how long they last.
+    pub points: crate::points::Rules,
 }
 
 /// Purchase occasions: a buyer's paid orders within `occasion_gap_hours` of the first of

@@ -121,6 +121,7 @@ pub async fn run(global: &Global, cmd: BenchCommand) -> anyhow::Result<()> {
             concurrency,
             workers,
         } => return super::bench_outbox::run(global, messages, &dir, batch, concurrency, workers).await,
+        BenchCommand::Points { members, dir } => return super::bench_points::run(global, members, &dir).await,
         BenchCommand::Schedule { dir, days } => return super::bench_schedule::run(global, &dir, days).await,
         BenchCommand::Big { customers, orders, dir } => return super::bench_big::run(global, customers, orders, &dir),
     };

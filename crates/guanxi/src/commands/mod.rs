@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_big;
 pub mod bench_outbox;
+pub mod bench_points;
 pub mod bench_schedule;
 pub mod campaign;
 pub mod clv;
@@ -12,6 +13,7 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod lake;
+pub mod member;
 pub mod privacy;
 pub mod profile;
 pub mod program;

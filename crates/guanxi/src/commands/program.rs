@@ -121,7 +121,7 @@ pub async fn engine(o: &Opened, settings: &Settings, lease_secs: u32, batch: u32
     })
 }
 
-fn time(s: &str, tz: ShopTz, flag: &str) -> Result<DateTime<Utc>, BadInput> {
+pub(crate) fn time(s: &str, tz: ShopTz, flag: &str) -> Result<DateTime<Utc>, BadInput> {
     parse_timestamp(s, tz).map_err(|e| BadInput {
         code: "bad_time",
         message: format!("{flag}: {e}"),

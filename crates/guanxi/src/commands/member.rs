@@ -1,0 +1,164 @@
+//! `guanxi member …`: members' points — show, adjust, redeem, earn from orders, expire,
+//! verify — over `guanxi_app::points`.
+
+use chrono::{Datelike as _, Utc};
+
+use crate::cli::{Global, MemberCommand, MemberId};
+use crate::commands::customer::{actor, lookup, source};
+use crate::commands::default_db;
+use crate::commands::program::time;
+use crate::open::{Opened, open};
+use crate::output::report;
+use guanxi_app::access::Actor;
+use guanxi_app::points;
+
+/// The member's customer number.
+async fn member(o: &Opened, who: &MemberId) -> anyhow::Result<i64> {
+    match &who.source {
+        Some(s) => lookup(o, &who.customer, &source(s)?, true).await,
+        None => who.customer.trim().trim_start_matches('#').parse::<i64>().map_err(|_| {
+            guanxi_app::AppError::BadInput {
+                code: "customer_invalid",
+                message: format!(
+                    "customer: expected a customer's number (or an id with --source), found {:?}",
+                    who.customer
+                ),
+            }
+            .into()
+        }),
+    }
+}
+
+fn by(who: Option<String>) -> Actor {
+    Actor {
+        name: actor(who),
+        origin: "cli".into(),
+    }
+}
+
+pub async fn run(global: &Global, cmd: MemberCommand) -> anyhow::Result<()> {
+    let o = open(global, default_db()).await?;
+    let store = o.store.as_ref();
+    let (settings, _) = super::config::load(global)?;
+    let rules = settings.points;
+    let now = Utc::now();
+    match cmd {
+        MemberCommand::Show { who } => {
+            let m = points::show(store, member(&o, &who).await?).await?;
+            let tz = o.tz;
+            report(global.json, &m, |m| {
+                let mut text = format!(
+                    "#{}: balance {} points ({} available, {} owed)\n",
+                    m.customer_id, m.balance, m.available, m.debt
+                );
+                for l in m.lots.iter().filter(|l| l.remaining > 0) {
+                    text += &format!(
+                        "  {} of {} from {} expiring {}\n",
+                        l.remaining,
+                        l.points,
+                        l.key,
+                        l.expires_at.with_timezone(&tz.0).format("%Y-%m-%d")
+                    );
+                }
+                for e in &m.history {
+                    text += &format!(
+                        "  {}  {}  by {}\n",
+                        e.at.with_timezone(&tz.0).format("%Y-%m-%d %H:%M"),
+                        e.key,
+                        e.actor
+                    );
+                }
+                text
+            })
+        }
+        MemberCommand::Adjust {
+            who,
+            points: n,
+            reason,
+            reference,
+            actor: a,
+        } => {
+            let adjustment = points::Adjustment {
+                customer_id: member(&o, &who).await?,
+                points: n,
+                reason,
+                reference: reference.unwrap_or_else(|| format!("cli-{}", now.timestamp_micros())),
+            };
+            let p = points::adjust(store, &adjustment, rules, &by(a), now).await?;
+            report(global.json, &p, posted_text)
+        }
+        MemberCommand::Redeem {
+            who,
+            points: n,
+            reference,
+            actor: a,
+        } => {
+            let customer = member(&o, &who).await?;
+            let p = points::redeem(store, customer, n, "shop", &reference, &by(a), now).await?;
+            report(global.json, &p, posted_text)
+        }
+        MemberCommand::Earn { from, to } => {
+            let from = time(from.as_deref().unwrap_or("2000-01-01"), o.tz, "--from")?;
+            let to = to.map(|t| time(&t, o.tz, "--to")).transpose()?.unwrap_or(now);
+            let e = points::earn(store, rules, from, to).await?;
+            report(global.json, &e, |e| {
+                format!(
+                    "{} orders: {} points earned, {} taken back; {} already posted\n",
+                    e.orders, e.earned, e.taken_back, e.replayed
+                )
+            })
+        }
+        MemberCommand::Expire { period, now: at } => {
+            let at = at.map(|t| time(&t, o.tz, "--now")).transpose()?.unwrap_or(now);
+            let local = at.with_timezone(&o.tz.0);
+            let period = period.unwrap_or_else(|| format!("{}-{:02}", local.year(), local.month()));
+            let e = points::expire(store, &period, at).await?;
+            report(global.json, &e, |e| {
+                format!("{}: {} points expired from {} members\n", e.period, e.points, e.members)
+            })
+        }
+        MemberCommand::Verify => {
+            let v = points::verify(store).await?;
+            report(global.json, &v, |v| {
+                let mut text = format!(
+                    "{} members, {} events, {} points outstanding: ",
+                    v.members, v.events, v.points
+                );
+                if v.differences.is_empty() {
+                    text += "every balance is what its events add up to\n";
+                }
+                for d in &v.differences {
+                    text += &format!(
+                        "\n  #{} {}: stored {}, the events give {}{}",
+                        d.customer_id,
+                        d.lot.as_ref().map_or("debt".to_string(), |k| k.to_string()),
+                        d.stored,
+                        d.replayed,
+                        d.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+                    );
+                }
+                text
+            })?;
+            if !v.differences.is_empty() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn posted_text(p: &points::Posted) -> String {
+    match p.appended {
+        guanxi_store::Appended::Replayed => format!(
+            "#{}: {} was posted before; nothing changed (balance {})\n",
+            p.customer_id, p.key, p.balance
+        ),
+        _ => format!(
+            "#{}: {} posted ({:+} points); balance {}\n",
+            p.customer_id,
+            p.key,
+            p.movements.iter().map(|m| m.points).sum::<i64>(),
+            p.balance
+        ),
+    }
+}
