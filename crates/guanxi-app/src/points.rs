@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use guanxi_domain::points::{Account, Event, Key, Kind, Lot, Movement, Rules};
+use guanxi_domain::tier::Tiers;
 use guanxi_store::{Appended, PostedPoints, Store};
 use serde::Serialize;
 
@@ -323,20 +324,39 @@ pub struct Earned {
 }
 
 /// Posts what orders paid or refunded in `[from, to)` earn and give back: each paid
-/// order earns (paid amount × the rate, its key the order's source and id, so that it
+/// order earns (paid amount × the rate × the multiplier of the tier the member held
+/// before it, as recorded by [`evaluate`]; its key the order's source and id, so that it
 /// earns once however often it is seen); each refund takes back the refunded share of
 /// what its order earned (keyed by the refund's amount: a larger refund later takes back
 /// the rest).
-pub async fn earn(store: &dyn Store, rules: Rules, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Earned> {
+pub async fn earn(
+    store: &dyn Store,
+    rules: Rules,
+    tiers: &Tiers,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Earned> {
     let mut out = Earned::default();
     let mut after = 0;
     loop {
         let orders = store.points_orders(from, to, after, PAGE).await?;
         let Some(last) = orders.last() else { break };
         after = last.id;
+        // Each member's recorded tier changes, read once a page.
+        let mut held: std::collections::HashMap<i64, Vec<guanxi_domain::tier::Change>> = Default::default();
         for o in orders {
             out.orders += 1;
-            let points = guanxi_domain::points::earned(o.paid_cents, rules.points_per_yuan, 1.0);
+            let multiplier = match o.paid_at {
+                Some(at) => {
+                    if let std::collections::hash_map::Entry::Vacant(e) = held.entry(o.customer_id) {
+                        e.insert(store.tier_changes(o.customer_id).await?);
+                    }
+                    let changes = held.get(&o.customer_id).map(Vec::as_slice).unwrap_or_default();
+                    tiers.multiplier(guanxi_domain::tier::tier_before(changes, at))
+                }
+                None => 1.0,
+            };
+            let points = guanxi_domain::points::earned(o.paid_cents, rules.points_per_yuan, multiplier);
             let earn_key = Key::new(Kind::Earn, &o.source, &o.external_id);
             if let Some(paid_at) = o.paid_at
                 && points > 0
@@ -382,6 +402,61 @@ pub async fn earn(store: &dyn Store, rules: Rules, from: DateTime<Utc>, to: Date
                 }
             }
         }
+    }
+    Ok(out)
+}
+
+/// What an evaluation of the tiers found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Evaluated {
+    pub members: u64,
+    /// Tier changes and warnings recorded by this run (a re-run records none again).
+    pub changes: u64,
+    pub warnings: u64,
+    /// Members per tier now, in the tiers' order.
+    pub tiers: Vec<(String, u64)>,
+}
+
+/// Evaluates every member's tier up to `now` from their paid orders (upgrades at the
+/// qualifying order, lowering only at the periodic evaluation, warnings before it) and
+/// records the changes and warnings not recorded yet — one pass for one instance or many.
+pub async fn evaluate(store: &dyn Store, tiers: &Tiers, now: DateTime<Utc>) -> Result<Evaluated> {
+    if tiers.levels.is_empty() {
+        return Err(AppError::BadInput {
+            code: "tiers_invalid",
+            message: "tiers.levels: expected at least one tier".into(),
+        });
+    }
+    let mut out = Evaluated {
+        tiers: tiers.levels.iter().map(|l| (l.name.clone(), 0)).collect(),
+        ..Evaluated::default()
+    };
+    let mut after = 0;
+    loop {
+        let orders = store.member_orders(after, PAGE).await?;
+        let Some(last) = orders.last() else { break };
+        after = last.0;
+        let mut changes = Vec::new();
+        let mut warnings = Vec::new();
+        for group in orders.chunk_by(|a, b| a.0 == b.0) {
+            let customer = group[0].0;
+            let paid: Vec<guanxi_domain::tier::Paid> = group.iter().map(|(_, p)| *p).collect();
+            let (c, w) = guanxi_domain::tier::history(tiers, &paid, now);
+            out.members += 1;
+            if let Some(now_in) = c.last().map(|c| c.to)
+                && let Some(slot) = out.tiers.get_mut(now_in)
+            {
+                slot.1 += 1;
+            }
+            changes.extend(c.into_iter().map(|c| {
+                let name = tiers.levels.get(c.to).map(|l| l.name.clone()).unwrap_or_default();
+                (customer, c, name)
+            }));
+            warnings.extend(w.into_iter().map(|w| (customer, w)));
+        }
+        let (c, w) = store.record_tiers(&changes, &warnings, now).await?;
+        out.changes += c;
+        out.warnings += w;
     }
     Ok(out)
 }

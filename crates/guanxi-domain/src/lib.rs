@@ -81,6 +81,7 @@ mod review;
 pub mod segment;
 mod service;
 mod source;
+pub mod tier;
 mod time;
 
 pub use contact::{Contact, ContactError, Email, Mobile, masked, shown_id};

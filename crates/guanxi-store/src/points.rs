@@ -1,12 +1,14 @@
-//! Points: each member's ledger — the events as posted and the movements they made
-//! (`guanxi_domain::points`). The store only appends; a balance is a sum. Every backend
-//! implements [`Points`] with the shared SQL (`sql_points.rs`).
+//! Membership: each member's points ledger — the events as posted and the movements they
+//! made (`guanxi_domain::points`; the store only appends, a balance is a sum) — and their
+//! tier changes and warnings (`guanxi_domain::tier`). Every backend implements
+//! [`Points`] with the shared SQL (`sql_points.rs`).
 
 use std::collections::HashSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use guanxi_domain::points::{Event, Key, Movement};
+use guanxi_domain::tier::{Change, Paid, Warning};
 use serde::Serialize;
 
 use crate::Result;
@@ -108,6 +110,23 @@ pub trait Points: Send + Sync {
     /// The members with points events whose id is above `after`, in id order, at most
     /// `limit`: how a proof pages through the ledger.
     async fn points_members(&self, after: i64, limit: u32) -> Result<Vec<i64>>;
+
+    /// The paid orders (net of refunds) of the next `limit` people with a paid order
+    /// whose id is above `after` (a merged customer's orders count for the person they
+    /// were merged into), by person then time: what tiers follow from.
+    async fn member_orders(&self, after: i64, limit: u32) -> Result<Vec<(i64, Paid)>>;
+
+    /// Records tier changes and warnings (each once: a re-run recomputes the same ones);
+    /// returns how many of each were new.
+    async fn record_tiers(
+        &self,
+        changes: &[(i64, Change, String)],
+        warnings: &[(i64, Warning)],
+        at: DateTime<Utc>,
+    ) -> Result<(u64, u64)>;
+
+    /// A member's recorded tier changes, oldest first.
+    async fn tier_changes(&self, customer_id: i64) -> Result<Vec<Change>>;
 }
 
 /// An event as the ledger's `event` column holds it (for the SQL of every backend).

@@ -266,6 +266,93 @@ macro_rules! sql_points {
                 Ok((events, sums))
             }
 
+            async fn member_orders(&self, after: i64, limit: u32) -> $crate::Result<Vec<(i64, guanxi_domain::tier::Paid)>> {
+                let person = "COALESCE(c.merged_into, c.id)";
+                let mut b = Builder::new(format!(
+                    "SELECT {person} AS person, o.paid_at, o.paid_cents - o.refund_cents AS cents \
+                     FROM orders o JOIN customers c ON c.id = o.customer_id \
+                     WHERE o.paid_at IS NOT NULL AND {person} IN (SELECT DISTINCT {person} FROM orders o \
+                     JOIN customers c ON c.id = o.customer_id WHERE o.paid_at IS NOT NULL AND {person} > "
+                ));
+                b.push_bind(after)
+                    .push(format!(" ORDER BY {person} LIMIT "))
+                    .push_bind(i64::from(limit))
+                    .push(") ORDER BY person, o.paid_at");
+                rows_of(&self.pool, b, |r| {
+                    Ok((
+                        get(r, "person")?,
+                        guanxi_domain::tier::Paid {
+                            at: get(r, "paid_at")?,
+                            cents: get(r, "cents")?,
+                        },
+                    ))
+                })
+                .await
+            }
+
+            async fn record_tiers(
+                &self,
+                changes: &[(i64, guanxi_domain::tier::Change, String)],
+                warnings: &[(i64, guanxi_domain::tier::Warning)],
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<(u64, u64)> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let (mut new_changes, mut new_warnings) = (0, 0);
+                for chunk in changes.chunks(2000) {
+                    let mut b = Builder::new(
+                        "INSERT INTO tier_changes (customer_id, at, from_tier, to_tier, tier_name, why, measure, recorded_at) ",
+                    );
+                    b.push_values(chunk, |mut s, (customer, c, name)| {
+                        s.push_bind(*customer)
+                            .push_bind(c.at)
+                            .push_bind(c.from.map(|f| f as i64))
+                            .push_bind(c.to as i64)
+                            .push_bind(name.clone())
+                            .push_bind(c.why.as_str())
+                            .push_bind(c.measure)
+                            .push_bind(at);
+                    });
+                    b.push(" ON CONFLICT (customer_id, at, to_tier) DO NOTHING");
+                    new_changes += b.build().execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+                }
+                for chunk in warnings.chunks(2000) {
+                    let mut b = Builder::new(
+                        "INSERT INTO tier_warnings (customer_id, evaluation, at, tier, would_be, measure, recorded_at) ",
+                    );
+                    b.push_values(chunk, |mut s, (customer, w)| {
+                        s.push_bind(*customer)
+                            .push_bind(w.evaluation)
+                            .push_bind(w.at)
+                            .push_bind(w.tier as i64)
+                            .push_bind(w.would_be as i64)
+                            .push_bind(w.measure)
+                            .push_bind(at);
+                    });
+                    b.push(" ON CONFLICT (customer_id, evaluation) DO NOTHING");
+                    new_warnings += b.build().execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok((new_changes, new_warnings))
+            }
+
+            async fn tier_changes(&self, customer_id: i64) -> $crate::Result<Vec<guanxi_domain::tier::Change>> {
+                let mut b = Builder::new(
+                    "SELECT at, from_tier, to_tier, why, measure FROM tier_changes WHERE customer_id = ",
+                );
+                b.push_bind(customer_id).push(" ORDER BY at, to_tier");
+                rows_of(&self.pool, b, |r| {
+                    let why: String = get(r, "why")?;
+                    Ok(guanxi_domain::tier::Change {
+                        at: get(r, "at")?,
+                        from: get::<Option<i64>>(r, "from_tier")?.map(|f| f as usize),
+                        to: get::<i64>(r, "to_tier")? as usize,
+                        why: guanxi_domain::tier::Why::parse(&why).map_err(corrupt)?,
+                        measure: get(r, "measure")?,
+                    })
+                })
+                .await
+            }
+
             async fn points_members(&self, after: i64, limit: u32) -> $crate::Result<Vec<i64>> {
                 let mut b = Builder::new("SELECT DISTINCT customer_id FROM points_events WHERE customer_id > ");
                 b.push_bind(after)

@@ -1910,6 +1910,49 @@ pub async fn points_append_once_and_sum_to_the_balance(store: &dyn Store) {
     assert_eq!(store.append_points_batch(&batch).await.unwrap(), 1);
     assert_eq!(store.points_balances(a, 10).await.unwrap(), vec![(b, 240)]);
     assert_eq!(store.points_events(b).await.unwrap().len(), 2);
+
+    // Tiers: the people's paid orders, then their changes and warnings recorded once.
+    upsert(store, &[order("o-a1", "a", 1), order("o-b1", "b", 2)]).await;
+    let paid = store.member_orders(0, 1).await.unwrap();
+    assert_eq!(
+        paid.iter().map(|p| p.0).collect::<Vec<_>>(),
+        vec![a],
+        "one person a page"
+    );
+    assert_eq!(paid[0].1.at, at(60));
+    let all = store.member_orders(0, 10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[1].1.cents > all[0].1.cents, "two lines against one: {all:?}");
+    use guanxi_domain::tier::{Change, Warning, Why};
+    let joined = Change {
+        at: at(60),
+        from: None,
+        to: 1,
+        why: Why::Joined,
+        measure: all[0].1.cents,
+    };
+    let warning = Warning {
+        at: at(90),
+        evaluation: at(120),
+        tier: 1,
+        would_be: 0,
+        measure: 0,
+    };
+    let changes = [(a, joined.clone(), "银卡".to_string())];
+    assert_eq!(
+        store
+            .record_tiers(&changes, &[(a, warning.clone())], at(100))
+            .await
+            .unwrap(),
+        (1, 1)
+    );
+    assert_eq!(
+        store.record_tiers(&changes, &[(a, warning)], at(101)).await.unwrap(),
+        (0, 0),
+        "once"
+    );
+    assert_eq!(store.tier_changes(a).await.unwrap(), vec![joined]);
+    assert!(store.tier_changes(b).await.unwrap().is_empty());
 }
 
 /// Expands to one `#[tokio::test]` per story; `$make` is an async expression giving a

@@ -495,6 +495,17 @@ pub enum MemberCommand {
         #[arg(long, value_name = "YYYY-MM-DD")]
         now: Option<String>,
     },
+    /// Evaluate every member's tier from their paid orders (up at the qualifying order,
+    /// down only at the yearly evaluation, warned 30 days before) and record the changes
+    /// and warnings not recorded yet
+    #[command(after_help = "Examples:
+  guanxi member evaluate
+  guanxi member evaluate --now 2027-01-10")]
+    Evaluate {
+        /// Evaluate as of this day [default: now]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        now: Option<String>,
+    },
     /// Rebuild every balance from the ledger's events and report any difference from
     /// the stored movements (exit 1 when there is one)
     Verify,

@@ -26,6 +26,8 @@ pub struct Settings {
     pub channels: crate::program::Delivery,
     /// Membership points (docs/domain.md §6): how many a yuan earns, how long they last.
     pub points: crate::points::Rules,
+    /// Membership tiers (docs/domain.md §6): thresholds, window, evaluation, benefits.
+    pub tiers: crate::tier::Tiers,
 }
 
 /// Purchase occasions: a buyer's paid orders within `occasion_gap_hours` of the first of

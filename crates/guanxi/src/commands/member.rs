@@ -100,7 +100,9 @@ pub async fn run(global: &Global, cmd: MemberCommand) -> anyhow::Result<()> {
         MemberCommand::Earn { from, to } => {
             let from = time(from.as_deref().unwrap_or("2000-01-01"), o.tz, "--from")?;
             let to = to.map(|t| time(&t, o.tz, "--to")).transpose()?.unwrap_or(now);
-            let e = points::earn(store, rules, from, to).await?;
+            // The tiers first: an order earns at the tier its member held before it.
+            points::evaluate(store, &settings.tiers, to).await?;
+            let e = points::earn(store, rules, &settings.tiers, from, to).await?;
             report(global.json, &e, |e| {
                 format!(
                     "{} orders: {} points earned, {} taken back; {} already posted\n",
@@ -115,6 +117,20 @@ pub async fn run(global: &Global, cmd: MemberCommand) -> anyhow::Result<()> {
             let e = points::expire(store, &period, at).await?;
             report(global.json, &e, |e| {
                 format!("{}: {} points expired from {} members\n", e.period, e.points, e.members)
+            })
+        }
+        MemberCommand::Evaluate { now: at } => {
+            let at = at.map(|t| time(&t, o.tz, "--now")).transpose()?.unwrap_or(now);
+            let e = points::evaluate(store, &settings.tiers, at).await?;
+            report(global.json, &e, |e| {
+                let tiers: Vec<String> = e.tiers.iter().map(|(n, c)| format!("{n} {c}")).collect();
+                format!(
+                    "{} members: {}; {} tier changes and {} warnings recorded\n",
+                    e.members,
+                    tiers.join(", "),
+                    e.changes,
+                    e.warnings
+                )
             })
         }
         MemberCommand::Verify => {
