@@ -452,7 +452,10 @@ pub async fn evaluate(store: &dyn Store, tiers: &Tiers, now: DateTime<Utc>) -> R
                 let name = tiers.levels.get(c.to).map(|l| l.name.clone()).unwrap_or_default();
                 (customer, c, name)
             }));
-            warnings.extend(w.into_iter().map(|w| (customer, w)));
+            warnings.extend(w.into_iter().map(|w| {
+                let name = tiers.levels.get(w.tier).map(|l| l.name.clone()).unwrap_or_default();
+                (customer, w, name)
+            }));
         }
         let (c, w) = store.record_tiers(&changes, &warnings, now).await?;
         out.changes += c;

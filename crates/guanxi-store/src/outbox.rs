@@ -301,7 +301,9 @@ pub trait Outbox: Send + Sync {
     async fn order_items(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<(String, u32)>>>;
 
     /// Customers who entered `class` of `kind` in a build made as of `[from, to]`, with the
-    /// build id.
+    /// build id. Kind `tier`: who entered tier `class` in `[from, to]`, with the change's
+    /// moment (Unix seconds) in the build id's place; kind `tier-warning`: who was warned
+    /// then of losing tier `class`, with the evaluation's moment.
     async fn entered_class(
         &self,
         kind: &str,

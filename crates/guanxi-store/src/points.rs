@@ -116,12 +116,13 @@ pub trait Points: Send + Sync {
     /// were merged into), by person then time: what tiers follow from.
     async fn member_orders(&self, after: i64, limit: u32) -> Result<Vec<(i64, Paid)>>;
 
-    /// Records tier changes and warnings (each once: a re-run recomputes the same ones);
-    /// returns how many of each were new.
+    /// Records tier changes and warnings, each with the name of the tier it is about (the
+    /// new one; the one a warning says will be lost) and each once (a re-run recomputes
+    /// the same ones); returns how many of each were new.
     async fn record_tiers(
         &self,
         changes: &[(i64, Change, String)],
-        warnings: &[(i64, Warning)],
+        warnings: &[(i64, Warning, String)],
         at: DateTime<Utc>,
     ) -> Result<(u64, u64)>;
 

@@ -403,6 +403,26 @@ macro_rules! sql_outbox {
                 from: chrono::DateTime<chrono::Utc>,
                 to: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<Vec<(i64, i64, chrono::DateTime<chrono::Utc>)>> {
+                // Tiers: a change into tier `class`, or a warning of losing it; its
+                // occurrence is the change's moment (the evaluation's, for a warning).
+                let tiers = match kind {
+                    "tier" => Some("SELECT customer_id, at AS occurrence, at FROM tier_changes WHERE tier_name = "),
+                    "tier-warning" => {
+                        Some("SELECT customer_id, evaluation AS occurrence, at FROM tier_warnings WHERE tier_name = ")
+                    }
+                    _ => None,
+                };
+                if let Some(select) = tiers {
+                    let mut b = Builder::new(select);
+                    b.push_bind(class.to_string());
+                    b.push(" AND at >= ").push_bind(from).push(" AND at <= ").push_bind(to);
+                    b.push(" ORDER BY customer_id, at");
+                    return rows_of(&self.pool, b, |r| {
+                        let occurrence: chrono::DateTime<chrono::Utc> = get(r, "occurrence")?;
+                        Ok((get(r, "customer_id")?, occurrence.timestamp(), get(r, "at")?))
+                    })
+                    .await;
+                }
                 let mut b = Builder::new("SELECT customer_id, build_id, as_of FROM class_transitions WHERE kind = ");
                 b.push_bind(kind.to_string()).push(" AND to_class = ").push_bind(class.to_string());
                 b.push(" AND as_of >= ").push_bind(from).push(" AND as_of <= ").push_bind(to);

@@ -293,7 +293,7 @@ macro_rules! sql_points {
             async fn record_tiers(
                 &self,
                 changes: &[(i64, guanxi_domain::tier::Change, String)],
-                warnings: &[(i64, guanxi_domain::tier::Warning)],
+                warnings: &[(i64, guanxi_domain::tier::Warning, String)],
                 at: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<(u64, u64)> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
@@ -317,13 +317,14 @@ macro_rules! sql_points {
                 }
                 for chunk in warnings.chunks(2000) {
                     let mut b = Builder::new(
-                        "INSERT INTO tier_warnings (customer_id, evaluation, at, tier, would_be, measure, recorded_at) ",
+                        "INSERT INTO tier_warnings (customer_id, evaluation, at, tier, tier_name, would_be, measure, recorded_at) ",
                     );
-                    b.push_values(chunk, |mut s, (customer, w)| {
+                    b.push_values(chunk, |mut s, (customer, w, name)| {
                         s.push_bind(*customer)
                             .push_bind(w.evaluation)
                             .push_bind(w.at)
                             .push_bind(w.tier as i64)
+                            .push_bind(name.clone())
                             .push_bind(w.would_be as i64)
                             .push_bind(w.measure)
                             .push_bind(at);

@@ -1939,17 +1939,31 @@ pub async fn points_append_once_and_sum_to_the_balance(store: &dyn Store) {
         measure: 0,
     };
     let changes = [(a, joined.clone(), "银卡".to_string())];
+    let warnings = [(a, warning, "银卡".to_string())];
+    assert_eq!(store.record_tiers(&changes, &warnings, at(100)).await.unwrap(), (1, 1));
     assert_eq!(
-        store
-            .record_tiers(&changes, &[(a, warning.clone())], at(100))
-            .await
-            .unwrap(),
-        (1, 1)
-    );
-    assert_eq!(
-        store.record_tiers(&changes, &[(a, warning)], at(101)).await.unwrap(),
+        store.record_tiers(&changes, &warnings, at(101)).await.unwrap(),
         (0, 0),
         "once"
+    );
+    // As a program's trigger: entering 银卡, and the warning of losing it.
+    assert_eq!(
+        store.entered_class("tier", "银卡", at(0), at(100)).await.unwrap(),
+        vec![(a, at(60).timestamp(), at(60))]
+    );
+    assert!(
+        store
+            .entered_class("tier", "金卡", at(0), at(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .entered_class("tier-warning", "银卡", at(0), at(100))
+            .await
+            .unwrap(),
+        vec![(a, at(120).timestamp(), at(90))]
     );
     assert_eq!(store.tier_changes(a).await.unwrap(), vec![joined]);
     assert!(store.tier_changes(b).await.unwrap().is_empty());

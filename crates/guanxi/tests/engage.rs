@@ -1206,3 +1206,45 @@ fn a_program_holdout_gets_nothing_and_is_measured_against() {
         "{err}"
     );
 }
+
+/// A tier change starts a program: a shopper whose order takes them to 银卡 gets the
+/// program's welcome once, however often the scheduler passes.
+#[test]
+fn entering_a_tier_starts_a_program_once() {
+    let shop = shop("00:00-00:00", None);
+    let dir = shop.dir.path();
+    std::fs::write(
+        dir.join("big.csv"),
+        "order_id,customer_id,ordered_at,amount,paid_at,status,title,quantity\n\
+         T9,R3,2026-07-02 10:00:00,1200.00,2026-07-02 10:00:00,paid,婴儿车,1\n",
+    )
+    .unwrap();
+    import_orders(dir, "big.csv", "shop");
+    let evaluated = run(dir, &["member", "evaluate", "--now", "2026-07-02 12:00"]);
+    assert!(evaluated["changes"].as_u64().unwrap() > 0, "{evaluated}");
+    std::fs::write(
+        dir.join("silver.toml"),
+        "name = \"silver-welcome\"\ntitle = \"Welcome to 银卡\"\npriority = \"care\"\n\
+         trigger = { became = { kind = \"tier\", class = \"银卡\" } }\n\n\
+         [[steps]]\nname = \"welcome\"\nafter = \"0m\"\naction = { add_tag = \"银卡会员\" }\n",
+    )
+    .unwrap();
+    run(
+        dir,
+        &["program", "enable", "silver.toml", "--since", "2026-07-02 00:00"],
+    );
+    let welcomed = || -> u64 {
+        run(dir, &["program", "stats", "silver-welcome"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["actions"].as_u64().unwrap())
+            .sum()
+    };
+    run(dir, &["program", "run", "--now", "2026-07-02 12:00"]);
+    assert_eq!(welcomed(), 1, "R3 entered 银卡 at their ¥1,200 order");
+    run(dir, &["program", "run", "--now", "2026-07-02 12:30"]);
+    assert_eq!(welcomed(), 1, "once");
+    let r3 = run(dir, &["customer", "show", "R3", "--source", "shop"]);
+    assert!(r3.to_string().contains("银卡会员"), "{r3}");
+}
