@@ -43,6 +43,30 @@ macro_rules! sql_points {
             })
         }
 
+        /// Inserts movements as (event id, member, movement), 7 parameters a row: well
+        /// under either backend's limit at 2,000 rows a statement.
+        async fn insert_movements(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            rows: &[(i64, i64, &guanxi_domain::points::Movement)],
+        ) -> $crate::Result<()> {
+            for chunk in rows.chunks(2000) {
+                let mut b = Builder::new(
+                    "INSERT INTO points_movements (event_id, customer_id, lot_kind, lot_source, lot_id, points, at) ",
+                );
+                b.push_values(chunk, |mut s, (id, customer, m)| {
+                    s.push_bind(*id)
+                        .push_bind(*customer)
+                        .push_bind(m.lot.as_ref().map(|l| l.kind.as_str()))
+                        .push_bind(m.lot.as_ref().map(|l| l.source.clone()))
+                        .push_bind(m.lot.as_ref().map(|l| l.id.clone()))
+                        .push_bind(m.points)
+                        .push_bind(m.at);
+                });
+                b.build().execute(&mut **tx).await.map_err(db_err)?;
+            }
+            Ok(())
+        }
+
         const POSTED_COLUMNS: &str = "id, customer_id, kind, source, business_id, at, event, actor";
 
         #[async_trait::async_trait]
@@ -126,22 +150,9 @@ macro_rules! sql_points {
                     return Ok($crate::Appended::Replayed);
                 };
                 let id: i64 = get(&row, "id")?;
-                // 8 parameters a row: well under either backend's limit.
-                for chunk in movements.chunks(1000) {
-                    let mut b = Builder::new(
-                        "INSERT INTO points_movements (event_id, customer_id, lot_kind, lot_source, lot_id, points, at) ",
-                    );
-                    b.push_values(chunk, |mut s, m| {
-                        s.push_bind(id)
-                            .push_bind(customer_id)
-                            .push_bind(m.lot.as_ref().map(|l| l.kind.as_str()))
-                            .push_bind(m.lot.as_ref().map(|l| l.source.clone()))
-                            .push_bind(m.lot.as_ref().map(|l| l.id.clone()))
-                            .push_bind(m.points)
-                            .push_bind(m.at);
-                    });
-                    b.build().execute(&mut *tx).await.map_err(db_err)?;
-                }
+                let rows: Vec<(i64, i64, &guanxi_domain::points::Movement)> =
+                    movements.iter().map(|m| (id, customer_id, m)).collect();
+                insert_movements(&mut tx, &rows).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok($crate::Appended::Posted)
             }
@@ -179,21 +190,7 @@ macro_rules! sql_points {
                         .filter_map(|p| ids.get(&(p.customer_id, p.key.clone())).map(|id| (*id, p)))
                         .flat_map(|(id, p)| p.movements.iter().map(move |m| (id, p.customer_id, m)))
                         .collect();
-                    for rows in rows.chunks(2000) {
-                        let mut b = Builder::new(
-                            "INSERT INTO points_movements (event_id, customer_id, lot_kind, lot_source, lot_id, points, at) ",
-                        );
-                        b.push_values(rows, |mut s, (id, customer, m)| {
-                            s.push_bind(*id)
-                                .push_bind(*customer)
-                                .push_bind(m.lot.as_ref().map(|l| l.kind.as_str()))
-                                .push_bind(m.lot.as_ref().map(|l| l.source.clone()))
-                                .push_bind(m.lot.as_ref().map(|l| l.id.clone()))
-                                .push_bind(m.points)
-                                .push_bind(m.at);
-                        });
-                        b.build().execute(&mut *tx).await.map_err(db_err)?;
-                    }
+                    insert_movements(&mut tx, &rows).await?;
                 }
                 tx.commit().await.map_err(db_err)?;
                 Ok(appended)
