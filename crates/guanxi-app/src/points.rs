@@ -59,46 +59,38 @@ pub async fn post(
     for _ in 0..ATTEMPTS {
         let events = store.points_events(customer_id).await?;
         let mut account = replay(&events)?;
+        if account.has(key) {
+            return Ok(Posted {
+                customer_id,
+                key: key.clone(),
+                appended: Appended::Replayed,
+                movements: Vec::new(),
+                balance: account.balance(),
+            });
+        }
         let movements = account.post(key, at, event).map_err(|why| AppError::BadInput {
             code: "points_refused",
             message: why.to_string(),
         })?;
-        let last = events.last().map(|e| e.id);
-        let appended = if account_had(&events, key) {
-            Appended::Replayed
-        } else {
-            store
-                .append_points(&guanxi_store::NewPoints {
-                    customer_id,
-                    last,
-                    key,
-                    at,
-                    event,
-                    movements: &movements,
-                    actor,
-                })
-                .await?
+        let new = guanxi_store::NewPoints {
+            customer_id,
+            last: events.last().map(|e| e.id),
+            key,
+            at,
+            event,
+            movements: &movements,
+            actor,
         };
-        match appended {
-            Appended::Conflict => continue,
-            Appended::Replayed => {
-                return Ok(Posted {
-                    customer_id,
-                    key: key.clone(),
-                    appended,
-                    movements: Vec::new(),
-                    balance: replay(&events)?.balance(),
-                });
-            }
-            Appended::Posted => {
-                return Ok(Posted {
-                    customer_id,
-                    key: key.clone(),
-                    appended,
-                    movements,
-                    balance: account.balance(),
-                });
-            }
+        // Another event of the member came in since the read (or this very key, from
+        // another instance): read again.
+        if store.append_points(&new).await? == Appended::Posted {
+            return Ok(Posted {
+                customer_id,
+                key: key.clone(),
+                appended: Appended::Posted,
+                movements,
+                balance: account.balance(),
+            });
         }
     }
     Err(AppError::BadInput {
@@ -116,10 +108,6 @@ async fn known(store: &dyn Store, customer_id: i64) -> Result<()> {
             message: format!("customer: no customer #{customer_id}"),
         }),
     }
-}
-
-fn account_had(events: &[PostedPoints], key: &Key) -> bool {
-    events.iter().any(|e| &e.key == key)
 }
 
 /// A member's points as the ledger has them.

@@ -126,6 +126,19 @@ macro_rules! sql_points {
                     actor,
                 } = *new;
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
+                // Appends of one member take turns, so that the check below sees every
+                // event committed before: PostgreSQL locks the member's row; SQLite takes
+                // its one write lock now (a write that changes nothing) rather than at the
+                // insert, where a stale read would fail instead of waiting.
+                let lock = if matches!($backend, $crate::Backend::Postgres) {
+                    let mut b = Builder::new("SELECT id FROM customers WHERE id = ");
+                    b.push_bind(customer_id).push(" FOR UPDATE");
+                    b
+                } else {
+                    Builder::new("UPDATE points_events SET actor = actor WHERE 0 = 1")
+                };
+                let mut lock = lock;
+                lock.build().execute(&mut *tx).await.map_err(db_err)?;
                 let mut b = Builder::new("SELECT MAX(id) AS last FROM points_events WHERE customer_id = ");
                 b.push_bind(customer_id);
                 let now_last: Option<i64> = get(&b.build().fetch_one(&mut *tx).await.map_err(db_err)?, "last")?;

@@ -1849,6 +1849,27 @@ pub async fn points_append_once_and_sum_to_the_balance(store: &dyn Store) {
             .unwrap(),
         crate::Appended::Posted
     );
+    // Two appends after the same read, at once: one is posted, the other must read
+    // again — never both (they could spend the same points).
+    let last = store.points_events(a).await.unwrap().last().map(|e| e.id);
+    let (k1, k2) = (Key::new(Kind::Redeem, "t", "r-2"), Key::new(Kind::Redeem, "t", "r-3"));
+    let one = Event::Redeem { points: 80 };
+    let moved = account.clone().post(&k1, at(21), &one).unwrap();
+    let new = |key| crate::NewPoints {
+        customer_id: a,
+        last,
+        key,
+        at: at(21),
+        event: &one,
+        movements: &moved,
+        actor: "till",
+    };
+    let (n1, n2) = (new(&k1), new(&k2));
+    let (x, y) = tokio::join!(store.append_points(&n1), store.append_points(&n2));
+    let mut both = [x.unwrap(), y.unwrap()];
+    both.sort_by_key(|a| *a != crate::Appended::Posted);
+    assert_eq!(both, [crate::Appended::Posted, crate::Appended::Conflict]);
+    assert_eq!(store.points_balances(0, 1).await.unwrap(), vec![(a, 20)]);
     let mut other = Account::default();
     let theirs = Key::new(Kind::Earn, "t", "o-2");
     let moved = other.post(&theirs, at(30), &event).unwrap();
@@ -1864,17 +1885,17 @@ pub async fn points_append_once_and_sum_to_the_balance(store: &dyn Store) {
         })
         .await
         .unwrap();
-    assert_eq!(store.points_balances(0, 10).await.unwrap(), vec![(a, 100), (b, 120)]);
+    assert_eq!(store.points_balances(0, 10).await.unwrap(), vec![(a, 20), (b, 120)]);
     assert_eq!(store.points_balances(a, 10).await.unwrap(), vec![(b, 120)]);
     assert_eq!(store.points_members(0, 1).await.unwrap(), vec![a]);
     let (events, sums) = store.points_ledger(0, a).await.unwrap();
-    assert_eq!(events.len(), 2);
+    assert_eq!(events.len(), 3);
     assert_eq!(
         sums,
         vec![crate::LotSum {
             customer_id: a,
             lot: Some(earn.clone()),
-            points: 100
+            points: 20
         }]
     );
     let posted = store
