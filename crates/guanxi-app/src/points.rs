@@ -8,7 +8,7 @@
 //! once can never spend the same points.
 
 use chrono::{DateTime, Utc};
-use guanxi_domain::points::{Account, Event, Key, Kind, Lot, Movement, Rules};
+use guanxi_domain::points::{Account, Event, Key, Kind, Liability, Lot, Movement, Rules};
 use guanxi_domain::tier::Tiers;
 use guanxi_store::{Appended, PostedPoints, Store};
 use serde::Serialize;
@@ -241,16 +241,41 @@ pub struct Verified {
     pub differences: Vec<Difference>,
 }
 
+/// The ledger of the members after `after`, a page of them: the last member's id, their
+/// events in order and their movements summed per lot; `None` past the last member.
+async fn ledger_page(
+    store: &dyn Store,
+    after: i64,
+) -> Result<Option<(i64, Vec<PostedPoints>, Vec<guanxi_store::LotSum>)>> {
+    let members = store.points_members(after, PAGE).await?;
+    let Some(&upto) = members.last() else { return Ok(None) };
+    let (events, sums) = store.points_ledger(after, upto).await?;
+    Ok(Some((upto, events, sums)))
+}
+
+/// The points liability as of `now`: what is outstanding and worth, owed, expiring in
+/// the month ahead, and the breakage to expect from the shop's own history (every
+/// member's account replayed from the ledger).
+pub async fn liability(store: &dyn Store, rules: Rules, now: DateTime<Utc>) -> Result<Liability> {
+    let next_month = expires(now, 1);
+    let mut out = Liability::default();
+    let mut after = 0;
+    while let Some((upto, events, _)) = ledger_page(store, after).await? {
+        after = upto;
+        for group in events.chunk_by(|a, b| a.customer_id == b.customer_id) {
+            out.add(&replay(group)?, now, next_month);
+        }
+    }
+    Ok(out.finish(&rules))
+}
+
 /// Proves every balance: each member's events replayed by the domain's rules give, lot
 /// by lot and for the debt, exactly the movements stored. Pages through the members.
 pub async fn verify(store: &dyn Store) -> Result<Verified> {
     use std::collections::BTreeMap;
     let mut out = Verified::default();
     let mut after = 0;
-    loop {
-        let members = store.points_members(after, PAGE).await?;
-        let Some(&upto) = members.last() else { break };
-        let (events, sums) = store.points_ledger(after, upto).await?;
+    while let Some((upto, events, sums)) = ledger_page(store, after).await? {
         after = upto;
         let mut stored: BTreeMap<(i64, Option<Key>), i64> = BTreeMap::new();
         for s in sums {

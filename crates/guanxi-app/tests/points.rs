@@ -88,4 +88,31 @@ async fn orders_earn_at_the_tier_held_before_them_once() {
     assert_eq!(back.taken_back, 60, "{back:?}");
     assert_eq!(guanxi_app::points::show(&store, customer).await.unwrap().balance, 1_260);
     assert!(guanxi_app::points::verify(&store).await.unwrap().differences.is_empty());
+    // The liability: 1,260 points at 1 fen; of what left the lots (the 60 taken back) none
+    // expired; the lots of days 0 and 7 expire in the month before their anniversary.
+    let l = guanxi_app::points::liability(&store, Rules::default(), until)
+        .await
+        .unwrap();
+    assert_eq!(
+        (l.outstanding, l.value_cents, l.debt, l.breakage_rate),
+        (1_260, 1_260, 0, Some(0.0))
+    );
+    assert_eq!(l.expiring_next_month, 0);
+    let near = guanxi_app::points::liability(&store, Rules::default(), day(360))
+        .await
+        .unwrap();
+    assert_eq!(
+        near.expiring_next_month, 1_260,
+        "both lots expire within a month of day 360"
+    );
+    guanxi_app::points::expire(&store, "2027-01", day(400)).await.unwrap();
+    let after = guanxi_app::points::liability(&store, Rules::default(), day(400))
+        .await
+        .unwrap();
+    assert_eq!(after.outstanding, 0);
+    assert_eq!(
+        after.breakage_rate,
+        Some(1_260.0 / 1_320.0),
+        "expired of all that left the lots"
+    );
 }

@@ -337,6 +337,8 @@ pub struct Rules {
     pub points_per_yuan: f64,
     /// Months a lot lasts before it expires, first in first out (default 12).
     pub expiry_months: u32,
+    /// What a point is worth when redeemed, in cents (default 1: 100 points a yuan).
+    pub cents_per_point: f64,
 }
 
 impl Default for Rules {
@@ -344,7 +346,56 @@ impl Default for Rules {
         Rules {
             points_per_yuan: 1.0,
             expiry_months: 12,
+            cents_per_point: 1.0,
         }
+    }
+}
+
+/// What the points a shop has given out are worth to it: the liability.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Liability {
+    /// Points in the members' lots (spendable).
+    pub outstanding: u64,
+    /// Their value at the redemption rate (cents).
+    pub value_cents: i64,
+    /// Points owed by members in debt.
+    pub debt: u64,
+    /// Points that expire in the month ahead.
+    pub expiring_next_month: u64,
+    /// The share of points that left their lots by expiring rather than being spent or
+    /// taken back, over the shop's history; `None` before any point left a lot.
+    pub breakage_rate: Option<f64>,
+    /// The outstanding value expected never to be redeemed, at that rate (cents).
+    pub expected_breakage_cents: i64,
+    /// Points that left their lots so far, and of them those that expired.
+    #[serde(skip)]
+    left: u64,
+    #[serde(skip)]
+    expired: u64,
+}
+
+impl Liability {
+    /// Adds one member's account as of `now` (lots expiring in `(now, next_month]` count
+    /// as expiring next month).
+    pub fn add(&mut self, account: &Account, now: DateTime<Utc>, next_month: DateTime<Utc>) {
+        self.outstanding += account.available();
+        self.debt += account.debt();
+        for lot in account.lots() {
+            if lot.expires_at > now && lot.expires_at <= next_month {
+                self.expiring_next_month += lot.remaining;
+            }
+            self.left += lot.points - lot.remaining;
+            self.expired += lot.expired;
+        }
+    }
+
+    /// The figures once every account is added, at `rules`' redemption rate.
+    pub fn finish(mut self, rules: &Rules) -> Liability {
+        let value = |points: f64| (points * rules.cents_per_point).round() as i64;
+        self.value_cents = value(self.outstanding as f64);
+        self.breakage_rate = (self.left > 0).then(|| self.expired as f64 / self.left as f64);
+        self.expected_breakage_cents = value(self.outstanding as f64 * self.breakage_rate.unwrap_or(0.0));
+        self
     }
 }
 
@@ -489,6 +540,28 @@ mod tests {
         assert_eq!(balance_of(&gone), -5);
         assert_eq!(a.balance(), 0);
         assert_eq!(earned(12_345, 1.0, 1.5), 185, "123.45 yuan × 1 × 1.5");
+        // 20 points spent, 5 expired: a breakage of 5 / 20 of what left the lots; nothing
+        // outstanding now, so nothing expected to break.
+        let mut l = Liability::default();
+        l.add(&a, at(300), at(331));
+        let l = l.finish(&Rules::default());
+        assert_eq!((l.outstanding, l.value_cents, l.breakage_rate), (0, 0, Some(0.25)));
+        let mut b = Account::default();
+        b.post(
+            &earn("x"),
+            at(0),
+            &Event::Earn {
+                points: 400,
+                expires_at: at(20),
+            },
+        )
+        .unwrap();
+        let mut l = Liability::default();
+        l.add(&a, at(10), at(41));
+        l.add(&b, at(10), at(41));
+        let l = l.finish(&Rules::default());
+        assert_eq!((l.outstanding, l.value_cents, l.expiring_next_month), (400, 400, 400));
+        assert_eq!(l.expected_breakage_cents, 100, "a quarter of ¥4.00");
         assert_eq!(earned(-500, 1.0, 1.0), 0);
     }
 

@@ -506,6 +506,16 @@ pub enum MemberCommand {
         #[arg(long, value_name = "YYYY-MM-DD")]
         now: Option<String>,
     },
+    /// The points liability: outstanding points and their value, debt, what expires in
+    /// the month ahead, and the breakage the shop's own history predicts
+    #[command(after_help = "Examples:
+  guanxi member liability
+  guanxi member liability --now 2026-12-31 --json")]
+    Liability {
+        /// As of this day [default: now]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        now: Option<String>,
+    },
     /// Rebuild every balance from the ledger's events and report any difference from
     /// the stored movements (exit 1 when there is one)
     Verify,

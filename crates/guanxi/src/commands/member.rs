@@ -133,6 +133,22 @@ pub async fn run(global: &Global, cmd: MemberCommand) -> anyhow::Result<()> {
                 )
             })
         }
+        MemberCommand::Liability { now: at } => {
+            let at = at.map(|t| time(&t, o.tz, "--now")).transpose()?.unwrap_or(now);
+            let l = points::liability(store, rules, at).await?;
+            report(global.json, &l, |l| {
+                format!(
+                    "{} points outstanding, worth ¥{:.2}; {} owed; {} expire in the month ahead; breakage {} (¥{:.2} expected never redeemed)\n",
+                    l.outstanding,
+                    l.value_cents as f64 / 100.0,
+                    l.debt,
+                    l.expiring_next_month,
+                    l.breakage_rate
+                        .map_or("unknown yet".to_string(), |r| format!("{:.1} %", r * 100.0)),
+                    l.expected_breakage_cents as f64 / 100.0
+                )
+            })
+        }
         MemberCommand::Verify => {
             let v = points::verify(store).await?;
             report(global.json, &v, |v| {
