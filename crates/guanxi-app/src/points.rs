@@ -263,7 +263,7 @@ pub async fn liability(store: &dyn Store, rules: Rules, now: DateTime<Utc>) -> R
     while let Some((upto, events, _)) = ledger_page(store, after).await? {
         after = upto;
         for group in events.chunk_by(|a, b| a.customer_id == b.customer_id) {
-            out.add(&replay(group)?, now, next_month);
+            out.add(&replay(group)?, next_month);
         }
     }
     Ok(out.finish(&rules))

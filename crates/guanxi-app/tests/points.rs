@@ -105,6 +105,12 @@ async fn orders_earn_at_the_tier_held_before_them_once() {
         near.expiring_next_month, 1_260,
         "both lots expire within a month of day 360"
     );
+    // Past their day but not yet taken by an expiry run: still outstanding, and counted
+    // as expiring.
+    let overdue = guanxi_app::points::liability(&store, Rules::default(), day(400))
+        .await
+        .unwrap();
+    assert_eq!((overdue.outstanding, overdue.expiring_next_month), (1_260, 1_260));
     guanxi_app::points::expire(&store, "2027-01", day(400)).await.unwrap();
     let after = guanxi_app::points::liability(&store, Rules::default(), day(400))
         .await

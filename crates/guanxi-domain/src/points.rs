@@ -360,7 +360,8 @@ pub struct Liability {
     pub value_cents: i64,
     /// Points owed by members in debt.
     pub debt: u64,
-    /// Points that expire in the month ahead.
+    /// Points that expire in the month ahead (with those already past their day, which
+    /// the next expiry run takes).
     pub expiring_next_month: u64,
     /// The share of points that left their lots by expiring rather than being spent or
     /// taken back, over the shop's history; `None` before any point left a lot.
@@ -375,13 +376,13 @@ pub struct Liability {
 }
 
 impl Liability {
-    /// Adds one member's account as of `now` (lots expiring in `(now, next_month]` count
-    /// as expiring next month).
-    pub fn add(&mut self, account: &Account, now: DateTime<Utc>, next_month: DateTime<Utc>) {
+    /// Adds one member's account (lots whose day falls by `next_month` count as expiring
+    /// next month: those past it too, since the expiry run has not taken them yet).
+    pub fn add(&mut self, account: &Account, next_month: DateTime<Utc>) {
         self.outstanding += account.available();
         self.debt += account.debt();
         for lot in account.lots() {
-            if lot.expires_at > now && lot.expires_at <= next_month {
+            if lot.expires_at <= next_month {
                 self.expiring_next_month += lot.remaining;
             }
             self.left += lot.points - lot.remaining;
@@ -543,7 +544,7 @@ mod tests {
         // 20 points spent, 5 expired: a breakage of 5 / 20 of what left the lots; nothing
         // outstanding now, so nothing expected to break.
         let mut l = Liability::default();
-        l.add(&a, at(300), at(331));
+        l.add(&a, at(331));
         let l = l.finish(&Rules::default());
         assert_eq!((l.outstanding, l.value_cents, l.breakage_rate), (0, 0, Some(0.25)));
         let mut b = Account::default();
@@ -557,8 +558,8 @@ mod tests {
         )
         .unwrap();
         let mut l = Liability::default();
-        l.add(&a, at(10), at(41));
-        l.add(&b, at(10), at(41));
+        l.add(&a, at(41));
+        l.add(&b, at(41));
         let l = l.finish(&Rules::default());
         assert_eq!((l.outstanding, l.value_cents, l.expiring_next_month), (400, 400, 400));
         assert_eq!(l.expected_breakage_cents, 100, "a quarter of ¥4.00");
