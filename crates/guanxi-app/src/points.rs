@@ -46,8 +46,10 @@ fn replay(events: &[PostedPoints]) -> Result<Account> {
 
 /// Posts `event` (key `key`) for member `customer_id` at `at`, recorded under `actor`;
 /// a key posted before changes nothing (`Appended::Replayed`), an event the rules
-/// refuse (a redemption beyond the balance) is bad input and nothing is recorded.
-pub async fn post(
+/// refuse (a redemption beyond the balance) is bad input and nothing is recorded. The
+/// member is one the store holds: a number a person typed is checked by the caller
+/// ([`known`]), not once per order of an earning run.
+async fn post(
     store: &dyn Store,
     customer_id: i64,
     key: &Key,
@@ -55,7 +57,6 @@ pub async fn post(
     event: &Event,
     actor: &str,
 ) -> Result<Posted> {
-    known(store, customer_id).await?;
     for _ in 0..ATTEMPTS {
         let events = store.points_events(customer_id).await?;
         let mut account = replay(&events)?;
@@ -158,6 +159,7 @@ pub async fn adjust(store: &dyn Store, a: &Adjustment, rules: Rules, by: &Actor,
         operator: by.name.clone(),
     };
     let key = Key::new(Kind::Adjust, "staff", &a.reference);
+    known(store, a.customer_id).await?;
     post(store, a.customer_id, &key, now, &event, &by.name).await
 }
 
@@ -172,6 +174,7 @@ pub async fn redeem(
     now: DateTime<Utc>,
 ) -> Result<Posted> {
     let key = Key::new(Kind::Redeem, source, reference);
+    known(store, customer_id).await?;
     post(store, customer_id, &key, now, &Event::Redeem { points }, &by.name).await
 }
 
