@@ -330,6 +330,21 @@ pub async fn report(store: &dyn Store, tz: guanxi_domain::ShopTz, name: &str, no
             touched.insert((t.customer_id, wave), (t.held, t.delivered, t.clicked));
         }
     }
+    // What each member's redeemed campaign coupons saved them, by redemption time. An
+    // order's paid amount is already net of its coupon: the saving is added back to its
+    // revenue and profit and counted as the campaign's cost, so that the incremental
+    // profit less cost is unchanged and the ROI has the coupons in its denominator.
+    let mut redeemed: HashMap<i64, Vec<(DateTime<Utc>, i64)>> = HashMap::new();
+    let filter = guanxi_store::CouponFilter {
+        source: Some(guanxi_domain::campaign::program_name(&stored.name)),
+        limit: u32::MAX,
+        ..Default::default()
+    };
+    for c in store.coupons(&filter).await? {
+        if let Some(at) = c.redeemed_at {
+            redeemed.entry(c.customer_id).or_default().push((at, c.value_cents));
+        }
+    }
     let none = Vec::new();
     let outcome = |m: &CampaignMember, waves: &[usize], from: DateTime<Utc>, to: DateTime<Utc>| {
         let assigned = match m.variant {
@@ -347,8 +362,17 @@ pub async fn report(store: &dyn Store, tz: guanxi_domain::ShopTz, name: &str, no
             .filter_map(|w| touched.get(&(m.customer_id, *w)).map(|t| (*w, *t)))
             .collect();
         let delivered = touches.iter().filter(|(_, t)| t.1).count();
-        let cost = touches.iter().filter(|(_, t)| t.1).map(|(w, _)| per_message(*w)).sum();
+        let saved: i64 = redeemed.get(&m.customer_id).map_or(0, |r| {
+            r.iter().filter(|(at, _)| *at >= from && *at < to).map(|(_, v)| v).sum()
+        });
+        let cost = touches
+            .iter()
+            .filter(|(_, t)| t.1)
+            .map(|(w, _)| per_message(*w))
+            .sum::<i64>()
+            + saved;
         let (converted, revenue, profit) = sums(during.get(&m.customer_id).unwrap_or(&none), from, to);
+        let (revenue, profit) = (revenue + saved, profit + saved);
         let profit_before = before
             .get(&m.customer_id)
             .map_or(0, |o| sums(o, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC).2);

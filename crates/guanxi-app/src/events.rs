@@ -105,6 +105,11 @@ pub async fn shopify(
             _ => None,
         },
     };
+    // The coupon an order names may be one of ours it redeems.
+    let codes: Vec<String> = match &event {
+        ShopifyEvent::Order { order, .. } => order.coupon.iter().cloned().collect(),
+        _ => Vec::new(),
+    };
     let _one = APPLYING.lock().await;
     let mut loader = Loader::begin(shop.store, shop.lake, "event").await?;
     let mut s = Summary::default();
@@ -186,6 +191,7 @@ pub async fn shopify(
         }
     };
     loader.commit_event(shop.lake).await?;
+    crate::coupons::redeem_after_orders(shop.store, Some(&codes)).await;
     let by = Actor {
         name: "shopify".into(),
         origin: format!("webhook {event_id}"),
@@ -241,6 +247,7 @@ pub async fn event(shop: Shop<'_>, body: Verified<'_>, now: DateTime<Utc>) -> Re
     };
     let _one = APPLYING.lock().await;
     let mut loader = Loader::begin(shop.store, shop.lake, "event").await?;
+    let mut codes = Vec::new();
     let applied = async {
         if !loader.received(&record).await? {
             return Ok(None);
@@ -265,6 +272,7 @@ pub async fn event(shop: Shop<'_>, body: Verified<'_>, now: DateTime<Utc>) -> Re
             order: Some(order.key.external_id.clone()),
             customer: order.customer.as_ref().map(|c| c.external_id.clone()),
         };
+        codes.extend(order.coupon.clone());
         loader.orders(&[order], &mut Summary::default()).await?;
         Ok::<_, AppError>(Some(out))
     }
@@ -272,6 +280,7 @@ pub async fn event(shop: Shop<'_>, body: Verified<'_>, now: DateTime<Utc>) -> Re
     match applied {
         Ok(Some(out)) => {
             loader.commit_event(shop.lake).await?;
+            crate::coupons::redeem_after_orders(shop.store, Some(&codes)).await;
             Ok(out)
         }
         Ok(None) => {

@@ -42,6 +42,7 @@ pub async fn import(
                 s.rejected
             );
             access::record(shop.store, by, "import", "store".into(), detail).await?;
+            crate::coupons::redeem_after_orders(shop.store, None).await;
             Ok(s)
         }
         Err(e) => {

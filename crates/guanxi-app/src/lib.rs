@@ -8,13 +8,14 @@
 //! ([`access`]), turning programs on and off ([`programs`]), saving segments
 //! ([`segments`]), a customer's 360 ([`customers`]), live events from shops
 //! ([`events`]), a person's data exported or erased ([`privacy`]), service tasks
-//! ([`tasks`]), campaigns created and launched ([`campaigns`]), service records and reviews ([`service`]), members' points ([`points`]), imports recorded with who ran them ([`imports`]), customers exported
+//! ([`tasks`]), campaigns created and launched ([`campaigns`]), service records and reviews ([`service`]), members' points ([`points`]), coupons ([`coupons`]), imports recorded with who ran them ([`imports`]), customers exported
 //! ([`exports`]). The rest of the use cases still
 //! live where they were first written (the binary's commands, the web's pages) and move
 //! one at a time.
 
 pub mod access;
 pub mod campaigns;
+pub mod coupons;
 pub mod customers;
 pub mod error;
 pub mod events;

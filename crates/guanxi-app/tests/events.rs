@@ -106,6 +106,8 @@ async fn reminder_pass(store: &dyn Store, now: DateTime<Utc>) -> (u64, Option<Da
         policy: &policy,
         tz: ShopTz::default(),
         columns: None,
+        coupons: &Default::default(),
+        tiers: &Default::default(),
     };
     let planned = scheduler.pass(&programs, now).await.unwrap();
     let p = planned.iter().find(|p| p.program == "payment-reminder").unwrap();

@@ -66,6 +66,7 @@ pub mod campaign;
 pub mod catalogue;
 pub mod clv;
 mod contact;
+pub mod coupon;
 mod customer;
 mod fingerprint;
 pub mod interner;

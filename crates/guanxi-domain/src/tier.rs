@@ -39,6 +39,49 @@ pub struct Level {
     pub coupons: Vec<String>,
 }
 
+/// A tier benefit a program step gives (`action = { benefit = "birthday_gift" }`): the
+/// coupons the member's tier has for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Benefit {
+    /// The free-shipping coupon ([`crate::coupon::FREE_SHIPPING`]) where the tier ships free.
+    FreeShipping,
+    /// The birthday coupon ([`crate::coupon::BIRTHDAY`]) where the tier has a birthday gift.
+    BirthdayGift,
+    /// The tier's own coupons.
+    Coupons,
+}
+
+impl Benefit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Benefit::FreeShipping => "free_shipping",
+            Benefit::BirthdayGift => "birthday_gift",
+            Benefit::Coupons => "coupons",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Benefit, String> {
+        [Benefit::FreeShipping, Benefit::BirthdayGift, Benefit::Coupons]
+            .into_iter()
+            .find(|b| b.as_str() == s)
+            .ok_or_else(|| format!("expected a benefit free_shipping, birthday_gift or coupons, found {s:?}"))
+    }
+}
+
+impl Level {
+    /// The coupons (definition names) this tier gives for `benefit`; none where it has
+    /// no such benefit.
+    pub fn coupons_for(&self, benefit: Benefit) -> Vec<&str> {
+        match benefit {
+            Benefit::FreeShipping if self.free_shipping => vec![crate::coupon::FREE_SHIPPING],
+            Benefit::BirthdayGift if self.birthday_gift => vec![crate::coupon::BIRTHDAY],
+            Benefit::Coupons => self.coupons.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 fn one() -> f64 {
     1.0
 }

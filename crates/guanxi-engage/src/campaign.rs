@@ -98,6 +98,23 @@ impl Scheduler<'_> {
                 let bought = bought.contains(&m.customer_id);
                 let key = ledger_key(m.customer_id, &program, &step, &occurrence);
                 let variant = m.variant.map(|v| v as usize);
+                // The variant's coupon comes with the first wave (once: its own key).
+                if let (0, Some(v)) = (i, variant)
+                    && let Some(coupon) = plan.variant(m.audience as usize, v).coupon
+                {
+                    self.coupons
+                        .named(&coupon)
+                        .map_err(|e| EngageError::Program(format!("campaign {}: {e}", stored.name)))?;
+                    outgoing.actions.push(NewAction {
+                        ledger_key: ledger_key(m.customer_id, &program, "coupon", &occurrence),
+                        customer_id: m.customer_id,
+                        program: program.clone(),
+                        step: "coupon".into(),
+                        action: "coupon",
+                        detail: coupon,
+                        due_at: at,
+                    });
+                }
                 match plan.touch(m.audience as usize, variant, i, bought) {
                     Some(Touch::Send { channel, template }) => outgoing.messages.push(NewMessage {
                         ledger_key: key,
@@ -129,6 +146,7 @@ impl Scheduler<'_> {
             }
         }
         self.drop_recorded(&mut outgoing).await?;
+        self.issue_coupons(&mut outgoing, now).await?;
         Ok((outgoing, planned))
     }
 }

@@ -11,7 +11,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use guanxi_domain::program::{ContactPolicy, Verdict};
+use guanxi_domain::profile::Settings;
+use guanxi_domain::program::Verdict;
 use guanxi_domain::{Channel, ShopTz};
 use guanxi_store::{NewMessage, Recipient, Store};
 use serde::Serialize;
@@ -50,17 +51,20 @@ pub struct DayCount {
 /// Replays `program` over `[from, to]`.
 pub async fn dry_run(
     store: &dyn Store,
-    policy: &ContactPolicy,
+    settings: &Settings,
     tz: ShopTz,
     program: &Loaded,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<DryRun, EngageError> {
+    let policy = &settings.contact;
     let scheduler = Scheduler {
         store,
         policy,
         tz,
         columns: None,
+        coupons: &settings.coupons,
+        tiers: &settings.tiers,
     };
     let (plan, planned) = scheduler.plan_window(program, from, from, to, Mode::Replay).await?;
     let mut messages = plan.messages;

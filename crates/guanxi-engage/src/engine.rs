@@ -22,6 +22,9 @@ pub struct Engine {
     /// Notified when something happened that may make a message due now (a live order
     /// event): the engine runs a pass at once instead of at the next interval.
     pub wake: std::sync::Arc<tokio::sync::Notify>,
+    /// The shop's coupons and tiers: what coupon and benefit steps issue.
+    pub coupons: guanxi_domain::coupon::Definitions,
+    pub tiers: guanxi_domain::tier::Tiers,
 }
 
 /// What a run of the engine did.
@@ -68,6 +71,8 @@ impl Engine {
             policy: &w.policy,
             tz: w.tz,
             columns: Some(&self.columns),
+            coupons: &self.coupons,
+            tiers: &self.tiers,
         };
         let mut planned = scheduler.pass(&programs, now).await?;
         planned.extend(scheduler.campaigns(now).await?);

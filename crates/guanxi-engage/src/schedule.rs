@@ -9,9 +9,13 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Datelike as _, Duration, Utc};
 use guanxi_domain::ShopTz;
+use guanxi_domain::coupon::Definitions;
 use guanxi_domain::program::{Action, ContactPolicy, OrderEvent, Program, Trigger, Wait, ledger_key};
+use guanxi_domain::tier::{Benefit, Tiers};
 use guanxi_store::segment::ResolveError;
-use guanxi_store::{Entry, HeldColumns, NewAction, NewMessage, OrderEvents, Plan, ProfileColumns, ProgramState, Store};
+use guanxi_store::{
+    Entry, HeldColumns, NewAction, NewCoupon, NewMessage, OrderEvents, Plan, ProfileColumns, ProgramState, Store,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::EngageError;
@@ -181,6 +185,10 @@ pub struct Scheduler<'a> {
     /// The latest build's profile columns held in memory: a segment over profile columns
     /// alone takes its members from them instead of paging through the store.
     pub columns: Option<&'a HeldColumns>,
+    /// The shop's coupons: what coupon steps issue.
+    pub coupons: &'a Definitions,
+    /// The tiers: what benefit steps issue.
+    pub tiers: &'a Tiers,
 }
 
 impl Scheduler<'_> {
@@ -218,6 +226,96 @@ impl Scheduler<'_> {
     /// from `since` on). A replay ([`Mode::Replay`]) ignores the ledger and the recorded
     /// segment entries: it answers "what would have been sent".
     pub async fn plan_window(
+        &self,
+        p: &Loaded,
+        from: DateTime<Utc>,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        mode: Mode,
+    ) -> Result<(Plan, Planned), EngageError> {
+        // A coupon no definition describes would be a promise the shop cannot keep: the
+        // program does not run until the settings define it.
+        for step in &p.program.steps {
+            if let Action::Coupon { coupon } = &step.action {
+                self.coupons
+                    .named(coupon)
+                    .map_err(|e| EngageError::Program(format!("step {:?}: {e}", step.name)))?;
+            }
+        }
+        let (mut plan, planned) = self.plan_runs(p, from, since, now, mode).await?;
+        self.issue_coupons(&mut plan, now).await?;
+        Ok((plan, planned))
+    }
+
+    /// The coupons the plan's coupon and tier-benefit actions issue, issued at `now`
+    /// (each recorded with its action, so once). A benefit issues what the member's tier
+    /// gives (their latest recorded tier; the lowest where none is); its action's detail
+    /// says what that was.
+    pub(crate) async fn issue_coupons(&self, plan: &mut Plan, now: DateTime<Utc>) -> Result<(), EngageError> {
+        let members: Vec<i64> = plan
+            .actions
+            .iter()
+            .filter(|a| a.action == "benefit")
+            .map(|a| a.customer_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let tiers: HashMap<i64, String> = if members.is_empty() {
+            HashMap::new()
+        } else {
+            self.store.current_tiers(&members).await?.into_iter().collect()
+        };
+        let lowest = self.tiers.levels.first();
+        for a in &mut plan.actions {
+            let names: Vec<String> = match a.action {
+                "coupon" => vec![a.detail.clone()],
+                "benefit" => {
+                    let Ok(benefit) = Benefit::parse(&a.detail) else {
+                        continue;
+                    };
+                    let level = tiers
+                        .get(&a.customer_id)
+                        .and_then(|name| self.tiers.levels.iter().find(|l| &l.name == name))
+                        .or(lowest);
+                    let names: Vec<String> = level
+                        .map(|l| l.coupons_for(benefit).into_iter().map(String::from).collect())
+                        .unwrap_or_default();
+                    let tier = level.map_or("-", |l| l.name.as_str());
+                    a.detail = if names.is_empty() {
+                        format!("{}: {tier} has none", benefit.as_str())
+                    } else {
+                        format!("{}: {tier} → {}", benefit.as_str(), names.join(", "))
+                    };
+                    names
+                }
+                _ => continue,
+            };
+            for (i, name) in names.iter().enumerate() {
+                let Some(definition) = self.coupons.get(name) else {
+                    continue;
+                };
+                let issue_key = if i == 0 {
+                    a.ledger_key.clone()
+                } else {
+                    format!("{}#{i}", a.ledger_key)
+                };
+                let coupon = NewCoupon::new(
+                    issue_key,
+                    a.customer_id,
+                    name,
+                    definition,
+                    now,
+                    a.program.clone(),
+                    rand::random(),
+                );
+                plan.coupons.push((a.ledger_key.clone(), coupon));
+            }
+        }
+        Ok(())
+    }
+
+    /// The runs of one program and what they have due (see [`Scheduler::plan_window`]).
+    async fn plan_runs(
         &self,
         p: &Loaded,
         from: DateTime<Utc>,
@@ -648,6 +746,8 @@ impl Scheduler<'_> {
                 Action::RemoveTag { remove_tag } => ("remove-tag", remove_tag.clone()),
                 Action::Task { task } => ("task", task.clone()),
                 Action::Coupon { coupon } => ("coupon", coupon.clone()),
+                // Resolved against the member's tier once the plan is made.
+                Action::Benefit { benefit } => ("benefit", benefit.as_str().to_string()),
                 Action::Points { points } => ("points", points.to_string()),
             };
             plan.actions.push(NewAction {

@@ -180,6 +180,8 @@ async fn the_supervisor_restarts_an_engine_that_panicked_and_records_why() {
         every: std::time::Duration::from_secs(60),
         columns: Default::default(),
         wake: Default::default(),
+        coupons: Default::default(),
+        tiers: Default::default(),
     };
     let supervised = tokio::spawn(guanxi_engage::supervise(engine));
 

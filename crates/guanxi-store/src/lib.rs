@@ -32,6 +32,7 @@ pub mod testsuite;
 
 mod access;
 mod campaigns;
+pub mod coupons;
 mod history;
 pub mod outbox;
 pub mod points;
@@ -43,6 +44,7 @@ pub mod sql;
 #[doc(hidden)]
 pub mod sql_access;
 pub mod sql_campaigns;
+pub mod sql_coupons;
 #[doc(hidden)]
 pub mod sql_outbox;
 pub mod sql_points;
@@ -52,6 +54,7 @@ pub mod tables;
 
 pub use access::{Access, ApiToken, Audited, NewToken, Session, User};
 pub use campaigns::{CampaignMember, CampaignOrder, CampaignTouch, Campaigns, StoredCampaign};
+pub use coupons::{CouponFilter, Coupons, NewCoupon};
 pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
 pub use outbox::{
     Claimed, Entry, EventCursor, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState,
@@ -234,7 +237,7 @@ pub struct ProfiledCustomer {
 
 /// The system of record. See the crate docs.
 #[async_trait]
-pub trait Store: Outbox + Access + Campaigns + Points + Send + Sync {
+pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Starts a transaction for writes.

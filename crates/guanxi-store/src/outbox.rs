@@ -54,7 +54,7 @@ pub struct NewAction {
     pub customer_id: i64,
     pub program: String,
     pub step: String,
-    /// `add-tag`, `remove-tag`, `task`, `coupon`, `points`, or `holdout` (a campaign's
+    /// `add-tag`, `remove-tag`, `task`, `coupon`, `benefit`, `points`, or `holdout` (a campaign's
     /// held-out member, recorded for a wave: nothing is sent).
     pub action: &'static str,
     pub detail: String,
@@ -81,6 +81,9 @@ pub struct Plan {
     pub entered: Vec<Entry>,
     /// (program, customer) no longer in it.
     pub left: Vec<(String, i64)>,
+    /// The coupons the plan's `coupon` and `benefit` actions issue, each with its
+    /// action's ledger key: issued with the action, so once.
+    pub coupons: Vec<(String, crate::NewCoupon)>,
     pub at: Option<DateTime<Utc>>,
 }
 

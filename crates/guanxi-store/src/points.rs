@@ -128,6 +128,10 @@ pub trait Points: Send + Sync {
 
     /// A member's recorded tier changes, oldest first.
     async fn tier_changes(&self, customer_id: i64) -> Result<Vec<Change>>;
+
+    /// The tier (its name) each of these members is in by their latest recorded change;
+    /// members with none are left out.
+    async fn current_tiers(&self, ids: &[i64]) -> Result<Vec<(i64, String)>>;
 }
 
 /// An event as the ledger's `event` column holds it (for the SQL of every backend).

@@ -1347,5 +1347,6 @@ macro_rules! sql_store {
         $crate::sql_access!($store, $db, $backend);
         $crate::sql_campaigns!($store, $db, $backend);
         $crate::sql_points!($store, $db, $backend);
+        $crate::sql_coupons!($store, $db, $backend);
     };
 }

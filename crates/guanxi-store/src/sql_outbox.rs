@@ -177,6 +177,9 @@ macro_rules! sql_outbox {
                     b.push(" ON CONFLICT (ledger_key) DO NOTHING");
                     queued += b.build().execute(&mut *tx).await.map_err(db_err)?.rows_affected();
                 }
+                let mut issued: Vec<&$crate::NewCoupon> = Vec::new();
+                let coupon_keys: std::collections::HashSet<&str> =
+                    plan.coupons.iter().map(|(action, _)| action.as_str()).collect();
                 for chunk in plan.actions.chunks($crate::sql_outbox::MESSAGES_PER_STATEMENT) {
                     let mut b = Builder::new(
                         "INSERT INTO program_actions (ledger_key, customer_id, program, step, action, detail, due_at, decided_at) ",
@@ -201,27 +204,33 @@ macro_rules! sql_outbox {
                         .iter()
                         .map(|r| get::<String>(r, "ledger_key"))
                         .collect::<Result<_, _>>()?;
+                    issued.extend(plan.coupons.iter().filter(|(action, _)| new.contains(action)).map(|(_, c)| c));
                     for a in chunk.iter().filter(|a| new.contains(&a.ledger_key)) {
-                        let mut b = match a.action {
+                        let change = match a.action {
                             "add-tag" => {
                                 let mut b = Builder::new("INSERT INTO customer_tags (customer_id, tag) VALUES (");
                                 b.push_bind(a.customer_id).push(", ").push_bind(a.detail.clone());
                                 b.push(") ON CONFLICT (customer_id, tag) DO NOTHING");
-                                b
+                                Some(b)
                             }
                             "remove-tag" => {
                                 let mut b = Builder::new("DELETE FROM customer_tags WHERE customer_id = ");
                                 b.push_bind(a.customer_id).push(" AND tag = ").push_bind(a.detail.clone());
-                                b
+                                Some(b)
                             }
+                            // Issued below with the chunk's other coupons.
+                            "coupon" | "benefit" if coupon_keys.contains(a.ledger_key.as_str()) => None,
                             _ => continue,
                         };
-                        b.build().execute(&mut *tx).await.map_err(db_err)?;
+                        if let Some(mut b) = change {
+                            b.build().execute(&mut *tx).await.map_err(db_err)?;
+                        }
                         let mut b = Builder::new("UPDATE program_actions SET done_at = ");
                         b.push_bind(at).push(" WHERE ledger_key = ").push_bind(a.ledger_key.clone());
                         b.build().execute(&mut *tx).await.map_err(db_err)?;
                     }
                 }
+                insert_coupons(&mut tx, &issued).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(queued)
             }

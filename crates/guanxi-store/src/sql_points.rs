@@ -364,6 +364,25 @@ macro_rules! sql_points {
                 .await
             }
 
+            async fn current_tiers(&self, ids: &[i64]) -> $crate::Result<Vec<(i64, String)>> {
+                let mut out = Vec::new();
+                for chunk in ids.chunks(1000) {
+                    let mut b = Builder::new(
+                        "SELECT t.customer_id, t.tier_name FROM tier_changes t WHERE t.customer_id IN (",
+                    );
+                    let mut list = b.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    b.push(
+                        ") AND NOT EXISTS (SELECT 1 FROM tier_changes l WHERE l.customer_id = t.customer_id \
+                         AND (l.at > t.at OR (l.at = t.at AND l.to_tier > t.to_tier)))",
+                    );
+                    out.extend(rows_of(&self.pool, b, |r| Ok((get(r, "customer_id")?, get(r, "tier_name")?))).await?);
+                }
+                Ok(out)
+            }
+
             async fn points_members(&self, after: i64, limit: u32) -> $crate::Result<Vec<i64>> {
                 let mut b = Builder::new("SELECT DISTINCT customer_id FROM points_events WHERE customer_id > ");
                 b.push_bind(after)

@@ -1219,9 +1219,22 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
         detail: "回购".into(),
         due_at: at(10),
     };
-    let plan = Plan {
+    let definitions = guanxi_domain::coupon::Definitions::default();
+    let gift = |bits: u64| {
+        crate::NewCoupon::new(
+            "gift".into(),
+            id,
+            "BIRTHDAY",
+            definitions.named("BIRTHDAY").unwrap(),
+            at(50),
+            "second-purchase".into(),
+            bits,
+        )
+    };
+    let mut plan = Plan {
         messages: vec![message(id, "first", at(100)), message(id, "second", at(200))],
-        actions: vec![tag("tag-on", "add-tag"), tag("call", "task")],
+        actions: vec![tag("tag-on", "add-tag"), tag("call", "task"), tag("gift", "coupon")],
+        coupons: vec![("gift".into(), gift(1))],
         entered: vec![crate::Entry {
             program: "segment-marketing".into(),
             customer_id: id,
@@ -1232,10 +1245,28 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
         at: Some(at(50)),
     };
     assert_eq!(store.apply(&plan).await.unwrap(), 2);
+    // A coupon step's coupon is issued with its action, and once: deciding it again (a
+    // new code drawn) issues nothing.
+    plan.coupons = vec![("gift".into(), gift(2))];
     assert_eq!(
         store.apply(&plan).await.unwrap(),
         0,
         "a ledger key is never queued twice"
+    );
+    let issued = store
+        .coupons(&crate::CouponFilter {
+            customer_id: Some(id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        issued
+            .iter()
+            .map(|c| (c.code.as_str(), c.source.as_str()))
+            .collect::<Vec<_>>(),
+        [(gift(1).code.as_str(), "second-purchase")]
     );
     assert_eq!(store.counts().await.unwrap().messages, 2);
     assert_eq!(store.entries("segment-marketing").await.unwrap(), plan.entered);
@@ -1764,6 +1795,87 @@ pub async fn campaigns_launch_once_with_their_snapshot(store: &dyn Store) {
 /// A member's points: an event and its movements appended at once; a replayed key
 /// changes nothing; a stale read is a conflict; balances and lot sums come from the
 /// movements; the ledger pages by member.
+pub async fn coupons_issue_once_and_are_redeemed_by_the_first_paid_order_naming_them(store: &dyn Store) {
+    use crate::{CouponFilter, NewCoupon};
+    use guanxi_domain::coupon::{Definitions, Status};
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_customers(&[full_customer("a"), full_customer("b")])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (a, b) = (id_of(store, "a").await, id_of(store, "b").await);
+    let definitions = Definitions::default();
+    let birthday = definitions.named("BIRTHDAY").unwrap();
+    let issue = |key: &str, customer: i64, bits: u64| {
+        NewCoupon::new(key.into(), customer, "BIRTHDAY", birthday, at(100), "care".into(), bits)
+    };
+    let (first, second) = (issue("k-a", a, 1), issue("k-b", b, 2));
+    assert_eq!(store.issue_coupons(&[first.clone(), second.clone()]).await.unwrap(), 2);
+    // The same key again (another code drawn) issues nothing.
+    assert_eq!(store.issue_coupons(&[issue("k-a", a, 3)]).await.unwrap(), 0);
+    let all = |customer: Option<i64>| CouponFilter {
+        customer_id: customer,
+        limit: 10,
+        ..Default::default()
+    };
+    let of_a = store.coupons(&all(Some(a))).await.unwrap();
+    assert_eq!(of_a.len(), 1);
+    assert_eq!(of_a[0].code, first.code);
+    assert_eq!(of_a[0].value_cents, 2_000);
+    assert_eq!(of_a[0].expires_at, at(100) + chrono::Duration::days(30));
+    assert_eq!(of_a[0].status(at(200)), Status::Open);
+
+    // Orders naming a's code: one paid before the coupon existed (not its redemption),
+    // then two after it — the first of those redeems it. b's code is named by nobody.
+    let named = |id: &str, paid: i64| {
+        let mut o = order(id, "a", 1);
+        o.coupon = Some(first.code.clone());
+        o.created_at = at(paid - 10);
+        o.times.paid_at = Some(at(paid));
+        o
+    };
+    let mut unpaid = named("o-unpaid", 150);
+    unpaid.times.paid_at = None;
+    unpaid.status = guanxi_domain::OrderStatus::Created;
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_orders(&[
+        named("o-before", 50),
+        unpaid,
+        named("o-late", 400),
+        named("o-first", 300),
+    ])
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.redeem_coupons(Some(&[second.code.clone()])).await.unwrap(), 0);
+    assert_eq!(store.redeem_coupons(None).await.unwrap(), 1);
+    assert_eq!(
+        store.redeem_coupons(None).await.unwrap(),
+        0,
+        "a redeemed coupon stays with its order"
+    );
+    let first_order = store.order(&order("o-first", "a", 1).key).await.unwrap().unwrap();
+    let redeemed = store.coupons(&all(Some(a))).await.unwrap().remove(0);
+    assert_eq!(redeemed.redeemed_order, Some(first_order.id));
+    assert_eq!(redeemed.redeemed_at, Some(at(300)));
+    assert_eq!(redeemed.status(at(10_000_000)), Status::Redeemed);
+    let open = store.coupons(&all(Some(b))).await.unwrap().remove(0);
+    assert_eq!(open.redeemed_order, None);
+    assert_eq!(open.status(at(100) + chrono::Duration::days(30)), Status::Expired);
+    let by_code = CouponFilter {
+        code: Some(second.code.clone()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(store.coupons(&by_code).await.unwrap().len(), 1);
+    let by_source = CouponFilter {
+        source: Some("care".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(store.coupons(&by_source).await.unwrap().len(), 2);
+}
+
 pub async fn points_append_once_and_sum_to_the_balance(store: &dyn Store) {
     use guanxi_domain::points::{Account, Event, Key, Kind};
     let mut tx = store.begin().await.unwrap();
@@ -2013,6 +2125,7 @@ macro_rules! store_stories {
             merge_keeps_the_most_restrictive_consent_and_unmerges,
             campaigns_launch_once_with_their_snapshot,
             points_append_once_and_sum_to_the_balance,
+            coupons_issue_once_and_are_redeemed_by_the_first_paid_order_naming_them,
             search_and_history_find_a_customer,
             outbox_queues_once_claims_once_and_settles,
             catalogue_upserts_products_and_replaces_keywords,

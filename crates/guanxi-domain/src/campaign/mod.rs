@@ -47,6 +47,10 @@ pub struct Variant {
     /// its channel). Counted for each message handed to the channel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_cents: Option<u32>,
+    /// A coupon (`[coupons.NAME]`) each member of the variant receives with the first
+    /// wave; what redeemed coupons saved the buyers counts in the campaign's cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<String>,
 }
 
 /// What one message on `channel` costs when a variant does not say: an SMS 5 fen (the
@@ -73,6 +77,7 @@ impl Variant {
             channels: Vec::new(),
             templates: Vec::new(),
             cost_cents: None,
+            coupon: None,
         }
     }
 

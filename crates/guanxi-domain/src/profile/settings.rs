@@ -28,6 +28,24 @@ pub struct Settings {
     pub points: crate::points::Rules,
     /// Membership tiers (docs/domain.md §6): thresholds, window, evaluation, benefits.
     pub tiers: crate::tier::Tiers,
+    /// The coupons the shop offers, by name (docs/domain.md §6): what programs, tier
+    /// benefits and campaigns issue.
+    pub coupons: crate::coupon::Definitions,
+}
+
+impl Settings {
+    /// What the types cannot say: every coupon a tier names is defined. The error names
+    /// the table and what was expected.
+    pub fn check(&self) -> Result<(), String> {
+        for level in &self.tiers.levels {
+            for c in &level.coupons {
+                self.coupons
+                    .named(c)
+                    .map_err(|e| format!("[tiers] level {:?}: {e}", level.name))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Purchase occasions: a buyer's paid orders within `occasion_gap_hours` of the first of

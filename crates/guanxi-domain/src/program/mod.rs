@@ -117,12 +117,30 @@ impl std::fmt::Display for Trigger {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Action {
-    Send { send: Channel, template: String },
-    AddTag { add_tag: String },
-    RemoveTag { remove_tag: String },
-    Coupon { coupon: String },
-    Points { points: i64 },
-    Task { task: String },
+    Send {
+        send: Channel,
+        template: String,
+    },
+    AddTag {
+        add_tag: String,
+    },
+    RemoveTag {
+        remove_tag: String,
+    },
+    /// Issues a coupon of the named definition (`[coupons.NAME]`).
+    Coupon {
+        coupon: String,
+    },
+    /// Issues what the member's tier gives (`[tiers]`): nothing where it gives nothing.
+    Benefit {
+        benefit: crate::tier::Benefit,
+    },
+    Points {
+        points: i64,
+    },
+    Task {
+        task: String,
+    },
 }
 
 /// The action as people read it: `sms: payment-reminder-1`, `+ tag`, `task: …`.
@@ -133,6 +151,7 @@ impl std::fmt::Display for Action {
             Action::AddTag { add_tag } => write!(f, "+ tag {add_tag}"),
             Action::RemoveTag { remove_tag } => write!(f, "− tag {remove_tag}"),
             Action::Coupon { coupon } => write!(f, "coupon {coupon}"),
+            Action::Benefit { benefit } => write!(f, "tier benefit {}", benefit.as_str()),
             Action::Points { points } => write!(f, "{points} points"),
             Action::Task { task } => write!(f, "task: {task}"),
         }

@@ -111,6 +111,8 @@ pub async fn run(global: &Global, dir: &Path, days: u32) -> anyhow::Result<()> {
         policy: &settings.contact,
         tz: o.tz,
         columns: Some(&columns),
+        coupons: &settings.coupons,
+        tiers: &settings.tiers,
     };
     eprintln!(
         "scheduling {} programs over {} customers at {now}…",

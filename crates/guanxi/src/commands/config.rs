@@ -26,7 +26,7 @@ pub fn load(global: &Global) -> anyhow::Result<(Settings, Option<PathBuf>)> {
 
 /// Parses settings; errors name the file, line and column, and what was expected.
 pub fn parse(text: &str, path: &Path) -> anyhow::Result<Settings> {
-    toml::from_str(text).map_err(|e| {
+    let settings: Settings = toml::from_str(text).map_err(|e| {
         let at = e
             .span()
             .map(|span| {
@@ -37,7 +37,11 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Settings> {
             })
             .unwrap_or_else(|| format!("{}: ", path.display()));
         anyhow::anyhow!("{at}{}", e.message())
-    })
+    })?;
+    settings
+        .check()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(settings)
 }
 
 pub fn run(global: &Global, cmd: ConfigCommand) -> anyhow::Result<()> {

@@ -84,7 +84,7 @@ pub async fn run(global: &Global, cmd: ProgramCommand) -> anyhow::Result<()> {
                 },
                 program: p,
             };
-            let r = guanxi_engage::dry_run(o.store.as_ref(), &settings.contact, o.tz, &loaded, from, to).await?;
+            let r = guanxi_engage::dry_run(o.store.as_ref(), &settings, o.tz, &loaded, from, to).await?;
             report(global.json, &r, dry_run_text)
         }
     }
@@ -118,6 +118,8 @@ pub async fn engine(o: &Opened, settings: &Settings, lease_secs: u32, batch: u32
         every: StdDuration::from_secs(30),
         columns: Default::default(),
         wake: Default::default(),
+        coupons: settings.coupons.clone(),
+        tiers: settings.tiers.clone(),
     })
 }
 

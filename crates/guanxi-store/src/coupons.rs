@@ -1,0 +1,77 @@
+//! Coupons (`guanxi_domain::coupon`): issued once per issuance key, redeemed by the first
+//! paid order that names the code. Every backend implements [`Coupons`] with the shared
+//! SQL (`sql_coupons.rs`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use guanxi_domain::coupon::{Coupon, Kind};
+
+use crate::Result;
+
+/// A coupon to issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCoupon {
+    /// What makes the issuance happen once: a program step's ledger key, a campaign's
+    /// member, an operator's request.
+    pub issue_key: String,
+    pub code: String,
+    pub customer_id: i64,
+    pub definition: String,
+    pub kind: Kind,
+    pub value_cents: i64,
+    pub min_spend_cents: i64,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub source: String,
+}
+
+/// Which coupons to list (all given conditions hold), newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CouponFilter {
+    pub customer_id: Option<i64>,
+    pub source: Option<String>,
+    pub code: Option<String>,
+    pub issue_key: Option<String>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait Coupons: Send + Sync {
+    /// Issues each coupon whose issuance key is new (a repeated key issues nothing);
+    /// returns how many were issued.
+    async fn issue_coupons(&self, coupons: &[NewCoupon]) -> Result<u64>;
+
+    async fn coupons(&self, filter: &CouponFilter) -> Result<Vec<Coupon>>;
+
+    /// Matches each open coupon (of `codes`, or every one) with the first paid order (at
+    /// or after its issuance) that names its code; returns how many were redeemed now.
+    /// Run after orders arrive.
+    async fn redeem_coupons(&self, codes: Option<&[String]>) -> Result<u64>;
+}
+
+impl NewCoupon {
+    /// A coupon of `definition` (named `name`) for `customer_id`, issued at `at`, its code
+    /// from the caller's `random` bits (see `guanxi_domain::coupon::code`).
+    pub fn new(
+        issue_key: String,
+        customer_id: i64,
+        name: &str,
+        definition: &guanxi_domain::coupon::Definition,
+        at: DateTime<Utc>,
+        source: String,
+        random: u64,
+    ) -> NewCoupon {
+        NewCoupon {
+            issue_key,
+            code: guanxi_domain::coupon::code(random),
+            customer_id,
+            definition: name.to_string(),
+            kind: definition.kind,
+            value_cents: definition.value_cents,
+            min_spend_cents: definition.min_spend_cents,
+            issued_at: at,
+            expires_at: definition.expires(at),
+            source,
+        }
+    }
+}
