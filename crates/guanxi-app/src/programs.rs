@@ -163,6 +163,8 @@ pub async fn preview(
         order: latest.as_ref().map(|o| o.external_id.clone()).unwrap_or_default(),
         items: latest.map(|o| o.items).unwrap_or_default(),
         link: "https://…/r/…".into(),
+        // A preview issues nothing: the code's shape stands for the one a send carries.
+        coupon: "GX-XXXXX-XXXXX".into(),
     };
     let rendered = writing
         .templates

@@ -30,6 +30,8 @@ pub struct Vars {
     pub order: String,
     pub items: String,
     pub link: String,
+    /// The code of the coupon the message's program issued the customer last.
+    pub coupon: String,
 }
 
 impl Vars {
@@ -101,6 +103,19 @@ impl Templates {
         Ok(())
     }
 
+    /// Whether template `name` (in any language) uses variable `var`.
+    pub fn names(&self, name: &str, var: &str) -> bool {
+        self.by_name.get(name).is_some_and(|langs| {
+            langs.values().any(|t| {
+                [&t.subject, &t.text].into_iter().any(|src| {
+                    self.env
+                        .template_from_str(src)
+                        .is_ok_and(|t| t.undeclared_variables(false).contains(var))
+                })
+            })
+        })
+    }
+
     /// Renders `name` in `language` (falling back to zh-CN, then any).
     pub fn render(&self, name: &str, language: &str, vars: &Vars) -> Result<Rendered, EngageError> {
         let langs = self
@@ -158,7 +173,12 @@ mod tests {
             order: "T1001".into(),
             items: "纸尿裤 L × 2".into(),
             link: "http://x/r/1".into(),
+            coupon: "GX-7K2MQ-9XD4R".into(),
         };
+        let r = t.render("birthday-greeting", "zh-CN", &vars).unwrap();
+        assert!(r.text.contains("券码 GX-7K2MQ-9XD4R"), "{}", r.text);
+        assert!(t.names("birthday-greeting", "coupon"));
+        assert!(!t.names("payment-reminder-1", "coupon"));
         let r = t.render("payment-reminder-1", "zh-CN", &vars).unwrap();
         assert_eq!(
             r.text,

@@ -92,6 +92,21 @@ impl Worker {
             .recipients(&customers, today, now - Duration::days(7))
             .await?;
 
+        // The code of the coupon each message's program issued its customer last, for the
+        // templates that name `coupon` (only those: a lookup each).
+        let mut coupons: HashMap<(i64, &str), String> = HashMap::new();
+        for m in claimed.iter().filter(|m| self.templates.names(&m.template, "coupon")) {
+            let filter = guanxi_store::CouponFilter {
+                customer_id: Some(m.customer_id),
+                source: Some(m.program.clone()),
+                limit: 1,
+                ..Default::default()
+            };
+            if let Some(c) = self.store.coupons(&filter).await?.pop() {
+                coupons.insert((m.customer_id, m.program.as_str()), c.code);
+            }
+        }
+
         let mut settled: Vec<(i64, Settle)> = Vec::with_capacity(claimed.len());
         let mut outgoing: Vec<(i64, i64, Outgoing)> = Vec::new();
         for m in &claimed {
@@ -140,7 +155,8 @@ impl Worker {
                 .decide(m.priority, &r.facts(m.channel), now, m.expires_at, self.tz)
             {
                 Verdict::Send => {
-                    let out = self.compose(m, r, &orders, &items);
+                    let coupon = coupons.get(&(m.customer_id, m.program.as_str())).map(String::as_str);
+                    let out = self.compose(m, r, &orders, &items, coupon);
                     match out {
                         Ok(out) => {
                             r.count_sent(m.channel);
@@ -246,12 +262,20 @@ impl Worker {
         r: &Recipient,
         orders: &HashMap<i64, guanxi_store::OrderEvents>,
         items: &HashMap<i64, Vec<(String, u32)>>,
+        coupon: Option<&str>,
     ) -> Result<Outgoing, EngageError> {
         let en = self.delivery.language == "en";
+        if coupon.is_none() && self.templates.names(&m.template, "coupon") {
+            return Err(EngageError::Template(format!(
+                "template {:?} names the coupon, and {} issued customer #{} none (a coupon step before this one issues it)",
+                m.template, m.program, m.customer_id
+            )));
+        }
         let mut vars = Vars {
             name: Vars::addressing(r.name.as_deref(), &self.delivery.language),
             shop: self.delivery.shop_name.clone(),
             link: self.links.url(&self.delivery.base_url, LinkKind::Track, m.id),
+            coupon: coupon.unwrap_or_default().to_string(),
             ..Vars::default()
         };
         if let Some(o) = m.order_id.and_then(|id| orders.get(&id)) {

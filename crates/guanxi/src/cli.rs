@@ -144,6 +144,11 @@ pub enum Command {
     #[command(subcommand, visible_alias = "members")]
     Member(MemberCommand),
 
+    /// Coupons: those programs, tier benefits and campaigns issued (and by which order
+    /// each was redeemed), one issued by hand, redemptions matched with the orders
+    #[command(subcommand, visible_alias = "coupons")]
+    Coupon(CouponCommand),
+
     /// Staff who sign in to the web UI and the API: add them, list them.
     #[command(subcommand, visible_alias = "users")]
     User(UserCommand),
@@ -422,6 +427,46 @@ pub struct MemberId {
     /// The source of the id [default: the customer's number]
     #[arg(long)]
     pub source: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CouponCommand {
+    /// Coupons issued, newest first, with their state (open, redeemed by an order,
+    /// expired)
+    #[command(after_help = "Examples:
+  guanxi coupon list --customer 42
+  guanxi coupon list --source birthday-holiday-care --limit 100
+  guanxi coupon list --code GX-7K2MQ-9XD4R --json")]
+    List {
+        /// A customer's number
+        #[arg(long)]
+        customer: Option<i64>,
+        /// What issued them: a program (`second-purchase`, `campaign:618`), `manual:NAME`
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        code: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Issue a coupon to a customer by hand (audited)
+    #[command(after_help = "Examples:
+  guanxi coupon issue 42 BIRTHDAY
+  guanxi coupon issue C0000042 --source demo FREE-SHIPPING --key complaint-118")]
+    Issue {
+        #[command(flatten)]
+        who: MemberId,
+        /// The coupon's definition ([coupons.NAME] in the settings)
+        coupon: String,
+        /// Makes a repeated request issue once [default: each run issues one]
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Match open coupons with the paid orders that name their codes (imports and live
+    /// order events do this themselves)
+    Redeem,
 }
 
 #[derive(Debug, Subcommand)]

@@ -63,6 +63,7 @@ fn main() -> std::process::ExitCode {
             Command::Task(cmd) => commands::task::run(&cli.global, cmd).await,
             Command::Campaign(cmd) => commands::campaign::run(&cli.global, cmd).await,
             Command::Member(cmd) => commands::member::run(&cli.global, cmd).await,
+            Command::Coupon(cmd) => commands::member::coupons(&cli.global, cmd).await,
             Command::User(cmd) => commands::user::run(&cli.global, cmd).await,
             Command::Audit(cmd) => commands::user::audit(&cli.global, cmd).await,
             Command::Privacy(cmd) => commands::privacy::run(&cli.global, cmd).await,

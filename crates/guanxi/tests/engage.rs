@@ -1248,3 +1248,138 @@ fn entering_a_tier_starts_a_program_once() {
     let r3 = run(dir, &["customer", "show", "R3", "--source", "shop"]);
     assert!(r3.to_string().contains("银卡会员"), "{r3}");
 }
+
+/// The built-in birthday program's coupon step issues one BIRTHDAY coupon per birthday,
+/// whatever passes repeat; the greeting carries its code; the first paid order naming
+/// the code redeems it; a tier-benefit step issues what the member's tier gives; an
+/// operator's issue with a key issues once; a coupon no definition describes is refused.
+#[test]
+fn coupons_are_issued_once_carried_by_the_greeting_and_redeemed_by_the_order_naming_them() {
+    let shop = shop("00:00-00:00", None);
+    let dir = shop.dir.path();
+    std::fs::write(
+        dir.join("birthdays.csv"),
+        "customer_id,name,mobile,birthday,consent_sms,consent_at\n\
+         B1,陈静,13900000001,1990-07-10,granted,2026-01-01\n",
+    )
+    .unwrap();
+    run(dir, &["import", "customers", "birthdays.csv", "--source", "shop"]);
+    let b1 = run(dir, &["customer", "show", "B1", "--source", "shop"])["id"]
+        .as_i64()
+        .unwrap();
+    run(
+        dir,
+        &[
+            "program",
+            "enable",
+            "birthday-holiday-care",
+            "--since",
+            "2026-07-10 00:00",
+        ],
+    );
+    run(dir, &["program", "run", "--now", "2026-07-10 09:00"]);
+    run(dir, &["program", "run", "--now", "2026-07-10 09:30"]);
+    let of_b1 = |args: &[&str]| -> Vec<Value> {
+        let customer = b1.to_string();
+        run(dir, &[&["coupon", "list", "--customer", &customer][..], args].concat())
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let issued = of_b1(&[]);
+    assert_eq!(issued.len(), 1, "one coupon for one birthday: {issued:?}");
+    let coupon = &issued[0];
+    assert_eq!(
+        (coupon["definition"].as_str(), coupon["value_cents"].as_i64()),
+        (Some("BIRTHDAY"), Some(2_000))
+    );
+    assert_eq!(coupon["source"], "birthday-holiday-care");
+    let code = coupon["code"].as_str().unwrap().to_string();
+    let greetings: Vec<(String, String)> = received(&shop.sink, "/sms")
+        .into_iter()
+        .filter(|(to, _)| to == "13900000001")
+        .collect();
+    assert_eq!(greetings.len(), 1, "{greetings:?}");
+    assert!(greetings[0].1.contains(&format!("券码 {code}")), "{}", greetings[0].1);
+
+    // An order before nothing; the first paid order naming the code redeems it, a later
+    // one does not take it over.
+    std::fs::write(
+        dir.join("redeem.csv"),
+        "order_id,customer_id,ordered_at,amount,paid_at,status,title,quantity,coupon\n\
+         U1,B1,2026-07-12 10:00:00,180.00,2026-07-12 10:01:00,paid,推车,1,"
+            .to_string()
+            + &code
+            + "\nU2,B1,2026-07-20 10:00:00,90.00,2026-07-20 10:01:00,paid,湿巾,1,"
+            + &code
+            + "\n",
+    )
+    .unwrap();
+    import_orders(dir, "redeem.csv", "shop");
+    let redeemed = of_b1(&["--code", &code]);
+    assert!(redeemed[0]["redeemed_order"].is_i64(), "{redeemed:?}");
+    // U1's payment (10:01 shop time), not U2's.
+    assert_eq!(redeemed[0]["redeemed_at"], "2026-07-12T02:01:00Z", "{redeemed:?}");
+
+    // Tier benefits: B1's ¥6,000 order takes them to 金卡, which ships free and has no
+    // coupons of its own.
+    std::fs::write(
+        dir.join("gold.csv"),
+        "order_id,customer_id,ordered_at,amount,paid_at,status,title,quantity\n\
+         G1,B1,2026-07-21 10:00:00,6000.00,2026-07-21 10:00:00,paid,婴儿床,1\n",
+    )
+    .unwrap();
+    import_orders(dir, "gold.csv", "shop");
+    run(dir, &["member", "evaluate", "--now", "2026-07-21 12:00"]);
+    std::fs::write(
+        dir.join("gold.toml"),
+        "name = \"gold-perks\"\ntitle = \"金卡 perks\"\npriority = \"care\"\n\
+         trigger = { became = { kind = \"tier\", class = \"金卡\" } }\n\n\
+         [[steps]]\nname = \"shipping\"\nafter = \"0m\"\naction = { benefit = \"free_shipping\" }\n\n\
+         [[steps]]\nname = \"own\"\nafter = \"0m\"\naction = { benefit = \"coupons\" }\n",
+    )
+    .unwrap();
+    run(dir, &["program", "enable", "gold.toml", "--since", "2026-07-21 00:00"]);
+    run(dir, &["program", "run", "--now", "2026-07-21 12:00"]);
+    run(dir, &["program", "run", "--now", "2026-07-21 12:30"]);
+    let perks = of_b1(&["--source", "gold-perks"]);
+    assert_eq!(
+        perks
+            .iter()
+            .map(|c| c["definition"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["FREE-SHIPPING"],
+        "金卡 ships free and has no coupons of its own"
+    );
+
+    // By hand: a key issues once; an undefined coupon is refused with what exists.
+    let by_hand = |key: &str| {
+        run(
+            dir,
+            &["coupon", "issue", "B1", "--source", "shop", "BIRTHDAY", "--key", key],
+        )
+    };
+    let first = by_hand("complaint-118");
+    assert_eq!(by_hand("complaint-118")["code"], first["code"]);
+    assert_ne!(by_hand("complaint-119")["code"], first["code"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_guanxi"))
+        .current_dir(dir)
+        .args([
+            "--db",
+            "guanxi-demo.db",
+            "coupon",
+            "issue",
+            "B1",
+            "--source",
+            "shop",
+            "WELCOME10",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{err}");
+    assert!(
+        err.contains("no coupon \"WELCOME10\" is defined: expected one of BIRTHDAY, FREE-SHIPPING"),
+        "{err}"
+    );
+}

@@ -3,14 +3,14 @@
 
 use chrono::{Datelike as _, Utc};
 
-use crate::cli::{Global, MemberCommand, MemberId};
+use crate::cli::{CouponCommand, Global, MemberCommand, MemberId};
 use crate::commands::customer::{actor, lookup, source};
 use crate::commands::default_db;
 use crate::commands::program::time;
 use crate::open::{Opened, open};
 use crate::output::report;
 use guanxi_app::access::Actor;
-use guanxi_app::points;
+use guanxi_app::{coupons, points};
 
 /// The member's customer number.
 async fn member(o: &Opened, who: &MemberId) -> anyhow::Result<i64> {
@@ -192,5 +192,67 @@ fn posted_text(p: &points::Posted) -> String {
             p.movements.iter().map(|m| m.points).sum::<i64>(),
             p.balance
         ),
+    }
+}
+
+/// `guanxi coupon …` over `guanxi_app::coupons`.
+pub async fn coupons(global: &Global, cmd: CouponCommand) -> anyhow::Result<()> {
+    let o = open(global, default_db()).await?;
+    let store = o.store.as_ref();
+    let now = Utc::now();
+    let tz = o.tz;
+    let line = move |c: &guanxi_domain::coupon::Coupon| {
+        let day = |t: chrono::DateTime<Utc>| t.with_timezone(&tz.0).format("%Y-%m-%d").to_string();
+        let state = match (c.status(now), c.redeemed_order) {
+            (_, Some(order)) => format!("redeemed by order #{order}"),
+            (s, None) => format!("{} until {}", s.as_str(), day(c.expires_at)),
+        };
+        format!(
+            "{}  #{}  {} ¥{}.{:02}  issued {} by {}  {state}\n",
+            c.code,
+            c.customer_id,
+            c.definition,
+            c.value_cents / 100,
+            c.value_cents % 100,
+            day(c.issued_at),
+            c.source
+        )
+    };
+    match cmd {
+        CouponCommand::List {
+            customer,
+            source,
+            code,
+            limit,
+        } => {
+            let filter = guanxi_store::CouponFilter {
+                customer_id: customer,
+                source,
+                code,
+                limit,
+                ..Default::default()
+            };
+            let list = coupons::list(store, &filter).await?;
+            report(global.json, &list, |l| l.iter().map(line).collect())
+        }
+        CouponCommand::Issue {
+            who,
+            coupon,
+            key,
+            actor: a,
+        } => {
+            let (settings, _) = super::config::load(global)?;
+            let issue = coupons::Issue {
+                customer_id: member(&o, &who).await?,
+                coupon,
+                key,
+            };
+            let c = coupons::issue(store, &settings.coupons, &issue, &by(a), now).await?;
+            report(global.json, &c, line)
+        }
+        CouponCommand::Redeem => {
+            let n = coupons::redeem(store, None).await?;
+            report(global.json, &n, |n| format!("{n} coupons redeemed now\n"))
+        }
     }
 }
