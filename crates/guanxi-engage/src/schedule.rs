@@ -75,7 +75,7 @@ pub struct Known {
     pub state: Option<ProgramState>,
 }
 
-/// Every program guanxi knows: the six built-ins, each replaced by the store's version
+/// Every program guanxi knows: the seven built-ins, each replaced by the store's version
 /// once enabled, then the shop's own — what `guanxi program list` and the web show.
 pub async fn catalogue(store: &dyn Store) -> Result<Vec<Known>, EngageError> {
     let mut out: Vec<Known> = guanxi_domain::program::builtin()

@@ -412,18 +412,20 @@ macro_rules! sql_outbox {
                 from: chrono::DateTime<chrono::Utc>,
                 to: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<Vec<(i64, i64, chrono::DateTime<chrono::Utc>)>> {
-                // Tiers: a change into tier `class`, or a warning of losing it; its
-                // occurrence is the change's moment (the evaluation's, for a warning).
+                // Tiers: a change into tier `class` (`*`: any), or a warning of losing it;
+                // its occurrence is the change's moment (the evaluation's, for a warning).
                 let tiers = match kind {
-                    "tier" => Some("SELECT customer_id, at AS occurrence, at FROM tier_changes WHERE tier_name = "),
-                    "tier-warning" => {
-                        Some("SELECT customer_id, evaluation AS occurrence, at FROM tier_warnings WHERE tier_name = ")
-                    }
+                    "tier" => Some("SELECT customer_id, at AS occurrence, at FROM tier_changes WHERE "),
+                    "tier-warning" => Some("SELECT customer_id, evaluation AS occurrence, at FROM tier_warnings WHERE "),
                     _ => None,
                 };
                 if let Some(select) = tiers {
                     let mut b = Builder::new(select);
-                    b.push_bind(class.to_string());
+                    if class == "*" {
+                        b.push("1 = 1");
+                    } else {
+                        b.push("tier_name = ").push_bind(class.to_string());
+                    }
                     b.push(" AND at >= ").push_bind(from).push(" AND at <= ").push_bind(to);
                     b.push(" ORDER BY customer_id, at");
                     return rows_of(&self.pool, b, |r| {

@@ -1847,7 +1847,13 @@ pub async fn coupons_issue_once_and_are_redeemed_by_the_first_paid_order_naming_
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(store.redeem_coupons(Some(std::slice::from_ref(&second.code))).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .redeem_coupons(Some(std::slice::from_ref(&second.code)))
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(store.redeem_coupons(None).await.unwrap(), 1);
     assert_eq!(
         store.redeem_coupons(None).await.unwrap(),

@@ -975,7 +975,7 @@ pub enum BenchCommand {
         #[arg(long, value_delimiter = ',', default_value = "bgnbd,pnbd")]
         lifetimes_models: Vec<String>,
     },
-    /// A scheduler pass with the six built-in programs enabled over the shop `guanxi bench
+    /// A scheduler pass with the seven built-in programs enabled over the shop `guanxi bench
     /// profile` generated: each program's first pass and the steady pass after it, timed
     #[command(after_help = "Examples:
   guanxi bench profile --orders 1000000 && guanxi bench schedule
@@ -1045,7 +1045,7 @@ pub enum BenchCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ProgramCommand {
-    /// The programs guanxi knows: the six built-ins and the store's own, with their
+    /// The programs guanxi knows: the seven built-ins and the store's own, with their
     /// triggers, steps and whether each is enabled
     #[command(after_help = "Examples:
   guanxi program list

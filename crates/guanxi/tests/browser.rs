@@ -421,7 +421,7 @@ async fn a_person_uses_the_web_ui_in_chromium() {
         shot(&c, &format!("{:02}-report-{report}", 6 + i)).await;
     }
 
-    // The programs, from the navigation: the six built-ins, off, with their steps.
+    // The programs, from the navigation: the seven built-ins, off, with their steps.
     c.find(Locator::Css("header nav a[href^='/programs']"))
         .await
         .unwrap()
@@ -430,7 +430,7 @@ async fn a_person_uses_the_web_ui_in_chromium() {
         .unwrap();
     wait_text(&c, "h1", |t| t == "Programs").await;
     let titles = c.find_all(Locator::Css("main h2")).await.unwrap();
-    assert_eq!(titles.len(), 6, "the six built-in programs");
+    assert_eq!(titles.len(), 7, "the seven built-in programs");
     assert!(text_of(&c, "main").await.contains("payment-reminder-1"));
     shot(&c, "20-programs").await;
 

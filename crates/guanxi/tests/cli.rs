@@ -560,7 +560,8 @@ fn program_list_shows_the_six_built_ins() {
             "birthday-holiday-care",
             "second-purchase",
             "segment-marketing",
-            "campaign-preheat"
+            "campaign-preheat",
+            "tier-warning"
         ]
     );
     assert_eq!(programs[0]["steps"][1]["after"], "6h");

@@ -1383,3 +1383,49 @@ fn coupons_are_issued_once_carried_by_the_greeting_and_redeemed_by_the_order_nam
         "{err}"
     );
 }
+
+/// The built-in tier warning: a member whom the coming evaluation would lower is sent
+/// the warning once, [tiers] warning_days before it.
+#[test]
+fn a_member_about_to_lose_their_tier_is_warned_once() {
+    let shop = shop("00:00-00:00", None);
+    let dir = shop.dir.path();
+    std::fs::write(
+        dir.join("members.csv"),
+        "customer_id,name,mobile,consent_sms,consent_at\nW1,周敏,13900000009,granted,2025-01-01\n",
+    )
+    .unwrap();
+    run(dir, &["import", "customers", "members.csv", "--source", "shop"]);
+    // 银卡 from 1 August 2025; the evaluation a year on finds nothing in its window.
+    std::fs::write(
+        dir.join("w.csv"),
+        "order_id,customer_id,ordered_at,amount,paid_at,status,title,quantity\n\
+         W-1,W1,2025-08-01 10:00:00,1200.00,2025-08-01 10:00:00,paid,婴儿车,1\n",
+    )
+    .unwrap();
+    import_orders(dir, "w.csv", "shop");
+    run(
+        dir,
+        &["program", "enable", "tier-warning", "--since", "2026-07-01 00:00"],
+    );
+    let warned = || {
+        received(&shop.sink, "/sms")
+            .into_iter()
+            .filter(|(to, _)| to == "13900000009")
+            .count()
+    };
+    run(dir, &["member", "evaluate", "--now", "2026-07-01 12:00"]);
+    run(dir, &["program", "run", "--now", "2026-07-01 12:00"]);
+    assert_eq!(warned(), 0, "31 days before the evaluation: not yet");
+    run(dir, &["member", "evaluate", "--now", "2026-07-02 12:00"]);
+    run(dir, &["program", "run", "--now", "2026-07-02 12:00"]);
+    run(dir, &["member", "evaluate", "--now", "2026-07-02 13:00"]);
+    run(dir, &["program", "run", "--now", "2026-07-02 13:00"]);
+    assert_eq!(warned(), 1, "warned 30 days before, once");
+    let text = &received(&shop.sink, "/sms")
+        .into_iter()
+        .find(|(to, _)| to == "13900000009")
+        .unwrap()
+        .1;
+    assert!(text.contains("会员等级将在下次评定时调整"), "{text}");
+}

@@ -83,7 +83,8 @@ impl OrderEvent {
 #[serde(rename_all = "kebab-case")]
 pub enum Trigger {
     Order(OrderEvent),
-    /// A class change recorded by a profile build.
+    /// A class change recorded by a profile build; or (kind `tier`, `tier-warning`) a
+    /// membership tier entered, or warned of being lost, where class `*` is any tier.
     Became {
         kind: String,
         class: String,
@@ -482,9 +483,9 @@ impl Program {
     }
 }
 
-/// The six built-in programs with docs/domain.md §5's defaults, ready to enable.
+/// The seven built-in programs with docs/domain.md §5's defaults, ready to enable.
 pub fn builtin() -> Vec<Program> {
-    const FILES: [(&str, &str); 6] = [
+    const FILES: [(&str, &str); 7] = [
         ("payment-reminder.toml", include_str!("builtin/payment-reminder.toml")),
         ("order-care.toml", include_str!("builtin/order-care.toml")),
         (
@@ -494,6 +495,7 @@ pub fn builtin() -> Vec<Program> {
         ("second-purchase.toml", include_str!("builtin/second-purchase.toml")),
         ("segment-marketing.toml", include_str!("builtin/segment-marketing.toml")),
         ("campaign-preheat.toml", include_str!("builtin/campaign-preheat.toml")),
+        ("tier-warning.toml", include_str!("builtin/tier-warning.toml")),
     ];
     FILES
         .iter()

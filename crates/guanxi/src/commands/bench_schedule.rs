@@ -1,4 +1,4 @@
-//! `guanxi bench schedule`: a scheduler pass over a generated shop with the six built-in
+//! `guanxi bench schedule`: a scheduler pass over a generated shop with the seven built-in
 //! programs enabled — each program's first pass (runs started, messages queued in one
 //! transaction) and the steady pass after it (the same window read again, nothing new),
 //! timed. The pass `guanxi serve` repeats every 30 s (or 4 × a slow pass). Figures are printed, never asserted.
@@ -155,7 +155,7 @@ pub async fn run(global: &Global, dir: &Path, days: u32) -> anyhow::Result<()> {
 
 fn text(f: &Figures) -> String {
     let mut out = format!(
-        "guanxi bench schedule: {} customers, {} orders (two profile builds first: {:.1} s); the six built-ins enabled from {} and run at {}\n",
+        "guanxi bench schedule: {} customers, {} orders (two profile builds first: {:.1} s); the seven built-ins enabled from {} and run at {}\n",
         f.customers,
         f.orders,
         f.builds_s,
