@@ -521,7 +521,7 @@ mod tests {
     #[test]
     fn the_built_ins_read_and_keep_the_domain_defaults() {
         let all = builtin();
-        assert_eq!(all.len(), 6);
+        assert_eq!(all.len(), 7);
         let reminder = &all[0];
         assert_eq!(reminder.name, "payment-reminder");
         // The next step's time, for a scheduler that wakes at it: +30 min, then +6 h;
