@@ -195,6 +195,13 @@ pub struct Expired {
 /// The members looked at a time.
 const PAGE: u32 = 1000;
 
+/// The expiry period `at` falls in: the shop's month (`2026-07`).
+pub fn period(at: DateTime<Utc>, tz: guanxi_domain::ShopTz) -> String {
+    use chrono::Datelike as _;
+    let local = at.with_timezone(&tz.0);
+    format!("{}-{:02}", local.year(), local.month())
+}
+
 /// Expires, for every member, the lots whose day has come by `now`, once per `period`
 /// (its name keys the event: a second run for the same period changes nothing, so one
 /// instance or many, it happens once).
@@ -422,6 +429,57 @@ pub async fn earn(
     Ok(out)
 }
 
+/// What posting programs' points steps did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Granted {
+    /// Steps posted now.
+    pub steps: u64,
+    pub points: i64,
+    /// Steps whose key was posted before (a run stopped between posting and marking).
+    pub replayed: u64,
+}
+
+/// Posts the points that programs' steps gave (`action = { points = N }`, decided by the
+/// scheduler) to the members' ledgers, each step once (its key is the step's ledger key),
+/// as an adjustment by the program with the step as its reason, then marks them done.
+pub async fn grant(store: &dyn Store, rules: Rules, now: DateTime<Utc>) -> Result<Granted> {
+    let mut out = Granted::default();
+    let mut after = String::new();
+    loop {
+        let page = store.points_actions(&after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.ledger_key.clone();
+        let mut done = Vec::with_capacity(page.len());
+        for a in page {
+            let points: i64 = a.points.parse().map_err(|_| {
+                AppError::Store(guanxi_store::StoreError::Corrupt(format!(
+                    "program {} step {}: points {:?} is not a number",
+                    a.program, a.step, a.points
+                )))
+            })?;
+            let operator = format!("program:{}", a.program);
+            let event = Event::Adjust {
+                points,
+                expires_at: expires(a.due_at, rules.expiry_months),
+                reason: format!("{} step {}", a.program, a.step),
+                operator: operator.clone(),
+            };
+            let key = Key::new(Kind::Adjust, "program", &a.ledger_key);
+            let posted = post(store, a.customer_id, &key, a.due_at, &event, &operator).await?;
+            match posted.appended {
+                Appended::Posted => {
+                    out.steps += 1;
+                    out.points += points;
+                }
+                _ => out.replayed += 1,
+            }
+            done.push(a.ledger_key);
+        }
+        store.points_actions_done(&done, now).await?;
+    }
+    Ok(out)
+}
+
 /// What an evaluation of the tiers found.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Evaluated {
@@ -478,4 +536,41 @@ pub async fn evaluate(store: &dyn Store, tiers: &Tiers, now: DateTime<Utc>) -> R
         out.warnings += w;
     }
     Ok(out)
+}
+
+/// What one round of the membership jobs did (see [`maintain`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Maintained {
+    pub tiers: Evaluated,
+    pub earned: Earned,
+    pub granted: Granted,
+    pub expired: Expired,
+}
+
+/// How far back a round of [`maintain`] looks for orders to earn from: a live shop's
+/// late imports and refunds within it are caught; a history imported at once is earned
+/// by `guanxi member earn --from …`.
+pub const MAINTAIN_DAYS: i64 = 35;
+
+/// The membership jobs as `guanxi serve` runs them (every hour, on every instance: each
+/// job is keyed, so a second instance or a second run changes nothing): the tiers
+/// evaluated at `now`, what orders of the last [`MAINTAIN_DAYS`] earn, programs' points
+/// steps posted, and this month's expiry (`period`, the shop's month).
+pub async fn maintain(
+    store: &dyn Store,
+    settings: &guanxi_domain::profile::Settings,
+    period: &str,
+    now: DateTime<Utc>,
+) -> Result<Maintained> {
+    let tiers = evaluate(store, &settings.tiers, now).await?;
+    let from = now - chrono::Duration::days(MAINTAIN_DAYS);
+    let earned = earn(store, settings.points, &settings.tiers, from, now).await?;
+    let granted = grant(store, settings.points, now).await?;
+    let expired = expire(store, period, now).await?;
+    Ok(Maintained {
+        tiers,
+        earned,
+        granted,
+        expired,
+    })
 }

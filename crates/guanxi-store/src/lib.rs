@@ -60,7 +60,7 @@ pub use outbox::{
     Claimed, Entry, EventCursor, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState,
     Recipient, SentMessage, Settle, StepArm, Task,
 };
-pub use points::{Appended, LotSum, NewPoints, Points, PointsOrder, PostedPoints};
+pub use points::{Appended, LotSum, NewPoints, Points, PointsAction, PointsOrder, PostedPoints};
 pub use profile_columns::{COLUMNS_SQL, ColumnRow, HeldColumns, ListedProfile, ProfileColumns};
 pub use profiles::{
     BuildFigures, BuildRecord, CLV_BUCKETS, ClassChange, ClassTotal, ClvBucket, FigureSums, MergeChange, MergeProposal,

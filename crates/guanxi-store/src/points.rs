@@ -58,6 +58,18 @@ pub struct PointsOrder {
     pub refund_cents: i64,
 }
 
+/// A program step that gives points, as the scheduler decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PointsAction {
+    pub ledger_key: String,
+    pub customer_id: i64,
+    pub program: String,
+    pub step: String,
+    /// The step's points (its action's detail, as written).
+    pub points: String,
+    pub due_at: DateTime<Utc>,
+}
+
 /// An event to append to a member's ledger, with the movements it made.
 #[derive(Debug, Clone)]
 pub struct NewPoints<'a> {
@@ -128,6 +140,13 @@ pub trait Points: Send + Sync {
 
     /// A member's recorded tier changes, oldest first.
     async fn tier_changes(&self, customer_id: i64) -> Result<Vec<Change>>;
+
+    /// Program steps that give points (`action = { points = N }`) not yet posted to the
+    /// ledger, with a ledger key above `after`, in key order, at most `limit`.
+    async fn points_actions(&self, after: &str, limit: u32) -> Result<Vec<PointsAction>>;
+
+    /// Marks program steps' points as posted.
+    async fn points_actions_done(&self, keys: &[String], at: DateTime<Utc>) -> Result<()>;
 
     /// The tier (its name) each of these members is in by their latest recorded change;
     /// members with none are left out.

@@ -364,6 +364,41 @@ macro_rules! sql_points {
                 .await
             }
 
+            async fn points_actions(&self, after: &str, limit: u32) -> $crate::Result<Vec<$crate::PointsAction>> {
+                let mut b = Builder::new(
+                    "SELECT ledger_key, customer_id, program, step, detail, due_at FROM program_actions \
+                     WHERE action = 'points' AND done_at IS NULL AND ledger_key > ",
+                );
+                b.push_bind(after.to_string())
+                    .push(" ORDER BY ledger_key LIMIT ")
+                    .push_bind(i64::from(limit));
+                rows_of(&self.pool, b, |r| {
+                    Ok($crate::PointsAction {
+                        ledger_key: get(r, "ledger_key")?,
+                        customer_id: get(r, "customer_id")?,
+                        program: get(r, "program")?,
+                        step: get(r, "step")?,
+                        points: get(r, "detail")?,
+                        due_at: get(r, "due_at")?,
+                    })
+                })
+                .await
+            }
+
+            async fn points_actions_done(&self, keys: &[String], at: chrono::DateTime<chrono::Utc>) -> $crate::Result<()> {
+                for chunk in keys.chunks(1000) {
+                    let mut b = Builder::new("UPDATE program_actions SET done_at = ");
+                    b.push_bind(at).push(" WHERE action = 'points' AND ledger_key IN (");
+                    let mut list = b.separated(", ");
+                    for k in chunk {
+                        list.push_bind(k.clone());
+                    }
+                    b.push(")");
+                    b.build().execute(&self.pool).await.map_err(db_err)?;
+                }
+                Ok(())
+            }
+
             async fn current_tiers(&self, ids: &[i64]) -> $crate::Result<Vec<(i64, String)>> {
                 let mut out = Vec::new();
                 for chunk in ids.chunks(1000) {

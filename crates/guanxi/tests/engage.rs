@@ -1336,7 +1336,8 @@ fn coupons_are_issued_once_carried_by_the_greeting_and_redeemed_by_the_order_nam
         "name = \"gold-perks\"\ntitle = \"金卡 perks\"\npriority = \"care\"\n\
          trigger = { became = { kind = \"tier\", class = \"金卡\" } }\n\n\
          [[steps]]\nname = \"shipping\"\nafter = \"0m\"\naction = { benefit = \"free_shipping\" }\n\n\
-         [[steps]]\nname = \"own\"\nafter = \"0m\"\naction = { benefit = \"coupons\" }\n",
+         [[steps]]\nname = \"own\"\nafter = \"0m\"\naction = { benefit = \"coupons\" }\n\n\
+         [[steps]]\nname = \"bonus\"\nafter = \"0m\"\naction = { points = 500 }\n",
     )
     .unwrap();
     run(dir, &["program", "enable", "gold.toml", "--since", "2026-07-21 00:00"]);
@@ -1351,6 +1352,27 @@ fn coupons_are_issued_once_carried_by_the_greeting_and_redeemed_by_the_order_nam
         ["FREE-SHIPPING"],
         "金卡 ships free and has no coupons of its own"
     );
+    // The bonus step's points reach the ledger once, by the program, with the step as why.
+    let earned = run(dir, &["member", "earn", "--from", "2026-07-21"]);
+    assert_eq!(
+        (
+            earned["programs"]["steps"].as_u64(),
+            earned["programs"]["points"].as_i64()
+        ),
+        (Some(1), Some(500)),
+        "{earned}"
+    );
+    let again = run(dir, &["member", "earn", "--from", "2026-07-21"]);
+    assert_eq!(again["programs"]["steps"], 0, "{again}");
+    let member = run(dir, &["member", "show", "B1", "--source", "shop"]);
+    let bonus: Vec<&Value> = member["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "program:gold-perks")
+        .collect();
+    assert_eq!(bonus.len(), 1, "{member}");
+    assert!(bonus[0].to_string().contains("gold-perks step bonus"), "{}", bonus[0]);
 
     // By hand: a key issues once; an undefined coupon is refused with what exists.
     let by_hand = |key: &str| {

@@ -1,7 +1,7 @@
 //! `guanxi member …`: members' points — show, adjust, redeem, earn from orders, expire,
 //! verify — over `guanxi_app::points`.
 
-use chrono::{Datelike as _, Utc};
+use chrono::Utc;
 
 use crate::cli::{CouponCommand, Global, MemberCommand, MemberId};
 use crate::commands::customer::{actor, lookup, source};
@@ -102,18 +102,27 @@ pub async fn run(global: &Global, cmd: MemberCommand) -> anyhow::Result<()> {
             let to = to.map(|t| time(&t, o.tz, "--to")).transpose()?.unwrap_or(now);
             // The tiers first: an order earns at the tier its member held before it.
             points::evaluate(store, &settings.tiers, to).await?;
-            let e = points::earn(store, rules, &settings.tiers, from, to).await?;
-            report(global.json, &e, |e| {
+            let earned = points::earn(store, rules, &settings.tiers, from, to).await?;
+            let programs = points::grant(store, rules, now).await?;
+            /// The earning, with what programs' points steps gave beside it.
+            #[derive(serde::Serialize)]
+            struct Run {
+                #[serde(flatten)]
+                earned: points::Earned,
+                programs: points::Granted,
+            }
+            report(global.json, &Run { earned, programs }, |r| {
+                let e = &r.earned;
                 format!(
-                    "{} orders: {} points earned, {} taken back; {} already posted\n",
-                    e.orders, e.earned, e.taken_back, e.replayed
+                    "{} orders: {} points earned, {} taken back; {} already posted\n\
+                     programs' points steps: {} posted ({} points)\n",
+                    e.orders, e.earned, e.taken_back, e.replayed, r.programs.steps, r.programs.points
                 )
             })
         }
         MemberCommand::Expire { period, now: at } => {
             let at = at.map(|t| time(&t, o.tz, "--now")).transpose()?.unwrap_or(now);
-            let local = at.with_timezone(&o.tz.0);
-            let period = period.unwrap_or_else(|| format!("{}-{:02}", local.year(), local.month()));
+            let period = period.unwrap_or_else(|| points::period(at, o.tz));
             let e = points::expire(store, &period, at).await?;
             report(global.json, &e, |e| {
                 format!("{}: {} points expired from {} members\n", e.period, e.points, e.members)

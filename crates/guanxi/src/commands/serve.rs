@@ -67,6 +67,27 @@ pub async fn serve(
         language: settings.channels.language.clone(),
     };
     tokio::spawn(guanxi_engage::supervise(engine));
+    // The membership jobs (tiers, earning, programs' points, expiry) every hour; each is
+    // keyed, so other instances doing the same change nothing.
+    let (store, tz, membership) = (o.store.clone(), o.tz, settings.clone());
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            let now = chrono::Utc::now();
+            let period = guanxi_app::points::period(now, tz);
+            match guanxi_app::points::maintain(store.as_ref(), &membership, &period, now).await {
+                Ok(m) => tracing::info!(
+                    earned = m.earned.earned,
+                    granted = m.granted.points,
+                    expired = m.expired.points,
+                    tier_changes = m.tiers.changes,
+                    "membership jobs ran"
+                ),
+                Err(e) => tracing::warn!("membership jobs: {e}"),
+            }
+        }
+    });
     let state = AppState {
         store: o.store.clone(),
         lake: o.lake.clone(),
