@@ -115,6 +115,8 @@ async fn known(store: &dyn Store, customer_id: i64) -> Result<()> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Member {
     pub customer_id: i64,
+    /// Their tier by the latest recorded change (none before an evaluation found them).
+    pub tier: Option<String>,
     pub balance: i64,
     pub available: u64,
     pub debt: u64,
@@ -128,14 +130,34 @@ pub async fn show(store: &dyn Store, customer_id: i64) -> Result<Member> {
     known(store, customer_id).await?;
     let history = store.points_events(customer_id).await?;
     let account = replay(&history)?;
+    let tier = store.current_tiers(&[customer_id]).await?.pop().map(|(_, t)| t);
     Ok(Member {
         customer_id,
+        tier,
         balance: account.balance(),
         available: account.available(),
         debt: account.debt(),
         lots: account.lots().cloned().collect(),
         history,
     })
+}
+
+/// The shop's membership settings, as the web and the API hand them to the use cases.
+#[derive(Debug, Clone, Default)]
+pub struct Membership {
+    pub rules: Rules,
+    pub tiers: Tiers,
+    pub coupons: guanxi_domain::coupon::Definitions,
+}
+
+impl Membership {
+    pub fn of(settings: &guanxi_domain::profile::Settings) -> Membership {
+        Membership {
+            rules: settings.points,
+            tiers: settings.tiers.clone(),
+            coupons: settings.coupons.clone(),
+        }
+    }
 }
 
 /// A manual adjustment of a member's points.

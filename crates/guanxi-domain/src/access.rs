@@ -36,6 +36,8 @@ names! {
         Campaigns = "campaigns",
         /// Service tasks and records.
         Tasks = "tasks",
+        /// Members' points (adjust, redeem) and coupons issued by hand.
+        Members = "members",
         /// Users, tokens, settings, the audit log, privacy export and erasure.
         Administer = "administer",
     }
@@ -48,7 +50,7 @@ impl Role {
         match self {
             Role::Admin => true,
             Role::Marketer => matches!(c, ReadReports | Segments | ExportCustomers | Programs | Campaigns),
-            Role::Agent => matches!(c, ReadCustomer | RevealContact | Tasks),
+            Role::Agent => matches!(c, ReadCustomer | RevealContact | Tasks | Members),
             Role::Analyst => matches!(c, ReadReports | Segments),
         }
     }
@@ -86,6 +88,7 @@ mod tests {
                         "programs",
                         "campaigns",
                         "tasks",
+                        "members",
                         "administer"
                     ]
                 ),
@@ -93,7 +96,7 @@ mod tests {
                     Role::Marketer,
                     vec!["read-reports", "segments", "export-customers", "programs", "campaigns"]
                 ),
-                (Role::Agent, vec!["read-customer", "reveal-contact", "tasks"]),
+                (Role::Agent, vec!["read-customer", "reveal-contact", "tasks", "members"]),
                 (Role::Analyst, vec!["read-reports", "segments"]),
             ]
         );

@@ -898,6 +898,187 @@ pub async fn customer_history(
     Ok(Json(history).into_response())
 }
 
+/// A member's tier, points balance (available, owed), lots and every points event.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/points", tag = "members",
+    params(("id" = i64, Path, description = "the customer's number")),
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn member_points(State(s): State<AppState>, CustomerId(id): CustomerId) -> Result<Response, WebError> {
+    if s.store.customer_by_id(id).await?.is_none() {
+        return Ok(no_customer(id));
+    }
+    Ok(Json(guanxi_app::points::show(s.store.as_ref(), id).await?).into_response())
+}
+
+/// A manual points adjustment.
+#[derive(Deserialize, ToSchema)]
+pub struct AdjustBody {
+    /// Positive: a lot that expires like an earning; negative: taken like a redemption,
+    /// into a recorded debt beyond the balance.
+    points: i64,
+    /// Why (kept in the ledger with the caller's name).
+    reason: String,
+    /// What makes it unique: the same reference again is the same adjustment.
+    reference: String,
+}
+
+/// Adjusts a member's points with a reason (members capability); a repeated reference
+/// changes nothing. What was posted and the balance after.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/points/adjustments", tag = "members",
+    params(("id" = i64, Path, description = "the customer's number")), request_body = AdjustBody,
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn member_adjust(
+    State(s): State<AppState>,
+    CustomerId(id): CustomerId,
+    ApiJson(b): ApiJson<AdjustBody>,
+) -> Result<Response, WebError> {
+    if s.store.customer_by_id(id).await?.is_none() {
+        return Ok(no_customer(id));
+    }
+    let a = guanxi_app::points::Adjustment {
+        customer_id: id,
+        points: b.points,
+        reason: b.reason,
+        reference: b.reference,
+    };
+    let posted = guanxi_app::points::adjust(
+        s.store.as_ref(),
+        &a,
+        s.membership.rules,
+        &crate::auth::actor(),
+        Utc::now(),
+    )
+    .await?;
+    Ok(Json(posted).into_response())
+}
+
+/// Points a member spends.
+#[derive(Deserialize, ToSchema)]
+pub struct RedeemBody {
+    points: u64,
+    /// The shop's order or voucher that spent them: the same reference again is the
+    /// same redemption.
+    reference: String,
+}
+
+/// Spends a member's points, from the lots that expire first; refused (400,
+/// `points_refused`) beyond the balance, with nothing recorded.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/points/redemptions", tag = "members",
+    params(("id" = i64, Path, description = "the customer's number")), request_body = RedeemBody,
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn member_redeem(
+    State(s): State<AppState>,
+    CustomerId(id): CustomerId,
+    ApiJson(b): ApiJson<RedeemBody>,
+) -> Result<Response, WebError> {
+    if s.store.customer_by_id(id).await?.is_none() {
+        return Ok(no_customer(id));
+    }
+    let posted = guanxi_app::points::redeem(
+        s.store.as_ref(),
+        id,
+        b.points,
+        "api",
+        &b.reference,
+        &crate::auth::actor(),
+        Utc::now(),
+    )
+    .await?;
+    Ok(Json(posted).into_response())
+}
+
+/// A member's coupons, the newest first, with the order that redeemed each.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/coupons", tag = "members",
+    params(("id" = i64, Path, description = "the customer's number")),
+    responses((status = 200, body = [Object]), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn member_coupons(State(s): State<AppState>, CustomerId(id): CustomerId) -> Result<Response, WebError> {
+    if s.store.customer_by_id(id).await?.is_none() {
+        return Ok(no_customer(id));
+    }
+    let filter = guanxi_store::CouponFilter {
+        customer_id: Some(id),
+        limit: guanxi_app::coupons::MAX_LIST,
+        ..Default::default()
+    };
+    Ok(Json(guanxi_app::coupons::list(s.store.as_ref(), &filter).await?).into_response())
+}
+
+/// A coupon to issue by hand.
+#[derive(Deserialize, ToSchema)]
+pub struct IssueBody {
+    /// The coupon's definition (`[coupons.NAME]` in the settings).
+    coupon: String,
+    /// Makes a repeated request issue once.
+    key: Option<String>,
+}
+
+/// Issues a coupon to a member (members capability; audited). With a key, a repeated
+/// request returns the coupon issued the first time.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/coupons", tag = "members",
+    params(("id" = i64, Path, description = "the customer's number")), request_body = IssueBody,
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn member_coupon_issue(
+    State(s): State<AppState>,
+    CustomerId(id): CustomerId,
+    ApiJson(b): ApiJson<IssueBody>,
+) -> Result<Response, WebError> {
+    if s.store.customer_by_id(id).await?.is_none() {
+        return Ok(no_customer(id));
+    }
+    let request = guanxi_app::coupons::Issue {
+        customer_id: id,
+        coupon: b.coupon,
+        key: b.key,
+    };
+    let coupon = guanxi_app::coupons::issue(
+        s.store.as_ref(),
+        &s.membership.coupons,
+        &request,
+        &crate::auth::actor(),
+        Utc::now(),
+    )
+    .await?;
+    Ok(Json(coupon).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct CouponsQuery {
+    /// One coupon by its code.
+    code: Option<String>,
+    /// What issued them: a program (`second-purchase`, `campaign:618`), `manual:NAME`.
+    source: Option<String>,
+    /// At most this many, the newest first (1 to 1,000).
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+/// Coupons issued, the newest first: a shop's till checks a code here.
+#[utoipa::path(get, path = "/api/v1/coupons", tag = "members", params(CouponsQuery),
+    responses((status = 200, body = [Object]), (status = 400, body = ApiError), (status = 401, body = ApiError),
+              (status = 403, body = ApiError)))]
+pub async fn coupons(State(s): State<AppState>, ApiQuery(q): ApiQuery<CouponsQuery>) -> Result<Response, WebError> {
+    let filter = guanxi_store::CouponFilter {
+        code: q.code,
+        source: q.source,
+        limit: q.limit,
+        ..Default::default()
+    };
+    Ok(Json(guanxi_app::coupons::list(s.store.as_ref(), &filter).await?).into_response())
+}
+
+/// The points liability: outstanding points and their value, debt, what expires in the
+/// month ahead, and the breakage the shop's history predicts.
+#[utoipa::path(get, path = "/api/v1/points/liability", tag = "members",
+    responses((status = 200, body = Object), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn points_liability(State(s): State<AppState>) -> Result<Response, WebError> {
+    let l = guanxi_app::points::liability(s.store.as_ref(), s.membership.rules, Utc::now()).await?;
+    Ok(Json(l).into_response())
+}
+
 /// Two records of one person: `merged` goes into `kept`.
 #[derive(Deserialize, ToSchema)]
 pub struct MergeBody {
@@ -1107,6 +1288,13 @@ impl utoipa::Modify for Limits {
         customer_merge,
         customer,
         customer_history,
+        member_points,
+        member_adjust,
+        member_redeem,
+        member_coupons,
+        member_coupon_issue,
+        coupons,
+        points_liability,
         profiles,
         privacy_export,
         privacy_erase,
@@ -1149,6 +1337,9 @@ impl utoipa::Modify for Limits {
         ClassRow,
         PreviewBody,
         MergeBody,
+        AdjustBody,
+        RedeemBody,
+        IssueBody,
         ProfileItem,
         ProfilesBody
     ))

@@ -190,6 +190,21 @@ pub fn capability(post: bool, path: &str) -> Option<Capability> {
         }
         "/api/v1/service-records" => Capability::Tasks,
         "/api/v1/customers/merge" => Capability::Administer,
+        // Members: staff with the members capability change points and issue coupons;
+        // reading them is reading the customer; the liability is a report.
+        p if p.starts_with("/api/v1/customers/")
+            && post
+            && (p.ends_with("/points/adjustments")
+                || p.ends_with("/points/redemptions")
+                || p.ends_with("/coupons")) =>
+        {
+            Capability::Members
+        }
+        p if p.starts_with("/customers/") && post && (p.ends_with("/points") || p.ends_with("/coupons")) => {
+            Capability::Members
+        }
+        "/api/v1/coupons" => Capability::ReadCustomer,
+        "/api/v1/points/liability" => Capability::ReadReports,
         "/api/v1/tasks" | "/api/v1/tasks/done" => Capability::Tasks,
         p if p.starts_with("/api/v1/programs/") => Capability::Programs,
         "/customers.csv" | "/api/v1/segments/export" => Capability::ExportCustomers,

@@ -58,6 +58,7 @@ pub async fn show(
     let stars = |r: Option<i64>| r.map_or("–".to_string(), |r| r.to_string());
     let may_reveal =
         crate::auth::viewer().is_some_and(|v| v.user.role.may(guanxi_domain::access::Capability::RevealContact));
+    let membership = crate::membership::section(&s, lang, id, None).await?;
     let body = html! {
         p { (c.key.source) ":" (shown_id(&c.key.external_id)) " · #" (id) }
         section aria-labelledby="contacts" {
@@ -94,6 +95,7 @@ pub async fn show(
                 }
             }
         }
+        (membership)
         @match &profile {
             None => p { (lang.t("no-build")) },
             Some(p) => {

@@ -18,6 +18,7 @@ pub mod events;
 pub mod format;
 mod i18n;
 mod layout;
+mod membership;
 mod programs;
 mod reports;
 mod responses;
@@ -70,6 +71,8 @@ pub struct AppState {
     pub live: events::Live,
     /// The shop's templates, name and language, for message previews.
     pub writing: guanxi_app::programs::Writing,
+    /// Points rules, tiers and coupons, for members' pages and the API.
+    pub membership: Arc<guanxi_app::points::Membership>,
 }
 
 impl AppState {
@@ -91,6 +94,8 @@ pub fn router(state: AppState) -> Router {
         .route("/customers.csv", get(customers::export))
         .route("/customers/{id}", get(customer::show))
         .route("/customers/{id}/reveal", axum::routing::post(customer::reveal))
+        .route("/customers/{id}/points", axum::routing::post(membership::adjust))
+        .route("/customers/{id}/coupons", axum::routing::post(membership::issue))
         .route("/api/segment/count", get(customers::count))
         .route("/segments", axum::routing::post(customers::save))
         .route("/reports", get(reports::show))
@@ -148,6 +153,21 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/reports/{name}", get(api::report))
         .route("/api/v1/customers/{id}", get(api::customer))
         .route("/api/v1/customers/{id}/history", get(api::customer_history))
+        .route("/api/v1/customers/{id}/points", get(api::member_points))
+        .route(
+            "/api/v1/customers/{id}/points/adjustments",
+            axum::routing::post(api::member_adjust),
+        )
+        .route(
+            "/api/v1/customers/{id}/points/redemptions",
+            axum::routing::post(api::member_redeem),
+        )
+        .route(
+            "/api/v1/customers/{id}/coupons",
+            get(api::member_coupons).post(api::member_coupon_issue),
+        )
+        .route("/api/v1/coupons", get(api::coupons))
+        .route("/api/v1/points/liability", get(api::points_liability))
         .route("/api/v1/profiles", get(api::profiles))
         .route("/api/v1/customers/{id}/privacy-export", get(api::privacy_export))
         .route("/api/v1/customers/{id}/erase", axum::routing::post(api::privacy_erase))

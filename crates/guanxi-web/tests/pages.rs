@@ -66,6 +66,7 @@ async fn empty_shop() -> (tempfile::TempDir, Arc<SqliteStore>, AppState) {
         limits: Default::default(),
         live: Default::default(),
         writing: Default::default(),
+        membership: Default::default(),
     };
     (dir, store, state)
 }
@@ -322,7 +323,7 @@ async fn the_programs_page_lists_every_program_on_or_off_in_both_languages() {
     for p in guanxi_domain::program::builtin() {
         assert!(page.contains(&p.title), "{} on the page: {page}", p.title);
     }
-    assert_eq!(page.matches("<span>Off</span>").count(), 6, "{page}");
+    assert_eq!(page.matches("<span>Off</span>").count(), 7, "{page}");
     assert!(page.contains(r#"aria-current="page">Programs"#), "{page}");
     let reminder = guanxi_domain::program::builtin().remove(0);
     store
@@ -340,7 +341,7 @@ async fn the_programs_page_lists_every_program_on_or_off_in_both_languages() {
         .unwrap();
     let (_, page) = get(state.clone(), "/programs", "zh-CN").await;
     assert!(page.contains("已启用，自") && page.contains("营销程序"), "{page}");
-    assert_eq!(page.matches("<span>未启用</span>").count(), 5, "{page}");
+    assert_eq!(page.matches("<span>未启用</span>").count(), 6, "{page}");
 }
 
 /// Two profiled customers, one with a mobile number; the build as of 2026-06-30. Their
@@ -462,7 +463,13 @@ async fn each_role_reaches_its_pages_and_nothing_else() {
     let api_customer = format!("/api/v1/customers/{ann}");
     let api_history = format!("/api/v1/customers/{ann}/history");
     let privacy_export = format!("/api/v1/customers/{ann}/privacy-export");
-    let routes: [(&str, Capability); 27] = [
+    let api_points = format!("/api/v1/customers/{ann}/points");
+    let api_coupons = format!("/api/v1/customers/{ann}/coupons");
+    let routes: [(&str, Capability); 31] = [
+        (&api_points, Capability::ReadCustomer),
+        (&api_coupons, Capability::ReadCustomer),
+        ("/api/v1/coupons", Capability::ReadCustomer),
+        ("/api/v1/points/liability", Capability::ReadReports),
         (&api_customer, Capability::ReadCustomer),
         ("/api/v1/campaigns", Capability::ReadReports),
         ("/api/v1/service-records", Capability::Tasks),
@@ -944,7 +951,7 @@ async fn the_rest_api_answers_tokens_and_describes_itself() {
     .unwrap();
     let (status, list) = api(&state, "GET", Some(&programs), "/api/v1/programs", "").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(list.as_array().map(Vec::len), Some(6), "the built-ins: {list}");
+    assert_eq!(list.as_array().map(Vec::len), Some(7), "the built-ins: {list}");
     assert!(list.as_array().unwrap().iter().all(|p| p["enabled"] == false));
     let (status, anonymous) = api(&state, "GET", None, "/api/v1/me", "").await;
     assert_eq!(
@@ -1824,4 +1831,159 @@ async fn campaigns_from_the_form_by_role() {
     let (status, page) = get_as(state.clone(), "/campaigns/nope", "en", Some(&analyst)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(page.contains("no campaign named"), "{page}");
+}
+
+/// A member on their page and through the API: an agent adjusts points with a reason
+/// and issues a coupon from the forms (each once, however often the form is posted); a
+/// marketer may not; a number that is not one is named; the API reads the balance and
+/// coupons, adjusts, redeems within the balance only, finds a coupon by its code, and
+/// reports the liability.
+#[tokio::test]
+async fn members_points_and_coupons_from_the_page_and_the_api() {
+    let (_dir, _store, state) = empty_shop().await;
+    let (ann, _) = two_profiled(&state).await;
+    let (agent, csrf) = signed_in(&state, Role::Agent).await;
+    let (marketer, marketer_csrf) = signed_in(&state, Role::Marketer).await;
+    let points = format!("/customers/{ann}/points");
+    let adjust = |csrf: &str, n: &str| format!("csrf={csrf}&lang=en&points={n}&reason=parcel+lost&reference=web-1");
+    let (status, _, _) = post_as(
+        state.clone(),
+        &points,
+        &adjust(&marketer_csrf, "200"),
+        Some(&marketer),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "marketers do not change points");
+    let (status, _, page) = post_as(
+        state.clone(),
+        &points,
+        &adjust(&csrf, "two+hundred"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("points: expected a whole number of points, found"),
+        "{page}"
+    );
+    for _ in 0..2 {
+        let (status, to, _) = post_as(state.clone(), &points, &adjust(&csrf, "200"), Some(&agent), None).await;
+        assert_eq!(
+            (status, to),
+            (
+                StatusCode::SEE_OTHER,
+                Some(format!("/customers/{ann}?lang=en#membership"))
+            )
+        );
+    }
+    let coupons = format!("/customers/{ann}/coupons");
+    for _ in 0..2 {
+        let form = format!("csrf={csrf}&lang=en&coupon=BIRTHDAY&key=web-2");
+        let (status, _, _) = post_as(state.clone(), &coupons, &form, Some(&agent), None).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    let (status, _, page) = post_as(
+        state.clone(),
+        &coupons,
+        &format!("csrf={csrf}&lang=en&coupon=NOPE&key=web-3"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("no coupon &quot;NOPE&quot; is defined"), "{page}");
+    let (status, page) = get_as(state.clone(), &format!("/customers/{ann}"), "en", Some(&agent)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(r#"id="membership""#) && page.contains("parcel lost"),
+        "{page}"
+    );
+    assert_eq!(page.matches("+200 parcel lost").count(), 1, "posted once: {page}");
+    assert_eq!(page.matches("<code>GX-").count(), 1, "issued once: {page}");
+
+    let reader = token(&state, Role::Agent, &[Capability::ReadCustomer, Capability::Members]).await;
+    let (status, member) = api(
+        &state,
+        "GET",
+        Some(&reader),
+        &format!("/api/v1/customers/{ann}/points"),
+        "",
+    )
+    .await;
+    assert_eq!(
+        (status, member["balance"].as_i64()),
+        (StatusCode::OK, Some(200)),
+        "{member}"
+    );
+    let redeem = |n: u64, reference: &str| serde_json::json!({ "points": n, "reference": reference }).to_string();
+    let redemptions = format!("/api/v1/customers/{ann}/points/redemptions");
+    let (status, why) = api(&state, "POST", Some(&reader), &redemptions, &redeem(500, "ORDER-1")).await;
+    assert_eq!(
+        (status, why["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("points_refused")),
+        "{why}"
+    );
+    let (status, spent) = api(&state, "POST", Some(&reader), &redemptions, &redeem(150, "ORDER-1")).await;
+    assert_eq!(
+        (status, spent["balance"].as_i64()),
+        (StatusCode::OK, Some(50)),
+        "{spent}"
+    );
+    let body = serde_json::json!({ "points": -20, "reason": "given twice", "reference": "fix-1" }).to_string();
+    let (status, adjusted) = api(
+        &state,
+        "POST",
+        Some(&reader),
+        &format!("/api/v1/customers/{ann}/points/adjustments"),
+        &body,
+    )
+    .await;
+    assert_eq!(
+        (status, adjusted["balance"].as_i64()),
+        (StatusCode::OK, Some(30)),
+        "{adjusted}"
+    );
+    let (status, issued) = api(
+        &state,
+        "GET",
+        Some(&reader),
+        &format!("/api/v1/customers/{ann}/coupons"),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let code = issued[0]["code"].as_str().unwrap().to_string();
+    let (status, found) = api(
+        &state,
+        "GET",
+        Some(&reader),
+        &format!("/api/v1/coupons?code={code}"),
+        "",
+    )
+    .await;
+    assert_eq!(
+        (status, found[0]["customer_id"].as_i64()),
+        (StatusCode::OK, Some(ann)),
+        "{found}"
+    );
+    let body = serde_json::json!({ "coupon": "FREE-SHIPPING", "key": "k" }).to_string();
+    let issue = format!("/api/v1/customers/{ann}/coupons");
+    let (status, first) = api(&state, "POST", Some(&reader), &issue, &body).await;
+    let (_, again) = api(&state, "POST", Some(&reader), &issue, &body).await;
+    assert_eq!(
+        (status, &first["code"]),
+        (StatusCode::OK, &again["code"]),
+        "{first} {again}"
+    );
+    let (status, _) = api(&state, "GET", Some(&reader), "/api/v1/customers/999999/points", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let analyst = token(&state, Role::Analyst, &[Capability::ReadReports]).await;
+    let (status, liability) = api(&state, "GET", Some(&analyst), "/api/v1/points/liability", "").await;
+    assert_eq!(
+        (status, liability["outstanding"].as_u64()),
+        (StatusCode::OK, Some(30)),
+        "{liability}"
+    );
 }

@@ -104,6 +104,7 @@ pub async fn serve(
         limits: std::sync::Arc::new(guanxi_web::auth::Limits::new(quotas)),
         live,
         writing,
+        membership: Arc::new(guanxi_app::points::Membership::of(&settings)),
     };
     // The dashboard's monthly figures and the orders page's default (quarters), computed
     // before the first visit asks.
