@@ -1059,7 +1059,8 @@ fn campaign_waves_reach_the_treated_hold_out_the_rest_and_skip_buyers() {
     std::fs::write(
         dir.join("summer.toml"),
         "name = \"summer\"\nstarts = \"2026-07-10\"\nends = \"2026-07-12\"\n\n\
-         [[audiences]]\nname = \"buyers\"\nsegment = \"paid_orders >= 1\"\nholdout = 0.3\n",
+         [[audiences]]\nname = \"buyers\"\nsegment = \"paid_orders >= 1\"\nholdout = 0.3\n\n\
+         [[audiences.variants]]\nname = \"main\"\ncoupon = \"BIRTHDAY\"\n",
     )
     .unwrap();
     run(dir, &["campaign", "create", "summer.toml"]);
@@ -1080,6 +1081,17 @@ fn campaign_waves_reach_the_treated_hold_out_the_rest_and_skip_buyers() {
     assert_eq!(again["planned"], 0, "a wave is queued once: {again}");
     let sent_first = received(&shop.sink, "/sms").len() as u64;
     assert!(sent_first > 0 && sent_first <= treated, "{sent_first} of {treated}");
+    // The variant's coupon came with the first wave, to each treated member, once.
+    let coupons = || {
+        run(
+            dir,
+            &["coupon", "list", "--source", "campaign:summer", "--limit", "1000"],
+        )
+        .as_array()
+        .unwrap()
+        .clone()
+    };
+    assert_eq!(coupons().len() as u64, treated);
 
     // A treated member buys on 5 July: the second wave (7 July) skips them.
     let list = run(dir, &["campaign", "members", "summer"]);
@@ -1092,6 +1104,13 @@ fn campaign_waves_reach_the_treated_hold_out_the_rest_and_skip_buyers() {
         .as_i64()
         .unwrap();
     let external = format!("C{buyer:07}");
+    let code = coupons()
+        .into_iter()
+        .find(|c| c["customer_id"].as_i64() == Some(buyer))
+        .unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(
         run(dir, &["customer", "show", &external, "--source", "demo"])["id"].as_i64(),
         Some(buyer),
@@ -1100,8 +1119,8 @@ fn campaign_waves_reach_the_treated_hold_out_the_rest_and_skip_buyers() {
     std::fs::write(
         dir.join("sale.csv"),
         format!(
-            "order_id,customer_id,ordered_at,amount,paid_at,status,title,quantity\n\
-             S1,{external},2026-07-05 10:00:00,199.00,2026-07-05 10:01:00,paid,纸尿裤 L,2\n"
+            "order_id,customer_id,ordered_at,amount,paid_at,status,title,quantity,coupon\n\
+             S1,{external},2026-07-05 10:00:00,199.00,2026-07-05 10:01:00,paid,纸尿裤 L,2,{code}\n"
         ),
     )
     .unwrap();
@@ -1127,7 +1146,11 @@ fn campaign_waves_reach_the_treated_hold_out_the_rest_and_skip_buyers() {
         .len() as u64;
     assert_eq!(all["treated"]["delivered"].as_u64(), Some(delivered), "{all}");
     let messages = received(&shop.sink, "/sms").len() as i64;
-    assert_eq!(all["treated"]["cost"].as_i64(), Some(5 * messages), "5 fen an SMS");
+    assert_eq!(
+        all["treated"]["cost"].as_i64(),
+        Some(5 * messages + 2_000),
+        "5 fen an SMS, and the ¥20 the buyer's coupon saved them"
+    );
     assert!(
         all["treated"]["converted"].as_u64().unwrap() >= 1,
         "the buyer converted"
