@@ -61,7 +61,7 @@ pub async fn issue(
             by,
             "coupon.issue",
             format!("customer:{}", i.customer_id),
-            format!("{} ({})", i.coupon, new.code),
+            format!("{} ({})", i.coupon, new.coupon.code),
         )
         .await?;
     }

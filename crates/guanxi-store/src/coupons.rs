@@ -4,25 +4,17 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use guanxi_domain::coupon::{Coupon, Kind};
+use guanxi_domain::coupon::Coupon;
 
 use crate::Result;
 
-/// A coupon to issue.
+/// A coupon to issue: the coupon as the customer will hold it (not yet redeemed) and
+/// what makes its issuance happen once — a program step's ledger key, a campaign's
+/// member, an operator's request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCoupon {
-    /// What makes the issuance happen once: a program step's ledger key, a campaign's
-    /// member, an operator's request.
     pub issue_key: String,
-    pub code: String,
-    pub customer_id: i64,
-    pub definition: String,
-    pub kind: Kind,
-    pub value_cents: i64,
-    pub min_spend_cents: i64,
-    pub issued_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub source: String,
+    pub coupon: Coupon,
 }
 
 /// Which coupons to list (all given conditions hold), newest first.
@@ -63,15 +55,19 @@ impl NewCoupon {
     ) -> NewCoupon {
         NewCoupon {
             issue_key,
-            code: guanxi_domain::coupon::code(random),
-            customer_id,
-            definition: name.to_string(),
-            kind: definition.kind,
-            value_cents: definition.value_cents,
-            min_spend_cents: definition.min_spend_cents,
-            issued_at: at,
-            expires_at: definition.expires(at),
-            source,
+            coupon: Coupon {
+                code: guanxi_domain::coupon::code(random),
+                customer_id,
+                definition: name.to_string(),
+                kind: definition.kind,
+                value_cents: definition.value_cents,
+                min_spend_cents: definition.min_spend_cents,
+                issued_at: at,
+                expires_at: definition.expires(at),
+                source,
+                redeemed_order: None,
+                redeemed_at: None,
+            },
         }
     }
 }

@@ -17,8 +17,9 @@ macro_rules! sql_coupons {
                     "INSERT INTO coupons (issue_key, code, customer_id, definition, kind, value_cents, min_spend_cents, \
                      issued_at, expires_at, source) ",
                 );
-                b.push_values(chunk, |mut s, c| {
-                    s.push_bind(c.issue_key.clone())
+                b.push_values(chunk, |mut s, new| {
+                    let c = &new.coupon;
+                    s.push_bind(new.issue_key.clone())
                         .push_bind(c.code.clone())
                         .push_bind(c.customer_id)
                         .push_bind(c.definition.clone())

@@ -1266,7 +1266,7 @@ pub async fn outbox_queues_once_claims_once_and_settles(store: &dyn Store) {
             .iter()
             .map(|c| (c.code.as_str(), c.source.as_str()))
             .collect::<Vec<_>>(),
-        [(gift(1).code.as_str(), "second-purchase")]
+        [(gift(1).coupon.code.as_str(), "second-purchase")]
     );
     assert_eq!(store.counts().await.unwrap().messages, 2);
     assert_eq!(store.entries("segment-marketing").await.unwrap(), plan.entered);
@@ -1820,7 +1820,7 @@ pub async fn coupons_issue_once_and_are_redeemed_by_the_first_paid_order_naming_
     };
     let of_a = store.coupons(&all(Some(a))).await.unwrap();
     assert_eq!(of_a.len(), 1);
-    assert_eq!(of_a[0].code, first.code);
+    assert_eq!(of_a[0].code, first.coupon.code);
     assert_eq!(of_a[0].value_cents, 2_000);
     assert_eq!(of_a[0].expires_at, at(100) + chrono::Duration::days(30));
     assert_eq!(of_a[0].status(at(200)), Status::Open);
@@ -1829,7 +1829,7 @@ pub async fn coupons_issue_once_and_are_redeemed_by_the_first_paid_order_naming_
     // then two after it — the first of those redeems it. b's code is named by nobody.
     let named = |id: &str, paid: i64| {
         let mut o = order(id, "a", 1);
-        o.coupon = Some(first.code.clone());
+        o.coupon = Some(first.coupon.code.clone());
         o.created_at = at(paid - 10);
         o.times.paid_at = Some(at(paid));
         o
@@ -1849,7 +1849,7 @@ pub async fn coupons_issue_once_and_are_redeemed_by_the_first_paid_order_naming_
     tx.commit().await.unwrap();
     assert_eq!(
         store
-            .redeem_coupons(Some(std::slice::from_ref(&second.code)))
+            .redeem_coupons(Some(std::slice::from_ref(&second.coupon.code)))
             .await
             .unwrap(),
         0
@@ -1869,7 +1869,7 @@ pub async fn coupons_issue_once_and_are_redeemed_by_the_first_paid_order_naming_
     assert_eq!(open.redeemed_order, None);
     assert_eq!(open.status(at(100) + chrono::Duration::days(30)), Status::Expired);
     let by_code = CouponFilter {
-        code: Some(second.code.clone()),
+        code: Some(second.coupon.code.clone()),
         limit: 10,
         ..Default::default()
     };

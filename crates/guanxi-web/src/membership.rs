@@ -154,6 +154,21 @@ async fn refused(s: &AppState, lang: Lang, id: i64, uri: &Uri, why: &str) -> Res
     Ok((StatusCode::BAD_REQUEST, html(page)).into_response())
 }
 
+/// Back to the member's page once `done`; a refusal shown at the section (400).
+async fn answered<T>(
+    s: &AppState,
+    lang: Lang,
+    id: i64,
+    uri: &Uri,
+    done: Result<T, guanxi_app::AppError>,
+) -> Result<Response, WebError> {
+    match done {
+        Ok(_) => Ok(back(id, lang)),
+        Err(e) if e.is_bad_input() => refused(s, lang, id, uri, &e.to_string()).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `POST /customers/{id}/points`: an adjustment with its reason, by the signed-in user.
 pub async fn adjust(
     State(s): State<AppState>,
@@ -176,19 +191,15 @@ pub async fn adjust(
         reason: f.reason,
         reference: f.reference,
     };
-    match points::adjust(
+    let done = points::adjust(
         s.store.as_ref(),
         &adjustment,
         s.membership.rules,
         &by,
         chrono::Utc::now(),
     )
-    .await
-    {
-        Ok(_) => Ok(back(id, lang)),
-        Err(e) if e.is_bad_input() => refused(&s, lang, id, &uri, &e.to_string()).await,
-        Err(e) => Err(e.into()),
-    }
+    .await;
+    answered(&s, lang, id, &uri, done).await
 }
 
 /// `POST /customers/{id}/coupons`: a coupon issued by the signed-in user.
@@ -208,17 +219,13 @@ pub async fn issue(
         coupon: f.coupon,
         key: Some(f.key),
     };
-    match coupons::issue(
+    let done = coupons::issue(
         s.store.as_ref(),
         &s.membership.coupons,
         &request,
         &by,
         chrono::Utc::now(),
     )
-    .await
-    {
-        Ok(_) => Ok(back(id, lang)),
-        Err(e) if e.is_bad_input() => refused(&s, lang, id, &uri, &e.to_string()).await,
-        Err(e) => Err(e.into()),
-    }
+    .await;
+    answered(&s, lang, id, &uri, done).await
 }
