@@ -124,7 +124,9 @@ pub fn masked(raw: &str) -> String {
         return format!("{first}***{domain}");
     }
     let digits = chars.iter().filter(|c| c.is_ascii_digit()).count();
-    if digits >= 7 && digits == chars.iter().filter(|c| c.is_ascii_alphanumeric()).count() {
+    // A phone number keeps its first 3 and last 4 digits only when at least 4 are hidden
+    // (a mobile's 11 digits and more): a short, invalid number showed whole.
+    if digits >= 11 && digits == chars.iter().filter(|c| c.is_ascii_alphanumeric()).count() {
         let d: Vec<char> = chars.iter().copied().filter(char::is_ascii_digit).collect();
         let (head, tail) = (&d[..3], &d[d.len() - 4..]);
         return format!(
@@ -184,6 +186,9 @@ mod tests {
         assert_eq!(masked("@x.com"), "***@x.com");
         assert_eq!(masked("wx_li"), "***li");
         assert_eq!(masked(""), "");
+        // A number too short to be a mobile is not shown whole.
+        assert_eq!(masked("1000123"), "*****23");
+        assert_eq!(masked("+86 138 0013 8000"), "861******8000");
     }
 
     #[test]
