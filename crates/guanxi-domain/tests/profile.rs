@@ -291,6 +291,25 @@ fn rfm_maps() {
     assert_eq!(r[1].rfm8, Rfm8::GeneralDevelop, "with >=, R 40 ≤ 40 is high");
 }
 
+/// F and M rank the buyers who bought in the window; the others score 1. In a shop where
+/// most buyers did not buy in the window, a recent first buyer with a small order is New
+/// (ranked with everyone, the idle would fill F 1 and 2 and push them to F 2 or more).
+#[test]
+fn a_recent_first_buyer_is_new_however_many_buyers_are_idle() {
+    let s = Settings::default();
+    let idle = measures(&[bought(500, 100, 0)]);
+    let newcomer = measures(&[bought(3, 50, 0)]);
+    let regular = measures(&[bought(5, 300, 0), bought(40, 300, 0), bought(80, 300, 0)]);
+    let mut buyers: Vec<(i64, &Measures)> = (0..6).map(|i| (i, &idle)).collect();
+    buyers.push((6, &newcomer));
+    buyers.extend((7..10).map(|i| (i, &regular)));
+    let r = profile::rfm(&buyers, &s);
+    assert_eq!((r[0].f, r[0].m), (1, 1), "no order in the window: {}", r[0].why);
+    assert_eq!((r[6].r, r[6].f, r[6].m), (5, 1, 1), "{}", r[6].why);
+    assert_eq!(r[6].rfm11, Rfm11::New, "{}", r[6].why);
+    assert!(r[7..].iter().all(|x| x.f > 1 && x.m > 1));
+}
+
 #[test]
 fn pyramid_shares_and_ties() {
     let s = Settings::default();

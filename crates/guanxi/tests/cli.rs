@@ -1076,3 +1076,34 @@ fn points_are_earned_once_spent_within_the_balance_and_every_balance_is_proved()
         "{found}"
     );
 }
+
+/// The default demo (20,000 customers, seed 1) looks like a real shop (issue 18): its key
+/// customers (VIP and major, the top 5 % of buyers by profit) bring a share of profit
+/// within what the top 5 % of buyers bring in the real shops' logs measured for the
+/// generator (0.27 to 0.50 of revenue: a Shopify shop, CDNOW, a Taobao book shop, UCI
+/// Online Retail; guanxi-demo's docs), every class of every kind occurs, and the spend
+/// model (Gamma-Gamma) fits it with sane parameters.
+#[test]
+fn the_default_demo_looks_like_a_real_shop() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = guanxi(dir.path(), &["demo", "--no-serve", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let profiles = json(&out)["profiles"].clone();
+    let key = profiles["key_customers_profit_share"].as_f64().unwrap();
+    assert!((0.27..=0.50).contains(&key), "key customers' profit share {key}");
+    for (kind, names) in guanxi_domain::segment::class_kinds() {
+        // The value pyramid is the profile's `tier`.
+        let kind = if kind == "tier" { "pyramid" } else { kind };
+        for name in names {
+            let n = profiles["classes"][kind][*name].as_u64().unwrap_or(0);
+            assert!(n > 0, "no {kind} {name} in the demo: {}", profiles["classes"]);
+        }
+    }
+    let spend = &profiles["prediction"]["spend"];
+    let (p, q) = (spend["p"].as_f64(), spend["q"].as_f64());
+    assert!(
+        p.is_some_and(|p| p > 1.0 && p < 100.0) && q.is_some_and(|q| q > 1.0 && q < 100.0),
+        "Gamma-Gamma: {}",
+        profiles["prediction"]
+    );
+}

@@ -156,8 +156,21 @@ pub fn rfm(buyers: &[(i64, &Measures)], s: &Settings) -> Vec<RfmScores> {
         .collect();
     // Most recent = 5: order by days descending, so the fewest days land in bucket 5.
     let r = ntile(&raw.iter().map(|x| (x.0, -x.1)).collect::<Vec<_>>(), 5);
-    let f = ntile(&raw.iter().map(|x| (x.0, x.2)).collect::<Vec<_>>(), 5);
-    let m = ntile(&raw.iter().map(|x| (x.0, x.3.0)).collect::<Vec<_>>(), 5);
+    // F and M are ranked among the buyers who bought in the window; those who did not
+    // score 1. Ranked with them, a shop where more than a fifth of the buyers did not
+    // buy in the window (most shops) fills buckets 1 and 2 with them, so a recent first
+    // buyer scores F ≥ 2 and the map's New and Promising can never occur.
+    let in_window: Vec<usize> = (0..raw.len()).filter(|&i| raw[i].2 > 0).collect();
+    let scored = |keys: Vec<i64>| {
+        let ranked = ntile(&in_window.iter().map(|&i| (raw[i].0, keys[i])).collect::<Vec<_>>(), 5);
+        let mut out = vec![1u8; raw.len()];
+        for (&i, score) in in_window.iter().zip(ranked) {
+            out[i] = score;
+        }
+        out
+    };
+    let f = scored(raw.iter().map(|x| i64::from(x.2)).collect());
+    let m = scored(raw.iter().map(|x| x.3.0).collect());
     let (rv, fv, mv): (Vec<f64>, Vec<f64>, Vec<f64>) = match s.rfm.basis {
         Basis::Raw => (
             raw.iter().map(|x| x.1 as f64).collect(),
