@@ -282,6 +282,24 @@ fn fits_converge_for_frequencies_in_the_thousands() {
     }
 }
 
+/// Spend that breaks Gamma-Gamma — every repeat customer's mean the same to the cent, as
+/// a shop selling one product at one price has it — is not fitted: the forecast says
+/// why and falls back to the mean.
+#[test]
+fn spend_the_model_cannot_fit_falls_back_to_the_mean() {
+    let mut cal = calibration();
+    for c in cal.iter_mut().filter(|c| c.rft.x > 0.0) {
+        c.monetary = 12.5;
+    }
+    let fitted = Fitted::fit(&Predict::default(), &cal).expect("the purchase model still fits");
+    assert!(fitted.spend.is_none(), "{:?}", fitted.spend);
+    assert!(fitted.spend_error.is_some());
+    let who = cal.iter().find(|c| c.rft.x > 0.0).unwrap();
+    let once = cal.iter().find(|c| c.rft.x == 0.0).unwrap();
+    assert_eq!(fitted.forecast(who).expected_spend, Some(12.5));
+    assert_eq!(fitted.forecast(once).expected_spend, Some(12.5));
+}
+
 /// When Gamma-Gamma cannot be fitted, spend is each repeat customer's own mean and, for
 /// those without repeats, the mean over repeat customers; CLV is still given.
 #[test]
