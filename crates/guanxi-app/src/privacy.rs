@@ -27,6 +27,8 @@ pub struct PersonalData {
     pub customers: Vec<View>,
     /// What staff did with the person's record (merges, reveals, exports, erasure).
     pub audit_trail: Vec<AuditEntry>,
+    /// Their points (tier, balance, lots, every event) and coupons, per record.
+    pub membership: Vec<(crate::points::Member, Vec<guanxi_domain::coupon::Coupon>)>,
 }
 
 /// As many of each record as anyone has: an export is complete.
@@ -76,10 +78,23 @@ pub async fn export(shop: Shop<'_>, id: i64, by: &Actor, now: DateTime<Utc>) -> 
     )
     .await?;
     let audit_trail = shop.store.audit_trail(&format!("customer:{id}")).await?;
+    let mut membership = Vec::with_capacity(views.len());
+    for v in &views {
+        let filter = guanxi_store::CouponFilter {
+            customer_id: Some(v.id),
+            limit: u32::MAX,
+            ..Default::default()
+        };
+        membership.push((
+            crate::points::show(shop.store, v.id).await?,
+            shop.store.coupons(&filter).await?,
+        ));
+    }
     Ok(PersonalData {
         exported_at: now,
         customers: views,
         audit_trail,
+        membership,
     })
 }
 

@@ -50,6 +50,9 @@ impl Vars {
 #[derive(Debug, Clone)]
 pub struct Templates {
     by_name: BTreeMap<String, BTreeMap<String, Text>>,
+    /// The variables each template uses in any language (read once, when compiled: the
+    /// worker asks for every message whether it needs the coupon).
+    uses: BTreeMap<String, std::collections::BTreeSet<String>>,
     env: minijinja::Environment<'static>,
 }
 
@@ -77,6 +80,7 @@ impl Templates {
         })?;
         let mut t = Templates {
             by_name: BTreeMap::new(),
+            uses: BTreeMap::new(),
             env: env(),
         };
         t.extend(by_name, origin)?;
@@ -91,13 +95,17 @@ impl Templates {
 
     fn extend(&mut self, more: BTreeMap<String, BTreeMap<String, Text>>, origin: &str) -> Result<(), EngageError> {
         for (name, langs) in more {
+            let mut uses = std::collections::BTreeSet::new();
             for (lang, t) in &langs {
                 for (part, src) in [("subject", &t.subject), ("text", &t.text)] {
-                    self.env
+                    let compiled = self
+                        .env
                         .template_from_str(src)
                         .map_err(|e| EngageError::Template(format!("{origin}: [{name}.{lang}] {part}: {e}")))?;
+                    uses.extend(compiled.undeclared_variables(false));
                 }
             }
+            self.uses.insert(name.clone(), uses);
             self.by_name.insert(name, langs);
         }
         Ok(())
@@ -105,15 +113,7 @@ impl Templates {
 
     /// Whether template `name` (in any language) uses variable `var`.
     pub fn names(&self, name: &str, var: &str) -> bool {
-        self.by_name.get(name).is_some_and(|langs| {
-            langs.values().any(|t| {
-                [&t.subject, &t.text].into_iter().any(|src| {
-                    self.env
-                        .template_from_str(src)
-                        .is_ok_and(|t| t.undeclared_variables(false).contains(var))
-                })
-            })
-        })
+        self.uses.get(name).is_some_and(|uses| uses.contains(var))
     }
 
     /// Renders `name` in `language` (falling back to zh-CN, then any).

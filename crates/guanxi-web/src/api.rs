@@ -963,7 +963,9 @@ pub struct RedeemBody {
 }
 
 /// Spends a member's points, from the lots that expire first; refused (400,
-/// `points_refused`) beyond the balance, with nothing recorded.
+/// `points_refused`) beyond the balance, with nothing recorded. The reference is the
+/// shop's, as `guanxi member redeem --reference` takes it: the same order through the
+/// CLI and the API is one redemption.
 #[utoipa::path(post, path = "/api/v1/customers/{id}/points/redemptions", tag = "members",
     params(("id" = i64, Path, description = "the customer's number")), request_body = RedeemBody,
     responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError),
@@ -980,7 +982,7 @@ pub async fn member_redeem(
         s.store.as_ref(),
         id,
         b.points,
-        "api",
+        "shop",
         &b.reference,
         &crate::auth::actor(),
         Utc::now(),

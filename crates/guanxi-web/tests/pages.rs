@@ -1053,6 +1053,22 @@ async fn admins_export_and_erase_a_person_through_the_api() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (admin, admin_csrf) = signed_in(&state, Role::Admin).await;
+    // Points and coupons are the person's data too.
+    let by = guanxi_app::access::Actor::cli();
+    let issue = guanxi_app::coupons::Issue {
+        customer_id: ann,
+        coupon: "BIRTHDAY".into(),
+        key: None,
+    };
+    let coupon = guanxi_app::coupons::issue(
+        state.store.as_ref(),
+        &Default::default(),
+        &issue,
+        &by,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     let (status, data) = get_as(
         state.clone(),
         &format!("/api/v1/customers/{ann}/privacy-export"),
@@ -1065,6 +1081,9 @@ async fn admins_export_and_erase_a_person_through_the_api() {
         data.contains("ann@example.com") && data.contains("13812345678"),
         "{data}"
     );
+    let exported: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(exported["membership"][0][1][0]["code"], coupon.code.as_str(), "{data}");
+    assert_eq!(exported["membership"][0][0]["balance"], 0, "{data}");
     let (status, _, text) = post_as(
         state.clone(),
         &format!("/api/v1/customers/{ann}/erase"),
