@@ -41,9 +41,19 @@ pub async fn enable(
     store: &dyn Store,
     program: &Program,
     definition: String,
+    coupons: &guanxi_domain::coupon::Definitions,
     since: DateTime<Utc>,
     by: &Actor,
 ) -> Result<ProgramState> {
+    // A coupon no definition describes would be a promise the shop cannot keep.
+    for step in &program.steps {
+        if let guanxi_domain::program::Action::Coupon { coupon } = &step.action {
+            coupons.named(coupon).map_err(|why| AppError::BadInput {
+                code: "coupon_unknown",
+                message: format!("{}: step {:?}: {why}", program.name, step.name),
+            })?;
+        }
+    }
     let state = ProgramState {
         name: program.name.clone(),
         definition,

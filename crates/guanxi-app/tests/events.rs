@@ -119,9 +119,16 @@ async fn enable_payment_reminder(store: &dyn Store) {
         .await
         .unwrap()
         .unwrap();
-    guanxi_app::programs::enable(store, &program, text, t("2026-11-29T00:00:00Z"), &Actor::cli())
-        .await
-        .unwrap();
+    guanxi_app::programs::enable(
+        store,
+        &program,
+        text,
+        &Default::default(),
+        t("2026-11-29T00:00:00Z"),
+        &Actor::cli(),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

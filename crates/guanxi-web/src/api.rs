@@ -739,7 +739,7 @@ async fn switch(s: &AppState, name: &str, on: bool) -> Result<Response, WebError
         return Err(guanxi_app::programs::unknown(name).into());
     };
     let state = if on {
-        guanxi_app::programs::enable(store, &program, text, Utc::now(), &by).await?
+        guanxi_app::programs::enable(store, &program, text, &s.membership.coupons, Utc::now(), &by).await?
     } else {
         guanxi_app::programs::disable(store, name, &by).await?
     };

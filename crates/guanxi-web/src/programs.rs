@@ -145,7 +145,8 @@ pub async fn enable(State(s): State<AppState>, Form(f): Form<Switch>) -> Result<
     let Some((program, definition)) = guanxi_app::programs::find(s.store.as_ref(), &f.name).await? else {
         return Err(guanxi_app::programs::unknown(&f.name).into());
     };
-    guanxi_app::programs::enable(s.store.as_ref(), &program, definition, chrono::Utc::now(), &by).await?;
+    let coupons = &s.membership.coupons;
+    guanxi_app::programs::enable(s.store.as_ref(), &program, definition, coupons, chrono::Utc::now(), &by).await?;
     Ok(back(&f))
 }
 

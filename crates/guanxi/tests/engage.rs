@@ -1397,6 +1397,13 @@ fn coupons_are_issued_once_carried_by_the_greeting_and_redeemed_by_the_order_nam
     assert_eq!(bonus.len(), 1, "{member}");
     assert!(bonus[0].to_string().contains("gold-perks step bonus"), "{}", bonus[0]);
 
+    // A program naming a coupon the settings do not define is refused when enabled.
+    let err = refused(dir, "gold.toml", "benefit = \"coupons\"", "coupon = \"WELCOME10\"");
+    assert!(
+        err.contains("gold-perks: step \"own\": no coupon \"WELCOME10\" is defined"),
+        "{err}"
+    );
+
     // By hand: a key issues once; an undefined coupon is refused with what exists.
     let by_hand = |key: &str| {
         run(

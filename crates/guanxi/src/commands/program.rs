@@ -32,7 +32,16 @@ pub async fn run(global: &Global, cmd: ProgramCommand) -> anyhow::Result<()> {
                 Some(s) => time(&s, o.tz, "--since")?,
                 None => Utc::now(),
             };
-            guanxi_app::programs::enable(o.store.as_ref(), &p, definition, since, &Actor::cli()).await?;
+            let (settings, _) = super::config::load(global)?;
+            guanxi_app::programs::enable(
+                o.store.as_ref(),
+                &p,
+                definition,
+                &settings.coupons,
+                since,
+                &Actor::cli(),
+            )
+            .await?;
             done(
                 global.json,
                 format!("program '{}' enabled: runs start from {}", p.name, since.to_rfc3339()),
