@@ -34,14 +34,18 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// What the types cannot say: every coupon a tier names is defined. The error names
-    /// the table and what was expected.
+    /// What the types cannot say: every coupon a tier gives is defined — its own
+    /// `coupons`, and the free-shipping and birthday coupons where it has those benefits.
+    /// The error names the table and what was expected.
     pub fn check(&self) -> Result<(), String> {
+        use crate::tier::Benefit;
         for level in &self.tiers.levels {
-            for c in &level.coupons {
-                self.coupons
-                    .named(c)
-                    .map_err(|e| format!("[tiers] level {:?}: {e}", level.name))?;
+            for benefit in [Benefit::Coupons, Benefit::FreeShipping, Benefit::BirthdayGift] {
+                for c in level.coupons_for(benefit) {
+                    self.coupons
+                        .named(c)
+                        .map_err(|e| format!("[tiers] level {:?} ({}): {e}", level.name, benefit.as_str()))?;
+                }
             }
         }
         Ok(())

@@ -76,6 +76,23 @@ mod tests {
     }
 
     #[test]
+    fn a_tier_benefit_needs_its_coupon_defined() {
+        let e = parse(
+            "[coupons.WELCOME10]\ntitle = \"新客立减\"\nvalue_cents = 1000\n",
+            Path::new("g.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("g.toml: [tiers] level \"金卡\" (free_shipping): no coupon \"FREE-SHIPPING\" is defined: expected one of WELCOME10"),
+            "{e}"
+        );
+        let ok = "[coupons.FREE-SHIPPING]\ntitle = \"包邮\"\nkind = \"free-shipping\"\nvalue_cents = 800\n\
+                  [coupons.BIRTHDAY]\ntitle = \"生日\"\nvalue_cents = 2000\n";
+        assert_eq!(parse(ok, Path::new("g.toml")).unwrap().coupons.0.len(), 2);
+    }
+
+    #[test]
     fn mistakes_are_located() {
         let e = parse("[churn]\nmin_dayz = 180\n", Path::new("g.toml"))
             .unwrap_err()
