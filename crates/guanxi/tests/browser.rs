@@ -235,6 +235,48 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     assert!(text_of(&c, "#classes").await.contains("分类"));
     shot(&c, "04-customer-360").await;
 
+    // Their membership: 120 points of goodwill with a reason, and a birthday coupon, from
+    // the forms on the page; the ledger the CLI reads has them.
+    assert!(text_of(&c, "#membership").await.starts_with("会员"));
+    let points = c
+        .find(Locator::Css("form[action$='/points'] input[name='points']"))
+        .await
+        .unwrap();
+    points.send_keys("120").await.unwrap();
+    c.find(Locator::Css("form[action$='/points'] input[name='reason']"))
+        .await
+        .unwrap()
+        .send_keys("补偿：包裹丢失")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[action$='/points'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "section[aria-labelledby='membership']", |t| {
+        t.contains("+120 补偿：包裹丢失")
+    })
+    .await;
+    c.find(Locator::Css("form[action$='/coupons'] select option[value='BIRTHDAY']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[action$='/coupons'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let member = wait_text(&c, "section[aria-labelledby='membership']", |t| t.contains("GX-")).await;
+    assert!(member.contains("BIRTHDAY"), "{member}");
+    shot(&c, "04b-member").await;
+    let ledger = cli(&["member", "show", "C0000005", "--source", "demo"]);
+    assert_eq!(ledger["balance"], 120, "{ledger}");
+
     // Build a segment from the lists: the live count, then the applied filter, equal the
     // CLI's count of the same expression.
     let decline = cli(&["segment", "count", "lifecycle = 'decline' and tier = 'small'"])["customers"]
