@@ -33,7 +33,51 @@ pub const MAX_PLAN: usize = 64 * 1024;
 /// Creates a campaign from its plan (TOML): every field checked, each audience's
 /// segment resolved now (so that a misspelt segment is found before launch), a random
 /// seed fixed for its draws; audited.
-pub async fn create(store: &dyn Store, text: &str, by: &Actor, now: DateTime<Utc>) -> Result<StoredCampaign> {
+/// What the shop has that a plan may name: its message templates and its coupons.
+#[derive(Clone, Copy)]
+pub struct Known<'a> {
+    pub templates: &'a guanxi_engage::templates::Templates,
+    pub coupons: &'a guanxi_domain::coupon::Definitions,
+}
+
+/// Refuses a plan naming a template or a coupon the shop does not have (found at the
+/// first wave, it would fail the campaign after launch).
+fn check_names(plan: &Plan, known: Known<'_>) -> Result<()> {
+    for (a, audience) in plan.audiences.iter().enumerate() {
+        let variants = audience.variants.len().max(1);
+        for v in 0..variants {
+            let variant = plan.variant(a, v);
+            let at = format!("audiences[{a}].variants[{v}]");
+            for wave in 0..plan.waves.len() {
+                let template = variant.template(wave, plan.waves.len());
+                if !known.templates.has(&template) {
+                    return Err(bad(
+                        "campaign_invalid",
+                        format!(
+                            "{at}.templates: wave {} names the template {template:?}, which the shop does not have (the built-in ones and [channels] templates)",
+                            wave + 1
+                        ),
+                    ));
+                }
+            }
+            if let Some(c) = &variant.coupon {
+                known
+                    .coupons
+                    .named(c)
+                    .map_err(|why| bad("campaign_invalid", format!("{at}.coupon: {why}")))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn create(
+    store: &dyn Store,
+    text: &str,
+    known: Known<'_>,
+    by: &Actor,
+    now: DateTime<Utc>,
+) -> Result<StoredCampaign> {
     if text.len() > MAX_PLAN {
         return Err(bad(
             "campaign_invalid",
@@ -41,6 +85,7 @@ pub async fn create(store: &dyn Store, text: &str, by: &Actor, now: DateTime<Utc
         ));
     }
     let plan = Plan::parse(text).map_err(|e| bad("campaign_invalid", e.to_string()))?;
+    check_names(&plan, known)?;
     for (i, a) in plan.audiences.iter().enumerate() {
         crate::segments::resolve(store, &a.segment, &format!("audiences[{i}].segment")).await?;
     }

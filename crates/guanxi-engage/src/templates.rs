@@ -111,6 +111,11 @@ impl Templates {
         Ok(())
     }
 
+    /// Whether there is a template `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
     /// Whether template `name` (in any language) uses variable `var`.
     pub fn names(&self, name: &str, var: &str) -> bool {
         self.uses.get(name).is_some_and(|uses| uses.contains(var))

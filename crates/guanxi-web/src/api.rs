@@ -639,7 +639,8 @@ pub async fn campaign_create(
     State(s): State<AppState>,
     ApiJson(b): ApiJson<NewCampaign>,
 ) -> Result<Response, WebError> {
-    let c = guanxi_app::campaigns::create(s.store.as_ref(), &b.plan, &crate::auth::actor(), Utc::now()).await?;
+    let c =
+        guanxi_app::campaigns::create(s.store.as_ref(), &b.plan, s.known(), &crate::auth::actor(), Utc::now()).await?;
     Ok((StatusCode::CREATED, Json(c)).into_response())
 }
 

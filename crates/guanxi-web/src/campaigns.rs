@@ -244,11 +244,13 @@ pub async fn create(
         return Ok(StatusCode::UNAUTHORIZED.into_response());
     };
     let created = match f.plan() {
-        Ok(text) => match guanxi_app::campaigns::create(s.store.as_ref(), &text, &by, chrono::Utc::now()).await {
-            Ok(c) => Ok(c),
-            Err(e) if e.is_bad_input() => Err(e.to_string()),
-            Err(e) => return Err(e.into()),
-        },
+        Ok(text) => {
+            match guanxi_app::campaigns::create(s.store.as_ref(), &text, s.known(), &by, chrono::Utc::now()).await {
+                Ok(c) => Ok(c),
+                Err(e) if e.is_bad_input() => Err(e.to_string()),
+                Err(e) => return Err(e.into()),
+            }
+        }
         Err(why) => Err(why),
     };
     match created {

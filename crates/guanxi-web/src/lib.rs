@@ -77,6 +77,14 @@ pub struct AppState {
 
 impl AppState {
     /// The open shop as the use cases take it.
+    /// The templates and coupons a campaign's plan may name.
+    pub fn known(&self) -> guanxi_app::campaigns::Known<'_> {
+        guanxi_app::campaigns::Known {
+            templates: &self.writing.templates,
+            coupons: &self.membership.coupons,
+        }
+    }
+
     pub fn shop(&self) -> guanxi_app::Shop<'_> {
         guanxi_app::Shop {
             store: self.store.as_ref(),

@@ -1730,6 +1730,23 @@ async fn campaigns_through_the_api_by_role() {
         why["message"].as_str().unwrap().contains("audiences[0].holdout"),
         "{why}"
     );
+    // A template or a coupon the shop does not have is refused at creation, named.
+    for (variant, wants) in [
+        (
+            "templates = [\"nope\"]",
+            "audiences[0].variants[0].templates: wave 1 names the template \"nope\"",
+        ),
+        (
+            "coupon = \"NOPE\"",
+            "audiences[0].variants[0].coupon: no coupon \"NOPE\" is defined",
+        ),
+    ] {
+        let text = format!("{plan}\n[[audiences.variants]]\nname = \"main\"\n{variant}\n");
+        let bad = serde_json::json!({ "plan": text }).to_string();
+        let (status, why) = api(&state, "POST", Some(&marketer), "/api/v1/campaigns", &bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{why}");
+        assert!(why["message"].as_str().unwrap().contains(wants), "{why}");
+    }
     let (status, made) = api(&state, "POST", Some(&marketer), "/api/v1/campaigns", &body).await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
     let (status, _) = api(&state, "POST", Some(&analyst), "/api/v1/campaigns/spring/launch", "").await;

@@ -21,7 +21,13 @@ pub async fn run(global: &Global, cmd: CampaignCommand) -> anyhow::Result<()> {
                 name: actor(who),
                 origin: "cli".into(),
             };
-            let c = guanxi_app::campaigns::create(store, &text, &by, Utc::now())
+            let (settings, _) = super::config::load(global)?;
+            let templates = super::program::templates(&settings)?;
+            let known = guanxi_app::campaigns::Known {
+                templates: &templates,
+                coupons: &settings.coupons,
+            };
+            let c = guanxi_app::campaigns::create(store, &text, known, &by, Utc::now())
                 .await
                 .map_err(|e| located(&plan, e))?;
             report(global.json, &c, |c| {

@@ -99,10 +99,8 @@ pub async fn run(global: &Global, cmd: ProgramCommand) -> anyhow::Result<()> {
     }
 }
 
-/// The engine (scheduler and worker) over an open store, with the settings' channels and
-/// contact policy and the shop's link key.
-pub async fn engine(o: &Opened, settings: &Settings, lease_secs: u32, batch: u32) -> anyhow::Result<Engine> {
-    let channels = Channels::from_settings(&settings.channels)?;
+/// The shop's templates: the built-in ones, with `[channels] templates` over them.
+pub fn templates(settings: &Settings) -> anyhow::Result<Templates> {
     let mut templates = Templates::builtin();
     if let Some(path) = &settings.channels.templates {
         let text = std::fs::read_to_string(path).map_err(|e| BadInput {
@@ -111,6 +109,14 @@ pub async fn engine(o: &Opened, settings: &Settings, lease_secs: u32, batch: u32
         })?;
         templates.merge(&text, path)?;
     }
+    Ok(templates)
+}
+
+/// The engine (scheduler and worker) over an open store, with the settings' channels and
+/// contact policy and the shop's link key.
+pub async fn engine(o: &Opened, settings: &Settings, lease_secs: u32, batch: u32) -> anyhow::Result<Engine> {
+    let channels = Channels::from_settings(&settings.channels)?;
+    let templates = templates(settings)?;
     Ok(Engine {
         worker: Worker {
             store: o.store.clone(),
