@@ -46,14 +46,10 @@ pub async fn enable(
     by: &Actor,
 ) -> Result<ProgramState> {
     // A coupon no definition describes would be a promise the shop cannot keep.
-    for step in &program.steps {
-        if let guanxi_domain::program::Action::Coupon { coupon } = &step.action {
-            coupons.named(coupon).map_err(|why| AppError::BadInput {
-                code: "coupon_unknown",
-                message: format!("{}: step {:?}: {why}", program.name, step.name),
-            })?;
-        }
-    }
+    program.coupons_defined(coupons).map_err(|why| AppError::BadInput {
+        code: "coupon_unknown",
+        message: format!("{}: {why}", program.name),
+    })?;
     let state = ProgramState {
         name: program.name.clone(),
         definition,

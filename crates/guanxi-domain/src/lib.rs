@@ -1,5 +1,5 @@
 //! The domain of guanxi: what an online shop's CRM knows about customers and orders,
-//! and the rules over it (see `shared/docs/domain.md`).
+//! and the rules over it (see `docs/domain.md`).
 //!
 //! Design:
 //! - **Pure.** No I/O, no async, no wall clock: every function takes what it needs

@@ -235,13 +235,7 @@ impl Scheduler<'_> {
     ) -> Result<(Plan, Planned), EngageError> {
         // A coupon no definition describes would be a promise the shop cannot keep: the
         // program does not run until the settings define it.
-        for step in &p.program.steps {
-            if let Action::Coupon { coupon } = &step.action {
-                self.coupons
-                    .named(coupon)
-                    .map_err(|e| EngageError::Program(format!("step {:?}: {e}", step.name)))?;
-            }
-        }
+        p.program.coupons_defined(self.coupons).map_err(EngageError::Program)?;
         let (mut plan, planned) = self.plan_runs(p, from, since, now, mode).await?;
         self.issue_coupons(&mut plan, now).await?;
         Ok((plan, planned))

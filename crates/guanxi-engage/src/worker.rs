@@ -93,17 +93,21 @@ impl Worker {
             .await?;
 
         // The code of the coupon each message's program issued its customer last, for the
-        // templates that name `coupon` (only those: a lookup each).
-        let mut coupons: HashMap<(i64, &str), String> = HashMap::new();
-        for m in claimed.iter().filter(|m| self.templates.names(&m.template, "coupon")) {
+        // templates that name `coupon`: one read of those customers' coupons, newest first.
+        let mut coupons: HashMap<(i64, String), String> = HashMap::new();
+        let needing: Vec<i64> = claimed
+            .iter()
+            .filter(|m| self.templates.names(&m.template, "coupon"))
+            .map(|m| m.customer_id)
+            .collect();
+        if !needing.is_empty() {
             let filter = guanxi_store::CouponFilter {
-                customer_id: Some(m.customer_id),
-                source: Some(m.program.clone()),
-                limit: 1,
+                customers: needing,
+                limit: u32::MAX,
                 ..Default::default()
             };
-            if let Some(c) = self.store.coupons(&filter).await?.pop() {
-                coupons.insert((m.customer_id, m.program.as_str()), c.code);
+            for c in self.store.coupons(&filter).await? {
+                coupons.entry((c.customer_id, c.source)).or_insert(c.code);
             }
         }
 
@@ -155,7 +159,7 @@ impl Worker {
                 .decide(m.priority, &r.facts(m.channel), now, m.expires_at, self.tz)
             {
                 Verdict::Send => {
-                    let coupon = coupons.get(&(m.customer_id, m.program.as_str())).map(String::as_str);
+                    let coupon = coupons.get(&(m.customer_id, m.program.clone())).map(String::as_str);
                     let out = self.compose(m, r, &orders, &items, coupon);
                     match out {
                         Ok(out) => {

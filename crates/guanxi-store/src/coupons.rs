@@ -21,6 +21,8 @@ pub struct NewCoupon {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CouponFilter {
     pub customer_id: Option<i64>,
+    /// Any of these customers (none: no condition).
+    pub customers: Vec<i64>,
     pub source: Option<String>,
     pub code: Option<String>,
     pub issue_key: Option<String>,

@@ -54,6 +54,14 @@ macro_rules! sql_coupons {
                 if let Some(id) = filter.customer_id {
                     b.push(" AND customer_id = ").push_bind(id);
                 }
+                if !filter.customers.is_empty() {
+                    b.push(" AND customer_id IN (");
+                    let mut list = b.separated(", ");
+                    for id in &filter.customers {
+                        list.push_bind(*id);
+                    }
+                    b.push(")");
+                }
                 if let Some(s) = &filter.source {
                     b.push(" AND source = ").push_bind(s.clone());
                 }

@@ -177,7 +177,8 @@ macro_rules! sql_outbox {
                     b.push(" ON CONFLICT (ledger_key) DO NOTHING");
                     queued += b.build().execute(&mut *tx).await.map_err(db_err)?.rows_affected();
                 }
-                let mut issued: Vec<&$crate::NewCoupon> = Vec::new();
+                // The ledger keys new to the ledger, over every chunk: their coupons are issued.
+                let mut decided: std::collections::HashSet<String> = std::collections::HashSet::new();
                 let coupon_keys: std::collections::HashSet<&str> =
                     plan.coupons.iter().map(|(action, _)| action.as_str()).collect();
                 for chunk in plan.actions.chunks($crate::sql_outbox::MESSAGES_PER_STATEMENT) {
@@ -204,7 +205,7 @@ macro_rules! sql_outbox {
                         .iter()
                         .map(|r| get::<String>(r, "ledger_key"))
                         .collect::<Result<_, _>>()?;
-                    issued.extend(plan.coupons.iter().filter(|(action, _)| new.contains(action)).map(|(_, c)| c));
+                    decided.extend(new.iter().filter(|k| coupon_keys.contains(k.as_str())).cloned());
                     for a in chunk.iter().filter(|a| new.contains(&a.ledger_key)) {
                         let change = match a.action {
                             "add-tag" => {
@@ -218,7 +219,7 @@ macro_rules! sql_outbox {
                                 b.push_bind(a.customer_id).push(" AND tag = ").push_bind(a.detail.clone());
                                 Some(b)
                             }
-                            // Issued below with the chunk's other coupons.
+                            // Issued below, with the other coupons.
                             "coupon" | "benefit" if coupon_keys.contains(a.ledger_key.as_str()) => None,
                             _ => continue,
                         };
@@ -230,6 +231,12 @@ macro_rules! sql_outbox {
                         b.build().execute(&mut *tx).await.map_err(db_err)?;
                     }
                 }
+                let issued: Vec<&$crate::NewCoupon> = plan
+                    .coupons
+                    .iter()
+                    .filter(|(action, _)| decided.contains(action))
+                    .map(|(_, c)| c)
+                    .collect();
                 insert_coupons(&mut tx, &issued).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(queued)

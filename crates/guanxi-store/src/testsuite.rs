@@ -1880,6 +1880,26 @@ pub async fn coupons_issue_once_and_are_redeemed_by_the_first_paid_order_naming_
         ..Default::default()
     };
     assert_eq!(store.coupons(&by_source).await.unwrap().len(), 2);
+    let of_both = CouponFilter {
+        customers: vec![a, b],
+        limit: 10,
+        ..Default::default()
+    };
+    let mut both: Vec<i64> = store
+        .coupons(&of_both)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.customer_id)
+        .collect();
+    both.sort_unstable();
+    assert_eq!(both, [a, b]);
+    let of_b = CouponFilter {
+        customers: vec![b],
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(store.coupons(&of_b).await.unwrap()[0].code, second.coupon.code);
 }
 
 pub async fn points_append_once_and_sum_to_the_balance(store: &dyn Store) {
@@ -1897,34 +1917,22 @@ pub async fn points_append_once_and_sum_to_the_balance(store: &dyn Store) {
         expires_at: at(1000),
     };
     let moved = account.post(&earn, at(10), &event).unwrap();
+    // The earning as an import appends it, after the member's last event `last`.
+    let earning = |last: Option<i64>| crate::NewPoints {
+        customer_id: a,
+        last,
+        key: &earn,
+        at: at(10),
+        event: &event,
+        movements: &moved,
+        actor: "import",
+    };
     assert_eq!(
-        store
-            .append_points(&crate::NewPoints {
-                customer_id: a,
-                last: None,
-                key: &earn,
-                at: at(10),
-                event: &event,
-                movements: &moved,
-                actor: "import"
-            })
-            .await
-            .unwrap(),
+        store.append_points(&earning(None)).await.unwrap(),
         crate::Appended::Posted
     );
     assert_eq!(
-        store
-            .append_points(&crate::NewPoints {
-                customer_id: a,
-                last: None,
-                key: &earn,
-                at: at(10),
-                event: &event,
-                movements: &moved,
-                actor: "import"
-            })
-            .await
-            .unwrap(),
+        store.append_points(&earning(None)).await.unwrap(),
         crate::Appended::Conflict,
         "read before the first event"
     );

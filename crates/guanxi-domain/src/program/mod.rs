@@ -297,6 +297,19 @@ pub struct ProgramError {
 }
 
 impl Program {
+    /// Every coupon the program's steps issue is one the shop defines; otherwise the
+    /// first step that names another, and what is defined.
+    pub fn coupons_defined(&self, coupons: &crate::coupon::Definitions) -> Result<(), String> {
+        for step in &self.steps {
+            if let Action::Coupon { coupon } = &step.action {
+                coupons
+                    .named(coupon)
+                    .map_err(|why| format!("step {:?}: {why}", step.name))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `customer` is in this program's holdout: a draw of xxh3 over (the hash of
     /// the program's name, the customer), as campaigns draw theirs.
     pub fn holds_out(&self, customer: i64) -> bool {
