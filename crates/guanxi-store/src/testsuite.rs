@@ -756,6 +756,23 @@ pub async fn segments_count_list_and_explain(store: &dyn Store) {
     );
     assert_eq!(count("bought(within = 2d)").await, 3);
     assert_eq!(count("bought(sku = 'SKU-1')").await, 1);
+    // Every comparison of a count, those that hold for no behaviour at all too.
+    for (text, n) in [
+        ("bought() = 2", 1),
+        ("bought() != 1", 1),
+        ("bought() > 1", 1),
+        ("bought() < 2", 2),
+        ("bought() <= 1", 2),
+        ("bought() >= 0", 3),
+        ("bought() = 0", 0),
+        ("bought() != 0", 3),
+        ("bought() > 5", 0),
+        ("bought() < 5", 3),
+        ("bought(category = 'diapers') < 2", 2),
+        ("bought(within = 1d) = 0", 2),
+    ] {
+        assert_eq!(count(text).await, n, "{text}");
+    }
     assert_eq!(count("not received(within = 30d) and complaints(open) = 0").await, 3);
     // Members page by id.
     let e = guanxi_domain::segment::parse("relationship in ('loyal', 'repeat')").unwrap();
@@ -1103,8 +1120,10 @@ pub async fn merge_keeps_the_most_restrictive_consent_and_unmerges(store: &dyn S
         .save_build(&build(at(86_400)), &mut vec![profile_row(k, LOYAL, 1, 10)].into_iter())
         .await
         .unwrap();
-    let e = guanxi_domain::segment::parse("bought()").unwrap();
-    assert_eq!(store.segment_count(&e, at(86_400)).await.unwrap(), 1);
+    for (text, n) in [("bought()", 1), ("bought() = 1", 1), ("bought() < 1", 0)] {
+        let e = guanxi_domain::segment::parse(text).unwrap();
+        assert_eq!(store.segment_count(&e, at(86_400)).await.unwrap(), n, "{text}");
+    }
 
     // A later refusal on a channel the merge set survives the unmerge.
     let mut tx = store.begin().await.unwrap();
