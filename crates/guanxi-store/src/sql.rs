@@ -868,11 +868,18 @@ macro_rules! sql_store {
             }
 
             async fn merged_into(&self) -> $crate::Result<Vec<(i64, i64)>> {
-                let rows = sqlx::query("SELECT id, merged_into FROM customers WHERE merged_into IS NOT NULL ORDER BY id")
+                // Sorted here: with `ORDER BY id` SQLite walked every customer by id
+                // (0.16 s at a million, on every report page) instead of the partial index.
+                let rows = sqlx::query("SELECT id, merged_into FROM customers WHERE merged_into IS NOT NULL")
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db_err)?;
-                rows.iter().map(|r| Ok((get(r, "id")?, get(r, "merged_into")?))).collect()
+                let mut merged = rows
+                    .iter()
+                    .map(|r| Ok((get(r, "id")?, get(r, "merged_into")?)))
+                    .collect::<$crate::Result<Vec<(i64, i64)>>>()?;
+                merged.sort_unstable();
+                Ok(merged)
             }
 
             async fn save_build(
