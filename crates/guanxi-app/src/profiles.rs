@@ -204,7 +204,12 @@ struct Rows<'a, C> {
     built: &'a Assembled,
     chunks: C,
     made: std::vec::IntoIter<ProfileRow>,
-    details: &'a mut guanxi_lake::DetailsWriter,
+    /// Each chunk, once its rows are made, to the details thread (`None` once closed).
+    details: Option<std::sync::mpsc::SyncSender<Vec<CustomerProfile>>>,
+    /// The details thread, joined when the rows end (`None` once joined).
+    written: Option<std::thread::JoinHandle<Result<guanxi_lake::StagedDetails>>>,
+    /// The details file, written whole, once joined.
+    staged: Option<guanxi_lake::StagedDetails>,
     counts: Counts,
     elapsed_ms: u64,
     /// Why the rows stopped early: the store then stores nothing.
@@ -223,22 +228,24 @@ impl<C: Iterator<Item = Vec<CustomerProfile>> + Send> guanxi_store::BuildRows fo
                 return None;
             }
             let chunk = self.chunks.next()?;
-            let mut rows = Vec::with_capacity(chunk.len());
-            for p in &chunk {
-                let pushed = serde_json::to_string(p)
-                    .map_err(|e| AppError::Details(e.to_string()))
-                    .and_then(|d| Ok(self.details.push(p.customer_id, &d)?));
-                if let Err(e) = pushed {
-                    self.failed = Some(e);
-                    return None;
-                }
-                rows.push(row(p, self.built.as_of));
+            let rows: Vec<ProfileRow> = chunk.iter().map(|p| row(p, self.built.as_of)).collect();
+            let sent = self.details.as_ref().is_some_and(|d| d.send(chunk).is_ok());
+            if !sent {
+                // The thread stopped on an error, which its join tells.
+                self.failed = Some(AppError::Details("the profile details stopped being written".into()));
+                return None;
             }
             self.made = rows.into_iter();
         }
     }
 
     fn finish(&mut self) -> Result<Option<String>, String> {
+        // The details are written whole before the store commits, or the build is not
+        // stored.
+        match self.join() {
+            Ok(staged) => self.staged = staged,
+            Err(e) => self.failed = Some(e),
+        }
         if let Some(e) = &self.failed {
             return Err(e.to_string());
         }
@@ -249,6 +256,47 @@ impl<C: Iterator<Item = Vec<CustomerProfile>> + Send> guanxi_store::BuildRows fo
     }
 }
 
+impl<C> Rows<'_, C> {
+    /// Closes the details thread and waits for it: the staged file (`None`: joined
+    /// before), or why it could not be written — that error rather than the rows'
+    /// "stopped being written".
+    fn join(&mut self) -> Result<Option<guanxi_lake::StagedDetails>> {
+        drop(self.details.take());
+        let Some(thread) = self.written.take() else {
+            return Ok(None);
+        };
+        let staged = thread
+            .join()
+            .unwrap_or_else(|_| Err(AppError::Details("the profile details' thread panicked".into())))?;
+        Ok(Some(staged))
+    }
+}
+
+/// Writes the build's details (each profile with its explanations, as JSON) on a thread
+/// of its own, chunk after chunk, while the store writes the rows: serialising and
+/// compressing the details took as long as storing the rows, one after the other on one
+/// core. The join gives the staged file, or why it could not be written.
+#[allow(clippy::type_complexity)]
+fn details_thread(
+    mut writer: guanxi_lake::DetailsWriter,
+) -> (
+    std::sync::mpsc::SyncSender<Vec<CustomerProfile>>,
+    std::thread::JoinHandle<Result<guanxi_lake::StagedDetails>>,
+) {
+    // Two chunks ahead at most: the rows' side never holds more than that in waiting.
+    let (sender, chunks) = std::sync::mpsc::sync_channel::<Vec<CustomerProfile>>(2);
+    let thread = std::thread::spawn(move || {
+        for chunk in chunks {
+            for p in &chunk {
+                let d = serde_json::to_string(p).map_err(|e| AppError::Details(e.to_string()))?;
+                writer.push(p.customer_id, &d)?;
+            }
+        }
+        Ok(writer.finish()?)
+    });
+    (sender, thread)
+}
+
 /// Builds the profiles as of `as_of` (a date, or the last order's time), stores them as
 /// the current build with its class changes, and counts them.
 pub async fn build(shop: Shop<'_>, settings: &Settings, as_of: Option<&str>) -> Result<BuildSummary> {
@@ -256,12 +304,14 @@ pub async fn build(shop: Shop<'_>, settings: &Settings, as_of: Option<&str>) -> 
     let built = assembled(shop, settings, as_of).await?;
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let stored = std::time::Instant::now();
-    let mut details = shop.lake.details_writer()?;
+    let (details, written) = details_thread(shop.lake.details_writer()?);
     let mut rows = Rows {
         built: &built,
         chunks: built.chunks(),
         made: Vec::new().into_iter(),
-        details: &mut details,
+        details: Some(details),
+        written: Some(written),
+        staged: None,
         counts: Counts::default(),
         elapsed_ms,
         failed: None,
@@ -277,12 +327,20 @@ pub async fn build(shop: Shop<'_>, settings: &Settings, as_of: Option<&str>) -> 
         summary: String::new(),
     };
     let saved = shop.store.save_build(&record, &mut rows).await;
-    let (failed, summary) = (rows.failed.take(), rows.summary.take());
-    let staged = details.finish()?;
-    let (saved, mut d) = match (saved, failed, summary) {
-        (Ok(saved), None, Some(d)) => (saved, d),
-        (saved, failed, _) => {
-            staged.discard()?;
+    // A store that stopped before the rows' end did not join the details thread.
+    let joined = rows.join();
+    let (failed, summary, staged) = (rows.failed.take(), rows.summary.take(), rows.staged.take());
+    let (saved, mut d, staged) = match (saved, failed, summary, staged) {
+        (Ok(saved), None, Some(d), Some(staged)) => (saved, d, staged),
+        (saved, failed, _, staged) => {
+            // The details' own error first: the rows' failure then only says they stopped.
+            let joined = match joined {
+                Ok(late) => staged.or(late),
+                Err(e) => return Err(e),
+            };
+            if let Some(staged) = joined {
+                staged.discard()?;
+            }
             return Err(match (failed, saved) {
                 (Some(e), _) => e,
                 (None, Err(e)) => e.into(),

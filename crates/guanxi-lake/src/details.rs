@@ -55,6 +55,8 @@ impl Lake {
         let file = File::create(&path).map_err(io(&path))?;
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            // Every detail is its own text: a dictionary of them only costs the hashing.
+            .set_dictionary_enabled(false)
             .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
             .build();
         let writer = ArrowWriter::try_new(file, schema(), Some(props)).map_err(pq(&path))?;
