@@ -49,6 +49,8 @@ pub mod sql_coupons;
 pub mod sql_outbox;
 pub mod sql_points;
 #[doc(hidden)]
+pub mod sql_segments;
+#[doc(hidden)]
 pub mod sql_write;
 pub mod tables;
 
@@ -67,6 +69,7 @@ pub use profiles::{
     Movement, PreviousClasses, ProfileRow, Satisfaction, SavedSegment, SegmentMember, SegmentPlan, Transition,
     class_columns, transitions,
 };
+pub use segment::Segments;
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -237,7 +240,7 @@ pub struct ProfiledCustomer {
 
 /// The system of record. See the crate docs.
 #[async_trait]
-pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Send + Sync {
+pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Segments + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Starts a transaction for writes.
@@ -340,32 +343,9 @@ pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Send + Sync {
         limit: u32,
     ) -> Result<Vec<ProfiledCustomer>>;
 
-    /// How many profiled customers match an expression (nested segments already inlined),
-    /// with behaviour windows ending at `as_of`.
-    async fn segment_count(&self, expr: &Expr, as_of: DateTime<Utc>) -> Result<u64>;
-
     /// The current build's profile columns, for counting segments in memory
     /// ([`ProfileColumns::count`]); `None` before the first build.
     async fn profile_columns(&self) -> Result<Option<ProfileColumns>>;
-
-    /// Matching customers with `id > after_id`, in id order, at most `limit`.
-    async fn segment_members(
-        &self,
-        expr: &Expr,
-        as_of: DateTime<Utc>,
-        after_id: i64,
-        limit: u32,
-    ) -> Result<Vec<SegmentMember>>;
-
-    /// How many match each node of the expression (in [`segment::nodes`] order) and, for
-    /// `customer`, whether each node held.
-    async fn segment_plan(&self, expr: &Expr, as_of: DateTime<Utc>, customer: Option<i64>) -> Result<SegmentPlan>;
-
-    async fn save_segment(&self, segment: &SavedSegment) -> Result<()>;
-
-    async fn segments(&self) -> Result<Vec<SavedSegment>>;
-
-    async fn delete_segment(&self, name: &str) -> Result<bool>;
 
     /// Pairs of unmerged customers sharing a normalised mobile number or email.
     async fn merge_proposals(&self, limit: u32) -> Result<Vec<MergeProposal>>;

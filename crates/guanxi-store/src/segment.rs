@@ -13,7 +13,35 @@
 use chrono::{DateTime, Duration, Utc};
 use guanxi_domain::segment::{Attr, Behaviour, Cond, Expr, Kind, Op, Value};
 
-use crate::StoreError;
+use crate::{Result, SavedSegment, SegmentMember, SegmentPlan, StoreError};
+
+/// Segments: saved by name, and counted, listed and explained over the current build's
+/// profiles (SQL in [`crate::sql_segments!`], written once for both backends).
+#[async_trait::async_trait]
+pub trait Segments {
+    /// How many profiled customers match an expression (nested segments already inlined),
+    /// with behaviour windows ending at `as_of`.
+    async fn segment_count(&self, expr: &Expr, as_of: DateTime<Utc>) -> Result<u64>;
+
+    /// Matching customers with `id > after_id`, in id order, at most `limit`.
+    async fn segment_members(
+        &self,
+        expr: &Expr,
+        as_of: DateTime<Utc>,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<SegmentMember>>;
+
+    /// How many match each node of the expression (in [`nodes`] order) and, for
+    /// `customer`, whether each node held.
+    async fn segment_plan(&self, expr: &Expr, as_of: DateTime<Utc>, customer: Option<i64>) -> Result<SegmentPlan>;
+
+    async fn save_segment(&self, segment: &SavedSegment) -> Result<()>;
+
+    async fn segments(&self) -> Result<Vec<SavedSegment>>;
+
+    async fn delete_segment(&self, name: &str) -> Result<bool>;
+}
 
 /// A segment as asked for — a saved segment's name, or an expression — with the saved
 /// segments it names inlined: what the CLI, the web and the scheduler count, list and

@@ -306,7 +306,7 @@ async fn saving_a_segment_checks_the_name_and_expression_next_to_the_fields() {
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(location.unwrap().contains("saved=VIPs"));
-    let saved = guanxi_store::Store::segments(store.as_ref()).await.unwrap();
+    let saved = guanxi_store::Segments::segments(store.as_ref()).await.unwrap();
     assert_eq!(saved.len(), 1);
     assert_eq!(
         (saved[0].name.as_str(), saved[0].expression.as_str()),
