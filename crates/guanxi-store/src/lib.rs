@@ -34,6 +34,7 @@ mod access;
 mod campaigns;
 pub mod coupons;
 mod history;
+mod merges;
 pub mod outbox;
 pub mod points;
 mod profile_columns;
@@ -45,6 +46,8 @@ pub mod sql;
 pub mod sql_access;
 pub mod sql_campaigns;
 pub mod sql_coupons;
+#[doc(hidden)]
+pub mod sql_merges;
 #[doc(hidden)]
 pub mod sql_outbox;
 pub mod sql_points;
@@ -58,6 +61,7 @@ pub use access::{Access, ApiToken, Audited, NewToken, Session, User};
 pub use campaigns::{CampaignMember, CampaignOrder, CampaignTouch, Campaigns, StoredCampaign};
 pub use coupons::{CouponFilter, Coupons, NewCoupon};
 pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
+pub use merges::Merges;
 pub use outbox::{
     Claimed, Entry, EventCursor, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState,
     Recipient, SentMessage, Settle, StepArm, Task,
@@ -240,7 +244,7 @@ pub struct ProfiledCustomer {
 
 /// The system of record. See the crate docs.
 #[async_trait]
-pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Segments + Send + Sync {
+pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Segments + Merges + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Starts a transaction for writes.
@@ -295,9 +299,6 @@ pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Segments + Sen
     /// Every review's facts for the profile build, with its customer's id.
     async fn review_facts(&self) -> Result<Vec<(i64, ReviewFact)>>;
 
-    /// Merged customer → the person it was merged into, for the profile build.
-    async fn merged_into(&self) -> Result<Vec<(i64, i64)>>;
-
     /// Replaces the current profiles with `rows` as one build, records every class change
     /// against the previous build (none for the first) and returns the build with its id.
     /// `rows` is read as it is written, so that a million profiles need not be in memory
@@ -346,16 +347,6 @@ pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Segments + Sen
     /// The current build's profile columns, for counting segments in memory
     /// ([`ProfileColumns::count`]); `None` before the first build.
     async fn profile_columns(&self) -> Result<Option<ProfileColumns>>;
-
-    /// Pairs of unmerged customers sharing a normalised mobile number or email.
-    async fn merge_proposals(&self, limit: u32) -> Result<Vec<MergeProposal>>;
-
-    /// Merges `merged` into `kept` (consent per channel becomes the more restrictive of the
-    /// two), audited under `actor`.
-    async fn merge(&self, kept: i64, merged: i64, actor: &str, at: DateTime<Utc>) -> Result<()>;
-
-    /// Reverses the merge of `merged`, restoring the kept customer's consent, audited.
-    async fn unmerge(&self, merged: i64, actor: &str, at: DateTime<Utc>) -> Result<i64>;
 
     /// The audit trail of one subject (`customer:42`), oldest first.
     async fn audit_trail(&self, subject: &str) -> Result<Vec<AuditEntry>>;
