@@ -202,6 +202,37 @@ impl ProfileColumns {
         self.len += 1;
     }
 
+    /// Adds the rows of `later` (read from the same build, every id above this one's):
+    /// the columns of a build read in parts, each part on its own thread.
+    pub fn append(&mut self, later: ProfileColumns) {
+        for (k, codes) in later.classes.into_iter().enumerate() {
+            // The later part numbered its class names in the order it met them.
+            let mut to_mine = vec![0_u8; later.names[k].len()];
+            for (code, name) in later.names[k].iter().enumerate().skip(1) {
+                let names = &mut self.names[k];
+                if names.is_empty() {
+                    names.push(String::new());
+                }
+                to_mine[code] = match names.iter().position(|n| n == name) {
+                    Some(i) => i as u8,
+                    None => {
+                        names.push(name.clone());
+                        (names.len() - 1) as u8
+                    }
+                };
+            }
+            self.classes[k].extend(codes.into_iter().map(|c| to_mine.get(c as usize).copied().unwrap_or(0)));
+        }
+        self.ids.extend(later.ids);
+        for ((_, mine), (_, theirs)) in self.ints.iter_mut().zip(later.ints) {
+            mine.extend(theirs);
+        }
+        for ((_, mine), (_, theirs)) in self.reals.iter_mut().zip(later.reals) {
+            mine.extend(theirs);
+        }
+        self.len += later.len;
+    }
+
     /// How many profiles.
     pub fn len(&self) -> usize {
         self.len
@@ -461,6 +492,61 @@ mod tests {
             c.push_row(&row);
         }
         c
+    }
+
+    /// Rows 1..=6, their relationship and lifecycle classes met in another order by each
+    /// half, read whole or in two parts.
+    fn read_in(parts: &[std::ops::RangeInclusive<i64>]) -> ProfileColumns {
+        let classes = [
+            ("repeat", Some("decline")),
+            ("loyal", None),
+            ("first-time", Some("formation")),
+            ("loyal", Some("decline")),
+            ("churned", Some("formation")),
+            ("first-time", Some("stability")),
+        ];
+        let mut whole: Option<ProfileColumns> = None;
+        for part in parts {
+            let mut c = ProfileColumns::new(7);
+            for id in part.clone() {
+                let (relationship, lifecycle) = classes[(id - 1) as usize];
+                let mut row = ColumnRow {
+                    customer_id: id,
+                    classes: [None; ClassKind::COUNT],
+                    ints: [Some(id * 100); INT_ATTRS.len()],
+                    reals: [Some(id as f64 / 10.0); REAL_ATTRS.len()],
+                };
+                row.classes[0] = Some(relationship);
+                row.classes[2] = lifecycle;
+                c.push_row(&row);
+            }
+            match whole.as_mut() {
+                None => whole = Some(c),
+                Some(w) => w.append(c),
+            }
+        }
+        whole.unwrap()
+    }
+
+    #[test]
+    fn columns_read_in_two_parts_are_the_columns_read_whole() {
+        let (whole, parts) = (read_in(&[1..=6]), read_in(&[1..=3, 4..=6]));
+        assert_eq!(parts.len(), 6);
+        for text in [
+            "relationship = 'loyal'",
+            "relationship = 'churned' or lifecycle = 'decline'",
+            "lifecycle = 'stability'",
+            "not lifecycle = 'formation'",
+            "paid_amount > 3.00 and relationship in ('first-time', 'churned')",
+            "cycle_days >= 0.4",
+        ] {
+            let e = guanxi_domain::segment::parse(text).unwrap();
+            assert_eq!(parts.members(&e), whole.members(&e), "{text}");
+        }
+        let ids: Vec<i64> = (1..=6).collect();
+        assert_eq!(parts.listed(&ids), whole.listed(&ids));
+        let e = guanxi_domain::segment::parse("relationship = 'loyal'").unwrap();
+        assert_eq!(parts.members(&e), Some(vec![2, 4]));
     }
 
     #[test]
