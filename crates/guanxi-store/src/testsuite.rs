@@ -1921,6 +1921,50 @@ pub async fn coupons_issue_once_and_are_redeemed_by_the_first_paid_order_naming_
     assert_eq!(store.coupons(&of_b).await.unwrap()[0].code, second.coupon.code);
 }
 
+/// The orders a points window earns or refunds: paid in it, or refunded in it though paid
+/// before; paged by id from the window's first order, each page after the last one's id.
+pub async fn points_orders_are_those_paid_or_refunded_in_the_window(store: &dyn Store) {
+    let timed = |id: &str, paid: i64, refunded: Option<i64>| {
+        let mut o = order(id, "a", 1);
+        o.created_at = at(paid - 10);
+        o.times.paid_at = Some(at(paid));
+        o.times.refunded_at = refunded.map(at);
+        o
+    };
+    upsert(
+        store,
+        &[
+            timed("early", 100, None),
+            timed("refunded-late", 200, Some(5_000)),
+            timed("in-1", 4_000, None),
+            timed("in-2", 4_500, None),
+            timed("after", 9_000, None),
+        ],
+    )
+    .await;
+    let ids = |page: &[crate::PointsOrder]| page.iter().map(|o| o.external_id.clone()).collect::<Vec<_>>();
+    let first = store.points_orders(at(3_000), at(6_000), 0, 2).await.unwrap();
+    assert_eq!(ids(&first), ["refunded-late", "in-1"]);
+    let rest = store.points_orders(at(3_000), at(6_000), first[1].id, 2).await.unwrap();
+    assert_eq!(ids(&rest), ["in-2"]);
+    assert!(
+        store
+            .points_orders(at(3_000), at(6_000), rest[0].id, 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .points_orders(at(20_000), at(30_000), 0, 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let early = store.points_orders(at(0), at(150), 0, 10).await.unwrap();
+    assert_eq!(ids(&early), ["early"]);
+}
+
 pub async fn points_append_once_and_sum_to_the_balance(store: &dyn Store) {
     use guanxi_domain::points::{Account, Event, Key, Kind};
     let mut tx = store.begin().await.unwrap();
@@ -2158,6 +2202,7 @@ macro_rules! store_stories {
             merge_keeps_the_most_restrictive_consent_and_unmerges,
             campaigns_launch_once_with_their_snapshot,
             points_append_once_and_sum_to_the_balance,
+            points_orders_are_those_paid_or_refunded_in_the_window,
             coupons_issue_once_and_are_redeemed_by_the_first_paid_order_naming_them,
             search_and_history_find_a_customer,
             outbox_queues_once_claims_once_and_settles,
