@@ -68,10 +68,14 @@ pub async fn serve(
     };
     tokio::spawn(guanxi_engage::supervise(engine));
     // The membership jobs (tiers, earning, programs' points, expiry) every hour; each is
-    // keyed, so other instances doing the same change nothing.
+    // keyed, so other instances doing the same change nothing. The first a minute after
+    // the start: at a million members they read for seconds, and the first page views
+    // wait for the pages' own warming (profile columns, shop reports) on the same cores.
     let (store, tz, membership) = (o.store.clone(), o.tz, settings.clone());
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        let hour = std::time::Duration::from_secs(3600);
+        let first = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut every = tokio::time::interval_at(first, hour);
         loop {
             every.tick().await;
             let now = chrono::Utc::now();
