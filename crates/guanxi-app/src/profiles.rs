@@ -207,7 +207,7 @@ struct Rows<'a, C> {
     /// Each chunk, once its rows are made, to the details thread (`None` once closed).
     details: Option<std::sync::mpsc::SyncSender<Vec<CustomerProfile>>>,
     /// The details thread, joined when the rows end (`None` once joined).
-    written: Option<std::thread::JoinHandle<Result<guanxi_lake::StagedDetails>>>,
+    written: Option<DetailsThread>,
     /// The details file, written whole, once joined.
     staged: Option<guanxi_lake::StagedDetails>,
     counts: Counts,
@@ -256,6 +256,9 @@ impl<C: Iterator<Item = Vec<CustomerProfile>> + Send> guanxi_store::BuildRows fo
     }
 }
 
+/// The thread writing a build's details: its join gives the staged file.
+type DetailsThread = std::thread::JoinHandle<Result<guanxi_lake::StagedDetails>>;
+
 impl<C> Rows<'_, C> {
     /// Closes the details thread and waits for it: the staged file (`None`: joined
     /// before), or why it could not be written — that error rather than the rows'
@@ -276,13 +279,9 @@ impl<C> Rows<'_, C> {
 /// of its own, chunk after chunk, while the store writes the rows: serialising and
 /// compressing the details took as long as storing the rows, one after the other on one
 /// core. The join gives the staged file, or why it could not be written.
-#[allow(clippy::type_complexity)]
 fn details_thread(
     mut writer: guanxi_lake::DetailsWriter,
-) -> (
-    std::sync::mpsc::SyncSender<Vec<CustomerProfile>>,
-    std::thread::JoinHandle<Result<guanxi_lake::StagedDetails>>,
-) {
+) -> (std::sync::mpsc::SyncSender<Vec<CustomerProfile>>, DetailsThread) {
     // Two chunks ahead at most: the rows' side never holds more than that in waiting.
     let (sender, chunks) = std::sync::mpsc::sync_channel::<Vec<CustomerProfile>>(2);
     let thread = std::thread::spawn(move || {
