@@ -44,6 +44,8 @@ pub mod segment;
 pub mod sql;
 #[doc(hidden)]
 pub mod sql_access;
+#[doc(hidden)]
+pub mod sql_builds;
 pub mod sql_campaigns;
 pub mod sql_coupons;
 #[doc(hidden)]
@@ -68,6 +70,7 @@ pub use outbox::{
 };
 pub use points::{Appended, LotSum, NewPoints, Points, PointsAction, PointsOrder, PostedPoints};
 pub use profile_columns::{COLUMNS_SQL, ColumnRow, HeldColumns, ListedProfile, ProfileColumns};
+pub use profiles::Builds;
 pub use profiles::{
     BuildFigures, BuildRecord, CLV_BUCKETS, ClassChange, ClassTotal, ClvBucket, FigureSums, MergeChange, MergeProposal,
     Movement, PreviousClasses, ProfileRow, Satisfaction, SavedSegment, SegmentMember, SegmentPlan, Transition,
@@ -244,7 +247,7 @@ pub struct ProfiledCustomer {
 
 /// The system of record. See the crate docs.
 #[async_trait]
-pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Segments + Merges + Send + Sync {
+pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Segments + Merges + Builds + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Starts a transaction for writes.
@@ -299,29 +302,6 @@ pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Segments + Mer
     /// Every review's facts for the profile build, with its customer's id.
     async fn review_facts(&self) -> Result<Vec<(i64, ReviewFact)>>;
 
-    /// Replaces the current profiles with `rows` as one build, records every class change
-    /// against the previous build (none for the first) and returns the build with its id.
-    /// `rows` is read as it is written, so that a million profiles need not be in memory
-    /// at once as rows; its summary, when it gives one, replaces the record's.
-    async fn save_build(&self, build: &BuildRecord, rows: &mut dyn BuildRows) -> Result<BuildRecord>;
-
-    /// The newest build, if any.
-    async fn latest_build(&self) -> Result<Option<BuildRecord>>;
-
-    /// Class changes recorded by builds as of after `since` (all when `None`), counted per
-    /// kind, from and to.
-    async fn movements(&self, since: Option<DateTime<Utc>>) -> Result<Vec<Movement>>;
-
-    /// Per class of every kind in the current build: customers, paid amount, profit and
-    /// predicted CLV.
-    async fn class_totals(&self) -> Result<Vec<ClassTotal>>;
-
-    /// Satisfaction over paid orders, reviews and service records up to `as_of`.
-    async fn satisfaction(&self, as_of: DateTime<Utc>) -> Result<Satisfaction>;
-
-    /// The current build's customers with a forecast, by CLV bucket ([`CLV_BUCKETS`]).
-    async fn clv_distribution(&self) -> Result<Vec<ClvBucket>>;
-
     /// Customers whose id, external id, mobile number or email is the search text, or
     /// whose name starts with it (merged-away records excluded), at most `limit`, by id.
     async fn search_customers(&self, search: &Search, limit: u32) -> Result<Vec<SegmentMember>>;
@@ -329,9 +309,6 @@ pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Segments + Mer
     /// One customer's orders, service records, reviews and messages (with those of the
     /// customers merged into them), newest first, at most `limit` of each.
     async fn customer_history(&self, customer_id: i64, limit: u32) -> Result<History>;
-
-    /// One customer's class changes, oldest first.
-    async fn customer_transitions(&self, customer_id: i64) -> Result<Vec<Transition>>;
 
     /// Profiled customers matching `expr` (every profiled customer when `None`) with
     /// `id > after_id`, in id order, at most `limit`: each with the customer's record
@@ -343,10 +320,6 @@ pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Segments + Mer
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<ProfiledCustomer>>;
-
-    /// The current build's profile columns, for counting segments in memory
-    /// ([`ProfileColumns::count`]); `None` before the first build.
-    async fn profile_columns(&self) -> Result<Option<ProfileColumns>>;
 
     /// The audit trail of one subject (`customer:42`), oldest first.
     async fn audit_trail(&self, subject: &str) -> Result<Vec<AuditEntry>>;

@@ -7,6 +7,44 @@ use chrono::{DateTime, Utc};
 use guanxi_domain::profile::ClassKind;
 use serde::{Deserialize, Serialize};
 
+use crate::{BuildRows, ProfileColumns};
+
+/// Profile builds: stored whole as the current one with their class changes, and what
+/// the pages read of them (SQL in [`crate::sql_builds!`]; each backend writes a build
+/// its own way).
+#[async_trait::async_trait]
+pub trait Builds {
+    /// Replaces the current profiles with `rows` as one build, records every class change
+    /// against the previous build (none for the first) and returns the build with its id.
+    /// `rows` is read as it is written, so that a million profiles need not be in memory
+    /// at once as rows; its summary, when it gives one, replaces the record's.
+    async fn save_build(&self, build: &BuildRecord, rows: &mut dyn BuildRows) -> crate::Result<BuildRecord>;
+
+    /// The newest build, if any.
+    async fn latest_build(&self) -> crate::Result<Option<BuildRecord>>;
+
+    /// Class changes recorded by builds as of after `since` (all when `None`), counted per
+    /// kind, from and to.
+    async fn movements(&self, since: Option<DateTime<Utc>>) -> crate::Result<Vec<Movement>>;
+
+    /// Per class of every kind in the current build: customers, paid amount, profit and
+    /// predicted CLV.
+    async fn class_totals(&self) -> crate::Result<Vec<ClassTotal>>;
+
+    /// Satisfaction over paid orders, reviews and service records up to `as_of`.
+    async fn satisfaction(&self, as_of: DateTime<Utc>) -> crate::Result<Satisfaction>;
+
+    /// The current build's customers with a forecast, by CLV bucket ([`CLV_BUCKETS`]).
+    async fn clv_distribution(&self) -> crate::Result<Vec<ClvBucket>>;
+
+    /// One customer's class changes, oldest first.
+    async fn customer_transitions(&self, customer_id: i64) -> crate::Result<Vec<Transition>>;
+
+    /// The current build's profile columns, for counting segments in memory
+    /// ([`ProfileColumns::count`]); `None` before the first build.
+    async fn profile_columns(&self) -> crate::Result<Option<ProfileColumns>>;
+}
+
 /// A profile's classes as `{kind: class}`, the kinds it has none of left out.
 fn classes_by_kind<S: serde::Serializer>(classes: &[Option<String>; 8], s: S) -> Result<S::Ok, S::Error> {
     s.collect_map(
