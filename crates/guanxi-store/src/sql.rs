@@ -367,6 +367,16 @@ macro_rules! sql_store {
             })
         }
 
+        /// A customer listed by a search or a segment: `id, source, external_id, name`.
+        fn member_from_row(r: &DbRow) -> $crate::Result<$crate::SegmentMember> {
+            Ok($crate::SegmentMember {
+                id: get(r, "id")?,
+                source: get(r, "source")?,
+                external_id: get(r, "external_id")?,
+                name: get(r, "name")?,
+            })
+        }
+
         fn review_from_row(r: &DbRow) -> $crate::Result<$crate::HistoryReview> {
             Ok($crate::HistoryReview {
                 created_at: get(r, "created_at")?,
@@ -805,15 +815,7 @@ macro_rules! sql_store {
                     b.push(" UNION SELECT id FROM customers WHERE email = ").push_bind(e.clone());
                 }
                 b.push(") ORDER BY id LIMIT ").push_bind(i64::from(limit));
-                rows_of(&self.pool, b, |r| {
-                    Ok($crate::SegmentMember {
-                        id: get(r, "id")?,
-                        source: get(r, "source")?,
-                        external_id: get(r, "external_id")?,
-                        name: get(r, "name")?,
-                    })
-                })
-                .await
+                rows_of(&self.pool, b, member_from_row).await
             }
 
             async fn customer_history(&self, customer_id: i64, limit: u32) -> $crate::Result<$crate::History> {

@@ -1,6 +1,6 @@
 //! Segments in SQL, written once for both backends: expanded inside
 //! [`crate::sql_store!`] as the `Segments` implementation of one store (it uses that
-//! expansion's helpers: `db_err`, `get`, `rows_of`, `push_pieces`).
+//! expansion's helpers: `db_err`, `get`, `rows_of`, `push_pieces`, `member_from_row`).
 
 #[doc(hidden)]
 #[macro_export]
@@ -31,14 +31,7 @@ macro_rules! sql_segments {
                 b.push($crate::segment::FROM).push("WHERE p.customer_id > ").push_bind(after_id).push(" AND ");
                 push_pieces(&mut b, $crate::segment::compile(expr, as_of)?);
                 b.push(" ORDER BY p.customer_id LIMIT ").push_bind(i64::from(limit));
-                rows_of(&self.pool, b, |r| {
-                        Ok($crate::SegmentMember {
-                            id: get(r, "id")?,
-                            source: get(r, "source")?,
-                            external_id: get(r, "external_id")?,
-                            name: get(r, "name")?,
-                        })
-                    }).await
+                rows_of(&self.pool, b, member_from_row).await
             }
 
             async fn segment_plan(
