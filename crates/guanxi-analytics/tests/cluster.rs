@@ -11,7 +11,7 @@ use guanxi_analytics::{Engine, People, ReportsBasis};
 use guanxi_domain::ShopTz;
 use guanxi_domain::profile::Settings;
 use guanxi_domain::report::Granularity;
-use guanxi_store::Store;
+use guanxi_store::{Records, Store};
 
 #[tokio::test]
 async fn the_datafusion_plan_and_the_single_machine_scan_give_the_same_build() {

@@ -7,7 +7,7 @@ use common::{as_of, demo_shop};
 use guanxi_analytics::Engine;
 use guanxi_domain::ShopTz;
 use guanxi_domain::profile::{Measures, Settings, Standing, Tier};
-use guanxi_store::Store;
+use guanxi_store::{Records, Store};
 
 #[tokio::test]
 async fn lake_measures_equal_the_domain_reference_on_the_demo_shop() {

@@ -22,7 +22,6 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use guanxi_domain::catalogue::{Catalogue, KeywordRule, Product};
-use guanxi_domain::profile::{ReviewFact, ServiceFact};
 use guanxi_domain::segment::Expr;
 use guanxi_domain::{Customer, CustomerKey, Order, OrderKey, Review, ServiceRecord};
 use serde::Serialize;
@@ -39,6 +38,7 @@ pub mod outbox;
 pub mod points;
 mod profile_columns;
 mod profiles;
+mod records;
 pub mod segment;
 #[doc(hidden)]
 pub mod sql;
@@ -53,6 +53,8 @@ pub mod sql_merges;
 #[doc(hidden)]
 pub mod sql_outbox;
 pub mod sql_points;
+#[doc(hidden)]
+pub mod sql_records;
 #[doc(hidden)]
 pub mod sql_segments;
 #[doc(hidden)]
@@ -76,6 +78,7 @@ pub use profiles::{
     Movement, PreviousClasses, ProfileRow, Satisfaction, SavedSegment, SegmentMember, SegmentPlan, Transition,
     class_columns, transitions,
 };
+pub use records::Records;
 pub use segment::Segments;
 
 /// Which database a store runs on.
@@ -247,7 +250,9 @@ pub struct ProfiledCustomer {
 
 /// The system of record. See the crate docs.
 #[async_trait]
-pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Segments + Merges + Builds + Send + Sync {
+pub trait Store:
+    Outbox + Access + Campaigns + Points + Coupons + Segments + Merges + Builds + Records + Send + Sync
+{
     fn backend(&self) -> Backend;
 
     /// Starts a transaction for writes.
@@ -264,14 +269,6 @@ pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Segments + Mer
     /// Orders with `id > after_id` in id order, at most `limit`: a constant-memory walk
     /// over all orders (the lake rebuild, exports).
     async fn orders_after(&self, after_id: i64, limit: u32) -> Result<Vec<StoredOrder>>;
-
-    /// Service records of every customer with `id > after_id` in id order, at most
-    /// `limit`, each as (id, customer id, record): the API's cursor-paged list.
-    async fn service_records_after(&self, after_id: i64, limit: u32) -> Result<Vec<(i64, i64, HistoryService)>>;
-
-    /// Reviews of every customer with `id > after_id` in id order, at most `limit`, each
-    /// as (id, customer id, review).
-    async fn reviews_after(&self, after_id: i64, limit: u32) -> Result<Vec<(i64, i64, HistoryReview)>>;
 
     /// The product catalogue: every product and the keyword rules in their order.
     async fn catalogue(&self) -> Result<Catalogue>;
@@ -294,13 +291,6 @@ pub trait Store: Outbox + Access + Campaigns + Points + Coupons + Segments + Mer
     /// Each person's standing for the profile build (customers merged into another are
     /// left out): id, has contact details, tags.
     async fn standings(&self) -> Result<Vec<(i64, bool, Vec<String>)>>;
-
-    /// Every service record's facts for the profile build, with its customer's id (in no
-    /// particular order: the build groups them).
-    async fn service_facts(&self) -> Result<Vec<(i64, ServiceFact)>>;
-
-    /// Every review's facts for the profile build, with its customer's id.
-    async fn review_facts(&self) -> Result<Vec<(i64, ReviewFact)>>;
 
     /// Customers whose id, external id, mobile number or email is the search text, or
     /// whose name starts with it (merged-away records excluded), at most `limit`, by id.
