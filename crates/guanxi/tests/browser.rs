@@ -111,6 +111,26 @@ async fn text_of(c: &Client, css: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Clicks the first element `css` selects.
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+}
+
+/// Types `text` into the first element `css` selects.
+async fn type_into(c: &Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+}
+
 /// Waits until the element's text satisfies `ok`: after a navigation, or the live count
 /// answering after its pause.
 async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
@@ -163,24 +183,9 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     let sign_in = |password: &'static str| {
         let c = c.clone();
         async move {
-            c.find(Locator::Css("input[name='name']"))
-                .await
-                .unwrap()
-                .send_keys(common::E2E_USER)
-                .await
-                .unwrap();
-            c.find(Locator::Css("input[name='password']"))
-                .await
-                .unwrap()
-                .send_keys(password)
-                .await
-                .unwrap();
-            c.find(Locator::Css("form button[type='submit']"))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
+            type_into(&c, "input[name='name']", common::E2E_USER).await;
+            type_into(&c, "input[name='password']", password).await;
+            click(&c, "form button[type='submit']").await;
         }
     };
     sign_in("not the password").await;
@@ -193,12 +198,7 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     assert_eq!(text_of(&c, "h1").await, "Dashboard");
     assert!(c.find(Locator::Css(".kpis .value")).await.is_ok());
     shot(&c, "01-dashboard-en").await;
-    c.find(Locator::Css("header .langs a[hreflang='zh-CN']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "header .langs a[hreflang='zh-CN']").await;
     wait_text(&c, "h1", |t| t == "概览").await;
     assert!(text_of(&c, "html").await.contains("购买客户"));
     shot(&c, "02-dashboard-zh").await;
@@ -210,21 +210,10 @@ async fn a_person_uses_the_web_ui_in_chromium() {
         .as_str()
         .expect("the demo customer's name")
         .to_string();
-    c.find(Locator::Css("header nav a[href^='/customers']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "header nav a[href^='/customers']").await;
     wait_text(&c, "h1", |t| t == "客户").await;
-    let search = c.find(Locator::Css("#s")).await.unwrap();
-    search.send_keys(&name).await.unwrap();
-    c.find(Locator::Css("form.search button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, "#s", &name).await;
+    click(&c, "form.search button").await;
     let found = wait_text(&c, "#found", |t| t.contains("找到")).await;
     assert!(!found.contains("找到 0"), "{found}");
     shot(&c, "03-customer-search").await;
@@ -238,39 +227,15 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     // Their membership: 120 points of goodwill with a reason, and a birthday coupon, from
     // the forms on the page; the ledger the CLI reads has them.
     assert!(text_of(&c, "#membership").await.starts_with("会员"));
-    let points = c
-        .find(Locator::Css("form[action$='/points'] input[name='points']"))
-        .await
-        .unwrap();
-    points.send_keys("120").await.unwrap();
-    c.find(Locator::Css("form[action$='/points'] input[name='reason']"))
-        .await
-        .unwrap()
-        .send_keys("补偿：包裹丢失")
-        .await
-        .unwrap();
-    c.find(Locator::Css("form[action$='/points'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, "form[action$='/points'] input[name='points']", "120").await;
+    type_into(&c, "form[action$='/points'] input[name='reason']", "补偿：包裹丢失").await;
+    click(&c, "form[action$='/points'] button").await;
     wait_text(&c, "section[aria-labelledby='membership']", |t| {
         t.contains("+120 补偿：包裹丢失")
     })
     .await;
-    c.find(Locator::Css("form[action$='/coupons'] select option[value='BIRTHDAY']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("form[action$='/coupons'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "form[action$='/coupons'] select option[value='BIRTHDAY']").await;
+    click(&c, "form[action$='/coupons'] button").await;
     let member = wait_text(&c, "section[aria-labelledby='membership']", |t| t.contains("GX-")).await;
     assert!(member.contains("BIRTHDAY"), "{member}");
     shot(&c, "04b-member").await;
@@ -283,26 +248,11 @@ async fn a_person_uses_the_web_ui_in_chromium() {
         .as_u64()
         .unwrap();
     c.goto(&format!("{base}/customers?lang=en")).await.unwrap();
-    c.find(Locator::Css("select[name='lifecycle'] option[value='decline']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("select[name='tier'] option[value='small']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "select[name='lifecycle'] option[value='decline']").await;
+    click(&c, "select[name='tier'] option[value='small']").await;
     let expected = format!("{decline} customers");
     wait_text(&c, "#live-count", |t| t == expected).await;
-    c.find(Locator::Css("#filter button[type='submit']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#filter button[type='submit']").await;
     wait_text(&c, "#seg-q", |_| true).await;
     assert_eq!(text_of(&c, "#live-count").await, expected);
     let saved_expression = c
@@ -316,18 +266,8 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     assert_eq!(saved_expression, "lifecycle = 'decline' and tier = 'small'");
     shot(&c, "05-segment").await;
     // Saved under a name, listed by the CLI.
-    c.find(Locator::Css("#seg-name"))
-        .await
-        .unwrap()
-        .send_keys("small-decliners")
-        .await
-        .unwrap();
-    c.find(Locator::Css("form[action='/segments'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, "#seg-name", "small-decliners").await;
+    click(&c, "form[action='/segments'] button").await;
     wait_text(&c, "[role='status']", |t| t.contains("small-decliners")).await;
     shot(&c, "05b-segment-saved").await;
     let listed = cli(&["segment", "count", "in segment 'small-decliners'"]);
@@ -337,12 +277,7 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     // that its window has orders): the form starts from the segment, a bad day is named
     // on the form, the campaign's page shows the sizes and the lift they can detect,
     // launching shows the report with a verdict in words, in both languages.
-    c.find(Locator::Css("#to-campaign"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#to-campaign").await;
     wait_text(&c, "h1", |t| t == "Campaigns").await;
     let chosen = c
         .find(Locator::Css("#c-segment option[selected]"))
@@ -370,12 +305,7 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     .await
     .unwrap();
     fill("#c-holdout", "20").await;
-    c.find(Locator::Css("#campaign-form button[type='submit']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#campaign-form button[type='submit']").await;
     let why = wait_text(&c, "#campaign-error", |_| true).await;
     assert!(why.contains("ends"), "the goal window ends before it starts: {why}");
     c.execute(
@@ -384,12 +314,7 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     )
     .await
     .unwrap();
-    c.find(Locator::Css("#campaign-form button[type='submit']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#campaign-form button[type='submit']").await;
     wait_text(&c, "h1", |t| t == "618 for small decliners").await;
     let sizes = text_of(&c, "#sizes tbody").await;
     assert!(sizes.contains(&decline.to_string()), "{sizes}");
@@ -401,7 +326,7 @@ async fn a_person_uses_the_web_ui_in_chromium() {
         "June's waves: {gone}"
     );
     shot(&c, "23-campaign-preview").await;
-    c.find(Locator::Css("#launch")).await.unwrap().click().await.unwrap();
+    click(&c, "#launch").await;
     wait_text(&c, "#verdicts", |t| !t.is_empty()).await;
     let verdicts = text_of(&c, "#verdicts").await;
     assert!(verdicts.contains("the campaign to small-decliners"), "{verdicts}");
@@ -439,12 +364,7 @@ async fn a_person_uses_the_web_ui_in_chromium() {
             .and_then(|r| r.split('&').next())
             .unwrap()
             .to_string();
-        c.find(Locator::Css(&format!("ul.tabs a[href='{href}']")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&c, &format!("ul.tabs a[href='{href}']")).await;
         let current = Locator::Css("ul.tabs a[aria-current='page']");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -464,12 +384,7 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     }
 
     // The programs, from the navigation: the seven built-ins, off, with their steps.
-    c.find(Locator::Css("header nav a[href^='/programs']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "header nav a[href^='/programs']").await;
     wait_text(&c, "h1", |t| t == "Programs").await;
     let titles = c.find_all(Locator::Css("main h2")).await.unwrap();
     assert_eq!(titles.len(), 7, "the seven built-in programs");
@@ -477,21 +392,11 @@ async fn a_person_uses_the_web_ui_in_chromium() {
     shot(&c, "20-programs").await;
 
     // The tasks, from the navigation: the stuck parcel's, closed with its button.
-    c.find(Locator::Css("header nav a[href^='/tasks']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "header nav a[href^='/tasks']").await;
     wait_text(&c, "h1", |t| t == "Service tasks").await;
     assert!(text_of(&c, "main table").await.contains("call the carrier"));
     shot(&c, "21-tasks").await;
-    c.find(Locator::Css("main table form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "main table form button").await;
     wait_text(&c, "main [role=status]", |t| t.starts_with("Closed: parcel not moving")).await;
     assert!(text_of(&c, "main").await.contains("No open tasks."));
     shot(&c, "22-task-closed").await;

@@ -101,7 +101,7 @@ pub fn run(global: &Global, customers: u64, orders: u64, dir: &Path) -> anyhow::
         )?,
         timed("guanxi profile build (and storing it)", g(&["profile", "build"]))?,
     ];
-    let token = bench_token(&guanxi, &db)?;
+    let token = bench_token(g)?;
     let pages = pages(&guanxi, &db, &token)?;
     steps.push(timed("guanxi status", g(&["status"]))?);
     let (duck, duck_rfm, skipped) = match duckdb(&file) {
@@ -208,13 +208,9 @@ fn timed(step: &str, mut command: Command) -> anyhow::Result<Step> {
 
 /// An API token of a bench user (an admin added for the purpose): every page is behind
 /// sign-in, and a page timed without one would time the 401.
-fn bench_token(guanxi: &Path, db: &Path) -> anyhow::Result<String> {
+fn bench_token(g: impl Fn(&[&str]) -> Command) -> anyhow::Result<String> {
     let run = |args: &[&str], stdin: &str| -> anyhow::Result<serde_json::Value> {
-        let mut child = Command::new(guanxi)
-            .arg("--db")
-            .arg(db)
-            .arg("--json")
-            .args(args)
+        let mut child = g(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
