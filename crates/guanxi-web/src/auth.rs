@@ -157,6 +157,7 @@ pub fn csrf_field() -> Markup {
 /// Routes anyone may reach.
 fn public(path: &str) -> bool {
     path == "/login"
+        || path == "/healthz"
         || path == "/api/v1/openapi.json"
         || path.starts_with("/r/")
         || path.starts_with("/u/")

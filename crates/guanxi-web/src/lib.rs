@@ -23,6 +23,7 @@ mod programs;
 mod reports;
 mod responses;
 mod tasks;
+pub mod warming;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub writing: guanxi_app::programs::Writing,
     /// Points rules, tiers and coupons, for members' pages and the API.
     pub membership: Arc<guanxi_app::points::Membership>,
+    /// The start-up reads still running (`/healthz`).
+    pub warming: Arc<warming::Warming>,
 }
 
 impl AppState {
@@ -98,6 +101,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(dashboard::show))
+        .route("/healthz", get(warming::healthz))
         .route("/customers", get(customers::show))
         .route("/customers.csv", get(customers::export))
         .route("/customers/{id}", get(customer::show))

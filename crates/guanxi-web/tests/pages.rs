@@ -67,6 +67,7 @@ async fn empty_shop() -> (tempfile::TempDir, Arc<SqliteStore>, AppState) {
         live: Default::default(),
         writing: Default::default(),
         membership: Default::default(),
+        warming: Default::default(),
     };
     (dir, store, state)
 }
@@ -148,6 +149,34 @@ async fn pages_without_a_build_say_what_to_do_in_the_asked_language() {
     let (status, page) = get(state, "/customers/42", "en").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(page.contains("Not found"), "{page}");
+}
+
+/// `/healthz` needs no session and says "warming" (503) while a start-up read runs, then
+/// "ready"; a warming task that panics still counts as ended.
+#[tokio::test]
+async fn healthz_answers_503_while_the_server_warms_then_200() {
+    let (_dir, _, state) = empty_shop().await;
+    let (status, body) = get_as(state.clone(), "/healthz", "en", None).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"status":"ready"}"#));
+    let (release, held) = tokio::sync::oneshot::channel::<()>();
+    state.warming.spawn(async move {
+        let _ = held.await;
+    });
+    state.warming.spawn(async { panic!("a warming read failed") });
+    let (status, body) = get_as(state.clone(), "/healthz", "en", None).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"warming"}"#)
+    );
+    release.send(()).unwrap();
+    for _ in 0..100 {
+        if state.warming.ready() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (status, _) = get_as(state, "/healthz", "en", None).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -109,17 +109,19 @@ pub async fn serve(
         live,
         writing,
         membership: Arc::new(guanxi_app::points::Membership::of(&settings)),
+        warming: Default::default(),
     };
     // The dashboard's monthly figures and the orders page's default (quarters), computed
-    // before the first visit asks.
+    // before the first visit asks; `/healthz` says "warming" until they and the columns
+    // below are held. A failure here is the page's to report when it asks again.
     let warm = state.analytics.clone();
-    tokio::spawn(async move {
+    state.warming.spawn(async move {
         let _ = warm.order_reports(Granularity::Month).await;
         let _ = warm.order_figures(Granularity::Quarter).await;
     });
     // And the current build's profile columns, for the customers page's live counts.
     let warm = state.clone();
-    tokio::spawn(async move {
+    state.warming.spawn(async move {
         if let Ok(Some(build)) = warm.store.latest_build().await {
             let _ = warm.counts.of(warm.store.as_ref(), &build).await;
         }
