@@ -299,17 +299,32 @@ macro_rules! sql_points {
             }
 
             async fn member_orders(&self, after: i64, limit: u32) -> $crate::Result<Vec<(i64, guanxi_domain::tier::Paid)>> {
-                let person = "COALESCE(c.merged_into, c.id)";
-                let mut b = Builder::new(format!(
-                    "SELECT {person} AS person, o.paid_at, o.paid_cents - o.refund_cents AS cents \
-                     FROM orders o JOIN customers c ON c.id = o.customer_id \
-                     WHERE o.paid_at IS NOT NULL AND {person} IN (SELECT DISTINCT {person} FROM orders o \
-                     JOIN customers c ON c.id = o.customer_id WHERE o.paid_at IS NOT NULL AND {person} > "
+                // The page's people walk the customers' key (people are the customers
+                // not merged into another), each kept when it or a customer merged into
+                // it has a paid order; then their orders by the buyer index. Grouping
+                // every paid order by person for each page instead took 48 s a page at
+                // 10M orders (a thousand pages for a million members). `CROSS JOIN` keeps
+                // SQLite's join order (the page first): left to itself it walked every
+                // paid order by time for the merged customers' half (53 s a page);
+                // PostgreSQL plans a cross join and its conditions as any other join.
+                let paid = "o.paid_at IS NOT NULL";
+                let mut b =
+                    Builder::new("WITH page AS (SELECT p.id FROM customers p WHERE p.merged_into IS NULL AND p.id > ");
+                b.push_bind(after).push(format!(
+                    " AND (EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = p.id AND {paid}) \
+                     OR EXISTS (SELECT 1 FROM customers c CROSS JOIN orders o \
+                     WHERE c.merged_into = p.id AND o.customer_id = c.id AND {paid})) ORDER BY p.id LIMIT "
                 ));
-                b.push_bind(after)
-                    .push(format!(" ORDER BY {person} LIMIT "))
-                    .push_bind(i64::from(limit))
-                    .push(") ORDER BY person, o.paid_at");
+                b.push_bind(i64::from(limit)).push(format!(
+                    ") SELECT person, paid_at, cents FROM (\
+                     SELECT page.id AS person, o.paid_at, o.paid_cents - o.refund_cents AS cents \
+                     FROM page CROSS JOIN orders o WHERE o.customer_id = page.id AND {paid} \
+                     UNION ALL \
+                     SELECT page.id AS person, o.paid_at, o.paid_cents - o.refund_cents AS cents \
+                     FROM page CROSS JOIN customers c CROSS JOIN orders o \
+                     WHERE c.merged_into = page.id AND o.customer_id = c.id AND {paid}\
+                     ) AS paid ORDER BY person, paid_at"
+                ));
                 rows_of(&self.pool, b, |r| {
                     Ok((
                         get(r, "person")?,

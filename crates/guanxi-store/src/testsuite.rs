@@ -2177,6 +2177,25 @@ pub async fn points_append_once_and_sum_to_the_balance(store: &dyn Store) {
     );
     assert_eq!(store.tier_changes(a).await.unwrap(), vec![joined]);
     assert!(store.tier_changes(b).await.unwrap().is_empty());
+
+    // A merged customer's paid orders count for the person it was merged into, one
+    // without a paid order of its own too; a customer whose orders are all unpaid is on
+    // no page.
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_customers(&[full_customer("c")]).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut unpaid = order("o-e1", "e", 1);
+    unpaid.status = OrderStatus::Created;
+    unpaid.times.paid_at = None;
+    upsert(store, &[order("o-d1", "d", 3), unpaid]).await;
+    let (c, d) = (id_of(store, "c").await, id_of(store, "d").await);
+    store.merge(c, d, "tester", at(200)).await.unwrap();
+    let people = |page: &[(i64, guanxi_domain::tier::Paid)]| page.iter().map(|p| p.0).collect::<Vec<_>>();
+    assert_eq!(people(&store.member_orders(0, 10).await.unwrap()), vec![a, b, c]);
+    let after_b = store.member_orders(b, 10).await.unwrap();
+    assert_eq!(people(&after_b), vec![c], "d's order, for c: {after_b:?}");
+    assert!(after_b[0].1.cents > all[1].1.cents, "three lines: {after_b:?}");
+    assert!(store.member_orders(c, 10).await.unwrap().is_empty());
 }
 
 /// Expands to one `#[tokio::test]` per story; `$make` is an async expression giving a
