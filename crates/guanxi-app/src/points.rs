@@ -387,10 +387,31 @@ pub async fn earn(
         let orders = store.points_orders(from, to, after, PAGE).await?;
         let Some(last) = orders.last() else { break };
         after = last.id;
+        // What of the page was posted before, in one read: the hourly round goes over
+        // 35 days of orders each time (about 450,000 at 10M orders in two years) and
+        // would otherwise read each member's ledger to find every one already there.
+        let keys: Vec<(i64, Key)> = orders
+            .iter()
+            .flat_map(|o| {
+                let earn = (o.customer_id, Key::new(Kind::Earn, &o.source, &o.external_id));
+                let refund = refund_key(o).map(|k| (o.customer_id, k));
+                std::iter::once(earn).chain(refund)
+            })
+            .collect();
+        let before = store.points_posted(&keys).await?;
         // Each member's recorded tier changes, read once a page.
         let mut held: std::collections::HashMap<i64, Vec<guanxi_domain::tier::Change>> = Default::default();
         for o in orders {
             out.orders += 1;
+            let earn_key = Key::new(Kind::Earn, &o.source, &o.external_id);
+            let earned_before = before.contains(&(o.customer_id, earn_key.clone()));
+            let refund = refund_key(&o).filter(|k| !before.contains(&(o.customer_id, k.clone())));
+            if earned_before {
+                out.replayed += 1;
+                if refund.is_none() {
+                    continue;
+                }
+            }
             let multiplier = match o.paid_at {
                 Some(at) => {
                     if let std::collections::hash_map::Entry::Vacant(e) = held.entry(o.customer_id) {
@@ -402,8 +423,9 @@ pub async fn earn(
                 None => 1.0,
             };
             let points = guanxi_domain::points::earned(o.paid_cents, rules.points_per_yuan, multiplier);
-            let earn_key = Key::new(Kind::Earn, &o.source, &o.external_id);
-            if let Some(paid_at) = o.paid_at
+            let mut earned_here = earned_before;
+            if !earned_before
+                && let Some(paid_at) = o.paid_at
                 && points > 0
             {
                 let event = Event::Earn {
@@ -415,27 +437,18 @@ pub async fn earn(
                     Appended::Posted => out.earned += points,
                     _ => out.replayed += 1,
                 }
+                earned_here = true;
             }
-            if let Some(refunded_at) = o.refunded_at
-                && o.refund_cents > 0
-                && o.paid_cents > 0
+            // An order paid before points were given earned nothing to take back.
+            if let (Some(key), Some(refunded_at)) = (refund, o.refunded_at)
                 && points > 0
+                && earned_here
             {
                 // The refunded share of what the order earned; the domain takes back at
                 // most what is left of it.
                 let back =
                     ((points as i128 * i128::from(o.refund_cents.min(o.paid_cents))) / i128::from(o.paid_cents)) as u64;
-                // An order paid before points were given earned nothing to take back.
-                let earned_here = store
-                    .points_posted(&[(o.customer_id, earn_key.clone())])
-                    .await?
-                    .contains(&(o.customer_id, earn_key.clone()));
-                if back > 0 && earned_here {
-                    let key = Key::new(
-                        Kind::Refund,
-                        &o.source,
-                        &format!("{}:{}", o.external_id, o.refund_cents),
-                    );
+                if back > 0 {
                     let event = Event::Refund {
                         earned: earn_key,
                         points: back,
@@ -449,6 +462,18 @@ pub async fn earn(
         }
     }
     Ok(out)
+}
+
+/// The key of what an order's refund takes back (keyed by the refund's amount: a larger
+/// refund later takes back the rest); `None` when nothing was refunded of a paid amount.
+fn refund_key(o: &guanxi_store::PointsOrder) -> Option<Key> {
+    (o.refunded_at.is_some() && o.refund_cents > 0 && o.paid_cents > 0).then(|| {
+        Key::new(
+            Kind::Refund,
+            &o.source,
+            &format!("{}:{}", o.external_id, o.refund_cents),
+        )
+    })
 }
 
 /// What posting programs' points steps did.

@@ -86,6 +86,11 @@ async fn orders_earn_at_the_tier_held_before_them_once() {
         .await
         .unwrap();
     assert_eq!(back.taken_back, 60, "{back:?}");
+    // Again: the earnings and the refund are found posted; nothing moves.
+    let again = guanxi_app::points::earn(&store, Rules::default(), &tiers, day(-1), until)
+        .await
+        .unwrap();
+    assert_eq!((again.earned, again.taken_back, again.replayed), (0, 0, 2), "{again:?}");
     assert_eq!(guanxi_app::points::show(&store, customer).await.unwrap().balance, 1_260);
     assert!(guanxi_app::points::verify(&store).await.unwrap().differences.is_empty());
     // The liability: 1,260 points at 1 fen; of what left the lots (the 60 taken back) none
