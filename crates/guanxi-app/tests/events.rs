@@ -12,7 +12,7 @@ use guanxi_domain::program::ContactPolicy;
 use guanxi_domain::{OrderStatus, ShopTz};
 use guanxi_engage::schedule::{self, Scheduler};
 use guanxi_lake::Lake;
-use guanxi_store::Store;
+use guanxi_store::{Orders as _, Store};
 use guanxi_store_sqlite::SqliteStore;
 use hmac::{KeyInit as _, Mac as _};
 

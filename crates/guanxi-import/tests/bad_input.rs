@@ -5,7 +5,7 @@ mod common;
 
 use common::{Shop, at, options, problems};
 use guanxi_import::{EncodingChoice, Format, Kind};
-use guanxi_store::Store as _;
+use guanxi_store::Orders as _;
 
 const HEADER: &str = "order_id,customer_id,ordered_at,amount,quantity,title,category\n";
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use common::{Shop, at, options, problems};
 use guanxi_domain::{Cents, OrderKey, OrderLine, Source};
 use guanxi_import::{Format, Kind};
-use guanxi_store::Store;
+use guanxi_store::{Orders as _, Store};
 
 const ORDERS: &str = "order_id,customer_id,ordered_at,amount,paid_at,sku,title,quantity,category,cost\n\
     A1,c1,2026-01-05 10:00:00,30.00,2026-01-05 10:01:00,B-1,Python 入门,2,,\n\

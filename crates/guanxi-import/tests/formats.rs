@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use common::{Shop, options};
 use guanxi_domain::{Cents, CustomerKey, OrderKey, OrderStatus, Source};
 use guanxi_import::{CsvExport, Format, Kind};
-use guanxi_store::Store;
+use guanxi_store::{Orders as _, Store};
 
 fn cdnow(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

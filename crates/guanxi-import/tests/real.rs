@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use common::{Shop, options};
 use guanxi_domain::Cents;
 use guanxi_import::{CsvExport, Format, Kind, Summary};
-use guanxi_store::Store as _;
+use guanxi_store::{Orders as _, Store as _};
 
 fn real(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use guanxi_domain::catalogue::{Catalogue, KeywordRule, Product};
 use guanxi_domain::segment::Expr;
-use guanxi_domain::{Customer, CustomerKey, Order, OrderKey, Review, ServiceRecord};
+use guanxi_domain::{Customer, CustomerKey, Order, Review, ServiceRecord};
 use serde::Serialize;
 
 #[cfg(feature = "testsuite")]
@@ -34,6 +34,7 @@ mod campaigns;
 pub mod coupons;
 mod history;
 mod merges;
+mod orders;
 pub mod outbox;
 pub mod points;
 mod profile_columns;
@@ -51,6 +52,8 @@ pub mod sql_coupons;
 #[doc(hidden)]
 pub mod sql_merges;
 #[doc(hidden)]
+pub mod sql_orders;
+#[doc(hidden)]
 pub mod sql_outbox;
 pub mod sql_points;
 #[doc(hidden)]
@@ -66,6 +69,7 @@ pub use campaigns::{CampaignMember, CampaignOrder, CampaignTouch, Campaigns, Sto
 pub use coupons::{CouponFilter, Coupons, NewCoupon};
 pub use history::{History, HistoryMessage, HistoryOrder, HistoryReview, HistoryService, Search};
 pub use merges::Merges;
+pub use orders::Orders;
 pub use outbox::{
     Claimed, Entry, EventCursor, MessageCount, NewAction, NewMessage, OrderEvents, Outbox, Plan, ProgramState,
     Recipient, SentMessage, Settle, StepArm, Task,
@@ -251,7 +255,7 @@ pub struct ProfiledCustomer {
 /// The system of record. See the crate docs.
 #[async_trait]
 pub trait Store:
-    Outbox + Access + Campaigns + Points + Coupons + Segments + Merges + Builds + Records + Send + Sync
+    Outbox + Access + Campaigns + Points + Coupons + Segments + Merges + Builds + Records + Orders + Send + Sync
 {
     fn backend(&self) -> Backend;
 
@@ -260,27 +264,12 @@ pub trait Store:
 
     async fn counts(&self) -> Result<Counts>;
 
-    async fn order(&self, key: &OrderKey) -> Result<Option<StoredOrder>>;
-
     async fn customer(&self, key: &CustomerKey) -> Result<Option<(i64, Customer)>>;
 
     async fn customer_by_id(&self, id: i64) -> Result<Option<Customer>>;
 
-    /// Orders with `id > after_id` in id order, at most `limit`: a constant-memory walk
-    /// over all orders (the lake rebuild, exports).
-    async fn orders_after(&self, after_id: i64, limit: u32) -> Result<Vec<StoredOrder>>;
-
     /// The product catalogue: every product and the keyword rules in their order.
     async fn catalogue(&self) -> Result<Catalogue>;
-
-    /// Orders with `id > after_id` in id order, at most `limit`, as the shop's order
-    /// figures need them: no lines, their sums (a walk over every order, lighter than
-    /// [`Store::orders_after`]).
-    async fn order_summaries(
-        &self,
-        after_id: i64,
-        limit: u32,
-    ) -> Result<Vec<(i64, guanxi_domain::report::OrderSummary)>>;
 
     async fn setting(&self, key: &str) -> Result<Option<String>>;
 
@@ -316,10 +305,6 @@ pub trait Store:
 
     /// The id of a customer by its key, also through merged identities.
     async fn customer_id(&self, key: &CustomerKey) -> Result<Option<i64>>;
-
-    /// The external id of the order a platform knows by `platform_order_id`, from the
-    /// deliveries received from `source` (see [`ReceivedEvent::order`]).
-    async fn order_of_platform_id(&self, source: &str, platform_order_id: &str) -> Result<Option<String>>;
 }
 
 /// A write transaction. Dropping it without [`StoreTx::commit`] rolls it back.
