@@ -390,22 +390,25 @@ pub async fn earn(
         // What of the page was posted before, in one read: the hourly round goes over
         // 35 days of orders each time (about 450,000 at 10M orders in two years) and
         // would otherwise read each member's ledger to find every one already there.
-        let keys: Vec<(i64, Key)> = orders
-            .iter()
-            .flat_map(|o| {
-                let earn = (o.customer_id, Key::new(Kind::Earn, &o.source, &o.external_id));
-                let refund = refund_key(o).map(|k| (o.customer_id, k));
-                std::iter::once(earn).chain(refund)
+        let keyed: Vec<(guanxi_store::PointsOrder, Key, Option<Key>)> = orders
+            .into_iter()
+            .map(|o| {
+                let earn = Key::new(Kind::Earn, &o.source, &o.external_id);
+                let refund = refund_key(&o);
+                (o, earn, refund)
             })
+            .collect();
+        let keys: Vec<(i64, Key)> = keyed
+            .iter()
+            .flat_map(|(o, earn, refund)| std::iter::once(earn).chain(refund).map(|k| (o.customer_id, k.clone())))
             .collect();
         let before = store.points_posted(&keys).await?;
         // Each member's recorded tier changes, read once a page.
         let mut held: std::collections::HashMap<i64, Vec<guanxi_domain::tier::Change>> = Default::default();
-        for o in orders {
+        for (o, earn_key, refund) in keyed {
             out.orders += 1;
-            let earn_key = Key::new(Kind::Earn, &o.source, &o.external_id);
             let earned_before = before.contains(&(o.customer_id, earn_key.clone()));
-            let refund = refund_key(&o).filter(|k| !before.contains(&(o.customer_id, k.clone())));
+            let refund = refund.filter(|k| !before.contains(&(o.customer_id, k.clone())));
             if earned_before {
                 out.replayed += 1;
                 if refund.is_none() {
