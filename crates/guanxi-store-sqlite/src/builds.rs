@@ -35,7 +35,8 @@ impl SqliteStore {
     }
 }
 
-/// Profiles from which the columns are read in two parts, one per thread.
+/// The span of profiled customer ids from which the columns are read in two parts, one
+/// per thread (ids are dense: the span stands for the count without counting the rows).
 const SPLIT_FROM: i64 = 100_000;
 
 fn read_columns(path: &std::path::Path) -> Result<Option<ProfileColumns>> {
@@ -43,14 +44,19 @@ fn read_columns(path: &std::path::Path) -> Result<Option<ProfileColumns>> {
     let Some(build) = latest_build_id(&conn)? else {
         return Ok(None);
     };
-    let (count, middle): (i64, i64) = conn
+    // Both ends of the customer id (the rowid) in two lookups — one subquery each: SQLite
+    // answers a lone min() or max() from the key, both in one SELECT by a scan, as a
+    // count does — so that no row is read twice before the two readers begin.
+    let (first, last): (i64, i64) = conn
         .query_row(
-            "SELECT count(*), coalesce((min(customer_id) + max(customer_id)) / 2, 0) FROM profiles",
+            "SELECT coalesce((SELECT min(customer_id) FROM profiles), 0), \
+             coalesce((SELECT max(customer_id) FROM profiles), 0)",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(db_err)?;
-    if count < SPLIT_FROM {
+    let middle = first + (last - first) / 2;
+    if last - first < SPLIT_FROM {
         return Ok(Some(read_part(&conn, build, i64::MIN, i64::MAX)?));
     }
     // A million rows take about a second on one core, the first view of the customers

@@ -303,9 +303,10 @@ macro_rules! sql_points {
                 // not merged into another), each kept when it or a customer merged into
                 // it has a paid order; then their orders by the buyer index. Grouping
                 // every paid order by person for each page instead took 48 s a page at
-                // 10M orders (a thousand pages for a million members). `CROSS JOIN` keeps
-                // SQLite's join order (the page first): left to itself it walked every
-                // paid order by time for the merged customers' half (53 s a page);
+                // 10M orders (sqlx's slow-statement log; a thousand pages for a million
+                // members). `CROSS JOIN` keeps SQLite's join order (the page first): left
+                // to itself it walked every paid order by time for the merged customers'
+                // half (53 s a page, timed by hand with Python's sqlite3);
                 // PostgreSQL plans a cross join and its conditions as any other join.
                 let paid = "o.paid_at IS NOT NULL";
                 let mut b =
